@@ -1,0 +1,36 @@
+# Finds predictor's dependencies: Debian packages installed by scripts/setup.sh.
+
+find_package(Protobuf REQUIRED)
+find_package(glog REQUIRED)
+find_package(gflags REQUIRED)
+find_package(Threads REQUIRED)
+
+# OpenBLAS: Debian installs its cblas.h under an alternatives-managed folder.
+find_path(OpenBLAS_INCLUDE_DIR cblas.h
+  PATHS /usr/include/x86_64-linux-gnu/openblas-pthread /usr/include/openblas
+        /usr/include/x86_64-linux-gnu/openblas-openmp /usr/include/x86_64-linux-gnu/openblas-serial
+  NO_DEFAULT_PATH)
+find_path(OpenBLAS_INCLUDE_DIR cblas.h)
+find_library(OpenBLAS_LIBRARY NAMES openblas)
+if(NOT OpenBLAS_INCLUDE_DIR OR NOT OpenBLAS_LIBRARY)
+  message(FATAL_ERROR "OpenBLAS not found: run scripts/setup.sh (libopenblas-dev)")
+endif()
+add_library(predictor_openblas INTERFACE)
+target_include_directories(predictor_openblas INTERFACE ${OpenBLAS_INCLUDE_DIR})
+target_link_libraries(predictor_openblas INTERFACE ${OpenBLAS_LIBRARY})
+
+# CUDA is optional: the backend is built when nvcc is found.
+set(PREDICTOR_HAVE_CUDA OFF)
+if(PREDICTOR_ENABLE_CUDA)
+  include(CheckLanguage)
+  check_language(CUDA)
+  if(CMAKE_CUDA_COMPILER)
+    if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
+      # The deployment GPU (H200, sm_90); override with -DCMAKE_CUDA_ARCHITECTURES.
+      set(CMAKE_CUDA_ARCHITECTURES 90)
+    endif()
+    enable_language(CUDA)
+    find_package(CUDAToolkit REQUIRED)
+    set(PREDICTOR_HAVE_CUDA ON)
+  endif()
+endif()

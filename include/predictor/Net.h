@@ -1,0 +1,105 @@
+#pragma once
+// One executable replica of a model: its layers in prototxt order, its
+// activation blobs, and shared read-only weights. Built from a Model (see
+// Model.h), which owns the weights; creating a Net allocates no weight
+// memory and runs no filler.
+//
+// Semantics follow Caffe's Net: layers run in file order; a top named like
+// the bottom at the same index is in-place; a blob may feed several layers;
+// the net outputs are the blobs no later layer consumes. Shapes propagate
+// from the inputs: Forward() re-runs shape inference when an input's shape
+// changed since the last call.
+//
+// Thread-safety: a Net is used by one thread at a time. Several Nets of the
+// same Model may run concurrently.
+
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "predictor/Blob.h"
+#include "predictor/Layer.h"
+
+namespace caffe {
+class NetParameter;
+}
+
+namespace predictor {
+
+class Model;
+
+class Net {
+ public:
+  // A replica of `model`, sharing its weights (the Net keeps the model alive).
+  explicit Net(std::shared_ptr<const Model> model);
+
+  // A net without weights, for shape inference and weight-shape discovery.
+  // `net` must be in deploy form (Model::net()). Forward() throws for layers
+  // that need weights.
+  static std::unique_ptr<Net> WithoutWeights(const caffe::NetParameter& net, const std::string& source);
+
+  ~Net();
+  Net(const Net&) = delete;
+  Net& operator=(const Net&) = delete;
+
+  // Net inputs, in declaration order. Callers reshape them and write or
+  // point (Blob::set_cpu_data) their data before Forward().
+  const std::vector<Blob*>& input_blobs() const { return input_blobs_; }
+  const std::vector<std::string>& input_names() const { return input_names_; }
+  // Blobs no layer consumes, in order of production.
+  const std::vector<Blob*>& output_blobs() const { return output_blobs_; }
+  const std::vector<std::string>& output_names() const { return output_names_; }
+
+  // Any blob by name; nullptr when there is none.
+  Blob* blob(const std::string& name) const;
+  const std::vector<std::string>& blob_names() const { return blob_names_; }
+
+  // Shape inference from the current input shapes; throws predictor::Error
+  // naming the layer when a shape does not fit.
+  void Reshape();
+  // Runs every layer; reshapes first when an input's shape changed.
+  void Forward();
+  // Runs layer i alone (for per-layer timing); Reshape() must be current.
+  void ForwardLayer(int i);
+
+  int num_layers() const { return static_cast<int>(layers_.size()); }
+  const Layer& layer(int i) const { return *layers_[i]; }
+  const std::vector<const Blob*>& bottom_blobs(int i) const { return bottoms_[i]; }
+  const std::vector<Blob*>& top_blobs(int i) const { return tops_[i]; }
+  const std::vector<std::string>& bottom_names(int i) const { return bottom_names_[i]; }
+  const std::vector<std::string>& top_names(int i) const { return top_names_[i]; }
+  // Scratch bytes layer i needs at the current shapes.
+  std::size_t scratch_bytes(int i) const { return layers_[i]->scratch_bytes(); }
+  const std::string& source() const { return source_; }
+  const Model* model() const { return model_.get(); }
+
+ private:
+  Net(const caffe::NetParameter& net, std::shared_ptr<const Model> model, const std::string& source);
+  void Build(const caffe::NetParameter& net);
+  bool InputShapesChanged() const;
+  void EnsureScratch();
+  // Points layer i's view tops at their bottoms' storage.
+  void ShareViews(int i);
+
+  std::shared_ptr<const Model> model_;
+  std::string source_;
+  std::vector<std::unique_ptr<Layer>> layers_;
+  std::vector<std::vector<const Blob*>> bottoms_;
+  std::vector<std::vector<Blob*>> tops_;
+  std::vector<std::vector<std::string>> bottom_names_;
+  std::vector<std::vector<std::string>> top_names_;
+  std::vector<std::unique_ptr<Blob>> blobs_;
+  std::vector<std::string> blob_names_;
+  std::map<std::string, Blob*> blob_by_name_;
+  std::vector<Blob*> input_blobs_;
+  std::vector<std::string> input_names_;
+  std::vector<Blob*> output_blobs_;
+  std::vector<std::string> output_names_;
+  std::vector<std::vector<int>> reshaped_input_shapes_;  // input shapes at the last Reshape
+  bool reshaped_ = false;
+  std::shared_ptr<SyncedMemory> scratch_;  // shared by all layers: they run one at a time
+};
+
+}  // namespace predictor

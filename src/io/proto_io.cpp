@@ -1,0 +1,98 @@
+#include "io/proto_io.h"
+
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/tokenizer.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <google/protobuf/text_format.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+#include "predictor/Error.h"
+
+namespace predictor {
+
+namespace {
+
+// Collects protobuf's text-format complaints instead of letting it log them.
+class TextErrorCollector : public google::protobuf::io::ErrorCollector {
+ public:
+  void AddError(int line, int column, const std::string& message) override {
+    if (first_.empty()) {
+      // protobuf counts from 0.
+      first_ = "line " + std::to_string(line + 1) + ", column " + std::to_string(column + 1) + ": " +
+               message;
+    }
+  }
+  void AddWarning(int, int, const std::string&) override {}
+  const std::string& first_error() const { return first_; }
+
+ private:
+  std::string first_;
+};
+
+}  // namespace
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(path + ": cannot open: " + std::strerror(errno));
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  if (in.bad()) throw Error(path + ": read error");
+  return bytes.str();
+}
+
+caffe::NetParameter parse_net_text(const std::string& text, const std::string& source) {
+  caffe::NetParameter net;
+  TextErrorCollector errors;
+  google::protobuf::TextFormat::Parser parser;
+  parser.RecordErrorsTo(&errors);
+  if (!parser.ParseFromString(text, &net)) {
+    throw Error(source + ": not a valid Caffe prototxt: " +
+                (errors.first_error().empty() ? std::string("parse error") : errors.first_error()));
+  }
+  return net;
+}
+
+caffe::NetParameter read_net_text_file(const std::string& path) {
+  return parse_net_text(read_file(path), path);
+}
+
+caffe::NetParameter parse_net_binary(const std::string& bytes, const std::string& source) {
+  caffe::NetParameter net;
+  google::protobuf::io::ArrayInputStream array(bytes.data(), static_cast<int>(bytes.size()));
+  google::protobuf::io::CodedInputStream coded(&array);
+  coded.SetTotalBytesLimit(std::numeric_limits<int>::max());
+  if (bytes.size() > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
+    throw Error(source + ": file is larger than 2 GB, the protobuf limit");
+  }
+  if (!net.ParseFromCodedStream(&coded) || !coded.ConsumedEntireMessage()) {
+    throw Error(source + ": not a valid .caffemodel (truncated or not a binary NetParameter; " +
+                std::to_string(bytes.size()) + " bytes)");
+  }
+  return net;
+}
+
+caffe::NetParameter read_net_binary_file(const std::string& path) {
+  return parse_net_binary(read_file(path), path);
+}
+
+void write_net_binary_file(const caffe::NetParameter& net, const std::string& path) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out) throw Error(path + ": cannot open for writing: " + std::strerror(errno));
+  if (!net.SerializeToOstream(&out)) throw Error(path + ": write error");
+}
+
+void write_net_text_file(const caffe::NetParameter& net, const std::string& path) {
+  std::string text;
+  google::protobuf::TextFormat::PrintToString(net, &text);
+  std::ofstream out(path, std::ios::trunc);
+  if (!out) throw Error(path + ": cannot open for writing: " + std::strerror(errno));
+  out << text;
+  if (!out) throw Error(path + ": write error");
+}
+
+}  // namespace predictor

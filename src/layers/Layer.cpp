@@ -1,0 +1,52 @@
+#include "predictor/Layer.h"
+
+#include <cmath>
+
+#include "caffe.pb.h"
+
+namespace predictor {
+
+Layer::Layer(const caffe::LayerParameter& param)
+    : param_(std::make_unique<caffe::LayerParameter>(param)) {
+  // Weights live in the model, not in the layer's copy of its definition.
+  param_->clear_blobs();
+}
+
+Layer::~Layer() = default;
+
+const std::string& Layer::name() const { return param_->name(); }
+const std::string& Layer::type() const { return param_->type(); }
+
+std::vector<std::vector<int>> Layer::weight_shapes(const std::vector<const Blob*>&) const {
+  return {};
+}
+
+void Layer::fill_weights(const std::vector<Blob*>& weights, std::mt19937& rng) const {
+  for (Blob* blob : weights) {
+    float* data = blob->mutable_cpu_data();
+    if (blob->num_axes() >= 2 && blob->shape(0) > 0) {
+      // He initialisation: keeps the activation scale roughly constant
+      // through deep ReLU nets.
+      const double fan_in = static_cast<double>(blob->count()) / blob->shape(0);
+      std::normal_distribution<float> dist(0.0f, static_cast<float>(std::sqrt(2.0 / fan_in)));
+      for (std::size_t i = 0; i < blob->count(); ++i) data[i] = dist(rng);
+    } else {
+      std::uniform_real_distribution<float> dist(-0.1f, 0.1f);
+      for (std::size_t i = 0; i < blob->count(); ++i) data[i] = dist(rng);
+    }
+  }
+}
+
+void Layer::set_weights(std::vector<std::shared_ptr<const Blob>> weights) {
+  weights_ = std::move(weights);
+}
+
+void Layer::fail(const std::string& field, const std::string& message) const {
+  std::string text = "layer '" + name() + "' (" + type() + "): ";
+  if (!field.empty()) text += field + ": ";
+  throw Error(text + message);
+}
+
+const float* Layer::weight_data(int i) const { return weights_.at(i)->shared_cpu_data(); }
+
+}  // namespace predictor

@@ -1,0 +1,52 @@
+#include "predictor/LayerRegistry.h"
+
+#include "caffe.pb.h"
+#include "layers/builtin_layers.h"
+
+namespace predictor {
+
+LayerRegistry& LayerRegistry::global() {
+  static LayerRegistry registry;
+  return registry;
+}
+
+LayerRegistry::LayerRegistry() {
+  for (const BuiltinLayer& entry : builtin_layers()) factories_.emplace(entry.type, entry.make);
+}
+
+void LayerRegistry::add(const std::string& type, Factory factory) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!factories_.emplace(type, std::move(factory)).second) {
+    throw Error("layer type '" + type + "' is already registered");
+  }
+}
+
+bool LayerRegistry::has(const std::string& type) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return factories_.count(type) != 0;
+}
+
+std::unique_ptr<Layer> LayerRegistry::create(const caffe::LayerParameter& param) const {
+  Factory factory;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = factories_.find(param.type());
+    if (it != factories_.end()) factory = it->second;
+  }
+  if (!factory) {
+    std::string known;
+    for (const std::string& type : types()) known += (known.empty() ? "" : ", ") + type;
+    throw Error("layer '" + param.name() + "': type: unknown layer type '" + param.type() +
+                "' (known types: " + known + ")");
+  }
+  return factory(param);
+}
+
+std::vector<std::string> LayerRegistry::types() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<std::string> result;
+  for (const auto& entry : factories_) result.push_back(entry.first);
+  return result;
+}
+
+}  // namespace predictor

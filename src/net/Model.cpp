@@ -1,0 +1,93 @@
+#include "predictor/Model.h"
+
+#include "caffe.pb.h"
+#include "io/deploy_net.h"
+#include "io/proto_io.h"
+#include "io/upgrade_v1.h"
+#include "net/weights.h"
+#include "predictor/Error.h"
+#include "predictor/Net.h"
+
+namespace predictor {
+
+// Assembles Models; a friend so that Model itself stays a plain immutable
+// value with no half-built states.
+class ModelBuilder {
+ public:
+  // `weights` null: random weights from `seed`.
+  static std::shared_ptr<const Model> Build(const caffe::NetParameter& definition, caffe::NetParameter* weights,
+                                            const std::string& weights_source, std::uint32_t seed,
+                                            const LoadOptions& options, const std::string& source) {
+    std::shared_ptr<Model> model(new Model());
+    model->source_ = source;
+    model->net_ = std::make_unique<caffe::NetParameter>(make_deploy_net(definition, options, source));
+
+    // A replica without weights tells which weights each layer needs.
+    std::unique_ptr<Net> probe = Net::WithoutWeights(*model->net_, source);
+    probe->Reshape();
+    if (weights != nullptr) {
+      upgrade_v1_net(weights, weights_source);
+      auto matched = match_weights(*probe, weights, weights_source);
+      model->weights_.assign(matched.begin(), matched.end());
+    } else {
+      auto generated = random_weights(*probe, seed);
+      model->weights_.assign(generated.begin(), generated.end());
+    }
+    return model;
+  }
+};
+
+Model::Model() = default;
+Model::~Model() = default;
+
+const std::string& Model::name() const { return net_->name(); }
+
+std::size_t Model::weight_bytes() const {
+  std::size_t bytes = 0;
+  for (const auto& layer : weights_) {
+    for (const auto& blob : layer) bytes += blob->count() * sizeof(float);
+  }
+  return bytes;
+}
+
+void Model::ToCaffemodel(caffe::NetParameter* out) const {
+  out->CopyFrom(*net_);
+  for (int i = 0; i < out->layer_size(); ++i) {
+    for (const auto& blob : weights_[i]) blob->ToProto(out->mutable_layer(i)->add_blobs());
+  }
+}
+
+std::shared_ptr<const Model> Model::FromFiles(const std::string& prototxt_path,
+                                              const std::string& caffemodel_path,
+                                              const LoadOptions& options) {
+  const caffe::NetParameter definition = read_net_text_file(prototxt_path);
+  caffe::NetParameter weights = read_net_binary_file(caffemodel_path);
+  return ModelBuilder::Build(definition, &weights, caffemodel_path, 0, options, prototxt_path);
+}
+
+std::shared_ptr<const Model> Model::FromStrings(const std::string& prototxt_text,
+                                                const std::string& caffemodel_bytes,
+                                                const LoadOptions& options) {
+  const caffe::NetParameter definition = parse_net_text(prototxt_text, "<prototxt string>");
+  caffe::NetParameter weights = parse_net_binary(caffemodel_bytes, "<caffemodel bytes>");
+  return ModelBuilder::Build(definition, &weights, "<caffemodel bytes>", 0, options, "<prototxt string>");
+}
+
+std::shared_ptr<const Model> Model::FromNetParameter(const caffe::NetParameter& net,
+                                                     const caffe::NetParameter& weights,
+                                                     const LoadOptions& options, const std::string& source) {
+  caffe::NetParameter weights_copy = weights;
+  return ModelBuilder::Build(net, &weights_copy, source + " (weights)", 0, options, source);
+}
+
+std::shared_ptr<const Model> Model::WithRandomWeights(const caffe::NetParameter& net, std::uint32_t seed,
+                                                      const LoadOptions& options, const std::string& source) {
+  return ModelBuilder::Build(net, nullptr, "", seed, options, source);
+}
+
+std::shared_ptr<const Model> Model::WithRandomWeightsFromFile(const std::string& prototxt_path,
+                                                              std::uint32_t seed, const LoadOptions& options) {
+  return ModelBuilder::Build(read_net_text_file(prototxt_path), nullptr, "", seed, options, prototxt_path);
+}
+
+}  // namespace predictor

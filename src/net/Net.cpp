@@ -1,0 +1,200 @@
+#include "predictor/Net.h"
+
+#include <algorithm>
+
+#include "caffe.pb.h"
+#include "predictor/Error.h"
+#include "predictor/LayerRegistry.h"
+#include "predictor/Model.h"
+
+namespace predictor {
+
+namespace {
+
+// Re-throws `error` with `context` in front, keeping its type.
+[[noreturn]] void rethrow_with_context(const Error& error, const std::string& context) {
+  const std::string message = context + ": " + error.what();
+  if (dynamic_cast<const OutOfMemoryError*>(&error)) throw OutOfMemoryError(message);
+  throw Error(message);
+}
+
+std::string count_range(int min, int max) {
+  if (min == max) return "exactly " + std::to_string(min);
+  if (max < 0) return "at least " + std::to_string(min);
+  return std::to_string(min) + " to " + std::to_string(max);
+}
+
+}  // namespace
+
+Net::Net(std::shared_ptr<const Model> model)
+    : Net(model->net(), model, model->source()) {}
+
+Net::Net(const caffe::NetParameter& net, std::shared_ptr<const Model> model, const std::string& source)
+    : model_(std::move(model)), source_(source) {
+  try {
+    Build(net);
+  } catch (const Error& error) {
+    rethrow_with_context(error, source_);
+  }
+  if (model_) {
+    for (int i = 0; i < num_layers(); ++i) layers_[i]->set_weights(model_->layer_weights(i));
+  }
+}
+
+std::unique_ptr<Net> Net::WithoutWeights(const caffe::NetParameter& net, const std::string& source) {
+  return std::unique_ptr<Net>(new Net(net, nullptr, source));
+}
+
+Net::~Net() = default;
+
+void Net::Build(const caffe::NetParameter& net) {
+  const LayerRegistry& registry = LayerRegistry::global();
+  std::map<std::string, std::string> producer_of;  // blob -> the layer that last wrote it
+  std::vector<std::string> unconsumed;             // candidate outputs, in production order
+  std::vector<Blob*> input_storage;                // caller-owned blobs: never written in place
+
+  auto new_blob = [&](const std::string& name) {
+    blobs_.push_back(std::make_unique<Blob>());
+    Blob* blob = blobs_.back().get();
+    if (!blob_by_name_.count(name)) blob_names_.push_back(name);
+    blob_by_name_[name] = blob;
+    return blob;
+  };
+
+  for (const caffe::LayerParameter& param : net.layer()) {
+    std::unique_ptr<Layer> layer = registry.create(param);
+    const auto check_count = [&](const char* what, int n, int min, int max) {
+      if (n < min || (max >= 0 && n > max)) {
+        layer->fail(what, std::string("takes ") + count_range(min, max) + " " + what + "s, " +
+                              std::to_string(n) + " given");
+      }
+    };
+    check_count("bottom", param.bottom_size(), layer->min_bottoms(), layer->max_bottoms());
+    check_count("top", param.top_size(), layer->min_tops(), layer->max_tops());
+
+    std::vector<const Blob*> bottoms;
+    for (const std::string& name : param.bottom()) {
+      auto it = blob_by_name_.find(name);
+      if (it == blob_by_name_.end()) {
+        layer->fail("bottom", "'" + name + "' is not produced by an earlier layer or a net input");
+      }
+      bottoms.push_back(it->second);
+      unconsumed.erase(std::remove(unconsumed.begin(), unconsumed.end(), name), unconsumed.end());
+    }
+
+    std::vector<Blob*> tops;
+    for (int j = 0; j < param.top_size(); ++j) {
+      const std::string& name = param.top(j);
+      const bool in_place = j < param.bottom_size() && param.bottom(j) == name;
+      if (in_place) {
+        if (!layer->allows_in_place()) {
+          layer->fail("top", "'" + name + "' names its own bottom (in-place), which this layer type cannot do");
+        }
+        Blob* blob = blob_by_name_[name];
+        // Writing in place into a caller's input would change the caller's
+        // data: give the layer a blob of its own under the same name.
+        if (std::find(input_storage.begin(), input_storage.end(), blob) != input_storage.end()) {
+          blob = new_blob(name);
+        }
+        tops.push_back(blob);
+      } else {
+        if (blob_by_name_.count(name)) {
+          layer->fail("top", "'" + name + "' is already produced by layer '" + producer_of[name] +
+                                 "' (only an in-place top, named like the bottom at the same index, may reuse a name)");
+        }
+        tops.push_back(new_blob(name));
+      }
+      producer_of[name] = param.name();
+      unconsumed.erase(std::remove(unconsumed.begin(), unconsumed.end(), name), unconsumed.end());
+      unconsumed.push_back(name);
+    }
+
+    if (param.type() == "Input") {
+      for (int j = 0; j < param.top_size(); ++j) {
+        std::vector<int> shape;
+        if (j < param.input_param().shape_size()) {
+          for (int64_t dim : param.input_param().shape(j).dim()) shape.push_back(static_cast<int>(dim));
+        }
+        tops[j]->Reshape(shape);
+        input_blobs_.push_back(tops[j]);
+        input_names_.push_back(param.top(j));
+        input_storage.push_back(tops[j]);
+      }
+    }
+
+    layers_.push_back(std::move(layer));
+    bottoms_.push_back(std::move(bottoms));
+    tops_.push_back(std::move(tops));
+    bottom_names_.emplace_back(param.bottom().begin(), param.bottom().end());
+    top_names_.emplace_back(param.top().begin(), param.top().end());
+  }
+
+  for (const std::string& name : unconsumed) {
+    output_names_.push_back(name);
+    output_blobs_.push_back(blob_by_name_[name]);
+  }
+  if (input_blobs_.empty()) throw Error("the net has no inputs (no Input layer, input field or data layer)");
+}
+
+Blob* Net::blob(const std::string& name) const {
+  auto it = blob_by_name_.find(name);
+  return it == blob_by_name_.end() ? nullptr : it->second;
+}
+
+bool Net::InputShapesChanged() const {
+  for (std::size_t i = 0; i < input_blobs_.size(); ++i) {
+    if (input_blobs_[i]->shape() != reshaped_input_shapes_[i]) return true;
+  }
+  return false;
+}
+
+void Net::Reshape() {
+  try {
+    for (int i = 0; i < num_layers(); ++i) {
+      layers_[i]->reshape(bottoms_[i], tops_[i]);
+      ShareViews(i);
+    }
+  } catch (const Error& error) {
+    reshaped_ = false;
+    rethrow_with_context(error, source_);
+  }
+  reshaped_input_shapes_.clear();
+  for (const Blob* input : input_blobs_) reshaped_input_shapes_.push_back(input->shape());
+  EnsureScratch();
+  reshaped_ = true;
+}
+
+void Net::ShareViews(int i) {
+  for (std::size_t j = 0; j < tops_[i].size(); ++j) {
+    const int shared = layers_[i]->top_shares_bottom(static_cast<int>(j));
+    if (shared >= 0) tops_[i][j]->ShareData(*bottoms_[i][shared]);
+  }
+}
+
+void Net::EnsureScratch() {
+  std::size_t bytes = 0;
+  for (const auto& layer : layers_) bytes = std::max(bytes, layer->scratch_bytes());
+  if (bytes > 0 && (!scratch_ || scratch_->size() < bytes)) scratch_ = std::make_shared<SyncedMemory>(bytes);
+}
+
+void Net::Forward() {
+  if (!reshaped_ || InputShapesChanged()) {
+    Reshape();
+  } else {
+    // A caller may have pointed an input at new memory: refresh the views.
+    for (int i = 0; i < num_layers(); ++i) ShareViews(i);
+  }
+  for (int i = 0; i < num_layers(); ++i) ForwardLayer(i);
+}
+
+void Net::ForwardLayer(int i) {
+  ForwardContext context;
+  if (layers_[i]->scratch_bytes() > 0) context.scratch = scratch_->mutable_cpu_data();
+  try {
+    layers_[i]->forward_cpu(bottoms_[i], tops_[i], context);
+  } catch (const Error& error) {
+    rethrow_with_context(error, source_);
+  }
+}
+
+}  // namespace predictor

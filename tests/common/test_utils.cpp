@@ -1,0 +1,127 @@
+#include "common/test_utils.h"
+
+#include <google/protobuf/text_format.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <limits>
+#include <random>
+#include <sstream>
+
+#include "predictor/LayerRegistry.h"
+
+namespace predictor::testing {
+
+caffe::LayerParameter layer_param(const std::string& text) {
+  caffe::LayerParameter param;
+  if (!google::protobuf::TextFormat::ParseFromString(text, &param)) {
+    ADD_FAILURE() << "bad LayerParameter text: " << text;
+  }
+  return param;
+}
+
+std::vector<float> random_values(std::size_t n, std::uint32_t seed, float lo, float hi) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(lo, hi);
+  std::vector<float> values(n);
+  for (float& v : values) v = dist(rng);
+  return values;
+}
+
+std::unique_ptr<Blob> random_blob(const std::vector<int>& shape, std::uint32_t seed, float lo, float hi) {
+  auto blob = std::make_unique<Blob>(shape);
+  const auto values = random_values(blob->count(), seed, lo, hi);
+  std::copy(values.begin(), values.end(), blob->mutable_cpu_data());
+  return blob;
+}
+
+std::shared_ptr<const Blob> random_weight(const std::vector<int>& shape, std::uint32_t seed, float lo, float hi) {
+  return std::shared_ptr<const Blob>(random_blob(shape, seed, lo, hi).release());
+}
+
+LayerRun run_layer(const std::string& param_text, const std::vector<const Blob*>& bottoms,
+                   const std::vector<std::shared_ptr<const Blob>>& weights, int num_tops) {
+  const caffe::LayerParameter param = layer_param(param_text);
+  LayerRun run;
+  run.layer = LayerRegistry::global().create(param);
+  run.layer->set_weights(weights);
+  if (num_tops < 0) num_tops = param.top_size() > 0 ? param.top_size() : 1;
+  std::vector<Blob*> tops;
+  for (int i = 0; i < num_tops; ++i) {
+    run.tops.push_back(std::make_unique<Blob>());
+    tops.push_back(run.tops.back().get());
+  }
+  run.layer->reshape(bottoms, tops);
+  for (int i = 0; i < num_tops; ++i) {
+    if (run.layer->top_shares_bottom(i) >= 0) {
+      tops[i]->ShareData(*bottoms[run.layer->top_shares_bottom(i)]);
+      continue;
+    }
+    float* data = tops[i]->mutable_cpu_data();
+    for (std::size_t j = 0; j < tops[i]->count(); ++j) data[j] = std::numeric_limits<float>::quiet_NaN();
+  }
+  SyncedMemory scratch(run.layer->scratch_bytes());
+  ForwardContext context;
+  if (run.layer->scratch_bytes() > 0) context.scratch = scratch.mutable_cpu_data();
+  run.layer->forward_cpu(bottoms, tops, context);
+  return run;
+}
+
+std::unique_ptr<Layer> run_layer_in_place(const std::string& param_text, Blob* blob,
+                                          const std::vector<std::shared_ptr<const Blob>>& weights) {
+  const caffe::LayerParameter param = layer_param(param_text);
+  auto layer = LayerRegistry::global().create(param);
+  EXPECT_TRUE(layer->allows_in_place()) << param.type() << " should allow in-place use";
+  layer->set_weights(weights);
+  std::vector<const Blob*> bottoms{blob};
+  std::vector<Blob*> tops{blob};
+  layer->reshape(bottoms, tops);
+  SyncedMemory scratch(layer->scratch_bytes());
+  ForwardContext context;
+  if (layer->scratch_bytes() > 0) context.scratch = scratch.mutable_cpu_data();
+  layer->forward_cpu(bottoms, tops, context);
+  return layer;
+}
+
+::testing::AssertionResult blobs_near(const Blob& actual, const std::vector<int>& expected_shape,
+                                      const std::vector<float>& expected, float abs_tol, float rel_tol) {
+  if (actual.shape() != expected_shape) {
+    std::ostringstream shape;
+    for (int d : expected_shape) shape << d << ' ';
+    return ::testing::AssertionFailure() << "shape " << actual.shape_string() << " != expected " << shape.str();
+  }
+  if (actual.count() != expected.size()) {
+    return ::testing::AssertionFailure() << "count " << actual.count() << " != " << expected.size();
+  }
+  const float* data = actual.cpu_data();
+  int bad = 0;
+  std::ostringstream report;
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    const float a = data[i], e = expected[i];
+    const bool ok = (std::isnan(e) && std::isnan(a)) || (std::isinf(e) && a == e) ||
+                    std::fabs(a - e) <= abs_tol + rel_tol * std::fabs(e);
+    if (!ok) {
+      if (bad < 5) report << "\n  [" << i << "] actual " << a << " expected " << e;
+      ++bad;
+    }
+  }
+  if (bad > 0) {
+    return ::testing::AssertionFailure() << bad << " of " << expected.size() << " elements differ:" << report.str();
+  }
+  return ::testing::AssertionSuccess();
+}
+
+std::vector<float> to_vector(const Blob& blob) {
+  const float* data = blob.cpu_data();
+  return std::vector<float>(data, data + blob.count());
+}
+
+std::string models_dir() {
+  if (const char* env = std::getenv("PREDICTOR_MODELS_DIR")) return env;
+  const std::filesystem::path candidate =
+      std::filesystem::path(PREDICTOR_SOURCE_DIR).parent_path() / "shared" / "models";
+  return std::filesystem::is_directory(candidate) ? candidate.string() : std::string();
+}
+
+}  // namespace predictor::testing

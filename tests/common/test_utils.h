@@ -1,0 +1,58 @@
+#pragma once
+// Helpers shared by the tests: building layers from prototxt snippets,
+// running them, random data, comparisons, and locating ../shared/models.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "caffe.pb.h"
+#include "predictor/Blob.h"
+#include "predictor/Layer.h"
+
+namespace predictor::testing {
+
+// Parses a LayerParameter from prototxt text, e.g.
+//   R"(name: "c" type: "Convolution" convolution_param { num_output: 4 kernel_size: 3 })"
+caffe::LayerParameter layer_param(const std::string& text);
+
+// Deterministic uniform random data.
+std::vector<float> random_values(std::size_t n, std::uint32_t seed, float lo = -1.0f, float hi = 1.0f);
+std::unique_ptr<Blob> random_blob(const std::vector<int>& shape, std::uint32_t seed, float lo = -1.0f,
+                                  float hi = 1.0f);
+std::shared_ptr<const Blob> random_weight(const std::vector<int>& shape, std::uint32_t seed, float lo = -1.0f,
+                                          float hi = 1.0f);
+
+// The result of running one layer: the layer (for inspection) and its tops.
+struct LayerRun {
+  std::unique_ptr<Layer> layer;
+  std::vector<std::unique_ptr<Blob>> tops;
+};
+
+// Creates the layer through the registry, binds `weights`, reshapes and runs
+// forward_cpu with fresh top blobs pre-filled with NaN (so an output element
+// the layer forgets to write fails the comparison). `num_tops` defaults to
+// the number of tops in the snippet, or 1.
+LayerRun run_layer(const std::string& param_text, const std::vector<const Blob*>& bottoms,
+                   const std::vector<std::shared_ptr<const Blob>>& weights = {}, int num_tops = -1);
+
+// Runs the layer in place: top 0 is bottom 0.
+std::unique_ptr<Layer> run_layer_in_place(const std::string& param_text, Blob* blob,
+                                          const std::vector<std::shared_ptr<const Blob>>& weights = {});
+
+// Element-wise comparison with |a - e| <= abs_tol + rel_tol * |e|; reports the
+// first few mismatches with their indices. Shapes must match exactly.
+::testing::AssertionResult blobs_near(const Blob& actual, const std::vector<int>& expected_shape,
+                                      const std::vector<float>& expected, float abs_tol = 1e-5f,
+                                      float rel_tol = 1e-4f);
+
+std::vector<float> to_vector(const Blob& blob);
+
+// The zoo of real model definitions: $PREDICTOR_MODELS_DIR, else
+// ../shared/models beside the source tree. Empty when absent.
+std::string models_dir();
+
+}  // namespace predictor::testing
