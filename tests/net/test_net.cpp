@@ -1,0 +1,220 @@
+// Net wiring, shape propagation, outputs and weight binding, with small test
+// layers registered here so that these tests depend on no real kernel.
+#include <gtest/gtest.h>
+
+#include "caffe.pb.h"
+#include "io/proto_io.h"
+#include "predictor/Error.h"
+#include "predictor/LayerRegistry.h"
+#include "predictor/Model.h"
+#include "predictor/Net.h"
+
+namespace predictor {
+namespace {
+
+// y = x + w, with one learned scalar w; in-place capable.
+class AddWeightLayer : public Layer {
+ public:
+  using Layer::Layer;
+  bool allows_in_place() const override { return true; }
+  std::vector<std::vector<int>> weight_shapes(const std::vector<const Blob*>&) const override { return {{1}}; }
+  void reshape(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top) override {
+    top[0]->ReshapeLike(*bottom[0]);
+  }
+  void forward_cpu(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top,
+                   const ForwardContext&) override {
+    const float w = weight_data(0)[0];
+    const float* in = bottom[0]->cpu_data();
+    float* out = top[0]->mutable_cpu_data();
+    for (std::size_t i = 0; i < bottom[0]->count(); ++i) out[i] = in[i] + w;
+  }
+};
+
+// A view: same storage as the bottom, flattened to 2-D.
+class TestViewLayer : public Layer {
+ public:
+  using Layer::Layer;
+  int top_shares_bottom(int) const override { return 0; }
+  void reshape(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top) override {
+    top[0]->Reshape({bottom[0]->shape(0), static_cast<int>(bottom[0]->count(1))});
+  }
+  void forward_cpu(const std::vector<const Blob*>&, const std::vector<Blob*>&, const ForwardContext&) override {}
+};
+
+void register_test_layers() {
+  static const bool registered = [] {
+    LayerRegistry::global().add("TestAddWeight", [](const caffe::LayerParameter& p) {
+      return std::make_unique<AddWeightLayer>(p);
+    });
+    LayerRegistry::global().add("TestView", [](const caffe::LayerParameter& p) {
+      return std::make_unique<TestViewLayer>(p);
+    });
+    return true;
+  }();
+  (void)registered;
+}
+
+caffe::NetParameter parse(const std::string& text) { return parse_net_text(text, "net.prototxt"); }
+
+std::string error_of(const std::function<void()>& action) {
+  try {
+    action();
+  } catch (const Error& error) {
+    return error.what();
+  }
+  return "(no error)";
+}
+
+class NetTest : public ::testing::Test {
+ protected:
+  void SetUp() override { register_test_layers(); }
+};
+
+constexpr const char* kChain = R"(
+  name: "chain"
+  input: "data" input_shape { dim: 2 dim: 3 }
+  layer { name: "a" type: "TestAddWeight" bottom: "data" top: "a" }
+  layer { name: "b" type: "TestAddWeight" bottom: "a" top: "a" }
+  layer { name: "flat" type: "TestView" bottom: "a" top: "flat" }
+  layer { name: "side" type: "TestAddWeight" bottom: "data" top: "side" })";
+
+TEST_F(NetTest, RunsLayersInOrderWithInPlaceAndViews) {
+  auto model = Model::WithRandomWeights(parse(kChain), 1);
+  Net net(model);
+  ASSERT_EQ(net.input_names(), std::vector<std::string>{"data"});
+  EXPECT_EQ(net.output_names(), (std::vector<std::string>{"flat", "side"}));
+  const float wa = model->layer_weights(1)[0]->cpu_data()[0];
+  const float wb = model->layer_weights(2)[0]->cpu_data()[0];
+  const float ws = model->layer_weights(4)[0]->cpu_data()[0];
+  float* in = net.input_blobs()[0]->mutable_cpu_data();
+  for (int i = 0; i < 6; ++i) in[i] = static_cast<float>(i);
+  net.Forward();
+  const Blob* flat = net.blob("flat");
+  EXPECT_EQ(flat->shape(), (std::vector<int>{2, 3}));
+  EXPECT_EQ(flat->cpu_data(), net.blob("a")->cpu_data()) << "a view shares storage";
+  for (int i = 0; i < 6; ++i) {
+    EXPECT_FLOAT_EQ(flat->cpu_data()[i], i + wa + wb);
+    EXPECT_FLOAT_EQ(net.blob("side")->cpu_data()[i], i + ws);
+  }
+}
+
+TEST_F(NetTest, InPlaceOnAnInputNeverWritesCallerMemory) {
+  auto model = Model::WithRandomWeights(parse(R"(
+    input: "data" input_shape { dim: 4 }
+    layer { name: "inc" type: "TestAddWeight" bottom: "data" top: "data" })"),
+                                        3);
+  Net net(model);
+  std::vector<float> caller = {1, 2, 3, 4};
+  net.input_blobs()[0]->set_cpu_data(caller.data());
+  net.Forward();
+  EXPECT_EQ(caller, (std::vector<float>{1, 2, 3, 4}));
+  EXPECT_EQ(net.output_names(), std::vector<std::string>{"data"});
+  EXPECT_NE(net.output_blobs()[0]->cpu_data()[0], 1.0f);
+}
+
+TEST_F(NetTest, ReshapesWhenTheInputShapeChanges) {
+  Net net(Model::WithRandomWeights(parse(kChain), 1));
+  net.Forward();
+  net.input_blobs()[0]->Reshape({5, 3});
+  net.Forward();
+  EXPECT_EQ(net.blob("flat")->shape(), (std::vector<int>{5, 3}));
+  EXPECT_EQ(net.blob("side")->shape(), (std::vector<int>{5, 3}));
+}
+
+TEST_F(NetTest, WiringErrorsNameTheLayerAndBlob) {
+  auto build = [](const std::string& text) { Model::WithRandomWeights(parse(text), 1); };
+  std::string message = error_of([&] {
+    build(R"(input: "data" input_shape { dim: 1 }
+             layer { name: "x" type: "TestAddWeight" bottom: "missing" top: "y" })");
+  });
+  EXPECT_NE(message.find("'x'"), std::string::npos) << message;
+  EXPECT_NE(message.find("'missing'"), std::string::npos) << message;
+
+  message = error_of([&] {
+    build(R"(input: "data" input_shape { dim: 1 }
+             layer { name: "p" type: "TestAddWeight" bottom: "data" top: "y" }
+             layer { name: "q" type: "TestAddWeight" bottom: "data" top: "y" })");
+  });
+  EXPECT_NE(message.find("'q'"), std::string::npos) << message;
+  EXPECT_NE(message.find("'p'"), std::string::npos) << message;
+
+  message = error_of([&] {
+    build(R"(input: "data" input_shape { dim: 1 dim: 1 }
+             layer { name: "v" type: "TestView" bottom: "data" top: "data" })");
+  });
+  EXPECT_NE(message.find("in-place"), std::string::npos) << message;
+
+  message = error_of([&] {
+    build(R"(input: "data" input_shape { dim: 1 }
+             layer { name: "w" type: "TestAddWeight" bottom: "data" bottom: "data" top: "y" })");
+  });
+  EXPECT_NE(message.find("'w'"), std::string::npos) << message;
+  EXPECT_NE(message.find("bottom"), std::string::npos) << message;
+}
+
+TEST_F(NetTest, UnknownTypeListsKnownTypes) {
+  const std::string message = error_of([] {
+    Model::WithRandomWeights(parse(R"(input: "data" input_shape { dim: 1 }
+      layer { name: "odd" type: "NoSuchLayer" bottom: "data" top: "y" })"),
+                             1, {}, "net.prototxt");
+  });
+  EXPECT_NE(message.find("net.prototxt"), std::string::npos) << message;
+  EXPECT_NE(message.find("'odd'"), std::string::npos) << message;
+  EXPECT_NE(message.find("NoSuchLayer"), std::string::npos) << message;
+  EXPECT_NE(message.find("Convolution"), std::string::npos) << "should list known types: " << message;
+}
+
+TEST_F(NetTest, RandomWeightsAreDeterministicPerSeed) {
+  auto a = Model::WithRandomWeights(parse(kChain), 7);
+  auto b = Model::WithRandomWeights(parse(kChain), 7);
+  auto c = Model::WithRandomWeights(parse(kChain), 8);
+  EXPECT_EQ(a->layer_weights(1)[0]->cpu_data()[0], b->layer_weights(1)[0]->cpu_data()[0]);
+  EXPECT_NE(a->layer_weights(1)[0]->cpu_data()[0], c->layer_weights(1)[0]->cpu_data()[0]);
+}
+
+TEST_F(NetTest, CaffemodelRoundTripAndWeightChecks) {
+  auto model = Model::WithRandomWeights(parse(kChain), 5);
+  caffe::NetParameter weights;
+  model->ToCaffemodel(&weights);
+  auto loaded = Model::FromNetParameter(parse(kChain), weights, {}, "chain.prototxt");
+  EXPECT_EQ(loaded->layer_weights(2)[0]->cpu_data()[0], model->layer_weights(2)[0]->cpu_data()[0]);
+  EXPECT_EQ(loaded->weight_bytes(), 3 * sizeof(float));
+
+  // Legacy 4-D shape (1,1,1,1) for a (1) blob loads, as in Caffe.
+  caffe::NetParameter legacy = weights;
+  for (auto& layer : *legacy.mutable_layer()) {
+    for (auto& blob : *layer.mutable_blobs()) {
+      blob.clear_shape();
+      blob.set_num(1);
+      blob.set_channels(1);
+      blob.set_height(1);
+      blob.set_width(1);
+    }
+  }
+  EXPECT_NO_THROW(Model::FromNetParameter(parse(kChain), legacy));
+
+  caffe::NetParameter missing = weights;
+  missing.mutable_layer()->erase(missing.mutable_layer()->begin() + 2);  // layer "b"
+  std::string message = error_of([&] { Model::FromNetParameter(parse(kChain), missing, {}, "m"); });
+  EXPECT_NE(message.find("'b'"), std::string::npos) << message;
+  EXPECT_NE(message.find("no weights"), std::string::npos) << message;
+
+  caffe::NetParameter wrong_shape = weights;
+  wrong_shape.mutable_layer(1)->mutable_blobs(0)->mutable_shape()->set_dim(0, 2);
+  wrong_shape.mutable_layer(1)->mutable_blobs(0)->add_data(0);
+  message = error_of([&] { Model::FromNetParameter(parse(kChain), wrong_shape); });
+  EXPECT_NE(message.find("'a'"), std::string::npos) << message;
+  EXPECT_NE(message.find("blobs[0]"), std::string::npos) << message;
+
+  caffe::NetParameter extra_blob = weights;
+  *extra_blob.mutable_layer(1)->add_blobs() = weights.layer(1).blobs(0);
+  message = error_of([&] { Model::FromNetParameter(parse(kChain), extra_blob); });
+  EXPECT_NE(message.find("2 weight blobs"), std::string::npos) << message;
+}
+
+TEST_F(NetTest, NetWithoutInputsIsAnError) {
+  EXPECT_THROW(Model::WithRandomWeights(parse(R"(name: "empty")"), 1), Error);
+}
+
+}  // namespace
+}  // namespace predictor
