@@ -24,6 +24,15 @@ class Blob {
  public:
   Blob() = default;
   explicit Blob(const std::vector<int>& shape);
+  // Move-only: a copy would silently share storage. Use CopyFrom for a deep
+  // copy, ShareData for deliberate sharing.
+  Blob(const Blob&) = delete;
+  Blob& operator=(const Blob&) = delete;
+  Blob(Blob&&) noexcept = default;
+  Blob& operator=(Blob&&) noexcept = default;
+
+  // Deep copy of other's shape and host data into storage of this blob's own.
+  void CopyFrom(const Blob& other);
 
   // Changes the shape. Storage is reallocated (lazily) only when the new
   // count exceeds the capacity, as in Caffe; data is not preserved then.

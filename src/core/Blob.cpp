@@ -1,5 +1,6 @@
 #include "predictor/Blob.h"
 
+#include <cstring>
 #include <limits>
 #include <sstream>
 
@@ -25,6 +26,16 @@ void Blob::Reshape(const std::vector<int>& shape) {
     capacity_ = count_;
     data_ = std::make_shared<SyncedMemory>(capacity_ * sizeof(float));
   }
+}
+
+void Blob::CopyFrom(const Blob& other) {
+  Reshape(other.shape());
+  const bool external = data_->head() != SyncedMemory::UNINITIALIZED && !data_->owns_cpu_data();
+  if (data_.use_count() > 1 || external) {
+    data_ = std::make_shared<SyncedMemory>(count_ * sizeof(float));
+    capacity_ = count_;
+  }
+  if (count_ > 0) std::memcpy(mutable_cpu_data(), other.cpu_data(), count_ * sizeof(float));
 }
 
 std::size_t Blob::count(int start_axis, int end_axis) const {

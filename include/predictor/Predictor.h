@@ -1,0 +1,113 @@
+#pragma once
+// The object a service creates once per model and calls from any number of
+// threads at once:
+//
+//   auto p = std::make_unique<predictor::Predictor>("deploy.prototxt", "w.caffemodel",
+//                                                   predictor::Optimization::MEMORY);
+//   // in any worker thread, concurrently
+//   thread_local predictor::Blob input;
+//   input.Reshape({1, 3, 224, 224});
+//   input.set_cpu_data(image_ptr);               // zero copy
+//   const auto& outputs = p->forward({&input});
+//   const predictor::Blob* prob = outputs.at("prob");
+//
+// Each calling thread gets its own replica of the net (activations and
+// scratch memory), created on its first forward() and released when the
+// thread exits or the Predictor is destroyed. All replicas share ONE copy of
+// the weights: a replica allocates no parameter memory and runs no filler.
+
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "predictor/Blob.h"
+#include "predictor/Model.h"
+#include "predictor/PredictorOptions.h"
+
+namespace caffe {
+class NetParameter;
+}
+
+namespace predictor {
+
+class Net;
+class ReplicaSet;
+
+class Predictor {
+ public:
+  // Loads a .prototxt and a .caffemodel. Throws predictor::Error naming the
+  // file, layer and field on any problem with them.
+  Predictor(const std::string& prototxt_path, const std::string& caffemodel_path,
+            Optimization optimization = Optimization::NONE);
+  Predictor(const std::string& prototxt_path, const std::string& caffemodel_path,
+            const PredictorOptions& options);
+  // From prototxt text and .caffemodel bytes held in memory.
+  static std::unique_ptr<Predictor> FromStrings(const std::string& prototxt_text,
+                                                const std::string& caffemodel_bytes,
+                                                const PredictorOptions& options = {});
+  // From a parsed definition and parsed weights (a NetParameter whose layers
+  // carry blobs, matched by layer name).
+  Predictor(const caffe::NetParameter& net, const caffe::NetParameter& weights,
+            const PredictorOptions& options = {});
+  // From a loaded Model, which may be shared with other predictors.
+  explicit Predictor(std::shared_ptr<const Model> model, const PredictorOptions& options = {});
+
+  // Destroying a predictor releases every replica, including those of
+  // threads that are still alive (they get a new replica only from another
+  // predictor). No forward() may be running on it.
+  ~Predictor();
+  Predictor(const Predictor&) = delete;
+  Predictor& operator=(const Predictor&) = delete;
+
+  // Runs the net on `inputs` (one blob per net input, in input_names()
+  // order; shapes may change from call to call, the batch size included).
+  // The inputs are used in place, not copied; they are read, never written,
+  // and must stay alive until the call returns.
+  //
+  // Returns name -> blob for the net outputs and the extra_outputs. The map
+  // and the blobs belong to the calling thread's replica: they stay valid,
+  // and their contents unchanged, until this thread's next forward() on this
+  // predictor, the thread's exit, or the predictor's destruction.
+  //
+  // Thread-safe: any number of threads may call it concurrently.
+  const std::map<std::string, const Blob*>& forward(const std::vector<Blob*>& inputs);
+
+  // As above, returning the named blobs (outputs or any other blob of the
+  // net) in order. A name the net does not have is an error.
+  std::vector<const Blob*> forward(const std::vector<Blob*>& inputs, const std::vector<std::string>& output_names);
+
+  // Raw input data: one pointer and shape per net input, read in place.
+  struct Input {
+    const float* data;
+    std::vector<int> shape;
+  };
+  const std::map<std::string, const Blob*>& forward(const std::vector<Input>& inputs);
+
+  // The net's input and output names (thread-safe, constant).
+  const std::vector<std::string>& input_names() const { return input_names_; }
+  const std::vector<std::string>& output_names() const { return output_names_; }
+  // Declared shape of each input (from the model file).
+  const std::vector<std::vector<int>>& input_shapes() const { return input_shapes_; }
+
+  const Model& model() const { return *model_; }
+  std::shared_ptr<const Model> shared_model() const { return model_; }
+  const PredictorOptions& options() const { return options_; }
+  // Replicas alive now: one per thread that has called forward() and not
+  // exited. Thread-safe.
+  std::size_t replica_count() const;
+
+ private:
+  void Init();
+  Net& replica();
+
+  std::shared_ptr<const Model> model_;
+  PredictorOptions options_;
+  std::vector<std::string> input_names_;
+  std::vector<std::string> output_names_;
+  std::vector<std::vector<int>> input_shapes_;
+  std::shared_ptr<ReplicaSet> replicas_;
+};
+
+}  // namespace predictor

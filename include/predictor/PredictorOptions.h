@@ -1,0 +1,53 @@
+#pragma once
+// Options of a Predictor: optimisations, device, threading, kept outputs.
+
+#include <string>
+#include <vector>
+
+#include "predictor/LoadOptions.h"
+
+namespace predictor {
+
+// Optimisations, combinable with |.
+enum class Optimization : unsigned {
+  NONE = 0,
+  // Plan activation memory: blobs whose lifetimes do not overlap share
+  // storage in one arena per replica (see Net::EnableMemoryPlanning).
+  MEMORY = 1u << 0,
+};
+
+inline Optimization operator|(Optimization a, Optimization b) {
+  return static_cast<Optimization>(static_cast<unsigned>(a) | static_cast<unsigned>(b));
+}
+inline bool has(Optimization set, Optimization flag) {
+  return (static_cast<unsigned>(set) & static_cast<unsigned>(flag)) != 0;
+}
+
+// Where a predictor runs.
+struct Device {
+  enum Kind { CPU, CUDA };
+  Kind kind = CPU;
+  int id = 0;  // CUDA device ordinal
+
+  static Device cpu() { return Device{CPU, 0}; }
+  static Device cuda(int id = 0) { return Device{CUDA, id}; }
+};
+
+struct PredictorOptions {
+  Optimization optimization = Optimization::NONE;
+  Device device = Device::cpu();
+  // OpenBLAS threads per matrix product. OpenBLAS keeps this setting
+  // process-wide; the default of 1 suits services that call forward() from
+  // several threads (the threads are the parallelism). 0 leaves it as is.
+  int blas_threads = 1;
+  // Blobs returned by forward() besides the net outputs (and, with
+  // Optimization::MEMORY, kept out of storage sharing).
+  std::vector<std::string> extra_outputs;
+  // The memory planning strategy with Optimization::MEMORY: "best_fit"
+  // (default: one arena at the lower bound) or "linear_scan".
+  std::string memory_strategy;
+  // Input shape overrides and NetState for loading the model.
+  LoadOptions load;
+};
+
+}  // namespace predictor

@@ -1,0 +1,147 @@
+#include "predictor/Predictor.h"
+
+#include <algorithm>
+
+#include "caffe.pb.h"
+#include "kernels/cpu/blas_threads.h"
+#include "predictor/Error.h"
+#include "predictor/Net.h"
+#include "runtime/replica_set.h"
+
+namespace predictor {
+
+namespace {
+
+std::string joined(const std::vector<std::string>& names) {
+  std::string text;
+  for (const auto& name : names) text += (text.empty() ? "" : ", ") + name;
+  return text;
+}
+
+PredictorOptions with_optimization(Optimization optimization) {
+  PredictorOptions options;
+  options.optimization = optimization;
+  return options;
+}
+
+}  // namespace
+
+Predictor::Predictor(const std::string& prototxt_path, const std::string& caffemodel_path,
+                     Optimization optimization)
+    : Predictor(prototxt_path, caffemodel_path, with_optimization(optimization)) {}
+
+Predictor::Predictor(const std::string& prototxt_path, const std::string& caffemodel_path,
+                     const PredictorOptions& options)
+    : model_(Model::FromFiles(prototxt_path, caffemodel_path, options.load)), options_(options) {
+  Init();
+}
+
+std::unique_ptr<Predictor> Predictor::FromStrings(const std::string& prototxt_text,
+                                                  const std::string& caffemodel_bytes,
+                                                  const PredictorOptions& options) {
+  return std::make_unique<Predictor>(Model::FromStrings(prototxt_text, caffemodel_bytes, options.load), options);
+}
+
+Predictor::Predictor(const caffe::NetParameter& net, const caffe::NetParameter& weights,
+                     const PredictorOptions& options)
+    : model_(Model::FromNetParameter(net, weights, options.load)), options_(options) {
+  Init();
+}
+
+Predictor::Predictor(std::shared_ptr<const Model> model, const PredictorOptions& options)
+    : model_(std::move(model)), options_(options) {
+  if (!model_) throw Error("Predictor: null model");
+  Init();
+}
+
+Predictor::~Predictor() = default;
+
+void Predictor::Init() {
+  if (options_.device.kind == Device::CUDA) {
+    throw Error("Predictor: the CUDA device is not supported by this version of predictor; use Device::cpu()");
+  }
+  if (options_.blas_threads > 0) cpu::set_blas_threads(options_.blas_threads);
+
+  // A replica made here, and dropped, validates the options against the net
+  // and gives the names; replicas for callers are made on their threads.
+  Net probe(model_);
+  input_names_ = probe.input_names();
+  for (const Blob* input : probe.input_blobs()) input_shapes_.push_back(input->shape());
+  output_names_ = probe.output_names();
+  for (const auto& name : options_.extra_outputs) {
+    if (probe.blob(name) == nullptr) {
+      throw Error(model_->source() + ": extra output '" + name + "': the net has no blob of that name");
+    }
+    if (std::find(output_names_.begin(), output_names_.end(), name) == output_names_.end()) {
+      output_names_.push_back(name);
+    }
+  }
+
+  replicas_ = std::make_shared<ReplicaSet>([model = model_, outputs = output_names_] {
+    auto replica = std::make_unique<Replica>();
+    replica->net = std::make_unique<Net>(model);
+    for (const auto& name : outputs) replica->outputs[name] = replica->net->blob(name);
+    replica->raw_inputs.resize(replica->net->input_blobs().size());
+    return replica;
+  });
+}
+
+std::size_t Predictor::replica_count() const { return replicas_->size(); }
+
+namespace {
+
+void check_input_count(std::size_t given, const std::vector<std::string>& names) {
+  if (given != names.size()) {
+    throw Error("forward: " + std::to_string(given) + " inputs given, the net takes " +
+                std::to_string(names.size()) + " (" + joined(names) + ")");
+  }
+}
+
+}  // namespace
+
+const std::map<std::string, const Blob*>& Predictor::forward(const std::vector<Blob*>& inputs) {
+  check_input_count(inputs.size(), input_names_);
+  Replica& replica = replicas_->local();
+  Net& net = *replica.net;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    const Blob* input = inputs[i];
+    if (input == nullptr || !input->data()) {
+      throw Error("forward: input '" + input_names_[i] + "' is null or has no data (Reshape it first)");
+    }
+    Blob* net_input = net.input_blobs()[i];
+    net_input->Reshape(input->shape());
+    net_input->ShareData(*input);
+  }
+  net.Forward();
+  return replica.outputs;
+}
+
+std::vector<const Blob*> Predictor::forward(const std::vector<Blob*>& inputs,
+                                            const std::vector<std::string>& output_names) {
+  forward(inputs);
+  const Net& net = *replicas_->local().net;
+  std::vector<const Blob*> result;
+  for (const auto& name : output_names) {
+    const Blob* blob = net.blob(name);
+    if (blob == nullptr) throw Error("forward: the net has no blob named '" + name + "'");
+    result.push_back(blob);
+  }
+  return result;
+}
+
+const std::map<std::string, const Blob*>& Predictor::forward(const std::vector<Input>& inputs) {
+  check_input_count(inputs.size(), input_names_);
+  Replica& replica = replicas_->local();
+  std::vector<Blob*> blobs;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    if (inputs[i].data == nullptr) throw Error("forward: input '" + input_names_[i] + "' has a null data pointer");
+    Blob& blob = replica.raw_inputs[i];
+    blob.Reshape(inputs[i].shape);
+    // Inputs are only read (the Net never writes a net input in place).
+    blob.set_cpu_data(const_cast<float*>(inputs[i].data));
+    blobs.push_back(&blob);
+  }
+  return forward(blobs);
+}
+
+}  // namespace predictor
