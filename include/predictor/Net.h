@@ -21,6 +21,7 @@
 
 #include "predictor/Blob.h"
 #include "predictor/Layer.h"
+#include "predictor/MemoryStats.h"
 
 namespace caffe {
 class NetParameter;
@@ -29,6 +30,9 @@ class NetParameter;
 namespace predictor {
 
 class Model;
+namespace memory {
+class ActivationMemory;
+}
 
 class Net {
  public:
@@ -70,6 +74,21 @@ class Net {
   const std::vector<Blob*>& top_blobs(int i) const { return tops_[i]; }
   const std::vector<std::string>& bottom_names(int i) const { return bottom_names_[i]; }
   const std::vector<std::string>& top_names(int i) const { return top_names_[i]; }
+  // Activation-memory planning (Optimization::MEMORY). From now on every
+  // Reshape plans storage so that blobs whose lifetimes do not overlap share
+  // memory; the net outputs and `keep_blobs` are never overwritten, other
+  // intermediate blobs are (read them only if kept). Plans are cached per
+  // input shape. `strategy`: "best_fit" (default when empty) or
+  // "linear_scan". Throws predictor::Error for an unknown strategy.
+  void EnableMemoryPlanning(const std::string& strategy, const std::vector<std::string>& keep_blobs = {});
+  bool memory_planning() const { return activation_memory_ != nullptr; }
+  // The plan's figures at the current shapes (after Reshape/Forward); null
+  // without planning.
+  const MemoryStats* memory_stats() const;
+  // The plan drawn as SVG (layer order across, storage up); empty without
+  // planning.
+  std::string MemoryPlanSvg(const std::string& title) const;
+
   // Scratch bytes layer i needs at the current shapes.
   std::size_t scratch_bytes(int i) const { return layers_[i]->scratch_bytes(); }
   const std::string& source() const { return source_; }
@@ -100,6 +119,7 @@ class Net {
   std::vector<std::vector<int>> reshaped_input_shapes_;  // input shapes at the last Reshape
   bool reshaped_ = false;
   std::shared_ptr<SyncedMemory> scratch_;  // shared by all layers: they run one at a time
+  std::unique_ptr<memory::ActivationMemory> activation_memory_;  // with planning
 };
 
 }  // namespace predictor

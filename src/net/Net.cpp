@@ -3,6 +3,8 @@
 #include <algorithm>
 
 #include "caffe.pb.h"
+#include "memory/activation_memory.h"
+#include "memory/plan_svg.h"
 #include "predictor/Error.h"
 #include "predictor/LayerRegistry.h"
 #include "predictor/Model.h"
@@ -136,6 +138,25 @@ void Net::Build(const caffe::NetParameter& net) {
   if (input_blobs_.empty()) throw Error("the net has no inputs (no Input layer, input field or data layer)");
 }
 
+void Net::EnableMemoryPlanning(const std::string& strategy, const std::vector<std::string>& keep_blobs) {
+  for (const auto& name : keep_blobs) {
+    if (!blob(name)) throw Error(source_ + ": no blob named '" + name + "' to keep");
+  }
+  activation_memory_ = std::make_unique<memory::ActivationMemory>(strategy, keep_blobs);
+  reshaped_ = false;  // the next Forward plans
+}
+
+const MemoryStats* Net::memory_stats() const {
+  return activation_memory_ && reshaped_ ? &activation_memory_->stats() : nullptr;
+}
+
+std::string Net::MemoryPlanSvg(const std::string& title) const {
+  if (!activation_memory_ || !reshaped_) return {};
+  std::vector<std::string> steps;
+  for (const auto& layer : layers_) steps.push_back(layer->name());
+  return memory::render_plan_svg(activation_memory_->requests(), activation_memory_->plan(), steps, title);
+}
+
 Blob* Net::blob(const std::string& name) const {
   auto it = blob_by_name_.find(name);
   return it == blob_by_name_.end() ? nullptr : it->second;
@@ -160,7 +181,13 @@ void Net::Reshape() {
   }
   reshaped_input_shapes_.clear();
   for (const Blob* input : input_blobs_) reshaped_input_shapes_.push_back(input->shape());
-  EnsureScratch();
+  if (activation_memory_) {
+    std::vector<Blob*> all;
+    for (const auto& blob : blobs_) all.push_back(blob.get());
+    activation_memory_->Apply(*this, all);
+  } else {
+    EnsureScratch();
+  }
   reshaped_ = true;
 }
 
@@ -189,7 +216,9 @@ void Net::Forward() {
 
 void Net::ForwardLayer(int i) {
   ForwardContext context;
-  if (layers_[i]->scratch_bytes() > 0) context.scratch = scratch_->mutable_cpu_data();
+  if (layers_[i]->scratch_bytes() > 0) {
+    context.scratch = activation_memory_ ? activation_memory_->scratch(i) : scratch_->mutable_cpu_data();
+  }
   try {
     layers_[i]->forward_cpu(bottoms_[i], tops_[i], context);
   } catch (const Error& error) {

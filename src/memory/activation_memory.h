@@ -1,0 +1,51 @@
+#pragma once
+// A replica's planned activation memory (Optimization::MEMORY): after each
+// Net::Reshape it plans storage for the current shapes — or reuses the plan
+// cached for these input shapes — and points every planned blob into the
+// plan's buffers (one arena with best_fit). Buffers only grow, so going back
+// to an earlier shape allocates nothing.
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "memory/memory_plan.h"
+#include "memory/net_live_ranges.h"
+#include "predictor/MemoryStats.h"
+#include "predictor/Net.h"
+
+namespace predictor::memory {
+
+class ActivationMemory {
+ public:
+  // Throws predictor::Error for an unknown strategy.
+  ActivationMemory(const std::string& strategy, std::vector<std::string> keep_blobs);
+
+  // `blobs`: every blob of the net (including ones no longer reachable by
+  // name). Verifies the plan (no two live storages overlap) before use.
+  void Apply(const Net& net, const std::vector<Blob*>& blobs);
+
+  // Layer i's scratch in the plan (null when it needs none).
+  void* scratch(int layer) const { return scratch_[layer]; }
+  const predictor::MemoryStats& stats() const { return stats_; }
+  const std::vector<LiveRange>& requests() const { return current_->requests; }
+  const MemoryPlan& plan() const { return current_->plan; }
+
+ private:
+  struct CachedPlan {
+    std::vector<LiveRange> requests;
+    MemoryPlan plan;
+  };
+  const CachedPlan& PlanFor(const Net& net, const NetRequests& requests);
+
+  std::string strategy_;
+  std::vector<std::string> keep_blobs_;
+  std::map<std::vector<std::vector<int>>, CachedPlan> cache_;  // by input shapes
+  const CachedPlan* current_ = nullptr;
+  std::vector<std::shared_ptr<SyncedMemory>> buffers_;
+  std::vector<void*> scratch_;
+  predictor::MemoryStats stats_;
+};
+
+}  // namespace predictor::memory
