@@ -1,11 +1,82 @@
-// STUB: replaced by the real ArgMax layer.
+// ArgMax: the top_k largest values and/or their indices. Without an axis,
+// per sample over all its values, top shape (N, 1 or 2, top_k, 1, ...)
+// padded to at least 3 axes; with out_max_val it holds the indices then the
+// values. With an axis, that axis becomes top_k long and holds the indices,
+// or with out_max_val the values instead.
+#include <algorithm>
+#include <cstdint>
+
 #include "caffe.pb.h"
+#include "kernels/cpu/reduction.h"
 #include "layers/builtin_layers.h"
 
 namespace predictor {
 
+namespace {
+
+class ArgMaxLayer : public Layer {
+ public:
+  explicit ArgMaxLayer(const caffe::LayerParameter& param) : Layer(param) {
+    if (param.argmax_param().top_k() < 1) fail("argmax_param.top_k", "must be at least 1");
+  }
+
+  void reshape(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top) override {
+    const Blob& in = *bottom[0];
+    const caffe::ArgMaxParameter& argmax = param().argmax_param();
+    int axis = -1;  // none: per sample over all its values
+    if (argmax.has_axis()) {
+      try {
+        axis = in.CanonicalAxisIndex(argmax.axis());
+      } catch (const Error& error) {
+        fail("argmax_param.axis", error.what());
+      }
+    } else if (in.num_axes() < 1) {
+      fail("bottom", "a scalar bottom has no samples to search (give argmax_param.axis)");
+    }
+    const std::int64_t dim = axis >= 0 ? in.shape(axis) : static_cast<std::int64_t>(in.count(1));
+    if (argmax.top_k() > dim) {
+      fail("argmax_param.top_k", std::to_string(argmax.top_k()) + " is larger than the " + std::to_string(dim) +
+                                     " values searched in a bottom of shape " + in.shape_string());
+    }
+    dim_ = static_cast<int>(dim);
+    top_k_ = static_cast<int>(argmax.top_k());
+
+    std::vector<int> top_shape;
+    if (axis >= 0) {
+      outer_ = in.count(0, axis);
+      inner_ = in.count(axis + 1);
+      top_shape = in.shape();
+      top_shape[axis] = top_k_;
+      output_ = argmax.out_max_val() ? cpu::ArgMaxOutput::kValues : cpu::ArgMaxOutput::kIndices;
+    } else {
+      outer_ = static_cast<std::size_t>(in.shape(0));
+      inner_ = 1;
+      top_shape.assign(std::max(3, in.num_axes()), 1);
+      top_shape[0] = in.shape(0);
+      top_shape[1] = argmax.out_max_val() ? 2 : 1;
+      top_shape[2] = top_k_;
+      output_ = argmax.out_max_val() ? cpu::ArgMaxOutput::kIndicesAndValues : cpu::ArgMaxOutput::kIndices;
+    }
+    top[0]->Reshape(top_shape);
+    set_scratch_bytes(cpu::argmax_scratch_bytes(dim_, top_k_));
+  }
+
+  void forward_cpu(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top,
+                   const ForwardContext& context) override {
+    cpu::argmax(outer_, dim_, inner_, top_k_, output_, bottom[0]->cpu_data(), top[0]->mutable_cpu_data(),
+                context.scratch);
+  }
+
+ private:
+  std::size_t outer_ = 0, inner_ = 1;
+  int dim_ = 0, top_k_ = 1;
+  cpu::ArgMaxOutput output_ = cpu::ArgMaxOutput::kIndices;
+};
+
+}  // namespace
+
 std::unique_ptr<Layer> make_argmax_layer(const caffe::LayerParameter& param) {
-  throw Error("layer '" + param.name() + "' (ArgMax): not implemented yet");
+  return std::make_unique<ArgMaxLayer>(param);
 }
 
 }  // namespace predictor

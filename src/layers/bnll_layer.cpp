@@ -1,11 +1,26 @@
-// STUB: replaced by the real BNLL layer.
+// BNLL (binomial normal log likelihood): y = log(1 + e^x), computed
+// without overflow for large x.
 #include "caffe.pb.h"
+#include "kernels/cpu/activation.h"
 #include "layers/builtin_layers.h"
+#include "layers/elementwise_layer.h"
 
 namespace predictor {
 
+namespace {
+
+class BNLLLayer : public ElementwiseLayer {
+ public:
+  using ElementwiseLayer::ElementwiseLayer;
+
+ protected:
+  void compute(const float* in, float* out, std::size_t count) override { cpu::bnll_forward(in, out, count); }
+};
+
+}  // namespace
+
 std::unique_ptr<Layer> make_bnll_layer(const caffe::LayerParameter& param) {
-  throw Error("layer '" + param.name() + "' (BNLL): not implemented yet");
+  return std::make_unique<BNLLLayer>(param);
 }
 
 }  // namespace predictor

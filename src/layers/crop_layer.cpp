@@ -1,11 +1,72 @@
-// STUB: replaced by the real Crop layer.
+// Crop: cuts bottom 0 down to the shape of bottom 1 on the axes from `axis`
+// on, starting at `offset` (none: 0; one: the same for every cropped axis;
+// else one per cropped axis).
+#include <cstdint>
+
 #include "caffe.pb.h"
+#include "kernels/cpu/copy.h"
 #include "layers/builtin_layers.h"
 
 namespace predictor {
 
+namespace {
+
+class CropLayer : public Layer {
+ public:
+  explicit CropLayer(const caffe::LayerParameter& param) : Layer(param) {}
+  int min_bottoms() const override { return 2; }
+  int max_bottoms() const override { return 2; }
+
+  void reshape(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top) override {
+    const Blob& in = *bottom[0];
+    const Blob& like = *bottom[1];
+    const caffe::CropParameter& crop = param().crop_param();
+    int axis = 0;
+    try {
+      axis = in.CanonicalAxisIndex(crop.axis());
+    } catch (const Error& error) {
+      fail("crop_param.axis", error.what());
+    }
+    const int n = in.num_axes();
+    if (crop.offset_size() > 1 && crop.offset_size() != n - axis) {
+      fail("crop_param.offset", std::to_string(crop.offset_size()) + " offsets given for the " +
+                                    std::to_string(n - axis) + " axes from axis " + std::to_string(axis) +
+                                    " of bottom 0 (shape " + in.shape_string() + "); give one, or one per axis");
+    }
+    if (like.num_axes() < n) {
+      fail("bottom", "bottom 1 (shape " + like.shape_string() + ") has fewer axes than bottom 0 (shape " +
+                         in.shape_string() + ")");
+    }
+    std::vector<int> shape = in.shape();
+    offsets_.assign(n, 0);
+    for (int a = axis; a < n; ++a) {
+      const std::int64_t offset = crop.offset_size() == 0 ? 0 : crop.offset(crop.offset_size() == 1 ? 0 : a - axis);
+      if (offset + like.shape(a) > in.shape(a)) {
+        fail("crop_param.offset", "axis " + std::to_string(a) + ": offset " + std::to_string(offset) + " + size " +
+                                      std::to_string(like.shape(a)) + " exceeds bottom 0's size " +
+                                      std::to_string(in.shape(a)) + " (bottom 0 " + in.shape_string() + ", bottom 1 " +
+                                      like.shape_string() + ")");
+      }
+      shape[a] = like.shape(a);
+      offsets_[a] = static_cast<int>(offset);
+    }
+    top[0]->Reshape(shape);
+  }
+
+  void forward_cpu(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top,
+                   const ForwardContext&) override {
+    cpu::crop(bottom[0]->num_axes(), bottom[0]->shape().data(), top[0]->shape().data(), offsets_.data(),
+              bottom[0]->cpu_data(), top[0]->mutable_cpu_data());
+  }
+
+ private:
+  std::vector<int> offsets_;  // per axis of bottom 0
+};
+
+}  // namespace
+
 std::unique_ptr<Layer> make_crop_layer(const caffe::LayerParameter& param) {
-  throw Error("layer '" + param.name() + "' (Crop): not implemented yet");
+  return std::make_unique<CropLayer>(param);
 }
 
 }  // namespace predictor

@@ -1,11 +1,31 @@
-// STUB: replaced by the real ELU layer.
+// ELU: y = max(x, 0) + alpha * (e^min(x, 0) - 1).
 #include "caffe.pb.h"
+#include "kernels/cpu/activation.h"
 #include "layers/builtin_layers.h"
+#include "layers/elementwise_layer.h"
 
 namespace predictor {
 
+namespace {
+
+class ELULayer : public ElementwiseLayer {
+ public:
+  explicit ELULayer(const caffe::LayerParameter& param)
+      : ElementwiseLayer(param), alpha_(param.elu_param().alpha()) {}
+
+ protected:
+  void compute(const float* in, float* out, std::size_t count) override {
+    cpu::elu_forward(in, out, count, alpha_);
+  }
+
+ private:
+  float alpha_;
+};
+
+}  // namespace
+
 std::unique_ptr<Layer> make_elu_layer(const caffe::LayerParameter& param) {
-  throw Error("layer '" + param.name() + "' (ELU): not implemented yet");
+  return std::make_unique<ELULayer>(param);
 }
 
 }  // namespace predictor

@@ -1,11 +1,123 @@
-// STUB: replaced by the real InnerProduct layer.
+// InnerProduct: a fully connected layer. The axes from `axis` on are
+// flattened into K inputs; each of the M = count(0, axis) rows gets
+// num_output outputs: top (M x N) = bottom (M x K) x weights^T + bias, the
+// weights stored N x K, or K x N with `transpose`.
+#include <cstdint>
+#include <limits>
+#include <string>
+
 #include "caffe.pb.h"
+#include "kernels/cpu/gemm.h"
 #include "layers/builtin_layers.h"
 
 namespace predictor {
 
+namespace {
+
+class InnerProductLayer : public Layer {
+ public:
+  explicit InnerProductLayer(const caffe::LayerParameter& param) : Layer(param) {
+    const caffe::InnerProductParameter& p = param.inner_product_param();
+    if (p.num_output() == 0) fail("inner_product_param.num_output", "must be positive (got 0)");
+    if (p.num_output() > static_cast<std::uint32_t>(std::numeric_limits<int>::max())) {
+      fail("inner_product_param.num_output", "value " + std::to_string(p.num_output()) + " is too large");
+    }
+    num_output_ = static_cast<int>(p.num_output());
+    bias_term_ = p.bias_term();
+    transpose_ = p.transpose();
+  }
+
+  std::vector<std::vector<int>> weight_shapes(const std::vector<const Blob*>& bottom) const override {
+    if (bottom.empty()) fail("bottom", "missing");
+    return expected_weight_shapes(flattened_inputs(*bottom[0]));
+  }
+
+  void reshape(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top) override {
+    const int axis = canonical_axis(*bottom[0]);
+    inputs_ = flattened_inputs(*bottom[0]);
+    rows_ = static_cast<int>(bottom[0]->count(0, axis));
+    std::vector<int> top_shape(bottom[0]->shape().begin(), bottom[0]->shape().begin() + axis);
+    top_shape.push_back(num_output_);
+    if (static_cast<std::uint64_t>(rows_) * num_output_ > static_cast<std::uint64_t>(std::numeric_limits<int>::max())) {
+      fail("inner_product_param.num_output", "the output (" + std::to_string(rows_) + " x " +
+                                                 std::to_string(num_output_) + ") has more than 2^31 - 1 elements");
+    }
+    if (!weights().empty()) check_weights();
+    top[0]->Reshape(top_shape);
+  }
+
+  void forward_cpu(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top,
+                   const ForwardContext&) override {
+    check_weights();
+    const float* input = bottom[0]->cpu_data();
+    float* output = top[0]->mutable_cpu_data();
+    if (rows_ == 1) {
+      // A matrix-vector product: weights (N x K) x input, or (K x N)^T x input.
+      cpu::gemv(transpose_, transpose_ ? inputs_ : num_output_, transpose_ ? num_output_ : inputs_, 1.0f,
+                weight_data(0), input, 0.0f, output);
+    } else {
+      cpu::gemm(false, !transpose_, rows_, num_output_, inputs_, 1.0f, input, inputs_, weight_data(0),
+                transpose_ ? num_output_ : inputs_, 0.0f, output, num_output_);
+    }
+    if (bias_term_) cpu::add_row_bias(rows_, num_output_, weight_data(1), output);
+  }
+
+ private:
+  int canonical_axis(const Blob& bottom) const {
+    const int axis = param().inner_product_param().axis();
+    const int num_axes = bottom.num_axes();
+    if (axis < -num_axes || axis >= num_axes) {
+      fail("inner_product_param.axis", "axis " + std::to_string(axis) + " is out of range for the " +
+                                           std::to_string(num_axes) + "-D input " + bottom.shape_string());
+    }
+    return axis < 0 ? axis + num_axes : axis;
+  }
+
+  // K: the input count per row (fits an int: a blob's count does).
+  int flattened_inputs(const Blob& bottom) const { return static_cast<int>(bottom.count(canonical_axis(bottom))); }
+
+  std::vector<std::vector<int>> expected_weight_shapes(int inputs) const {
+    if (static_cast<std::uint64_t>(inputs) * num_output_ > static_cast<std::uint64_t>(std::numeric_limits<int>::max())) {
+      fail("blobs[0]", "the weights (" + std::to_string(num_output_) + " x " + std::to_string(inputs) +
+                           ") would have more than 2^31 - 1 elements");
+    }
+    std::vector<std::vector<int>> shapes{transpose_ ? std::vector<int>{inputs, num_output_}
+                                                    : std::vector<int>{num_output_, inputs}};
+    if (bias_term_) shapes.push_back({num_output_});
+    return shapes;
+  }
+
+  void check_weights() const {
+    const auto expected = expected_weight_shapes(inputs_);
+    if (weights().size() != expected.size()) {
+      fail("blobs", "expected " + std::to_string(expected.size()) +
+                        (bias_term_ ? " weight blobs (weights and bias)" : " weight blob (bias_term is false)") +
+                        ", got " + std::to_string(weights().size()));
+    }
+    const Blob& blob = *weights()[0];
+    if (blob.shape() != expected[0]) {
+      std::string detail;
+      if (blob.num_axes() == 2) detail = ", which is for K = " + std::to_string(blob.shape(transpose_ ? 0 : 1));
+      fail("blobs[0]", "the input gives K = " + std::to_string(inputs_) + " inputs per row but the weights have shape " +
+                           blob.shape_string() + detail + " (expected " + std::to_string(expected[0][0]) + " x " +
+                           std::to_string(expected[0][1]) + ")");
+    }
+    if (bias_term_ && weights()[1]->shape() != expected[1]) {
+      fail("blobs[1]", "bias shape " + weights()[1]->shape_string() + ", expected " + std::to_string(num_output_));
+    }
+  }
+
+  int num_output_ = 0;
+  bool bias_term_ = true;
+  bool transpose_ = false;
+  int inputs_ = 0;  // K
+  int rows_ = 0;    // M
+};
+
+}  // namespace
+
 std::unique_ptr<Layer> make_inner_product_layer(const caffe::LayerParameter& param) {
-  throw Error("layer '" + param.name() + "' (InnerProduct): not implemented yet");
+  return std::make_unique<InnerProductLayer>(param);
 }
 
 }  // namespace predictor

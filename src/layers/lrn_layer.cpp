@@ -1,11 +1,67 @@
-// STUB: replaced by the real LRN layer.
+// LRN: local response normalisation of a 4-D blob, across channels or
+// within each channel, with BVLC Caffe's formulas (see kernels/cpu/lrn.h).
+#include <climits>
+#include <string>
+
 #include "caffe.pb.h"
+#include "kernels/cpu/lrn.h"
 #include "layers/builtin_layers.h"
 
 namespace predictor {
 
-std::unique_ptr<Layer> make_lrn_layer(const caffe::LayerParameter& param) {
-  throw Error("layer '" + param.name() + "' (LRN): not implemented yet");
-}
+namespace {
+
+class LRNLayer : public Layer {
+ public:
+  explicit LRNLayer(const caffe::LayerParameter& param) : Layer(param) {
+    const caffe::LRNParameter& p = param.lrn_param();
+    if (p.local_size() % 2 == 0) {
+      fail("lrn_param.local_size", "must be odd (got " + std::to_string(p.local_size()) + ")");
+    }
+    if (p.local_size() > static_cast<unsigned>(INT_MAX)) {
+      fail("lrn_param.local_size", "too large (" + std::to_string(p.local_size()) + ")");
+    }
+    local_size_ = static_cast<int>(p.local_size());
+    across_channels_ = p.norm_region() == caffe::LRNParameter::ACROSS_CHANNELS;
+    alpha_ = p.alpha();
+    beta_ = p.beta();
+    k_ = p.k();
+  }
+
+  bool allows_in_place() const override { return true; }
+
+  void reshape(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top) override {
+    const Blob& in = *bottom[0];
+    if (in.num_axes() != 4) fail("bottom", "must be 4-D (N, C, H, W), got " + in.shape_string());
+    top[0]->ReshapeLike(in);
+    const std::size_t floats = across_channels_ ? cpu::lrn_across_channels_scratch(in.shape(1), in.count(2))
+                                                : cpu::lrn_within_channel_scratch(in.shape(2), in.shape(3));
+    set_scratch_bytes(floats * sizeof(float));
+  }
+
+  void forward_cpu(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top,
+                   const ForwardContext& context) override {
+    const Blob& in = *bottom[0];
+    float* scratch = static_cast<float*>(context.scratch);
+    if (across_channels_) {
+      cpu::lrn_across_channels(in.cpu_data(), in.shape(0), in.shape(1), in.count(2), local_size_, alpha_, beta_, k_,
+                               top[0]->mutable_cpu_data(), scratch);
+    } else {
+      cpu::lrn_within_channel(in.cpu_data(), in.shape(0), in.shape(1), in.shape(2), in.shape(3), local_size_, alpha_,
+                              beta_, top[0]->mutable_cpu_data(), scratch);
+    }
+  }
+
+ private:
+  int local_size_ = 5;
+  bool across_channels_ = true;
+  float alpha_ = 1.0f;
+  float beta_ = 0.75f;
+  float k_ = 1.0f;
+};
+
+}  // namespace
+
+std::unique_ptr<Layer> make_lrn_layer(const caffe::LayerParameter& param) { return std::make_unique<LRNLayer>(param); }
 
 }  // namespace predictor

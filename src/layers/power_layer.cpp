@@ -1,11 +1,37 @@
-// STUB: replaced by the real Power layer.
+// Power: y = (shift + scale * x)^power, with BVLC Caffe's shortcuts (a
+// constant output when power * scale == 0; see cpu::power_forward).
 #include "caffe.pb.h"
+#include "kernels/cpu/activation.h"
 #include "layers/builtin_layers.h"
+#include "layers/elementwise_layer.h"
 
 namespace predictor {
 
+namespace {
+
+class PowerLayer : public ElementwiseLayer {
+ public:
+  explicit PowerLayer(const caffe::LayerParameter& param)
+      : ElementwiseLayer(param),
+        power_(param.power_param().power()),
+        scale_(param.power_param().scale()),
+        shift_(param.power_param().shift()) {}
+
+ protected:
+  void compute(const float* in, float* out, std::size_t count) override {
+    cpu::power_forward(in, out, count, power_, scale_, shift_);
+  }
+
+ private:
+  float power_;
+  float scale_;
+  float shift_;
+};
+
+}  // namespace
+
 std::unique_ptr<Layer> make_power_layer(const caffe::LayerParameter& param) {
-  throw Error("layer '" + param.name() + "' (Power): not implemented yet");
+  return std::make_unique<PowerLayer>(param);
 }
 
 }  // namespace predictor

@@ -1,11 +1,32 @@
-// STUB: replaced by the real ReLU layer.
+// ReLU: y = max(x, 0) + negative_slope * min(x, 0) (leaky when the slope is
+// non-zero), as BVLC Caffe's CPU layer computes it.
 #include "caffe.pb.h"
+#include "kernels/cpu/activation.h"
 #include "layers/builtin_layers.h"
+#include "layers/elementwise_layer.h"
 
 namespace predictor {
 
+namespace {
+
+class ReLULayer : public ElementwiseLayer {
+ public:
+  explicit ReLULayer(const caffe::LayerParameter& param)
+      : ElementwiseLayer(param), negative_slope_(param.relu_param().negative_slope()) {}
+
+ protected:
+  void compute(const float* in, float* out, std::size_t count) override {
+    cpu::relu_forward(in, out, count, negative_slope_);
+  }
+
+ private:
+  float negative_slope_;
+};
+
+}  // namespace
+
 std::unique_ptr<Layer> make_relu_layer(const caffe::LayerParameter& param) {
-  throw Error("layer '" + param.name() + "' (ReLU): not implemented yet");
+  return std::make_unique<ReLULayer>(param);
 }
 
 }  // namespace predictor

@@ -1,11 +1,129 @@
-// STUB: replaced by the real Scale layer.
+// Scale: multiplies the input by a scale broadcast over axes
+// [axis, axis + the scale's axes), optionally adding a bias of the scale's
+// shape, as BVLC Caffe's Scale layer. The scale is the learned blobs[0] (of
+// the input's shape from scale_param.axis over num_axes axes, -1 = to the
+// end) or, with two bottoms, bottom[1]; the bias is the next learned blob.
+// A scalar scale (no axes) applies everywhere, whatever the axis.
+#include <string>
+
 #include "caffe.pb.h"
+#include "kernels/cpu/normalization.h"
 #include "layers/builtin_layers.h"
 
 namespace predictor {
 
+namespace {
+
+class ScaleLayer : public Layer {
+ public:
+  explicit ScaleLayer(const caffe::LayerParameter& param) : Layer(param) {
+    const caffe::ScaleParameter& p = param.scale_param();
+    if (p.num_axes() < -1) {
+      fail("scale_param.num_axes", "must be -1 (to the end) or non-negative, got " + std::to_string(p.num_axes()));
+    }
+    bias_term_ = p.bias_term();
+  }
+
+  int max_bottoms() const override { return 2; }
+  bool allows_in_place() const override { return true; }
+
+  std::vector<std::vector<int>> weight_shapes(const std::vector<const Blob*>& bottom) const override {
+    const std::vector<int> shape = bottom.size() > 1 ? bottom[1]->shape() : learned_shape(*bottom[0]);
+    std::vector<std::vector<int>> shapes;
+    if (bottom.size() == 1) shapes.push_back(shape);
+    if (bias_term_) shapes.push_back(shape);
+    return shapes;
+  }
+
+  void fill_weights(const std::vector<Blob*>& weights, std::mt19937& rng) const override {
+    // The scale around 1 (first blob unless it comes from bottom[1]), the
+    // bias small.
+    const std::size_t scales = weights.size() - (bias_term_ ? 1 : 0);
+    std::uniform_real_distribution<float> scale(0.5f, 1.5f);
+    std::uniform_real_distribution<float> bias(-0.1f, 0.1f);
+    for (std::size_t b = 0; b < weights.size(); ++b) {
+      float* data = weights[b]->mutable_cpu_data();
+      for (std::size_t i = 0; i < weights[b]->count(); ++i) data[i] = b < scales ? scale(rng) : bias(rng);
+    }
+  }
+
+  void reshape(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top) override {
+    const Blob& in = *bottom[0];
+    const bool scale_from_bottom = bottom.size() > 1;
+    const std::size_t expected_weights = (scale_from_bottom ? 0 : 1) + (bias_term_ ? 1 : 0);
+    if (!weights().empty() && weights().size() != expected_weights) {
+      fail("blobs", "expects " + std::to_string(expected_weights) + " blobs, got " + std::to_string(weights().size()));
+    }
+    // Without weights yet (shape inference), the learned scale's shape is
+    // derived from the input and fits by construction.
+    const Blob* given = scale_from_bottom ? bottom[1] : weights().empty() ? nullptr : weights()[0].get();
+    const std::vector<int> scale_shape = given ? given->shape() : learned_shape(in);
+    const int scale_axes = static_cast<int>(scale_shape.size());
+    // Caffe's rule: a scalar ignores the axis; otherwise the scale's axes
+    // must match the input's from the axis on.
+    const int axis = scale_axes == 0 ? 0 : canonical_axis(in);
+    if (given != nullptr) {
+      const char* source = scale_from_bottom ? "bottom[1]" : "blobs[0]";
+      bool fits = axis + scale_axes <= in.num_axes();
+      for (int i = 0; fits && i < scale_axes; ++i) fits = in.shape(axis + i) == scale_shape[i];
+      if (!fits) {
+        fail(source, "the scale's shape " + given->shape_string() + " does not match the input " + in.shape_string() +
+                         " from scale_param.axis " + std::to_string(axis));
+      }
+    }
+    if (bias_term_ && !weights().empty()) {
+      const Blob& bias = *weights()[expected_weights - 1];
+      if (bias.shape() != scale_shape) {
+        fail("blobs", "the bias's shape " + bias.shape_string() + " differs from the scale's");
+      }
+    }
+    outer_ = in.count(0, axis);
+    dim_ = in.count(axis, axis + scale_axes);
+    inner_ = in.count(axis + scale_axes);
+    if (top[0] != &in) top[0]->ReshapeLike(in);
+  }
+
+  void forward_cpu(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top,
+                   const ForwardContext&) override {
+    const bool scale_from_bottom = bottom.size() > 1;
+    const std::size_t expected_weights = (scale_from_bottom ? 0 : 1) + (bias_term_ ? 1 : 0);
+    if (weights().size() != expected_weights) fail("blobs", "no weights bound");
+    const float* scale = scale_from_bottom ? bottom[1]->cpu_data() : weight_data(0);
+    const float* bias = bias_term_ ? weight_data(static_cast<int>(expected_weights) - 1) : nullptr;
+    cpu::scale_broadcast(bottom[0]->cpu_data(), outer_, dim_, inner_, scale, bias, top[0]->mutable_cpu_data());
+  }
+
+ private:
+  int canonical_axis(const Blob& in) const {
+    const int axis = param().scale_param().axis();
+    if (axis < -in.num_axes() || axis >= in.num_axes()) {
+      fail("scale_param.axis", std::to_string(axis) + " is out of range for the input " + in.shape_string());
+    }
+    return axis < 0 ? axis + in.num_axes() : axis;
+  }
+
+  // The learned scale's shape: the input's axes from axis over num_axes.
+  std::vector<int> learned_shape(const Blob& in) const {
+    const int axis = canonical_axis(in);
+    const int num_axes = param().scale_param().num_axes();
+    if (num_axes >= 0 && axis + num_axes > in.num_axes()) {
+      fail("scale_param.num_axes", std::to_string(num_axes) + " axes from axis " + std::to_string(axis) +
+                                       " extend past the input " + in.shape_string());
+    }
+    const int end = num_axes < 0 ? in.num_axes() : axis + num_axes;
+    return std::vector<int>(in.shape().begin() + axis, in.shape().begin() + end);
+  }
+
+  bool bias_term_ = false;
+  std::size_t outer_ = 0;
+  std::size_t dim_ = 0;
+  std::size_t inner_ = 0;
+};
+
+}  // namespace
+
 std::unique_ptr<Layer> make_scale_layer(const caffe::LayerParameter& param) {
-  throw Error("layer '" + param.name() + "' (Scale): not implemented yet");
+  return std::make_unique<ScaleLayer>(param);
 }
 
 }  // namespace predictor

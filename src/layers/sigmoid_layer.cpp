@@ -1,11 +1,25 @@
-// STUB: replaced by the real Sigmoid layer.
+// Sigmoid: y = 1 / (1 + e^-x).
 #include "caffe.pb.h"
+#include "kernels/cpu/activation.h"
 #include "layers/builtin_layers.h"
+#include "layers/elementwise_layer.h"
 
 namespace predictor {
 
+namespace {
+
+class SigmoidLayer : public ElementwiseLayer {
+ public:
+  using ElementwiseLayer::ElementwiseLayer;
+
+ protected:
+  void compute(const float* in, float* out, std::size_t count) override { cpu::sigmoid_forward(in, out, count); }
+};
+
+}  // namespace
+
 std::unique_ptr<Layer> make_sigmoid_layer(const caffe::LayerParameter& param) {
-  throw Error("layer '" + param.name() + "' (Sigmoid): not implemented yet");
+  return std::make_unique<SigmoidLayer>(param);
 }
 
 }  // namespace predictor

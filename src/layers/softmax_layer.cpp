@@ -1,11 +1,47 @@
-// STUB: replaced by the real Softmax layer.
+// Softmax along softmax_param.axis (negative counts from the end).
+#include <string>
+
 #include "caffe.pb.h"
+#include "kernels/cpu/softmax.h"
 #include "layers/builtin_layers.h"
 
 namespace predictor {
 
+namespace {
+
+class SoftmaxLayer : public Layer {
+ public:
+  explicit SoftmaxLayer(const caffe::LayerParameter& param) : Layer(param) {}
+
+  bool allows_in_place() const override { return true; }
+
+  void reshape(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top) override {
+    const Blob& in = *bottom[0];
+    const int axis = param().softmax_param().axis();
+    if (axis < -in.num_axes() || axis >= in.num_axes()) {
+      fail("softmax_param.axis", std::to_string(axis) + " is out of range for the " + std::to_string(in.num_axes()) +
+                                     "-D input " + in.shape_string());
+    }
+    axis_ = axis < 0 ? axis + in.num_axes() : axis;
+    top[0]->ReshapeLike(in);
+    set_scratch_bytes(cpu::softmax_scratch(in.count(axis_ + 1)) * sizeof(float));
+  }
+
+  void forward_cpu(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top,
+                   const ForwardContext& context) override {
+    const Blob& in = *bottom[0];
+    cpu::softmax(in.cpu_data(), in.count(0, axis_), in.shape(axis_), in.count(axis_ + 1), top[0]->mutable_cpu_data(),
+                 static_cast<float*>(context.scratch));
+  }
+
+ private:
+  int axis_ = 1;
+};
+
+}  // namespace
+
 std::unique_ptr<Layer> make_softmax_layer(const caffe::LayerParameter& param) {
-  throw Error("layer '" + param.name() + "' (Softmax): not implemented yet");
+  return std::make_unique<SoftmaxLayer>(param);
 }
 
 }  // namespace predictor

@@ -1,11 +1,28 @@
-// STUB: replaced by the real Split layer.
+// Split: hands one bottom to several consumers. Every top is a view of the
+// bottom, so nothing is copied.
 #include "caffe.pb.h"
 #include "layers/builtin_layers.h"
 
 namespace predictor {
 
+namespace {
+
+class SplitLayer : public Layer {
+ public:
+  explicit SplitLayer(const caffe::LayerParameter& param) : Layer(param) {}
+  int max_tops() const override { return -1; }
+  int top_shares_bottom(int) const override { return 0; }
+
+  void reshape(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top) override {
+    for (Blob* t : top) t->ReshapeLike(*bottom[0]);
+  }
+  void forward_cpu(const std::vector<const Blob*>&, const std::vector<Blob*>&, const ForwardContext&) override {}
+};
+
+}  // namespace
+
 std::unique_ptr<Layer> make_split_layer(const caffe::LayerParameter& param) {
-  throw Error("layer '" + param.name() + "' (Split): not implemented yet");
+  return std::make_unique<SplitLayer>(param);
 }
 
 }  // namespace predictor

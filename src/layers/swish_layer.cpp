@@ -1,11 +1,31 @@
-// STUB: replaced by the real Swish layer.
+// Swish: y = x * sigmoid(beta * x).
 #include "caffe.pb.h"
+#include "kernels/cpu/activation.h"
 #include "layers/builtin_layers.h"
+#include "layers/elementwise_layer.h"
 
 namespace predictor {
 
+namespace {
+
+class SwishLayer : public ElementwiseLayer {
+ public:
+  explicit SwishLayer(const caffe::LayerParameter& param)
+      : ElementwiseLayer(param), beta_(param.swish_param().beta()) {}
+
+ protected:
+  void compute(const float* in, float* out, std::size_t count) override {
+    cpu::swish_forward(in, out, count, beta_);
+  }
+
+ private:
+  float beta_;
+};
+
+}  // namespace
+
 std::unique_ptr<Layer> make_swish_layer(const caffe::LayerParameter& param) {
-  throw Error("layer '" + param.name() + "' (Swish): not implemented yet");
+  return std::make_unique<SwishLayer>(param);
 }
 
 }  // namespace predictor

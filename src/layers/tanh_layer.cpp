@@ -1,11 +1,25 @@
-// STUB: replaced by the real TanH layer.
+// TanH: y = tanh(x).
 #include "caffe.pb.h"
+#include "kernels/cpu/activation.h"
 #include "layers/builtin_layers.h"
+#include "layers/elementwise_layer.h"
 
 namespace predictor {
 
+namespace {
+
+class TanHLayer : public ElementwiseLayer {
+ public:
+  using ElementwiseLayer::ElementwiseLayer;
+
+ protected:
+  void compute(const float* in, float* out, std::size_t count) override { cpu::tanh_forward(in, out, count); }
+};
+
+}  // namespace
+
 std::unique_ptr<Layer> make_tanh_layer(const caffe::LayerParameter& param) {
-  throw Error("layer '" + param.name() + "' (TanH): not implemented yet");
+  return std::make_unique<TanHLayer>(param);
 }
 
 }  // namespace predictor

@@ -1,11 +1,31 @@
-// STUB: replaced by the real Threshold layer.
+// Threshold: y = x > threshold ? 1 : 0.
 #include "caffe.pb.h"
+#include "kernels/cpu/activation.h"
 #include "layers/builtin_layers.h"
+#include "layers/elementwise_layer.h"
 
 namespace predictor {
 
+namespace {
+
+class ThresholdLayer : public ElementwiseLayer {
+ public:
+  explicit ThresholdLayer(const caffe::LayerParameter& param)
+      : ElementwiseLayer(param), threshold_(param.threshold_param().threshold()) {}
+
+ protected:
+  void compute(const float* in, float* out, std::size_t count) override {
+    cpu::threshold_forward(in, out, count, threshold_);
+  }
+
+ private:
+  float threshold_;
+};
+
+}  // namespace
+
 std::unique_ptr<Layer> make_threshold_layer(const caffe::LayerParameter& param) {
-  throw Error("layer '" + param.name() + "' (Threshold): not implemented yet");
+  return std::make_unique<ThresholdLayer>(param);
 }
 
 }  // namespace predictor

@@ -77,9 +77,14 @@ void Predictor::Init() {
     }
   }
 
-  replicas_ = std::make_shared<ReplicaSet>([model = model_, outputs = output_names_] {
+  const bool plan_memory = has(options_.optimization, Optimization::MEMORY);
+  if (plan_memory) probe.EnableMemoryPlanning(options_.memory_strategy);  // validates the strategy
+  replicas_ = std::make_shared<ReplicaSet>([model = model_, outputs = output_names_, plan_memory,
+                                            strategy = options_.memory_strategy,
+                                            keep = options_.extra_outputs] {
     auto replica = std::make_unique<Replica>();
     replica->net = std::make_unique<Net>(model);
+    if (plan_memory) replica->net->EnableMemoryPlanning(strategy, keep);
     for (const auto& name : outputs) replica->outputs[name] = replica->net->blob(name);
     replica->raw_inputs.resize(replica->net->input_blobs().size());
     return replica;
@@ -87,6 +92,11 @@ void Predictor::Init() {
 }
 
 std::size_t Predictor::replica_count() const { return replicas_->size(); }
+
+const MemoryStats* Predictor::memory_stats() const {
+  const Replica* replica = replicas_->find_local();
+  return replica ? replica->net->memory_stats() : nullptr;
+}
 
 namespace {
 

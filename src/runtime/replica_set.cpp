@@ -58,6 +58,13 @@ Replica& ReplicaSet::local() {
   return *raw;
 }
 
+const Replica* ReplicaSet::find_local() const {
+  for (const auto& entry : thread_replicas.entries) {
+    if (entry.set_id == id_) return entry.replica;
+  }
+  return nullptr;
+}
+
 std::size_t ReplicaSet::size() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return replicas_.size();

@@ -40,6 +40,8 @@ class ReplicaSet : public std::enable_shared_from_this<ReplicaSet> {
 
   // The calling thread's replica, made by the factory on first use.
   Replica& local();
+  // The calling thread's replica if it has one, else null.
+  const Replica* find_local() const;
   std::size_t size() const;
   // Drops `thread`'s replica (called from that thread's exit).
   void remove(std::thread::id thread);

@@ -12,64 +12,13 @@
 
 #include "caffe.pb.h"
 #include "common/test_utils.h"
+#include "common/zoo_models.h"
 #include "predictor/Error.h"
 #include "predictor/Model.h"
 #include "predictor/Net.h"
 
 namespace predictor {
 namespace {
-
-struct ZooModel {
-  const char* folder;
-  const char* file;
-  // Input shapes the file leaves open (train_val files without crop_size).
-  std::map<std::string, std::vector<int>> input_shapes;
-};
-
-// Folders whose every layer type is a BVLC type (SOURCES.md).
-const std::vector<ZooModel>& runnable_models() {
-  static const std::vector<ZooModel> models = {
-      {"bvlc_alexnet", "deploy.prototxt", {}},
-      {"bvlc_reference_caffenet", "deploy.prototxt", {}},
-      {"bvlc_googlenet", "deploy.prototxt", {}},
-      {"lenet", "deploy.prototxt", {}},
-      {"cifar10_quick", "deploy.prototxt", {}},
-      {"cifar10_full", "deploy.prototxt", {}},
-      {"vgg16", "deploy.prototxt", {}},
-      {"resnet18", "deploy.prototxt", {}},
-      {"resnet50", "deploy.prototxt", {}},
-      {"resnet101", "deploy.prototxt", {}},
-      {"resnet152", "deploy.prototxt", {}},
-      {"mobilenet_v1", "deploy.prototxt", {}},
-      {"mobilenet_v2", "deploy.prototxt", {}},
-      {"squeezenet_v1.0", "deploy.prototxt", {}},
-      {"squeezenet_v1.1", "deploy.prototxt", {}},
-      {"densenet121", "deploy.prototxt", {}},
-      {"inception_v3", "deploy.prototxt", {}},
-      {"inception_v4", "deploy.prototxt", {}},
-      {"inception_resnet_v2", "deploy.prototxt", {}},
-      {"yolov1_tiny", "deploy.prototxt", {}},
-      {"alexnet_bn", "train_val.prototxt", {}},
-      // CIFAR-10 images are 32x32; the Data layer has no crop_size to say so.
-      {"ccgo_cifar10_bn", "train_val.prototxt", {{"data", {10, 3, 32, 32}}}},
-      {"ccgo_cifar10_bn", "opt_train_val.prototxt", {{"data", {10, 3, 32, 32}}}},
-  };
-  return models;
-}
-
-// Folders that need a fork's layers or fields, and what the error must name.
-const std::vector<std::pair<const char*, const char*>>& fork_models() {
-  static const std::vector<std::pair<const char*, const char*>> models = {
-      {"mobilenet_ssd", "permute_param"},       {"shufflenet_v1_1x_g3", "shuffle_channel_param"},
-      {"shufflenet_v2_1x", "shuffle_channel_param"}, {"yolov3_416", "upsample_param"},
-      {"yolov3_tiny", "upsample_param"},        {"yolov4", "upsample_param"},
-  };
-  return models;
-}
-
-std::string model_path(const std::string& folder, const std::string& file) {
-  return testing::models_dir() + "/" + folder + "/" + file;
-}
 
 // The layer producing each output, to find softmax outputs and their axis.
 const caffe::LayerParameter* producer(const Net& net, const std::string& blob) {
@@ -82,12 +31,14 @@ const caffe::LayerParameter* producer(const Net& net, const std::string& blob) {
   return result;
 }
 
+using testing::ZooModel;
+
 class ZooTest : public ::testing::TestWithParam<ZooModel> {};
 
 TEST_P(ZooTest, ForwardGivesFiniteOutputs) {
   if (testing::models_dir().empty()) GTEST_SKIP() << "../shared/models is absent: zoo not tested";
   const ZooModel& zoo = GetParam();
-  const std::string path = model_path(zoo.folder, zoo.file);
+  const std::string path = zoo.path();
   LoadOptions options;
   options.input_shapes = zoo.input_shapes;
   auto model = Model::WithRandomWeightsFromFile(path, 1234, options);
@@ -123,20 +74,13 @@ TEST_P(ZooTest, ForwardGivesFiniteOutputs) {
   }
 }
 
-std::string zoo_test_name(const ::testing::TestParamInfo<ZooModel>& info) {
-  std::string name = std::string(info.param.folder) + "_" + info.param.file;
-  for (char& c : name) {
-    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-  }
-  return name;
-}
-
-INSTANTIATE_TEST_SUITE_P(Zoo, ZooTest, ::testing::ValuesIn(runnable_models()), zoo_test_name);
+INSTANTIATE_TEST_SUITE_P(Zoo, ZooTest, ::testing::ValuesIn(testing::runnable_zoo_models()),
+                         [](const auto& info) { return info.param.label(); });
 
 TEST(ZooForks, NonBvlcModelsFailWithAClearError) {
   if (testing::models_dir().empty()) GTEST_SKIP() << "../shared/models is absent: zoo not tested";
-  for (const auto& [folder, field] : fork_models()) {
-    const std::string path = model_path(folder, "deploy.prototxt");
+  for (const auto& [folder, field] : testing::fork_zoo_models()) {
+    const std::string path = testing::models_dir() + "/" + folder + "/deploy.prototxt";
     try {
       Model::WithRandomWeightsFromFile(path, 1);
       ADD_FAILURE() << folder << " loaded, but it uses non-BVLC fields";
@@ -151,8 +95,8 @@ TEST(ZooForks, NonBvlcModelsFailWithAClearError) {
 TEST(ZooForks, EveryZooFolderIsCovered) {
   if (testing::models_dir().empty()) GTEST_SKIP() << "../shared/models is absent: zoo not tested";
   std::set<std::string> covered;
-  for (const auto& model : runnable_models()) covered.insert(model.folder);
-  for (const auto& model : fork_models()) covered.insert(model.first);
+  for (const auto& model : testing::runnable_zoo_models()) covered.insert(model.folder);
+  for (const auto& model : testing::fork_zoo_models()) covered.insert(model.first);
   for (const auto& entry : std::filesystem::directory_iterator(testing::models_dir())) {
     if (entry.is_directory()) {
       EXPECT_TRUE(covered.count(entry.path().filename().string()))

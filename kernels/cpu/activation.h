@@ -1,0 +1,64 @@
+#pragma once
+// Element-wise activation kernels with BVLC Caffe's forward semantics.
+// Each reads n floats from `in` and writes n floats to `out`; `out` may be
+// `in` (in place) but must not otherwise overlap it.
+//
+// Where Caffe's formula and the mathematical function part on special
+// values (NaN, infinities), these follow Caffe's CPU formula; each comment
+// says where that shows.
+
+#include <cstddef>
+
+namespace predictor::cpu {
+
+// y = max(x, 0) + negative_slope * min(x, 0). As in Caffe, -inf with a zero
+// slope gives NaN (0 * -inf).
+void relu_forward(const float* in, float* out, std::size_t n, float negative_slope);
+
+// ReLU with a slope per channel over an [outer][channels][inner] array:
+// slopes holds `channels` values (pass channels = 1 for one shared slope).
+void prelu_forward(const float* in, float* out, std::size_t outer, std::size_t channels, std::size_t inner,
+                   const float* slopes);
+
+// y = max(x, 0) + alpha * (e^min(x, 0) - 1).
+void elu_forward(const float* in, float* out, std::size_t n, float alpha);
+
+// y = 1 / (1 + e^-x).
+void sigmoid_forward(const float* in, float* out, std::size_t n);
+
+// y = tanh(x).
+void tanh_forward(const float* in, float* out, std::size_t n);
+
+// y = |x|.
+void absval_forward(const float* in, float* out, std::size_t n);
+
+// y = (shift + scale * x)^power, following Caffe's evaluation: when
+// power * scale == 0 (in float) the input is ignored and y is 1 for
+// power == 0, else shift^power; otherwise t = scale * x, plus shift only
+// when shift != 0, raised to power only when power != 1 (pow semantics:
+// NaN for a negative base with a non-integer power).
+void power_forward(const float* in, float* out, std::size_t n, float power, float scale, float shift);
+
+// y = log(1 + e^x), in a form that neither overflows nor cancels:
+// max(x, 0) + log1p(e^-|x|).
+void bnll_forward(const float* in, float* out, std::size_t n);
+
+// y = outer_scale * e^(inner_scale * x): Caffe's Exp layer with
+// inner_scale = ln(base) * scale and outer_scale = base^shift.
+void exp_forward(const float* in, float* out, std::size_t n, float inner_scale, float outer_scale);
+
+// y = base_scale * ln(scale * x + shift): Caffe's Log layer with
+// base_scale = 1 / ln(base).
+void log_forward(const float* in, float* out, std::size_t n, float scale, float shift, float base_scale);
+
+// y = x > threshold ? 1 : 0 (NaN gives 0).
+void threshold_forward(const float* in, float* out, std::size_t n, float threshold);
+
+// y = max(min, min(x, max)) with std::min/std::max argument order as in
+// Caffe's CPU layer, which maps NaN to `min`.
+void clip_forward(const float* in, float* out, std::size_t n, float min, float max);
+
+// y = x * sigmoid(beta * x).
+void swish_forward(const float* in, float* out, std::size_t n, float beta);
+
+}  // namespace predictor::cpu

@@ -1,0 +1,64 @@
+#pragma once
+// Convolution and deconvolution (its transpose) with groups, N spatial axes,
+// padding, stride and dilation, with Caffe's semantics and weight layouts.
+// The baseline is Caffe's: im2col, then one gemm per group. Faster methods
+// are used where they give identical results:
+//   - pointwise: a 1x1 kernel with stride 1 and no padding, where the input
+//     already is the column matrix;
+//   - depthwise: a direct 2-D kernel when every group has one input channel;
+//   - batching: for small outputs, the column matrices of several images side
+//     by side, so that one wide gemm replaces several thin ones.
+
+#include <cstddef>
+
+#include "kernels/cpu/conv_geometry.h"
+
+namespace predictor::cpu {
+
+// One image's convolution; the batch is an argument of the calls.
+struct ConvGeometry {
+  // The im2col side: for convolution the input image and the output grid;
+  // for deconvolution the output image and the input grid. Its channels are
+  // in_channels for convolution, out_channels for deconvolution.
+  PatchGeometry patches;
+  int in_channels = 0;
+  int out_channels = 0;
+  int group = 1;
+  // Use the N-d im2col/col2im (and no 2-D direct kernel) even for 2-D.
+  bool force_nd = false;
+};
+
+enum class ConvMethod { kIm2col, kPointwise, kDepthwise };
+
+struct ConvPlan {
+  ConvMethod method = ConvMethod::kIm2col;
+  // Images whose column matrices share one gemm (kIm2col and kPointwise).
+  int images_per_gemm = 1;
+};
+
+// Whether `method` computes this convolution (kIm2col always does).
+bool conv_method_applies(const ConvGeometry& g, ConvMethod method);
+// The fastest applicable method, and how many images to batch per gemm.
+ConvPlan plan_convolution(const ConvGeometry& g, int batch);
+std::size_t convolution_scratch_floats(const ConvGeometry& g, const ConvPlan& plan);
+
+// output (batch x out_channels x grid) = input (batch x in_channels x image)
+// convolved with weights (out_channels x in_channels/group x kernel), plus
+// bias (out_channels; may be null). scratch holds
+// convolution_scratch_floats(g, plan) floats.
+void convolution_forward(const ConvGeometry& g, const ConvPlan& plan, int batch, const float* input,
+                         const float* weights, const float* bias, float* output, float* scratch);
+
+// Deconvolution: the transpose of convolution_forward with the same geometry
+// seen from the other side. output (batch x out_channels x image) from input
+// (batch x in_channels x grid) and weights (in_channels x
+// out_channels/group x kernel), plus bias (out_channels; may be null).
+bool deconv_is_pointwise(const ConvGeometry& g);
+std::size_t deconvolution_scratch_floats(const ConvGeometry& g);
+void deconvolution_forward(const ConvGeometry& g, int batch, const float* input, const float* weights,
+                           const float* bias, float* output, float* scratch);
+
+// out[c][i] += bias[c] for `channels` rows of `spatial` floats.
+void add_channel_bias(int channels, std::size_t spatial, const float* bias, float* out);
+
+}  // namespace predictor::cpu

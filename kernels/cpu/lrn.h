@@ -1,0 +1,25 @@
+#pragma once
+// Local response normalisation on NCHW data, as BVLC Caffe computes it.
+//  - Across channels: y = x * (k + alpha / n * sum of x^2 over the n
+//    channels centred on x's, zero padded)^-beta.
+//  - Within a channel: Caffe composes it from layers, square -> AVE pooling
+//    (kernel n, stride 1, pad (n - 1) / 2, Caffe's divisor) -> power
+//    (shift 1, scale alpha, power -beta) -> product with x, so
+//    y = x * (1 + alpha * average of x^2 over the n x n window)^-beta; k is
+//    not used.
+// n (local_size) is odd. out may equal in.
+
+#include <cstddef>
+
+namespace predictor::cpu {
+
+// Floats of scratch each kernel needs.
+std::size_t lrn_across_channels_scratch(int channels, std::size_t spatial);
+std::size_t lrn_within_channel_scratch(int height, int width);
+
+void lrn_across_channels(const float* in, int num, int channels, std::size_t spatial, int local_size, float alpha,
+                         float beta, float k, float* out, float* scratch);
+void lrn_within_channel(const float* in, int num, int channels, int height, int width, int local_size, float alpha,
+                        float beta, float* out, float* scratch);
+
+}  // namespace predictor::cpu

@@ -1,0 +1,146 @@
+#include "kernels/cpu/normalization.h"
+
+#include <cmath>
+
+namespace predictor::cpu {
+
+namespace {
+
+template <bool kBias>
+void scale_broadcast_impl(const float* in, std::size_t outer, std::size_t dim, std::size_t inner, const float* scale,
+                          const float* bias, float* out) {
+  if (inner == 1) {
+    // E.g. (N, C) data: the parameters run along the contiguous axis.
+    for (std::size_t o = 0; o < outer; ++o) {
+      const float* x = in + o * dim;
+      float* y = out + o * dim;
+      for (std::size_t d = 0; d < dim; ++d) y[d] = kBias ? x[d] * scale[d] + bias[d] : x[d] * scale[d];
+    }
+    return;
+  }
+  for (std::size_t o = 0; o < outer; ++o) {
+    for (std::size_t d = 0; d < dim; ++d) {
+      const std::size_t offset = (o * dim + d) * inner;
+      const float* x = in + offset;
+      float* y = out + offset;
+      const float s = scale[d];
+      if (kBias) {
+        const float b = bias[d];
+        for (std::size_t i = 0; i < inner; ++i) y[i] = x[i] * s + b;
+      } else {
+        for (std::size_t i = 0; i < inner; ++i) y[i] = x[i] * s;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void batch_norm_stored_stats(const float* mean, const float* variance, float moving_average_factor, float eps,
+                             int channels, float* channel_mean, float* inv_std) {
+  const float factor = moving_average_factor == 0.0f ? 0.0f : 1.0f / moving_average_factor;
+  for (int c = 0; c < channels; ++c) {
+    channel_mean[c] = factor * mean[c];
+    inv_std[c] = 1.0f / std::sqrt(factor * variance[c] + eps);
+  }
+}
+
+void batch_norm_batch_stats(const float* in, int num, int channels, std::size_t spatial, float eps, float* channel_mean,
+                            float* inv_std) {
+  const double count = static_cast<double>(num) * static_cast<double>(spatial);
+  if (count == 0) return;  // nothing to normalise
+  const std::size_t image = static_cast<std::size_t>(channels) * spatial;
+  for (int c = 0; c < channels; ++c) {
+    // Double accumulators: a channel may hold millions of values.
+    double sum = 0;
+    for (int n = 0; n < num; ++n) {
+      const float* x = in + n * image + c * spatial;
+      for (std::size_t i = 0; i < spatial; ++i) sum += x[i];
+    }
+    const float mean = static_cast<float>(sum / count);
+    double squares = 0;
+    for (int n = 0; n < num; ++n) {
+      const float* x = in + n * image + c * spatial;
+      for (std::size_t i = 0; i < spatial; ++i) {
+        const double centred = x[i] - mean;
+        squares += centred * centred;
+      }
+    }
+    channel_mean[c] = mean;
+    inv_std[c] = 1.0f / std::sqrt(static_cast<float>(squares / count) + eps);
+  }
+}
+
+void batch_norm_apply(const float* in, int num, int channels, std::size_t spatial, const float* channel_mean,
+                      const float* inv_std, float* out) {
+  if (spatial == 1) {
+    // (N, C) data: the channels are the contiguous axis.
+    for (int n = 0; n < num; ++n) {
+      const float* x = in + static_cast<std::size_t>(n) * channels;
+      float* y = out + static_cast<std::size_t>(n) * channels;
+      for (int c = 0; c < channels; ++c) y[c] = (x[c] - channel_mean[c]) * inv_std[c];
+    }
+    return;
+  }
+  for (int n = 0; n < num; ++n) {
+    for (int c = 0; c < channels; ++c) {
+      const std::size_t offset = (static_cast<std::size_t>(n) * channels + c) * spatial;
+      const float* x = in + offset;
+      float* y = out + offset;
+      const float mean = channel_mean[c];
+      const float factor = inv_std[c];
+      for (std::size_t i = 0; i < spatial; ++i) y[i] = (x[i] - mean) * factor;
+    }
+  }
+}
+
+void scale_broadcast(const float* in, std::size_t outer, std::size_t dim, std::size_t inner, const float* scale,
+                     const float* bias, float* out) {
+  if (bias != nullptr) {
+    scale_broadcast_impl<true>(in, outer, dim, inner, scale, bias, out);
+  } else {
+    scale_broadcast_impl<false>(in, outer, dim, inner, scale, nullptr, out);
+  }
+}
+
+void bias_broadcast(const float* in, std::size_t outer, std::size_t dim, std::size_t inner, const float* bias,
+                    float* out) {
+  if (inner == 1) {
+    for (std::size_t o = 0; o < outer; ++o) {
+      const float* x = in + o * dim;
+      float* y = out + o * dim;
+      for (std::size_t d = 0; d < dim; ++d) y[d] = x[d] + bias[d];
+    }
+    return;
+  }
+  for (std::size_t o = 0; o < outer; ++o) {
+    for (std::size_t d = 0; d < dim; ++d) {
+      const std::size_t offset = (o * dim + d) * inner;
+      const float* x = in + offset;
+      float* y = out + offset;
+      const float b = bias[d];
+      for (std::size_t i = 0; i < inner; ++i) y[i] = x[i] + b;
+    }
+  }
+}
+
+void mean_variance_normalize(const float* in, std::size_t rows, std::size_t dim, bool normalize_variance, float eps,
+                             float* out) {
+  if (dim == 0) return;
+  for (std::size_t r = 0; r < rows; ++r) {
+    const float* x = in + r * dim;
+    float* y = out + r * dim;
+    double sum = 0;
+    for (std::size_t i = 0; i < dim; ++i) sum += x[i];
+    const float mean = static_cast<float>(sum / static_cast<double>(dim));
+    for (std::size_t i = 0; i < dim; ++i) y[i] = x[i] - mean;
+    if (!normalize_variance) continue;
+    double squares = 0;
+    for (std::size_t i = 0; i < dim; ++i) squares += static_cast<double>(y[i]) * y[i];
+    const float deviation = std::sqrt(static_cast<float>(squares / static_cast<double>(dim)));
+    const float factor = 1.0f / (deviation + eps);
+    for (std::size_t i = 0; i < dim; ++i) y[i] *= factor;
+  }
+}
+
+}  // namespace predictor::cpu

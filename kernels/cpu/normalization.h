@@ -1,0 +1,43 @@
+#pragma once
+// Per-channel affine and normalisation kernels with BVLC Caffe's semantics:
+// batch normalisation, broadcast scale / bias (Caffe's Scale and Bias
+// layers) and mean-variance normalisation (MVN). Every kernel accepts
+// out == in.
+
+#include <cstddef>
+
+namespace predictor::cpu {
+
+// --- Batch normalisation on num x channels x spatial data ---------------------
+
+// The per-channel mean and 1 / std from Caffe's stored statistics: the sums
+// `mean` and `variance` are divided by the moving-average scale factor
+// (0 when that factor is 0), then inv_std = 1 / sqrt(variance + eps).
+void batch_norm_stored_stats(const float* mean, const float* variance, float moving_average_factor, float eps,
+                             int channels, float* channel_mean, float* inv_std);
+// The same from the data's own statistics over num and spatial, with the
+// biased variance E((x - E x)^2), as Caffe's use_global_stats: false.
+void batch_norm_batch_stats(const float* in, int num, int channels, std::size_t spatial, float eps, float* channel_mean,
+                            float* inv_std);
+// out = (in - channel_mean[c]) * inv_std[c].
+void batch_norm_apply(const float* in, int num, int channels, std::size_t spatial, const float* channel_mean,
+                      const float* inv_std, float* out);
+
+// --- Broadcast scale and bias on outer x dim x inner data ---------------------
+
+// out = in * scale[d] (+ bias[d] when bias is not null).
+void scale_broadcast(const float* in, std::size_t outer, std::size_t dim, std::size_t inner, const float* scale,
+                     const float* bias, float* out);
+// out = in + bias[d].
+void bias_broadcast(const float* in, std::size_t outer, std::size_t dim, std::size_t inner, const float* bias,
+                    float* out);
+
+// --- Mean-variance normalisation of rows x dim data ---------------------------
+
+// Each row minus its mean; with normalize_variance, then divided by its
+// standard deviation plus eps (Caffe adds eps to the deviation, not to the
+// variance).
+void mean_variance_normalize(const float* in, std::size_t rows, std::size_t dim, bool normalize_variance, float eps,
+                             float* out);
+
+}  // namespace predictor::cpu

@@ -1,0 +1,134 @@
+#include "kernels/cpu/pooling.h"
+
+#include <algorithm>
+#include <cfloat>
+
+namespace predictor::cpu {
+
+namespace {
+
+// Rounded quotients for a possibly negative numerator and a positive divisor.
+std::int64_t floor_div(std::int64_t a, std::int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return -floor_div(-a, b); }
+
+// One axis of a window: where it starts (possibly in the leading padding),
+// its end clipped to the padded image, and its part inside the image.
+struct Span {
+  std::int64_t padded_begin;
+  std::int64_t padded_end;
+  int begin;
+  int end;
+};
+
+Span window(int out_index, int stride, int pad, int kernel, int size) {
+  Span span;
+  span.padded_begin = static_cast<std::int64_t>(out_index) * stride - pad;
+  span.padded_end = std::min<std::int64_t>(span.padded_begin + kernel, static_cast<std::int64_t>(size) + pad);
+  span.begin = static_cast<int>(std::clamp<std::int64_t>(span.padded_begin, 0, size));
+  span.end = static_cast<int>(std::min<std::int64_t>(span.padded_begin + kernel, size));
+  return span;
+}
+
+template <bool kArgmax>
+void max_pool_planes(const float* in, std::size_t planes, const PoolGeometry& g, float* out, float* argmax) {
+  const std::size_t in_plane = static_cast<std::size_t>(g.height) * g.width;
+  const std::size_t out_plane = static_cast<std::size_t>(g.pooled_height) * g.pooled_width;
+  for (std::size_t p = 0; p < planes; ++p) {
+    const float* src = in + p * in_plane;
+    float* dst = out + p * out_plane;
+    for (int ph = 0; ph < g.pooled_height; ++ph) {
+      const Span rows = window(ph, g.stride_h, g.pad_h, g.kernel_h, g.height);
+      for (int pw = 0; pw < g.pooled_width; ++pw) {
+        const Span cols = window(pw, g.stride_w, g.pad_w, g.kernel_w, g.width);
+        // Caffe starts from -FLT_MAX and keeps the first strictly greater
+        // value: NaNs never win and an all -inf window gives -FLT_MAX.
+        float best = -FLT_MAX;
+        std::int64_t best_index = -1;
+        for (int h = rows.begin; h < rows.end; ++h) {
+          const float* row = src + static_cast<std::size_t>(h) * g.width;
+          for (int w = cols.begin; w < cols.end; ++w) {
+            if (row[w] > best) {
+              best = row[w];
+              if (kArgmax) best_index = static_cast<std::int64_t>(h) * g.width + w;
+            }
+          }
+        }
+        const std::size_t o = static_cast<std::size_t>(ph) * g.pooled_width + pw;
+        dst[o] = best;
+        if (kArgmax) argmax[p * out_plane + o] = static_cast<float>(best_index);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+std::int64_t pooled_extent(std::int64_t size, std::int64_t kernel, std::int64_t pad, std::int64_t stride, bool ceil,
+                           bool padded) {
+  const std::int64_t span = size + 2 * pad - kernel;
+  std::int64_t pooled = (ceil ? ceil_div(span, stride) : floor_div(span, stride)) + 1;
+  if (padded && (pooled - 1) * stride >= size + pad) --pooled;
+  return pooled;
+}
+
+void max_pool(const float* in, std::size_t planes, const PoolGeometry& geometry, float* out, float* argmax) {
+  if (argmax != nullptr) {
+    max_pool_planes<true>(in, planes, geometry, out, argmax);
+  } else {
+    max_pool_planes<false>(in, planes, geometry, out, nullptr);
+  }
+}
+
+void ave_pool(const float* in, std::size_t planes, const PoolGeometry& g, float* out) {
+  const std::size_t in_plane = static_cast<std::size_t>(g.height) * g.width;
+  const std::size_t out_plane = static_cast<std::size_t>(g.pooled_height) * g.pooled_width;
+  for (std::size_t p = 0; p < planes; ++p) {
+    const float* src = in + p * in_plane;
+    float* dst = out + p * out_plane;
+    for (int ph = 0; ph < g.pooled_height; ++ph) {
+      const Span rows = window(ph, g.stride_h, g.pad_h, g.kernel_h, g.height);
+      for (int pw = 0; pw < g.pooled_width; ++pw) {
+        const Span cols = window(pw, g.stride_w, g.pad_w, g.kernel_w, g.width);
+        // The divisor counts padding but not what lies beyond it. A window
+        // entirely past an unpadded image (ceil rounding, stride > kernel)
+        // gets a zero sum over a divisor <= 0: -0, 0 or NaN, as in Caffe.
+        const std::int64_t divisor = (rows.padded_end - rows.padded_begin) * (cols.padded_end - cols.padded_begin);
+        float sum = 0.0f;
+        for (int h = rows.begin; h < rows.end; ++h) {
+          const float* row = src + static_cast<std::size_t>(h) * g.width;
+          for (int w = cols.begin; w < cols.end; ++w) sum += row[w];
+        }
+        dst[static_cast<std::size_t>(ph) * g.pooled_width + pw] = sum / static_cast<float>(divisor);
+      }
+    }
+  }
+}
+
+void stochastic_pool_test(const float* in, std::size_t planes, const PoolGeometry& g, float* out) {
+  const std::size_t in_plane = static_cast<std::size_t>(g.height) * g.width;
+  const std::size_t out_plane = static_cast<std::size_t>(g.pooled_height) * g.pooled_width;
+  for (std::size_t p = 0; p < planes; ++p) {
+    const float* src = in + p * in_plane;
+    float* dst = out + p * out_plane;
+    for (int ph = 0; ph < g.pooled_height; ++ph) {
+      const Span rows = window(ph, g.stride_h, 0, g.kernel_h, g.height);
+      for (int pw = 0; pw < g.pooled_width; ++pw) {
+        const Span cols = window(pw, g.stride_w, 0, g.kernel_w, g.width);
+        // Each value weighted by its probability x / sum(x). Caffe seeds the
+        // sum with FLT_MIN so that an all-zero window gives 0, not NaN.
+        float sum = FLT_MIN;
+        float weighted = 0.0f;
+        for (int h = rows.begin; h < rows.end; ++h) {
+          const float* row = src + static_cast<std::size_t>(h) * g.width;
+          for (int w = cols.begin; w < cols.end; ++w) {
+            sum += row[w];
+            weighted += row[w] * row[w];
+          }
+        }
+        dst[static_cast<std::size_t>(ph) * g.pooled_width + pw] = weighted / sum;
+      }
+    }
+  }
+}
+
+}  // namespace predictor::cpu

@@ -1,0 +1,304 @@
+// cpu::convolution_forward (every method: im2col 2-D and N-d, pointwise,
+// depthwise, batched gemms) and cpu::deconvolution_forward against plain
+// loops written from Caffe's definitions:
+//   conv:   out[n][o][p] = bias[o] + sum over the input channels c of o's group
+//           and kernel taps t of w[o][c - group_start][t] * in[n][c][p * s - pad + t * d]
+//   deconv: every in[n][c][p] adds w[c][o - group_start][t] * in[n][c][p] to
+//           out[n][o][p * s - pad + t * d] for the outputs o of c's group.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "common/test_utils.h"
+#include "kernels/cpu/conv_depthwise.h"
+#include "kernels/cpu/convolution.h"
+
+namespace predictor {
+namespace {
+
+struct Case {
+  int batch, in_channels, out_channels, group;
+  std::vector<int> image, kernel, pad, stride, dilation;  // image: the layer input's spatial size
+};
+
+std::size_t product(const std::vector<int>& dims) {
+  std::size_t p = 1;
+  for (int d : dims) p *= static_cast<std::size_t>(d);
+  return p;
+}
+
+std::vector<int> unravel(std::size_t index, const std::vector<int>& dims) {
+  std::vector<int> result(dims.size());
+  for (int a = static_cast<int>(dims.size()) - 1; a >= 0; --a) {
+    result[a] = static_cast<int>(index % dims[a]);
+    index /= dims[a];
+  }
+  return result;
+}
+
+int extent(const Case& c, std::size_t a) { return c.dilation[a] * (c.kernel[a] - 1) + 1; }
+
+// Caffe's output sizes (C++ int division truncates toward zero).
+std::vector<int> conv_output(const Case& c) {
+  std::vector<int> out;
+  for (std::size_t a = 0; a < c.image.size(); ++a) out.push_back((c.image[a] + 2 * c.pad[a] - extent(c, a)) / c.stride[a] + 1);
+  return out;
+}
+
+std::vector<int> deconv_output(const Case& c) {
+  std::vector<int> out;
+  for (std::size_t a = 0; a < c.image.size(); ++a) out.push_back(c.stride[a] * (c.image[a] - 1) + extent(c, a) - 2 * c.pad[a]);
+  return out;
+}
+
+// The kernels' geometry: the im2col side is the input for convolution and
+// the output for deconvolution.
+cpu::ConvGeometry geometry_of(const Case& c, bool transposed, bool force_nd) {
+  cpu::ConvGeometry g;
+  g.in_channels = c.in_channels;
+  g.out_channels = c.out_channels;
+  g.group = c.group;
+  g.force_nd = force_nd;
+  g.patches.num_axes = static_cast<int>(c.image.size());
+  g.patches.channels = transposed ? c.out_channels : c.in_channels;
+  const std::vector<int> out = transposed ? deconv_output(c) : conv_output(c);
+  for (int a = 0; a < g.patches.num_axes; ++a) {
+    g.patches.image[a] = transposed ? out[a] : c.image[a];
+    g.patches.grid[a] = transposed ? c.image[a] : out[a];
+    g.patches.kernel[a] = c.kernel[a];
+    g.patches.pad[a] = c.pad[a];
+    g.patches.stride[a] = c.stride[a];
+    g.patches.dilation[a] = c.dilation[a];
+  }
+  return g;
+}
+
+// Flat index of `coord` in an image of `dims`, or -1 outside it.
+long long flat_index(const std::vector<int>& coord, const std::vector<int>& dims) {
+  long long index = 0;
+  for (std::size_t a = 0; a < dims.size(); ++a) {
+    if (coord[a] < 0 || coord[a] >= dims[a]) return -1;
+    index = index * dims[a] + coord[a];
+  }
+  return index;
+}
+
+// Input coordinate read by tap `tap` of the window at `pos`.
+std::vector<int> tap_coordinate(const Case& c, const std::vector<int>& pos, const std::vector<int>& tap) {
+  std::vector<int> coord(pos.size());
+  for (std::size_t a = 0; a < pos.size(); ++a) coord[a] = pos[a] * c.stride[a] - c.pad[a] + tap[a] * c.dilation[a];
+  return coord;
+}
+
+std::vector<float> reference_conv(const Case& c, const std::vector<float>& in, const std::vector<float>& w,
+                                  const float* bias) {
+  const std::vector<int> out_dims = conv_output(c);
+  const std::size_t in_plane = product(c.image), out_plane = product(out_dims), taps = product(c.kernel);
+  const int in_per_group = c.in_channels / c.group, out_per_group = c.out_channels / c.group;
+  std::vector<float> out(c.batch * c.out_channels * out_plane);
+  for (int n = 0; n < c.batch; ++n) {
+    for (int o = 0; o < c.out_channels; ++o) {
+      const int first_in = (o / out_per_group) * in_per_group;
+      for (std::size_t p = 0; p < out_plane; ++p) {
+        const std::vector<int> pos = unravel(p, out_dims);
+        double sum = bias ? bias[o] : 0.0;
+        for (int ci = 0; ci < in_per_group; ++ci) {
+          for (std::size_t t = 0; t < taps; ++t) {
+            const long long i = flat_index(tap_coordinate(c, pos, unravel(t, c.kernel)), c.image);
+            if (i < 0) continue;
+            sum += double(w[(o * in_per_group + ci) * taps + t]) * in[(n * c.in_channels + first_in + ci) * in_plane + i];
+          }
+        }
+        out[(n * c.out_channels + o) * out_plane + p] = static_cast<float>(sum);
+      }
+    }
+  }
+  return out;
+}
+
+std::vector<float> reference_deconv(const Case& c, const std::vector<float>& in, const std::vector<float>& w,
+                                    const float* bias) {
+  const std::vector<int> out_dims = deconv_output(c);
+  const std::size_t in_plane = product(c.image), out_plane = product(out_dims), taps = product(c.kernel);
+  const int in_per_group = c.in_channels / c.group, out_per_group = c.out_channels / c.group;
+  std::vector<double> sums(c.batch * c.out_channels * out_plane, 0.0);
+  for (int n = 0; n < c.batch; ++n) {
+    for (int ci = 0; ci < c.in_channels; ++ci) {
+      const int first_out = (ci / in_per_group) * out_per_group;
+      for (std::size_t p = 0; p < in_plane; ++p) {
+        const double x = in[(n * c.in_channels + ci) * in_plane + p];
+        const std::vector<int> pos = unravel(p, c.image);
+        for (int og = 0; og < out_per_group; ++og) {
+          for (std::size_t t = 0; t < taps; ++t) {
+            const long long i = flat_index(tap_coordinate(c, pos, unravel(t, c.kernel)), out_dims);
+            if (i >= 0) sums[(n * c.out_channels + first_out + og) * out_plane + i] += w[(ci * out_per_group + og) * taps + t] * x;
+          }
+        }
+      }
+    }
+    for (int o = 0; o < c.out_channels; ++o) {
+      for (std::size_t p = 0; p < out_plane && bias; ++p) sums[(n * c.out_channels + o) * out_plane + p] += bias[o];
+    }
+  }
+  return std::vector<float>(sums.begin(), sums.end());
+}
+
+std::string describe(const Case& c) {
+  std::ostringstream s;
+  s << "batch " << c.batch << " channels " << c.in_channels << "->" << c.out_channels << " group " << c.group;
+  for (std::size_t a = 0; a < c.image.size(); ++a) {
+    s << " | axis " << a << ": size " << c.image[a] << " k " << c.kernel[a] << " pad " << c.pad[a] << " stride "
+      << c.stride[a] << " dil " << c.dilation[a];
+  }
+  return s.str();
+}
+
+void expect_near(const std::vector<float>& actual, const std::vector<float>& expected, const std::string& what) {
+  ASSERT_EQ(actual.size(), expected.size()) << what;
+  int bad = 0;
+  for (std::size_t i = 0; i < actual.size() && bad < 5; ++i) {
+    if (!(std::fabs(actual[i] - expected[i]) <= 1e-4f + 1e-4f * std::fabs(expected[i]))) {
+      ADD_FAILURE() << what << ": [" << i << "] " << actual[i] << " != " << expected[i];
+      ++bad;
+    }
+  }
+}
+
+const std::vector<Case>& conv_cases() {
+  static const std::vector<Case> cases = {
+      {2, 3, 4, 1, {7, 9}, {3, 3}, {1, 1}, {1, 1}, {1, 1}},
+      {3, 4, 6, 2, {11, 8}, {3, 2}, {2, 0}, {2, 3}, {2, 1}},
+      {3, 5, 7, 1, {5, 3}, {1, 1}, {0, 0}, {1, 1}, {1, 1}},        // pointwise, small: batched
+      {2, 6, 4, 2, {17, 19}, {1, 1}, {0, 0}, {1, 1}, {1, 1}},      // pointwise, grouped
+      {2, 3, 5, 1, {9, 9}, {1, 1}, {0, 0}, {2, 2}, {1, 1}},        // 1x1 with stride: not pointwise
+      {2, 4, 2, 1, {6, 7}, {1, 1}, {1, 2}, {1, 1}, {1, 1}},        // 1x1 with padding: not pointwise
+      {2, 6, 6, 6, {10, 13}, {3, 3}, {1, 1}, {1, 1}, {1, 1}},      // depthwise
+      {1, 5, 5, 5, {12, 11}, {3, 3}, {2, 2}, {2, 2}, {2, 2}},      // depthwise, strided and dilated
+      {2, 3, 6, 3, {7, 8}, {5, 3}, {2, 1}, {1, 2}, {1, 1}},        // depthwise with a channel multiplier
+      {2, 1, 4, 1, {8, 6}, {5, 5}, {0, 2}, {1, 1}, {1, 1}},        // one input channel (LeNet's conv1)
+      {2, 4, 6, 2, {23}, {4}, {2}, {3}, {2}},                      // 1-D
+      {2, 4, 2, 2, {5, 6, 7}, {3, 2, 3}, {1, 0, 2}, {2, 1, 1}, {1, 2, 1}},  // 3-D
+      {2, 2, 3, 1, {2, 2}, {3, 3}, {0, 0}, {2, 2}, {1, 1}},        // kernel wider than the input
+      {2, 2, 3, 1, {3, 4}, {2, 2}, {3, 3}, {1, 1}, {1, 1}},        // padding wider than the kernel
+      {4, 16, 32, 1, {14, 14}, {3, 3}, {1, 1}, {1, 1}, {1, 1}},
+      {5, 8, 12, 4, {6, 5}, {3, 3}, {1, 1}, {2, 1}, {1, 2}},       // batch not a multiple of the gemm batch
+      {3, 6, 4, 2, {}, {}, {}, {}, {}},                            // no spatial axes
+  };
+  return cases;
+}
+
+TEST(ConvolutionKernel, EveryApplicableMethodMatchesReference) {
+  std::uint32_t seed = 1000;
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  for (const Case& c : conv_cases()) {
+    const std::vector<int> out_dims = conv_output(c);
+    const auto input = testing::random_values(c.batch * c.in_channels * product(c.image), seed++);
+    const auto weights = testing::random_values(c.out_channels * (c.in_channels / c.group) * product(c.kernel), seed++);
+    const auto bias = testing::random_values(c.out_channels, seed++);
+    for (bool with_bias : {true, false}) {
+      const std::vector<float> expected = reference_conv(c, input, weights, with_bias ? bias.data() : nullptr);
+      for (bool force_nd : {false, true}) {
+        const cpu::ConvGeometry g = geometry_of(c, false, force_nd);
+        std::vector<cpu::ConvPlan> plans = {cpu::plan_convolution(g, c.batch)};
+        for (cpu::ConvMethod method : {cpu::ConvMethod::kIm2col, cpu::ConvMethod::kPointwise, cpu::ConvMethod::kDepthwise}) {
+          if (!cpu::conv_method_applies(g, method)) continue;
+          for (int images : {1, 2, c.batch}) {
+            if (method == cpu::ConvMethod::kDepthwise && images > 1) continue;
+            plans.push_back({method, images});
+          }
+        }
+        for (const cpu::ConvPlan& plan : plans) {
+          ASSERT_TRUE(cpu::conv_method_applies(g, plan.method));
+          // NaN everywhere: an element left unwritten, or scratch read before it
+          // is written, shows up.
+          std::vector<float> output(expected.size(), nan);
+          std::vector<float> scratch(cpu::convolution_scratch_floats(g, plan), nan);
+          cpu::convolution_forward(g, plan, c.batch, input.data(), weights.data(), with_bias ? bias.data() : nullptr,
+                                   output.data(), scratch.data());
+          expect_near(output, expected,
+                      describe(c) + " method " + std::to_string(static_cast<int>(plan.method)) + " images " +
+                          std::to_string(plan.images_per_gemm) + (force_nd ? " force_nd" : "") +
+                          (with_bias ? "" : " no bias"));
+        }
+      }
+    }
+  }
+}
+
+TEST(ConvolutionKernel, PlanPicksTheFastPaths) {
+  const Case pointwise{1, 8, 8, 1, {20, 20}, {1, 1}, {0, 0}, {1, 1}, {1, 1}};
+  const Case depthwise{1, 8, 8, 8, {20, 20}, {3, 3}, {1, 1}, {1, 1}, {1, 1}};
+  const Case general{1, 8, 8, 1, {20, 20}, {3, 3}, {1, 1}, {1, 1}, {1, 1}};
+  const Case small_batched{8, 8, 8, 1, {7, 7}, {3, 3}, {1, 1}, {1, 1}, {1, 1}};
+  EXPECT_EQ(cpu::plan_convolution(geometry_of(pointwise, false, false), 1).method, cpu::ConvMethod::kPointwise);
+  EXPECT_EQ(cpu::convolution_scratch_floats(geometry_of(pointwise, false, false), {cpu::ConvMethod::kPointwise, 1}), 0u);
+  EXPECT_EQ(cpu::plan_convolution(geometry_of(depthwise, false, false), 1).method, cpu::ConvMethod::kDepthwise);
+  EXPECT_EQ(cpu::plan_convolution(geometry_of(depthwise, false, true), 1).method, cpu::ConvMethod::kIm2col);
+  EXPECT_EQ(cpu::plan_convolution(geometry_of(general, false, false), 1).method, cpu::ConvMethod::kIm2col);
+  const cpu::ConvPlan batched = cpu::plan_convolution(geometry_of(small_batched, false, false), 8);
+  EXPECT_GT(batched.images_per_gemm, 1);
+  EXPECT_LE(batched.images_per_gemm, 8);
+  EXPECT_EQ(cpu::plan_convolution(geometry_of(small_batched, false, false), 1).images_per_gemm, 1);
+}
+
+TEST(DepthwiseKernel, MatchesReferenceWithMultiplierStrideAndDilation) {
+  const Case c{1, 3, 6, 3, {9, 10}, {3, 4}, {1, 3}, {2, 3}, {2, 1}};
+  const auto input = testing::random_values(c.in_channels * product(c.image), 7);
+  const auto weights = testing::random_values(c.out_channels * product(c.kernel), 8);
+  const auto bias = testing::random_values(c.out_channels, 9);
+  std::vector<float> output(c.out_channels * product(conv_output(c)), std::numeric_limits<float>::quiet_NaN());
+  cpu::depthwise_conv2d(geometry_of(c, false, false).patches, 2, input.data(), weights.data(), bias.data(), output.data());
+  expect_near(output, reference_conv(c, input, weights, bias.data()), describe(c));
+}
+
+const std::vector<Case>& deconv_cases() {
+  static const std::vector<Case> cases = {
+      {2, 3, 4, 1, {5, 6}, {3, 3}, {1, 1}, {1, 1}, {1, 1}},
+      {2, 4, 6, 2, {4, 5}, {4, 4}, {1, 1}, {2, 2}, {1, 1}},      // the usual 2x upsampling, grouped
+      {1, 3, 3, 3, {5, 4}, {4, 4}, {1, 1}, {2, 2}, {1, 1}},      // bilinear-style: one group per channel
+      {2, 2, 3, 1, {4, 3}, {3, 2}, {2, 0}, {3, 2}, {2, 3}},      // dilation, uneven strides
+      {2, 4, 2, 1, {6, 7}, {1, 1}, {0, 0}, {1, 1}, {1, 1}},      // pointwise
+      {3, 6, 4, 2, {3, 3}, {1, 1}, {0, 0}, {1, 1}, {1, 1}},      // pointwise, grouped
+      {2, 2, 4, 2, {3, 3}, {1, 1}, {0, 0}, {3, 2}, {1, 1}},      // 1x1 with stride: gaps in the output
+      {2, 4, 6, 2, {9}, {5}, {1}, {3}, {2}},                     // 1-D
+      {1, 2, 4, 2, {3, 4, 2}, {2, 3, 3}, {0, 1, 1}, {2, 1, 2}, {1, 1, 2}},  // 3-D
+      {2, 3, 2, 1, {}, {}, {}, {}, {}},                          // no spatial axes
+  };
+  return cases;
+}
+
+TEST(DeconvolutionKernel, MatchesReference) {
+  std::uint32_t seed = 2000;
+  for (const Case& c : deconv_cases()) {
+    const auto input = testing::random_values(c.batch * c.in_channels * product(c.image), seed++);
+    const auto weights = testing::random_values(c.in_channels * (c.out_channels / c.group) * product(c.kernel), seed++);
+    const auto bias = testing::random_values(c.out_channels, seed++);
+    for (bool with_bias : {true, false}) {
+      const std::vector<float> expected = reference_deconv(c, input, weights, with_bias ? bias.data() : nullptr);
+      for (bool force_nd : {false, true}) {
+        const cpu::ConvGeometry g = geometry_of(c, true, force_nd);
+        std::vector<float> output(expected.size(), std::numeric_limits<float>::quiet_NaN());
+        std::vector<float> scratch(cpu::deconvolution_scratch_floats(g), std::numeric_limits<float>::quiet_NaN());
+        cpu::deconvolution_forward(g, c.batch, input.data(), weights.data(), with_bias ? bias.data() : nullptr,
+                                   output.data(), scratch.data());
+        expect_near(output, expected, describe(c) + (force_nd ? " force_nd" : "") + (with_bias ? "" : " no bias"));
+      }
+    }
+  }
+}
+
+TEST(ConvolutionKernel, AddChannelBias) {
+  std::vector<float> out = {1, 2, 3, 4, 5, 6};
+  const std::vector<float> bias = {10, 100};
+  cpu::add_channel_bias(2, 3, bias.data(), out.data());
+  EXPECT_EQ(out, (std::vector<float>{11, 12, 13, 104, 105, 106}));
+  cpu::add_channel_bias(2, 3, nullptr, out.data());
+  EXPECT_EQ(out, (std::vector<float>{11, 12, 13, 104, 105, 106}));
+}
+
+}  // namespace
+}  // namespace predictor

@@ -1,0 +1,169 @@
+// im2col / col2im (2-D fast path and N-d path) against plain loops written
+// from Caffe's definition: column row (c, tap), column = window position,
+// entry = image[c][pos * stride - pad + tap * dilation] or 0 in the padding.
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "common/test_utils.h"
+#include "kernels/cpu/im2col.h"
+
+namespace predictor {
+namespace {
+
+struct Window {
+  int channels;
+  std::vector<int> image, kernel, pad, stride, dilation;
+};
+
+std::size_t product(const std::vector<int>& dims) {
+  std::size_t p = 1;
+  for (int d : dims) p *= static_cast<std::size_t>(d);
+  return p;
+}
+
+// Row-major multi-index of `index` in `dims`.
+std::vector<int> unravel(std::size_t index, const std::vector<int>& dims) {
+  std::vector<int> result(dims.size());
+  for (int a = static_cast<int>(dims.size()) - 1; a >= 0; --a) {
+    result[a] = static_cast<int>(index % dims[a]);
+    index /= dims[a];
+  }
+  return result;
+}
+
+// Caffe's output size: C++ int division, truncating toward zero.
+std::vector<int> grid_of(const Window& w) {
+  std::vector<int> grid;
+  for (std::size_t a = 0; a < w.image.size(); ++a) {
+    grid.push_back((w.image[a] + 2 * w.pad[a] - (w.dilation[a] * (w.kernel[a] - 1) + 1)) / w.stride[a] + 1);
+  }
+  return grid;
+}
+
+cpu::PatchGeometry geometry_of(const Window& w) {
+  cpu::PatchGeometry g;
+  g.num_axes = static_cast<int>(w.image.size());
+  g.channels = w.channels;
+  const std::vector<int> grid = grid_of(w);
+  for (int a = 0; a < g.num_axes; ++a) {
+    g.image[a] = w.image[a];
+    g.grid[a] = grid[a];
+    g.kernel[a] = w.kernel[a];
+    g.pad[a] = w.pad[a];
+    g.stride[a] = w.stride[a];
+    g.dilation[a] = w.dilation[a];
+  }
+  return g;
+}
+
+// Calls visit(column_row, column, image_index) for every column entry that
+// reads inside the image.
+template <typename Visit>
+void for_each_inside(const Window& w, Visit visit) {
+  const std::vector<int> grid = grid_of(w);
+  const std::size_t taps = product(w.kernel), positions = product(grid), plane = product(w.image);
+  for (int c = 0; c < w.channels; ++c) {
+    for (std::size_t t = 0; t < taps; ++t) {
+      const std::vector<int> tap = unravel(t, w.kernel);
+      for (std::size_t p = 0; p < positions; ++p) {
+        const std::vector<int> pos = unravel(p, grid);
+        std::size_t index = 0;
+        bool inside = true;
+        for (std::size_t a = 0; a < w.image.size(); ++a) {
+          const int coord = pos[a] * w.stride[a] - w.pad[a] + tap[a] * w.dilation[a];
+          inside = inside && coord >= 0 && coord < w.image[a];
+          index = index * w.image[a] + coord;
+        }
+        if (inside) visit(c * taps + t, p, c * plane + index);
+      }
+    }
+  }
+}
+
+std::vector<Window> windows() {
+  return {
+      {3, {5, 7}, {3, 3}, {1, 1}, {1, 1}, {1, 1}},
+      {2, {9, 8}, {3, 2}, {2, 0}, {2, 3}, {2, 1}},
+      {1, {6, 6}, {1, 1}, {0, 0}, {1, 1}, {1, 1}},
+      {2, {7, 9}, {2, 3}, {1, 2}, {2, 1}, {1, 3}},
+      {2, {4, 5}, {2, 3}, {3, 4}, {1, 2}, {3, 1}},   // padding wider than the kernel
+      {2, {2, 2}, {3, 3}, {0, 0}, {2, 2}, {1, 1}},   // kernel wider than the input: one window
+      {1, {0, 3}, {1, 2}, {1, 1}, {1, 1}, {1, 1}},   // an empty axis, all padding
+      {3, {13}, {4}, {2}, {3}, {2}},                 // 1-D
+      {2, {4, 5, 6}, {3, 2, 3}, {1, 0, 2}, {2, 1, 1}, {1, 2, 1}},  // 3-D
+      {1, {3, 2, 3, 2}, {2, 1, 2, 2}, {0, 1, 1, 0}, {1, 2, 1, 1}, {1, 1, 1, 1}},  // 4-D
+  };
+}
+
+constexpr float kUntouched = 1234.5f;
+
+TEST(Im2col, MatchesReferenceOnEveryGeometry) {
+  std::uint32_t seed = 100;
+  for (const Window& w : windows()) {
+    SCOPED_TRACE(::testing::Message() << w.image.size() << "-D window, channels " << w.channels << ", image[0] "
+                                      << w.image[0]);
+    const cpu::PatchGeometry g = geometry_of(w);
+    const auto image = testing::random_values(w.channels * product(w.image), seed++);
+    const std::size_t rows = w.channels * product(w.kernel), positions = product(grid_of(w));
+    const std::size_t ld = positions + 3;  // extra columns must stay untouched
+    std::vector<float> expected(rows * ld, kUntouched);
+    for (std::size_t r = 0; r < rows; ++r) std::fill_n(expected.begin() + r * ld, positions, 0.0f);
+    for_each_inside(w, [&](std::size_t row, std::size_t p, std::size_t i) { expected[row * ld + p] = image[i]; });
+
+    std::vector<float> col(rows * ld, kUntouched);
+    cpu::im2col_nd(g, image.data(), col.data(), ld);
+    EXPECT_EQ(col, expected) << "im2col_nd";
+    if (g.num_axes == 2) {
+      std::fill(col.begin(), col.end(), kUntouched);
+      cpu::im2col_2d(g, image.data(), col.data(), ld);
+      EXPECT_EQ(col, expected) << "im2col_2d";
+    }
+  }
+}
+
+TEST(Col2im, MatchesReferenceOnEveryGeometry) {
+  std::uint32_t seed = 200;
+  for (const Window& w : windows()) {
+    SCOPED_TRACE(::testing::Message() << w.image.size() << "-D window, channels " << w.channels << ", image[0] "
+                                      << w.image[0]);
+    const cpu::PatchGeometry g = geometry_of(w);
+    const std::size_t positions = product(grid_of(w));
+    const auto col = testing::random_values(w.channels * product(w.kernel) * positions, seed++);
+    std::vector<double> sums(w.channels * product(w.image), 0.0);
+    for_each_inside(w, [&](std::size_t row, std::size_t p, std::size_t i) { sums[i] += col[row * positions + p]; });
+
+    std::vector<void (*)(const cpu::PatchGeometry&, const float*, float*)> versions = {cpu::col2im_nd};
+    if (g.num_axes == 2) versions.push_back(cpu::col2im_2d);
+    for (auto col2im : versions) {
+      std::vector<float> image(sums.size(), kUntouched);  // col2im overwrites, it does not accumulate
+      col2im(g, col.data(), image.data());
+      for (std::size_t i = 0; i < sums.size(); ++i) {
+        EXPECT_NEAR(image[i], sums[i], 1e-5) << (col2im == cpu::col2im_nd ? "col2im_nd" : "col2im_2d") << " at " << i;
+      }
+    }
+  }
+}
+
+TEST(InsideSpan, CountsPositionsReadingInsideTheImage) {
+  // Positions p in [0, 10) read p * 3 + offset inside [0, 7).
+  for (int offset = -12; offset <= 9; ++offset) {
+    int begin = 10, end = 0;
+    for (int p = 0; p < 10; ++p) {
+      const int x = p * 3 + offset;
+      if (x >= 0 && x < 7) {
+        begin = std::min(begin, p);
+        end = std::max(end, p + 1);
+      }
+    }
+    const cpu::Span span = cpu::inside_span(offset, 3, 7, 10);
+    EXPECT_EQ(span.end - span.begin, std::max(end - begin, 0)) << "offset " << offset;
+    if (end > begin) {
+      EXPECT_EQ(span.begin, begin) << "offset " << offset;
+      EXPECT_EQ(span.end, end) << "offset " << offset;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace predictor

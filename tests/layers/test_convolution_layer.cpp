@@ -1,0 +1,345 @@
+// Convolution layer through the registry: parameter forms and semantics,
+// shapes, several bottoms, re-reshaping, and errors.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "common/test_utils.h"
+#include "predictor/Error.h"
+#include "predictor/LayerRegistry.h"
+
+namespace predictor {
+namespace {
+
+using testing::blobs_near;
+using testing::layer_param;
+using testing::random_blob;
+using testing::random_weight;
+using testing::run_layer;
+
+// Runs the layer expecting a predictor::Error that names the layer and `field`.
+::testing::AssertionResult fails_naming(const std::string& text, const std::vector<const Blob*>& bottoms,
+                                        const std::vector<std::shared_ptr<const Blob>>& weights,
+                                        const std::string& field, int num_tops = -1) {
+  try {
+    run_layer(text, bottoms, weights, num_tops);
+  } catch (const Error& error) {
+    const std::string what = error.what();
+    if (what.find("'" + layer_param(text).name() + "'") != std::string::npos && what.find(field) != std::string::npos) {
+      return ::testing::AssertionSuccess() << what;
+    }
+    return ::testing::AssertionFailure() << "the message does not name the layer and " << field << ": " << what;
+  }
+  return ::testing::AssertionFailure() << "no predictor::Error";
+}
+
+// Per-axis settings for the reference, one entry per spatial axis.
+struct Spatial {
+  std::vector<int> pad, stride, dilation;
+};
+
+// Caffe's convolution written out: bottom (outer..., C, spatial...) at
+// channel_axis, weights (O, C/group, k...), optional bias. Output sizes use
+// int division as Caffe does. Returns the top's data; `top_shape` gets its shape.
+std::vector<float> reference_conv(const Blob& bottom, int channel_axis, const Blob& weights, const Blob* bias,
+                                  int group, const Spatial& s, std::vector<int>* top_shape) {
+  const std::vector<int>& shape = bottom.shape();
+  const int axes = static_cast<int>(shape.size()) - channel_axis - 1;
+  const int channels = shape[channel_axis], outputs = weights.shape(0);
+  const int in_per_group = channels / group, out_per_group = outputs / group;
+  std::vector<int> in_dims(shape.begin() + channel_axis + 1, shape.end()), kernel, out_dims;
+  for (int a = 0; a < axes; ++a) {
+    kernel.push_back(weights.shape(2 + a));
+    const int extent = s.dilation[a] * (kernel[a] - 1) + 1;
+    out_dims.push_back((in_dims[a] + 2 * s.pad[a] - extent) / s.stride[a] + 1);
+  }
+  *top_shape = std::vector<int>(shape.begin(), shape.begin() + channel_axis);
+  top_shape->push_back(outputs);
+  top_shape->insert(top_shape->end(), out_dims.begin(), out_dims.end());
+  const std::size_t outer = bottom.count(0, channel_axis), in_plane = bottom.count(channel_axis + 1);
+  std::size_t out_plane = 1, taps = 1;
+  for (int a = 0; a < axes; ++a) out_plane *= out_dims[a], taps *= kernel[a];
+  const float* in = bottom.cpu_data();
+  const float* w = weights.cpu_data();
+  std::vector<float> out(outer * outputs * out_plane);
+  for (std::size_t n = 0; n < outer; ++n) {
+    for (int o = 0; o < outputs; ++o) {
+      for (std::size_t p = 0; p < out_plane; ++p) {
+        double sum = bias ? bias->cpu_data()[o] : 0.0;
+        for (int ci = 0; ci < in_per_group; ++ci) {
+          const int c = o / out_per_group * in_per_group + ci;
+          for (std::size_t t = 0; t < taps; ++t) {
+            // Walk the axes from the last: position p and tap t as multi-indices.
+            std::size_t rest_p = p, rest_t = t, index = 0, scale = 1;
+            bool inside = true;
+            for (int a = axes - 1; a >= 0; --a) {
+              const int pos = static_cast<int>(rest_p % out_dims[a]), tap = static_cast<int>(rest_t % kernel[a]);
+              rest_p /= out_dims[a];
+              rest_t /= kernel[a];
+              const int coord = pos * s.stride[a] - s.pad[a] + tap * s.dilation[a];
+              inside = inside && coord >= 0 && coord < in_dims[a];
+              index += coord * scale;
+              scale *= in_dims[a];
+            }
+            if (inside) sum += double(w[(o * in_per_group + ci) * taps + t]) * in[(n * channels + c) * in_plane + index];
+          }
+        }
+        out[(n * outputs + o) * out_plane + p] = static_cast<float>(sum);
+      }
+    }
+  }
+  return out;
+}
+
+TEST(ConvolutionLayer, HandComputedSumOfWindowsPlusBias) {
+  Blob bottom({1, 1, 3, 3});
+  for (int i = 0; i < 9; ++i) bottom.mutable_cpu_data()[i] = static_cast<float>(i + 1);
+  auto weights = std::make_shared<Blob>(std::vector<int>{1, 1, 2, 2});
+  std::fill_n(weights->mutable_cpu_data(), 4, 1.0f);
+  auto bias = std::make_shared<Blob>(std::vector<int>{1});
+  bias->mutable_cpu_data()[0] = 0.5f;
+  const auto run = run_layer(R"(name: "c" type: "Convolution" convolution_param { num_output: 1 kernel_size: 2 })",
+                             {&bottom}, {weights, bias});
+  EXPECT_TRUE(blobs_near(*run.tops[0], {1, 1, 2, 2}, {12.5f, 16.5f, 24.5f, 28.5f}));
+}
+
+TEST(ConvolutionLayer, HandComputedPaddingAndStride) {
+  Blob bottom({1, 1, 3, 3});
+  for (int i = 0; i < 9; ++i) bottom.mutable_cpu_data()[i] = static_cast<float>(i + 1);
+  auto weights = std::make_shared<Blob>(std::vector<int>{1, 1, 3, 3});
+  std::fill_n(weights->mutable_cpu_data(), 9, 1.0f);
+  // Windows centred on the corners: each sums the 2x2 block of the corner.
+  const auto run = run_layer(R"(name: "c" type: "Convolution"
+      convolution_param { num_output: 1 kernel_size: 3 pad: 1 stride: 2 bias_term: false })",
+                             {&bottom}, {weights});
+  EXPECT_TRUE(blobs_near(*run.tops[0], {1, 1, 2, 2}, {12.0f, 16.0f, 24.0f, 28.0f}));
+}
+
+struct RandomCase {
+  std::string params;  // the convolution_param body
+  std::vector<int> bottom;
+  int channel_axis, group;
+  std::vector<int> kernel;  // per spatial axis
+  Spatial spatial;
+  bool bias;
+};
+
+TEST(ConvolutionLayer, MatchesReferenceForEveryParameterForm) {
+  const std::vector<RandomCase> cases = {
+      {"num_output: 4 kernel_size: 3", {2, 3, 7, 6}, 1, 1, {3, 3}, {{0, 0}, {1, 1}, {1, 1}}, true},
+      {"num_output: 6 kernel_size: 3 pad: 1 stride: 2 group: 3", {3, 6, 9, 8}, 1, 3, {3, 3}, {{1, 1}, {2, 2}, {1, 1}}, true},
+      {"num_output: 4 kernel_h: 3 kernel_w: 2 pad_h: 2 pad_w: 0 stride_h: 1 stride_w: 3", {2, 2, 6, 10}, 1, 1, {3, 2},
+       {{2, 0}, {1, 3}, {1, 1}}, true},
+      {"num_output: 4 kernel_size: 3 kernel_size: 2 pad: 1 pad: 2 stride: 2 stride: 1 dilation: 2 dilation: 3",
+       {2, 4, 11, 12}, 1, 1, {3, 2}, {{1, 2}, {2, 1}, {2, 3}}, true},
+      {"num_output: 4 kernel_h: 2 kernel_w: 3 pad_h: 1", {1, 2, 5, 5}, 1, 1, {2, 3}, {{1, 0}, {1, 1}, {1, 1}}, true},
+      {"num_output: 5 kernel_size: 3 dilation: 2 force_nd_im2col: true bias_term: false", {2, 3, 9, 8}, 1, 1, {3, 3},
+       {{0, 0}, {1, 1}, {2, 2}}, false},
+      {"num_output: 6 kernel_size: 1", {2, 5, 4, 3}, 1, 1, {1, 1}, {{0, 0}, {1, 1}, {1, 1}}, true},
+      {"num_output: 8 kernel_size: 1 group: 2", {5, 4, 3, 3}, 1, 2, {1, 1}, {{0, 0}, {1, 1}, {1, 1}}, true},
+      {"num_output: 6 kernel_size: 3 pad: 1 group: 6", {2, 6, 8, 7}, 1, 6, {3, 3}, {{1, 1}, {1, 1}, {1, 1}}, true},
+      {"num_output: 8 kernel_size: 3 stride: 2 pad: 1 group: 4", {1, 4, 9, 9}, 1, 4, {3, 3}, {{1, 1}, {2, 2}, {1, 1}}, true},
+      {"num_output: 3 kernel_size: 4 stride: 3 pad: 2 dilation: 2", {2, 2, 19}, 1, 1, {4}, {{2}, {3}, {2}}, true},
+      {"num_output: 4 kernel_size: 3 kernel_size: 2 kernel_size: 2 pad: 1 pad: 0 pad: 1 stride: 2 group: 2",
+       {2, 4, 5, 4, 6}, 1, 2, {3, 2, 2}, {{1, 0, 1}, {2, 2, 2}, {1, 1, 1}}, true},
+      // The channel axis elsewhere: the axes before it are all batch.
+      {"num_output: 3 kernel_size: 2 axis: 2", {2, 3, 2, 5, 4}, 2, 1, {2, 2}, {{0, 0}, {1, 1}, {1, 1}}, true},
+      {"num_output: 2 kernel_size: 3 axis: -2", {3, 2, 4, 7}, 2, 1, {3}, {{0}, {1}, {1}}, true},
+      // No spatial axes: a grouped inner product over the channels.
+      {"num_output: 4 group: 2", {3, 6}, 1, 2, {}, {{}, {}, {}}, true},
+      // A kernel wider than the input still gives one window when the stride
+      // exceeds the overhang (Caffe's truncating division).
+      {"num_output: 2 kernel_size: 3 stride: 2", {2, 3, 2, 2}, 1, 1, {3, 3}, {{0, 0}, {2, 2}, {1, 1}}, true},
+  };
+  std::uint32_t seed = 1;
+  for (const RandomCase& c : cases) {
+    SCOPED_TRACE(c.params);
+    const std::string text = R"(name: "conv" type: "Convolution" convolution_param { )" + c.params + " }";
+    auto bottom = random_blob(c.bottom, seed++);
+    std::vector<int> weight_shape = {0, c.bottom[c.channel_axis] / c.group};
+    const int num_output = layer_param(text).convolution_param().num_output();
+    weight_shape[0] = num_output;
+    weight_shape.insert(weight_shape.end(), c.kernel.begin(), c.kernel.end());
+    std::vector<std::shared_ptr<const Blob>> weights = {random_weight(weight_shape, seed++)};
+    if (c.bias) weights.push_back(random_weight({num_output}, seed++));
+    std::vector<int> top_shape;
+    const auto expected = reference_conv(*bottom, c.channel_axis, *weights[0], c.bias ? weights[1].get() : nullptr,
+                                         c.group, c.spatial, &top_shape);
+    const auto run = run_layer(text, {bottom.get()}, weights);
+    std::vector<std::vector<int>> weight_shapes = {weight_shape};
+    if (c.bias) weight_shapes.push_back({num_output});
+    EXPECT_EQ(run.layer->weight_shapes({bottom.get()}), weight_shapes);
+    EXPECT_TRUE(blobs_near(*run.tops[0], top_shape, expected, 1e-4f, 1e-4f));
+  }
+}
+
+TEST(ConvolutionLayer, OutputShapes) {
+  struct ShapeCase {
+    std::string params;
+    std::vector<int> bottom, top;
+  };
+  const std::vector<ShapeCase> cases = {
+      {"num_output: 96 kernel_size: 11 stride: 4", {10, 3, 227, 227}, {10, 96, 55, 55}},
+      {"num_output: 8 kernel_size: 3 pad: 1", {1, 3, 224, 224}, {1, 8, 224, 224}},
+      {"num_output: 8 kernel_size: 3 stride: 2", {1, 3, 8, 8}, {1, 8, 3, 3}},  // (8 - 3) / 2 + 1, floored
+      {"num_output: 8 kernel_size: 3 dilation: 4", {1, 3, 20, 10}, {1, 8, 12, 2}},
+      {"num_output: 2 kernel_h: 1 kernel_w: 5 stride_h: 3 stride_w: 1 pad_w: 2", {1, 1, 10, 10}, {1, 2, 4, 10}},
+      {"num_output: 2 kernel_size: 3 stride: 5", {1, 1, 4, 4}, {1, 2, 1, 1}},  // truncation: (4 - 3) / 5 + 1
+      {"num_output: 2 kernel_size: 5 stride: 3", {1, 1, 3, 3}, {1, 2, 1, 1}},  // (3 - 5) / 3 + 1 == 1 in C++
+      {"num_output: 2 kernel_size: 1 pad: 1", {1, 1, 0, 2}, {1, 2, 2, 4}},     // an empty axis, all padding
+      {"num_output: 7 kernel_size: 2", {3, 4, 5}, {3, 7, 4}},
+      {"num_output: 7 kernel_size: 2 axis: 0", {4, 5, 6}, {7, 4, 5}},
+      {"num_output: 7 kernel_size: 2 stride: 2", {2, 3, 8, 8, 8}, {2, 7, 4, 4, 4}},
+  };
+  for (const ShapeCase& c : cases) {
+    SCOPED_TRACE(c.params);
+    auto bottom = random_blob(c.bottom, 3);
+    auto layer = LayerRegistry::global().create(
+        layer_param(R"(name: "conv" type: "Convolution" convolution_param { )" + c.params + " }"));
+    Blob top;
+    layer->reshape({bottom.get()}, {&top});
+    EXPECT_EQ(top.shape(), c.top);
+  }
+}
+
+TEST(ConvolutionLayer, SeveralBottomsEachGetTheirTop) {
+  const std::string text = R"(name: "conv" type: "Convolution" bottom: "a" bottom: "b" top: "x" top: "y"
+      convolution_param { num_output: 3 kernel_size: 3 pad: 1 })";
+  auto a = random_blob({2, 2, 5, 6}, 1), b = random_blob({2, 2, 5, 6}, 2);
+  const std::vector<std::shared_ptr<const Blob>> weights = {random_weight({3, 2, 3, 3}, 3), random_weight({3}, 4)};
+  const auto run = run_layer(text, {a.get(), b.get()}, weights);
+  ASSERT_EQ(run.tops.size(), 2u);
+  const Spatial s{{1, 1}, {1, 1}, {1, 1}};
+  std::vector<int> shape;
+  const auto expected_a = reference_conv(*a, 1, *weights[0], weights[1].get(), 1, s, &shape);
+  EXPECT_TRUE(blobs_near(*run.tops[0], shape, expected_a));
+  const auto expected_b = reference_conv(*b, 1, *weights[0], weights[1].get(), 1, s, &shape);
+  EXPECT_TRUE(blobs_near(*run.tops[1], shape, expected_b));
+}
+
+TEST(ConvolutionLayer, ReshapesForNewInputSizesAndBatches) {
+  auto layer = LayerRegistry::global().create(layer_param(
+      R"(name: "conv" type: "Convolution" convolution_param { num_output: 4 kernel_size: 3 stride: 2 pad: 1 })"));
+  const std::vector<std::shared_ptr<const Blob>> weights = {random_weight({4, 3, 3, 3}, 1), random_weight({4}, 2)};
+  layer->set_weights(weights);
+  // Batch 1 then a batch of small images (batched gemm), then a big one.
+  for (const std::vector<int>& shape : {std::vector<int>{1, 3, 9, 9}, std::vector<int>{8, 3, 5, 6},
+                                        std::vector<int>{1, 3, 40, 33}}) {
+    auto bottom = random_blob(shape, 5);
+    Blob top;
+    layer->reshape({bottom.get()}, {&top});
+    SyncedMemory scratch(layer->scratch_bytes());
+    ForwardContext context;
+    if (layer->scratch_bytes() > 0) context.scratch = scratch.mutable_cpu_data();
+    layer->forward_cpu({bottom.get()}, {&top}, context);
+    std::vector<int> expected_shape;
+    const auto expected =
+        reference_conv(*bottom, 1, *weights[0], weights[1].get(), 1, {{1, 1}, {2, 2}, {1, 1}}, &expected_shape);
+    EXPECT_TRUE(blobs_near(top, expected_shape, expected));
+  }
+}
+
+TEST(ConvolutionLayer, ParameterErrorsNameTheField) {
+  auto bottom = random_blob({1, 4, 6, 6}, 1);
+  const std::vector<const Blob*> b = {bottom.get()};
+  auto text = [](const std::string& params) {
+    return R"(name: "conv" type: "Convolution" convolution_param { )" + params + " }";
+  };
+  EXPECT_TRUE(fails_naming(text("kernel_size: 3"), b, {}, "convolution_param.num_output"));
+  EXPECT_TRUE(fails_naming(text("num_output: 0 kernel_size: 3"), b, {}, "convolution_param.num_output"));
+  EXPECT_TRUE(fails_naming(text("num_output: 4"), b, {}, "convolution_param.kernel_size"));
+  EXPECT_TRUE(fails_naming(text("num_output: 4 kernel_size: 0"), b, {}, "convolution_param.kernel_size"));
+  EXPECT_TRUE(fails_naming(text("num_output: 4 kernel_size: 3 kernel_size: 0"), b, {}, "convolution_param.kernel_size"));
+  EXPECT_TRUE(fails_naming(text("num_output: 4 kernel_size: 3 kernel_h: 3 kernel_w: 3"), b, {},
+                           "convolution_param.kernel_size"));
+  EXPECT_TRUE(fails_naming(text("num_output: 4 kernel_h: 3"), b, {}, "convolution_param.kernel_w"));
+  EXPECT_TRUE(fails_naming(text("num_output: 4 kernel_w: 3"), b, {}, "convolution_param.kernel_h"));
+  EXPECT_TRUE(fails_naming(text("num_output: 4 kernel_h: 0 kernel_w: 3"), b, {}, "convolution_param.kernel_h"));
+  EXPECT_TRUE(fails_naming(text("num_output: 4 kernel_size: 3 stride: 0"), b, {}, "convolution_param.stride"));
+  EXPECT_TRUE(fails_naming(text("num_output: 4 kernel_size: 3 stride_h: 2"), b, {}, "convolution_param.stride_w"));
+  EXPECT_TRUE(fails_naming(text("num_output: 4 kernel_size: 3 stride_h: 0 stride_w: 1"), b, {},
+                           "convolution_param.stride_h"));
+  EXPECT_TRUE(fails_naming(text("num_output: 4 kernel_size: 3 stride: 1 stride_h: 1 stride_w: 1"), b, {},
+                           "convolution_param.stride"));
+  EXPECT_TRUE(fails_naming(text("num_output: 4 kernel_size: 3 pad: 1 pad_h: 1"), b, {}, "convolution_param.pad"));
+  EXPECT_TRUE(fails_naming(text("num_output: 4 kernel_size: 3 dilation: 0"), b, {}, "convolution_param.dilation"));
+  EXPECT_TRUE(fails_naming(text("num_output: 4 kernel_size: 3 group: 0"), b, {}, "convolution_param.group"));
+  EXPECT_TRUE(fails_naming(text("num_output: 6 kernel_size: 3 group: 4"), b, {}, "convolution_param.group"));
+  EXPECT_TRUE(fails_naming(text("num_output: 3 kernel_size: 3 group: 3"), b, {}, "convolution_param.group"));
+  EXPECT_TRUE(fails_naming(text("num_output: 3000000000 kernel_size: 3"), b, {},
+                           "convolution_param.num_output"));
+  EXPECT_TRUE(fails_naming(text("num_output: 4 kernel_size: 3 pad: 3000000000"), b, {}, "convolution_param.pad"));
+}
+
+TEST(ConvolutionLayer, ShapeErrorsNameTheFieldOrInput) {
+  auto text = [](const std::string& params) {
+    return R"(name: "conv" type: "Convolution" convolution_param { )" + params + " }";
+  };
+  auto b4 = random_blob({1, 4, 6, 6}, 1), b5 = random_blob({1, 4, 3, 6, 6}, 2), other = random_blob({1, 4, 6, 5}, 3);
+  const std::vector<const Blob*> image = {b4.get()}, volume = {b5.get()};
+  // Per-axis lists must fit the number of spatial axes.
+  EXPECT_TRUE(fails_naming(text("num_output: 4 kernel_size: 3 kernel_size: 3 kernel_size: 3"), image, {},
+                           "convolution_param.kernel_size"));
+  EXPECT_TRUE(fails_naming(text("num_output: 4 kernel_size: 3 stride: 1 stride: 1 stride: 1"), image, {},
+                           "convolution_param.stride"));
+  EXPECT_TRUE(fails_naming(text("num_output: 4 kernel_size: 3 pad: 1 pad: 1 pad: 1"), image, {},
+                           "convolution_param.pad"));
+  EXPECT_TRUE(fails_naming(text("num_output: 4 kernel_size: 3 dilation: 1 dilation: 1 dilation: 1"), image, {},
+                           "convolution_param.dilation"));
+  // The _h/_w forms are 2-D only.
+  EXPECT_TRUE(fails_naming(text("num_output: 4 kernel_h: 3 kernel_w: 3"), volume, {}, "convolution_param.kernel_h"));
+  EXPECT_TRUE(fails_naming(text("num_output: 4 kernel_size: 3 stride_h: 1 stride_w: 1"), volume, {},
+                           "convolution_param.stride_h"));
+  EXPECT_TRUE(fails_naming(text("num_output: 4 kernel_size: 3 pad_h: 1"), volume, {}, "convolution_param.pad_h"));
+  // Axis out of range; channels not divisible by group.
+  EXPECT_TRUE(fails_naming(text("num_output: 4 kernel_size: 3 axis: 4"), image, {}, "convolution_param.axis"));
+  EXPECT_TRUE(fails_naming(text("num_output: 4 kernel_size: 3 axis: -5"), image, {}, "convolution_param.axis"));
+  EXPECT_TRUE(fails_naming(text("num_output: 6 kernel_size: 3 group: 3"), image, {}, "convolution_param.group"));
+  // No output: the kernel does not fit (and the stride does not rescue it).
+  EXPECT_TRUE(fails_naming(text("num_output: 4 kernel_size: 9"), image, {}, "output size"));
+  EXPECT_TRUE(fails_naming(text("num_output: 4 kernel_size: 3 dilation: 4"), image, {}, "output size"));
+  // Bottoms of different shapes; tops not one per bottom.
+  EXPECT_TRUE(fails_naming(text("num_output: 4 kernel_size: 3"), {b4.get(), other.get()}, {}, "bottom", 2));
+  EXPECT_TRUE(fails_naming(text("num_output: 4 kernel_size: 3"), image, {}, "top", 2));
+  EXPECT_TRUE(fails_naming(text("num_output: 4 kernel_size: 3"), {}, {}, "bottom", 1));
+}
+
+TEST(ConvolutionLayer, WeightsMustFitTheInput) {
+  const std::string text = R"(name: "conv" type: "Convolution" convolution_param { num_output: 4 kernel_size: 3 })";
+  auto bottom = random_blob({1, 5, 6, 6}, 1);
+  // Weights for 3 input channels, input with 5: both numbers in the message.
+  EXPECT_TRUE(fails_naming(text, {bottom.get()}, {random_weight({4, 3, 3, 3}, 2), random_weight({4}, 3)}, "blobs[0]"));
+  try {
+    run_layer(text, {bottom.get()}, {random_weight({4, 3, 3, 3}, 2), random_weight({4}, 3)});
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find("5 input channels"), std::string::npos) << error.what();
+    EXPECT_NE(std::string(error.what()).find("(4 3 3 3)"), std::string::npos) << error.what();
+  }
+  EXPECT_TRUE(fails_naming(text, {bottom.get()}, {random_weight({4, 5, 3, 3}, 2)}, "blobs"));
+  EXPECT_TRUE(fails_naming(text, {bottom.get()}, {random_weight({4, 5, 3, 3}, 2), random_weight({5}, 3)}, "blobs[1]"));
+  EXPECT_TRUE(fails_naming(text, {bottom.get()}, {random_weight({4, 5, 3, 2}, 2), random_weight({4}, 3)}, "blobs[0]"));
+}
+
+TEST(ConvolutionLayer, ForwardWithoutWeightsFails) {
+  auto layer = LayerRegistry::global().create(
+      layer_param(R"(name: "conv" type: "Convolution" convolution_param { num_output: 2 kernel_size: 1 })"));
+  auto bottom = random_blob({1, 3, 4, 4}, 1);
+  Blob top;
+  layer->reshape({bottom.get()}, {&top});  // without weights: as a net probes shapes
+  EXPECT_THROW(layer->forward_cpu({bottom.get()}, {&top}, ForwardContext{}), Error);
+}
+
+TEST(ConvolutionLayer, WiringAndWeightShapes) {
+  auto layer = LayerRegistry::global().create(layer_param(
+      R"(name: "conv" type: "Convolution" convolution_param { num_output: 6 kernel_h: 3 kernel_w: 5 group: 2 })"));
+  EXPECT_EQ(layer->min_bottoms(), 1);
+  EXPECT_EQ(layer->max_bottoms(), -1);
+  EXPECT_EQ(layer->max_tops(), -1);
+  EXPECT_FALSE(layer->allows_in_place());
+  auto bottom = random_blob({2, 4, 9, 9}, 1);
+  EXPECT_EQ(layer->weight_shapes({bottom.get()}), (std::vector<std::vector<int>>{{6, 2, 3, 5}, {6}}));
+}
+
+}  // namespace
+}  // namespace predictor

@@ -1,0 +1,221 @@
+// Predictor: per-thread replicas sharing one copy of the weights.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstring>
+#include <thread>
+
+#include "caffe.pb.h"
+#include "common/test_utils.h"
+#include "io/proto_io.h"
+#include "predictor/Error.h"
+#include "predictor/Model.h"
+#include "predictor/Net.h"
+#include "predictor/Predictor.h"
+
+namespace predictor {
+namespace {
+
+constexpr const char* kSmallNet = R"(
+  name: "small"
+  input: "data" input_shape { dim: 2 dim: 3 dim: 12 dim: 12 }
+  layer { name: "conv" type: "Convolution" bottom: "data" top: "conv"
+          convolution_param { num_output: 8 kernel_size: 3 pad: 1 } }
+  layer { name: "relu" type: "ReLU" bottom: "conv" top: "conv" }
+  layer { name: "pool" type: "Pooling" bottom: "conv" top: "pool"
+          pooling_param { pool: MAX kernel_size: 2 stride: 2 } }
+  layer { name: "fc" type: "InnerProduct" bottom: "pool" top: "fc" inner_product_param { num_output: 5 } }
+  layer { name: "prob" type: "Softmax" bottom: "fc" top: "prob" })";
+
+std::shared_ptr<Predictor> small_predictor(const PredictorOptions& options = {}) {
+  auto model = Model::WithRandomWeights(parse_net_text(kSmallNet, "small"), 11);
+  return std::make_shared<Predictor>(model, options);
+}
+
+std::vector<float> copy_of(const Blob& blob) { return testing::to_vector(blob); }
+
+TEST(Predictor, NamesAndShapes) {
+  auto predictor = small_predictor();
+  EXPECT_EQ(predictor->input_names(), std::vector<std::string>{"data"});
+  EXPECT_EQ(predictor->output_names(), std::vector<std::string>{"prob"});
+  EXPECT_EQ(predictor->input_shapes()[0], (std::vector<int>{2, 3, 12, 12}));
+}
+
+TEST(Predictor, ForwardMatchesAPlainNet) {
+  auto model = Model::WithRandomWeights(parse_net_text(kSmallNet, "small"), 11);
+  Predictor predictor(model);
+  auto input = testing::random_blob({2, 3, 12, 12}, 5);
+  const auto& outputs = predictor.forward({input.get()});
+  const Blob* prob = outputs.at("prob");
+
+  Net net(model);
+  std::memcpy(net.input_blobs()[0]->mutable_cpu_data(), input->cpu_data(), input->count() * sizeof(float));
+  net.Forward();
+  EXPECT_EQ(copy_of(*prob), copy_of(*net.blob("prob")));
+}
+
+TEST(Predictor, ZeroCopyInputIsNotWritten) {
+  auto predictor = small_predictor();
+  std::vector<float> image = testing::random_values(2 * 3 * 12 * 12, 3);
+  const std::vector<float> original = image;
+  Blob input;
+  input.Reshape({2, 3, 12, 12});
+  input.set_cpu_data(image.data());
+  predictor->forward({&input});
+  EXPECT_EQ(image, original);
+}
+
+TEST(Predictor, BatchSizeMayChangeBetweenCalls) {
+  auto predictor = small_predictor();
+  for (int batch : {1, 4, 2}) {
+    auto input = testing::random_blob({batch, 3, 12, 12}, batch);
+    const Blob* prob = predictor->forward({input.get()}).at("prob");
+    EXPECT_EQ(prob->shape(), (std::vector<int>{batch, 5}));
+  }
+}
+
+TEST(Predictor, RawPointerInputsAndNamedOutputs) {
+  auto predictor = small_predictor();
+  auto input = testing::random_blob({2, 3, 12, 12}, 8);
+  const std::vector<float> expected = copy_of(*predictor->forward({input.get()}).at("prob"));
+  const auto& outputs = predictor->forward({Predictor::Input{input->cpu_data(), {2, 3, 12, 12}}});
+  EXPECT_EQ(copy_of(*outputs.at("prob")), expected);
+  const auto named = predictor->forward({input.get()}, {"fc", "prob"});
+  ASSERT_EQ(named.size(), 2u);
+  EXPECT_EQ(named[0]->shape(), (std::vector<int>{2, 5}));
+  EXPECT_THROW(predictor->forward({input.get()}, {"nope"}), Error);
+}
+
+TEST(Predictor, BadInputsAreErrors) {
+  auto predictor = small_predictor();
+  auto wrong_channels = testing::random_blob({1, 4, 12, 12}, 1);
+  try {
+    predictor->forward({wrong_channels.get()});
+    FAIL() << "a 4-channel input must be rejected";
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find("'conv'"), std::string::npos) << error.what();
+  }
+  EXPECT_THROW(predictor->forward(std::vector<Blob*>{}), Error);
+  Blob empty;
+  EXPECT_THROW(predictor->forward({&empty}), Error);
+  // The replica recovers after a bad call.
+  auto good = testing::random_blob({1, 3, 12, 12}, 2);
+  EXPECT_NO_THROW(predictor->forward({good.get()}));
+}
+
+TEST(Predictor, ExtraOutputsAreReturnedAndValidated) {
+  PredictorOptions options;
+  options.extra_outputs = {"fc"};
+  auto predictor = small_predictor(options);
+  auto input = testing::random_blob({2, 3, 12, 12}, 4);
+  EXPECT_EQ(predictor->forward({input.get()}).count("fc"), 1u);
+  options.extra_outputs = {"missing"};
+  EXPECT_THROW(small_predictor(options), Error);
+}
+
+TEST(Predictor, ReplicasComeAndGoWithThreads) {
+  auto predictor = small_predictor();
+  auto input = testing::random_blob({2, 3, 12, 12}, 4);
+  predictor->forward({input.get()});
+  EXPECT_EQ(predictor->replica_count(), 1u);
+  for (int round = 0; round < 3; ++round) {
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&] {
+        auto local = testing::random_blob({2, 3, 12, 12}, 4);
+        predictor->forward({local.get()});
+      });
+    }
+    for (auto& thread : threads) thread.join();
+    EXPECT_EQ(predictor->replica_count(), 1u) << "exited threads must release their replicas";
+  }
+}
+
+TEST(Predictor, DestroyingWhileWorkerThreadsLiveIsSafe) {
+  std::atomic<int> stage{0};
+  auto predictor = small_predictor();
+  std::thread worker([&] {
+    auto input = testing::random_blob({2, 3, 12, 12}, 4);
+    predictor->forward({input.get()});
+    stage = 1;
+    while (stage != 2) std::this_thread::yield();
+    // The thread outlives the predictor, then exits: its cleanup must not
+    // touch the destroyed predictor. A new predictor gets a fresh replica.
+    auto other = small_predictor();
+    other->forward({input.get()});
+    EXPECT_EQ(other->replica_count(), 1u);
+  });
+  while (stage != 1) std::this_thread::yield();
+  EXPECT_EQ(predictor->replica_count(), 1u);
+  predictor.reset();
+  stage = 2;
+  worker.join();
+}
+
+// Outputs from many concurrent threads are bitwise identical to a
+// single-threaded run on the same inputs.
+void expect_concurrent_equals_serial(const std::shared_ptr<const Model>& model, const PredictorOptions& options,
+                                     int threads, int iterations) {
+  Predictor predictor(model, options);
+  const std::vector<int> shape = predictor.input_shapes()[0];
+  std::vector<std::unique_ptr<Blob>> inputs;
+  std::vector<std::map<std::string, std::vector<float>>> expected;
+  for (int t = 0; t < threads; ++t) {
+    inputs.push_back(testing::random_blob(shape, 100 + t));
+    std::map<std::string, std::vector<float>> outputs;
+    for (const auto& [name, blob] : predictor.forward({inputs.back().get()})) outputs[name] = copy_of(*blob);
+    expected.push_back(std::move(outputs));
+  }
+  std::atomic<int> mismatches{0};
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      for (int i = 0; i < iterations; ++i) {
+        for (const auto& [name, blob] : predictor.forward({inputs[t].get()})) {
+          if (copy_of(*blob) != expected[t].at(name)) ++mismatches;
+        }
+      }
+    });
+  }
+  for (auto& worker : workers) worker.join();
+  EXPECT_EQ(mismatches.load(), 0) << model->source();
+}
+
+TEST(PredictorConcurrency, SmallNetBitwiseIdentical) {
+  auto model = Model::WithRandomWeights(parse_net_text(kSmallNet, "small"), 11);
+  expect_concurrent_equals_serial(model, {}, 8, 20);
+  PredictorOptions memory;
+  memory.optimization = Optimization::MEMORY;
+  expect_concurrent_equals_serial(model, memory, 8, 20);
+}
+
+TEST(PredictorConcurrency, ZooModelsBitwiseIdentical) {
+  if (testing::models_dir().empty()) GTEST_SKIP() << "../shared/models is absent";
+  for (const char* folder : {"squeezenet_v1.1", "resnet18", "mobilenet_v2"}) {
+    LoadOptions load;
+    load.input_shapes["data"] = {1, 3, 224, 224};
+    auto model = Model::WithRandomWeightsFromFile(testing::models_dir() + "/" + folder + "/deploy.prototxt", 3, load);
+    expect_concurrent_equals_serial(model, {}, 3, 2);
+  }
+}
+
+TEST(Predictor, ReplicasShareTheModelsWeights) {
+  auto model = Model::WithRandomWeights(parse_net_text(kSmallNet, "small"), 11);
+  Net a(model), b(model);
+  for (int i = 0; i < a.num_layers(); ++i) {
+    ASSERT_EQ(a.layer(i).weights().size(), model->layer_weights(i).size());
+    for (std::size_t w = 0; w < a.layer(i).weights().size(); ++w) {
+      EXPECT_EQ(a.layer(i).weights()[w].get(), model->layer_weights(i)[w].get());
+      EXPECT_EQ(b.layer(i).weights()[w].get(), model->layer_weights(i)[w].get());
+    }
+  }
+}
+
+TEST(Predictor, CudaDeviceIsAClearError) {
+  PredictorOptions options;
+  options.device = Device::cuda(0);
+  EXPECT_THROW(small_predictor(options), Error);
+}
+
+}  // namespace
+}  // namespace predictor

@@ -1,0 +1,482 @@
+// The `predictor` command-line tool, run as a separate process the way users
+// run it: init-weights, run and bench on the example model, and the error
+// contract (exit code 1, one stderr line "predictor: error: ..." naming the
+// file, layer or field at fault, never a crash).
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "caffe.pb.h"
+#include "io/npy.h"
+#include "io/proto_io.h"
+
+namespace predictor {
+namespace {
+
+const std::string kMobilenet = PREDICTOR_SOURCE_DIR "/models/predictor_mobilenet/deploy.prototxt";
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+void write_text(const std::string& path, const std::string& text) {
+  std::ofstream(path, std::ios::binary) << text;
+}
+
+std::string make_temp_dir() {
+  std::string pattern = ::testing::TempDir() + "predictor_cli_XXXXXX";
+  if (mkdtemp(pattern.data()) == nullptr) return "";
+  return pattern;
+}
+
+// A JSON value, parsed strictly enough to tell that bench --json is valid.
+struct Json {
+  enum Type { kNull, kBool, kNumber, kString, kArray, kObject } type = kNull;
+  double number = 0;
+  bool boolean = false;
+  std::string text;
+  std::vector<Json> items;
+  std::map<std::string, Json> members;
+};
+
+class JsonParser {
+ public:
+  explicit JsonParser(const std::string& text) : text_(text) {}
+
+  // The whole text as one value (surrounding whitespace allowed); false on
+  // any syntax error.
+  bool Parse(Json* value) {
+    if (!Value(value)) return false;
+    Space();
+    return pos_ == text_.size();
+  }
+
+ private:
+  void Space() {
+    while (pos_ < text_.size() && std::isspace(static_cast<unsigned char>(text_[pos_]))) ++pos_;
+  }
+  bool Eat(char c) {
+    Space();
+    if (pos_ < text_.size() && text_[pos_] == c) {
+      ++pos_;
+      return true;
+    }
+    return false;
+  }
+  bool Word(const char* word) {
+    const std::size_t n = std::strlen(word);
+    if (text_.compare(pos_, n, word) != 0) return false;
+    pos_ += n;
+    return true;
+  }
+  bool String(std::string* out) {
+    if (!Eat('"')) return false;
+    while (pos_ < text_.size() && text_[pos_] != '"') {
+      char c = text_[pos_++];
+      if (static_cast<unsigned char>(c) < 0x20) return false;
+      if (c == '\\') {
+        if (pos_ >= text_.size()) return false;
+        const char escape = text_[pos_++];
+        const std::string simple = "\"\\/bfnrt";
+        if (escape == 'u') {
+          if (pos_ + 4 > text_.size()) return false;
+          c = static_cast<char>(std::stoi(text_.substr(pos_, 4), nullptr, 16));
+          pos_ += 4;
+        } else if (simple.find(escape) != std::string::npos) {
+          c = "\"\\/\b\f\n\r\t"[simple.find(escape)];
+        } else {
+          return false;
+        }
+      }
+      *out += c;
+    }
+    return Eat('"');
+  }
+  bool Value(Json* value) {
+    Space();
+    if (pos_ >= text_.size()) return false;
+    const char c = text_[pos_];
+    if (c == '{') {
+      value->type = Json::kObject;
+      ++pos_;
+      if (Eat('}')) return true;
+      do {
+        std::string key;
+        Json member;
+        if (!String(&key) || !Eat(':') || !Value(&member)) return false;
+        value->members[key] = member;
+      } while (Eat(','));
+      return Eat('}');
+    }
+    if (c == '[') {
+      value->type = Json::kArray;
+      ++pos_;
+      if (Eat(']')) return true;
+      do {
+        value->items.emplace_back();
+        if (!Value(&value->items.back())) return false;
+      } while (Eat(','));
+      return Eat(']');
+    }
+    if (c == '"') {
+      value->type = Json::kString;
+      return String(&value->text);
+    }
+    if (Word("true") || Word("false")) {
+      value->type = Json::kBool;
+      value->boolean = c == 't';
+      return true;
+    }
+    if (Word("null")) return true;
+    value->type = Json::kNumber;
+    const char* start = text_.c_str() + pos_;
+    char* end = nullptr;
+    value->number = std::strtod(start, &end);
+    if (end == start) return false;
+    pos_ += end - start;
+    return true;
+  }
+
+  const std::string& text_;
+  std::size_t pos_ = 0;
+};
+
+struct ToolResult {
+  bool exited = false;  // false: killed by a signal
+  int exit_code = -1;
+  std::string out, err;
+};
+
+class PredictorCliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = make_temp_dir();
+    ASSERT_FALSE(dir_.empty());
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::string Path(const std::string& name) const { return dir_ + "/" + name; }
+
+  // Runs the tool in the test's directory, without a shell.
+  ToolResult Run(const std::vector<std::string>& args) const {
+    const std::string out_path = Path(".stdout"), err_path = Path(".stderr");
+    const pid_t pid = fork();
+    if (pid == 0) {
+      const int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      const int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      if (out < 0 || err < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0 || chdir(dir_.c_str()) != 0) _exit(127);
+      std::vector<char*> argv = {const_cast<char*>(PREDICTOR_TOOL_PATH)};
+      for (const std::string& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
+      argv.push_back(nullptr);
+      execv(PREDICTOR_TOOL_PATH, argv.data());
+      _exit(127);
+    }
+    ToolResult result;
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid) return result;
+    result.exited = WIFEXITED(status);
+    if (result.exited) result.exit_code = WEXITSTATUS(status);
+    result.out = read_text(out_path);
+    result.err = read_text(err_path);
+    return result;
+  }
+
+  // Success: exit code 0, nothing on stderr.
+  static void ExpectSuccess(const ToolResult& result) {
+    EXPECT_TRUE(result.exited) << "killed by a signal";
+    EXPECT_EQ(result.exit_code, 0) << "stderr: " << result.err;
+    EXPECT_EQ(result.err, "");
+  }
+
+  // Failure as the tool promises it: exit code 1 and exactly one stderr line
+  // "predictor: error: ..." containing every fragment.
+  static void ExpectError(const ToolResult& result, const std::vector<std::string>& fragments) {
+    ASSERT_TRUE(result.exited) << "killed by a signal; stderr: " << result.err;
+    EXPECT_EQ(result.exit_code, 1) << "stderr: " << result.err;
+    EXPECT_EQ(result.err.rfind("predictor: error: ", 0), 0u) << result.err;
+    ASSERT_FALSE(result.err.empty());
+    EXPECT_EQ(result.err.find('\n'), result.err.size() - 1) << "not exactly one line: " << result.err;
+    for (const std::string& fragment : fragments) {
+      EXPECT_NE(result.err.find(fragment), std::string::npos) << "no '" << fragment << "' in: " << result.err;
+    }
+  }
+
+  static void SetUpTestSuite() { suite_dir_ = new std::string(make_temp_dir()); }
+  static void TearDownTestSuite() {
+    std::filesystem::remove_all(*suite_dir_);
+    delete suite_dir_;
+  }
+
+  // Random weights for the example model, made once for the whole suite.
+  std::string MobilenetWeights() const {
+    const std::string weights = *suite_dir_ + "/mobilenet.caffemodel";
+    if (!std::filesystem::exists(weights)) {
+      const ToolResult result = Run({"init-weights", "--model=" + kMobilenet, "--output=" + weights, "--seed=5"});
+      if (result.exit_code != 0) {
+        ADD_FAILURE() << "init-weights failed on " << kMobilenet << ": " << result.err;
+        std::filesystem::remove(weights);
+      }
+    }
+    return weights;
+  }
+
+  static std::string* suite_dir_;  // lives from SetUpTestSuite to TearDownTestSuite
+  std::string dir_;
+};
+
+std::string* PredictorCliTest::suite_dir_ = nullptr;
+
+// --- init-weights ---------------------------------------------------------
+
+TEST_F(PredictorCliTest, InitWeightsWritesACaffemodelThatIsTheSameForTheSameSeed) {
+  const auto init = [&](const std::string& file, int seed) {
+    return Run({"init-weights", "--model=" + kMobilenet, "--output=" + Path(file), "--seed=" + std::to_string(seed)});
+  };
+  const ToolResult first = init("a.caffemodel", 1);
+  ExpectSuccess(first);
+  EXPECT_NE(first.out.find("layers with weights"), std::string::npos) << first.out;
+  EXPECT_EQ(first.out.find('\n'), first.out.size() - 1) << "not one line: " << first.out;
+  ExpectSuccess(init("b.caffemodel", 1));
+  ExpectSuccess(init("c.caffemodel", 2));
+
+  const std::string a = read_text(Path("a.caffemodel"));
+  EXPECT_GT(a.size(), 1000000u);
+  EXPECT_EQ(a, read_text(Path("b.caffemodel")));
+  EXPECT_NE(a, read_text(Path("c.caffemodel")));
+
+  const caffe::NetParameter net = read_net_binary_file(Path("a.caffemodel"));
+  std::map<std::string, const caffe::LayerParameter*> layers;
+  for (const auto& layer : net.layer()) layers[layer.name()] = &layer;
+  ASSERT_TRUE(layers.count("conv1") && layers.count("conv1/bn") && layers.count("conv2_1/dw") && layers.count("fc7"));
+  ASSERT_EQ(layers["conv1"]->blobs_size(), 1);
+  EXPECT_EQ(layers["conv1"]->blobs(0).shape().dim_size(), 4);
+  EXPECT_EQ(layers["conv1"]->blobs(0).data_size(), 16 * 3 * 3 * 3);
+  EXPECT_EQ(layers["conv2_1/dw"]->blobs(0).data_size(), 16 * 1 * 3 * 3);  // depthwise: one input channel per group
+  EXPECT_EQ(layers["conv1/bn"]->blobs_size(), 3);
+  ASSERT_EQ(layers["fc7"]->blobs_size(), 2);
+  EXPECT_EQ(layers["fc7"]->blobs(0).data_size(), 1000 * 512);
+  EXPECT_EQ(layers["fc7"]->blobs(1).data_size(), 1000);
+}
+
+// --- run ----------------------------------------------------------------
+
+TEST_F(PredictorCliTest, RunWritesTheOutputsAndTheDrawnInput) {
+  const std::string weights = MobilenetWeights();
+  const ToolResult result =
+      Run({"run", "--model=" + kMobilenet, "--weights=" + weights, "--seed=3", "--output_dir=" + Path("out")});
+  ExpectSuccess(result);
+  EXPECT_NE(result.out.find("prob: 1x1000"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("top-5"), std::string::npos) << result.out;
+
+  const NpyArray input = read_npy(Path("out/input.npy"));
+  EXPECT_EQ(input.shape, (std::vector<int>{1, 3, 160, 160}));
+  for (float value : input.data) ASSERT_TRUE(value >= -1.0f && value < 1.0f) << value;
+  const NpyArray prob = read_npy(Path("out/prob.npy"));
+  ASSERT_EQ(prob.shape, (std::vector<int>{1, 1000}));
+  double sum = 0;
+  for (float value : prob.data) sum += value;
+  EXPECT_NEAR(sum, 1.0, 1e-4);
+}
+
+TEST_F(PredictorCliTest, RunOnTheWrittenInputReproducesTheOutputsBitwise) {
+  const std::string weights = MobilenetWeights();
+  ExpectSuccess(
+      Run({"run", "--model=" + kMobilenet, "--weights=" + weights, "--seed=4", "--output_dir=" + Path("drawn")}));
+  ExpectSuccess(Run({"run", "--model=" + kMobilenet, "--weights=" + weights, "--input=" + Path("drawn/input.npy"),
+                     "--output_dir=" + Path("loaded")}));
+  EXPECT_EQ(read_text(Path("loaded/prob.npy")), read_text(Path("drawn/prob.npy")));
+  EXPECT_FALSE(std::filesystem::exists(Path("loaded/input.npy")));  // only drawn inputs are written
+}
+
+TEST_F(PredictorCliTest, RunWithBatchThreeGivesBatchThreeOutputs) {
+  const std::string weights = MobilenetWeights();
+  ExpectSuccess(
+      Run({"run", "--model=" + kMobilenet, "--weights=" + weights, "--batch=3", "--output_dir=" + Path("out")}));
+  EXPECT_EQ(read_npy(Path("out/input.npy")).shape, (std::vector<int>{3, 3, 160, 160}));
+  const NpyArray prob = read_npy(Path("out/prob.npy"));
+  ASSERT_EQ(prob.shape, (std::vector<int>{3, 1000}));
+  for (int n = 0; n < 3; ++n) {
+    double sum = 0;
+    for (int c = 0; c < 1000; ++c) sum += prob.data[n * 1000 + c];
+    EXPECT_NEAR(sum, 1.0, 1e-4) << "sample " << n;
+  }
+  // The samples differ, so the rows must too.
+  EXPECT_NE(std::vector<float>(prob.data.begin(), prob.data.begin() + 1000),
+            std::vector<float>(prob.data.begin() + 1000, prob.data.begin() + 2000));
+
+  // A batch-3 file gives a batch-3 run; --batch must agree with it.
+  ExpectSuccess(Run({"run", "--model=" + kMobilenet, "--weights=" + weights, "--input=" + Path("out/input.npy"),
+                     "--batch=3", "--output_dir=" + Path("again")}));
+  EXPECT_EQ(read_text(Path("again/prob.npy")), read_text(Path("out/prob.npy")));
+  ExpectError(Run({"run", "--model=" + kMobilenet, "--weights=" + weights, "--input=" + Path("out/input.npy"),
+                   "--batch=2", "--output_dir=" + Path("bad")}),
+              {Path("out/input.npy"), "--batch=2"});
+}
+
+// A net of Input layers alone: several inputs, names that are not file
+// names, and outputs equal to the inputs.
+TEST_F(PredictorCliTest, RunHandlesSeveralInputsByName) {
+  write_text(Path("two.prototxt"), R"(
+name: "two_inputs"
+layer { name: "in" type: "Input" top: "in/a" top: "b"
+        input_param { shape { dim: 2 dim: 3 } shape { dim: 2 dim: 5 } } })");
+  ExpectSuccess(Run({"init-weights", "--model=" + Path("two.prototxt"), "--output=" + Path("two.caffemodel")}));
+  const std::vector<std::string> net = {"--model=" + Path("two.prototxt"), "--weights=" + Path("two.caffemodel")};
+  const auto run = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), net.begin(), net.end());
+    args.insert(args.begin(), "run");
+    return Run(args);
+  };
+
+  ExpectSuccess(run({"--output_dir=" + Path("drawn")}));
+  const NpyArray a = read_npy(Path("drawn/input_in_a.npy"));
+  EXPECT_EQ(a.shape, (std::vector<int>{2, 3}));
+  EXPECT_EQ(read_npy(Path("drawn/input_b.npy")).shape, (std::vector<int>{2, 5}));
+  EXPECT_EQ(read_npy(Path("drawn/in_a.npy")).data, a.data);
+
+  ExpectSuccess(run({"--input=b=" + Path("drawn/input_b.npy") + ",in/a=" + Path("drawn/input_in_a.npy"),
+                     "--output_dir=" + Path("loaded")}));
+  EXPECT_EQ(read_text(Path("loaded/in_a.npy")), read_text(Path("drawn/in_a.npy")));
+  EXPECT_EQ(read_text(Path("loaded/b.npy")), read_text(Path("drawn/b.npy")));
+
+  ExpectError(run({"--input=" + Path("drawn/input_b.npy")}), {"--input", "in/a"});
+  ExpectError(run({"--input=b=" + Path("drawn/input_b.npy")}), {"--input", "no file for net input 'in/a'"});
+  ExpectError(run({"--input=c=" + Path("drawn/input_b.npy")}), {"--input", "no input 'c'"});
+}
+
+// --- bench --------------------------------------------------------------
+
+TEST_F(PredictorCliTest, BenchJsonIsOneValidObject) {
+  const ToolResult result =
+      Run({"bench", "--model=" + kMobilenet, "--iterations=3", "--warmup=1", "--batch=2", "--json"});
+  ExpectSuccess(result);
+  Json json;
+  ASSERT_TRUE(JsonParser(result.out).Parse(&json)) << result.out;
+  ASSERT_EQ(json.type, Json::kObject);
+  for (const char* key : {"model", "batch", "iterations", "median_ms", "min_ms", "mean_ms", "throughput_per_s",
+                          "layers"}) {
+    EXPECT_TRUE(json.members.count(key)) << "no key " << key;
+  }
+  EXPECT_EQ(json.members["model"].text, "predictor_mobilenet");
+  EXPECT_EQ(json.members["batch"].number, 2);
+  EXPECT_EQ(json.members["iterations"].number, 3);
+  const double median = json.members["median_ms"].number;
+  EXPECT_GT(median, 0);
+  EXPECT_LE(json.members["min_ms"].number, median);
+  EXPECT_NEAR(json.members["throughput_per_s"].number, 2 * 1000.0 / median, 1e-3 * 2000.0 / median);
+  const Json& layers = json.members["layers"];
+  ASSERT_EQ(layers.type, Json::kArray);
+  ASSERT_GT(layers.items.size(), 100u);
+  EXPECT_EQ(layers.items.front().members.at("name").text, "data");
+  EXPECT_EQ(layers.items.back().members.at("type").text, "Softmax");
+  for (const Json& layer : layers.items) {
+    EXPECT_TRUE(layer.members.count("name") && layer.members.count("type") && layer.members.count("median_ms"));
+  }
+}
+
+TEST_F(PredictorCliTest, BenchPrintsALayerTable) {
+  const ToolResult result = Run({"bench", "--model=" + kMobilenet, "--weights=" + MobilenetWeights(),
+                                 "--iterations=2", "--warmup=0"});
+  ExpectSuccess(result);
+  for (const char* text : {"median ms", "conv2_1/dw", "Convolution", "fc7", "forward (2 iterations"}) {
+    EXPECT_NE(result.out.find(text), std::string::npos) << "no '" << text << "' in:\n" << result.out;
+  }
+}
+
+// --- errors -------------------------------------------------------------
+
+TEST_F(PredictorCliTest, MissingModelFileIsAnError) {
+  const std::string missing = Path("missing.prototxt");
+  ExpectError(Run({"init-weights", "--model=" + missing, "--output=" + Path("w.caffemodel")}), {missing});
+  ExpectError(Run({"bench", "--model=" + missing}), {missing});
+  EXPECT_FALSE(std::filesystem::exists(Path("w.caffemodel")));
+}
+
+TEST_F(PredictorCliTest, MalformedPrototxtIsAnError) {
+  write_text(Path("garbage.prototxt"), "name: \"x\"\nlayer { this is not { a prototxt\n");
+  ExpectError(Run({"init-weights", "--model=" + Path("garbage.prototxt"), "--output=" + Path("w.caffemodel")}),
+              {Path("garbage.prototxt"), "line 2"});
+}
+
+TEST_F(PredictorCliTest, UnknownLayerTypeIsAnError) {
+  write_text(Path("bogus.prototxt"), R"(
+layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 3 } } }
+layer { name: "strange" type: "Bogus" bottom: "data" top: "out" })");
+  ExpectError(Run({"init-weights", "--model=" + Path("bogus.prototxt"), "--output=" + Path("w.caffemodel")}),
+              {Path("bogus.prototxt"), "'strange'", "Bogus"});
+  ExpectError(Run({"bench", "--model=" + Path("bogus.prototxt")}), {Path("bogus.prototxt"), "'strange'", "Bogus"});
+}
+
+TEST_F(PredictorCliTest, InputOfTheWrongShapeIsAnError) {
+  const std::vector<float> data(4 * 160 * 160, 0.5f);
+  write_npy(Path("four_channels.npy"), {1, 4, 160, 160}, data.data());
+  ExpectError(Run({"run", "--model=" + kMobilenet, "--weights=" + MobilenetWeights(),
+                   "--input=" + Path("four_channels.npy"), "--output_dir=" + Path("out")}),
+              {Path("four_channels.npy"), "1x4x160x160", "'data'", "1x3x160x160"});
+  write_npy(Path("flat.npy"), {4, 160}, data.data());
+  ExpectError(Run({"run", "--model=" + kMobilenet, "--weights=" + MobilenetWeights(), "--input=" + Path("flat.npy"),
+                   "--output_dir=" + Path("out")}),
+              {Path("flat.npy"), "'data'"});
+  write_text(Path("not.npy"), "this is no numpy file");
+  ExpectError(Run({"run", "--model=" + kMobilenet, "--weights=" + MobilenetWeights(), "--input=" + Path("not.npy"),
+                   "--output_dir=" + Path("out")}),
+              {Path("not.npy")});
+  EXPECT_FALSE(std::filesystem::exists(Path("out")));
+}
+
+TEST_F(PredictorCliTest, TruncatedCaffemodelIsAnError) {
+  const std::string weights = read_text(MobilenetWeights());
+  ASSERT_FALSE(weights.empty());
+  write_text(Path("half.caffemodel"), weights.substr(0, weights.size() / 2));
+  ExpectError(Run({"run", "--model=" + kMobilenet, "--weights=" + Path("half.caffemodel"),
+                   "--output_dir=" + Path("out")}),
+              {Path("half.caffemodel")});
+  ExpectError(Run({"bench", "--model=" + kMobilenet, "--weights=" + Path("half.caffemodel")}),
+              {Path("half.caffemodel")});
+}
+
+TEST_F(PredictorCliTest, UsageErrors) {
+  ToolResult result = Run({});
+  EXPECT_TRUE(result.exited);
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_NE(result.err.find("usage: predictor <command>"), std::string::npos) << result.err;
+
+  result = Run({"frobnicate"});
+  EXPECT_TRUE(result.exited);
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_NE(result.err.find("usage: predictor <command>"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("predictor: error: unknown command 'frobnicate'"), std::string::npos) << result.err;
+
+  ExpectError(Run({"run", "--model=" + kMobilenet}), {"--weights is required"});
+  ExpectError(Run({"init-weights", "--model=" + kMobilenet}), {"--output is required"});
+  ExpectError(Run({"run", "--model=" + kMobilenet, "--iterations=3"}), {"--iterations", "'run'"});
+  ExpectError(Run({"bench", "--model=" + kMobilenet, "--batch=-1"}), {"--batch"});
+  ExpectError(Run({"bench", "--model=" + kMobilenet, "--input_shape=data:1,x"}), {"--input_shape", "'x'"});
+  ExpectError(Run({"bench", "--model=" + kMobilenet, "--input_shape=nope:1,3,160,160"}), {"'nope'"});
+  ExpectError(Run({"init-weights", "--model=" + kMobilenet, "--output=" + Path("w.caffemodel"), "extra"}),
+              {"'extra'"});
+
+  result = Run({"run", "--help"});
+  EXPECT_EQ(result.exit_code, 0);
+  EXPECT_NE(result.out.find("--output_dir"), std::string::npos) << result.out;
+}
+
+}  // namespace
+}  // namespace predictor

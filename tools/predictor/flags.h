@@ -1,0 +1,30 @@
+#pragma once
+// Flags shared by several commands, and their validation. Flags that only
+// one command reads are defined in that command's file.
+
+#include <cstdint>
+#include <string>
+
+#include <gflags/gflags.h>
+
+#include "predictor/LoadOptions.h"
+
+DECLARE_string(model);
+DECLARE_string(weights);
+DECLARE_string(input_shape);
+DECLARE_int32(batch);
+DECLARE_uint32(seed);
+
+namespace predictor::tool {
+
+// Whether --name was given on the command line (not left at its default).
+bool flag_was_given(const char* name);
+// Throws predictor::Error("--name is required") when the flag is empty.
+void require_flag(const char* name, const std::string& value);
+
+// LoadOptions with --input_shape ("name:d0,d1,...;name2:...") applied.
+LoadOptions load_options_from_flags();
+// --batch, validated: 0 when not given (keep the declared batch).
+int batch_from_flags();
+
+}  // namespace predictor::tool

@@ -1,0 +1,85 @@
+#include "tool_common.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <random>
+#include <system_error>
+
+#include "predictor/Error.h"
+
+namespace predictor::tool {
+
+std::vector<std::string> split(const std::string& text, char separator) {
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t end = text.find(separator, start);
+    parts.push_back(text.substr(start, end - start));
+    if (end == std::string::npos) return parts;
+    start = end + 1;
+  }
+}
+
+std::string shape_text(const std::vector<int>& shape) {
+  if (shape.empty()) return "()";
+  std::string text;
+  for (std::size_t i = 0; i < shape.size(); ++i) text += (i ? "x" : "") + std::to_string(shape[i]);
+  return text;
+}
+
+std::string file_safe_name(const std::string& name) {
+  std::string safe = name;
+  for (char& c : safe) {
+    const bool allowed = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+                         c == '_' || c == '-';
+    if (!allowed) c = '_';
+  }
+  return safe;
+}
+
+void create_directories(const std::string& dir) {
+  std::error_code error;
+  std::filesystem::create_directories(dir, error);
+  if (error) throw Error(dir + ": cannot create directory: " + error.message());
+}
+
+std::string join_path(const std::string& dir, const std::string& file) {
+  return (std::filesystem::path(dir) / file).string();
+}
+
+void set_batch(Net* net, int batch) {
+  for (std::size_t i = 0; i < net->input_blobs().size(); ++i) {
+    Blob* input = net->input_blobs()[i];
+    std::vector<int> shape = input->shape();
+    if (shape.empty()) {
+      throw Error(net->source() + ": --batch: input '" + net->input_names()[i] + "' is 0-d and has no batch dimension");
+    }
+    shape[0] = batch;
+    input->Reshape(shape);
+  }
+}
+
+void fill_random_inputs(Net* net, std::uint32_t seed) {
+  // mt19937's output is fully specified by the standard, unlike the
+  // standard distributions: map it to floats by hand for portable data.
+  std::mt19937 rng(seed);
+  for (Blob* input : net->input_blobs()) {
+    float* data = input->mutable_cpu_data();
+    for (std::size_t i = 0; i < input->count(); ++i) {
+      const float unit = static_cast<float>(rng() >> 8) * (1.0f / 16777216.0f);  // [0, 1), 24 bits
+      data[i] = 2.0f * unit - 1.0f;
+    }
+  }
+}
+
+double elapsed_ms(Clock::time_point start, Clock::time_point end) {
+  return std::chrono::duration<double, std::milli>(end - start).count();
+}
+
+std::string format_ms(double ms) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.3f", ms);
+  return text;
+}
+
+}  // namespace predictor::tool
