@@ -1,0 +1,96 @@
+// Per-layer CPU timings on shapes taken from common networks, through the
+// same Layer interface the Net uses.
+//   build/bench/bench_layers --benchmark_filter=Conv
+#include <benchmark/benchmark.h>
+
+#include <google/protobuf/text_format.h>
+
+#include "bench_common.h"
+#include "caffe.pb.h"
+#include "kernels/cpu/blas_threads.h"
+#include "predictor/LayerRegistry.h"
+
+namespace predictor::bench {
+namespace {
+
+struct LayerCase {
+  const char* name;
+  const char* param;  // LayerParameter text
+  std::vector<int> input;
+};
+
+const LayerCase kCases[] = {
+    {"Conv3x3_56x56x64_to_64", R"(name: "c" type: "Convolution" convolution_param { num_output: 64 kernel_size: 3 pad: 1 })",
+     {1, 64, 56, 56}},
+    {"Conv1x1_56x56x256_to_64", R"(name: "c" type: "Convolution" convolution_param { num_output: 64 kernel_size: 1 })",
+     {1, 256, 56, 56}},
+    {"Conv7x7s2_224x224x3_to_64",
+     R"(name: "c" type: "Convolution" convolution_param { num_output: 64 kernel_size: 7 stride: 2 pad: 3 })",
+     {1, 3, 224, 224}},
+    {"Depthwise3x3_112x112x32",
+     R"(name: "c" type: "Convolution" convolution_param { num_output: 32 group: 32 kernel_size: 3 pad: 1 bias_term: false })",
+     {1, 32, 112, 112}},
+    {"Conv3x3_batch8_28x28x128", R"(name: "c" type: "Convolution" convolution_param { num_output: 128 kernel_size: 3 pad: 1 })",
+     {8, 128, 28, 28}},
+    {"InnerProduct_9216_to_4096", R"(name: "fc" type: "InnerProduct" inner_product_param { num_output: 4096 })",
+     {1, 9216}},
+    {"MaxPool3x3s2_112x112x64", R"(name: "p" type: "Pooling" pooling_param { pool: MAX kernel_size: 3 stride: 2 })",
+     {1, 64, 112, 112}},
+    {"AvePoolGlobal_7x7x2048", R"(name: "p" type: "Pooling" pooling_param { pool: AVE global_pooling: true })",
+     {1, 2048, 7, 7}},
+    {"BatchNorm_56x56x256", R"(name: "bn" type: "BatchNorm" batch_norm_param { use_global_stats: true })",
+     {1, 256, 56, 56}},
+    {"Scale_56x56x256", R"(name: "s" type: "Scale" scale_param { bias_term: true })", {1, 256, 56, 56}},
+    {"ReLU_56x56x256", R"(name: "r" type: "ReLU")", {1, 256, 56, 56}},
+    {"LRN_27x27x96", R"(name: "n" type: "LRN" lrn_param { local_size: 5 alpha: 0.0001 beta: 0.75 })",
+     {1, 96, 27, 27}},
+    {"Softmax_1000", R"(name: "s" type: "Softmax")", {1, 1000}},
+};
+
+void run_layer(benchmark::State& state, const LayerCase& layer_case) {
+  cpu::set_blas_threads(1);
+  caffe::LayerParameter param;
+  google::protobuf::TextFormat::ParseFromString(layer_case.param, &param);
+  auto layer = LayerRegistry::global().create(param);
+  Blob input(layer_case.input);
+  fill_random(input, 1);
+  std::vector<const Blob*> bottom{&input};
+  Blob output;
+  std::vector<Blob*> top{&output};
+
+  std::vector<std::shared_ptr<const Blob>> weights;
+  std::mt19937 rng(2);
+  std::vector<std::shared_ptr<Blob>> owned;
+  std::vector<Blob*> pointers;
+  for (const auto& shape : layer->weight_shapes(bottom)) {
+    owned.push_back(std::make_shared<Blob>(shape));
+    pointers.push_back(owned.back().get());
+  }
+  layer->fill_weights(pointers, rng);
+  weights.assign(owned.begin(), owned.end());
+  layer->set_weights(weights);
+  layer->reshape(bottom, top);
+  SyncedMemory scratch(layer->scratch_bytes());
+  ForwardContext context;
+  if (layer->scratch_bytes() > 0) context.scratch = scratch.mutable_cpu_data();
+
+  for (auto _ : state) {
+    layer->forward_cpu(bottom, top, context);
+    benchmark::DoNotOptimize(output.cpu_data());
+  }
+  state.counters["scratch_KiB"] = static_cast<double>(layer->scratch_bytes()) / 1024;
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) *
+                          static_cast<int64_t>((input.count() + output.count()) * sizeof(float)));
+}
+
+const bool registered = [] {
+  for (const LayerCase& layer_case : kCases) {
+    benchmark::RegisterBenchmark(layer_case.name, run_layer, layer_case)->Unit(benchmark::kMicrosecond);
+  }
+  return true;
+}();
+
+}  // namespace
+}  // namespace predictor::bench
+
+BENCHMARK_MAIN();
