@@ -83,6 +83,8 @@ class Layer {
 
  protected:
   void set_scratch_bytes(std::size_t bytes) { scratch_bytes_ = bytes; }
+  // Blob::CanonicalAxisIndex, failing with this layer's name and `field`.
+  int canonical_axis(const Blob& blob, int axis, const std::string& field) const;
   // Weight i, current on the host (read-only, shared between replicas).
   const float* weight_data(int i) const;
 

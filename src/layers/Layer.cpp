@@ -47,6 +47,14 @@ void Layer::fail(const std::string& field, const std::string& message) const {
   throw Error(text + message);
 }
 
+int Layer::canonical_axis(const Blob& blob, int axis, const std::string& field) const {
+  const int n = blob.num_axes();
+  if (axis < -n || axis >= n) {
+    fail(field, "axis " + std::to_string(axis) + " is out of range for an input of shape " + blob.shape_string());
+  }
+  return axis < 0 ? axis + n : axis;
+}
+
 const float* Layer::weight_data(int i) const { return weights_.at(i)->shared_cpu_data(); }
 
 }  // namespace predictor

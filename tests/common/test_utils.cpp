@@ -9,6 +9,7 @@
 #include <random>
 #include <sstream>
 
+#include "predictor/Error.h"
 #include "predictor/LayerRegistry.h"
 
 namespace predictor::testing {
@@ -115,6 +116,24 @@ std::unique_ptr<Layer> run_layer_in_place(const std::string& param_text, Blob* b
 std::vector<float> to_vector(const Blob& blob) {
   const float* data = blob.cpu_data();
   return std::vector<float>(data, data + blob.count());
+}
+
+::testing::AssertionResult throws_error_naming(const std::function<void()>& action,
+                                               const std::vector<std::string>& needles) {
+  try {
+    action();
+  } catch (const Error& error) {
+    const std::string message = error.what();
+    for (const auto& needle : needles) {
+      if (message.find(needle) == std::string::npos) {
+        return ::testing::AssertionFailure() << "error \"" << message << "\" does not name \"" << needle << "\"";
+      }
+    }
+    return ::testing::AssertionSuccess();
+  } catch (const std::exception& other) {
+    return ::testing::AssertionFailure() << "threw a non-predictor exception: " << other.what();
+  }
+  return ::testing::AssertionFailure() << "no error thrown";
 }
 
 std::string models_dir() {

@@ -3,6 +3,7 @@
 // running them, random data, comparisons, and locating ../shared/models.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -50,6 +51,11 @@ std::unique_ptr<Layer> run_layer_in_place(const std::string& param_text, Blob* b
                                       float rel_tol = 1e-4f);
 
 std::vector<float> to_vector(const Blob& blob);
+
+// Runs `action` and checks that it throws predictor::Error whose message
+// names every one of `needles` (layer name, field, ...).
+::testing::AssertionResult throws_error_naming(const std::function<void()>& action,
+                                               const std::vector<std::string>& needles);
 
 // The zoo of real model definitions: $PREDICTOR_MODELS_DIR, else
 // ../shared/models beside the source tree. Empty when absent.
