@@ -1,0 +1,190 @@
+#include "image_io.h"
+
+// jpeglib.h needs FILE and size_t declared before it.
+#include <cerrno>
+#include <csetjmp>
+#include <cstdio>
+#include <cstring>
+
+#include <jpeglib.h>
+#include <png.h>
+
+namespace classify {
+
+namespace {
+
+// Refuses absurd header sizes before allocating for them.
+constexpr std::size_t kMaxPixels = std::size_t{1} << 28;
+
+void check_size(const std::string& path, std::size_t width, std::size_t height) {
+  if (width == 0 || height == 0 || width * height > kMaxPixels) {
+    throw ImageError("image '" + path + "' has an unsupported size of " + std::to_string(width) + "x" +
+                     std::to_string(height));
+  }
+}
+
+std::vector<std::uint8_t> read_file(const std::string& path) {
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  if (file == nullptr) throw ImageError("cannot open image '" + path + "': " + std::strerror(errno));
+  std::vector<std::uint8_t> bytes;
+  std::uint8_t chunk[1 << 16];
+  std::size_t read = 0;
+  while ((read = std::fread(chunk, 1, sizeof chunk, file)) > 0) bytes.insert(bytes.end(), chunk, chunk + read);
+  const bool failed = std::ferror(file) != 0;
+  const int error = errno;
+  std::fclose(file);
+  if (failed) throw ImageError("cannot read image '" + path + "': " + std::strerror(error));
+  return bytes;
+}
+
+// --- JPEG -------------------------------------------------------------------
+// libjpeg reports errors through a callback that must not return; it jumps
+// back to decode_jpeg with longjmp. Between the setjmp and the libjpeg calls
+// that may jump, decode_jpeg creates no object with a destructor, so the jump
+// skips no cleanup.
+
+struct JpegErrors {
+  jpeg_error_mgr manager;  // first member: libjpeg hands &manager back to us
+  std::jmp_buf jump;
+  char message[JMSG_LENGTH_MAX];
+};
+
+[[noreturn]] void jpeg_fail(j_common_ptr cinfo) {
+  auto* errors = reinterpret_cast<JpegErrors*>(cinfo->err);
+  errors->manager.format_message(cinfo, errors->message);
+  std::longjmp(errors->jump, 1);
+}
+
+// libjpeg reports corrupt data, a truncated file included, as a warning
+// (level -1) and decodes the rest as gray; classifying that would be silently
+// wrong, so warnings fail too. Trace messages (level >= 0) are ignored.
+void jpeg_message(j_common_ptr cinfo, int level) {
+  if (level < 0) jpeg_fail(cinfo);
+}
+
+struct JpegDecoder {
+  jpeg_decompress_struct cinfo{};
+  JpegErrors errors{};
+  ~JpegDecoder() { jpeg_destroy_decompress(&cinfo); }  // a no-op before jpeg_create_decompress
+};
+
+void decode_jpeg(const std::vector<std::uint8_t>& bytes, const std::string& path, Image& image) {
+  JpegDecoder decoder;
+  jpeg_decompress_struct& cinfo = decoder.cinfo;
+  cinfo.err = jpeg_std_error(&decoder.errors.manager);
+  decoder.errors.manager.error_exit = jpeg_fail;
+  decoder.errors.manager.emit_message = jpeg_message;
+  if (setjmp(decoder.errors.jump) != 0) {
+    throw ImageError("corrupt JPEG '" + path + "': " + decoder.errors.message);
+  }
+  jpeg_create_decompress(&cinfo);
+  jpeg_mem_src(&cinfo, bytes.data(), static_cast<unsigned long>(bytes.size()));
+  jpeg_read_header(&cinfo, TRUE);
+  // libjpeg converts grayscale and YCbCr to RGB; it refuses CMYK (an error).
+  cinfo.out_color_space = JCS_RGB;
+  jpeg_start_decompress(&cinfo);
+  check_size(path, cinfo.output_width, cinfo.output_height);
+  image.width = static_cast<int>(cinfo.output_width);
+  image.height = static_cast<int>(cinfo.output_height);
+  image.channels = 3;
+  image.pixels.resize(std::size_t{cinfo.output_width} * cinfo.output_height * 3);
+  while (cinfo.output_scanline < cinfo.output_height) {
+    JSAMPROW row = image.pixels.data() + std::size_t{cinfo.output_scanline} * cinfo.output_width * 3;
+    jpeg_read_scanlines(&cinfo, &row, 1);
+  }
+  jpeg_finish_decompress(&cinfo);
+}
+
+// --- PNG --------------------------------------------------------------------
+// Same scheme as JPEG: libpng's error callback longjmps to png_jmpbuf.
+
+struct PngSource {
+  const std::vector<std::uint8_t>* bytes;
+  std::size_t offset;
+  char message[256];
+};
+
+[[noreturn]] void png_fail(png_structp png, png_const_charp message) {
+  auto* source = static_cast<PngSource*>(png_get_error_ptr(png));
+  std::snprintf(source->message, sizeof source->message, "%s", message);
+  png_longjmp(png, 1);
+}
+
+void png_ignore_warning(png_structp, png_const_charp) {}
+
+void png_read_bytes(png_structp png, png_bytep out, png_size_t length) {
+  auto* source = static_cast<PngSource*>(png_get_io_ptr(png));
+  if (source->bytes->size() - source->offset < length) png_error(png, "unexpected end of file");
+  std::memcpy(out, source->bytes->data() + source->offset, length);
+  source->offset += length;
+}
+
+struct PngDecoder {
+  png_structp png = nullptr;
+  png_infop info = nullptr;
+  ~PngDecoder() { png_destroy_read_struct(&png, info ? &info : nullptr, nullptr); }
+};
+
+void decode_png(const std::vector<std::uint8_t>& bytes, const std::string& path, Image& image) {
+  PngSource source{&bytes, 0, {}};
+  PngDecoder decoder;
+  decoder.png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &source, png_fail, png_ignore_warning);
+  if (decoder.png != nullptr) decoder.info = png_create_info_struct(decoder.png);
+  if (decoder.info == nullptr) throw ImageError("cannot decode PNG '" + path + "': out of memory");
+  png_structp png = decoder.png;
+  png_infop info = decoder.info;
+  if (setjmp(png_jmpbuf(png)) != 0) {
+    throw ImageError("corrupt PNG '" + path + "': " + source.message);
+  }
+  png_set_read_fn(png, &source, png_read_bytes);
+  png_read_info(png, info);
+  check_size(path, png_get_image_width(png, info), png_get_image_height(png, info));
+  // Normalise every colour type and bit depth to 8-bit RGB.
+  png_set_expand(png);  // palette -> RGB, gray < 8 bits -> 8 bits, tRNS -> alpha
+  png_set_scale_16(png);
+  png_set_strip_alpha(png);
+  png_set_gray_to_rgb(png);
+  const int passes = png_set_interlace_handling(png);
+  png_read_update_info(png, info);
+
+  image.width = static_cast<int>(png_get_image_width(png, info));
+  image.height = static_cast<int>(png_get_image_height(png, info));
+  image.channels = png_get_channels(png, info);
+  const std::size_t row_bytes = png_get_rowbytes(png, info);
+  if (image.channels != 3 || row_bytes != std::size_t(image.width) * 3) {
+    png_error(png, "unexpected layout after conversion to 8-bit RGB");
+  }
+  image.pixels.resize(row_bytes * image.height);
+  // Row by row (every pass of an interlaced image refines the same rows).
+  for (int pass = 0; pass < passes; ++pass) {
+    for (int y = 0; y < image.height; ++y) png_read_row(png, image.pixels.data() + row_bytes * y, nullptr);
+  }
+  png_read_end(png, nullptr);
+}
+
+bool is_png(const std::vector<std::uint8_t>& bytes) {
+  return bytes.size() >= 8 && png_sig_cmp(bytes.data(), 0, 8) == 0;
+}
+
+bool is_jpeg(const std::vector<std::uint8_t>& bytes) {
+  return bytes.size() >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF;
+}
+
+}  // namespace
+
+Image read_image(const std::string& path) {
+  const std::vector<std::uint8_t> bytes = read_file(path);
+  Image image;
+  if (is_jpeg(bytes)) {
+    decode_jpeg(bytes, path, image);
+  } else if (is_png(bytes)) {
+    decode_png(bytes, path, image);
+  } else if (bytes.empty()) {
+    throw ImageError("image '" + path + "' is empty");
+  } else {
+    throw ImageError("image '" + path + "' is not a JPEG or PNG file (unsupported format)");
+  }
+  return image;
+}
+
+}  // namespace classify
