@@ -22,8 +22,9 @@ echo
 echo "== predictor run"
 "$tool" run --model="$model" --weights="$out/predictor_mobilenet.caffemodel" --seed=7 --output_dir="$out/run"
 echo
-echo "== predictor bench (batch 1, then batch 8 with the memory planner)"
+echo "== predictor bench: batch 1, per layer"
 "$tool" bench --model="$model" --weights="$out/predictor_mobilenet.caffemodel" --iterations=30
-"$tool" bench --model="$model" --weights="$out/predictor_mobilenet.caffemodel" --iterations=10 --batch=8 \
-  --optimize_memory --threads=2 2>/dev/null ||
-  "$tool" bench --model="$model" --weights="$out/predictor_mobilenet.caffemodel" --iterations=10 --batch=8
+echo
+echo "== predictor bench: 2 threads sharing one copy of the weights, memory planner on"
+"$tool" bench --model="$model" --weights="$out/predictor_mobilenet.caffemodel" --iterations=20 \
+  --threads=2 --optimize_memory

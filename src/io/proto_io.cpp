@@ -5,6 +5,12 @@
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/text_format.h>
 
+#include <fcntl.h>
+#include <google/protobuf/io/zero_copy_stream_impl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -61,23 +67,46 @@ caffe::NetParameter read_net_text_file(const std::string& path) {
   return parse_net_text(read_file(path), path);
 }
 
-caffe::NetParameter parse_net_binary(const std::string& bytes, const std::string& source) {
-  caffe::NetParameter net;
-  google::protobuf::io::ArrayInputStream array(bytes.data(), static_cast<int>(bytes.size()));
-  google::protobuf::io::CodedInputStream coded(&array);
-  coded.SetTotalBytesLimit(std::numeric_limits<int>::max());
-  if (bytes.size() > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
+namespace {
+
+// Parses a binary NetParameter from any stream, past protobuf's default
+// 64 MB limit (VGG-16's weights are 528 MB).
+caffe::NetParameter parse_binary_stream(google::protobuf::io::ZeroCopyInputStream* stream, std::size_t bytes,
+                                        const std::string& source) {
+  if (bytes > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
     throw Error(source + ": file is larger than 2 GB, the protobuf limit");
   }
+  caffe::NetParameter net;
+  google::protobuf::io::CodedInputStream coded(stream);
+  coded.SetTotalBytesLimit(std::numeric_limits<int>::max());
   if (!net.ParseFromCodedStream(&coded) || !coded.ConsumedEntireMessage()) {
     throw Error(source + ": not a valid .caffemodel (truncated or not a binary NetParameter; " +
-                std::to_string(bytes.size()) + " bytes)");
+                std::to_string(bytes) + " bytes)");
   }
   return net;
 }
 
+}  // namespace
+
+caffe::NetParameter parse_net_binary(const std::string& bytes, const std::string& source) {
+  google::protobuf::io::ArrayInputStream array(bytes.data(), static_cast<int>(std::min<std::size_t>(
+                                                                 bytes.size(), std::numeric_limits<int>::max())));
+  return parse_binary_stream(&array, bytes.size(), source);
+}
+
 caffe::NetParameter read_net_binary_file(const std::string& path) {
-  return parse_net_binary(read_file(path), path);
+  // Streamed from the file: the bytes are never held in memory whole, next
+  // to the parsed message.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw Error(path + ": cannot open: " + std::strerror(errno));
+  struct stat info {};
+  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+    ::close(fd);
+    throw Error(path + ": not a regular file");
+  }
+  google::protobuf::io::FileInputStream stream(fd);
+  stream.SetCloseOnDelete(true);
+  return parse_binary_stream(&stream, static_cast<std::size_t>(info.st_size), path);
 }
 
 void write_net_binary_file(const caffe::NetParameter& net, const std::string& path) {

@@ -1,5 +1,7 @@
 // predictor run: one forward pass of a model on inputs from .npy files or
 // drawn from a seed; writes every net output (and drawn inputs) as .npy.
+// --optimize_memory plans the activations as Optimization::MEMORY does; the
+// outputs are the same, bit for bit.
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
@@ -10,6 +12,7 @@
 #include "commands.h"
 #include "flags.h"
 #include "io/npy.h"
+#include "memory_report.h"
 #include "predictor/Error.h"
 #include "predictor/Model.h"
 #include "predictor/Net.h"
@@ -156,6 +159,7 @@ void print_summary(const Net& net, const Model& model, const std::vector<std::st
     }
   }
   std::cout << "forward: " << format_ms(forward_ms) << " ms\n";
+  if (const MemoryStats* plan = net.memory_stats()) std::cout << memory_plan_line(*plan) << "\n";
   for (std::size_t i = 0; i < net.output_names().size(); ++i) {
     const Blob& output = *net.output_blobs()[i];
     std::cout << "output " << net.output_names()[i] << ": " << shape_text(output.shape()) << " -> "
@@ -171,9 +175,11 @@ int run() {
   if (!FLAGS_input.empty() && flag_was_given("seed")) {
     throw Error("--input and --seed exclude each other: inputs come from files or are drawn");
   }
+  const bool optimize_memory = optimize_memory_from_flags();
   const int batch = batch_from_flags();
   const auto model = Model::FromFiles(FLAGS_model, FLAGS_weights, load_options_from_flags());
   Net net(model);
+  if (optimize_memory) net.EnableMemoryPlanning(FLAGS_memory_strategy);  // keeps the outputs intact
   const std::vector<std::string> input_files = set_inputs(&net, batch);
   net.Reshape();  // shape inference is not part of the timed pass
   const auto start = Clock::now();
@@ -190,6 +196,8 @@ int run() {
 }  // namespace
 
 const Command kRunCommand{"run", "run one forward pass and write the outputs as .npy files",
-                          {"model", "weights", "input", "seed", "batch", "output_dir", "input_shape"}, run};
+                          {"model", "weights", "input", "seed", "batch", "output_dir", "optimize_memory",
+                           "memory_strategy", "input_shape"},
+                          run};
 
 }  // namespace predictor::tool

@@ -20,5 +20,6 @@ struct Command {
 extern const Command kInitWeightsCommand;
 extern const Command kRunCommand;
 extern const Command kBenchCommand;
+extern const Command kMemplanCommand;
 
 }  // namespace predictor::tool

@@ -3,7 +3,9 @@
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
+#include <stdexcept>
 
+#include "memory/planner.h"
 #include "predictor/Error.h"
 #include "tool_common.h"
 
@@ -13,6 +15,10 @@ DEFINE_string(input_shape, "",
               "shapes replacing the declared input shapes: name:d0,d1,...;name2:d0,d1,...");
 DEFINE_int32(batch, 0, "batch size, the first dimension of every input; 0 keeps the declared one");
 DEFINE_uint32(seed, 1, "seed of the random weights and inputs");
+DEFINE_bool(json, false, "print one JSON object instead of text");
+DEFINE_bool(optimize_memory, false,
+            "plan activation memory: blobs whose lifetimes do not overlap share storage (Optimization::MEMORY)");
+DEFINE_string(memory_strategy, "best_fit", "memory planning strategy with --optimize_memory: best_fit or linear_scan");
 
 namespace predictor::tool {
 
@@ -62,6 +68,23 @@ int batch_from_flags() {
     throw Error("--batch must be at least 1 (" + std::to_string(FLAGS_batch) + " given)");
   }
   return FLAGS_batch;
+}
+
+void check_memory_strategy(const char* flag, const std::string& strategy) {
+  // The library's planner factory is the one authority on strategy names.
+  try {
+    memory::make_planner(strategy);
+  } catch (const std::invalid_argument& error) {
+    throw Error(std::string("--") + flag + ": " + error.what());
+  }
+}
+
+bool optimize_memory_from_flags() {
+  if (flag_was_given("memory_strategy") && !FLAGS_optimize_memory) {
+    throw Error("--memory_strategy applies only with --optimize_memory");
+  }
+  if (FLAGS_optimize_memory) check_memory_strategy("memory_strategy", FLAGS_memory_strategy);
+  return FLAGS_optimize_memory;
 }
 
 }  // namespace predictor::tool

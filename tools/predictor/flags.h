@@ -14,6 +14,9 @@ DECLARE_string(weights);
 DECLARE_string(input_shape);
 DECLARE_int32(batch);
 DECLARE_uint32(seed);
+DECLARE_bool(json);
+DECLARE_bool(optimize_memory);
+DECLARE_string(memory_strategy);
 
 namespace predictor::tool {
 
@@ -26,5 +29,11 @@ void require_flag(const char* name, const std::string& value);
 LoadOptions load_options_from_flags();
 // --batch, validated: 0 when not given (keep the declared batch).
 int batch_from_flags();
+
+// Throws predictor::Error naming --`flag` unless `strategy` is a memory
+// planning strategy the library knows.
+void check_memory_strategy(const char* flag, const std::string& strategy);
+// --optimize_memory, validated with --memory_strategy, which needs it.
+bool optimize_memory_from_flags();
 
 }  // namespace predictor::tool

@@ -22,7 +22,7 @@ DECLARE_bool(help);  // gflags' own
 namespace predictor::tool {
 namespace {
 
-const Command* const kCommands[] = {&kInitWeightsCommand, &kRunCommand, &kBenchCommand};
+const Command* const kCommands[] = {&kInitWeightsCommand, &kRunCommand, &kBenchCommand, &kMemplanCommand};
 
 void print_usage(std::ostream& out) {
   out << "usage: predictor <command> --flag=value ...\n\ncommands:\n";

@@ -2,9 +2,11 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <iostream>
 #include <random>
 #include <system_error>
 
+#include "json_writer.h"
 #include "predictor/Error.h"
 
 namespace predictor::tool {
@@ -70,6 +72,33 @@ void fill_random_inputs(Net* net, std::uint32_t seed) {
       data[i] = 2.0f * unit - 1.0f;
     }
   }
+}
+
+int net_batch(const Net& net) {
+  const Blob& first_input = *net.input_blobs()[0];
+  return first_input.num_axes() > 0 ? first_input.shape(0) : 1;
+}
+
+void print_input_shapes(const Net& net) {
+  for (std::size_t i = 0; i < net.input_names().size(); ++i) {
+    std::cout << "input " << net.input_names()[i] << ": " << shape_text(net.input_blobs()[i]->shape()) << "\n";
+  }
+}
+
+void write_input_shapes_json(const Net& net, JsonWriter* json) {
+  json->Key("inputs");
+  json->BeginArray();
+  for (std::size_t i = 0; i < net.input_names().size(); ++i) {
+    json->BeginObject();
+    json->Key("name");
+    json->String(net.input_names()[i]);
+    json->Key("shape");
+    json->BeginArray();
+    for (int dim : net.input_blobs()[i]->shape()) json->Integer(dim);
+    json->EndArray();
+    json->EndObject();
+  }
+  json->EndArray();
 }
 
 double elapsed_ms(Clock::time_point start, Clock::time_point end) {

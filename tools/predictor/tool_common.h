@@ -11,6 +11,8 @@
 
 namespace predictor::tool {
 
+class JsonWriter;
+
 // `text` cut at every `separator` ("a,,b" -> "a", "", "b").
 std::vector<std::string> split(const std::string& text, char separator);
 // "1x3x224x224"; "()" for a 0-d shape.
@@ -26,6 +28,11 @@ void set_batch(Net* net, int batch);
 // Fills every net input, in order, with uniform [-1, 1) floats drawn from
 // one generator seeded with `seed`; the same on every platform.
 void fill_random_inputs(Net* net, std::uint32_t seed);
+// The first dimension of the first net input (1 for a 0-d input).
+int net_batch(const Net& net);
+// "input <name>: <shape>" lines, and the same as a JSON "inputs" member.
+void print_input_shapes(const Net& net);
+void write_input_shapes_json(const Net& net, JsonWriter* json);
 
 using Clock = std::chrono::steady_clock;
 double elapsed_ms(Clock::time_point start, Clock::time_point end);
