@@ -48,7 +48,7 @@ class BiasLayer : public Layer {
     const int bias_axes = static_cast<int>(bias_shape.size());
     // Caffe's rule: a scalar ignores the axis; otherwise the bias's axes
     // must match the input's from the axis on.
-    const int axis = bias_axes == 0 ? 0 : canonical_axis(in);
+    const int axis = bias_axes == 0 ? 0 : canonical_axis(in, param().bias_param().axis(), "bias_param.axis");
     if (given != nullptr) {
       bool fits = axis + bias_axes <= in.num_axes();
       for (int i = 0; fits && i < bias_axes; ++i) fits = in.shape(axis + i) == bias_shape[i];
@@ -73,17 +73,9 @@ class BiasLayer : public Layer {
   }
 
  private:
-  int canonical_axis(const Blob& in) const {
-    const int axis = param().bias_param().axis();
-    if (axis < -in.num_axes() || axis >= in.num_axes()) {
-      fail("bias_param.axis", std::to_string(axis) + " is out of range for the input " + in.shape_string());
-    }
-    return axis < 0 ? axis + in.num_axes() : axis;
-  }
-
   // The learned bias's shape: the input's axes from axis over num_axes.
   std::vector<int> learned_shape(const Blob& in) const {
-    const int axis = canonical_axis(in);
+    const int axis = canonical_axis(in, param().bias_param().axis(), "bias_param.axis");
     const int num_axes = param().bias_param().num_axes();
     if (num_axes >= 0 && axis + num_axes > in.num_axes()) {
       fail("bias_param.num_axes", std::to_string(num_axes) + " axes from axis " + std::to_string(axis) +

@@ -17,8 +17,8 @@ class ClipLayer : public ElementwiseLayer {
     if (!p.has_min()) fail("clip_param.min", "is required");
     if (!p.has_max()) fail("clip_param.max", "is required");
     if (!(min_ <= max_)) {
-      fail("clip_param.min", "must not exceed clip_param.max (min " + value_text(min_) + ", max " +
-                                 value_text(max_) + ")");
+      fail("clip_param.min",
+           "must not exceed clip_param.max (min " + value_text(min_) + ", max " + value_text(max_) + ")");
     }
   }
 

@@ -71,15 +71,15 @@ std::vector<int> per_axis(const Layer& layer, const std::string& name, const std
   const std::string field = "convolution_param." + name;
   if (is_2d) {
     if (spatial != 2) {
-      layer.fail("convolution_param." + hw + "_h", hw + "_h and " + hw + "_w are for 2-D convolution only; the input has " +
-                                   std::to_string(spatial) + " spatial axes");
+      layer.fail("convolution_param." + hw + "_h", hw + "_h and " + hw +
+                                                       "_w are for 2-D convolution only; the input has " +
+                                                       std::to_string(spatial) + " spatial axes");
     }
     return values;
   }
   if (values.empty()) {
     if (!fallback && spatial > 0) {
-      layer.fail(field, "missing: give " + name + " (once, or once per spatial axis) or " + hw + "_h and " + hw +
-                            "_w");
+      layer.fail(field, "missing: give " + name + " (once, or once per spatial axis) or " + hw + "_h and " + hw + "_w");
     }
     return std::vector<int>(spatial, fallback ? *fallback : 0);
   }
@@ -91,8 +91,6 @@ std::vector<int> per_axis(const Layer& layer, const std::string& name, const std
   }
   return values;
 }
-
-}  // namespace
 
 ConvParams parse_conv_params(const Layer& layer) {
   const caffe::ConvolutionParameter& p = layer.param().convolution_param();
@@ -108,12 +106,12 @@ ConvParams parse_conv_params(const Layer& layer) {
   params.force_nd_im2col = p.force_nd_im2col();
 
   params.kernel_2d = p.has_kernel_h() || p.has_kernel_w();
-  params.kernel = params.kernel_2d ? hw_pair(layer, "kernel", "kernel_size", p.has_kernel_h(), p.kernel_h(), p.has_kernel_w(),
-                                             p.kernel_w(), 1, p.kernel_size_size())
+  params.kernel = params.kernel_2d ? hw_pair(layer, "kernel", "kernel_size", p.has_kernel_h(), p.kernel_h(),
+                                             p.has_kernel_w(), p.kernel_w(), 1, p.kernel_size_size())
                                    : field_values(layer, "convolution_param.kernel_size", p.kernel_size(), 1);
   params.stride_2d = p.has_stride_h() || p.has_stride_w();
-  params.stride = params.stride_2d ? hw_pair(layer, "stride", "stride", p.has_stride_h(), p.stride_h(), p.has_stride_w(),
-                                             p.stride_w(), 1, p.stride_size())
+  params.stride = params.stride_2d ? hw_pair(layer, "stride", "stride", p.has_stride_h(), p.stride_h(),
+                                             p.has_stride_w(), p.stride_w(), 1, p.stride_size())
                                    : field_values(layer, "convolution_param.stride", p.stride(), 1);
   params.pad_2d = p.has_pad_h() || p.has_pad_w();
   params.pad = params.pad_2d
@@ -125,139 +123,148 @@ ConvParams parse_conv_params(const Layer& layer) {
   return params;
 }
 
-ConvShapes resolve_conv_shapes(const Layer& layer, const ConvParams& params, const std::vector<int>& bottom_shape,
-                               bool transposed) {
-  const int num_axes = static_cast<int>(bottom_shape.size());
-  if (params.axis < -num_axes || params.axis >= num_axes) {
-    layer.fail("convolution_param.axis", "axis " + std::to_string(params.axis) + " is out of range for the " +
-                                             std::to_string(num_axes) + "-D input " + shape_text(bottom_shape));
-  }
-  const int channel_axis = params.axis < 0 ? params.axis + num_axes : params.axis;
-  const int spatial = num_axes - channel_axis - 1;
+}  // namespace
+
+ConvolutionLayerBase::ConvolutionLayerBase(const caffe::LayerParameter& param, bool transposed)
+    : Layer(param), params_(parse_conv_params(*this)), transposed_(transposed) {}
+
+ConvShapes ConvolutionLayerBase::resolve(const Blob& bottom) const {
+  const std::vector<int>& bottom_shape = bottom.shape();
+  const int channel_axis = canonical_axis(bottom, params_.axis, "convolution_param.axis");
+  const int spatial = bottom.num_axes() - channel_axis - 1;
   if (spatial > cpu::kMaxSpatialAxes) {
-    layer.fail("convolution_param.axis", "the input " + shape_text(bottom_shape) + " has " + std::to_string(spatial) +
-                                             " spatial axes after the channel axis; at most " +
-                                             std::to_string(cpu::kMaxSpatialAxes) + " are supported");
+    fail("convolution_param.axis", "the input " + bottom.shape_string() + " has " + std::to_string(spatial) +
+                                       " spatial axes after the channel axis; at most " +
+                                       std::to_string(cpu::kMaxSpatialAxes) + " are supported");
   }
   const int default_stride = 1, default_pad = 0, default_dilation = 1;
-  const std::vector<int> kernel = per_axis(layer, "kernel_size", "kernel", params.kernel, params.kernel_2d, spatial, nullptr);
-  const std::vector<int> stride = per_axis(layer, "stride", "stride", params.stride, params.stride_2d, spatial, &default_stride);
-  const std::vector<int> pad = per_axis(layer, "pad", "pad", params.pad, params.pad_2d, spatial, &default_pad);
-  const std::vector<int> dilation = per_axis(layer, "dilation", "dilation", params.dilation, false, spatial, &default_dilation);
+  const std::vector<int> kernel =
+      per_axis(*this, "kernel_size", "kernel", params_.kernel, params_.kernel_2d, spatial, nullptr);
+  const std::vector<int> stride =
+      per_axis(*this, "stride", "stride", params_.stride, params_.stride_2d, spatial, &default_stride);
+  const std::vector<int> pad = per_axis(*this, "pad", "pad", params_.pad, params_.pad_2d, spatial, &default_pad);
+  const std::vector<int> dilation =
+      per_axis(*this, "dilation", "dilation", params_.dilation, false, spatial, &default_dilation);
 
   const int channels = bottom_shape[channel_axis];
-  if (channels % params.group != 0) {
-    layer.fail("convolution_param.group", "the input's " + std::to_string(channels) +
-                                              " channels are not a multiple of group " + std::to_string(params.group));
+  if (channels % params_.group != 0) {
+    fail("convolution_param.group", "the input's " + std::to_string(channels) +
+                                        " channels are not a multiple of group " + std::to_string(params_.group));
   }
 
   ConvShapes shapes;
   shapes.num = 1;
   for (int a = 0; a < channel_axis; ++a) shapes.num *= bottom_shape[a];
   shapes.top_shape.assign(bottom_shape.begin(), bottom_shape.begin() + channel_axis);
-  shapes.top_shape.push_back(params.num_output);
+  shapes.top_shape.push_back(params_.num_output);
 
   cpu::ConvGeometry& g = shapes.geometry;
   g.patches.num_axes = spatial;
-  g.patches.channels = transposed ? params.num_output : channels;
+  g.patches.channels = transposed_ ? params_.num_output : channels;
   g.in_channels = channels;
-  g.out_channels = params.num_output;
-  g.group = params.group;
-  g.force_nd = params.force_nd_im2col;
+  g.out_channels = params_.num_output;
+  g.group = params_.group;
+  g.force_nd = params_.force_nd_im2col;
   for (int a = 0; a < spatial; ++a) {
     const std::int64_t in = bottom_shape[channel_axis + 1 + a];
     const std::int64_t extent = static_cast<std::int64_t>(dilation[a]) * (kernel[a] - 1) + 1;
+    const std::int64_t both_pads = 2 * static_cast<std::int64_t>(pad[a]);
     // Integer division truncating toward zero, as Caffe's int arithmetic:
     // a kernel wider than the padded input still gives one output when the
     // stride is larger than the overhang.
-    const std::int64_t out = transposed ? static_cast<std::int64_t>(stride[a]) * (in - 1) + extent - 2 * pad[a]
-                                        : (in + 2 * pad[a] - extent) / stride[a] + 1;
-    const std::string where = "spatial axis " + std::to_string(a) + " of the input " + shape_text(bottom_shape) +
+    const std::int64_t out = transposed_ ? static_cast<std::int64_t>(stride[a]) * (in - 1) + extent - both_pads
+                                         : (in + both_pads - extent) / stride[a] + 1;
+    const std::string where = "spatial axis " + std::to_string(a) + " of the input " + bottom.shape_string() +
                               ": size " + std::to_string(in) + " with kernel extent " + std::to_string(extent) +
                               ", pad " + std::to_string(pad[a]) + " and stride " + std::to_string(stride[a]);
-    if (out <= 0) layer.fail("", where + " gives output size " + std::to_string(out) + "; it must be positive");
-    if (out > kIntMax) layer.fail("", where + " gives output size " + std::to_string(out) + ", too large");
+    if (out <= 0) fail("", where + " gives output size " + std::to_string(out) + "; it must be positive");
+    if (out > kIntMax) fail("", where + " gives output size " + std::to_string(out) + ", too large");
+    // The kernels index the padded image with ints, as Caffe does.
+    if ((transposed_ ? out : in) + both_pads > kIntMax) {
+      fail("convolution_param.pad", where + ": the padded size exceeds 2^31 - 1");
+    }
     shapes.top_shape.push_back(static_cast<int>(out));
-    g.patches.image[a] = static_cast<int>(transposed ? out : in);
-    g.patches.grid[a] = static_cast<int>(transposed ? in : out);
+    g.patches.image[a] = static_cast<int>(transposed_ ? out : in);
+    g.patches.grid[a] = static_cast<int>(transposed_ ? in : out);
     g.patches.kernel[a] = kernel[a];
     g.patches.pad[a] = pad[a];
     g.patches.stride[a] = stride[a];
     g.patches.dilation[a] = dilation[a];
   }
   if (capped_product(shapes.top_shape) > kIntMax) {
-    layer.fail("", "the output shape " + shape_text(shapes.top_shape) + " has more than 2^31 - 1 elements");
+    fail("", "the output shape " + shape_text(shapes.top_shape) + " has more than 2^31 - 1 elements");
   }
   // The kernels index column matrices and gemm dimensions with ints.
   const std::vector<int> image(g.patches.image, g.patches.image + spatial);
   const std::vector<int> grid(g.patches.grid, g.patches.grid + spatial);
   if (capped_product(image) > kIntMax || capped_product(grid) > kIntMax ||
       capped_product(capped_product(kernel), g.patches.channels) > kIntMax) {
-    layer.fail("convolution_param.kernel_size", "the column matrix of the input " + shape_text(bottom_shape) +
-                                                    " would have more than 2^31 - 1 rows or columns");
+    fail("convolution_param.kernel_size",
+         "the column matrix of the input " + bottom.shape_string() + " would have more than 2^31 - 1 rows or columns");
   }
 
-  std::vector<int> weight_shape = transposed ? std::vector<int>{channels, params.num_output / params.group}
-                                             : std::vector<int>{params.num_output, channels / params.group};
+  std::vector<int> weight_shape = transposed_ ? std::vector<int>{channels, params_.num_output / params_.group}
+                                              : std::vector<int>{params_.num_output, channels / params_.group};
   weight_shape.insert(weight_shape.end(), kernel.begin(), kernel.end());
   if (capped_product(weight_shape) > kIntMax) {
-    layer.fail("blobs[0]", "the weights " + shape_text(weight_shape) + " would have more than 2^31 - 1 elements");
+    fail("blobs[0]", "the weights " + shape_text(weight_shape) + " would have more than 2^31 - 1 elements");
   }
   shapes.weight_shapes.push_back(weight_shape);
-  if (params.bias_term) shapes.weight_shapes.push_back({params.num_output});
+  if (params_.bias_term) shapes.weight_shapes.push_back({params_.num_output});
   return shapes;
 }
 
-std::vector<std::vector<int>> conv_weight_shapes(const Layer& layer, const ConvParams& params,
-                                                 const std::vector<const Blob*>& bottom, bool transposed) {
-  if (bottom.empty()) layer.fail("bottom", "missing");
-  return resolve_conv_shapes(layer, params, bottom[0]->shape(), transposed).weight_shapes;
+std::vector<std::vector<int>> ConvolutionLayerBase::weight_shapes(const std::vector<const Blob*>& bottom) const {
+  if (bottom.empty()) fail("bottom", "missing");
+  return resolve(*bottom[0]).weight_shapes;
 }
 
-ConvShapes reshape_conv(const Layer& layer, const ConvParams& params, const std::vector<const Blob*>& bottom,
-                        const std::vector<Blob*>& top, bool transposed) {
-  if (bottom.empty()) layer.fail("bottom", "missing");
+void ConvolutionLayerBase::reshape_tops(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top) {
+  if (bottom.empty()) fail("bottom", "missing");
   if (top.size() != bottom.size()) {
-    layer.fail("top", "needs one top per bottom (" + std::to_string(bottom.size()) + " bottoms, " +
-                          std::to_string(top.size()) + " tops)");
+    fail("top", "needs one top per bottom (" + std::to_string(bottom.size()) + " bottoms, " +
+                    std::to_string(top.size()) + " tops)");
   }
   for (std::size_t i = 1; i < bottom.size(); ++i) {
     if (bottom[i]->shape() != bottom[0]->shape()) {
-      layer.fail("bottom", "all bottoms must have one shape: bottom 0 is " + shape_text(bottom[0]->shape()) +
-                               ", bottom " + std::to_string(i) + " is " + shape_text(bottom[i]->shape()));
+      fail("bottom", "all bottoms must have one shape: bottom 0 is " + bottom[0]->shape_string() + ", bottom " +
+                         std::to_string(i) + " is " + bottom[i]->shape_string());
     }
   }
-  ConvShapes shapes = resolve_conv_shapes(layer, params, bottom[0]->shape(), transposed);
-  if (!layer.weights().empty()) check_conv_weights(layer, shapes);
-  for (Blob* t : top) t->Reshape(shapes.top_shape);
-  return shapes;
+  shapes_ = resolve(*bottom[0]);
+  if (!weights().empty()) check_weights();
+  for (Blob* t : top) t->Reshape(shapes_.top_shape);
 }
 
-void check_conv_weights(const Layer& layer, const ConvShapes& shapes) {
-  const auto& weights = layer.weights();
-  const auto& expected = shapes.weight_shapes;
+void ConvolutionLayerBase::check_weights() const {
+  const auto& expected = shapes_.weight_shapes;
   const bool bias = expected.size() == 2;
-  if (weights.size() != expected.size()) {
-    layer.fail("blobs", "expected " + std::to_string(expected.size()) +
-                            (bias ? " weight blobs (weights and bias)" : " weight blob (bias_term is false)") +
-                            ", got " + std::to_string(weights.size()));
+  if (weights().size() != expected.size()) {
+    fail("blobs", "expected " + std::to_string(expected.size()) +
+                      (bias ? " weight blobs (weights and bias)" : " weight blob (bias_term is false)") + ", got " +
+                      std::to_string(weights().size()));
   }
-  const cpu::ConvGeometry& g = shapes.geometry;
-  if (weights[0]->shape() != expected[0]) {
-    layer.fail("blobs[0]", "weight shape " + shape_text(weights[0]->shape()) + " does not fit the input: " +
-                               std::to_string(g.in_channels) + " input channels, num_output " +
-                               std::to_string(g.out_channels) + " and group " + std::to_string(g.group) +
-                               " need " + shape_text(expected[0]));
+  const cpu::ConvGeometry& g = shapes_.geometry;
+  if (weights()[0]->shape() != expected[0]) {
+    fail("blobs[0]", "weight shape " + shape_text(weights()[0]->shape()) +
+                         " does not fit the input: " + std::to_string(g.in_channels) + " input channels, num_output " +
+                         std::to_string(g.out_channels) + " and group " + std::to_string(g.group) + " need " +
+                         shape_text(expected[0]));
   }
-  if (bias && weights[1]->shape() != expected[1]) {
-    layer.fail("blobs[1]", "bias shape " + shape_text(weights[1]->shape()) + ", expected " + shape_text(expected[1]) +
-                               " (num_output " + std::to_string(g.out_channels) + ")");
+  if (bias && weights()[1]->shape() != expected[1]) {
+    fail("blobs[1]", "bias shape " + shape_text(weights()[1]->shape()) + ", expected " + shape_text(expected[1]) +
+                         " (num_output " + std::to_string(g.out_channels) + ")");
   }
 }
 
-std::size_t conv_scratch_bytes(const Layer& layer, std::size_t floats) {
+const float* ConvolutionLayerBase::checked_bias() const {
+  check_weights();
+  return params_.bias_term ? weight_data(1) : nullptr;
+}
+
+std::size_t ConvolutionLayerBase::scratch_floats_to_bytes(std::size_t floats) const {
   if (floats > std::numeric_limits<std::size_t>::max() / sizeof(float)) {
-    layer.fail("", "needs more scratch memory than can be addressed");
+    fail("", "needs more scratch memory than can be addressed");
   }
   return floats * sizeof(float);
 }

@@ -1,8 +1,8 @@
 #pragma once
 // The glue shared by Convolution and Deconvolution (Caffe's
 // BaseConvolutionLayer): ConvolutionParameter parsed and checked at
-// construction, then resolved against the input shape at reshape time into
-// top and weight shapes and the kernels' geometry.
+// construction, then resolved against the input shape into top and weight
+// shapes and the kernels' geometry.
 
 #include <cstddef>
 #include <vector>
@@ -25,8 +25,6 @@ struct ConvParams {
   bool kernel_2d = false, stride_2d = false, pad_2d = false;
 };
 
-ConvParams parse_conv_params(const Layer& layer);
-
 // Everything that depends on the input shape.
 struct ConvShapes {
   int num = 0;  // product of the axes before the channel axis
@@ -35,24 +33,33 @@ struct ConvShapes {
   cpu::ConvGeometry geometry;
 };
 
-// `transposed` selects Deconvolution's shapes. Throws through layer.fail.
-ConvShapes resolve_conv_shapes(const Layer& layer, const ConvParams& params, const std::vector<int>& bottom_shape,
-                               bool transposed);
+class ConvolutionLayerBase : public Layer {
+ public:
+  // `transposed`: Deconvolution.
+  ConvolutionLayerBase(const caffe::LayerParameter& param, bool transposed);
+  // Several bottoms of one shape, one top each.
+  int max_bottoms() const override { return -1; }
+  int max_tops() const override { return -1; }
+  std::vector<std::vector<int>> weight_shapes(const std::vector<const Blob*>& bottom) const override;
 
-// Layer::weight_shapes for both layers.
-std::vector<std::vector<int>> conv_weight_shapes(const Layer& layer, const ConvParams& params,
-                                                 const std::vector<const Blob*>& bottom, bool transposed);
+ protected:
+  // The shared part of reshape(): checks the wiring, the input shapes and the
+  // bound weights (when there are any), shapes the tops, sets shapes().
+  void reshape_tops(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top);
+  const ConvShapes& shapes() const { return shapes_; }
+  // forward's guard against missing or mismatched weights; then the bias
+  // (null without bias_term).
+  const float* checked_bias() const;
+  // `floats` of scratch in bytes, failing when that does not fit a size_t.
+  std::size_t scratch_floats_to_bytes(std::size_t floats) const;
 
-// The checks and top shaping of reshape() for both layers: one top per
-// bottom, bottoms of one shape, bound weights (when there are any) that fit.
-ConvShapes reshape_conv(const Layer& layer, const ConvParams& params, const std::vector<const Blob*>& bottom,
-                        const std::vector<Blob*>& top, bool transposed);
+ private:
+  ConvShapes resolve(const Blob& bottom) const;
+  void check_weights() const;
 
-// Fails unless the bound weights have `shapes`' weight shapes: reshape's
-// check, and forward's guard against missing or replaced weights.
-void check_conv_weights(const Layer& layer, const ConvShapes& shapes);
-
-// `floats` of scratch in bytes; fails when that does not fit a size_t.
-std::size_t conv_scratch_bytes(const Layer& layer, std::size_t floats);
+  const ConvParams params_;
+  const bool transposed_;
+  ConvShapes shapes_;
+};
 
 }  // namespace predictor

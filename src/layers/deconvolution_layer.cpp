@@ -10,34 +10,29 @@ namespace predictor {
 
 namespace {
 
-class DeconvolutionLayer : public Layer {
+class DeconvolutionLayer : public ConvolutionLayerBase {
  public:
-  explicit DeconvolutionLayer(const caffe::LayerParameter& param) : Layer(param), params_(parse_conv_params(*this)) {}
-  int max_bottoms() const override { return -1; }
-  int max_tops() const override { return -1; }
-
-  std::vector<std::vector<int>> weight_shapes(const std::vector<const Blob*>& bottom) const override {
-    return conv_weight_shapes(*this, params_, bottom, /*transposed=*/true);
-  }
+  explicit DeconvolutionLayer(const caffe::LayerParameter& param) : ConvolutionLayerBase(param, /*transposed=*/true) {}
 
   void reshape(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top) override {
-    shapes_ = reshape_conv(*this, params_, bottom, top, /*transposed=*/true);
-    set_scratch_bytes(conv_scratch_bytes(*this, cpu::deconvolution_scratch_floats(shapes_.geometry)));
+    reshape_tops(bottom, top);
+    channels_per_block_ = cpu::deconv_channels_per_block(shapes().geometry);
+    set_scratch_bytes(
+        scratch_floats_to_bytes(cpu::deconvolution_scratch_floats(shapes().geometry, channels_per_block_)));
   }
 
   void forward_cpu(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top,
                    const ForwardContext& context) override {
-    check_conv_weights(*this, shapes_);
-    const float* bias = params_.bias_term ? weight_data(1) : nullptr;
+    const float* bias = checked_bias();
     for (std::size_t i = 0; i < bottom.size(); ++i) {
-      cpu::deconvolution_forward(shapes_.geometry, shapes_.num, bottom[i]->cpu_data(), weight_data(0), bias,
-                                 top[i]->mutable_cpu_data(), static_cast<float*>(context.scratch));
+      cpu::deconvolution_forward(shapes().geometry, channels_per_block_, shapes().num, bottom[i]->cpu_data(),
+                                 weight_data(0), bias, top[i]->mutable_cpu_data(),
+                                 static_cast<float*>(context.scratch));
     }
   }
 
  private:
-  const ConvParams params_;
-  ConvShapes shapes_;
+  int channels_per_block_ = 1;
 };
 
 }  // namespace

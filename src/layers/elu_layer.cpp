@@ -10,13 +10,10 @@ namespace {
 
 class ELULayer : public ElementwiseLayer {
  public:
-  explicit ELULayer(const caffe::LayerParameter& param)
-      : ElementwiseLayer(param), alpha_(param.elu_param().alpha()) {}
+  explicit ELULayer(const caffe::LayerParameter& param) : ElementwiseLayer(param), alpha_(param.elu_param().alpha()) {}
 
  protected:
-  void compute(const float* in, float* out, std::size_t count) override {
-    cpu::elu_forward(in, out, count, alpha_);
-  }
+  void compute(const float* in, float* out, std::size_t count) override { cpu::elu_forward(in, out, count, alpha_); }
 
  private:
   float alpha_;
@@ -24,8 +21,6 @@ class ELULayer : public ElementwiseLayer {
 
 }  // namespace
 
-std::unique_ptr<Layer> make_elu_layer(const caffe::LayerParameter& param) {
-  return std::make_unique<ELULayer>(param);
-}
+std::unique_ptr<Layer> make_elu_layer(const caffe::LayerParameter& param) { return std::make_unique<ELULayer>(param); }
 
 }  // namespace predictor

@@ -42,8 +42,6 @@ class ExpLayer : public ElementwiseLayer {
 
 }  // namespace
 
-std::unique_ptr<Layer> make_exp_layer(const caffe::LayerParameter& param) {
-  return std::make_unique<ExpLayer>(param);
-}
+std::unique_ptr<Layer> make_exp_layer(const caffe::LayerParameter& param) { return std::make_unique<ExpLayer>(param); }
 
 }  // namespace predictor

@@ -33,7 +33,7 @@ class InnerProductLayer : public Layer {
   }
 
   void reshape(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top) override {
-    const int axis = canonical_axis(*bottom[0]);
+    const int axis = input_axis(*bottom[0]);
     inputs_ = flattened_inputs(*bottom[0]);
     rows_ = static_cast<int>(bottom[0]->count(0, axis));
     std::vector<int> top_shape(bottom[0]->shape().begin(), bottom[0]->shape().begin() + axis);
@@ -42,6 +42,7 @@ class InnerProductLayer : public Layer {
       fail("inner_product_param.num_output", "the output (" + std::to_string(rows_) + " x " +
                                                  std::to_string(num_output_) + ") has more than 2^31 - 1 elements");
     }
+    weight_shapes_ = expected_weight_shapes(inputs_);
     if (!weights().empty()) check_weights();
     top[0]->Reshape(top_shape);
   }
@@ -49,35 +50,23 @@ class InnerProductLayer : public Layer {
   void forward_cpu(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top,
                    const ForwardContext&) override {
     check_weights();
-    const float* input = bottom[0]->cpu_data();
     float* output = top[0]->mutable_cpu_data();
-    if (rows_ == 1) {
-      // A matrix-vector product: weights (N x K) x input, or (K x N)^T x input.
-      cpu::gemv(transpose_, transpose_ ? inputs_ : num_output_, transpose_ ? num_output_ : inputs_, 1.0f,
-                weight_data(0), input, 0.0f, output);
-    } else {
-      cpu::gemm(false, !transpose_, rows_, num_output_, inputs_, 1.0f, input, inputs_, weight_data(0),
-                transpose_ ? num_output_ : inputs_, 0.0f, output, num_output_);
-    }
+    cpu::gemm(false, !transpose_, rows_, num_output_, inputs_, 1.0f, bottom[0]->cpu_data(), inputs_, weight_data(0),
+              transpose_ ? num_output_ : inputs_, 0.0f, output, num_output_);
     if (bias_term_) cpu::add_row_bias(rows_, num_output_, weight_data(1), output);
   }
 
  private:
-  int canonical_axis(const Blob& bottom) const {
-    const int axis = param().inner_product_param().axis();
-    const int num_axes = bottom.num_axes();
-    if (axis < -num_axes || axis >= num_axes) {
-      fail("inner_product_param.axis", "axis " + std::to_string(axis) + " is out of range for the " +
-                                           std::to_string(num_axes) + "-D input " + bottom.shape_string());
-    }
-    return axis < 0 ? axis + num_axes : axis;
+  int input_axis(const Blob& bottom) const {
+    return canonical_axis(bottom, param().inner_product_param().axis(), "inner_product_param.axis");
   }
 
   // K: the input count per row (fits an int: a blob's count does).
-  int flattened_inputs(const Blob& bottom) const { return static_cast<int>(bottom.count(canonical_axis(bottom))); }
+  int flattened_inputs(const Blob& bottom) const { return static_cast<int>(bottom.count(input_axis(bottom))); }
 
   std::vector<std::vector<int>> expected_weight_shapes(int inputs) const {
-    if (static_cast<std::uint64_t>(inputs) * num_output_ > static_cast<std::uint64_t>(std::numeric_limits<int>::max())) {
+    if (static_cast<std::uint64_t>(inputs) * num_output_ >
+        static_cast<std::uint64_t>(std::numeric_limits<int>::max())) {
       fail("blobs[0]", "the weights (" + std::to_string(num_output_) + " x " + std::to_string(inputs) +
                            ") would have more than 2^31 - 1 elements");
     }
@@ -87,8 +76,9 @@ class InnerProductLayer : public Layer {
     return shapes;
   }
 
+  // Against the shapes of the last reshape: forward may not allocate.
   void check_weights() const {
-    const auto expected = expected_weight_shapes(inputs_);
+    const auto& expected = weight_shapes_;
     if (weights().size() != expected.size()) {
       fail("blobs", "expected " + std::to_string(expected.size()) +
                         (bias_term_ ? " weight blobs (weights and bias)" : " weight blob (bias_term is false)") +
@@ -98,9 +88,10 @@ class InnerProductLayer : public Layer {
     if (blob.shape() != expected[0]) {
       std::string detail;
       if (blob.num_axes() == 2) detail = ", which is for K = " + std::to_string(blob.shape(transpose_ ? 0 : 1));
-      fail("blobs[0]", "the input gives K = " + std::to_string(inputs_) + " inputs per row but the weights have shape " +
-                           blob.shape_string() + detail + " (expected " + std::to_string(expected[0][0]) + " x " +
-                           std::to_string(expected[0][1]) + ")");
+      fail("blobs[0]", "the input gives K = " + std::to_string(inputs_) +
+                           " inputs per row but the weights have shape " + blob.shape_string() + detail +
+                           " (expected " + std::to_string(expected[0][0]) + " x " + std::to_string(expected[0][1]) +
+                           ")");
     }
     if (bias_term_ && weights()[1]->shape() != expected[1]) {
       fail("blobs[1]", "bias shape " + weights()[1]->shape_string() + ", expected " + std::to_string(num_output_));
@@ -112,6 +103,7 @@ class InnerProductLayer : public Layer {
   bool transpose_ = false;
   int inputs_ = 0;  // K
   int rows_ = 0;    // M
+  std::vector<std::vector<int>> weight_shapes_;
 };
 
 }  // namespace

@@ -38,8 +38,6 @@ class LogLayer : public ElementwiseLayer {
 
 }  // namespace
 
-std::unique_ptr<Layer> make_log_layer(const caffe::LayerParameter& param) {
-  return std::make_unique<LogLayer>(param);
-}
+std::unique_ptr<Layer> make_log_layer(const caffe::LayerParameter& param) { return std::make_unique<LogLayer>(param); }
 
 }  // namespace predictor

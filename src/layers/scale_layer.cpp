@@ -61,7 +61,7 @@ class ScaleLayer : public Layer {
     const int scale_axes = static_cast<int>(scale_shape.size());
     // Caffe's rule: a scalar ignores the axis; otherwise the scale's axes
     // must match the input's from the axis on.
-    const int axis = scale_axes == 0 ? 0 : canonical_axis(in);
+    const int axis = scale_axes == 0 ? 0 : canonical_axis(in, param().scale_param().axis(), "scale_param.axis");
     if (given != nullptr) {
       const char* source = scale_from_bottom ? "bottom[1]" : "blobs[0]";
       bool fits = axis + scale_axes <= in.num_axes();
@@ -94,17 +94,9 @@ class ScaleLayer : public Layer {
   }
 
  private:
-  int canonical_axis(const Blob& in) const {
-    const int axis = param().scale_param().axis();
-    if (axis < -in.num_axes() || axis >= in.num_axes()) {
-      fail("scale_param.axis", std::to_string(axis) + " is out of range for the input " + in.shape_string());
-    }
-    return axis < 0 ? axis + in.num_axes() : axis;
-  }
-
   // The learned scale's shape: the input's axes from axis over num_axes.
   std::vector<int> learned_shape(const Blob& in) const {
-    const int axis = canonical_axis(in);
+    const int axis = canonical_axis(in, param().scale_param().axis(), "scale_param.axis");
     const int num_axes = param().scale_param().num_axes();
     if (num_axes >= 0 && axis + num_axes > in.num_axes()) {
       fail("scale_param.num_axes", std::to_string(num_axes) + " axes from axis " + std::to_string(axis) +

@@ -1,6 +1,4 @@
 // Softmax along softmax_param.axis (negative counts from the end).
-#include <string>
-
 #include "caffe.pb.h"
 #include "kernels/cpu/softmax.h"
 #include "layers/builtin_layers.h"
@@ -17,12 +15,7 @@ class SoftmaxLayer : public Layer {
 
   void reshape(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top) override {
     const Blob& in = *bottom[0];
-    const int axis = param().softmax_param().axis();
-    if (axis < -in.num_axes() || axis >= in.num_axes()) {
-      fail("softmax_param.axis", std::to_string(axis) + " is out of range for the " + std::to_string(in.num_axes()) +
-                                     "-D input " + in.shape_string());
-    }
-    axis_ = axis < 0 ? axis + in.num_axes() : axis;
+    axis_ = canonical_axis(in, param().softmax_param().axis(), "softmax_param.axis");
     top[0]->ReshapeLike(in);
     set_scratch_bytes(cpu::softmax_scratch(in.count(axis_ + 1)) * sizeof(float));
   }

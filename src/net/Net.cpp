@@ -93,8 +93,9 @@ void Net::Build(const caffe::NetParameter& net) {
           layer->fail("top", "'" + name + "' names its own bottom (in-place), which this layer type cannot do");
         }
         Blob* blob = blob_by_name_[name];
-        // Writing in place into a caller's input would change the caller's
-        // data: give the layer a blob of its own under the same name.
+        // Writing in place into a caller's input (or a view of one) would
+        // change the caller's data: give the layer a blob of its own under
+        // the same name.
         if (std::find(input_storage.begin(), input_storage.end(), blob) != input_storage.end()) {
           blob = new_blob(name);
         }
@@ -120,6 +121,14 @@ void Net::Build(const caffe::NetParameter& net) {
         tops[j]->Reshape(shape);
         input_blobs_.push_back(tops[j]);
         input_names_.push_back(param.top(j));
+        input_storage.push_back(tops[j]);
+      }
+    }
+
+    // A view of the caller's memory is the caller's memory too.
+    for (int j = 0; j < param.top_size(); ++j) {
+      const int shared = layer->top_shares_bottom(j);
+      if (shared >= 0 && std::find(input_storage.begin(), input_storage.end(), bottoms[shared]) != input_storage.end()) {
         input_storage.push_back(tops[j]);
       }
     }

@@ -29,13 +29,13 @@ using Kernel = std::function<void(const float* in, float* out, std::size_t n)>;
 using Reference = std::function<double(float x)>;
 
 // Values where the formulas change behaviour.
+constexpr float kMin = std::numeric_limits<float>::min();
+constexpr float kDenormMin = std::numeric_limits<float>::denorm_min();
+constexpr float kMax = std::numeric_limits<float>::max();
 const std::vector<float> kSpecials = {
-    0.0f, -0.0f, 1.0f, -1.0f, 0.5f, -0.5f, 1e-3f, -1e-3f, 1e-7f, -1e-7f, 1e-30f, -1e-30f,
-    std::numeric_limits<float>::min(), -std::numeric_limits<float>::min(),
-    std::numeric_limits<float>::denorm_min(), -std::numeric_limits<float>::denorm_min(),
-    17.0f, -17.0f, 30.0f, -30.0f, 87.0f, -87.0f, 88.7f, -88.7f, 89.0f, -89.0f, 103.0f, -103.0f, 104.0f, -104.0f,
-    200.0f, -200.0f, 1e10f, -1e10f, std::numeric_limits<float>::max(), -std::numeric_limits<float>::max(),
-    kInf, -kInf, kNaN};
+    0.0f,   -0.0f,      1.0f,        -1.0f,   0.5f,   -0.5f,   1e-3f,  -1e-3f, 1e-7f,  -1e-7f, 1e-30f, -1e-30f, kMin,
+    -kMin,  kDenormMin, -kDenormMin, 17.0f,   -17.0f, 30.0f,   -30.0f, 87.0f,  -87.0f, 88.7f,  -88.7f, 89.0f,   -89.0f,
+    103.0f, -103.0f,    104.0f,      -104.0f, 200.0f, -200.0f, 1e10f,  -1e10f, kMax,   -kMax,  kInf,   -kInf,   kNaN};
 
 // Random values at several scales plus the specials: 3 * 331 + 39 values,
 // an odd count.
@@ -109,9 +109,7 @@ double relu_reference(float x, float slope) {
 TEST(ReLUKernel, MatchesReference) {
   for (float slope : {0.0f, 0.1f, -0.5f, 2.0f}) {
     SCOPED_TRACE("slope " + std::to_string(slope));
-    const Kernel kernel = [slope](const float* in, float* out, std::size_t n) {
-      cpu::relu_forward(in, out, n, slope);
-    };
+    const Kernel kernel = [slope](const float* in, float* out, std::size_t n) { cpu::relu_forward(in, out, n, slope); };
     const Reference reference = [slope](float x) { return relu_reference(x, slope); };
     check_kernel(kernel, reference, test_inputs(1));
     check_sizes(kernel, reference);
@@ -161,9 +159,7 @@ TEST(PReLUKernel, InnerSizeOneAndSpecials) {
 TEST(ELUKernel, MatchesReference) {
   for (float alpha : {1.0f, 0.3f, 2.5f, 0.0f}) {
     SCOPED_TRACE("alpha " + std::to_string(alpha));
-    const Kernel kernel = [alpha](const float* in, float* out, std::size_t n) {
-      cpu::elu_forward(in, out, n, alpha);
-    };
+    const Kernel kernel = [alpha](const float* in, float* out, std::size_t n) { cpu::elu_forward(in, out, n, alpha); };
     // max(x, 0) + alpha * (e^min(x, 0) - 1), with e^u - 1 as expm1.
     const Reference reference = [alpha](float x) {
       return std::max<double>(x, 0.0) + alpha * std::expm1(std::min<double>(x, 0.0));
@@ -212,9 +208,11 @@ TEST(TanHKernel, Limits) {
 // the range reduction, including subnormal results.
 TEST(ExpBasedKernels, DenseSweep) {
   std::vector<float> in;
-  for (float x = -110.0f; x <= 110.0f; x += 0.0137f) in.push_back(x);
-  check_kernel(cpu::sigmoid_forward, [](float x) { return 1.0 / (1.0 + std::exp(-static_cast<double>(x))); }, in);
-  check_kernel(cpu::tanh_forward, [](float x) { return std::tanh(static_cast<double>(x)); }, in);
+  for (int i = 0; i <= 16000; ++i) in.push_back(-110.0f + 0.01375f * static_cast<float>(i));
+  check_kernel(
+      cpu::sigmoid_forward, [](float x) { return 1.0 / (1.0 + std::exp(-static_cast<double>(x))); }, in);
+  check_kernel(
+      cpu::tanh_forward, [](float x) { return std::tanh(static_cast<double>(x)); }, in);
   check_kernel([](const float* i, float* o, std::size_t n) { cpu::exp_forward(i, o, n, 1.0f, 1.0f); },
                [](float x) { return std::exp(static_cast<double>(x)); }, in);
   check_kernel([](const float* i, float* o, std::size_t n) { cpu::elu_forward(i, o, n, 1.0f); },
@@ -224,9 +222,7 @@ TEST(ExpBasedKernels, DenseSweep) {
 TEST(SwishKernel, MatchesReference) {
   for (float beta : {1.0f, 0.5f, -2.0f, 0.0f}) {
     SCOPED_TRACE("beta " + std::to_string(beta));
-    const Kernel kernel = [beta](const float* in, float* out, std::size_t n) {
-      cpu::swish_forward(in, out, n, beta);
-    };
+    const Kernel kernel = [beta](const float* in, float* out, std::size_t n) { cpu::swish_forward(in, out, n, beta); };
     // x * sigmoid(beta * x); beta * x is a float product in Caffe.
     const Reference reference = [beta](float x) {
       const float beta_x = beta * x;
@@ -340,8 +336,8 @@ TEST(LogKernel, MatchesReference) {
   struct Case {
     float scale, shift, base_scale;
   };
-  for (const Case& c : {Case{1.0f, 0.0f, 1.0f}, Case{2.0f, 1.0f, 1.0f}, Case{-1.0f, 0.5f, 0.4342945f},
-                        Case{0.5f, 3.0f, 1.442695f}}) {
+  for (const Case& c :
+       {Case{1.0f, 0.0f, 1.0f}, Case{2.0f, 1.0f, 1.0f}, Case{-1.0f, 0.5f, 0.4342945f}, Case{0.5f, 3.0f, 1.442695f}}) {
     SCOPED_TRACE("scale " + std::to_string(c.scale) + " shift " + std::to_string(c.shift));
     const Kernel kernel = [c](const float* in, float* out, std::size_t n) {
       cpu::log_forward(in, out, n, c.scale, c.shift, c.base_scale);

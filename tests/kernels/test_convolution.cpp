@@ -45,13 +45,15 @@ int extent(const Case& c, std::size_t a) { return c.dilation[a] * (c.kernel[a] -
 // Caffe's output sizes (C++ int division truncates toward zero).
 std::vector<int> conv_output(const Case& c) {
   std::vector<int> out;
-  for (std::size_t a = 0; a < c.image.size(); ++a) out.push_back((c.image[a] + 2 * c.pad[a] - extent(c, a)) / c.stride[a] + 1);
+  for (std::size_t a = 0; a < c.image.size(); ++a)
+    out.push_back((c.image[a] + 2 * c.pad[a] - extent(c, a)) / c.stride[a] + 1);
   return out;
 }
 
 std::vector<int> deconv_output(const Case& c) {
   std::vector<int> out;
-  for (std::size_t a = 0; a < c.image.size(); ++a) out.push_back(c.stride[a] * (c.image[a] - 1) + extent(c, a) - 2 * c.pad[a]);
+  for (std::size_t a = 0; a < c.image.size(); ++a)
+    out.push_back(c.stride[a] * (c.image[a] - 1) + extent(c, a) - 2 * c.pad[a]);
   return out;
 }
 
@@ -110,7 +112,8 @@ std::vector<float> reference_conv(const Case& c, const std::vector<float>& in, c
           for (std::size_t t = 0; t < taps; ++t) {
             const long long i = flat_index(tap_coordinate(c, pos, unravel(t, c.kernel)), c.image);
             if (i < 0) continue;
-            sum += double(w[(o * in_per_group + ci) * taps + t]) * in[(n * c.in_channels + first_in + ci) * in_plane + i];
+            sum +=
+                double(w[(o * in_per_group + ci) * taps + t]) * in[(n * c.in_channels + first_in + ci) * in_plane + i];
           }
         }
         out[(n * c.out_channels + o) * out_plane + p] = static_cast<float>(sum);
@@ -135,7 +138,9 @@ std::vector<float> reference_deconv(const Case& c, const std::vector<float>& in,
         for (int og = 0; og < out_per_group; ++og) {
           for (std::size_t t = 0; t < taps; ++t) {
             const long long i = flat_index(tap_coordinate(c, pos, unravel(t, c.kernel)), out_dims);
-            if (i >= 0) sums[(n * c.out_channels + first_out + og) * out_plane + i] += w[(ci * out_per_group + og) * taps + t] * x;
+            if (i >= 0)
+              sums[(n * c.out_channels + first_out + og) * out_plane + i] +=
+                  w[(ci * out_per_group + og) * taps + t] * x;
           }
         }
       }
@@ -172,21 +177,22 @@ const std::vector<Case>& conv_cases() {
   static const std::vector<Case> cases = {
       {2, 3, 4, 1, {7, 9}, {3, 3}, {1, 1}, {1, 1}, {1, 1}},
       {3, 4, 6, 2, {11, 8}, {3, 2}, {2, 0}, {2, 3}, {2, 1}},
-      {3, 5, 7, 1, {5, 3}, {1, 1}, {0, 0}, {1, 1}, {1, 1}},        // pointwise, small: batched
-      {2, 6, 4, 2, {17, 19}, {1, 1}, {0, 0}, {1, 1}, {1, 1}},      // pointwise, grouped
-      {2, 3, 5, 1, {9, 9}, {1, 1}, {0, 0}, {2, 2}, {1, 1}},        // 1x1 with stride: not pointwise
-      {2, 4, 2, 1, {6, 7}, {1, 1}, {1, 2}, {1, 1}, {1, 1}},        // 1x1 with padding: not pointwise
-      {2, 6, 6, 6, {10, 13}, {3, 3}, {1, 1}, {1, 1}, {1, 1}},      // depthwise
-      {1, 5, 5, 5, {12, 11}, {3, 3}, {2, 2}, {2, 2}, {2, 2}},      // depthwise, strided and dilated
-      {2, 3, 6, 3, {7, 8}, {5, 3}, {2, 1}, {1, 2}, {1, 1}},        // depthwise with a channel multiplier
-      {2, 1, 4, 1, {8, 6}, {5, 5}, {0, 2}, {1, 1}, {1, 1}},        // one input channel (LeNet's conv1)
-      {2, 4, 6, 2, {23}, {4}, {2}, {3}, {2}},                      // 1-D
+      {3, 5, 7, 1, {5, 3}, {1, 1}, {0, 0}, {1, 1}, {1, 1}},                 // pointwise, small: batched
+      {2, 6, 4, 2, {17, 19}, {1, 1}, {0, 0}, {1, 1}, {1, 1}},               // pointwise, grouped
+      {2, 3, 5, 1, {9, 9}, {1, 1}, {0, 0}, {2, 2}, {1, 1}},                 // 1x1 with stride: not pointwise
+      {2, 4, 2, 1, {6, 7}, {1, 1}, {1, 2}, {1, 1}, {1, 1}},                 // 1x1 with padding: not pointwise
+      {2, 6, 6, 6, {10, 13}, {3, 3}, {1, 1}, {1, 1}, {1, 1}},               // depthwise
+      {1, 5, 5, 5, {12, 11}, {3, 3}, {2, 2}, {2, 2}, {2, 2}},               // depthwise, strided and dilated
+      {2, 3, 6, 3, {7, 8}, {5, 3}, {2, 1}, {1, 2}, {1, 1}},                 // depthwise with a channel multiplier
+      {2, 1, 4, 1, {8, 6}, {5, 5}, {0, 2}, {1, 1}, {1, 1}},                 // one input channel (LeNet's conv1)
+      {2, 4, 6, 2, {23}, {4}, {2}, {3}, {2}},                               // 1-D
       {2, 4, 2, 2, {5, 6, 7}, {3, 2, 3}, {1, 0, 2}, {2, 1, 1}, {1, 2, 1}},  // 3-D
-      {2, 2, 3, 1, {2, 2}, {3, 3}, {0, 0}, {2, 2}, {1, 1}},        // kernel wider than the input
-      {2, 2, 3, 1, {3, 4}, {2, 2}, {3, 3}, {1, 1}, {1, 1}},        // padding wider than the kernel
+      {2, 2, 3, 1, {2, 2}, {3, 3}, {0, 0}, {2, 2}, {1, 1}},                 // kernel wider than the input
+      {2, 2, 3, 1, {3, 4}, {2, 2}, {3, 3}, {1, 1}, {1, 1}},                 // padding wider than the kernel
       {4, 16, 32, 1, {14, 14}, {3, 3}, {1, 1}, {1, 1}, {1, 1}},
-      {5, 8, 12, 4, {6, 5}, {3, 3}, {1, 1}, {2, 1}, {1, 2}},       // batch not a multiple of the gemm batch
-      {3, 6, 4, 2, {}, {}, {}, {}, {}},                            // no spatial axes
+      {5, 8, 12, 4, {6, 5}, {3, 3}, {1, 1}, {2, 1}, {1, 2}},    // batch not a multiple of the gemm batch
+      {3, 6, 4, 2, {}, {}, {}, {}, {}},                         // no spatial axes
+      {1, 64, 3, 1, {61, 61}, {3, 3}, {1, 1}, {1, 1}, {1, 1}},  // columns over budget: blocked by default
   };
   return cases;
 }
@@ -204,11 +210,16 @@ TEST(ConvolutionKernel, EveryApplicableMethodMatchesReference) {
       for (bool force_nd : {false, true}) {
         const cpu::ConvGeometry g = geometry_of(c, false, force_nd);
         std::vector<cpu::ConvPlan> plans = {cpu::plan_convolution(g, c.batch)};
-        for (cpu::ConvMethod method : {cpu::ConvMethod::kIm2col, cpu::ConvMethod::kPointwise, cpu::ConvMethod::kDepthwise}) {
+        for (cpu::ConvMethod method :
+             {cpu::ConvMethod::kIm2col, cpu::ConvMethod::kPointwise, cpu::ConvMethod::kDepthwise}) {
           if (!cpu::conv_method_applies(g, method)) continue;
           for (int images : {1, 2, c.batch}) {
             if (method == cpu::ConvMethod::kDepthwise && images > 1) continue;
-            plans.push_back({method, images});
+            plans.push_back({method, images, 0});
+          }
+          // Column blocks of a few window rows, the last one shorter.
+          if (method == cpu::ConvMethod::kIm2col) {
+            for (int rows : {1, 2, 3}) plans.push_back({method, 1, rows});
           }
         }
         for (const cpu::ConvPlan& plan : plans) {
@@ -221,8 +232,8 @@ TEST(ConvolutionKernel, EveryApplicableMethodMatchesReference) {
                                    output.data(), scratch.data());
           expect_near(output, expected,
                       describe(c) + " method " + std::to_string(static_cast<int>(plan.method)) + " images " +
-                          std::to_string(plan.images_per_gemm) + (force_nd ? " force_nd" : "") +
-                          (with_bias ? "" : " no bias"));
+                          std::to_string(plan.images_per_gemm) + " rows " + std::to_string(plan.block_rows) +
+                          (force_nd ? " force_nd" : "") + (with_bias ? "" : " no bias"));
         }
       }
     }
@@ -235,38 +246,71 @@ TEST(ConvolutionKernel, PlanPicksTheFastPaths) {
   const Case general{1, 8, 8, 1, {20, 20}, {3, 3}, {1, 1}, {1, 1}, {1, 1}};
   const Case small_batched{8, 8, 8, 1, {7, 7}, {3, 3}, {1, 1}, {1, 1}, {1, 1}};
   EXPECT_EQ(cpu::plan_convolution(geometry_of(pointwise, false, false), 1).method, cpu::ConvMethod::kPointwise);
-  EXPECT_EQ(cpu::convolution_scratch_floats(geometry_of(pointwise, false, false), {cpu::ConvMethod::kPointwise, 1}), 0u);
+  EXPECT_EQ(cpu::convolution_scratch_floats(geometry_of(pointwise, false, false), {cpu::ConvMethod::kPointwise, 1}),
+            0u);
   EXPECT_EQ(cpu::plan_convolution(geometry_of(depthwise, false, false), 1).method, cpu::ConvMethod::kDepthwise);
   EXPECT_EQ(cpu::plan_convolution(geometry_of(depthwise, false, true), 1).method, cpu::ConvMethod::kIm2col);
+  // Stride 4: the padded plane would outgrow the column matrix.
+  const Case sparse_depthwise{1, 8, 8, 8, {20, 20}, {3, 3}, {1, 1}, {4, 4}, {1, 1}};
+  EXPECT_EQ(cpu::plan_convolution(geometry_of(sparse_depthwise, false, false), 1).method, cpu::ConvMethod::kIm2col);
   EXPECT_EQ(cpu::plan_convolution(geometry_of(general, false, false), 1).method, cpu::ConvMethod::kIm2col);
   const cpu::ConvPlan batched = cpu::plan_convolution(geometry_of(small_batched, false, false), 8);
   EXPECT_GT(batched.images_per_gemm, 1);
   EXPECT_LE(batched.images_per_gemm, 8);
   EXPECT_EQ(cpu::plan_convolution(geometry_of(small_batched, false, false), 1).images_per_gemm, 1);
+  // Pointwise ones batch only very small outputs: they otherwise copy nothing.
+  const Case pointwise_7x7{8, 8, 8, 1, {7, 7}, {1, 1}, {0, 0}, {1, 1}, {1, 1}};
+  const Case pointwise_14x14{8, 8, 8, 1, {14, 14}, {1, 1}, {0, 0}, {1, 1}, {1, 1}};
+  EXPECT_GT(cpu::plan_convolution(geometry_of(pointwise_7x7, false, false), 8).images_per_gemm, 1);
+  EXPECT_EQ(cpu::plan_convolution(geometry_of(pointwise_14x14, false, false), 8).images_per_gemm, 1);
+  // VGG's conv1_2: 576 x 50176 columns, built in blocks of rows.
+  const Case large{1, 64, 64, 1, {224, 224}, {3, 3}, {1, 1}, {1, 1}, {1, 1}};
+  const cpu::ConvGeometry large_geometry = geometry_of(large, false, false);
+  const cpu::ConvPlan blocked = cpu::plan_convolution(large_geometry, 1);
+  EXPECT_GT(blocked.block_rows, 0);
+  EXPECT_LT(blocked.block_rows, 224);
+  EXPECT_LT(cpu::convolution_scratch_floats(large_geometry, blocked), 576u * 224 * 224 / 4);
 }
 
-TEST(DepthwiseKernel, MatchesReferenceWithMultiplierStrideAndDilation) {
-  const Case c{1, 3, 6, 3, {9, 10}, {3, 4}, {1, 3}, {2, 3}, {2, 1}};
-  const auto input = testing::random_values(c.in_channels * product(c.image), 7);
-  const auto weights = testing::random_values(c.out_channels * product(c.kernel), 8);
-  const auto bias = testing::random_values(c.out_channels, 9);
-  std::vector<float> output(c.out_channels * product(conv_output(c)), std::numeric_limits<float>::quiet_NaN());
-  cpu::depthwise_conv2d(geometry_of(c, false, false).patches, 2, input.data(), weights.data(), bias.data(), output.data());
-  expect_near(output, reference_conv(c, input, weights, bias.data()), describe(c));
+TEST(DepthwiseKernel, MatchesReferenceOnEveryRowShape) {
+  // 3x3 kernels with stride 1 or 2 take the fixed-width path, the others the
+  // tap-by-tap one; windows may reach past the padded input.
+  const std::vector<Case> cases = {
+      {1, 3, 6, 3, {9, 10}, {3, 4}, {1, 3}, {2, 3}, {2, 1}}, {1, 4, 4, 4, {7, 9}, {3, 3}, {1, 1}, {1, 1}, {1, 1}},
+      {1, 4, 4, 4, {8, 11}, {3, 3}, {1, 1}, {2, 2}, {1, 1}}, {1, 2, 4, 2, {6, 12}, {3, 3}, {0, 2}, {1, 2}, {1, 3}},
+      {1, 2, 2, 2, {5, 2}, {3, 3}, {1, 1}, {1, 1}, {1, 1}},  {1, 2, 2, 2, {4, 1}, {3, 3}, {1, 1}, {1, 2}, {1, 1}},
+      {1, 2, 2, 2, {5, 6}, {3, 3}, {0, 3}, {1, 1}, {1, 2}},  {1, 3, 3, 3, {6, 17}, {1, 5}, {0, 2}, {1, 3}, {1, 1}},
+      {1, 2, 2, 2, {2, 2}, {3, 3}, {0, 0}, {2, 2}, {1, 1}},  // kernel wider than the input
+      {1, 2, 4, 2, {3, 4}, {2, 3}, {3, 3}, {1, 1}, {1, 1}},  // padding wider than the kernel
+  };
+  std::uint32_t seed = 7;
+  for (const Case& c : cases) {
+    const auto input = testing::random_values(c.in_channels * product(c.image), seed++);
+    const auto weights = testing::random_values(c.out_channels * product(c.kernel), seed++);
+    const auto bias = testing::random_values(c.out_channels, seed++);
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    std::vector<float> output(c.out_channels * product(conv_output(c)), nan);
+    const cpu::PatchGeometry g = geometry_of(c, false, false).patches;
+    const cpu::PaddedPlane plane = cpu::depthwise_padded_plane(g);
+    std::vector<float> scratch(plane.rows * plane.cols, nan);
+    cpu::depthwise_conv2d(g, c.out_channels / c.in_channels, input.data(), weights.data(), bias.data(), output.data(),
+                          scratch.data());
+    expect_near(output, reference_conv(c, input, weights, bias.data()), describe(c));
+  }
 }
 
 const std::vector<Case>& deconv_cases() {
   static const std::vector<Case> cases = {
       {2, 3, 4, 1, {5, 6}, {3, 3}, {1, 1}, {1, 1}, {1, 1}},
-      {2, 4, 6, 2, {4, 5}, {4, 4}, {1, 1}, {2, 2}, {1, 1}},      // the usual 2x upsampling, grouped
-      {1, 3, 3, 3, {5, 4}, {4, 4}, {1, 1}, {2, 2}, {1, 1}},      // bilinear-style: one group per channel
-      {2, 2, 3, 1, {4, 3}, {3, 2}, {2, 0}, {3, 2}, {2, 3}},      // dilation, uneven strides
-      {2, 4, 2, 1, {6, 7}, {1, 1}, {0, 0}, {1, 1}, {1, 1}},      // pointwise
-      {3, 6, 4, 2, {3, 3}, {1, 1}, {0, 0}, {1, 1}, {1, 1}},      // pointwise, grouped
-      {2, 2, 4, 2, {3, 3}, {1, 1}, {0, 0}, {3, 2}, {1, 1}},      // 1x1 with stride: gaps in the output
-      {2, 4, 6, 2, {9}, {5}, {1}, {3}, {2}},                     // 1-D
+      {2, 4, 6, 2, {4, 5}, {4, 4}, {1, 1}, {2, 2}, {1, 1}},                 // the usual 2x upsampling, grouped
+      {1, 3, 3, 3, {5, 4}, {4, 4}, {1, 1}, {2, 2}, {1, 1}},                 // bilinear-style: one group per channel
+      {2, 2, 3, 1, {4, 3}, {3, 2}, {2, 0}, {3, 2}, {2, 3}},                 // dilation, uneven strides
+      {2, 4, 2, 1, {6, 7}, {1, 1}, {0, 0}, {1, 1}, {1, 1}},                 // pointwise
+      {3, 6, 4, 2, {3, 3}, {1, 1}, {0, 0}, {1, 1}, {1, 1}},                 // pointwise, grouped
+      {2, 2, 4, 2, {3, 3}, {1, 1}, {0, 0}, {3, 2}, {1, 1}},                 // 1x1 with stride: gaps in the output
+      {2, 4, 6, 2, {9}, {5}, {1}, {3}, {2}},                                // 1-D
       {1, 2, 4, 2, {3, 4, 2}, {2, 3, 3}, {0, 1, 1}, {2, 1, 2}, {1, 1, 2}},  // 3-D
-      {2, 3, 2, 1, {}, {}, {}, {}, {}},                          // no spatial axes
+      {2, 3, 2, 1, {}, {}, {}, {}, {}},                                     // no spatial axes
   };
   return cases;
 }
@@ -281,14 +325,31 @@ TEST(DeconvolutionKernel, MatchesReference) {
       const std::vector<float> expected = reference_deconv(c, input, weights, with_bias ? bias.data() : nullptr);
       for (bool force_nd : {false, true}) {
         const cpu::ConvGeometry g = geometry_of(c, true, force_nd);
-        std::vector<float> output(expected.size(), std::numeric_limits<float>::quiet_NaN());
-        std::vector<float> scratch(cpu::deconvolution_scratch_floats(g), std::numeric_limits<float>::quiet_NaN());
-        cpu::deconvolution_forward(g, c.batch, input.data(), weights.data(), with_bias ? bias.data() : nullptr,
-                                   output.data(), scratch.data());
-        expect_near(output, expected, describe(c) + (force_nd ? " force_nd" : "") + (with_bias ? "" : " no bias"));
+        // The default block of output channels, and blocks of one and two.
+        for (int block : {cpu::deconv_channels_per_block(g), 1, 2}) {
+          if (block > c.out_channels / c.group) continue;
+          std::vector<float> output(expected.size(), std::numeric_limits<float>::quiet_NaN());
+          std::vector<float> scratch(cpu::deconvolution_scratch_floats(g, block),
+                                     std::numeric_limits<float>::quiet_NaN());
+          cpu::deconvolution_forward(g, block, c.batch, input.data(), weights.data(), with_bias ? bias.data() : nullptr,
+                                     output.data(), scratch.data());
+          expect_near(output, expected,
+                      describe(c) + " block " + std::to_string(block) + (force_nd ? " force_nd" : "") +
+                          (with_bias ? "" : " no bias"));
+        }
       }
     }
   }
+}
+
+TEST(DeconvolutionKernel, LargeColumnsAreBuiltInBlocksOfChannels) {
+  // FCN-32s's upscore: 21 x 64 x 64 column rows per 16 x 16 input.
+  const Case fcn{1, 21, 21, 1, {16, 16}, {64, 64}, {0, 0}, {32, 32}, {1, 1}};
+  const cpu::ConvGeometry g = geometry_of(fcn, true, false);
+  const int block = cpu::deconv_channels_per_block(g);
+  EXPECT_GE(block, 1);
+  EXPECT_LT(block, 21);
+  EXPECT_EQ(cpu::deconvolution_scratch_floats(g, block), static_cast<std::size_t>(block) * 64 * 64 * 16 * 16);
 }
 
 TEST(ConvolutionKernel, AddChannelBias) {

@@ -83,12 +83,18 @@ struct TypeCase {
 };
 
 const TypeCase kAllTypes[] = {
-    {R"(name: "a" type: "ReLU")", false},      {R"(name: "a" type: "PReLU")", true},
-    {R"(name: "a" type: "ELU")", false},       {R"(name: "a" type: "Sigmoid")", false},
-    {R"(name: "a" type: "TanH")", false},      {R"(name: "a" type: "AbsVal")", false},
-    {R"(name: "a" type: "Power")", false},     {R"(name: "a" type: "BNLL")", false},
-    {R"(name: "a" type: "Exp")", false},       {R"(name: "a" type: "Log")", false},
-    {R"(name: "a" type: "Threshold")", false}, {R"(name: "a" type: "Dropout")", false},
+    {R"(name: "a" type: "ReLU")", false},
+    {R"(name: "a" type: "PReLU")", true},
+    {R"(name: "a" type: "ELU")", false},
+    {R"(name: "a" type: "Sigmoid")", false},
+    {R"(name: "a" type: "TanH")", false},
+    {R"(name: "a" type: "AbsVal")", false},
+    {R"(name: "a" type: "Power")", false},
+    {R"(name: "a" type: "BNLL")", false},
+    {R"(name: "a" type: "Exp")", false},
+    {R"(name: "a" type: "Log")", false},
+    {R"(name: "a" type: "Threshold")", false},
+    {R"(name: "a" type: "Dropout")", false},
     {R"(name: "a" type: "Clip" clip_param { min: -1 max: 1 })", false},
     {R"(name: "a" type: "Swish")", false},
 };
@@ -349,18 +355,18 @@ TEST(ThresholdLayer, StrictlyAboveTheThreshold) {
 
 // --- Dropout ---------------------------------------------------------------------
 
-TEST(DropoutLayer, IdentityAsAView) {
+// A separate top is a copy, as in Caffe: a later in-place layer on it must
+// not reach the bottom.
+TEST(DropoutLayer, SeparateTopIsACopyNotAView) {
   auto in = random_blob(kShape, 15);
   const char* text = R"(name: "d" type: "Dropout" bottom: "x" top: "y" dropout_param { dropout_ratio: 0.3 })";
   const auto run = run_layer(text, {in.get()});
-  EXPECT_EQ(run.layer->top_shares_bottom(0), 0);
-  EXPECT_EQ(run.tops[0]->cpu_data(), in->cpu_data());
+  EXPECT_EQ(run.layer->top_shares_bottom(0), -1);
+  EXPECT_NE(run.tops[0]->cpu_data(), in->cpu_data());
   EXPECT_TRUE(blobs_near(*run.tops[0], kShape, to_vector(*in), 0.0f, 0.0f));
 }
 
-TEST(DropoutLayer, NamedInPlaceIsNoView) {
-  const auto layer = LayerRegistry::global().create(layer_param(R"(name: "d" type: "Dropout" bottom: "x" top: "x")"));
-  EXPECT_EQ(layer->top_shares_bottom(0), -1);
+TEST(DropoutLayer, InPlaceKeepsTheData) {
   auto in = random_blob(kShape, 16);
   const std::vector<float> before = to_vector(*in);
   run_layer_in_place(R"(name: "d" type: "Dropout" bottom: "x" top: "x")", in.get());
@@ -383,8 +389,7 @@ TEST(DropoutLayer, BadRatio) {
   auto in = random_blob({2, 3}, 18);
   for (const char* ratio : {"1", "1.5", "-0.1", "nan"}) {
     SCOPED_TRACE(ratio);
-    EXPECT_TRUE(fails_naming(std::string(R"(name: "d" type: "Dropout" dropout_param { dropout_ratio: )") + ratio +
-                                 " }",
+    EXPECT_TRUE(fails_naming(std::string(R"(name: "d" type: "Dropout" dropout_param { dropout_ratio: )") + ratio + " }",
                              {in.get()}, "dropout_param.dropout_ratio"));
   }
   EXPECT_NO_THROW(run_layer(R"(name: "d" type: "Dropout" dropout_param { dropout_ratio: 0 })", {in.get()}));
@@ -418,8 +423,8 @@ TEST(SwishLayer, DefaultBetaIsOne) {
 }
 
 TEST(SwishLayer, Beta) {
-  check_layer(R"(name: "s" type: "Swish" swish_param { beta: 2.5 })",
-              [](double x) { return x * sigmoid(2.5 * x); }, -10.0f, 10.0f);
+  check_layer(R"(name: "s" type: "Swish" swish_param { beta: 2.5 })", [](double x) { return x * sigmoid(2.5 * x); },
+              -10.0f, 10.0f);
 }
 
 }  // namespace

@@ -8,7 +8,6 @@
 #include <random>
 
 #include "common/test_utils.h"
-#include "predictor/Error.h"
 #include "predictor/LayerRegistry.h"
 
 namespace predictor {
@@ -19,23 +18,9 @@ using testing::layer_param;
 using testing::random_blob;
 using testing::run_layer;
 using testing::run_layer_in_place;
+using testing::throws_error_naming;
 
 using Weights = std::vector<std::shared_ptr<const Blob>>;
-
-// Runs the layer expecting a predictor::Error that names the layer and `field`.
-::testing::AssertionResult fails_naming(const std::string& text, const std::vector<const Blob*>& bottoms,
-                                        const std::string& field, const Weights& weights = {}) {
-  try {
-    run_layer(text, bottoms, weights);
-  } catch (const Error& error) {
-    const std::string what = error.what();
-    if (what.find("'" + layer_param(text).name() + "'") != std::string::npos && what.find(field) != std::string::npos) {
-      return ::testing::AssertionSuccess() << what;
-    }
-    return ::testing::AssertionFailure() << "the message does not name the layer and " << field << ": " << what;
-  }
-  return ::testing::AssertionFailure() << "no predictor::Error";
-}
 
 std::unique_ptr<Blob> blob_of(const std::vector<int>& shape, const std::vector<float>& values) {
   auto blob = std::make_unique<Blob>(shape);
@@ -124,10 +109,14 @@ TEST(BatchNormLayer, WeightShapesAndFill) {
 
 TEST(BatchNormLayer, Errors) {
   auto one_axis = random_blob({6}, 2);
-  EXPECT_TRUE(fails_naming(R"(name: "bn" type: "BatchNorm")", {one_axis.get()}, "bottom"));
+  EXPECT_TRUE(
+      throws_error_naming([&] { run_layer(R"(name: "bn" type: "BatchNorm")", {one_axis.get()}); }, {"'bn'", "bottom"}));
   auto three_channels = random_blob({1, 3, 2, 2}, 3);
-  EXPECT_TRUE(fails_naming(R"(name: "bn" type: "BatchNorm")", {three_channels.get()}, "blobs", stored_stats()));
-  EXPECT_TRUE(fails_naming(R"(name: "bn" type: "BatchNorm")", {three_channels.get()}, "blobs"));
+  EXPECT_TRUE(
+      throws_error_naming([&] { run_layer(R"(name: "bn" type: "BatchNorm")", {three_channels.get()}, stored_stats()); },
+                          {"'bn'", "blobs"}));
+  EXPECT_TRUE(throws_error_naming([&] { run_layer(R"(name: "bn" type: "BatchNorm")", {three_channels.get()}); },
+                                  {"'bn'", "blobs"}));
 }
 
 }  // namespace

@@ -7,7 +7,6 @@
 #include <random>
 
 #include "common/test_utils.h"
-#include "predictor/Error.h"
 #include "predictor/LayerRegistry.h"
 
 namespace predictor {
@@ -18,24 +17,10 @@ using testing::layer_param;
 using testing::random_blob;
 using testing::run_layer;
 using testing::run_layer_in_place;
+using testing::throws_error_naming;
 using testing::to_vector;
 
 using Weights = std::vector<std::shared_ptr<const Blob>>;
-
-// Runs the layer expecting a predictor::Error that names the layer and `field`.
-::testing::AssertionResult fails_naming(const std::string& text, const std::vector<const Blob*>& bottoms,
-                                        const std::string& field, const Weights& weights = {}) {
-  try {
-    run_layer(text, bottoms, weights);
-  } catch (const Error& error) {
-    const std::string what = error.what();
-    if (what.find("'" + layer_param(text).name() + "'") != std::string::npos && what.find(field) != std::string::npos) {
-      return ::testing::AssertionSuccess() << what;
-    }
-    return ::testing::AssertionFailure() << "the message does not name the layer and " << field << ": " << what;
-  }
-  return ::testing::AssertionFailure() << "no predictor::Error";
-}
 
 std::unique_ptr<Blob> blob_of(const std::vector<int>& shape, const std::vector<float>& values) {
   auto blob = std::make_unique<Blob>(shape);
@@ -116,16 +101,32 @@ TEST(BiasLayer, WeightShapesAndFill) {
 TEST(BiasLayer, Errors) {
   auto in = counting_input();
   const std::vector<const Blob*> bottoms{in.get()};
-  EXPECT_TRUE(fails_naming(R"(name: "b" type: "Bias" bias_param { axis: 3 })", bottoms, "bias_param.axis"));
-  EXPECT_TRUE(fails_naming(R"(name: "b" type: "Bias" bias_param { num_axes: -2 })", bottoms, "bias_param.num_axes"));
+  EXPECT_TRUE(throws_error_naming([&] { run_layer(R"(name: "b" type: "Bias" bias_param { axis: 3 })", bottoms); },
+                                  {"'b'", "bias_param.axis"}));
+  EXPECT_TRUE(throws_error_naming([&] { run_layer(R"(name: "b" type: "Bias" bias_param { num_axes: -2 })", bottoms); },
+                                  {"'b'", "bias_param.num_axes"}));
   EXPECT_TRUE(
-      fails_naming(R"(name: "b" type: "Bias" bias_param { axis: 2 num_axes: 2 })", bottoms, "bias_param.num_axes"));
-  EXPECT_TRUE(fails_naming(R"(name: "b" type: "Bias")", bottoms, "blobs[0]", {blob_of({2}, {1, 1})}));
-  EXPECT_TRUE(fails_naming(R"(name: "b" type: "Bias")", bottoms, "blobs"));  // forward without weights
+      throws_error_naming([&] { run_layer(R"(name: "b" type: "Bias" bias_param { axis: 2 num_axes: 2 })", bottoms); },
+                          {"'b'", "bias_param.num_axes"}));
+  EXPECT_TRUE(throws_error_naming(
+      [&] {
+        run_layer(R"(name: "b" type: "Bias")", bottoms, {blob_of({2}, {1, 1})});
+      },
+      {"'b'", "blobs[0]"}));
+  EXPECT_TRUE(throws_error_naming([&] { run_layer(R"(name: "b" type: "Bias")", bottoms); },
+                                  {"'b'", "blobs"}));  // forward without weights
   auto wrong = blob_of({3, 3}, std::vector<float>(9, 1.0f));
-  EXPECT_TRUE(fails_naming(R"(name: "b" type: "Bias")", {in.get(), wrong.get()}, "bottom[1]"));
+  EXPECT_TRUE(throws_error_naming(
+      [&] {
+        run_layer(R"(name: "b" type: "Bias")", {in.get(), wrong.get()});
+      },
+      {"'b'", "bottom[1]"}));
   auto bias = blob_of({3}, {1, 2, 3});
-  EXPECT_TRUE(fails_naming(R"(name: "b" type: "Bias")", {in.get(), bias.get()}, "blobs", {blob_of({3}, {1, 2, 3})}));
+  EXPECT_TRUE(throws_error_naming(
+      [&] {
+        run_layer(R"(name: "b" type: "Bias")", {in.get(), bias.get()}, {blob_of({3}, {1, 2, 3})});
+      },
+      {"'b'", "blobs"}));
   const auto layer = LayerRegistry::global().create(layer_param(R"(name: "b" type: "Bias")"));
   EXPECT_EQ(layer->min_bottoms(), 1);
   EXPECT_EQ(layer->max_bottoms(), 2);

@@ -21,19 +21,12 @@ using testing::random_blob;
 using testing::random_weight;
 using testing::run_layer;
 
+// run_layer expecting a predictor::Error that names the layer and `field`.
 ::testing::AssertionResult fails_naming(const std::string& text, const std::vector<const Blob*>& bottoms,
                                         const std::vector<std::shared_ptr<const Blob>>& weights,
                                         const std::string& field) {
-  try {
-    run_layer(text, bottoms, weights);
-  } catch (const Error& error) {
-    const std::string what = error.what();
-    if (what.find("'" + layer_param(text).name() + "'") != std::string::npos && what.find(field) != std::string::npos) {
-      return ::testing::AssertionSuccess() << what;
-    }
-    return ::testing::AssertionFailure() << "the message does not name the layer and " << field << ": " << what;
-  }
-  return ::testing::AssertionFailure() << "no predictor::Error";
+  return testing::throws_error_naming([&] { run_layer(text, bottoms, weights); },
+                                      {"'" + layer_param(text).name() + "'", field});
 }
 
 std::shared_ptr<const Blob> weight_of(const std::vector<int>& shape, const std::vector<float>& values) {
@@ -52,8 +45,8 @@ TEST(DeconvolutionLayer, HandComputedStrideTwoTilesTheKernel) {
   std::copy(values, values + 4, bottom.mutable_cpu_data());
   const auto run = run_layer(deconv("num_output: 1 kernel_size: 2 stride: 2 bias_term: false"), {&bottom},
                              {weight_of({1, 1, 2, 2}, {1, 10, 100, 1000})});
-  EXPECT_TRUE(blobs_near(*run.tops[0], {1, 1, 4, 4},
-                         {1, 10, 2, 20, 100, 1000, 200, 2000, 3, 30, 4, 40, 300, 3000, 400, 4000}));
+  EXPECT_TRUE(
+      blobs_near(*run.tops[0], {1, 1, 4, 4}, {1, 10, 2, 20, 100, 1000, 200, 2000, 3, 30, 4, 40, 300, 3000, 400, 4000}));
 }
 
 TEST(DeconvolutionLayer, HandComputedOverlapsSumAndBiasIsAdded) {
@@ -93,13 +86,22 @@ TEST(DeconvolutionLayer, IsTheTransposeOfConvolution) {
       {"kernel_size: 3", {2, 3, 5, 4}, 4, 1, 1, {3, 3}},
       {"kernel_size: 4 stride: 2 pad: 1", {2, 4, 5, 6}, 6, 2, 1, {4, 4}},
       {"kernel_size: 4 stride: 2 pad: 1", {1, 3, 4, 4}, 3, 3, 1, {4, 4}},  // one group per channel
-      {"kernel_h: 3 kernel_w: 2 stride_h: 3 stride_w: 2 pad_h: 2 dilation: 2 dilation: 3", {2, 2, 4, 3}, 3, 1, 1, {3, 2}},
+      {"kernel_h: 3 kernel_w: 2 stride_h: 3 stride_w: 2 pad_h: 2 dilation: 2 dilation: 3",
+       {2, 2, 4, 3},
+       3,
+       1,
+       1,
+       {3, 2}},
       {"kernel_size: 3 stride: 2 dilation: 2 force_nd_im2col: true", {2, 2, 4, 5}, 2, 1, 1, {3, 3}},
       {"kernel_size: 1", {3, 4, 3, 5}, 6, 2, 1, {1, 1}},
       {"kernel_size: 1 stride: 3", {2, 2, 3, 3}, 4, 2, 1, {1, 1}},
       {"kernel_size: 5 stride: 3 pad: 1 dilation: 2", {2, 4, 9}, 6, 2, 1, {5}},
       {"kernel_size: 2 kernel_size: 3 kernel_size: 3 stride: 2 stride: 1 stride: 2 pad: 0 pad: 1 pad: 1",
-       {1, 2, 3, 4, 2}, 4, 2, 1, {2, 3, 3}},
+       {1, 2, 3, 4, 2},
+       4,
+       2,
+       1,
+       {2, 3, 3}},
       {"kernel_size: 3 stride: 2 axis: 2", {2, 2, 3, 4, 5}, 2, 1, 2, {3, 3}},
   };
   std::uint32_t seed = 1;

@@ -18,19 +18,12 @@ using testing::random_blob;
 using testing::random_weight;
 using testing::run_layer;
 
+// run_layer expecting a predictor::Error that names the layer and `field`.
 ::testing::AssertionResult fails_naming(const std::string& text, const std::vector<const Blob*>& bottoms,
                                         const std::vector<std::shared_ptr<const Blob>>& weights,
                                         const std::string& field) {
-  try {
-    run_layer(text, bottoms, weights);
-  } catch (const Error& error) {
-    const std::string what = error.what();
-    if (what.find("'" + layer_param(text).name() + "'") != std::string::npos && what.find(field) != std::string::npos) {
-      return ::testing::AssertionSuccess() << what;
-    }
-    return ::testing::AssertionFailure() << "the message does not name the layer and " << field << ": " << what;
-  }
-  return ::testing::AssertionFailure() << "no predictor::Error";
+  return testing::throws_error_naming([&] { run_layer(text, bottoms, weights); },
+                                      {"'" + layer_param(text).name() + "'", field});
 }
 
 std::shared_ptr<const Blob> weight_of(const std::vector<int>& shape, const std::vector<float>& values) {
@@ -81,11 +74,10 @@ TEST(InnerProductLayer, AxisTransposeAndBiasMatchReference) {
     bool transpose, bias;
   };
   const std::vector<Case> cases = {
-      {{4, 3, 5, 2}, 1, 1, false, true},  {{4, 3, 5, 2}, 1, 1, true, true},
-      {{1, 3, 5, 2}, 1, 1, false, true},  {{1, 3, 5, 2}, 1, 1, true, false},  // one row: matrix-vector
-      {{2, 3, 5, 2}, 2, 2, false, false}, {{2, 3, 5, 2}, -1, 3, true, true},
-      {{7, 6}, 0, 0, false, true},        {{7, 6}, 0, 0, true, true},
-      {{3, 1, 1, 1}, 1, 1, false, true},
+      {{4, 3, 5, 2}, 1, 1, false, true},  {{4, 3, 5, 2}, 1, 1, true, true},  {{1, 3, 5, 2}, 1, 1, false, true},
+      {{1, 3, 5, 2}, 1, 1, true, false},  // one row: matrix-vector
+      {{2, 3, 5, 2}, 2, 2, false, false}, {{2, 3, 5, 2}, -1, 3, true, true}, {{7, 6}, 0, 0, false, true},
+      {{7, 6}, 0, 0, true, true},         {{3, 1, 1, 1}, 1, 1, false, true},
   };
   std::uint32_t seed = 1;
   const int n_out = 5;
@@ -102,9 +94,9 @@ TEST(InnerProductLayer, AxisTransposeAndBiasMatchReference) {
     const auto run = run_layer(text, {bottom.get()}, weights);
     std::vector<int> top_shape(c.bottom.begin(), c.bottom.begin() + c.canonical);
     top_shape.push_back(n_out);
-    EXPECT_TRUE(blobs_near(*run.tops[0], top_shape,
-                           reference(*bottom, c.canonical, *weights[0], c.bias ? weights[1].get() : nullptr, n_out,
-                                     c.transpose)));
+    EXPECT_TRUE(blobs_near(
+        *run.tops[0], top_shape,
+        reference(*bottom, c.canonical, *weights[0], c.bias ? weights[1].get() : nullptr, n_out, c.transpose)));
     std::vector<std::vector<int>> shapes = {weights[0]->shape()};
     if (c.bias) shapes.push_back({n_out});
     EXPECT_EQ(run.layer->weight_shapes({bottom.get()}), shapes);
@@ -120,16 +112,11 @@ TEST(InnerProductLayer, Errors) {
   EXPECT_TRUE(fails_naming(ip("num_output: 2 axis: 3"), b, {}, "inner_product_param.axis"));
   EXPECT_TRUE(fails_naming(ip("num_output: 2 axis: -4"), b, {}, "inner_product_param.axis"));
   // K = 12 from the input, 10 in the weights: both numbers in the message.
-  try {
-    run_layer(ip("num_output: 2"), b, {random_weight({2, 10}, 2), random_weight({2}, 3)});
-    ADD_FAILURE() << "no error for mismatched K";
-  } catch (const Error& error) {
-    const std::string what = error.what();
-    EXPECT_NE(what.find("'fc'"), std::string::npos) << what;
-    EXPECT_NE(what.find("blobs[0]"), std::string::npos) << what;
-    EXPECT_NE(what.find("K = 12"), std::string::npos) << what;
-    EXPECT_NE(what.find("K = 10"), std::string::npos) << what;
-  }
+  EXPECT_TRUE(testing::throws_error_naming(
+      [&] {
+        run_layer(ip("num_output: 2"), b, {random_weight({2, 10}, 2), random_weight({2}, 3)});
+      },
+      {"'fc'", "blobs[0]", "K = 12", "K = 10"}));
   EXPECT_TRUE(fails_naming(ip("num_output: 2 transpose: true"), b, {random_weight({2, 12}, 2), random_weight({2}, 3)},
                            "blobs[0]"));
   EXPECT_TRUE(fails_naming(ip("num_output: 2"), b, {random_weight({2, 12}, 2)}, "blobs"));

@@ -6,7 +6,6 @@
 #include <cmath>
 
 #include "common/test_utils.h"
-#include "predictor/Error.h"
 #include "predictor/LayerRegistry.h"
 
 namespace predictor {
@@ -17,21 +16,7 @@ using testing::layer_param;
 using testing::random_blob;
 using testing::run_layer;
 using testing::run_layer_in_place;
-
-// Runs the layer expecting a predictor::Error that names the layer and `field`.
-::testing::AssertionResult fails_naming(const std::string& text, const std::vector<const Blob*>& bottoms,
-                                        const std::string& field, int num_tops = -1) {
-  try {
-    run_layer(text, bottoms, {}, num_tops);
-  } catch (const Error& error) {
-    const std::string what = error.what();
-    if (what.find("'" + layer_param(text).name() + "'") != std::string::npos && what.find(field) != std::string::npos) {
-      return ::testing::AssertionSuccess() << what;
-    }
-    return ::testing::AssertionFailure() << "the message does not name the layer and " << field << ": " << what;
-  }
-  return ::testing::AssertionFailure() << "no predictor::Error";
-}
+using testing::throws_error_naming;
 
 std::unique_ptr<Blob> blob_of(const std::vector<int>& shape, const std::vector<float>& values) {
   auto blob = std::make_unique<Blob>(shape);
@@ -106,11 +91,14 @@ TEST(LRNLayer, InPlace) {
 TEST(LRNLayer, Errors) {
   auto in = random_blob({1, 3, 2, 2}, 1);
   EXPECT_TRUE(
-      fails_naming(R"(name: "even" type: "LRN" lrn_param { local_size: 4 })", {in.get()}, "lrn_param.local_size"));
+      throws_error_naming([&] { run_layer(R"(name: "even" type: "LRN" lrn_param { local_size: 4 })", {in.get()}); },
+                          {"'even'", "lrn_param.local_size"}));
   EXPECT_TRUE(
-      fails_naming(R"(name: "zero" type: "LRN" lrn_param { local_size: 0 })", {in.get()}, "lrn_param.local_size"));
+      throws_error_naming([&] { run_layer(R"(name: "zero" type: "LRN" lrn_param { local_size: 0 })", {in.get()}); },
+                          {"'zero'", "lrn_param.local_size"}));
   auto flat = random_blob({2, 3}, 2);
-  EXPECT_TRUE(fails_naming(R"(name: "flat" type: "LRN")", {flat.get()}, "bottom"));
+  EXPECT_TRUE(
+      throws_error_naming([&] { run_layer(R"(name: "flat" type: "LRN")", {flat.get()}); }, {"'flat'", "bottom"}));
   const auto layer = LayerRegistry::global().create(layer_param(R"(name: "norm" type: "LRN")"));
   EXPECT_EQ(layer->max_bottoms(), 1);
   EXPECT_EQ(layer->max_tops(), 1);

@@ -6,7 +6,6 @@
 #include <cmath>
 
 #include "common/test_utils.h"
-#include "predictor/Error.h"
 #include "predictor/LayerRegistry.h"
 
 namespace predictor {
@@ -17,21 +16,7 @@ using testing::layer_param;
 using testing::random_blob;
 using testing::run_layer;
 using testing::run_layer_in_place;
-
-// Runs the layer expecting a predictor::Error that names the layer and `field`.
-::testing::AssertionResult fails_naming(const std::string& text, const std::vector<const Blob*>& bottoms,
-                                        const std::string& field, int num_tops = -1) {
-  try {
-    run_layer(text, bottoms, {}, num_tops);
-  } catch (const Error& error) {
-    const std::string what = error.what();
-    if (what.find("'" + layer_param(text).name() + "'") != std::string::npos && what.find(field) != std::string::npos) {
-      return ::testing::AssertionSuccess() << what;
-    }
-    return ::testing::AssertionFailure() << "the message does not name the layer and " << field << ": " << what;
-  }
-  return ::testing::AssertionFailure() << "no predictor::Error";
-}
+using testing::throws_error_naming;
 
 std::unique_ptr<Blob> blob_of(const std::vector<int>& shape, const std::vector<float>& values) {
   auto blob = std::make_unique<Blob>(shape);
@@ -95,7 +80,8 @@ TEST(MVNLayer, InPlace) {
 
 TEST(MVNLayer, Errors) {
   auto five_axes = random_blob({1, 2, 2, 2, 2}, 1);
-  EXPECT_TRUE(fails_naming(R"(name: "mvn" type: "MVN")", {five_axes.get()}, "bottom"));
+  EXPECT_TRUE(
+      throws_error_naming([&] { run_layer(R"(name: "mvn" type: "MVN")", {five_axes.get()}); }, {"'mvn'", "bottom"}));
   const auto layer = LayerRegistry::global().create(layer_param(R"(name: "mvn" type: "MVN")"));
   EXPECT_EQ(layer->max_bottoms(), 1);
   EXPECT_TRUE(layer->allows_in_place());

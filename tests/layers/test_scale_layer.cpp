@@ -7,7 +7,6 @@
 #include <random>
 
 #include "common/test_utils.h"
-#include "predictor/Error.h"
 #include "predictor/LayerRegistry.h"
 
 namespace predictor {
@@ -18,24 +17,10 @@ using testing::layer_param;
 using testing::random_blob;
 using testing::run_layer;
 using testing::run_layer_in_place;
+using testing::throws_error_naming;
 using testing::to_vector;
 
 using Weights = std::vector<std::shared_ptr<const Blob>>;
-
-// Runs the layer expecting a predictor::Error that names the layer and `field`.
-::testing::AssertionResult fails_naming(const std::string& text, const std::vector<const Blob*>& bottoms,
-                                        const std::string& field, const Weights& weights = {}) {
-  try {
-    run_layer(text, bottoms, weights);
-  } catch (const Error& error) {
-    const std::string what = error.what();
-    if (what.find("'" + layer_param(text).name() + "'") != std::string::npos && what.find(field) != std::string::npos) {
-      return ::testing::AssertionSuccess() << what;
-    }
-    return ::testing::AssertionFailure() << "the message does not name the layer and " << field << ": " << what;
-  }
-  return ::testing::AssertionFailure() << "no predictor::Error";
-}
 
 std::unique_ptr<Blob> blob_of(const std::vector<int>& shape, const std::vector<float>& values) {
   auto blob = std::make_unique<Blob>(shape);
@@ -136,20 +121,42 @@ TEST(ScaleLayer, WeightShapesAndFill) {
 TEST(ScaleLayer, Errors) {
   auto in = counting_input();
   const std::vector<const Blob*> bottoms{in.get()};
-  EXPECT_TRUE(fails_naming(R"(name: "s" type: "Scale" scale_param { axis: 3 })", bottoms, "scale_param.axis"));
-  EXPECT_TRUE(fails_naming(R"(name: "s" type: "Scale" scale_param { axis: -4 })", bottoms, "scale_param.axis"));
-  EXPECT_TRUE(fails_naming(R"(name: "s" type: "Scale" scale_param { num_axes: -2 })", bottoms, "scale_param.num_axes"));
+  EXPECT_TRUE(throws_error_naming([&] { run_layer(R"(name: "s" type: "Scale" scale_param { axis: 3 })", bottoms); },
+                                  {"'s'", "scale_param.axis"}));
+  EXPECT_TRUE(throws_error_naming([&] { run_layer(R"(name: "s" type: "Scale" scale_param { axis: -4 })", bottoms); },
+                                  {"'s'", "scale_param.axis"}));
   EXPECT_TRUE(
-      fails_naming(R"(name: "s" type: "Scale" scale_param { axis: 1 num_axes: 3 })", bottoms, "scale_param.num_axes"));
+      throws_error_naming([&] { run_layer(R"(name: "s" type: "Scale" scale_param { num_axes: -2 })", bottoms); },
+                          {"'s'", "scale_param.num_axes"}));
+  EXPECT_TRUE(
+      throws_error_naming([&] { run_layer(R"(name: "s" type: "Scale" scale_param { axis: 1 num_axes: 3 })", bottoms); },
+                          {"'s'", "scale_param.num_axes"}));
   // Weights that do not fit the input (another input size, say).
-  EXPECT_TRUE(fails_naming(R"(name: "s" type: "Scale")", bottoms, "blobs[0]", {blob_of({4}, {1, 1, 1, 1})}));
-  EXPECT_TRUE(fails_naming(R"(name: "s" type: "Scale" scale_param { bias_term: true })", bottoms, "blobs",
-                           {blob_of({3}, {1, 1, 1}), blob_of({2}, {0, 0})}));
-  EXPECT_TRUE(fails_naming(R"(name: "s" type: "Scale")", bottoms, "blobs"));  // forward without weights
+  EXPECT_TRUE(throws_error_naming(
+      [&] {
+        run_layer(R"(name: "s" type: "Scale")", bottoms, {blob_of({4}, {1, 1, 1, 1})});
+      },
+      {"'s'", "blobs[0]"}));
+  EXPECT_TRUE(throws_error_naming(
+      [&] {
+        run_layer(R"(name: "s" type: "Scale" scale_param { bias_term: true })", bottoms,
+                  {blob_of({3}, {1, 1, 1}), blob_of({2}, {0, 0})});
+      },
+      {"'s'", "blobs"}));
+  EXPECT_TRUE(throws_error_naming([&] { run_layer(R"(name: "s" type: "Scale")", bottoms); },
+                                  {"'s'", "blobs"}));  // forward without weights
   auto wrong = blob_of({2}, {1, 2});
-  EXPECT_TRUE(fails_naming(R"(name: "s" type: "Scale")", {in.get(), wrong.get()}, "bottom[1]"));
+  EXPECT_TRUE(throws_error_naming(
+      [&] {
+        run_layer(R"(name: "s" type: "Scale")", {in.get(), wrong.get()});
+      },
+      {"'s'", "bottom[1]"}));
   auto too_long = random_blob({3, 2, 1}, 4);
-  EXPECT_TRUE(fails_naming(R"(name: "s" type: "Scale")", {in.get(), too_long.get()}, "bottom[1]"));
+  EXPECT_TRUE(throws_error_naming(
+      [&] {
+        run_layer(R"(name: "s" type: "Scale")", {in.get(), too_long.get()});
+      },
+      {"'s'", "bottom[1]"}));
   const auto layer = LayerRegistry::global().create(layer_param(R"(name: "s" type: "Scale")"));
   EXPECT_EQ(layer->min_bottoms(), 1);
   EXPECT_EQ(layer->max_bottoms(), 2);

@@ -4,32 +4,16 @@
 #include <cmath>
 
 #include "common/test_utils.h"
-#include "predictor/Error.h"
 
 namespace predictor {
 namespace {
 
 using testing::blobs_near;
-using testing::layer_param;
 using testing::random_blob;
 using testing::run_layer;
 using testing::run_layer_in_place;
+using testing::throws_error_naming;
 using testing::to_vector;
-
-// Runs the layer expecting a predictor::Error that names the layer and `field`.
-::testing::AssertionResult fails_naming(const std::string& text, const std::vector<const Blob*>& bottoms,
-                                        const std::string& field, int num_tops = -1) {
-  try {
-    run_layer(text, bottoms, {}, num_tops);
-  } catch (const Error& error) {
-    const std::string what = error.what();
-    if (what.find("'" + layer_param(text).name() + "'") != std::string::npos && what.find(field) != std::string::npos) {
-      return ::testing::AssertionSuccess() << what;
-    }
-    return ::testing::AssertionFailure() << "the message does not name the layer and " << field << ": " << what;
-  }
-  return ::testing::AssertionFailure() << "no predictor::Error";
-}
 
 // exp(x) / sum exp(x) along `axis` of `shape`, element by element.
 std::vector<float> expected_softmax(const Blob& in, int axis) {
@@ -77,11 +61,14 @@ TEST(SoftmaxLayer, InPlace) {
 TEST(SoftmaxLayer, Errors) {
   auto in = random_blob({2, 3, 4, 5}, 5);
   EXPECT_TRUE(
-      fails_naming(R"(name: "bad" type: "Softmax" softmax_param { axis: 4 })", {in.get()}, "softmax_param.axis"));
+      throws_error_naming([&] { run_layer(R"(name: "bad" type: "Softmax" softmax_param { axis: 4 })", {in.get()}); },
+                          {"'bad'", "softmax_param.axis"}));
   EXPECT_TRUE(
-      fails_naming(R"(name: "bad" type: "Softmax" softmax_param { axis: -5 })", {in.get()}, "softmax_param.axis"));
+      throws_error_naming([&] { run_layer(R"(name: "bad" type: "Softmax" softmax_param { axis: -5 })", {in.get()}); },
+                          {"'bad'", "softmax_param.axis"}));
   auto scalar = random_blob({}, 6);
-  EXPECT_TRUE(fails_naming(R"(name: "bad" type: "Softmax")", {scalar.get()}, "softmax_param.axis"));
+  EXPECT_TRUE(throws_error_naming([&] { run_layer(R"(name: "bad" type: "Softmax")", {scalar.get()}); },
+                                  {"'bad'", "softmax_param.axis"}));
 }
 
 }  // namespace

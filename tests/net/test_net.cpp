@@ -112,6 +112,21 @@ TEST_F(NetTest, InPlaceOnAnInputNeverWritesCallerMemory) {
   EXPECT_NE(net.output_blobs()[0]->cpu_data()[0], 1.0f);
 }
 
+TEST_F(NetTest, InPlaceOnAViewOfAnInputNeverWritesCallerMemory) {
+  auto model = Model::WithRandomWeights(parse(R"(
+    input: "data" input_shape { dim: 2 dim: 2 }
+    layer { name: "flat" type: "TestView" bottom: "data" top: "flat" }
+    layer { name: "inc" type: "TestAddWeight" bottom: "flat" top: "flat" })"),
+                                        3);
+  Net net(model);
+  std::vector<float> caller = {1, 2, 3, 4};
+  net.input_blobs()[0]->set_cpu_data(caller.data());
+  net.Forward();
+  EXPECT_EQ(caller, (std::vector<float>{1, 2, 3, 4}));
+  const float w = model->layer_weights(2)[0]->cpu_data()[0];
+  EXPECT_FLOAT_EQ(net.blob("flat")->cpu_data()[3], 4 + w);
+}
+
 TEST_F(NetTest, ReshapesWhenTheInputShapeChanges) {
   Net net(Model::WithRandomWeights(parse(kChain), 1));
   net.Forward();
