@@ -2,23 +2,31 @@
 // Direct 2-D convolution for groups of one input channel each: depthwise
 // convolution (group == channels), optionally with a channel multiplier
 // (num_output = multiplier * channels). As a gemm this is a tiny matrix
-// product per group that would spend its time in im2col; here each output
-// row is accumulated straight from the input rows.
+// product per group that would spend its time in im2col; here each input
+// plane is copied once into a zero-padded plane, and each output row
+// accumulates whole kernel rows from it.
+
+#include <cstddef>
+#include <cstdint>
 
 #include "kernels/cpu/conv_geometry.h"
 
 namespace predictor::cpu {
 
-// The direct kernel keeps one column span per kernel column on the stack;
-// wider kernels (unheard of for depthwise) take the im2col path.
-constexpr int kMaxDepthwiseKernelWidth = 32;
+// The zero-padded input plane: exactly the rows and columns the windows
+// cover, the input placed at (pad[0], pad[1]).
+struct PaddedPlane {
+  std::int64_t rows;
+  std::int64_t cols;
+};
+PaddedPlane depthwise_padded_plane(const PatchGeometry& g);
 
 // One image. g describes the input (g.channels channels, g.num_axes == 2) and
 // the output grid; output channel o = c * multiplier + m reads input channel
 // c with weights[o] (kernel[0] x kernel[1] floats) and adds bias[o] (bias may
-// be null). Output is (channels * multiplier) x grid_size(g) floats.
-// Needs kernel[1] <= kMaxDepthwiseKernelWidth.
+// be null). Output is (channels * multiplier) x grid_size(g) floats; scratch
+// holds one padded plane (rows * cols floats).
 void depthwise_conv2d(const PatchGeometry& g, int multiplier, const float* input, const float* weights,
-                      const float* bias, float* output);
+                      const float* bias, float* output, float* scratch);
 
 }  // namespace predictor::cpu

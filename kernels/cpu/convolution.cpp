@@ -1,6 +1,7 @@
 #include "kernels/cpu/convolution.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 
 #include "kernels/cpu/conv_depthwise.h"
@@ -12,8 +13,12 @@ namespace predictor::cpu {
 namespace {
 
 // Below this many output positions per image a gemm is thin enough that
-// batching images into one wider gemm pays for the extra copies.
-constexpr std::size_t kMinGemmColumns = 256;
+// batching images into one wider gemm pays for the extra copies; pointwise
+// convolutions, which otherwise copy nothing, need a quarter of it.
+constexpr std::size_t kMinGemmColumns = 512;
+// Column matrices larger than this many floats (8 MiB) are built a block at
+// a time.
+constexpr std::size_t kColumnBudget = std::size_t{1} << 21;
 
 bool is_pointwise(const PatchGeometry& p) {
   for (int a = 0; a < p.num_axes; ++a) {
@@ -24,24 +29,27 @@ bool is_pointwise(const PatchGeometry& p) {
 
 bool use_2d_im2col(const ConvGeometry& g) { return g.patches.num_axes == 2 && !g.force_nd; }
 
-void im2col(const ConvGeometry& g, const float* image, float* col, std::size_t ld) {
+void im2col(const ConvGeometry& g, const PatchGeometry& p, const float* image, float* col, std::size_t ld) {
   if (use_2d_im2col(g)) {
-    im2col_2d(g.patches, image, col, ld);
+    im2col_2d(p, image, col, ld);
   } else {
-    im2col_nd(g.patches, image, col, ld);
+    im2col_nd(p, image, col, ld);
   }
 }
 
-void col2im(const ConvGeometry& g, const float* col, float* image) {
+void col2im(const ConvGeometry& g, const PatchGeometry& p, const float* col, float* image) {
   if (use_2d_im2col(g)) {
-    col2im_2d(g.patches, col, image);
+    col2im_2d(p, col, image);
   } else {
-    col2im_nd(g.patches, col, image);
+    col2im_nd(p, col, image);
   }
 }
 
 // Rows of the column matrix: (channel, kernel tap) pairs over all groups.
 std::size_t column_rows(const PatchGeometry& p) { return static_cast<std::size_t>(p.channels) * kernel_size(p); }
+
+// Window positions per index of the first spatial axis.
+std::size_t positions_per_row(const PatchGeometry& p) { return grid_size(p) / p.grid[0]; }
 
 // The per-group gemms of a convolution: out (out_channels x ldc-strided rows)
 // = weights x col (column_rows x ld-strided rows), `columns` wide.
@@ -57,6 +65,23 @@ void grouped_gemm(const ConvGeometry& g, int columns, const float* weights, cons
   }
 }
 
+// One image by im2col, `block_rows` window rows (first spatial axis) at a
+// time: a block is the convolution over the same image of a grid starting
+// further down, which is a smaller pad.
+void im2col_convolution(const ConvGeometry& g, int block_rows, const float* input, const float* weights, float* output,
+                        float* col) {
+  const PatchGeometry& p = g.patches;
+  const std::size_t spatial = grid_size(p), inner = positions_per_row(p);
+  for (int first = 0; first < p.grid[0]; first += block_rows) {
+    PatchGeometry block = p;
+    block.grid[0] = std::min(block_rows, p.grid[0] - first);
+    block.pad[0] = static_cast<int>(p.pad[0] - static_cast<std::int64_t>(first) * p.stride[0]);
+    const std::size_t columns = block.grid[0] * inner;
+    im2col(g, block, input, col, columns);
+    grouped_gemm(g, static_cast<int>(columns), weights, col, columns, output + first * inner, spatial);
+  }
+}
+
 }  // namespace
 
 bool conv_method_applies(const ConvGeometry& g, ConvMethod method) {
@@ -66,8 +91,7 @@ bool conv_method_applies(const ConvGeometry& g, ConvMethod method) {
     case ConvMethod::kPointwise:
       return is_pointwise(g.patches);
     case ConvMethod::kDepthwise:
-      return g.patches.num_axes == 2 && !g.force_nd && g.in_channels == g.group &&
-             g.patches.kernel[1] <= kMaxDepthwiseKernelWidth;
+      return g.patches.num_axes == 2 && !g.force_nd && g.in_channels == g.group;
   }
   return false;
 }
@@ -75,24 +99,47 @@ bool conv_method_applies(const ConvGeometry& g, ConvMethod method) {
 ConvPlan plan_convolution(const ConvGeometry& g, int batch) {
   ConvPlan plan;
   if (g.group > 1 && conv_method_applies(g, ConvMethod::kDepthwise)) {
-    plan.method = ConvMethod::kDepthwise;
-    return plan;
+    // Unless its padded plane is larger than a channel's im2col columns
+    // (large strides or dilations).
+    const PaddedPlane plane = depthwise_padded_plane(g.patches);
+    if (static_cast<double>(plane.rows) * plane.cols <=
+        static_cast<double>(kernel_size(g.patches)) * grid_size(g.patches)) {
+      plan.method = ConvMethod::kDepthwise;
+      return plan;
+    }
   }
   plan.method = conv_method_applies(g, ConvMethod::kPointwise) ? ConvMethod::kPointwise : ConvMethod::kIm2col;
   const std::size_t columns = grid_size(g.patches);
-  if (batch > 1 && columns < kMinGemmColumns) {
+  const std::size_t batch_below = plan.method == ConvMethod::kPointwise ? kMinGemmColumns / 4 : kMinGemmColumns;
+  if (batch > 1 && columns < batch_below) {
     const std::size_t images = (kMinGemmColumns + columns - 1) / columns;
     plan.images_per_gemm = static_cast<int>(std::min<std::size_t>(images, batch));
+  } else if (plan.method == ConvMethod::kIm2col && column_rows(g.patches) * columns > kColumnBudget) {
+    const std::size_t row_floats = column_rows(g.patches) * positions_per_row(g.patches);
+    plan.block_rows = static_cast<int>(std::clamp<std::size_t>(kColumnBudget / row_floats, 1, g.patches.grid[0]));
   }
   return plan;
 }
 
 std::size_t convolution_scratch_floats(const ConvGeometry& g, const ConvPlan& plan) {
-  if (plan.method == ConvMethod::kDepthwise) return 0;
-  if (plan.method == ConvMethod::kPointwise && plan.images_per_gemm == 1) return 0;
-  const std::size_t columns = grid_size(g.patches) * plan.images_per_gemm;
-  const std::size_t wide_output = plan.images_per_gemm > 1 ? static_cast<std::size_t>(g.out_channels) * columns : 0;
-  return column_rows(g.patches) * columns + wide_output;
+  const PatchGeometry& p = g.patches;
+  switch (plan.method) {
+    case ConvMethod::kDepthwise: {
+      const PaddedPlane plane = depthwise_padded_plane(p);
+      return static_cast<std::size_t>(plane.rows) * static_cast<std::size_t>(plane.cols);
+    }
+    case ConvMethod::kPointwise:
+    case ConvMethod::kIm2col:
+      break;
+  }
+  if (plan.images_per_gemm > 1) {
+    // The images' column matrices side by side, and the wide product.
+    const std::size_t columns = grid_size(p) * plan.images_per_gemm;
+    return (column_rows(p) + g.out_channels) * columns;
+  }
+  if (plan.method == ConvMethod::kPointwise) return 0;
+  const int rows = plan.block_rows > 0 ? std::min(plan.block_rows, p.grid[0]) : p.grid[0];
+  return column_rows(p) * rows * positions_per_row(p);
 }
 
 void convolution_forward(const ConvGeometry& g, const ConvPlan& plan, int batch, const float* input,
@@ -101,42 +148,44 @@ void convolution_forward(const ConvGeometry& g, const ConvPlan& plan, int batch,
   const std::size_t spatial = grid_size(p);
   const std::size_t in_image = static_cast<std::size_t>(g.in_channels) * image_size(p);
   const std::size_t out_image = static_cast<std::size_t>(g.out_channels) * spatial;
-  if (plan.method == ConvMethod::kDepthwise) {
+  const bool pointwise = plan.method == ConvMethod::kPointwise;
+  if (plan.method == ConvMethod::kDepthwise || plan.images_per_gemm == 1) {
+    const int block_rows = plan.block_rows > 0 ? plan.block_rows : std::max(p.grid[0], 1);
     for (int n = 0; n < batch; ++n) {
-      depthwise_conv2d(p, g.out_channels / g.in_channels, input + n * in_image, weights, bias, output + n * out_image);
+      const float* in = input + n * in_image;
+      float* out = output + n * out_image;
+      if (plan.method == ConvMethod::kDepthwise) {
+        depthwise_conv2d(p, g.out_channels / g.in_channels, in, weights, bias, out, scratch);
+        continue;
+      }
+      if (pointwise) {
+        // The input is its own column matrix.
+        grouped_gemm(g, static_cast<int>(spatial), weights, in, spatial, out, spatial);
+      } else {
+        im2col_convolution(g, block_rows, in, weights, out, scratch);
+      }
+      add_channel_bias(g.out_channels, spatial, bias, out);
     }
     return;
   }
-  const bool pointwise = plan.method == ConvMethod::kPointwise;
   for (int first = 0; first < batch; first += plan.images_per_gemm) {
     const int images = std::min(plan.images_per_gemm, batch - first);
     const std::size_t ld = spatial * images;
-    const float* col = scratch;
-    if (pointwise && images == 1) {
-      col = input + first * in_image;  // the input is its own column matrix
-    } else {
-      for (int i = 0; i < images; ++i) {
-        const float* image = input + (first + i) * in_image;
-        float* dst = scratch + i * spatial;
-        if (pointwise) {
-          for (int c = 0; c < g.in_channels; ++c) {
-            std::memcpy(dst + c * ld, image + c * spatial, spatial * sizeof(float));
-          }
-        } else {
-          im2col(g, image, dst, ld);
+    for (int i = 0; i < images; ++i) {
+      const float* image = input + (first + i) * in_image;
+      float* dst = scratch + i * spatial;
+      if (pointwise) {
+        for (int c = 0; c < g.in_channels; ++c) {
+          std::memcpy(dst + c * ld, image + c * spatial, spatial * sizeof(float));
         }
+      } else {
+        im2col(g, p, image, dst, ld);
       }
-    }
-    if (images == 1) {
-      float* out = output + first * out_image;
-      grouped_gemm(g, static_cast<int>(spatial), weights, col, ld, out, spatial);
-      add_channel_bias(g.out_channels, spatial, bias, out);
-      continue;
     }
     // One wide product for all the images, then each image's rows move to
     // their place in the output, picking up the bias on the way.
     float* wide = scratch + column_rows(p) * ld;
-    grouped_gemm(g, static_cast<int>(ld), weights, col, ld, wide, ld);
+    grouped_gemm(g, static_cast<int>(ld), weights, scratch, ld, wide, ld);
     for (int i = 0; i < images; ++i) {
       float* out = output + (first + i) * out_image;
       for (int o = 0; o < g.out_channels; ++o) {
@@ -153,33 +202,52 @@ void convolution_forward(const ConvGeometry& g, const ConvPlan& plan, int batch,
   }
 }
 
-bool deconv_is_pointwise(const ConvGeometry& g) { return is_pointwise(g.patches); }
-
-std::size_t deconvolution_scratch_floats(const ConvGeometry& g) {
-  return deconv_is_pointwise(g) ? 0 : column_rows(g.patches) * grid_size(g.patches);
+int deconv_channels_per_block(const ConvGeometry& g) {
+  // As many as fit the column budget, at least one, at most a group's.
+  const std::size_t per_channel = kernel_size(g.patches) * grid_size(g.patches);
+  const std::size_t fit = per_channel == 0 ? kColumnBudget : kColumnBudget / per_channel;
+  return static_cast<int>(std::clamp<std::size_t>(fit, 1, g.out_channels / g.group));
 }
 
-void deconvolution_forward(const ConvGeometry& g, int batch, const float* input, const float* weights,
-                           const float* bias, float* output, float* scratch) {
+std::size_t deconvolution_scratch_floats(const ConvGeometry& g, int channels_per_block) {
+  if (is_pointwise(g.patches)) return 0;
+  return static_cast<std::size_t>(channels_per_block) * kernel_size(g.patches) * grid_size(g.patches);
+}
+
+void deconvolution_forward(const ConvGeometry& g, int channels_per_block, int batch, const float* input,
+                           const float* weights, const float* bias, float* output, float* scratch) {
   const PatchGeometry& p = g.patches;
   const std::size_t in_spatial = grid_size(p);
   const std::size_t out_spatial = image_size(p);
-  const int group_in = g.in_channels / g.group;
-  const int group_rows = static_cast<int>(column_rows(p) / g.group);
-  const bool pointwise = deconv_is_pointwise(g);
+  const std::size_t taps = kernel_size(p);
+  const int group_in = g.in_channels / g.group, group_out = g.out_channels / g.group;
+  const int group_rows = static_cast<int>(group_out * taps);  // a group's weight row: its outputs x taps
+  // 1x1, stride 1, no padding: the columns are the output itself.
+  const bool pointwise = is_pointwise(p);
+  const int block = pointwise ? group_out : channels_per_block;
   for (int n = 0; n < batch; ++n) {
     const float* in = input + static_cast<std::size_t>(n) * g.in_channels * in_spatial;
     float* out = output + static_cast<std::size_t>(n) * g.out_channels * out_spatial;
-    // Each group's column rows = its weights transposed x its input channels;
-    // col2im then sums the overlapping windows into the output image.
-    float* col = pointwise ? out : scratch;
     for (int gr = 0; gr < g.group; ++gr) {
-      gemm(true, false, group_rows, static_cast<int>(in_spatial), group_in, 1.0f,
-           weights + static_cast<std::size_t>(gr) * group_in * group_rows, group_rows,
-           in + gr * group_in * in_spatial, static_cast<int>(in_spatial), 0.0f,
-           col + gr * group_rows * in_spatial, static_cast<int>(in_spatial));
+      const float* group_input = in + static_cast<std::size_t>(gr) * group_in * in_spatial;
+      const float* group_weights = weights + static_cast<std::size_t>(gr) * group_in * group_rows;
+      for (int first = 0; first < group_out; first += block) {
+        // Column rows of output channels [o, o + channels) = their slice of
+        // the weights, transposed, x the group's input channels; col2im then
+        // sums the overlapping windows into those output channels.
+        const int channels = std::min(block, group_out - first);
+        const int o = gr * group_out + first;
+        float* col = pointwise ? out + o * out_spatial : scratch;
+        gemm(true, false, static_cast<int>(channels * taps), static_cast<int>(in_spatial), group_in, 1.0f,
+             group_weights + first * taps, group_rows, group_input, static_cast<int>(in_spatial), 0.0f, col,
+             static_cast<int>(in_spatial));
+        if (!pointwise) {
+          PatchGeometry slice = p;
+          slice.channels = channels;
+          col2im(g, slice, col, out + o * out_spatial);
+        }
+      }
     }
-    if (!pointwise) col2im(g, col, out);
     add_channel_bias(g.out_channels, out_spatial, bias, out);
   }
 }

@@ -2,12 +2,15 @@
 // Convolution and deconvolution (its transpose) with groups, N spatial axes,
 // padding, stride and dilation, with Caffe's semantics and weight layouts.
 // The baseline is Caffe's: im2col, then one gemm per group. Faster methods
-// are used where they give identical results:
+// are used where they give the same results:
 //   - pointwise: a 1x1 kernel with stride 1 and no padding, where the input
 //     already is the column matrix;
 //   - depthwise: a direct 2-D kernel when every group has one input channel;
 //   - batching: for small outputs, the column matrices of several images side
 //     by side, so that one wide gemm replaces several thin ones.
+// Large column matrices are built and multiplied a block of output rows at a
+// time, and deconvolution's a block of output channels at a time, which
+// bounds the scratch memory (Caffe holds a whole image's columns).
 
 #include <cstddef>
 
@@ -34,6 +37,9 @@ struct ConvPlan {
   ConvMethod method = ConvMethod::kIm2col;
   // Images whose column matrices share one gemm (kIm2col and kPointwise).
   int images_per_gemm = 1;
+  // kIm2col with one image per gemm: window positions along the first
+  // spatial axis per column block; 0 for all of them.
+  int block_rows = 0;
 };
 
 // Whether `method` computes this convolution (kIm2col always does).
@@ -53,10 +59,13 @@ void convolution_forward(const ConvGeometry& g, const ConvPlan& plan, int batch,
 // seen from the other side. output (batch x out_channels x image) from input
 // (batch x in_channels x grid) and weights (in_channels x
 // out_channels/group x kernel), plus bias (out_channels; may be null).
-bool deconv_is_pointwise(const ConvGeometry& g);
-std::size_t deconvolution_scratch_floats(const ConvGeometry& g);
-void deconvolution_forward(const ConvGeometry& g, int batch, const float* input, const float* weights,
-                           const float* bias, float* output, float* scratch);
+// Output channels are produced `channels_per_block` at a time (1 to
+// out_channels/group; deconv_channels_per_block gives the default), which
+// sets the scratch size.
+int deconv_channels_per_block(const ConvGeometry& g);
+std::size_t deconvolution_scratch_floats(const ConvGeometry& g, int channels_per_block);
+void deconvolution_forward(const ConvGeometry& g, int channels_per_block, int batch, const float* input,
+                           const float* weights, const float* bias, float* output, float* scratch);
 
 // out[c][i] += bias[c] for `channels` rows of `spatial` floats.
 void add_channel_bias(int channels, std::size_t spatial, const float* bias, float* out);

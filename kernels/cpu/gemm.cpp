@@ -22,6 +22,18 @@ void scale_block(int m, int n, float beta, float* c, int ldc) {
   }
 }
 
+// y = alpha * op(A) * x + beta * y for a stored rows x cols matrix A with row
+// stride lda; x and y strided by incx and incy.
+void strided_gemv(bool trans, int rows, int cols, float alpha, const float* a, int lda, const float* x, int incx,
+                  float beta, float* y, int incy) {
+  if (beta == 0.0f) {
+    // Some BLAS versions compute beta * y even for beta 0; clear garbage first.
+    const int out = trans ? cols : rows;
+    for (int i = 0; i < out; ++i) y[static_cast<std::ptrdiff_t>(i) * incy] = 0.0f;
+  }
+  cblas_sgemv(CblasRowMajor, trans ? CblasTrans : CblasNoTrans, rows, cols, alpha, a, lda, x, incx, beta, y, incy);
+}
+
 }  // namespace
 
 void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda, const float* b,
@@ -31,18 +43,22 @@ void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const fl
     scale_block(m, n, beta, c, ldc);
     return;
   }
-  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, m, n, k,
-              alpha, a, lda, b, ldb, beta, c, ldc);
-}
-
-void gemv(bool trans_a, int m, int n, float alpha, const float* a, const float* x, float beta, float* y) {
-  const int out = trans_a ? n : m;
-  if (out <= 0) return;
-  if ((trans_a ? m : n) <= 0) {
-    scale_block(1, out, beta, y, out);
+  // One column or one row: a matrix-vector product, which BLAS does faster
+  // (batch-1 fully connected layers, 1x1 outputs).
+  if (n == 1) {
+    // C (m x 1) = op(A) x, x the single column of op(B).
+    const int incx = trans_b ? 1 : ldb;
+    strided_gemv(trans_a, trans_a ? k : m, trans_a ? m : k, alpha, a, lda, b, incx, beta, c, ldc);
     return;
   }
-  cblas_sgemv(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, m, n, alpha, a, n, x, 1, beta, y, 1);
+  if (m == 1) {
+    // C^T (n x 1) = op(B)^T x, x the single row of op(A).
+    const int incx = trans_a ? lda : 1;
+    strided_gemv(!trans_b, trans_b ? n : k, trans_b ? k : n, alpha, b, ldb, a, incx, beta, c, 1);
+    return;
+  }
+  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha,
+              a, lda, b, ldb, beta, c, ldc);
 }
 
 void add_row_bias(int m, int n, const float* bias, float* c) {

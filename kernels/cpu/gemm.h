@@ -8,13 +8,10 @@ namespace predictor::cpu {
 // C = alpha * op(A) * op(B) + beta * C, row-major. op(A) is m x k, op(B) is
 // k x n, C is m x n; lda, ldb and ldc are the row strides of A, B and C as
 // stored (before op). Empty products are handled without calling BLAS: with
-// k == 0, C becomes beta * C (exactly zero when beta is 0).
+// k == 0, C becomes beta * C (exactly zero when beta is 0). Products with one
+// row or one column go to BLAS's matrix-vector product.
 void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda, const float* b,
           int ldb, float beta, float* c, int ldc);
-
-// y = alpha * op(A) * x + beta * y with A a dense row-major m x n matrix:
-// op(A) is A (y has m entries) or its transpose (y has n entries).
-void gemv(bool trans_a, int m, int n, float alpha, const float* a, const float* x, float beta, float* y);
 
 // c[i][j] += bias[j] for a dense row-major m x n matrix c.
 void add_row_bias(int m, int n, const float* bias, float* c);

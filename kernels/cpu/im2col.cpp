@@ -136,23 +136,27 @@ void col2im_2d(const PatchGeometry& g, const float* col, float* image) {
 
 void im2col_nd(const PatchGeometry& g, const float* image, float* col, std::size_t ld) {
   const int run = g.grid[g.num_axes - 1];
-  walk_columns_nd(g, ld, [&](std::size_t at, std::size_t channel_base, std::int64_t base, std::int64_t last_offset,
-                             Span span, bool inside) {
-    float* dst = col + at;
-    if (inside) {
-      gather_row(image + channel_base + base, last_offset, g.stride[g.num_axes - 1], span, run, dst);
-    } else {
-      std::fill(dst, dst + run, 0.0f);
-    }
-  });
+  walk_columns_nd(g, ld,
+                  [&](std::size_t at, std::size_t channel_base, std::int64_t base, std::int64_t last_offset, Span span,
+                      bool inside) {
+                    float* dst = col + at;
+                    if (inside) {
+                      gather_row(image + channel_base + base, last_offset, g.stride[g.num_axes - 1], span, run, dst);
+                    } else {
+                      std::fill(dst, dst + run, 0.0f);
+                    }
+                  });
 }
 
 void col2im_nd(const PatchGeometry& g, const float* col, float* image) {
   std::fill(image, image + image_size(g) * g.channels, 0.0f);
-  walk_columns_nd(g, grid_size(g), [&](std::size_t at, std::size_t channel_base, std::int64_t base,
-                                       std::int64_t last_offset, Span span, bool inside) {
-    if (inside) scatter_add_row(col + at, last_offset, g.stride[g.num_axes - 1], span, image + channel_base + base);
-  });
+  walk_columns_nd(g, grid_size(g),
+                  [&](std::size_t at, std::size_t channel_base, std::int64_t base, std::int64_t last_offset, Span span,
+                      bool inside) {
+                    if (inside)
+                      scatter_add_row(col + at, last_offset, g.stride[g.num_axes - 1], span,
+                                      image + channel_base + base);
+                  });
 }
 
 }  // namespace predictor::cpu

@@ -334,6 +334,32 @@ TEST(ConvolutionLayer, ShapeErrorsNameTheFieldOrInput) {
   EXPECT_TRUE(fails_naming(text("num_output: 4 kernel_size: 3"), {}, {}, "bottom", 1));
 }
 
+TEST(ConvolutionLayer, HostileSizesFailCleanlyOrWork) {
+  auto bottom = random_blob({1, 4, 6, 6}, 1);
+  auto text = [](const std::string& params) {
+    return R"(name: "conv" type: "Convolution" convolution_param { )" + params + " }";
+  };
+  const std::vector<std::pair<std::string, std::string>> failing = {
+      {"num_output: 4 kernel_size: 2147483647", "output size"},
+      {"num_output: 4 kernel_size: 3 dilation: 2147483647", "output size"},
+      {"num_output: 4 kernel_size: 3 dilation: 2147483647 pad: 2147483647", "convolution_param.pad"},
+      {"num_output: 2147483647 kernel_size: 3 group: 2147483647", "convolution_param.group"},
+      {"num_output: 2147483647 kernel_size: 1", "2^31"},
+      {"num_output: 4 kernel_size: 3 stride: 4294967295", "convolution_param.stride"},
+  };
+  for (const auto& [params, needle] : failing) {
+    EXPECT_TRUE(fails_naming(text(params), {bottom.get()}, {}, needle)) << params;
+  }
+  // A stride far beyond the input leaves the first window only.
+  const auto weights = std::vector<std::shared_ptr<const Blob>>{random_weight({2, 4, 3, 3}, 2)};
+  const auto run =
+      run_layer(text("num_output: 2 kernel_size: 3 stride: 2147483647 bias_term: false"), {bottom.get()}, weights);
+  std::vector<int> shape;
+  const auto expected =
+      reference_conv(*bottom, 1, *weights[0], nullptr, 1, {{0, 0}, {2147483647, 2147483647}, {1, 1}}, &shape);
+  EXPECT_TRUE(blobs_near(*run.tops[0], shape, expected));
+}
+
 TEST(ConvolutionLayer, WeightsMustFitTheInput) {
   const std::string text = R"(name: "conv" type: "Convolution" convolution_param { num_output: 4 kernel_size: 3 })";
   auto bottom = random_blob({1, 5, 6, 6}, 1);
