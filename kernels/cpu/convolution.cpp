@@ -16,9 +16,13 @@ namespace {
 // batching images into one wider gemm pays for the extra copies; pointwise
 // convolutions, which otherwise copy nothing, need a quarter of it.
 constexpr std::size_t kMinGemmColumns = 512;
-// Column matrices larger than this many floats (8 MiB) are built a block at
-// a time.
-constexpr std::size_t kColumnBudget = std::size_t{1} << 21;
+// Column matrices are built a block of output rows at a time when larger
+// than this many floats (1 MiB) or than the convolution's own output,
+// whichever is larger. Scratch then never dominates a net's activation
+// memory (Caffe's whole-image columns are up to 9x a layer's output, which
+// also keeps a memory plan from reaching the peak of live bytes), while
+// layers with large outputs keep wide, efficient gemms.
+constexpr std::size_t kColumnBudget = std::size_t{1} << 18;
 
 bool is_pointwise(const PatchGeometry& p) {
   for (int a = 0; a < p.num_axes; ++a) {
@@ -114,9 +118,12 @@ ConvPlan plan_convolution(const ConvGeometry& g, int batch) {
   if (batch > 1 && columns < batch_below) {
     const std::size_t images = (kMinGemmColumns + columns - 1) / columns;
     plan.images_per_gemm = static_cast<int>(std::min<std::size_t>(images, batch));
-  } else if (plan.method == ConvMethod::kIm2col && column_rows(g.patches) * columns > kColumnBudget) {
-    const std::size_t row_floats = column_rows(g.patches) * positions_per_row(g.patches);
-    plan.block_rows = static_cast<int>(std::clamp<std::size_t>(kColumnBudget / row_floats, 1, g.patches.grid[0]));
+  } else if (plan.method == ConvMethod::kIm2col) {
+    const std::size_t budget = std::max(kColumnBudget, static_cast<std::size_t>(g.out_channels) * columns);
+    if (column_rows(g.patches) * columns > budget) {
+      const std::size_t row_floats = column_rows(g.patches) * positions_per_row(g.patches);
+      plan.block_rows = static_cast<int>(std::clamp<std::size_t>(budget / row_floats, 1, g.patches.grid[0]));
+    }
   }
   return plan;
 }
