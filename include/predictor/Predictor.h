@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "predictor/Blob.h"
+#include "predictor/MemoryStats.h"
 #include "predictor/Model.h"
 #include "predictor/PredictorOptions.h"
 
@@ -97,6 +98,10 @@ class Predictor {
   // Replicas alive now: one per thread that has called forward() and not
   // exited. Thread-safe.
   std::size_t replica_count() const;
+  // With Optimization::MEMORY: the figures of the calling thread's replica's
+  // plan at its last input shape; null before its first forward() or
+  // without the optimisation. Valid until this thread's next forward().
+  const MemoryStats* memory_stats() const;
 
  private:
   void Init();
