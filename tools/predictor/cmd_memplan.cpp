@@ -2,6 +2,7 @@
 // shapes, from the definition alone (no weights: nothing runs). Prints what
 // each storage in memory of its own would take, what the plan takes, and
 // the lower bound no plan can beat; --svg draws the plan.
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -59,7 +60,11 @@ int memplan() {
   net->EnableMemoryPlanning(FLAGS_strategy);
   net->Reshape();  // plans, and verifies the plan: an invalid one is an error
   const MemoryStats& stats = *net->memory_stats();
-  const std::string model_name = deploy.name().empty() ? "(unnamed)" : deploy.name();
+  // An unnamed net is called after its file's folder (zoo layout) or stem.
+  const std::filesystem::path path(FLAGS_model);
+  const std::string model_name =
+      !deploy.name().empty() ? deploy.name()
+                             : (path.parent_path().has_filename() ? path.parent_path().filename() : path.stem()).string();
 
   if (!FLAGS_svg.empty()) write_svg(*net, model_name, stats);
   if (FLAGS_json) {
