@@ -50,7 +50,7 @@ class Blob {
   // Maps an axis in [-num_axes, num_axes) to [0, num_axes); throws
   // predictor::Error when out of range.
   int CanonicalAxisIndex(int axis) const;
-  std::string shape_string() const;  // "1 3 224 224 (150528)"
+  std::string shape_string() const;  // "1 3 224 224 (150528)"; see also the free shape_string
 
   // Data access (see SyncedMemory for the head semantics).
   const float* cpu_data() const;
@@ -86,5 +86,9 @@ class Blob {
   std::size_t capacity_ = 0;  // in floats
   std::shared_ptr<SyncedMemory> data_;
 };
+
+// A shape in messages, "(1,3,224,224)". A negative dim (unknown, as in a
+// declared input shape; a Blob never has one) reads "?".
+std::string shape_string(const std::vector<int>& shape);
 
 }  // namespace predictor

@@ -83,6 +83,9 @@ class Layer {
 
  protected:
   void set_scratch_bytes(std::size_t bytes) { scratch_bytes_ = bytes; }
+  // He initialisation, as the default fill_weights draws for weights: a
+  // Gaussian of standard deviation sqrt(2 / fan_in).
+  static void fill_he_normal(Blob* blob, double fan_in, std::mt19937& rng);
   // Blob::CanonicalAxisIndex, failing with this layer's name and `field`.
   int canonical_axis(const Blob& blob, int axis, const std::string& field) const;
   // Weight i, current on the host (read-only, shared between replicas).

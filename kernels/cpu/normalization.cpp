@@ -6,15 +6,19 @@ namespace predictor::cpu {
 
 namespace {
 
-template <bool kBias>
-void scale_broadcast_impl(const float* in, std::size_t outer, std::size_t dim, std::size_t inner, const float* scale,
-                          const float* bias, float* out) {
+// y = f_d(x) over (outer, dim, inner) data, where channel(d) returns f_d, the
+// element-wise function for parameter index d. channel(d) is called out of
+// the inner loop, so that f_d holds its parameters in registers; templates,
+// so that both inline into the loops.
+template <typename Channel>
+void broadcast_apply(const float* in, std::size_t outer, std::size_t dim, std::size_t inner, float* out,
+                     Channel channel) {
   if (inner == 1) {
     // E.g. (N, C) data: the parameters run along the contiguous axis.
     for (std::size_t o = 0; o < outer; ++o) {
       const float* x = in + o * dim;
       float* y = out + o * dim;
-      for (std::size_t d = 0; d < dim; ++d) y[d] = kBias ? x[d] * scale[d] + bias[d] : x[d] * scale[d];
+      for (std::size_t d = 0; d < dim; ++d) y[d] = channel(d)(x[d]);
     }
     return;
   }
@@ -23,15 +27,20 @@ void scale_broadcast_impl(const float* in, std::size_t outer, std::size_t dim, s
       const std::size_t offset = (o * dim + d) * inner;
       const float* x = in + offset;
       float* y = out + offset;
-      const float s = scale[d];
-      if (kBias) {
-        const float b = bias[d];
-        for (std::size_t i = 0; i < inner; ++i) y[i] = x[i] * s + b;
-      } else {
-        for (std::size_t i = 0; i < inner; ++i) y[i] = x[i] * s;
-      }
+      const auto f = channel(d);
+      for (std::size_t i = 0; i < inner; ++i) y[i] = f(x[i]);
     }
   }
+}
+
+template <bool kBias>
+void scale_broadcast_impl(const float* in, std::size_t outer, std::size_t dim, std::size_t inner, const float* scale,
+                          const float* bias, float* out) {
+  broadcast_apply(in, outer, dim, inner, out, [scale, bias](std::size_t d) {
+    const float s = scale[d];
+    const float b = kBias ? bias[d] : 0.0f;
+    return [s, b](float x) { return kBias ? x * s + b : x * s; };
+  });
 }
 
 }  // namespace
@@ -73,25 +82,11 @@ void batch_norm_batch_stats(const float* in, int num, int channels, std::size_t 
 
 void batch_norm_apply(const float* in, int num, int channels, std::size_t spatial, const float* channel_mean,
                       const float* inv_std, float* out) {
-  if (spatial == 1) {
-    // (N, C) data: the channels are the contiguous axis.
-    for (int n = 0; n < num; ++n) {
-      const float* x = in + static_cast<std::size_t>(n) * channels;
-      float* y = out + static_cast<std::size_t>(n) * channels;
-      for (int c = 0; c < channels; ++c) y[c] = (x[c] - channel_mean[c]) * inv_std[c];
-    }
-    return;
-  }
-  for (int n = 0; n < num; ++n) {
-    for (int c = 0; c < channels; ++c) {
-      const std::size_t offset = (static_cast<std::size_t>(n) * channels + c) * spatial;
-      const float* x = in + offset;
-      float* y = out + offset;
-      const float mean = channel_mean[c];
-      const float factor = inv_std[c];
-      for (std::size_t i = 0; i < spatial; ++i) y[i] = (x[i] - mean) * factor;
-    }
-  }
+  broadcast_apply(in, num, channels, spatial, out, [channel_mean, inv_std](std::size_t c) {
+    const float mean = channel_mean[c];
+    const float factor = inv_std[c];
+    return [mean, factor](float x) { return (x - mean) * factor; };
+  });
 }
 
 void scale_broadcast(const float* in, std::size_t outer, std::size_t dim, std::size_t inner, const float* scale,
@@ -105,23 +100,10 @@ void scale_broadcast(const float* in, std::size_t outer, std::size_t dim, std::s
 
 void bias_broadcast(const float* in, std::size_t outer, std::size_t dim, std::size_t inner, const float* bias,
                     float* out) {
-  if (inner == 1) {
-    for (std::size_t o = 0; o < outer; ++o) {
-      const float* x = in + o * dim;
-      float* y = out + o * dim;
-      for (std::size_t d = 0; d < dim; ++d) y[d] = x[d] + bias[d];
-    }
-    return;
-  }
-  for (std::size_t o = 0; o < outer; ++o) {
-    for (std::size_t d = 0; d < dim; ++d) {
-      const std::size_t offset = (o * dim + d) * inner;
-      const float* x = in + offset;
-      float* y = out + offset;
-      const float b = bias[d];
-      for (std::size_t i = 0; i < inner; ++i) y[i] = x[i] + b;
-    }
-  }
+  broadcast_apply(in, outer, dim, inner, out, [bias](std::size_t d) {
+    const float b = bias[d];
+    return [b](float x) { return x + b; };
+  });
 }
 
 void mean_variance_normalize(const float* in, std::size_t rows, std::size_t dim, bool normalize_variance, float eps,

@@ -29,8 +29,12 @@ Span window(int out_index, int stride, int pad, int kernel, int size) {
   return span;
 }
 
-template <bool kArgmax>
-void max_pool_planes(const float* in, std::size_t planes, const PoolGeometry& g, float* out, float* argmax) {
+// Walks every window of every plane: output o (counting across planes) is
+// pool(the input plane's data, rows, cols, o). A template so that `pool`, a
+// lambda, inlines into the loops; the Spans go by value, which measured
+// faster.
+template <typename Pool>
+void pool_planes(const float* in, std::size_t planes, const PoolGeometry& g, float* out, Pool pool) {
   const std::size_t in_plane = static_cast<std::size_t>(g.height) * g.width;
   const std::size_t out_plane = static_cast<std::size_t>(g.pooled_height) * g.pooled_width;
   for (std::size_t p = 0; p < planes; ++p) {
@@ -40,25 +44,33 @@ void max_pool_planes(const float* in, std::size_t planes, const PoolGeometry& g,
       const Span rows = window(ph, g.stride_h, g.pad_h, g.kernel_h, g.height);
       for (int pw = 0; pw < g.pooled_width; ++pw) {
         const Span cols = window(pw, g.stride_w, g.pad_w, g.kernel_w, g.width);
-        // Caffe starts from -FLT_MAX and keeps the first strictly greater
-        // value: NaNs never win and an all -inf window gives -FLT_MAX.
-        float best = -FLT_MAX;
-        std::int64_t best_index = -1;
-        for (int h = rows.begin; h < rows.end; ++h) {
-          const float* row = src + static_cast<std::size_t>(h) * g.width;
-          for (int w = cols.begin; w < cols.end; ++w) {
-            if (row[w] > best) {
-              best = row[w];
-              if (kArgmax) best_index = static_cast<std::int64_t>(h) * g.width + w;
-            }
-          }
-        }
         const std::size_t o = static_cast<std::size_t>(ph) * g.pooled_width + pw;
-        dst[o] = best;
-        if (kArgmax) argmax[p * out_plane + o] = static_cast<float>(best_index);
+        dst[o] = pool(src, rows, cols, p * out_plane + o);
       }
     }
   }
+}
+
+template <bool kArgmax>
+void max_pool_planes(const float* in, std::size_t planes, const PoolGeometry& g, float* out, float* argmax) {
+  const auto window_max = [&](const float* src, Span rows, Span cols, std::size_t o) {
+    // Caffe starts from -FLT_MAX and keeps the first strictly greater
+    // value: NaNs never win and an all -inf window gives -FLT_MAX.
+    float best = -FLT_MAX;
+    std::int64_t best_index = -1;
+    for (int h = rows.begin; h < rows.end; ++h) {
+      const float* row = src + static_cast<std::size_t>(h) * g.width;
+      for (int w = cols.begin; w < cols.end; ++w) {
+        if (row[w] > best) {
+          best = row[w];
+          if (kArgmax) best_index = static_cast<std::int64_t>(h) * g.width + w;
+        }
+      }
+    }
+    if (kArgmax) argmax[o] = static_cast<float>(best_index);
+    return best;
+  };
+  pool_planes(in, planes, g, out, window_max);
 }
 
 }  // namespace
@@ -80,55 +92,40 @@ void max_pool(const float* in, std::size_t planes, const PoolGeometry& geometry,
 }
 
 void ave_pool(const float* in, std::size_t planes, const PoolGeometry& g, float* out) {
-  const std::size_t in_plane = static_cast<std::size_t>(g.height) * g.width;
-  const std::size_t out_plane = static_cast<std::size_t>(g.pooled_height) * g.pooled_width;
-  for (std::size_t p = 0; p < planes; ++p) {
-    const float* src = in + p * in_plane;
-    float* dst = out + p * out_plane;
-    for (int ph = 0; ph < g.pooled_height; ++ph) {
-      const Span rows = window(ph, g.stride_h, g.pad_h, g.kernel_h, g.height);
-      for (int pw = 0; pw < g.pooled_width; ++pw) {
-        const Span cols = window(pw, g.stride_w, g.pad_w, g.kernel_w, g.width);
-        // The divisor counts padding but not what lies beyond it. A window
-        // entirely past an unpadded image (ceil rounding, stride > kernel)
-        // gets a zero sum over a divisor <= 0: -0, 0 or NaN, as in Caffe.
-        const std::int64_t divisor = (rows.padded_end - rows.padded_begin) * (cols.padded_end - cols.padded_begin);
-        float sum = 0.0f;
-        for (int h = rows.begin; h < rows.end; ++h) {
-          const float* row = src + static_cast<std::size_t>(h) * g.width;
-          for (int w = cols.begin; w < cols.end; ++w) sum += row[w];
-        }
-        dst[static_cast<std::size_t>(ph) * g.pooled_width + pw] = sum / static_cast<float>(divisor);
-      }
+  const auto window_average = [&](const float* src, Span rows, Span cols, std::size_t) {
+    // The divisor counts padding but not what lies beyond it. A window
+    // entirely past an unpadded image (ceil rounding, stride > kernel)
+    // gets a zero sum over a divisor <= 0: -0, 0 or NaN, as in Caffe.
+    const std::int64_t divisor = (rows.padded_end - rows.padded_begin) * (cols.padded_end - cols.padded_begin);
+    float sum = 0.0f;
+    for (int h = rows.begin; h < rows.end; ++h) {
+      const float* row = src + static_cast<std::size_t>(h) * g.width;
+      for (int w = cols.begin; w < cols.end; ++w) sum += row[w];
     }
-  }
+    return sum / static_cast<float>(divisor);
+  };
+  pool_planes(in, planes, g, out, window_average);
 }
 
 void stochastic_pool_test(const float* in, std::size_t planes, const PoolGeometry& g, float* out) {
-  const std::size_t in_plane = static_cast<std::size_t>(g.height) * g.width;
-  const std::size_t out_plane = static_cast<std::size_t>(g.pooled_height) * g.pooled_width;
-  for (std::size_t p = 0; p < planes; ++p) {
-    const float* src = in + p * in_plane;
-    float* dst = out + p * out_plane;
-    for (int ph = 0; ph < g.pooled_height; ++ph) {
-      const Span rows = window(ph, g.stride_h, 0, g.kernel_h, g.height);
-      for (int pw = 0; pw < g.pooled_width; ++pw) {
-        const Span cols = window(pw, g.stride_w, 0, g.kernel_w, g.width);
-        // Each value weighted by its probability x / sum(x). Caffe seeds the
-        // sum with FLT_MIN so that an all-zero window gives 0, not NaN.
-        float sum = FLT_MIN;
-        float weighted = 0.0f;
-        for (int h = rows.begin; h < rows.end; ++h) {
-          const float* row = src + static_cast<std::size_t>(h) * g.width;
-          for (int w = cols.begin; w < cols.end; ++w) {
-            sum += row[w];
-            weighted += row[w] * row[w];
-          }
-        }
-        dst[static_cast<std::size_t>(ph) * g.pooled_width + pw] = weighted / sum;
+  const auto window_weighted = [&](const float* src, Span rows, Span cols, std::size_t) {
+    // Each value weighted by its probability x / sum(x). Caffe seeds the
+    // sum with FLT_MIN so that an all-zero window gives 0, not NaN.
+    float sum = FLT_MIN;
+    float weighted = 0.0f;
+    for (int h = rows.begin; h < rows.end; ++h) {
+      const float* row = src + static_cast<std::size_t>(h) * g.width;
+      for (int w = cols.begin; w < cols.end; ++w) {
+        sum += row[w];
+        weighted += row[w] * row[w];
       }
     }
-  }
+    return weighted / sum;
+  };
+  // Caffe's test-time stochastic pooling ignores the padding.
+  PoolGeometry unpadded = g;
+  unpadded.pad_h = unpadded.pad_w = 0;
+  pool_planes(in, planes, unpadded, out, window_weighted);
 }
 
 }  // namespace predictor::cpu

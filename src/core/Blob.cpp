@@ -60,6 +60,15 @@ std::string Blob::shape_string() const {
   return out.str();
 }
 
+std::string shape_string(const std::vector<int>& shape) {
+  std::string text = "(";
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (i > 0) text += ',';
+    text += shape[i] < 0 ? std::string("?") : std::to_string(shape[i]);
+  }
+  return text + ")";
+}
+
 const float* Blob::cpu_data() const {
   if (!data_) return nullptr;
   return static_cast<const float*>(data_->cpu_data());

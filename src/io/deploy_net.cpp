@@ -5,17 +5,12 @@
 #include <set>
 
 #include "io/upgrade_v1.h"
+#include "predictor/Blob.h"
 #include "predictor/Error.h"
 
 namespace predictor {
 
 namespace {
-
-std::string shape_text(const std::vector<int>& shape) {
-  std::string text;
-  for (int dim : shape) text += (text.empty() ? "" : ",") + (dim < 0 ? std::string("?") : std::to_string(dim));
-  return text;
-}
 
 void set_shape(caffe::BlobShape* blob_shape, const std::vector<int>& shape) {
   blob_shape->clear_dim();
@@ -241,9 +236,9 @@ void apply_input_shapes(caffe::NetParameter* net, const LoadOptions& options, co
       if (!known) {
         auto reason = unknown_shape_reasons.find(layer.top(i));
         throw Error(source + ": layer '" + layer.name() + "': input '" + layer.top(i) +
-                    "' has no complete shape in the file (" + shape_text(shape) +
+                    "' has no complete shape in the file, only " + shape_string(shape) +
                     (reason != unknown_shape_reasons.end() ? ": " + reason->second : std::string()) +
-                    "); give it, e.g. --input_shape=" + layer.top(i) + ":N,C,H,W");
+                    "; give it, e.g. --input_shape=" + layer.top(i) + ":N,C,H,W");
       }
     }
   }

@@ -23,18 +23,24 @@ std::vector<std::vector<int>> Layer::weight_shapes(const std::vector<const Blob*
 
 void Layer::fill_weights(const std::vector<Blob*>& weights, std::mt19937& rng) const {
   for (Blob* blob : weights) {
-    float* data = blob->mutable_cpu_data();
     if (blob->num_axes() >= 2 && blob->shape(0) > 0) {
-      // He initialisation: keeps the activation scale roughly constant
-      // through deep ReLU nets.
-      const double fan_in = static_cast<double>(blob->count()) / blob->shape(0);
-      std::normal_distribution<float> dist(0.0f, static_cast<float>(std::sqrt(2.0 / fan_in)));
-      for (std::size_t i = 0; i < blob->count(); ++i) data[i] = dist(rng);
+      // Weights stored outputs first (Caffe's convention): the fan-in is
+      // what one output reads.
+      fill_he_normal(blob, static_cast<double>(blob->count()) / blob->shape(0), rng);
     } else {
+      float* data = blob->mutable_cpu_data();
       std::uniform_real_distribution<float> dist(-0.1f, 0.1f);
       for (std::size_t i = 0; i < blob->count(); ++i) data[i] = dist(rng);
     }
   }
+}
+
+void Layer::fill_he_normal(Blob* blob, double fan_in, std::mt19937& rng) {
+  // He initialisation: keeps the activation scale roughly constant through
+  // deep ReLU nets.
+  float* data = blob->mutable_cpu_data();
+  std::normal_distribution<float> dist(0.0f, static_cast<float>(std::sqrt(2.0 / fan_in)));
+  for (std::size_t i = 0; i < blob->count(); ++i) data[i] = dist(rng);
 }
 
 void Layer::set_weights(std::vector<std::shared_ptr<const Blob>> weights) {

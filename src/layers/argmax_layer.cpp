@@ -25,11 +25,7 @@ class ArgMaxLayer : public Layer {
     const caffe::ArgMaxParameter& argmax = param().argmax_param();
     int axis = -1;  // none: per sample over all its values
     if (argmax.has_axis()) {
-      try {
-        axis = in.CanonicalAxisIndex(argmax.axis());
-      } catch (const Error& error) {
-        fail("argmax_param.axis", error.what());
-      }
+      axis = canonical_axis(in, argmax.axis(), "argmax_param.axis");
     } else if (in.num_axes() < 1) {
       fail("bottom", "a scalar bottom has no samples to search (give argmax_param.axis)");
     }

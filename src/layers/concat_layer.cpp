@@ -5,6 +5,7 @@
 #include "caffe.pb.h"
 #include "kernels/cpu/copy.h"
 #include "layers/builtin_layers.h"
+#include "layers/legacy_axis.h"
 
 namespace predictor {
 
@@ -61,19 +62,8 @@ class ConcatLayer : public Layer {
  private:
   int concat_axis(const Blob& bottom) const {
     const caffe::ConcatParameter& concat = param().concat_param();
-    if (concat.has_concat_dim()) {
-      // Legacy field: unsigned, no negative indexing.
-      if (concat.concat_dim() >= static_cast<std::uint32_t>(bottom.num_axes())) {
-        fail("concat_param.concat_dim",
-             std::to_string(concat.concat_dim()) + " is out of range for bottom 0 of shape " + bottom.shape_string());
-      }
-      return static_cast<int>(concat.concat_dim());
-    }
-    try {
-      return bottom.CanonicalAxisIndex(concat.axis());
-    } catch (const Error& error) {
-      fail("concat_param.axis", error.what());
-    }
+    if (concat.has_concat_dim()) return legacy_axis(*this, bottom, concat.concat_dim(), "concat_param.concat_dim");
+    return canonical_axis(bottom, concat.axis(), "concat_param.axis");
   }
 
   int axis_ = 1;

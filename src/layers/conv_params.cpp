@@ -13,12 +13,6 @@ namespace {
 
 constexpr std::int64_t kIntMax = std::numeric_limits<int>::max();
 
-std::string shape_text(const std::vector<int>& shape) {
-  std::string text;
-  for (int d : shape) text += (text.empty() ? "" : " ") + std::to_string(d);
-  return "(" + text + ")";
-}
-
 // a * b for non-negative values, capped at kIntMax + 1 so that a product too
 // large for an int stays too large without overflowing.
 std::int64_t capped_product(std::int64_t a, std::int64_t b) {
@@ -192,7 +186,7 @@ ConvShapes ConvolutionLayerBase::resolve(const Blob& bottom) const {
     g.patches.dilation[a] = dilation[a];
   }
   if (capped_product(shapes.top_shape) > kIntMax) {
-    fail("", "the output shape " + shape_text(shapes.top_shape) + " has more than 2^31 - 1 elements");
+    fail("", "the output shape " + shape_string(shapes.top_shape) + " has more than 2^31 - 1 elements");
   }
   // The kernels index column matrices and gemm dimensions with ints.
   const std::vector<int> image(g.patches.image, g.patches.image + spatial);
@@ -207,7 +201,7 @@ ConvShapes ConvolutionLayerBase::resolve(const Blob& bottom) const {
                                               : std::vector<int>{params_.num_output, channels / params_.group};
   weight_shape.insert(weight_shape.end(), kernel.begin(), kernel.end());
   if (capped_product(weight_shape) > kIntMax) {
-    fail("blobs[0]", "the weights " + shape_text(weight_shape) + " would have more than 2^31 - 1 elements");
+    fail("blobs[0]", "the weights " + shape_string(weight_shape) + " would have more than 2^31 - 1 elements");
   }
   shapes.weight_shapes.push_back(weight_shape);
   if (params_.bias_term) shapes.weight_shapes.push_back({params_.num_output});
@@ -246,13 +240,13 @@ void ConvolutionLayerBase::check_weights() const {
   }
   const cpu::ConvGeometry& g = shapes_.geometry;
   if (weights()[0]->shape() != expected[0]) {
-    fail("blobs[0]", "weight shape " + shape_text(weights()[0]->shape()) +
+    fail("blobs[0]", "weight shape " + shape_string(weights()[0]->shape()) +
                          " does not fit the input: " + std::to_string(g.in_channels) + " input channels, num_output " +
                          std::to_string(g.out_channels) + " and group " + std::to_string(g.group) + " need " +
-                         shape_text(expected[0]));
+                         shape_string(expected[0]));
   }
   if (bias && weights()[1]->shape() != expected[1]) {
-    fail("blobs[1]", "bias shape " + shape_text(weights()[1]->shape()) + ", expected " + shape_text(expected[1]) +
+    fail("blobs[1]", "bias shape " + shape_string(weights()[1]->shape()) + ", expected " + shape_string(expected[1]) +
                          " (num_output " + std::to_string(g.out_channels) + ")");
   }
 }

@@ -21,12 +21,7 @@ class CropLayer : public Layer {
     const Blob& in = *bottom[0];
     const Blob& like = *bottom[1];
     const caffe::CropParameter& crop = param().crop_param();
-    int axis = 0;
-    try {
-      axis = in.CanonicalAxisIndex(crop.axis());
-    } catch (const Error& error) {
-      fail("crop_param.axis", error.what());
-    }
+    const int axis = canonical_axis(in, crop.axis(), "crop_param.axis");
     const int n = in.num_axes();
     if (crop.offset_size() > 1 && crop.offset_size() != n - axis) {
       fail("crop_param.offset", std::to_string(crop.offset_size()) + " offsets given for the " +

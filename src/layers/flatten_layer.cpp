@@ -28,15 +28,6 @@ class FlattenLayer : public Layer {
     top[0]->Reshape(top_shape);
   }
   void forward_cpu(const std::vector<const Blob*>&, const std::vector<Blob*>&, const ForwardContext&) override {}
-
- private:
-  int canonical_axis(const Blob& blob, int axis, const char* field) const {
-    try {
-      return blob.CanonicalAxisIndex(axis);
-    } catch (const Error& error) {
-      fail(field, error.what());
-    }
-  }
 };
 
 }  // namespace

@@ -32,6 +32,18 @@ class InnerProductLayer : public Layer {
     return expected_weight_shapes(flattened_inputs(*bottom[0]));
   }
 
+  void fill_weights(const std::vector<Blob*>& weights, std::mt19937& rng) const override {
+    // With transpose the weights are K x N: the fan-in is K = shape(0), not
+    // the default's count / shape(0) = N.
+    if (!transpose_ || weights.empty() || weights[0]->num_axes() != 2 || weights[0]->shape(0) == 0) {
+      Layer::fill_weights(weights, rng);
+      return;
+    }
+    fill_he_normal(weights[0], weights[0]->shape(0), rng);
+    // The bias, if any, as by default.
+    Layer::fill_weights(std::vector<Blob*>(weights.begin() + 1, weights.end()), rng);
+  }
+
   void reshape(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top) override {
     const int axis = input_axis(*bottom[0]);
     inputs_ = flattened_inputs(*bottom[0]);

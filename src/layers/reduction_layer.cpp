@@ -29,12 +29,7 @@ class ReductionLayer : public Layer {
   void reshape(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top) override {
     const Blob& in = *bottom[0];
     const caffe::ReductionParameter& reduction = param().reduction_param();
-    int axis = 0;
-    try {
-      axis = in.CanonicalAxisIndex(reduction.axis());
-    } catch (const Error& error) {
-      fail("reduction_param.axis", error.what());
-    }
+    const int axis = canonical_axis(in, reduction.axis(), "reduction_param.axis");
     num_ = in.count(0, axis);
     dim_ = in.count(axis);
     scale_ = reduction.coeff();

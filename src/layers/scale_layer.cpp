@@ -8,21 +8,18 @@
 
 #include "caffe.pb.h"
 #include "kernels/cpu/normalization.h"
+#include "layers/broadcast_shape.h"
 #include "layers/builtin_layers.h"
 
 namespace predictor {
 
 namespace {
 
-class ScaleLayer : public Layer {
+class ScaleLayer : public BroadcastLayerBase {
  public:
-  explicit ScaleLayer(const caffe::LayerParameter& param) : Layer(param) {
-    const caffe::ScaleParameter& p = param.scale_param();
-    if (p.num_axes() < -1) {
-      fail("scale_param.num_axes", "must be -1 (to the end) or non-negative, got " + std::to_string(p.num_axes()));
-    }
-    bias_term_ = p.bias_term();
-  }
+  explicit ScaleLayer(const caffe::LayerParameter& param)
+      : BroadcastLayerBase(param, param.scale_param().axis(), param.scale_param().num_axes(), "scale_param", "scale"),
+        bias_term_(param.scale_param().bias_term()) {}
 
   int max_bottoms() const override { return 2; }
   bool allows_in_place() const override { return true; }
@@ -54,32 +51,15 @@ class ScaleLayer : public Layer {
     if (!weights().empty() && weights().size() != expected_weights) {
       fail("blobs", "expects " + std::to_string(expected_weights) + " blobs, got " + std::to_string(weights().size()));
     }
-    // Without weights yet (shape inference), the learned scale's shape is
-    // derived from the input and fits by construction.
     const Blob* given = scale_from_bottom ? bottom[1] : weights().empty() ? nullptr : weights()[0].get();
-    const std::vector<int> scale_shape = given ? given->shape() : learned_shape(in);
-    const int scale_axes = static_cast<int>(scale_shape.size());
-    // Caffe's rule: a scalar ignores the axis; otherwise the scale's axes
-    // must match the input's from the axis on.
-    const int axis = scale_axes == 0 ? 0 : canonical_axis(in, param().scale_param().axis(), "scale_param.axis");
-    if (given != nullptr) {
-      const char* source = scale_from_bottom ? "bottom[1]" : "blobs[0]";
-      bool fits = axis + scale_axes <= in.num_axes();
-      for (int i = 0; fits && i < scale_axes; ++i) fits = in.shape(axis + i) == scale_shape[i];
-      if (!fits) {
-        fail(source, "the scale's shape " + given->shape_string() + " does not match the input " + in.shape_string() +
-                         " from scale_param.axis " + std::to_string(axis));
-      }
-    }
+    const Broadcast scale = broadcast(in, given, scale_from_bottom);
     if (bias_term_ && !weights().empty()) {
       const Blob& bias = *weights()[expected_weights - 1];
-      if (bias.shape() != scale_shape) {
+      if (bias.shape() != scale.shape) {
         fail("blobs", "the bias's shape " + bias.shape_string() + " differs from the scale's");
       }
     }
-    outer_ = in.count(0, axis);
-    dim_ = in.count(axis, axis + scale_axes);
-    inner_ = in.count(axis + scale_axes);
+    broadcast_ = scale;
     if (top[0] != &in) top[0]->ReshapeLike(in);
   }
 
@@ -90,26 +70,13 @@ class ScaleLayer : public Layer {
     if (weights().size() != expected_weights) fail("blobs", "no weights bound");
     const float* scale = scale_from_bottom ? bottom[1]->cpu_data() : weight_data(0);
     const float* bias = bias_term_ ? weight_data(static_cast<int>(expected_weights) - 1) : nullptr;
-    cpu::scale_broadcast(bottom[0]->cpu_data(), outer_, dim_, inner_, scale, bias, top[0]->mutable_cpu_data());
+    cpu::scale_broadcast(bottom[0]->cpu_data(), broadcast_.outer, broadcast_.dim, broadcast_.inner, scale, bias,
+                         top[0]->mutable_cpu_data());
   }
 
  private:
-  // The learned scale's shape: the input's axes from axis over num_axes.
-  std::vector<int> learned_shape(const Blob& in) const {
-    const int axis = canonical_axis(in, param().scale_param().axis(), "scale_param.axis");
-    const int num_axes = param().scale_param().num_axes();
-    if (num_axes >= 0 && axis + num_axes > in.num_axes()) {
-      fail("scale_param.num_axes", std::to_string(num_axes) + " axes from axis " + std::to_string(axis) +
-                                       " extend past the input " + in.shape_string());
-    }
-    const int end = num_axes < 0 ? in.num_axes() : axis + num_axes;
-    return std::vector<int>(in.shape().begin() + axis, in.shape().begin() + end);
-  }
-
   bool bias_term_ = false;
-  std::size_t outer_ = 0;
-  std::size_t dim_ = 0;
-  std::size_t inner_ = 0;
+  Broadcast broadcast_;
 };
 
 }  // namespace

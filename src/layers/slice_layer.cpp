@@ -5,6 +5,7 @@
 #include "caffe.pb.h"
 #include "kernels/cpu/copy.h"
 #include "layers/builtin_layers.h"
+#include "layers/legacy_axis.h"
 
 namespace predictor {
 
@@ -81,19 +82,8 @@ class SliceLayer : public Layer {
  private:
   int slice_axis(const Blob& bottom) const {
     const caffe::SliceParameter& slice = param().slice_param();
-    if (slice.has_slice_dim()) {
-      // Legacy field: unsigned, no negative indexing.
-      if (slice.slice_dim() >= static_cast<std::uint32_t>(bottom.num_axes())) {
-        fail("slice_param.slice_dim",
-             std::to_string(slice.slice_dim()) + " is out of range for a bottom of shape " + bottom.shape_string());
-      }
-      return static_cast<int>(slice.slice_dim());
-    }
-    try {
-      return bottom.CanonicalAxisIndex(slice.axis());
-    } catch (const Error& error) {
-      fail("slice_param.axis", error.what());
-    }
+    if (slice.has_slice_dim()) return legacy_axis(*this, bottom, slice.slice_dim(), "slice_param.slice_dim");
+    return canonical_axis(bottom, slice.axis(), "slice_param.axis");
   }
 
   int axis_ = 1;

@@ -22,11 +22,7 @@ class TileLayer : public Layer {
   void reshape(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top) override {
     const Blob& in = *bottom[0];
     const int tiles = param().tile_param().tiles();
-    try {
-      axis_ = in.CanonicalAxisIndex(param().tile_param().axis());
-    } catch (const Error& error) {
-      fail("tile_param.axis", error.what());
-    }
+    axis_ = canonical_axis(in, param().tile_param().axis(), "tile_param.axis");
     if (static_cast<std::int64_t>(in.shape(axis_)) * tiles > INT_MAX ||
         static_cast<std::int64_t>(in.count()) * tiles > INT_MAX) {
       fail("tile_param.tiles", std::to_string(tiles) + " tiles of a bottom of shape " + in.shape_string() +

@@ -9,19 +9,13 @@ namespace predictor {
 
 namespace {
 
-std::string shape_text(const std::vector<int>& shape) {
-  std::string text = "(";
-  for (std::size_t i = 0; i < shape.size(); ++i) text += (i ? "," : "") + std::to_string(shape[i]);
-  return text + ")";
-}
-
 std::string proto_shape_text(const caffe::BlobProto& blob) {
   if (blob.has_shape()) {
     std::vector<int> shape;
     for (int64_t dim : blob.shape().dim()) shape.push_back(static_cast<int>(dim));
-    return shape_text(shape);
+    return shape_string(shape);
   }
-  return shape_text({blob.num(), blob.channels(), blob.height(), blob.width()}) + " (legacy 4-D)";
+  return shape_string({blob.num(), blob.channels(), blob.height(), blob.width()}) + " (legacy 4-D)";
 }
 
 bool shape_matches(const caffe::BlobProto& blob, const std::vector<int>& expected) {
@@ -98,7 +92,7 @@ std::vector<LayerWeights> match_weights(const Net& net, caffe::NetParameter* wei
       const caffe::BlobProto& proto = source->blobs(b);
       if (!shape_matches(proto, expected[b])) {
         throw Error(where + ": blobs[" + std::to_string(b) + "]: shape " + proto_shape_text(proto) +
-                    " in the file, the layer expects " + shape_text(expected[b]));
+                    " in the file, the layer expects " + shape_string(expected[b]));
       }
       auto blob = std::make_shared<Blob>();
       try {

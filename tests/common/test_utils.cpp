@@ -2,6 +2,7 @@
 
 #include <google/protobuf/text_format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -41,6 +42,22 @@ std::shared_ptr<const Blob> random_weight(const std::vector<int>& shape, std::ui
   return std::shared_ptr<const Blob>(random_blob(shape, seed, lo, hi).release());
 }
 
+std::unique_ptr<Blob> blob_of(const std::vector<int>& shape, const std::vector<float>& values) {
+  auto blob = std::make_unique<Blob>(shape);
+  if (values.size() != blob->count()) {
+    ADD_FAILURE() << "blob_of: " << values.size() << " values for shape " << blob->shape_string();
+  }
+  std::copy_n(values.begin(), std::min(values.size(), blob->count()), blob->mutable_cpu_data());
+  return blob;
+}
+
+std::unique_ptr<Blob> counting_blob(const std::vector<int>& shape) {
+  auto blob = std::make_unique<Blob>(shape);
+  float* data = blob->mutable_cpu_data();
+  for (std::size_t i = 0; i < blob->count(); ++i) data[i] = static_cast<float>(i);
+  return blob;
+}
+
 LayerRun run_layer(const std::string& param_text, const std::vector<const Blob*>& bottoms,
                    const std::vector<std::shared_ptr<const Blob>>& weights, int num_tops) {
   const caffe::LayerParameter param = layer_param(param_text);
@@ -69,6 +86,21 @@ LayerRun run_layer(const std::string& param_text, const std::vector<const Blob*>
   return run;
 }
 
+std::vector<int> inferred_top_shape(const std::string& param_text, const std::vector<int>& bottom_shape) {
+  auto bottom = random_blob(bottom_shape, 1);
+  auto layer = LayerRegistry::global().create(layer_param(param_text));
+  Blob top;
+  layer->reshape({bottom.get()}, {&top});
+  return top.shape();
+}
+
+std::vector<int> view_top_shape(const std::string& param_text, const std::vector<int>& bottom_shape) {
+  auto in = random_blob(bottom_shape, 1);
+  const auto run = run_layer(param_text, {in.get()});
+  EXPECT_TRUE(blobs_near(*run.tops[0], run.tops[0]->shape(), to_vector(*in), 0.0f, 0.0f)) << "data kept in order";
+  return run.tops[0]->shape();
+}
+
 std::unique_ptr<Layer> run_layer_in_place(const std::string& param_text, Blob* blob,
                                           const std::vector<std::shared_ptr<const Blob>>& weights) {
   const caffe::LayerParameter param = layer_param(param_text);
@@ -88,9 +120,8 @@ std::unique_ptr<Layer> run_layer_in_place(const std::string& param_text, Blob* b
 ::testing::AssertionResult blobs_near(const Blob& actual, const std::vector<int>& expected_shape,
                                       const std::vector<float>& expected, float abs_tol, float rel_tol) {
   if (actual.shape() != expected_shape) {
-    std::ostringstream shape;
-    for (int d : expected_shape) shape << d << ' ';
-    return ::testing::AssertionFailure() << "shape " << actual.shape_string() << " != expected " << shape.str();
+    return ::testing::AssertionFailure() << "shape " << actual.shape_string() << " != expected "
+                                         << shape_string(expected_shape);
   }
   if (actual.count() != expected.size()) {
     return ::testing::AssertionFailure() << "count " << actual.count() << " != " << expected.size();
@@ -129,11 +160,29 @@ std::vector<float> to_vector(const Blob& blob) {
         return ::testing::AssertionFailure() << "error \"" << message << "\" does not name \"" << needle << "\"";
       }
     }
-    return ::testing::AssertionSuccess();
+    // The message, for callers that check more of it.
+    return ::testing::AssertionSuccess() << message;
   } catch (const std::exception& other) {
     return ::testing::AssertionFailure() << "threw a non-predictor exception: " << other.what();
   }
   return ::testing::AssertionFailure() << "no error thrown";
+}
+
+::testing::AssertionResult run_layer_fails_naming(const std::string& param_text,
+                                                  const std::vector<const Blob*>& bottoms, const std::string& field,
+                                                  const std::vector<std::shared_ptr<const Blob>>& weights,
+                                                  int num_tops) {
+  return throws_error_naming([&] { run_layer(param_text, bottoms, weights, num_tops); },
+                             {"'" + layer_param(param_text).name() + "'", field});
+}
+
+std::string error_of(const std::function<void()>& action) {
+  try {
+    action();
+  } catch (const Error& error) {
+    return error.what();
+  }
+  return "(no error)";
 }
 
 std::string models_dir() {

@@ -26,6 +26,11 @@ std::unique_ptr<Blob> random_blob(const std::vector<int>& shape, std::uint32_t s
                                   float hi = 1.0f);
 std::shared_ptr<const Blob> random_weight(const std::vector<int>& shape, std::uint32_t seed, float lo = -1.0f,
                                           float hi = 1.0f);
+// A blob of `shape` holding `values` (exactly count() of them). Converts to
+// the shared_ptr<const Blob> a weight list holds.
+std::unique_ptr<Blob> blob_of(const std::vector<int>& shape, const std::vector<float>& values);
+// A blob of `shape` holding 0, 1, 2, ... in order.
+std::unique_ptr<Blob> counting_blob(const std::vector<int>& shape);
 
 // The result of running one layer: the layer (for inspection) and its tops.
 struct LayerRun {
@@ -40,6 +45,15 @@ struct LayerRun {
 LayerRun run_layer(const std::string& param_text, const std::vector<const Blob*>& bottoms,
                    const std::vector<std::shared_ptr<const Blob>>& weights = {}, int num_tops = -1);
 
+// The top shape the layer infers for a bottom of `bottom_shape`: reshape
+// only, without weights, as a net probes shapes.
+std::vector<int> inferred_top_shape(const std::string& param_text, const std::vector<int>& bottom_shape);
+
+// For layers whose top is a view of the bottom (Flatten, Reshape): runs one
+// on random data of `bottom_shape`, checks that the data kept its order, and
+// returns the top's shape.
+std::vector<int> view_top_shape(const std::string& param_text, const std::vector<int>& bottom_shape);
+
 // Runs the layer in place: top 0 is bottom 0.
 std::unique_ptr<Layer> run_layer_in_place(const std::string& param_text, Blob* blob,
                                           const std::vector<std::shared_ptr<const Blob>>& weights = {});
@@ -53,9 +67,20 @@ std::unique_ptr<Layer> run_layer_in_place(const std::string& param_text, Blob* b
 std::vector<float> to_vector(const Blob& blob);
 
 // Runs `action` and checks that it throws predictor::Error whose message
-// names every one of `needles` (layer name, field, ...).
+// names every one of `needles` (layer name, field, ...). On success the
+// result's message() is the error's.
 ::testing::AssertionResult throws_error_naming(const std::function<void()>& action,
                                                const std::vector<std::string>& needles);
+
+// run_layer expecting a predictor::Error that names the layer ('NAME', from
+// the snippet) and `field`.
+::testing::AssertionResult run_layer_fails_naming(const std::string& param_text,
+                                                  const std::vector<const Blob*>& bottoms, const std::string& field,
+                                                  const std::vector<std::shared_ptr<const Blob>>& weights = {},
+                                                  int num_tops = -1);
+
+// The message of the predictor::Error `action` throws, or "(no error)".
+std::string error_of(const std::function<void()>& action);
 
 // The zoo of real model definitions: $PREDICTOR_MODELS_DIR, else
 // ../shared/models beside the source tree. Empty when absent.

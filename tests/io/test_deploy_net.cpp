@@ -1,12 +1,15 @@
 // Bringing model files of every supported form to the deploy form.
 #include <gtest/gtest.h>
 
+#include "common/test_utils.h"
 #include "io/deploy_net.h"
 #include "io/proto_io.h"
 #include "predictor/Error.h"
 
 namespace predictor {
 namespace {
+
+using testing::error_of;
 
 caffe::NetParameter deploy(const std::string& text, const LoadOptions& options = {}) {
   return make_deploy_net(parse_net_text(text, "test.prototxt"), options, "test.prototxt");
@@ -16,15 +19,6 @@ std::vector<int> input_shape(const caffe::LayerParameter& layer, int top = 0) {
   std::vector<int> shape;
   for (auto dim : layer.input_param().shape(top).dim()) shape.push_back(static_cast<int>(dim));
   return shape;
-}
-
-std::string error_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const Error& error) {
-    return error.what();
-  }
-  return "(no error)";
 }
 
 TEST(DeployNet, InputDimBecomesAnInputLayer) {

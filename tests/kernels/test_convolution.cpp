@@ -1,10 +1,6 @@
 // cpu::convolution_forward (every method: im2col 2-D and N-d, pointwise,
-// depthwise, batched gemms) and cpu::deconvolution_forward against plain
-// loops written from Caffe's definitions:
-//   conv:   out[n][o][p] = bias[o] + sum over the input channels c of o's group
-//           and kernel taps t of w[o][c - group_start][t] * in[n][c][p * s - pad + t * d]
-//   deconv: every in[n][c][p] adds w[c][o - group_start][t] * in[n][c][p] to
-//           out[n][o][p * s - pad + t * d] for the outputs o of c's group.
+// depthwise, batched gemms) and cpu::deconvolution_forward against the
+// plain loops of common/conv_reference.h, written from Caffe's definitions.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -13,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "common/conv_reference.h"
 #include "common/test_utils.h"
 #include "kernels/cpu/conv_depthwise.h"
 #include "kernels/cpu/convolution.h"
@@ -20,42 +17,15 @@
 namespace predictor {
 namespace {
 
-struct Case {
-  int batch, in_channels, out_channels, group;
-  std::vector<int> image, kernel, pad, stride, dilation;  // image: the layer input's spatial size
-};
-
-std::size_t product(const std::vector<int>& dims) {
-  std::size_t p = 1;
-  for (int d : dims) p *= static_cast<std::size_t>(d);
-  return p;
-}
-
-std::vector<int> unravel(std::size_t index, const std::vector<int>& dims) {
-  std::vector<int> result(dims.size());
-  for (int a = static_cast<int>(dims.size()) - 1; a >= 0; --a) {
-    result[a] = static_cast<int>(index % dims[a]);
-    index /= dims[a];
-  }
-  return result;
-}
-
-int extent(const Case& c, std::size_t a) { return c.dilation[a] * (c.kernel[a] - 1) + 1; }
-
-// Caffe's output sizes (C++ int division truncates toward zero).
-std::vector<int> conv_output(const Case& c) {
-  std::vector<int> out;
-  for (std::size_t a = 0; a < c.image.size(); ++a)
-    out.push_back((c.image[a] + 2 * c.pad[a] - extent(c, a)) / c.stride[a] + 1);
-  return out;
-}
-
-std::vector<int> deconv_output(const Case& c) {
-  std::vector<int> out;
-  for (std::size_t a = 0; a < c.image.size(); ++a)
-    out.push_back(c.stride[a] * (c.image[a] - 1) + extent(c, a) - 2 * c.pad[a]);
-  return out;
-}
+// The shared reference's description of a convolution: batch, channels,
+// group, then per spatial axis image (the layer input's size), kernel, pad,
+// stride and dilation.
+using Case = testing::ConvSpec;
+using testing::conv_output_dims;
+using testing::deconv_output_dims;
+using testing::product;
+using testing::reference_conv;
+using testing::reference_deconv;
 
 // The kernels' geometry: the im2col side is the input for convolution and
 // the output for deconvolution.
@@ -67,7 +37,7 @@ cpu::ConvGeometry geometry_of(const Case& c, bool transposed, bool force_nd) {
   g.force_nd = force_nd;
   g.patches.num_axes = static_cast<int>(c.image.size());
   g.patches.channels = transposed ? c.out_channels : c.in_channels;
-  const std::vector<int> out = transposed ? deconv_output(c) : conv_output(c);
+  const std::vector<int> out = transposed ? deconv_output_dims(c) : conv_output_dims(c);
   for (int a = 0; a < g.patches.num_axes; ++a) {
     g.patches.image[a] = transposed ? out[a] : c.image[a];
     g.patches.grid[a] = transposed ? c.image[a] : out[a];
@@ -77,79 +47,6 @@ cpu::ConvGeometry geometry_of(const Case& c, bool transposed, bool force_nd) {
     g.patches.dilation[a] = c.dilation[a];
   }
   return g;
-}
-
-// Flat index of `coord` in an image of `dims`, or -1 outside it.
-long long flat_index(const std::vector<int>& coord, const std::vector<int>& dims) {
-  long long index = 0;
-  for (std::size_t a = 0; a < dims.size(); ++a) {
-    if (coord[a] < 0 || coord[a] >= dims[a]) return -1;
-    index = index * dims[a] + coord[a];
-  }
-  return index;
-}
-
-// Input coordinate read by tap `tap` of the window at `pos`.
-std::vector<int> tap_coordinate(const Case& c, const std::vector<int>& pos, const std::vector<int>& tap) {
-  std::vector<int> coord(pos.size());
-  for (std::size_t a = 0; a < pos.size(); ++a) coord[a] = pos[a] * c.stride[a] - c.pad[a] + tap[a] * c.dilation[a];
-  return coord;
-}
-
-std::vector<float> reference_conv(const Case& c, const std::vector<float>& in, const std::vector<float>& w,
-                                  const float* bias) {
-  const std::vector<int> out_dims = conv_output(c);
-  const std::size_t in_plane = product(c.image), out_plane = product(out_dims), taps = product(c.kernel);
-  const int in_per_group = c.in_channels / c.group, out_per_group = c.out_channels / c.group;
-  std::vector<float> out(c.batch * c.out_channels * out_plane);
-  for (int n = 0; n < c.batch; ++n) {
-    for (int o = 0; o < c.out_channels; ++o) {
-      const int first_in = (o / out_per_group) * in_per_group;
-      for (std::size_t p = 0; p < out_plane; ++p) {
-        const std::vector<int> pos = unravel(p, out_dims);
-        double sum = bias ? bias[o] : 0.0;
-        for (int ci = 0; ci < in_per_group; ++ci) {
-          for (std::size_t t = 0; t < taps; ++t) {
-            const long long i = flat_index(tap_coordinate(c, pos, unravel(t, c.kernel)), c.image);
-            if (i < 0) continue;
-            sum +=
-                double(w[(o * in_per_group + ci) * taps + t]) * in[(n * c.in_channels + first_in + ci) * in_plane + i];
-          }
-        }
-        out[(n * c.out_channels + o) * out_plane + p] = static_cast<float>(sum);
-      }
-    }
-  }
-  return out;
-}
-
-std::vector<float> reference_deconv(const Case& c, const std::vector<float>& in, const std::vector<float>& w,
-                                    const float* bias) {
-  const std::vector<int> out_dims = deconv_output(c);
-  const std::size_t in_plane = product(c.image), out_plane = product(out_dims), taps = product(c.kernel);
-  const int in_per_group = c.in_channels / c.group, out_per_group = c.out_channels / c.group;
-  std::vector<double> sums(c.batch * c.out_channels * out_plane, 0.0);
-  for (int n = 0; n < c.batch; ++n) {
-    for (int ci = 0; ci < c.in_channels; ++ci) {
-      const int first_out = (ci / in_per_group) * out_per_group;
-      for (std::size_t p = 0; p < in_plane; ++p) {
-        const double x = in[(n * c.in_channels + ci) * in_plane + p];
-        const std::vector<int> pos = unravel(p, c.image);
-        for (int og = 0; og < out_per_group; ++og) {
-          for (std::size_t t = 0; t < taps; ++t) {
-            const long long i = flat_index(tap_coordinate(c, pos, unravel(t, c.kernel)), out_dims);
-            if (i >= 0)
-              sums[(n * c.out_channels + first_out + og) * out_plane + i] +=
-                  w[(ci * out_per_group + og) * taps + t] * x;
-          }
-        }
-      }
-    }
-    for (int o = 0; o < c.out_channels; ++o) {
-      for (std::size_t p = 0; p < out_plane && bias; ++p) sums[(n * c.out_channels + o) * out_plane + p] += bias[o];
-    }
-  }
-  return std::vector<float>(sums.begin(), sums.end());
 }
 
 std::string describe(const Case& c) {
@@ -201,7 +98,6 @@ TEST(ConvolutionKernel, EveryApplicableMethodMatchesReference) {
   std::uint32_t seed = 1000;
   const float nan = std::numeric_limits<float>::quiet_NaN();
   for (const Case& c : conv_cases()) {
-    const std::vector<int> out_dims = conv_output(c);
     const auto input = testing::random_values(c.batch * c.in_channels * product(c.image), seed++);
     const auto weights = testing::random_values(c.out_channels * (c.in_channels / c.group) * product(c.kernel), seed++);
     const auto bias = testing::random_values(c.out_channels, seed++);
@@ -289,7 +185,7 @@ TEST(DepthwiseKernel, MatchesReferenceOnEveryRowShape) {
     const auto weights = testing::random_values(c.out_channels * product(c.kernel), seed++);
     const auto bias = testing::random_values(c.out_channels, seed++);
     const float nan = std::numeric_limits<float>::quiet_NaN();
-    std::vector<float> output(c.out_channels * product(conv_output(c)), nan);
+    std::vector<float> output(c.out_channels * product(conv_output_dims(c)), nan);
     const cpu::PatchGeometry g = geometry_of(c, false, false).patches;
     const cpu::PaddedPlane plane = cpu::depthwise_padded_plane(g);
     std::vector<float> scratch(plane.rows * plane.cols, nan);

@@ -5,6 +5,7 @@
 
 #include <vector>
 
+#include "common/conv_reference.h"
 #include "common/test_utils.h"
 #include "kernels/cpu/im2col.h"
 
@@ -16,30 +17,15 @@ struct Window {
   std::vector<int> image, kernel, pad, stride, dilation;
 };
 
-std::size_t product(const std::vector<int>& dims) {
-  std::size_t p = 1;
-  for (int d : dims) p *= static_cast<std::size_t>(d);
-  return p;
+using testing::product;
+using testing::unravel;
+
+// The window as the shared reference's convolution (its channels in and out).
+testing::ConvSpec spec_of(const Window& w) {
+  return {1, w.channels, w.channels, 1, w.image, w.kernel, w.pad, w.stride, w.dilation};
 }
 
-// Row-major multi-index of `index` in `dims`.
-std::vector<int> unravel(std::size_t index, const std::vector<int>& dims) {
-  std::vector<int> result(dims.size());
-  for (int a = static_cast<int>(dims.size()) - 1; a >= 0; --a) {
-    result[a] = static_cast<int>(index % dims[a]);
-    index /= dims[a];
-  }
-  return result;
-}
-
-// Caffe's output size: C++ int division, truncating toward zero.
-std::vector<int> grid_of(const Window& w) {
-  std::vector<int> grid;
-  for (std::size_t a = 0; a < w.image.size(); ++a) {
-    grid.push_back((w.image[a] + 2 * w.pad[a] - (w.dilation[a] * (w.kernel[a] - 1) + 1)) / w.stride[a] + 1);
-  }
-  return grid;
-}
+std::vector<int> grid_of(const Window& w) { return testing::conv_output_dims(spec_of(w)); }
 
 cpu::PatchGeometry geometry_of(const Window& w) {
   cpu::PatchGeometry g;
@@ -61,21 +47,15 @@ cpu::PatchGeometry geometry_of(const Window& w) {
 // reads inside the image.
 template <typename Visit>
 void for_each_inside(const Window& w, Visit visit) {
-  const std::vector<int> grid = grid_of(w);
+  const testing::ConvSpec spec = spec_of(w);
+  const std::vector<int> grid = testing::conv_output_dims(spec);
   const std::size_t taps = product(w.kernel), positions = product(grid), plane = product(w.image);
   for (int c = 0; c < w.channels; ++c) {
     for (std::size_t t = 0; t < taps; ++t) {
       const std::vector<int> tap = unravel(t, w.kernel);
       for (std::size_t p = 0; p < positions; ++p) {
-        const std::vector<int> pos = unravel(p, grid);
-        std::size_t index = 0;
-        bool inside = true;
-        for (std::size_t a = 0; a < w.image.size(); ++a) {
-          const int coord = pos[a] * w.stride[a] - w.pad[a] + tap[a] * w.dilation[a];
-          inside = inside && coord >= 0 && coord < w.image[a];
-          index = index * w.image[a] + coord;
-        }
-        if (inside) visit(c * taps + t, p, c * plane + index);
+        const long long index = testing::tap_index(spec, unravel(p, grid), tap, w.image);
+        if (index >= 0) visit(c * taps + t, p, c * plane + static_cast<std::size_t>(index));
       }
     }
   }

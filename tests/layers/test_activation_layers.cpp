@@ -18,11 +18,13 @@
 namespace predictor {
 namespace {
 
+using testing::blob_of;
 using testing::blobs_near;
 using testing::layer_param;
 using testing::random_blob;
 using testing::random_weight;
 using testing::run_layer;
+using testing::run_layer_fails_naming;
 using testing::run_layer_in_place;
 using testing::to_vector;
 
@@ -30,27 +32,6 @@ using Weights = std::vector<std::shared_ptr<const Blob>>;
 
 constexpr float kInf = std::numeric_limits<float>::infinity();
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
-
-// Runs the layer expecting a predictor::Error that names the layer and `field`.
-::testing::AssertionResult fails_naming(const std::string& text, const std::vector<const Blob*>& bottoms,
-                                        const std::string& field, const Weights& weights = {}) {
-  try {
-    run_layer(text, bottoms, weights);
-  } catch (const Error& error) {
-    const std::string what = error.what();
-    if (what.find("'" + layer_param(text).name() + "'") != std::string::npos && what.find(field) != std::string::npos) {
-      return ::testing::AssertionSuccess() << what;
-    }
-    return ::testing::AssertionFailure() << "the message does not name the layer and " << field << ": " << what;
-  }
-  return ::testing::AssertionFailure() << "no predictor::Error";
-}
-
-std::unique_ptr<Blob> blob_of(const std::vector<int>& shape, const std::vector<float>& values) {
-  auto blob = std::make_unique<Blob>(shape);
-  std::copy(values.begin(), values.end(), blob->mutable_cpu_data());
-  return blob;
-}
 
 // `f` applied to every element of `in`, in double, rounded to float.
 std::vector<float> map_values(const Blob& in, const std::function<double(double)>& f) {
@@ -116,8 +97,8 @@ TEST(ElementwiseLayers, WrongBottomAndTopCountsFail) {
   auto b = random_blob({2, 3}, 2);
   for (const TypeCase& c : kAllTypes) {
     SCOPED_TRACE(c.text);
-    EXPECT_TRUE(fails_naming(c.text, {}, "bottom"));
-    EXPECT_TRUE(fails_naming(c.text, {a.get(), b.get()}, "bottom"));
+    EXPECT_TRUE(run_layer_fails_naming(c.text, {}, "bottom"));
+    EXPECT_TRUE(run_layer_fails_naming(c.text, {a.get(), b.get()}, "bottom"));
     const auto layer = LayerRegistry::global().create(layer_param(c.text));
     Blob top1, top2;
     try {
@@ -221,16 +202,16 @@ TEST(PReLULayer, FillWeightsAroundCaffeDefault) {
 TEST(PReLULayer, Errors) {
   const char* text = R"(name: "p" type: "PReLU")";
   auto one_axis = random_blob({6}, 8);
-  EXPECT_TRUE(fails_naming(text, {one_axis.get()}, "bottom", {random_weight({6}, 9)}));
+  EXPECT_TRUE(run_layer_fails_naming(text, {one_axis.get()}, "bottom", {random_weight({6}, 9)}));
   const auto layer = LayerRegistry::global().create(layer_param(text));
   EXPECT_THROW(layer->weight_shapes({one_axis.get()}), Error);
 
   auto in = random_blob({2, 3, 4}, 10);
-  EXPECT_TRUE(fails_naming(text, {in.get()}, "blobs", {random_weight({4}, 11)}));
-  EXPECT_TRUE(fails_naming(R"(name: "p" type: "PReLU" prelu_param { channel_shared: true })", {in.get()}, "blobs",
-                           {random_weight({3}, 12)}));
+  EXPECT_TRUE(run_layer_fails_naming(text, {in.get()}, "blobs", {random_weight({4}, 11)}));
+  EXPECT_TRUE(run_layer_fails_naming(R"(name: "p" type: "PReLU" prelu_param { channel_shared: true })", {in.get()},
+                                     "blobs", {random_weight({3}, 12)}));
   // Weights never bound: forward must not read past nothing.
-  EXPECT_TRUE(fails_naming(text, {in.get()}, "blobs"));
+  EXPECT_TRUE(run_layer_fails_naming(text, {in.get()}, "blobs"));
 }
 
 // --- ELU -------------------------------------------------------------------------
@@ -310,8 +291,8 @@ TEST(ExpLayer, BadBase) {
   auto in = random_blob({2, 3}, 13);
   for (const char* base : {"0", "-2", "-0.5", "nan", "inf"}) {
     SCOPED_TRACE(base);
-    EXPECT_TRUE(fails_naming(std::string(R"(name: "e" type: "Exp" exp_param { base: )") + base + " }", {in.get()},
-                             "exp_param.base"));
+    EXPECT_TRUE(run_layer_fails_naming(std::string(R"(name: "e" type: "Exp" exp_param { base: )") + base + " }",
+                                       {in.get()}, "exp_param.base"));
   }
 }
 
@@ -336,8 +317,8 @@ TEST(LogLayer, BadBase) {
   auto in = random_blob({2, 3}, 14, 0.1f, 1.0f);
   for (const char* base : {"0", "-2", "1", "nan", "inf"}) {
     SCOPED_TRACE(base);
-    EXPECT_TRUE(fails_naming(std::string(R"(name: "l" type: "Log" log_param { base: )") + base + " }", {in.get()},
-                             "log_param.base"));
+    EXPECT_TRUE(run_layer_fails_naming(std::string(R"(name: "l" type: "Log" log_param { base: )") + base + " }",
+                                       {in.get()}, "log_param.base"));
   }
 }
 
@@ -389,8 +370,9 @@ TEST(DropoutLayer, BadRatio) {
   auto in = random_blob({2, 3}, 18);
   for (const char* ratio : {"1", "1.5", "-0.1", "nan"}) {
     SCOPED_TRACE(ratio);
-    EXPECT_TRUE(fails_naming(std::string(R"(name: "d" type: "Dropout" dropout_param { dropout_ratio: )") + ratio + " }",
-                             {in.get()}, "dropout_param.dropout_ratio"));
+    EXPECT_TRUE(run_layer_fails_naming(
+        std::string(R"(name: "d" type: "Dropout" dropout_param { dropout_ratio: )") + ratio + " }", {in.get()},
+        "dropout_param.dropout_ratio"));
   }
   EXPECT_NO_THROW(run_layer(R"(name: "d" type: "Dropout" dropout_param { dropout_ratio: 0 })", {in.get()}));
 }
@@ -410,9 +392,11 @@ TEST(ClipLayer, NaNBecomesMinAsInCaffe) {
 
 TEST(ClipLayer, BadBounds) {
   auto in = random_blob({2, 3}, 19);
-  EXPECT_TRUE(fails_naming(R"(name: "c" type: "Clip")", {in.get()}, "clip_param.min"));
-  EXPECT_TRUE(fails_naming(R"(name: "c" type: "Clip" clip_param { min: 2 max: 1 })", {in.get()}, "clip_param.max"));
-  EXPECT_TRUE(fails_naming(R"(name: "c" type: "Clip" clip_param { min: nan max: 1 })", {in.get()}, "clip_param.min"));
+  EXPECT_TRUE(run_layer_fails_naming(R"(name: "c" type: "Clip")", {in.get()}, "clip_param.min"));
+  EXPECT_TRUE(
+      run_layer_fails_naming(R"(name: "c" type: "Clip" clip_param { min: 2 max: 1 })", {in.get()}, "clip_param.max"));
+  EXPECT_TRUE(
+      run_layer_fails_naming(R"(name: "c" type: "Clip" clip_param { min: nan max: 1 })", {in.get()}, "clip_param.min"));
   EXPECT_NO_THROW(run_layer(R"(name: "c" type: "Clip" clip_param { min: 1 max: 1 })", {in.get()}));
 }
 

@@ -5,32 +5,16 @@
 #include <utility>
 
 #include "common/test_utils.h"
-#include "predictor/Error.h"
 #include "predictor/LayerRegistry.h"
 
 namespace predictor {
 namespace {
 
 using testing::blobs_near;
-using testing::layer_param;
 using testing::random_blob;
 using testing::run_layer;
+using testing::run_layer_fails_naming;
 using testing::to_vector;
-
-// Runs the layer expecting a predictor::Error that names the layer and `field`.
-::testing::AssertionResult fails_naming(const std::string& text, const std::vector<const Blob*>& bottoms,
-                                        const std::string& field, int num_tops = -1) {
-  try {
-    run_layer(text, bottoms, {}, num_tops);
-  } catch (const Error& error) {
-    const std::string what = error.what();
-    if (what.find("'" + layer_param(text).name() + "'") != std::string::npos && what.find(field) != std::string::npos) {
-      return ::testing::AssertionSuccess() << what;
-    }
-    return ::testing::AssertionFailure() << "the message does not name the layer and " << field << ": " << what;
-  }
-  return ::testing::AssertionFailure() << "no predictor::Error";
-}
 
 // The k best (value, index) pairs of `values`: larger value first, and among
 // equal values the larger index first (Caffe's std::greater on pairs).
@@ -107,14 +91,16 @@ TEST(ArgMaxLayer, TiesPutTheLargerIndexFirst) {
 
 TEST(ArgMaxLayer, Errors) {
   auto in = random_blob({2, 3, 4}, 6);
-  EXPECT_TRUE(
-      fails_naming(R"(name: "zero" type: "ArgMax" argmax_param { top_k: 0 })", {in.get()}, "argmax_param.top_k"));
-  EXPECT_TRUE(
-      fails_naming(R"(name: "many" type: "ArgMax" argmax_param { top_k: 13 })", {in.get()}, "argmax_param.top_k"));
-  EXPECT_TRUE(fails_naming(R"(name: "axis" type: "ArgMax" argmax_param { axis: 1 top_k: 4 })", {in.get()},
-                           "argmax_param.top_k"));
-  EXPECT_TRUE(fails_naming(R"(name: "far" type: "ArgMax" argmax_param { axis: 3 })", {in.get()}, "argmax_param.axis"));
-  EXPECT_TRUE(fails_naming(R"(name: "neg" type: "ArgMax" argmax_param { axis: -4 })", {in.get()}, "argmax_param.axis"));
+  EXPECT_TRUE(run_layer_fails_naming(R"(name: "zero" type: "ArgMax" argmax_param { top_k: 0 })", {in.get()},
+                                     "argmax_param.top_k"));
+  EXPECT_TRUE(run_layer_fails_naming(R"(name: "many" type: "ArgMax" argmax_param { top_k: 13 })", {in.get()},
+                                     "argmax_param.top_k"));
+  EXPECT_TRUE(run_layer_fails_naming(R"(name: "axis" type: "ArgMax" argmax_param { axis: 1 top_k: 4 })", {in.get()},
+                                     "argmax_param.top_k"));
+  EXPECT_TRUE(run_layer_fails_naming(R"(name: "far" type: "ArgMax" argmax_param { axis: 3 })", {in.get()},
+                                     "argmax_param.axis"));
+  EXPECT_TRUE(run_layer_fails_naming(R"(name: "neg" type: "ArgMax" argmax_param { axis: -4 })", {in.get()},
+                                     "argmax_param.axis"));
 }
 
 }  // namespace

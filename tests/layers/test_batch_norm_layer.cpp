@@ -13,6 +13,7 @@
 namespace predictor {
 namespace {
 
+using testing::blob_of;
 using testing::blobs_near;
 using testing::layer_param;
 using testing::random_blob;
@@ -21,12 +22,6 @@ using testing::run_layer_in_place;
 using testing::throws_error_naming;
 
 using Weights = std::vector<std::shared_ptr<const Blob>>;
-
-std::unique_ptr<Blob> blob_of(const std::vector<int>& shape, const std::vector<float>& values) {
-  auto blob = std::make_unique<Blob>(shape);
-  std::copy(values.begin(), values.end(), blob->mutable_cpu_data());
-  return blob;
-}
 
 // Stored sums mean (2, 4), variance (8, 18), factor 2: the statistics are
 // mean (1, 2) and variance (4, 9).

@@ -12,7 +12,9 @@
 namespace predictor {
 namespace {
 
+using testing::blob_of;
 using testing::blobs_near;
+using testing::counting_blob;
 using testing::layer_param;
 using testing::random_blob;
 using testing::run_layer;
@@ -22,27 +24,14 @@ using testing::to_vector;
 
 using Weights = std::vector<std::shared_ptr<const Blob>>;
 
-std::unique_ptr<Blob> blob_of(const std::vector<int>& shape, const std::vector<float>& values) {
-  auto blob = std::make_unique<Blob>(shape);
-  std::copy(values.begin(), values.end(), blob->mutable_cpu_data());
-  return blob;
-}
-
-// A (2, 3, 2) input holding 0 .. 11.
-std::unique_ptr<Blob> counting_input() {
-  std::vector<float> values(12);
-  for (int i = 0; i < 12; ++i) values[i] = static_cast<float>(i);
-  return blob_of({2, 3, 2}, values);
-}
-
 TEST(BiasLayer, PerChannelByDefault) {
-  auto in = counting_input();
+  auto in = counting_blob({2, 3, 2});
   const auto run = run_layer(R"(name: "b" type: "Bias")", {in.get()}, {blob_of({3}, {10, 20, 30})});
   EXPECT_TRUE(blobs_near(*run.tops[0], {2, 3, 2}, {10, 11, 22, 23, 34, 35, 16, 17, 28, 29, 40, 41}));
 }
 
 TEST(BiasLayer, AxesAndNumAxes) {
-  auto in = counting_input();
+  auto in = counting_blob({2, 3, 2});
   const auto leading = run_layer(R"(name: "b" type: "Bias" bias_param { axis: 0 num_axes: 2 })", {in.get()},
                                  {blob_of({2, 3}, {100, 200, 300, 400, 500, 600})});
   EXPECT_TRUE(blobs_near(*leading.tops[0], {2, 3, 2}, {100, 101, 202, 203, 304, 305, 406, 407, 508, 509, 610, 611}));
@@ -58,7 +47,7 @@ TEST(BiasLayer, AxesAndNumAxes) {
 }
 
 TEST(BiasLayer, BiasFromSecondBottom) {
-  auto in = counting_input();
+  auto in = counting_blob({2, 3, 2});
   auto bias = blob_of({3}, {10, 20, 30});
   const auto run = run_layer(R"(name: "b" type: "Bias")", {in.get(), bias.get()});
   EXPECT_TRUE(blobs_near(*run.tops[0], {2, 3, 2}, {10, 11, 22, 23, 34, 35, 16, 17, 28, 29, 40, 41}));
@@ -71,7 +60,7 @@ TEST(BiasLayer, BiasFromSecondBottom) {
 }
 
 TEST(BiasLayer, InPlace) {
-  auto in = counting_input();
+  auto in = counting_blob({2, 3, 2});
   run_layer_in_place(R"(name: "b" type: "Bias")", in.get(), {blob_of({3}, {10, 20, 30})});
   EXPECT_TRUE(blobs_near(*in, {2, 3, 2}, {10, 11, 22, 23, 34, 35, 16, 17, 28, 29, 40, 41}));
 }
@@ -99,7 +88,7 @@ TEST(BiasLayer, WeightShapesAndFill) {
 }
 
 TEST(BiasLayer, Errors) {
-  auto in = counting_input();
+  auto in = counting_blob({2, 3, 2});
   const std::vector<const Blob*> bottoms{in.get()};
   EXPECT_TRUE(throws_error_naming([&] { run_layer(R"(name: "b" type: "Bias" bias_param { axis: 3 })", bottoms); },
                                   {"'b'", "bias_param.axis"}));

@@ -2,7 +2,6 @@
 #include <gtest/gtest.h>
 
 #include "common/test_utils.h"
-#include "predictor/Error.h"
 #include "predictor/LayerRegistry.h"
 
 namespace predictor {
@@ -12,22 +11,8 @@ using testing::blobs_near;
 using testing::layer_param;
 using testing::random_blob;
 using testing::run_layer;
+using testing::run_layer_fails_naming;
 using testing::to_vector;
-
-// Runs the layer expecting a predictor::Error that names the layer and `field`.
-::testing::AssertionResult fails_naming(const std::string& text, const std::vector<const Blob*>& bottoms,
-                                        const std::string& field, int num_tops = -1) {
-  try {
-    run_layer(text, bottoms, {}, num_tops);
-  } catch (const Error& error) {
-    const std::string what = error.what();
-    if (what.find("'" + layer_param(text).name() + "'") != std::string::npos && what.find(field) != std::string::npos) {
-      return ::testing::AssertionSuccess() << what;
-    }
-    return ::testing::AssertionFailure() << "the message does not name the layer and " << field << ": " << what;
-  }
-  return ::testing::AssertionFailure() << "no predictor::Error";
-}
 
 // Reference: element (o, a, i) of bottom b lands at (o, offset_b + a, i).
 std::vector<float> reference_concat(const std::vector<const Blob*>& bottoms, int axis) {
@@ -88,19 +73,19 @@ TEST(ConcatLayer, Wiring) {
 
 TEST(ConcatLayer, Errors) {
   auto a = random_blob({2, 3, 4}, 9), b = random_blob({2, 3, 5}, 10), flat = random_blob({2, 12}, 11);
-  EXPECT_TRUE(fails_naming(R"(name: "both" type: "Concat" concat_param { axis: 1 concat_dim: 1 })", {a.get(), a.get()},
-                           "concat_param.concat_dim"));
-  EXPECT_TRUE(
-      fails_naming(R"(name: "far" type: "Concat" concat_param { axis: 3 })", {a.get(), a.get()}, "concat_param.axis"));
-  EXPECT_TRUE(
-      fails_naming(R"(name: "neg" type: "Concat" concat_param { axis: -4 })", {a.get(), a.get()}, "concat_param.axis"));
-  EXPECT_TRUE(fails_naming(R"(name: "legacy" type: "Concat" concat_param { concat_dim: 3 })", {a.get(), a.get()},
-                           "concat_param.concat_dim"));
+  EXPECT_TRUE(run_layer_fails_naming(R"(name: "both" type: "Concat" concat_param { axis: 1 concat_dim: 1 })",
+                                     {a.get(), a.get()}, "concat_param.concat_dim"));
+  EXPECT_TRUE(run_layer_fails_naming(R"(name: "far" type: "Concat" concat_param { axis: 3 })", {a.get(), a.get()},
+                                     "concat_param.axis"));
+  EXPECT_TRUE(run_layer_fails_naming(R"(name: "neg" type: "Concat" concat_param { axis: -4 })", {a.get(), a.get()},
+                                     "concat_param.axis"));
+  EXPECT_TRUE(run_layer_fails_naming(R"(name: "legacy" type: "Concat" concat_param { concat_dim: 3 })",
+                                     {a.get(), a.get()}, "concat_param.concat_dim"));
   // Along axis 1, the last dims 4 and 5 differ: the message names bottom 1 and the axis.
-  const auto mismatch = fails_naming(R"(name: "shapes" type: "Concat")", {a.get(), b.get()}, "bottom 1");
+  const auto mismatch = run_layer_fails_naming(R"(name: "shapes" type: "Concat")", {a.get(), b.get()}, "bottom 1");
   EXPECT_TRUE(mismatch);
   EXPECT_NE(std::string(mismatch.message()).find("axis 1"), std::string::npos) << mismatch.message();
-  EXPECT_TRUE(fails_naming(R"(name: "axes" type: "Concat")", {a.get(), flat.get()}, "bottom 1"));
+  EXPECT_TRUE(run_layer_fails_naming(R"(name: "axes" type: "Concat")", {a.get(), flat.get()}, "bottom 1"));
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "common/conv_reference.h"
 #include "common/test_utils.h"
 #include "predictor/Error.h"
 #include "predictor/LayerRegistry.h"
@@ -13,76 +14,39 @@ namespace predictor {
 namespace {
 
 using testing::blobs_near;
+using testing::inferred_top_shape;
 using testing::layer_param;
 using testing::random_blob;
 using testing::random_weight;
 using testing::run_layer;
-
-// run_layer expecting a predictor::Error that names the layer and `field`.
-::testing::AssertionResult fails_naming(const std::string& text, const std::vector<const Blob*>& bottoms,
-                                        const std::vector<std::shared_ptr<const Blob>>& weights,
-                                        const std::string& field, int num_tops = -1) {
-  return testing::throws_error_naming([&] { run_layer(text, bottoms, weights, num_tops); },
-                                      {"'" + layer_param(text).name() + "'", field});
-}
+using testing::run_layer_fails_naming;
 
 // Per-axis settings for the reference, one entry per spatial axis.
 struct Spatial {
   std::vector<int> pad, stride, dilation;
 };
 
-// Caffe's convolution written out: bottom (outer..., C, spatial...) at
-// channel_axis, weights (O, C/group, k...), optional bias. Output sizes use
-// int division as Caffe does. Returns the top's data; `top_shape` gets its shape.
+// Caffe's convolution, through the shared reference: bottom (outer..., C,
+// spatial...) at channel_axis, weights (O, C/group, k...), optional bias.
+// Returns the top's data; `top_shape` gets its shape.
 std::vector<float> reference_conv(const Blob& bottom, int channel_axis, const Blob& weights, const Blob* bias,
                                   int group, const Spatial& s, std::vector<int>* top_shape) {
   const std::vector<int>& shape = bottom.shape();
-  const int axes = static_cast<int>(shape.size()) - channel_axis - 1;
-  const int channels = shape[channel_axis], outputs = weights.shape(0);
-  const int in_per_group = channels / group, out_per_group = outputs / group;
-  std::vector<int> in_dims(shape.begin() + channel_axis + 1, shape.end()), kernel, out_dims;
-  for (int a = 0; a < axes; ++a) {
-    kernel.push_back(weights.shape(2 + a));
-    const int extent = s.dilation[a] * (kernel[a] - 1) + 1;
-    out_dims.push_back((in_dims[a] + 2 * s.pad[a] - extent) / s.stride[a] + 1);
-  }
+  const testing::ConvSpec c{static_cast<int>(bottom.count(0, channel_axis)),
+                            shape[channel_axis],
+                            weights.shape(0),
+                            group,
+                            std::vector<int>(shape.begin() + channel_axis + 1, shape.end()),
+                            std::vector<int>(weights.shape().begin() + 2, weights.shape().end()),
+                            s.pad,
+                            s.stride,
+                            s.dilation};
   *top_shape = std::vector<int>(shape.begin(), shape.begin() + channel_axis);
-  top_shape->push_back(outputs);
+  top_shape->push_back(c.out_channels);
+  const std::vector<int> out_dims = testing::conv_output_dims(c);
   top_shape->insert(top_shape->end(), out_dims.begin(), out_dims.end());
-  const std::size_t outer = bottom.count(0, channel_axis), in_plane = bottom.count(channel_axis + 1);
-  std::size_t out_plane = 1, taps = 1;
-  for (int a = 0; a < axes; ++a) out_plane *= out_dims[a], taps *= kernel[a];
-  const float* in = bottom.cpu_data();
-  const float* w = weights.cpu_data();
-  std::vector<float> out(outer * outputs * out_plane);
-  for (std::size_t n = 0; n < outer; ++n) {
-    for (int o = 0; o < outputs; ++o) {
-      for (std::size_t p = 0; p < out_plane; ++p) {
-        double sum = bias ? bias->cpu_data()[o] : 0.0;
-        for (int ci = 0; ci < in_per_group; ++ci) {
-          const int c = o / out_per_group * in_per_group + ci;
-          for (std::size_t t = 0; t < taps; ++t) {
-            // Walk the axes from the last: position p and tap t as multi-indices.
-            std::size_t rest_p = p, rest_t = t, index = 0, scale = 1;
-            bool inside = true;
-            for (int a = axes - 1; a >= 0; --a) {
-              const int pos = static_cast<int>(rest_p % out_dims[a]), tap = static_cast<int>(rest_t % kernel[a]);
-              rest_p /= out_dims[a];
-              rest_t /= kernel[a];
-              const int coord = pos * s.stride[a] - s.pad[a] + tap * s.dilation[a];
-              inside = inside && coord >= 0 && coord < in_dims[a];
-              index += coord * scale;
-              scale *= in_dims[a];
-            }
-            if (inside)
-              sum += double(w[(o * in_per_group + ci) * taps + t]) * in[(n * channels + c) * in_plane + index];
-          }
-        }
-        out[(n * outputs + o) * out_plane + p] = static_cast<float>(sum);
-      }
-    }
-  }
-  return out;
+  return testing::reference_conv(c, testing::to_vector(bottom), testing::to_vector(weights),
+                                 bias ? bias->cpu_data() : nullptr);
 }
 
 TEST(ConvolutionLayer, HandComputedSumOfWindowsPlusBias) {
@@ -219,12 +183,9 @@ TEST(ConvolutionLayer, OutputShapes) {
   };
   for (const ShapeCase& c : cases) {
     SCOPED_TRACE(c.params);
-    auto bottom = random_blob(c.bottom, 3);
-    auto layer = LayerRegistry::global().create(
-        layer_param(R"(name: "conv" type: "Convolution" convolution_param { )" + c.params + " }"));
-    Blob top;
-    layer->reshape({bottom.get()}, {&top});
-    EXPECT_EQ(top.shape(), c.top);
+    EXPECT_EQ(
+        inferred_top_shape(R"(name: "conv" type: "Convolution" convolution_param { )" + c.params + " }", c.bottom),
+        c.top);
   }
 }
 
@@ -271,30 +232,32 @@ TEST(ConvolutionLayer, ParameterErrorsNameTheField) {
   auto text = [](const std::string& params) {
     return R"(name: "conv" type: "Convolution" convolution_param { )" + params + " }";
   };
-  EXPECT_TRUE(fails_naming(text("kernel_size: 3"), b, {}, "convolution_param.num_output"));
-  EXPECT_TRUE(fails_naming(text("num_output: 0 kernel_size: 3"), b, {}, "convolution_param.num_output"));
-  EXPECT_TRUE(fails_naming(text("num_output: 4"), b, {}, "convolution_param.kernel_size"));
-  EXPECT_TRUE(fails_naming(text("num_output: 4 kernel_size: 0"), b, {}, "convolution_param.kernel_size"));
+  EXPECT_TRUE(run_layer_fails_naming(text("kernel_size: 3"), b, "convolution_param.num_output"));
+  EXPECT_TRUE(run_layer_fails_naming(text("num_output: 0 kernel_size: 3"), b, "convolution_param.num_output"));
+  EXPECT_TRUE(run_layer_fails_naming(text("num_output: 4"), b, "convolution_param.kernel_size"));
+  EXPECT_TRUE(run_layer_fails_naming(text("num_output: 4 kernel_size: 0"), b, "convolution_param.kernel_size"));
   EXPECT_TRUE(
-      fails_naming(text("num_output: 4 kernel_size: 3 kernel_size: 0"), b, {}, "convolution_param.kernel_size"));
-  EXPECT_TRUE(fails_naming(text("num_output: 4 kernel_size: 3 kernel_h: 3 kernel_w: 3"), b, {},
-                           "convolution_param.kernel_size"));
-  EXPECT_TRUE(fails_naming(text("num_output: 4 kernel_h: 3"), b, {}, "convolution_param.kernel_w"));
-  EXPECT_TRUE(fails_naming(text("num_output: 4 kernel_w: 3"), b, {}, "convolution_param.kernel_h"));
-  EXPECT_TRUE(fails_naming(text("num_output: 4 kernel_h: 0 kernel_w: 3"), b, {}, "convolution_param.kernel_h"));
-  EXPECT_TRUE(fails_naming(text("num_output: 4 kernel_size: 3 stride: 0"), b, {}, "convolution_param.stride"));
-  EXPECT_TRUE(fails_naming(text("num_output: 4 kernel_size: 3 stride_h: 2"), b, {}, "convolution_param.stride_w"));
+      run_layer_fails_naming(text("num_output: 4 kernel_size: 3 kernel_size: 0"), b, "convolution_param.kernel_size"));
+  EXPECT_TRUE(run_layer_fails_naming(text("num_output: 4 kernel_size: 3 kernel_h: 3 kernel_w: 3"), b,
+                                     "convolution_param.kernel_size"));
+  EXPECT_TRUE(run_layer_fails_naming(text("num_output: 4 kernel_h: 3"), b, "convolution_param.kernel_w"));
+  EXPECT_TRUE(run_layer_fails_naming(text("num_output: 4 kernel_w: 3"), b, "convolution_param.kernel_h"));
+  EXPECT_TRUE(run_layer_fails_naming(text("num_output: 4 kernel_h: 0 kernel_w: 3"), b, "convolution_param.kernel_h"));
+  EXPECT_TRUE(run_layer_fails_naming(text("num_output: 4 kernel_size: 3 stride: 0"), b, "convolution_param.stride"));
   EXPECT_TRUE(
-      fails_naming(text("num_output: 4 kernel_size: 3 stride_h: 0 stride_w: 1"), b, {}, "convolution_param.stride_h"));
-  EXPECT_TRUE(fails_naming(text("num_output: 4 kernel_size: 3 stride: 1 stride_h: 1 stride_w: 1"), b, {},
-                           "convolution_param.stride"));
-  EXPECT_TRUE(fails_naming(text("num_output: 4 kernel_size: 3 pad: 1 pad_h: 1"), b, {}, "convolution_param.pad"));
-  EXPECT_TRUE(fails_naming(text("num_output: 4 kernel_size: 3 dilation: 0"), b, {}, "convolution_param.dilation"));
-  EXPECT_TRUE(fails_naming(text("num_output: 4 kernel_size: 3 group: 0"), b, {}, "convolution_param.group"));
-  EXPECT_TRUE(fails_naming(text("num_output: 6 kernel_size: 3 group: 4"), b, {}, "convolution_param.group"));
-  EXPECT_TRUE(fails_naming(text("num_output: 3 kernel_size: 3 group: 3"), b, {}, "convolution_param.group"));
-  EXPECT_TRUE(fails_naming(text("num_output: 3000000000 kernel_size: 3"), b, {}, "convolution_param.num_output"));
-  EXPECT_TRUE(fails_naming(text("num_output: 4 kernel_size: 3 pad: 3000000000"), b, {}, "convolution_param.pad"));
+      run_layer_fails_naming(text("num_output: 4 kernel_size: 3 stride_h: 2"), b, "convolution_param.stride_w"));
+  EXPECT_TRUE(run_layer_fails_naming(text("num_output: 4 kernel_size: 3 stride_h: 0 stride_w: 1"), b,
+                                     "convolution_param.stride_h"));
+  EXPECT_TRUE(run_layer_fails_naming(text("num_output: 4 kernel_size: 3 stride: 1 stride_h: 1 stride_w: 1"), b,
+                                     "convolution_param.stride"));
+  EXPECT_TRUE(run_layer_fails_naming(text("num_output: 4 kernel_size: 3 pad: 1 pad_h: 1"), b, "convolution_param.pad"));
+  EXPECT_TRUE(
+      run_layer_fails_naming(text("num_output: 4 kernel_size: 3 dilation: 0"), b, "convolution_param.dilation"));
+  EXPECT_TRUE(run_layer_fails_naming(text("num_output: 4 kernel_size: 3 group: 0"), b, "convolution_param.group"));
+  EXPECT_TRUE(run_layer_fails_naming(text("num_output: 6 kernel_size: 3 group: 4"), b, "convolution_param.group"));
+  EXPECT_TRUE(run_layer_fails_naming(text("num_output: 3 kernel_size: 3 group: 3"), b, "convolution_param.group"));
+  EXPECT_TRUE(run_layer_fails_naming(text("num_output: 3000000000 kernel_size: 3"), b, "convolution_param.num_output"));
+  EXPECT_TRUE(run_layer_fails_naming(text("num_output: 4 kernel_size: 3 pad: 3000000000"), b, "convolution_param.pad"));
 }
 
 TEST(ConvolutionLayer, ShapeErrorsNameTheFieldOrInput) {
@@ -304,34 +267,35 @@ TEST(ConvolutionLayer, ShapeErrorsNameTheFieldOrInput) {
   auto b4 = random_blob({1, 4, 6, 6}, 1), b5 = random_blob({1, 4, 3, 6, 6}, 2), other = random_blob({1, 4, 6, 5}, 3);
   const std::vector<const Blob*> image = {b4.get()}, volume = {b5.get()};
   // Per-axis lists must fit the number of spatial axes.
-  EXPECT_TRUE(fails_naming(text("num_output: 4 kernel_size: 3 kernel_size: 3 kernel_size: 3"), image, {},
-                           "convolution_param.kernel_size"));
-  EXPECT_TRUE(fails_naming(text("num_output: 4 kernel_size: 3 stride: 1 stride: 1 stride: 1"), image, {},
-                           "convolution_param.stride"));
-  EXPECT_TRUE(
-      fails_naming(text("num_output: 4 kernel_size: 3 pad: 1 pad: 1 pad: 1"), image, {}, "convolution_param.pad"));
-  EXPECT_TRUE(fails_naming(text("num_output: 4 kernel_size: 3 dilation: 1 dilation: 1 dilation: 1"), image, {},
-                           "convolution_param.dilation"));
+  EXPECT_TRUE(run_layer_fails_naming(text("num_output: 4 kernel_size: 3 kernel_size: 3 kernel_size: 3"), image,
+                                     "convolution_param.kernel_size"));
+  EXPECT_TRUE(run_layer_fails_naming(text("num_output: 4 kernel_size: 3 stride: 1 stride: 1 stride: 1"), image,
+                                     "convolution_param.stride"));
+  EXPECT_TRUE(run_layer_fails_naming(text("num_output: 4 kernel_size: 3 pad: 1 pad: 1 pad: 1"), image,
+                                     "convolution_param.pad"));
+  EXPECT_TRUE(run_layer_fails_naming(text("num_output: 4 kernel_size: 3 dilation: 1 dilation: 1 dilation: 1"), image,
+                                     "convolution_param.dilation"));
   // The _h/_w forms are 2-D only.
-  EXPECT_TRUE(fails_naming(text("num_output: 4 kernel_h: 3 kernel_w: 3"), volume, {}, "convolution_param.kernel_h"));
-  EXPECT_TRUE(fails_naming(text("num_output: 4 kernel_size: 3 stride_h: 1 stride_w: 1"), volume, {},
-                           "convolution_param.stride_h"));
-  EXPECT_TRUE(fails_naming(text("num_output: 4 kernel_size: 3 pad_h: 1"), volume, {}, "convolution_param.pad_h"));
-  // Axis out of range; channels not divisible by group.
-  EXPECT_TRUE(fails_naming(text("num_output: 4 kernel_size: 3 axis: 4"), image, {}, "convolution_param.axis"));
-  EXPECT_TRUE(fails_naming(text("num_output: 4 kernel_size: 3 axis: -5"), image, {}, "convolution_param.axis"));
-  EXPECT_TRUE(fails_naming(text("num_output: 6 kernel_size: 3 group: 3"), image, {}, "convolution_param.group"));
-  // No output: the kernel does not fit (and the stride does not rescue it).
-  EXPECT_TRUE(fails_naming(text("num_output: 4 kernel_size: 9"), image, {}, "output size"));
-  EXPECT_TRUE(fails_naming(text("num_output: 4 kernel_size: 3 dilation: 4"), image, {}, "output size"));
-  // Sizes beyond int, as Caffe keeps them: the output, the padded input.
-  EXPECT_TRUE(fails_naming(text("num_output: 4 kernel_size: 3 pad: 1073741824"), image, {}, "too large"));
   EXPECT_TRUE(
-      fails_naming(text("num_output: 4 kernel_size: 3 pad: 1073741824 stride: 4"), image, {}, "convolution_param.pad"));
+      run_layer_fails_naming(text("num_output: 4 kernel_h: 3 kernel_w: 3"), volume, "convolution_param.kernel_h"));
+  EXPECT_TRUE(run_layer_fails_naming(text("num_output: 4 kernel_size: 3 stride_h: 1 stride_w: 1"), volume,
+                                     "convolution_param.stride_h"));
+  EXPECT_TRUE(run_layer_fails_naming(text("num_output: 4 kernel_size: 3 pad_h: 1"), volume, "convolution_param.pad_h"));
+  // Axis out of range; channels not divisible by group.
+  EXPECT_TRUE(run_layer_fails_naming(text("num_output: 4 kernel_size: 3 axis: 4"), image, "convolution_param.axis"));
+  EXPECT_TRUE(run_layer_fails_naming(text("num_output: 4 kernel_size: 3 axis: -5"), image, "convolution_param.axis"));
+  EXPECT_TRUE(run_layer_fails_naming(text("num_output: 6 kernel_size: 3 group: 3"), image, "convolution_param.group"));
+  // No output: the kernel does not fit (and the stride does not rescue it).
+  EXPECT_TRUE(run_layer_fails_naming(text("num_output: 4 kernel_size: 9"), image, "output size"));
+  EXPECT_TRUE(run_layer_fails_naming(text("num_output: 4 kernel_size: 3 dilation: 4"), image, "output size"));
+  // Sizes beyond int, as Caffe keeps them: the output, the padded input.
+  EXPECT_TRUE(run_layer_fails_naming(text("num_output: 4 kernel_size: 3 pad: 1073741824"), image, "too large"));
+  EXPECT_TRUE(run_layer_fails_naming(text("num_output: 4 kernel_size: 3 pad: 1073741824 stride: 4"), image,
+                                     "convolution_param.pad"));
   // Bottoms of different shapes; tops not one per bottom.
-  EXPECT_TRUE(fails_naming(text("num_output: 4 kernel_size: 3"), {b4.get(), other.get()}, {}, "bottom", 2));
-  EXPECT_TRUE(fails_naming(text("num_output: 4 kernel_size: 3"), image, {}, "top", 2));
-  EXPECT_TRUE(fails_naming(text("num_output: 4 kernel_size: 3"), {}, {}, "bottom", 1));
+  EXPECT_TRUE(run_layer_fails_naming(text("num_output: 4 kernel_size: 3"), {b4.get(), other.get()}, "bottom", {}, 2));
+  EXPECT_TRUE(run_layer_fails_naming(text("num_output: 4 kernel_size: 3"), image, "top", {}, 2));
+  EXPECT_TRUE(run_layer_fails_naming(text("num_output: 4 kernel_size: 3"), {}, "bottom", {}, 1));
 }
 
 TEST(ConvolutionLayer, HostileSizesFailCleanlyOrWork) {
@@ -348,7 +312,7 @@ TEST(ConvolutionLayer, HostileSizesFailCleanlyOrWork) {
       {"num_output: 4 kernel_size: 3 stride: 4294967295", "convolution_param.stride"},
   };
   for (const auto& [params, needle] : failing) {
-    EXPECT_TRUE(fails_naming(text(params), {bottom.get()}, {}, needle)) << params;
+    EXPECT_TRUE(run_layer_fails_naming(text(params), {bottom.get()}, needle)) << params;
   }
   // A stride far beyond the input leaves the first window only.
   const auto weights = std::vector<std::shared_ptr<const Blob>>{random_weight({2, 4, 3, 3}, 2)};
@@ -368,10 +332,12 @@ TEST(ConvolutionLayer, WeightsMustFitTheInput) {
       [&] {
         run_layer(text, {bottom.get()}, {random_weight({4, 3, 3, 3}, 2), random_weight({4}, 3)});
       },
-      {"'conv'", "blobs[0]", "5 input channels", "(4 3 3 3)"}));
-  EXPECT_TRUE(fails_naming(text, {bottom.get()}, {random_weight({4, 5, 3, 3}, 2)}, "blobs"));
-  EXPECT_TRUE(fails_naming(text, {bottom.get()}, {random_weight({4, 5, 3, 3}, 2), random_weight({5}, 3)}, "blobs[1]"));
-  EXPECT_TRUE(fails_naming(text, {bottom.get()}, {random_weight({4, 5, 3, 2}, 2), random_weight({4}, 3)}, "blobs[0]"));
+      {"'conv'", "blobs[0]", "5 input channels", "(4,3,3,3)"}));
+  EXPECT_TRUE(run_layer_fails_naming(text, {bottom.get()}, "blobs", {random_weight({4, 5, 3, 3}, 2)}));
+  EXPECT_TRUE(run_layer_fails_naming(text, {bottom.get()}, "blobs[1]",
+                                     {random_weight({4, 5, 3, 3}, 2), random_weight({5}, 3)}));
+  EXPECT_TRUE(run_layer_fails_naming(text, {bottom.get()}, "blobs[0]",
+                                     {random_weight({4, 5, 3, 2}, 2), random_weight({4}, 3)}));
 }
 
 TEST(ConvolutionLayer, ForwardWithoutWeightsFails) {

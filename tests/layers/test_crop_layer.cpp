@@ -2,7 +2,6 @@
 #include <gtest/gtest.h>
 
 #include "common/test_utils.h"
-#include "predictor/Error.h"
 #include "predictor/LayerRegistry.h"
 
 namespace predictor {
@@ -12,22 +11,8 @@ using testing::blobs_near;
 using testing::layer_param;
 using testing::random_blob;
 using testing::run_layer;
+using testing::run_layer_fails_naming;
 using testing::to_vector;
-
-// Runs the layer expecting a predictor::Error that names the layer and `field`.
-::testing::AssertionResult fails_naming(const std::string& text, const std::vector<const Blob*>& bottoms,
-                                        const std::string& field, int num_tops = -1) {
-  try {
-    run_layer(text, bottoms, {}, num_tops);
-  } catch (const Error& error) {
-    const std::string what = error.what();
-    if (what.find("'" + layer_param(text).name() + "'") != std::string::npos && what.find(field) != std::string::npos) {
-      return ::testing::AssertionSuccess() << what;
-    }
-    return ::testing::AssertionFailure() << "the message does not name the layer and " << field << ": " << what;
-  }
-  return ::testing::AssertionFailure() << "no predictor::Error";
-}
 
 // Reference: top element at multi-index c is bottom 0's element at c + offsets.
 std::vector<float> reference_crop(const Blob& in, const std::vector<int>& top_shape, const std::vector<int>& offsets) {
@@ -83,17 +68,19 @@ TEST(CropLayer, Wiring) {
 TEST(CropLayer, Errors) {
   auto in = random_blob({2, 3, 8, 9}, 9), like = random_blob({2, 3, 5, 4}, 10), flat = random_blob({2, 3, 5}, 11);
   const std::vector<const Blob*> bottoms = {in.get(), like.get()};
-  EXPECT_TRUE(fails_naming(R"(name: "three" type: "Crop" crop_param { offset: 1 offset: 1 offset: 1 })", bottoms,
-                           "crop_param.offset"));
+  EXPECT_TRUE(run_layer_fails_naming(R"(name: "three" type: "Crop" crop_param { offset: 1 offset: 1 offset: 1 })",
+                                     bottoms, "crop_param.offset"));
+  EXPECT_TRUE(run_layer_fails_naming(R"(name: "wide" type: "Crop" crop_param { offset: 1 offset: 6 })", bottoms,
+                                     "crop_param.offset"));
   EXPECT_TRUE(
-      fails_naming(R"(name: "wide" type: "Crop" crop_param { offset: 1 offset: 6 })", bottoms, "crop_param.offset"));
-  EXPECT_TRUE(fails_naming(R"(name: "one" type: "Crop" crop_param { offset: 4 })", bottoms, "crop_param.offset"));
+      run_layer_fails_naming(R"(name: "one" type: "Crop" crop_param { offset: 4 })", bottoms, "crop_param.offset"));
+  EXPECT_TRUE(run_layer_fails_naming(R"(name: "huge" type: "Crop" crop_param { offset: 4294967295 })", bottoms,
+                                     "crop_param.offset"));
+  EXPECT_TRUE(run_layer_fails_naming(R"(name: "big" type: "Crop" crop_param { axis: 0 })", {like.get(), in.get()},
+                                     "crop_param.offset"));
   EXPECT_TRUE(
-      fails_naming(R"(name: "huge" type: "Crop" crop_param { offset: 4294967295 })", bottoms, "crop_param.offset"));
-  EXPECT_TRUE(
-      fails_naming(R"(name: "big" type: "Crop" crop_param { axis: 0 })", {like.get(), in.get()}, "crop_param.offset"));
-  EXPECT_TRUE(fails_naming(R"(name: "axis" type: "Crop" crop_param { axis: 4 })", bottoms, "crop_param.axis"));
-  EXPECT_TRUE(fails_naming(R"(name: "axes" type: "Crop")", {in.get(), flat.get()}, "bottom 1"));
+      run_layer_fails_naming(R"(name: "axis" type: "Crop" crop_param { axis: 4 })", bottoms, "crop_param.axis"));
+  EXPECT_TRUE(run_layer_fails_naming(R"(name: "axes" type: "Crop")", {in.get(), flat.get()}, "bottom 1"));
 }
 
 }  // namespace

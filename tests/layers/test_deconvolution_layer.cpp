@@ -15,25 +15,13 @@
 namespace predictor {
 namespace {
 
+using testing::blob_of;
 using testing::blobs_near;
-using testing::layer_param;
+using testing::inferred_top_shape;
 using testing::random_blob;
 using testing::random_weight;
 using testing::run_layer;
-
-// run_layer expecting a predictor::Error that names the layer and `field`.
-::testing::AssertionResult fails_naming(const std::string& text, const std::vector<const Blob*>& bottoms,
-                                        const std::vector<std::shared_ptr<const Blob>>& weights,
-                                        const std::string& field) {
-  return testing::throws_error_naming([&] { run_layer(text, bottoms, weights); },
-                                      {"'" + layer_param(text).name() + "'", field});
-}
-
-std::shared_ptr<const Blob> weight_of(const std::vector<int>& shape, const std::vector<float>& values) {
-  auto blob = std::make_shared<Blob>(shape);
-  std::copy(values.begin(), values.end(), blob->mutable_cpu_data());
-  return blob;
-}
+using testing::run_layer_fails_naming;
 
 std::string deconv(const std::string& params) {
   return R"(name: "up" type: "Deconvolution" convolution_param { )" + params + " }";
@@ -44,7 +32,7 @@ TEST(DeconvolutionLayer, HandComputedStrideTwoTilesTheKernel) {
   const float values[] = {1, 2, 3, 4};
   std::copy(values, values + 4, bottom.mutable_cpu_data());
   const auto run = run_layer(deconv("num_output: 1 kernel_size: 2 stride: 2 bias_term: false"), {&bottom},
-                             {weight_of({1, 1, 2, 2}, {1, 10, 100, 1000})});
+                             {blob_of({1, 1, 2, 2}, {1, 10, 100, 1000})});
   EXPECT_TRUE(
       blobs_near(*run.tops[0], {1, 1, 4, 4}, {1, 10, 2, 20, 100, 1000, 200, 2000, 3, 30, 4, 40, 300, 3000, 400, 4000}));
 }
@@ -54,7 +42,7 @@ TEST(DeconvolutionLayer, HandComputedOverlapsSumAndBiasIsAdded) {
   bottom.mutable_cpu_data()[0] = 1;
   bottom.mutable_cpu_data()[1] = 2;
   const auto run = run_layer(deconv("num_output: 1 kernel_h: 1 kernel_w: 2"), {&bottom},
-                             {weight_of({1, 1, 1, 2}, {1, 1}), weight_of({1}, {0.5f})});
+                             {blob_of({1, 1, 1, 2}, {1, 1}), blob_of({1}, {0.5f})});
   EXPECT_TRUE(blobs_near(*run.tops[0], {1, 1, 1, 3}, {1.5f, 3.5f, 2.5f}));
 }
 
@@ -65,7 +53,7 @@ TEST(DeconvolutionLayer, HandComputedPaddingCropsTheOutput) {
   // Uncropped, each input adds itself to a 3x3 block at (2i, 2j) of a 5x5
   // output; pad 1 keeps the middle 3x3.
   const auto run = run_layer(deconv("num_output: 1 kernel_size: 3 stride: 2 pad: 1 bias_term: false"), {&bottom},
-                             {weight_of({1, 1, 3, 3}, std::vector<float>(9, 1.0f))});
+                             {blob_of({1, 1, 3, 3}, std::vector<float>(9, 1.0f))});
   EXPECT_TRUE(blobs_near(*run.tops[0], {1, 1, 3, 3}, {1, 3, 2, 4, 10, 6, 3, 7, 4}));
 }
 
@@ -129,7 +117,7 @@ TEST(DeconvolutionLayer, IsTheTransposeOfConvolution) {
 TEST(DeconvolutionLayer, BiasIsAddedPerOutputChannel) {
   auto x = random_blob({2, 2, 3, 3}, 1);
   const auto w = random_weight({2, 3, 2, 2}, 2);
-  const auto bias = weight_of({3}, {1.0f, -2.0f, 0.25f});
+  const std::shared_ptr<const Blob> bias = blob_of({3}, {1.0f, -2.0f, 0.25f});
   const auto without = run_layer(deconv("num_output: 3 kernel_size: 2 stride: 2 bias_term: false"), {x.get()}, {w});
   const auto with = run_layer(deconv("num_output: 3 kernel_size: 2 stride: 2"), {x.get()}, {w, bias});
   std::vector<float> expected = testing::to_vector(*without.tops[0]);
@@ -153,30 +141,26 @@ TEST(DeconvolutionLayer, OutputShapes) {
   };
   for (const ShapeCase& c : cases) {
     SCOPED_TRACE(c.params);
-    auto bottom = random_blob(c.bottom, 3);
-    auto layer = LayerRegistry::global().create(layer_param(deconv(c.params)));
-    Blob top;
-    layer->reshape({bottom.get()}, {&top});
-    EXPECT_EQ(top.shape(), c.top);
+    EXPECT_EQ(inferred_top_shape(deconv(c.params), c.bottom), c.top);
   }
 }
 
 TEST(DeconvolutionLayer, Errors) {
   auto bottom = random_blob({1, 4, 3, 3}, 1);
   const std::vector<const Blob*> b = {bottom.get()};
-  EXPECT_TRUE(fails_naming(deconv("kernel_size: 2"), b, {}, "convolution_param.num_output"));
-  EXPECT_TRUE(fails_naming(deconv("num_output: 2"), b, {}, "convolution_param.kernel_size"));
-  EXPECT_TRUE(fails_naming(deconv("num_output: 2 kernel_size: 2 stride: 0"), b, {}, "convolution_param.stride"));
-  EXPECT_TRUE(fails_naming(deconv("num_output: 3 kernel_size: 2 group: 2"), b, {}, "convolution_param.group"));
-  EXPECT_TRUE(fails_naming(deconv("num_output: 6 kernel_size: 2 group: 3"), b, {}, "convolution_param.group"));
+  EXPECT_TRUE(run_layer_fails_naming(deconv("kernel_size: 2"), b, "convolution_param.num_output"));
+  EXPECT_TRUE(run_layer_fails_naming(deconv("num_output: 2"), b, "convolution_param.kernel_size"));
+  EXPECT_TRUE(run_layer_fails_naming(deconv("num_output: 2 kernel_size: 2 stride: 0"), b, "convolution_param.stride"));
+  EXPECT_TRUE(run_layer_fails_naming(deconv("num_output: 3 kernel_size: 2 group: 2"), b, "convolution_param.group"));
+  EXPECT_TRUE(run_layer_fails_naming(deconv("num_output: 6 kernel_size: 2 group: 3"), b, "convolution_param.group"));
   // 1 * (3 - 1) + 1 - 2 * 2 < 0.
-  EXPECT_TRUE(fails_naming(deconv("num_output: 2 kernel_size: 1 pad: 2"), b, {}, "output size"));
+  EXPECT_TRUE(run_layer_fails_naming(deconv("num_output: 2 kernel_size: 1 pad: 2"), b, "output size"));
   // Weights are (input channels, num_output / group, k...): here for 3 inputs, not 4.
   const std::string text = deconv("num_output: 2 kernel_size: 2");
-  EXPECT_TRUE(fails_naming(text, b, {random_weight({3, 2, 2, 2}, 2), random_weight({2}, 3)}, "blobs[0]"));
-  EXPECT_TRUE(fails_naming(text, b, {random_weight({2, 4, 2, 2}, 2), random_weight({2}, 3)}, "blobs[0]"));
-  EXPECT_TRUE(fails_naming(text, b, {random_weight({4, 2, 2, 2}, 2), random_weight({4}, 3)}, "blobs[1]"));
-  EXPECT_TRUE(fails_naming(text, b, {random_weight({4, 2, 2, 2}, 2)}, "blobs"));
+  EXPECT_TRUE(run_layer_fails_naming(text, b, "blobs[0]", {random_weight({3, 2, 2, 2}, 2), random_weight({2}, 3)}));
+  EXPECT_TRUE(run_layer_fails_naming(text, b, "blobs[0]", {random_weight({2, 4, 2, 2}, 2), random_weight({2}, 3)}));
+  EXPECT_TRUE(run_layer_fails_naming(text, b, "blobs[1]", {random_weight({4, 2, 2, 2}, 2), random_weight({4}, 3)}));
+  EXPECT_TRUE(run_layer_fails_naming(text, b, "blobs", {random_weight({4, 2, 2, 2}, 2)}));
 }
 
 }  // namespace

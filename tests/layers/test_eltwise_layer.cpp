@@ -16,22 +16,8 @@ using testing::blobs_near;
 using testing::layer_param;
 using testing::random_blob;
 using testing::run_layer;
+using testing::run_layer_fails_naming;
 using testing::to_vector;
-
-// Runs the layer expecting a predictor::Error that names the layer and `field`.
-::testing::AssertionResult fails_naming(const std::string& text, const std::vector<const Blob*>& bottoms,
-                                        const std::string& field, int num_tops = -1) {
-  try {
-    run_layer(text, bottoms, {}, num_tops);
-  } catch (const Error& error) {
-    const std::string what = error.what();
-    if (what.find("'" + layer_param(text).name() + "'") != std::string::npos && what.find(field) != std::string::npos) {
-      return ::testing::AssertionSuccess() << what;
-    }
-    return ::testing::AssertionFailure() << "the message does not name the layer and " << field << ": " << what;
-  }
-  return ::testing::AssertionFailure() << "no predictor::Error";
-}
 
 // Builds a net without weights, expecting a wiring error naming `layer` and `field`.
 ::testing::AssertionResult net_fails_naming(const std::string& text, const std::string& layer,
@@ -109,14 +95,15 @@ TEST(EltwiseLayer, Wiring) {
 
 TEST(EltwiseLayer, Errors) {
   auto a = random_blob({2, 3}, 13), b = random_blob({2, 3}, 14), c = random_blob({3, 2}, 15), d = random_blob({6}, 16);
-  EXPECT_TRUE(fails_naming(R"(name: "few" type: "Eltwise" eltwise_param { coeff: 1 })", {a.get(), b.get()},
-                           "eltwise_param.coeff"));
-  EXPECT_TRUE(fails_naming(R"(name: "many" type: "Eltwise" eltwise_param { coeff: 1 coeff: 2 coeff: 3 })",
-                           {a.get(), b.get()}, "eltwise_param.coeff"));
-  EXPECT_TRUE(fails_naming(R"(name: "prod" type: "Eltwise" eltwise_param { operation: PROD coeff: 1 coeff: 2 })",
-                           {a.get(), b.get()}, "eltwise_param.coeff"));
-  EXPECT_TRUE(fails_naming(R"(name: "shape" type: "Eltwise")", {a.get(), c.get()}, "bottom 1"));
-  EXPECT_TRUE(fails_naming(R"(name: "axes" type: "Eltwise")", {a.get(), b.get(), d.get()}, "bottom 2"));
+  EXPECT_TRUE(run_layer_fails_naming(R"(name: "few" type: "Eltwise" eltwise_param { coeff: 1 })", {a.get(), b.get()},
+                                     "eltwise_param.coeff"));
+  EXPECT_TRUE(run_layer_fails_naming(R"(name: "many" type: "Eltwise" eltwise_param { coeff: 1 coeff: 2 coeff: 3 })",
+                                     {a.get(), b.get()}, "eltwise_param.coeff"));
+  EXPECT_TRUE(
+      run_layer_fails_naming(R"(name: "prod" type: "Eltwise" eltwise_param { operation: PROD coeff: 1 coeff: 2 })",
+                             {a.get(), b.get()}, "eltwise_param.coeff"));
+  EXPECT_TRUE(run_layer_fails_naming(R"(name: "shape" type: "Eltwise")", {a.get(), c.get()}, "bottom 1"));
+  EXPECT_TRUE(run_layer_fails_naming(R"(name: "axes" type: "Eltwise")", {a.get(), b.get(), d.get()}, "bottom 2"));
 }
 
 }  // namespace

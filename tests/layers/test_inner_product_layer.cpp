@@ -2,6 +2,8 @@
 // transpose semantics against plain loops, shapes and errors.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -12,25 +14,13 @@
 namespace predictor {
 namespace {
 
+using testing::blob_of;
 using testing::blobs_near;
 using testing::layer_param;
 using testing::random_blob;
 using testing::random_weight;
 using testing::run_layer;
-
-// run_layer expecting a predictor::Error that names the layer and `field`.
-::testing::AssertionResult fails_naming(const std::string& text, const std::vector<const Blob*>& bottoms,
-                                        const std::vector<std::shared_ptr<const Blob>>& weights,
-                                        const std::string& field) {
-  return testing::throws_error_naming([&] { run_layer(text, bottoms, weights); },
-                                      {"'" + layer_param(text).name() + "'", field});
-}
-
-std::shared_ptr<const Blob> weight_of(const std::vector<int>& shape, const std::vector<float>& values) {
-  auto blob = std::make_shared<Blob>(shape);
-  std::copy(values.begin(), values.end(), blob->mutable_cpu_data());
-  return blob;
-}
+using testing::run_layer_fails_naming;
 
 std::string ip(const std::string& params) {
   return R"(name: "fc" type: "InnerProduct" inner_product_param { )" + params + " }";
@@ -40,12 +30,12 @@ TEST(InnerProductLayer, HandComputed) {
   Blob bottom({2, 3});
   const float values[] = {1, 2, 3, 4, 5, 6};
   std::copy(values, values + 6, bottom.mutable_cpu_data());
-  const auto bias = weight_of({2}, {10, 20});
-  const auto run = run_layer(ip("num_output: 2"), {&bottom}, {weight_of({2, 3}, {1, 0, -1, 0.5f, 0.5f, 0.5f}), bias});
+  const std::shared_ptr<const Blob> bias = blob_of({2}, {10, 20});
+  const auto run = run_layer(ip("num_output: 2"), {&bottom}, {blob_of({2, 3}, {1, 0, -1, 0.5f, 0.5f, 0.5f}), bias});
   EXPECT_TRUE(blobs_near(*run.tops[0], {2, 2}, {8, 23, 8, 27.5f}));
   // The same weights stored K x N.
-  const auto transposed = run_layer(ip("num_output: 2 transpose: true"), {&bottom},
-                                    {weight_of({3, 2}, {1, 0.5f, 0, 0.5f, -1, 0.5f}), bias});
+  const auto transposed =
+      run_layer(ip("num_output: 2 transpose: true"), {&bottom}, {blob_of({3, 2}, {1, 0.5f, 0, 0.5f, -1, 0.5f}), bias});
   EXPECT_TRUE(blobs_near(*transposed.tops[0], {2, 2}, {8, 23, 8, 27.5f}));
 }
 
@@ -106,23 +96,24 @@ TEST(InnerProductLayer, AxisTransposeAndBiasMatchReference) {
 TEST(InnerProductLayer, Errors) {
   auto bottom = random_blob({2, 3, 4}, 1);
   const std::vector<const Blob*> b = {bottom.get()};
-  EXPECT_TRUE(fails_naming(ip(""), b, {}, "inner_product_param.num_output"));
-  EXPECT_TRUE(fails_naming(ip("num_output: 0"), b, {}, "inner_product_param.num_output"));
-  EXPECT_TRUE(fails_naming(ip("num_output: 3000000000"), b, {}, "inner_product_param.num_output"));
-  EXPECT_TRUE(fails_naming(ip("num_output: 2 axis: 3"), b, {}, "inner_product_param.axis"));
-  EXPECT_TRUE(fails_naming(ip("num_output: 2 axis: -4"), b, {}, "inner_product_param.axis"));
+  EXPECT_TRUE(run_layer_fails_naming(ip(""), b, "inner_product_param.num_output"));
+  EXPECT_TRUE(run_layer_fails_naming(ip("num_output: 0"), b, "inner_product_param.num_output"));
+  EXPECT_TRUE(run_layer_fails_naming(ip("num_output: 3000000000"), b, "inner_product_param.num_output"));
+  EXPECT_TRUE(run_layer_fails_naming(ip("num_output: 2 axis: 3"), b, "inner_product_param.axis"));
+  EXPECT_TRUE(run_layer_fails_naming(ip("num_output: 2 axis: -4"), b, "inner_product_param.axis"));
   // K = 12 from the input, 10 in the weights: both numbers in the message.
   EXPECT_TRUE(testing::throws_error_naming(
       [&] {
         run_layer(ip("num_output: 2"), b, {random_weight({2, 10}, 2), random_weight({2}, 3)});
       },
       {"'fc'", "blobs[0]", "K = 12", "K = 10"}));
-  EXPECT_TRUE(fails_naming(ip("num_output: 2 transpose: true"), b, {random_weight({2, 12}, 2), random_weight({2}, 3)},
-                           "blobs[0]"));
-  EXPECT_TRUE(fails_naming(ip("num_output: 2"), b, {random_weight({2, 12}, 2)}, "blobs"));
-  EXPECT_TRUE(fails_naming(ip("num_output: 2"), b, {random_weight({2, 12}, 2), random_weight({3}, 3)}, "blobs[1]"));
-  EXPECT_TRUE(fails_naming(ip("num_output: 2 bias_term: false"), b, {random_weight({2, 12}, 2), random_weight({2}, 3)},
-                           "blobs"));
+  EXPECT_TRUE(run_layer_fails_naming(ip("num_output: 2 transpose: true"), b, "blobs[0]",
+                                     {random_weight({2, 12}, 2), random_weight({2}, 3)}));
+  EXPECT_TRUE(run_layer_fails_naming(ip("num_output: 2"), b, "blobs", {random_weight({2, 12}, 2)}));
+  EXPECT_TRUE(
+      run_layer_fails_naming(ip("num_output: 2"), b, "blobs[1]", {random_weight({2, 12}, 2), random_weight({3}, 3)}));
+  EXPECT_TRUE(run_layer_fails_naming(ip("num_output: 2 bias_term: false"), b, "blobs",
+                                     {random_weight({2, 12}, 2), random_weight({2}, 3)}));
 }
 
 TEST(InnerProductLayer, ForwardWithoutWeightsFails) {
@@ -132,6 +123,27 @@ TEST(InnerProductLayer, ForwardWithoutWeightsFails) {
   layer->reshape({bottom.get()}, {&top});
   EXPECT_EQ(top.shape(), (std::vector<int>{2, 2}));
   EXPECT_THROW(layer->forward_cpu({bottom.get()}, {&top}, ForwardContext{}), Error);
+}
+
+// He initialisation scales by the fan-in K whether the weights are stored
+// N x K or, with transpose, K x N.
+TEST(InnerProductLayer, FillWeightsScalesByTheFanIn) {
+  auto bottom = random_blob({2, 200}, 1);
+  for (const bool transpose : {false, true}) {
+    SCOPED_TRACE(transpose ? "transpose" : "N x K");
+    auto layer = LayerRegistry::global().create(
+        layer_param(ip(std::string("num_output: 8 transpose: ") + (transpose ? "true" : "false"))));
+    const auto shapes = layer->weight_shapes({bottom.get()});
+    ASSERT_EQ(shapes.size(), 2u);
+    Blob weights(shapes[0]), bias(shapes[1]);
+    std::mt19937 rng(7);
+    layer->fill_weights({&weights, &bias}, rng);
+    double squares = 0;
+    for (float w : testing::to_vector(weights)) squares += double(w) * w;
+    const double deviation = std::sqrt(squares / static_cast<double>(weights.count()));
+    EXPECT_NEAR(deviation, std::sqrt(2.0 / 200), 0.1 * std::sqrt(2.0 / 200));
+    for (float b : testing::to_vector(bias)) EXPECT_LE(std::fabs(b), 0.1f);
+  }
 }
 
 TEST(InnerProductLayer, WiringIsOneBottomOneTop) {

@@ -11,18 +11,13 @@
 namespace predictor {
 namespace {
 
+using testing::blob_of;
 using testing::blobs_near;
 using testing::layer_param;
 using testing::random_blob;
 using testing::run_layer;
 using testing::run_layer_in_place;
 using testing::throws_error_naming;
-
-std::unique_ptr<Blob> blob_of(const std::vector<int>& shape, const std::vector<float>& values) {
-  auto blob = std::make_unique<Blob>(shape);
-  std::copy(values.begin(), values.end(), blob->mutable_cpu_data());
-  return blob;
-}
 
 // Channels 1, 2, 3 at one pixel, local_size 3, alpha 3 (alpha / n = 1),
 // beta 1: the windows' sums of squares are 5, 14 and 13, so

@@ -11,18 +11,13 @@
 namespace predictor {
 namespace {
 
+using testing::blob_of;
 using testing::blobs_near;
 using testing::layer_param;
 using testing::random_blob;
 using testing::run_layer;
 using testing::run_layer_in_place;
 using testing::throws_error_naming;
-
-std::unique_ptr<Blob> blob_of(const std::vector<int>& shape, const std::vector<float>& values) {
-  auto blob = std::make_unique<Blob>(shape);
-  std::copy(values.begin(), values.end(), blob->mutable_cpu_data());
-  return blob;
-}
 
 // Channel 0 holds 1, 3 (mean 2, deviation 1), channel 1 holds 10, 14
 // (mean 12, deviation 2).

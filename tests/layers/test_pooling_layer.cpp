@@ -13,18 +13,13 @@
 namespace predictor {
 namespace {
 
+using testing::blob_of;
 using testing::blobs_near;
 using testing::layer_param;
 using testing::random_blob;
 using testing::run_layer;
 using testing::throws_error_naming;
 using testing::to_vector;
-
-std::unique_ptr<Blob> blob_of(const std::vector<int>& shape, const std::vector<float>& values) {
-  auto blob = std::make_unique<Blob>(shape);
-  std::copy(values.begin(), values.end(), blob->mutable_cpu_data());
-  return blob;
-}
 
 std::vector<int> top_shape(const std::string& pooling_param, const std::vector<int>& input_shape) {
   auto in = random_blob(input_shape, 1);

@@ -6,31 +6,15 @@
 #include <utility>
 
 #include "common/test_utils.h"
-#include "predictor/Error.h"
 
 namespace predictor {
 namespace {
 
 using testing::blobs_near;
-using testing::layer_param;
 using testing::random_blob;
 using testing::run_layer;
+using testing::run_layer_fails_naming;
 using testing::to_vector;
-
-// Runs the layer expecting a predictor::Error that names the layer and `field`.
-::testing::AssertionResult fails_naming(const std::string& text, const std::vector<const Blob*>& bottoms,
-                                        const std::string& field, int num_tops = -1) {
-  try {
-    run_layer(text, bottoms, {}, num_tops);
-  } catch (const Error& error) {
-    const std::string what = error.what();
-    if (what.find("'" + layer_param(text).name() + "'") != std::string::npos && what.find(field) != std::string::npos) {
-      return ::testing::AssertionSuccess() << what;
-    }
-    return ::testing::AssertionFailure() << "the message does not name the layer and " << field << ": " << what;
-  }
-  return ::testing::AssertionFailure() << "no predictor::Error";
-}
 
 // Reference: each of the count(0, axis) rows reduced in double.
 std::vector<float> reference_reduce(const Blob& in, int axis, const std::string& op, float coeff) {
@@ -76,10 +60,10 @@ TEST(ReductionLayer, DefaultsToASumOfEverything) {
 
 TEST(ReductionLayer, Errors) {
   auto in = random_blob({2, 3}, 2);
-  EXPECT_TRUE(
-      fails_naming(R"(name: "far" type: "Reduction" reduction_param { axis: 2 })", {in.get()}, "reduction_param.axis"));
-  EXPECT_TRUE(fails_naming(R"(name: "neg" type: "Reduction" reduction_param { axis: -3 })", {in.get()},
-                           "reduction_param.axis"));
+  EXPECT_TRUE(run_layer_fails_naming(R"(name: "far" type: "Reduction" reduction_param { axis: 2 })", {in.get()},
+                                     "reduction_param.axis"));
+  EXPECT_TRUE(run_layer_fails_naming(R"(name: "neg" type: "Reduction" reduction_param { axis: -3 })", {in.get()},
+                                     "reduction_param.axis"));
 }
 
 }  // namespace

@@ -2,38 +2,17 @@
 #include <gtest/gtest.h>
 
 #include "common/test_utils.h"
-#include "predictor/Error.h"
 #include "predictor/LayerRegistry.h"
 
 namespace predictor {
 namespace {
 
-using testing::blobs_near;
 using testing::layer_param;
 using testing::random_blob;
-using testing::run_layer;
-using testing::to_vector;
-
-// Runs the layer expecting a predictor::Error that names the layer and `field`.
-::testing::AssertionResult fails_naming(const std::string& text, const std::vector<const Blob*>& bottoms,
-                                        const std::string& field, int num_tops = -1) {
-  try {
-    run_layer(text, bottoms, {}, num_tops);
-  } catch (const Error& error) {
-    const std::string what = error.what();
-    if (what.find("'" + layer_param(text).name() + "'") != std::string::npos && what.find(field) != std::string::npos) {
-      return ::testing::AssertionSuccess() << what;
-    }
-    return ::testing::AssertionFailure() << "the message does not name the layer and " << field << ": " << what;
-  }
-  return ::testing::AssertionFailure() << "no predictor::Error";
-}
+using testing::run_layer_fails_naming;
 
 std::vector<int> reshaped(const std::string& reshape_param, const std::vector<int>& bottom_shape) {
-  auto in = random_blob(bottom_shape, 1);
-  const auto run = run_layer(R"(name: "re" type: "Reshape" )" + reshape_param, {in.get()});
-  EXPECT_TRUE(blobs_near(*run.tops[0], run.tops[0]->shape(), to_vector(*in), 0.0f, 0.0f)) << "data kept in order";
-  return run.tops[0]->shape();
+  return testing::view_top_shape(R"(name: "re" type: "Reshape" )" + reshape_param, bottom_shape);
 }
 
 TEST(ReshapeLayer, ExplicitCopiedAndInferredDims) {
@@ -73,30 +52,31 @@ TEST(ReshapeLayer, TopIsAView) {
 TEST(ReshapeLayer, Errors) {
   auto in = random_blob({2, 3, 4, 5}, 2), empty = random_blob({0, 3}, 3);
   const std::vector<const Blob*> bottoms = {in.get()};
-  EXPECT_TRUE(fails_naming(R"(name: "two" type: "Reshape" reshape_param { shape { dim: -1 dim: -1 } })", bottoms,
-                           "reshape_param.shape"));
-  EXPECT_TRUE(fails_naming(R"(name: "neg" type: "Reshape" reshape_param { shape { dim: -2 dim: -60 } })", bottoms,
-                           "reshape_param.shape"));
-  EXPECT_TRUE(fails_naming(R"(name: "huge" type: "Reshape" reshape_param { shape { dim: 4294967416 } })", bottoms,
-                           "reshape_param.shape"));
-  EXPECT_TRUE(fails_naming(R"(name: "num" type: "Reshape" reshape_param { num_axes: -2 shape { dim: 120 } })", bottoms,
-                           "reshape_param.num_axes"));
-  EXPECT_TRUE(fails_naming(R"(name: "far" type: "Reshape" reshape_param { axis: 5 shape { dim: 1 } })", bottoms,
-                           "reshape_param.axis"));
-  EXPECT_TRUE(fails_naming(R"(name: "low" type: "Reshape" reshape_param { axis: -6 shape { dim: 1 } })", bottoms,
-                           "reshape_param.axis"));
-  EXPECT_TRUE(fails_naming(R"(name: "past" type: "Reshape" reshape_param { axis: 2 num_axes: 3 shape { dim: 20 } })",
-                           bottoms, "reshape_param.num_axes"));
+  EXPECT_TRUE(run_layer_fails_naming(R"(name: "two" type: "Reshape" reshape_param { shape { dim: -1 dim: -1 } })",
+                                     bottoms, "reshape_param.shape"));
+  EXPECT_TRUE(run_layer_fails_naming(R"(name: "neg" type: "Reshape" reshape_param { shape { dim: -2 dim: -60 } })",
+                                     bottoms, "reshape_param.shape"));
+  EXPECT_TRUE(run_layer_fails_naming(R"(name: "huge" type: "Reshape" reshape_param { shape { dim: 4294967416 } })",
+                                     bottoms, "reshape_param.shape"));
+  EXPECT_TRUE(run_layer_fails_naming(R"(name: "num" type: "Reshape" reshape_param { num_axes: -2 shape { dim: 120 } })",
+                                     bottoms, "reshape_param.num_axes"));
+  EXPECT_TRUE(run_layer_fails_naming(R"(name: "far" type: "Reshape" reshape_param { axis: 5 shape { dim: 1 } })",
+                                     bottoms, "reshape_param.axis"));
+  EXPECT_TRUE(run_layer_fails_naming(R"(name: "low" type: "Reshape" reshape_param { axis: -6 shape { dim: 1 } })",
+                                     bottoms, "reshape_param.axis"));
   EXPECT_TRUE(
-      fails_naming(R"(name: "copy" type: "Reshape" reshape_param { shape { dim: 0 dim: 0 dim: 0 dim: 0 dim: 0 } })",
-                   bottoms, "reshape_param.shape"));
-  EXPECT_TRUE(fails_naming(R"(name: "infer" type: "Reshape" reshape_param { shape { dim: 7 dim: -1 } })", bottoms,
-                           "reshape_param.shape"));
-  EXPECT_TRUE(fails_naming(R"(name: "zero" type: "Reshape" reshape_param { shape { dim: 0 dim: -1 } })", {empty.get()},
-                           "reshape_param.shape"));
+      run_layer_fails_naming(R"(name: "past" type: "Reshape" reshape_param { axis: 2 num_axes: 3 shape { dim: 20 } })",
+                             bottoms, "reshape_param.num_axes"));
+  EXPECT_TRUE(run_layer_fails_naming(
+      R"(name: "copy" type: "Reshape" reshape_param { shape { dim: 0 dim: 0 dim: 0 dim: 0 dim: 0 } })", bottoms,
+      "reshape_param.shape"));
+  EXPECT_TRUE(run_layer_fails_naming(R"(name: "infer" type: "Reshape" reshape_param { shape { dim: 7 dim: -1 } })",
+                                     bottoms, "reshape_param.shape"));
+  EXPECT_TRUE(run_layer_fails_naming(R"(name: "zero" type: "Reshape" reshape_param { shape { dim: 0 dim: -1 } })",
+                                     {empty.get()}, "reshape_param.shape"));
   // The count error shows both shapes.
-  const auto count = fails_naming(R"(name: "count" type: "Reshape" reshape_param { shape { dim: 2 dim: 61 } })",
-                                  bottoms, "reshape_param.shape");
+  const auto count = run_layer_fails_naming(
+      R"(name: "count" type: "Reshape" reshape_param { shape { dim: 2 dim: 61 } })", bottoms, "reshape_param.shape");
   EXPECT_TRUE(count);
   EXPECT_NE(std::string(count.message()).find("2 61"), std::string::npos) << count.message();
   EXPECT_NE(std::string(count.message()).find("2 3 4 5"), std::string::npos) << count.message();

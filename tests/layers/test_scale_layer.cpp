@@ -12,7 +12,9 @@
 namespace predictor {
 namespace {
 
+using testing::blob_of;
 using testing::blobs_near;
+using testing::counting_blob;
 using testing::layer_param;
 using testing::random_blob;
 using testing::run_layer;
@@ -22,34 +24,21 @@ using testing::to_vector;
 
 using Weights = std::vector<std::shared_ptr<const Blob>>;
 
-std::unique_ptr<Blob> blob_of(const std::vector<int>& shape, const std::vector<float>& values) {
-  auto blob = std::make_unique<Blob>(shape);
-  std::copy(values.begin(), values.end(), blob->mutable_cpu_data());
-  return blob;
-}
-
-// A (2, 3, 2) input holding 0 .. 11.
-std::unique_ptr<Blob> counting_input() {
-  std::vector<float> values(12);
-  for (int i = 0; i < 12; ++i) values[i] = static_cast<float>(i);
-  return blob_of({2, 3, 2}, values);
-}
-
 TEST(ScaleLayer, PerChannelByDefault) {
-  auto in = counting_input();
+  auto in = counting_blob({2, 3, 2});
   const auto run = run_layer(R"(name: "s" type: "Scale")", {in.get()}, {blob_of({3}, {1, 2, -1})});
   EXPECT_TRUE(blobs_near(*run.tops[0], {2, 3, 2}, {0, 1, 4, 6, -4, -5, 6, 7, 16, 18, -10, -11}));
 }
 
 TEST(ScaleLayer, BiasTerm) {
-  auto in = counting_input();
+  auto in = counting_blob({2, 3, 2});
   const auto run = run_layer(R"(name: "s" type: "Scale" scale_param { bias_term: true })", {in.get()},
                              {blob_of({3}, {1, 2, -1}), blob_of({3}, {10, 20, 30})});
   EXPECT_TRUE(blobs_near(*run.tops[0], {2, 3, 2}, {10, 11, 24, 26, 26, 25, 16, 17, 36, 38, 20, 19}));
 }
 
 TEST(ScaleLayer, AxesAndNumAxes) {
-  auto in = counting_input();
+  auto in = counting_blob({2, 3, 2});
   // axis 0 over 2 axes: a (2, 3) scale, one factor per (n, c).
   const auto leading = run_layer(R"(name: "s" type: "Scale" scale_param { axis: 0 num_axes: 2 })", {in.get()},
                                  {blob_of({2, 3}, {1, 2, 3, 4, 5, 6})});
@@ -69,7 +58,7 @@ TEST(ScaleLayer, AxesAndNumAxes) {
 }
 
 TEST(ScaleLayer, ScaleFromSecondBottom) {
-  auto in = counting_input();
+  auto in = counting_blob({2, 3, 2});
   auto factors = blob_of({3}, {1, 2, -1});
   const auto run = run_layer(R"(name: "s" type: "Scale")", {in.get(), factors.get()});
   EXPECT_TRUE(blobs_near(*run.tops[0], {2, 3, 2}, {0, 1, 4, 6, -4, -5, 6, 7, 16, 18, -10, -11}));
@@ -84,7 +73,7 @@ TEST(ScaleLayer, ScaleFromSecondBottom) {
 }
 
 TEST(ScaleLayer, InPlace) {
-  auto in = counting_input();
+  auto in = counting_blob({2, 3, 2});
   run_layer_in_place(R"(name: "s" type: "Scale" scale_param { bias_term: true })", in.get(),
                      {blob_of({3}, {1, 2, -1}), blob_of({3}, {10, 20, 30})});
   EXPECT_TRUE(blobs_near(*in, {2, 3, 2}, {10, 11, 24, 26, 26, 25, 16, 17, 36, 38, 20, 19}));
@@ -119,7 +108,7 @@ TEST(ScaleLayer, WeightShapesAndFill) {
 }
 
 TEST(ScaleLayer, Errors) {
-  auto in = counting_input();
+  auto in = counting_blob({2, 3, 2});
   const std::vector<const Blob*> bottoms{in.get()};
   EXPECT_TRUE(throws_error_naming([&] { run_layer(R"(name: "s" type: "Scale" scale_param { axis: 3 })", bottoms); },
                                   {"'s'", "scale_param.axis"}));

@@ -2,7 +2,6 @@
 #include <gtest/gtest.h>
 
 #include "common/test_utils.h"
-#include "predictor/Error.h"
 #include "predictor/LayerRegistry.h"
 
 namespace predictor {
@@ -12,22 +11,8 @@ using testing::blobs_near;
 using testing::layer_param;
 using testing::random_blob;
 using testing::run_layer;
+using testing::run_layer_fails_naming;
 using testing::to_vector;
-
-// Runs the layer expecting a predictor::Error that names the layer and `field`.
-::testing::AssertionResult fails_naming(const std::string& text, const std::vector<const Blob*>& bottoms,
-                                        const std::string& field, int num_tops = -1) {
-  try {
-    run_layer(text, bottoms, {}, num_tops);
-  } catch (const Error& error) {
-    const std::string what = error.what();
-    if (what.find("'" + layer_param(text).name() + "'") != std::string::npos && what.find(field) != std::string::npos) {
-      return ::testing::AssertionSuccess() << what;
-    }
-    return ::testing::AssertionFailure() << "the message does not name the layer and " << field << ": " << what;
-  }
-  return ::testing::AssertionFailure() << "no predictor::Error";
-}
 
 // Reference: top t holds the bottom's indices [start_t, start_t + size_t)
 // along `axis`.
@@ -93,24 +78,25 @@ TEST(SliceLayer, Wiring) {
 TEST(SliceLayer, Errors) {
   auto in = random_blob({2, 6, 3}, 5);
   const std::vector<const Blob*> bottoms = {in.get()};
-  EXPECT_TRUE(fails_naming(R"(name: "both" type: "Slice" slice_param { axis: 1 slice_dim: 1 })", bottoms,
-                           "slice_param.slice_dim", 2));
-  EXPECT_TRUE(fails_naming(R"(name: "flat" type: "Slice" slice_param { slice_point: 2 slice_point: 2 })", bottoms,
-                           "slice_param.slice_point", 3));
-  EXPECT_TRUE(fails_naming(R"(name: "down" type: "Slice" slice_param { slice_point: 4 slice_point: 2 })", bottoms,
-                           "slice_param.slice_point", 3));
-  EXPECT_TRUE(fails_naming(R"(name: "zero" type: "Slice" slice_param { slice_point: 0 })", bottoms,
-                           "slice_param.slice_point", 2));
-  EXPECT_TRUE(fails_naming(R"(name: "count" type: "Slice" slice_param { slice_point: 2 })", bottoms,
-                           "slice_param.slice_point", 3));
-  EXPECT_TRUE(fails_naming(R"(name: "end" type: "Slice" slice_param { slice_point: 6 })", bottoms,
-                           "slice_param.slice_point", 2));
-  EXPECT_TRUE(fails_naming(R"(name: "past" type: "Slice" slice_param { slice_point: 2 slice_point: 9 })", bottoms,
-                           "slice_param.slice_point", 3));
-  EXPECT_TRUE(fails_naming(R"(name: "uneven" type: "Slice")", bottoms, "slice_param.slice_point", 4));
-  EXPECT_TRUE(fails_naming(R"(name: "axis" type: "Slice" slice_param { axis: 3 })", bottoms, "slice_param.axis", 2));
-  EXPECT_TRUE(fails_naming(R"(name: "legacy" type: "Slice" slice_param { slice_dim: 3 })", bottoms,
-                           "slice_param.slice_dim", 2));
+  EXPECT_TRUE(run_layer_fails_naming(R"(name: "both" type: "Slice" slice_param { axis: 1 slice_dim: 1 })", bottoms,
+                                     "slice_param.slice_dim", {}, 2));
+  EXPECT_TRUE(run_layer_fails_naming(R"(name: "flat" type: "Slice" slice_param { slice_point: 2 slice_point: 2 })",
+                                     bottoms, "slice_param.slice_point", {}, 3));
+  EXPECT_TRUE(run_layer_fails_naming(R"(name: "down" type: "Slice" slice_param { slice_point: 4 slice_point: 2 })",
+                                     bottoms, "slice_param.slice_point", {}, 3));
+  EXPECT_TRUE(run_layer_fails_naming(R"(name: "zero" type: "Slice" slice_param { slice_point: 0 })", bottoms,
+                                     "slice_param.slice_point", {}, 2));
+  EXPECT_TRUE(run_layer_fails_naming(R"(name: "count" type: "Slice" slice_param { slice_point: 2 })", bottoms,
+                                     "slice_param.slice_point", {}, 3));
+  EXPECT_TRUE(run_layer_fails_naming(R"(name: "end" type: "Slice" slice_param { slice_point: 6 })", bottoms,
+                                     "slice_param.slice_point", {}, 2));
+  EXPECT_TRUE(run_layer_fails_naming(R"(name: "past" type: "Slice" slice_param { slice_point: 2 slice_point: 9 })",
+                                     bottoms, "slice_param.slice_point", {}, 3));
+  EXPECT_TRUE(run_layer_fails_naming(R"(name: "uneven" type: "Slice")", bottoms, "slice_param.slice_point", {}, 4));
+  EXPECT_TRUE(run_layer_fails_naming(R"(name: "axis" type: "Slice" slice_param { axis: 3 })", bottoms,
+                                     "slice_param.axis", {}, 2));
+  EXPECT_TRUE(run_layer_fails_naming(R"(name: "legacy" type: "Slice" slice_param { slice_dim: 3 })", bottoms,
+                                     "slice_param.slice_dim", {}, 2));
 }
 
 }  // namespace

@@ -2,7 +2,6 @@
 #include <gtest/gtest.h>
 
 #include "common/test_utils.h"
-#include "predictor/Error.h"
 #include "predictor/LayerRegistry.h"
 
 namespace predictor {
@@ -12,22 +11,8 @@ using testing::blobs_near;
 using testing::layer_param;
 using testing::random_blob;
 using testing::run_layer;
+using testing::run_layer_fails_naming;
 using testing::to_vector;
-
-// Runs the layer expecting a predictor::Error that names the layer and `field`.
-::testing::AssertionResult fails_naming(const std::string& text, const std::vector<const Blob*>& bottoms,
-                                        const std::string& field, int num_tops = -1) {
-  try {
-    run_layer(text, bottoms, {}, num_tops);
-  } catch (const Error& error) {
-    const std::string what = error.what();
-    if (what.find("'" + layer_param(text).name() + "'") != std::string::npos && what.find(field) != std::string::npos) {
-      return ::testing::AssertionSuccess() << what;
-    }
-    return ::testing::AssertionFailure() << "the message does not name the layer and " << field << ": " << what;
-  }
-  return ::testing::AssertionFailure() << "no predictor::Error";
-}
 
 // Reference: top index (o, t * dim + a, i) holds bottom (o, a, i).
 std::vector<float> reference_tile(const Blob& in, int axis, int tiles) {
@@ -64,13 +49,15 @@ TEST(TileLayer, Wiring) {
 
 TEST(TileLayer, Errors) {
   auto in = random_blob({2, 3, 4}, 2), big = random_blob({1, 1 << 16}, 3);
-  EXPECT_TRUE(fails_naming(R"(name: "none" type: "Tile")", {in.get()}, "tile_param.tiles"));
-  EXPECT_TRUE(fails_naming(R"(name: "zero" type: "Tile" tile_param { tiles: 0 })", {in.get()}, "tile_param.tiles"));
-  EXPECT_TRUE(fails_naming(R"(name: "neg" type: "Tile" tile_param { tiles: -2 })", {in.get()}, "tile_param.tiles"));
+  EXPECT_TRUE(run_layer_fails_naming(R"(name: "none" type: "Tile")", {in.get()}, "tile_param.tiles"));
   EXPECT_TRUE(
-      fails_naming(R"(name: "axis" type: "Tile" tile_param { axis: 3 tiles: 2 })", {in.get()}, "tile_param.axis"));
+      run_layer_fails_naming(R"(name: "zero" type: "Tile" tile_param { tiles: 0 })", {in.get()}, "tile_param.tiles"));
   EXPECT_TRUE(
-      fails_naming(R"(name: "huge" type: "Tile" tile_param { tiles: 65536 })", {big.get()}, "tile_param.tiles"));
+      run_layer_fails_naming(R"(name: "neg" type: "Tile" tile_param { tiles: -2 })", {in.get()}, "tile_param.tiles"));
+  EXPECT_TRUE(run_layer_fails_naming(R"(name: "axis" type: "Tile" tile_param { axis: 3 tiles: 2 })", {in.get()},
+                                     "tile_param.axis"));
+  EXPECT_TRUE(run_layer_fails_naming(R"(name: "huge" type: "Tile" tile_param { tiles: 65536 })", {big.get()},
+                                     "tile_param.tiles"));
 }
 
 }  // namespace

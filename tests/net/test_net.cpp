@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "caffe.pb.h"
+#include "common/test_utils.h"
 #include "io/proto_io.h"
 #include "predictor/Error.h"
 #include "predictor/LayerRegistry.h"
@@ -11,6 +12,8 @@
 
 namespace predictor {
 namespace {
+
+using testing::error_of;
 
 // y = x + w, with one learned scalar w; in-place capable.
 class AddWeightLayer : public Layer {
@@ -55,15 +58,6 @@ void register_test_layers() {
 }
 
 caffe::NetParameter parse(const std::string& text) { return parse_net_text(text, "net.prototxt"); }
-
-std::string error_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const Error& error) {
-    return error.what();
-  }
-  return "(no error)";
-}
 
 class NetTest : public ::testing::Test {
  protected:
