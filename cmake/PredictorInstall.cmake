@@ -22,5 +22,7 @@ install(FILES ${CMAKE_CURRENT_BINARY_DIR}/predictorConfig.cmake
               ${CMAKE_CURRENT_BINARY_DIR}/predictorConfigVersion.cmake
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/predictor)
 
+# Relocatable: the prefix is found from the .pc file's own folder.
+file(RELATIVE_PATH PREDICTOR_PC_PREFIX_FROM_PCDIR "/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/")
 configure_file(cmake/predictor.pc.in ${CMAKE_CURRENT_BINARY_DIR}/predictor.pc @ONLY)
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/predictor.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "predictor/Blob.h"
+#include "predictor/Error.h"
 #include "predictor/MemoryStats.h"
 #include "predictor/Model.h"
 #include "predictor/PredictorOptions.h"
