@@ -8,8 +8,8 @@ each, medians) reported as a Markdown table.
   sudo apt-get install python3-opencv     # Debian's OpenCV, for /usr/bin/python3
   /usr/bin/python3 scripts/compare_opencv.py [--tool PATH] [--models DIR] [--iterations N] [model ...]
 
-Models are folder names under the zoo (default ../shared/models); without
-any, a set of common networks is used.
+Models are folder names under the zoo (default ../shared/models) or paths
+to .prototxt files; without any, a set of common networks is used.
 """
 import argparse
 import json
@@ -104,7 +104,7 @@ def main():
     print("|---|---:|:---:|---:|---:|---:|")
     failures = 0
     for name in args.names:
-        prototxt = os.path.join(args.models, name, "deploy.prototxt")
+        prototxt = name if name.endswith(".prototxt") else os.path.join(args.models, name, "deploy.prototxt")
         with tempfile.TemporaryDirectory() as work:
             try:
                 rel, top1, ours_ms, cv_ms = compare(args.tool, prototxt, args.iterations, work)
