@@ -115,7 +115,8 @@ TEST_F(NpyTest, WritesWhatNumpyWrites) {
   EXPECT_EQ(bytes[127], '\n');
   EXPECT_EQ(bytes.substr(128), std::string(24, '\0'));
 
-  write_npy(path, {7}, zeros.data());
+  const std::vector<float> seven(7, 0.0f);
+  write_npy(path, {7}, seven.data());
   EXPECT_NE(ReadBytes(path).find("'shape': (7,), }"), std::string::npos);
 }
 
