@@ -81,6 +81,10 @@ class Blob {
   void ToProto(caffe::BlobProto* proto) const;
 
  private:
+  // Gives this blob a SyncedMemory of its own, of at least count() floats,
+  // unless it already has one nobody else shares.
+  void UnshareStorage();
+
   std::vector<int> shape_;
   std::size_t count_ = 0;
   std::size_t capacity_ = 0;  // in floats

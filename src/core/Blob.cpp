@@ -89,21 +89,22 @@ float* Blob::mutable_gpu_data() {
   return static_cast<float*>(data_->mutable_gpu_data());
 }
 
-void Blob::set_cpu_data(float* data) {
+void Blob::UnshareStorage() {
   // A shared SyncedMemory (a view) must not be redirected under its other
   // users: give this blob storage of its own first.
   if (!data_ || data_.use_count() > 1 || data_->size() < count_ * sizeof(float)) {
     capacity_ = count_;
     data_ = std::make_shared<SyncedMemory>(capacity_ * sizeof(float));
   }
+}
+
+void Blob::set_cpu_data(float* data) {
+  UnshareStorage();
   data_->set_cpu_data(data);
 }
 
 void Blob::set_gpu_data(float* data) {
-  if (!data_ || data_.use_count() > 1 || data_->size() < count_ * sizeof(float)) {
-    capacity_ = count_;
-    data_ = std::make_shared<SyncedMemory>(capacity_ * sizeof(float));
-  }
+  UnshareStorage();
   data_->set_gpu_data(data);
 }
 

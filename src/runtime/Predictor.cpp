@@ -129,7 +129,8 @@ const std::map<std::string, const Blob*>& Predictor::forward(const std::vector<B
 std::vector<const Blob*> Predictor::forward(const std::vector<Blob*>& inputs,
                                             const std::vector<std::string>& output_names) {
   forward(inputs);
-  const Net& net = *replicas_->local().net;
+  // forward() just made or found this thread's replica.
+  const Net& net = *replicas_->find_local()->net;
   std::vector<const Blob*> result;
   for (const auto& name : output_names) {
     const Blob* blob = net.blob(name);
