@@ -6,8 +6,7 @@
 #include <google/protobuf/text_format.h>
 
 #include "bench_common.h"
-#include "caffe.pb.h"
-#include "kernels/cpu/blas_threads.h"
+#include "predictor/CaffeProto.h"
 #include "predictor/LayerRegistry.h"
 
 namespace predictor::bench {
@@ -48,7 +47,6 @@ const LayerCase kCases[] = {
 };
 
 void run_layer(benchmark::State& state, const LayerCase& layer_case) {
-  cpu::set_blas_threads(1);
   caffe::LayerParameter param;
   google::protobuf::TextFormat::ParseFromString(layer_case.param, &param);
   auto layer = LayerRegistry::global().create(param);

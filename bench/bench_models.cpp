@@ -6,7 +6,6 @@
 #include <filesystem>
 
 #include "bench_common.h"
-#include "kernels/cpu/blas_threads.h"
 #include "predictor/Error.h"
 #include "predictor/Model.h"
 #include "predictor/Net.h"
@@ -25,7 +24,6 @@ void run_model(benchmark::State& state, const ModelCase& model_case) {
     state.SkipWithError(("model file absent: " + model_case.prototxt).c_str());
     return;
   }
-  cpu::set_blas_threads(1);
   LoadOptions options;
   const auto probe = Model::WithRandomWeightsFromFile(model_case.prototxt, 1);
   {

@@ -9,7 +9,7 @@
 #include <mutex>
 
 #include "bench_common.h"
-#include "caffe.pb.h"
+#include "predictor/CaffeProto.h"
 #include "io/proto_io.h"
 #include "predictor/Model.h"
 #include "predictor/Net.h"

@@ -15,6 +15,14 @@ find_library(OpenBLAS_LIBRARY NAMES openblas)
 if(NOT OpenBLAS_INCLUDE_DIR OR NOT OpenBLAS_LIBRARY)
   message(FATAL_ERROR "OpenBLAS not found: run scripts/setup.sh (libopenblas-dev)")
 endif()
+# The static archive of the thread-safe (pthread) variant, linked privately
+# into the shared libpredictor (src/CMakeLists.txt explains why).
+find_library(OpenBLAS_STATIC_LIBRARY NAMES libopenblas.a
+  PATHS /usr/lib/x86_64-linux-gnu/openblas-pthread /usr/lib/aarch64-linux-gnu/openblas-pthread
+  NO_DEFAULT_PATH)
+if(NOT OpenBLAS_STATIC_LIBRARY)
+  message(STATUS "predictor: no static pthread OpenBLAS; libpredictor uses the shared one")
+endif()
 add_library(predictor_openblas INTERFACE)
 target_include_directories(predictor_openblas INTERFACE ${OpenBLAS_INCLUDE_DIR})
 target_link_libraries(predictor_openblas INTERFACE ${OpenBLAS_LIBRARY})

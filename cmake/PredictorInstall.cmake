@@ -8,8 +8,10 @@ install(TARGETS predictor EXPORT predictorTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(DIRECTORY include/predictor DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-install(FILES ${PREDICTOR_PROTO_HEADER} proto/caffe.proto
-  DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/predictor/proto)
+# The generated header sits beside the API headers (<predictor/caffe.pb.h>,
+# included through <predictor/CaffeProto.h>), with the schema it came from.
+install(FILES ${PREDICTOR_PROTO_HEADER} proto/predictor/caffe.proto
+  DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/predictor)
 install(EXPORT predictorTargets NAMESPACE predictor::
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/predictor)
 

@@ -7,6 +7,7 @@
 // thread_local), or read-only sharing of blobs whose data is current on the
 // side being read.
 
+#include "predictor/Export.h"
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -14,13 +15,13 @@
 
 #include "predictor/SyncedMemory.h"
 
-namespace caffe {
+namespace predictor::caffe {
 class BlobProto;
 }
 
 namespace predictor {
 
-class Blob {
+class PREDICTOR_API Blob {
  public:
   Blob() = default;
   explicit Blob(const std::vector<int>& shape);
@@ -93,6 +94,6 @@ class Blob {
 
 // A shape in messages, "(1,3,224,224)". A negative dim (unknown, as in a
 // declared input shape; a Blob never has one) reads "?".
-std::string shape_string(const std::vector<int>& shape);
+PREDICTOR_API std::string shape_string(const std::vector<int>& shape);
 
 }  // namespace predictor

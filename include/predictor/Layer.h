@@ -11,6 +11,7 @@
 // Thread-safety: a layer belongs to one replica and is used by one thread at
 // a time. const methods may be called concurrently.
 
+#include "predictor/Export.h"
 #include <cstddef>
 #include <memory>
 #include <random>
@@ -20,7 +21,7 @@
 #include "predictor/Blob.h"
 #include "predictor/Error.h"
 
-namespace caffe {
+namespace predictor::caffe {
 class LayerParameter;
 }
 
@@ -33,7 +34,7 @@ struct ForwardContext {
   void* scratch = nullptr;
 };
 
-class Layer {
+class PREDICTOR_API Layer {
  public:
   explicit Layer(const caffe::LayerParameter& param);
   virtual ~Layer();

@@ -8,6 +8,7 @@
 //
 // Thread-safety: all methods may be called concurrently.
 
+#include "predictor/Export.h"
 #include <functional>
 #include <map>
 #include <memory>
@@ -19,7 +20,7 @@
 
 namespace predictor {
 
-class LayerRegistry {
+class PREDICTOR_API LayerRegistry {
  public:
   using Factory = std::function<std::unique_ptr<Layer>(const caffe::LayerParameter&)>;
 

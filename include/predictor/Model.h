@@ -6,6 +6,7 @@
 // Thread-safety: a Model is immutable; every method may be called
 // concurrently. Keep it in a std::shared_ptr; replicas hold references.
 
+#include "predictor/Export.h"
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -14,13 +15,13 @@
 #include "predictor/Blob.h"
 #include "predictor/LoadOptions.h"
 
-namespace caffe {
+namespace predictor::caffe {
 class NetParameter;
 }
 
 namespace predictor {
 
-class Model {
+class PREDICTOR_API Model {
  public:
   // From a .prototxt and a .caffemodel on disk (text and binary; V1 or
   // current format; deploy or train_val).

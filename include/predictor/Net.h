@@ -13,6 +13,7 @@
 // Thread-safety: a Net is used by one thread at a time. Several Nets of the
 // same Model may run concurrently.
 
+#include "predictor/Export.h"
 #include <cstddef>
 #include <map>
 #include <memory>
@@ -23,7 +24,7 @@
 #include "predictor/Layer.h"
 #include "predictor/MemoryStats.h"
 
-namespace caffe {
+namespace predictor::caffe {
 class NetParameter;
 }
 
@@ -34,7 +35,7 @@ namespace memory {
 class ActivationMemory;
 }
 
-class Net {
+class PREDICTOR_API Net {
  public:
   // A replica of `model`, sharing its weights (the Net keeps the model alive).
   explicit Net(std::shared_ptr<const Model> model);

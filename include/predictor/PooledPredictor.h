@@ -11,6 +11,7 @@
 // when a request is queued, so the caller may reuse them at once; outputs
 // are copied into blobs the caller owns.
 
+#include "predictor/Export.h"
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -34,11 +35,11 @@ namespace predictor {
 using OutputBlobs = std::map<std::string, Blob>;
 
 // forward_async on a full queue with WhenFull::REJECT, or after shutdown.
-class QueueFullError : public Error {
+class PREDICTOR_API QueueFullError : public Error {
  public:
   using Error::Error;
 };
-class ShutdownError : public Error {
+class PREDICTOR_API ShutdownError : public Error {
  public:
   using Error::Error;
 };
@@ -58,7 +59,7 @@ struct PoolOptions {
   std::function<void(double)> on_run_time;
 };
 
-class PooledPredictor {
+class PREDICTOR_API PooledPredictor {
  public:
   PooledPredictor(std::shared_ptr<Predictor> predictor, const PoolOptions& options = {});
   // Drains the queue, then stops the workers.

@@ -16,6 +16,7 @@
 // thread exits or the Predictor is destroyed. All replicas share ONE copy of
 // the weights: a replica allocates no parameter memory and runs no filler.
 
+#include "predictor/Export.h"
 #include <cstddef>
 #include <map>
 #include <memory>
@@ -28,7 +29,7 @@
 #include "predictor/Model.h"
 #include "predictor/PredictorOptions.h"
 
-namespace caffe {
+namespace predictor::caffe {
 class NetParameter;
 }
 
@@ -37,7 +38,7 @@ namespace predictor {
 class Net;
 class ReplicaSet;
 
-class Predictor {
+class PREDICTOR_API Predictor {
  public:
   // Loads a .prototxt and a .caffemodel. Throws predictor::Error naming the
   // file, layer and field on any problem with them.

@@ -36,10 +36,6 @@ struct Device {
 struct PredictorOptions {
   Optimization optimization = Optimization::NONE;
   Device device = Device::cpu();
-  // OpenBLAS threads per matrix product. OpenBLAS keeps this setting
-  // process-wide; the default of 1 suits services that call forward() from
-  // several threads (the threads are the parallelism). 0 leaves it as is.
-  int blas_threads = 1;
   // Blobs returned by forward() besides the net outputs (and, with
   // Optimization::MEMORY, kept out of storage sharing).
   std::vector<std::string> extra_outputs;

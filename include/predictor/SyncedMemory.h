@@ -9,11 +9,12 @@
 // weights rely on this: they are synced once, eagerly, before any replica
 // reads them.
 
+#include "predictor/Export.h"
 #include <cstddef>
 
 namespace predictor {
 
-class SyncedMemory {
+class PREDICTOR_API SyncedMemory {
  public:
   enum Head { UNINITIALIZED, HEAD_AT_CPU, HEAD_AT_GPU, SYNCED };
 

@@ -4,10 +4,21 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <mutex>
 
 namespace predictor::cpu {
 
 namespace {
+
+// Every product runs on the calling thread: the threads that call forward()
+// are the parallelism, and a multi-threaded OpenBLAS serialises concurrent
+// callers. In libpredictor the OpenBLAS is a private copy (src/CMakeLists.txt),
+// so this touches nobody else's; in the project's own tools and tests, which
+// link the shared OpenBLAS, it sets that process's.
+void run_blas_on_calling_thread() {
+  static std::once_flag once;
+  std::call_once(once, [] { openblas_set_num_threads(1); });
+}
 
 // beta * C for an m x n block with row stride ldc. Writing zeros rather than
 // multiplying by zero keeps NaN or Inf garbage in C from surviving.
@@ -43,6 +54,7 @@ void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const fl
     scale_block(m, n, beta, c, ldc);
     return;
   }
+  run_blas_on_calling_thread();
   // One column or one row: a matrix-vector product, which BLAS does faster
   // (batch-1 fully connected layers, 1x1 outputs).
   if (n == 1) {

@@ -1,7 +1,7 @@
 #pragma once
 // A thin layer over OpenBLAS's single-precision BLAS: row-major matrix
 // products with explicit leading dimensions, and the bias epilogue of a fully
-// connected product. OpenBLAS decides its own threading.
+// connected product. Each product runs on the calling thread.
 
 namespace predictor::cpu {
 

@@ -4,7 +4,7 @@
 #include <limits>
 #include <sstream>
 
-#include "caffe.pb.h"
+#include "predictor/CaffeProto.h"
 #include "predictor/Error.h"
 
 namespace predictor {

@@ -11,7 +11,7 @@
 
 #include <string>
 
-#include "caffe.pb.h"
+#include "predictor/CaffeProto.h"
 #include "predictor/LoadOptions.h"
 
 namespace predictor {

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "caffe.pb.h"
+#include "predictor/CaffeProto.h"
 
 namespace predictor {
 

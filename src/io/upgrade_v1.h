@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "caffe.pb.h"
+#include "predictor/CaffeProto.h"
 
 namespace predictor {
 

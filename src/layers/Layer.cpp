@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "caffe.pb.h"
+#include "predictor/CaffeProto.h"
 
 namespace predictor {
 

@@ -1,6 +1,6 @@
 #include "predictor/LayerRegistry.h"
 
-#include "caffe.pb.h"
+#include "predictor/CaffeProto.h"
 #include "layers/builtin_layers.h"
 
 namespace predictor {

@@ -1,6 +1,6 @@
 // AbsVal: y = |x|. (BVLC Caffe refuses to run it in place; computing it in
 // place is harmless at inference, so it is allowed here like the others.)
-#include "caffe.pb.h"
+#include "predictor/CaffeProto.h"
 #include "kernels/cpu/activation.h"
 #include "layers/builtin_layers.h"
 #include "layers/elementwise_layer.h"

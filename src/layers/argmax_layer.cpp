@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <cstdint>
 
-#include "caffe.pb.h"
+#include "predictor/CaffeProto.h"
 #include "kernels/cpu/reduction.h"
 #include "layers/builtin_layers.h"
 

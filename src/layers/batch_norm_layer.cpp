@@ -8,7 +8,7 @@
 // N and the spatial axes; the moving averages are left untouched.
 #include <string>
 
-#include "caffe.pb.h"
+#include "predictor/CaffeProto.h"
 #include "kernels/cpu/normalization.h"
 #include "layers/builtin_layers.h"
 

@@ -5,7 +5,7 @@
 // whatever the axis.
 #include <string>
 
-#include "caffe.pb.h"
+#include "predictor/CaffeProto.h"
 #include "kernels/cpu/normalization.h"
 #include "layers/broadcast_shape.h"
 #include "layers/builtin_layers.h"

@@ -1,6 +1,6 @@
 // BNLL (binomial normal log likelihood): y = log(1 + e^x), computed
 // without overflow for large x.
-#include "caffe.pb.h"
+#include "predictor/CaffeProto.h"
 #include "kernels/cpu/activation.h"
 #include "layers/builtin_layers.h"
 #include "layers/elementwise_layer.h"

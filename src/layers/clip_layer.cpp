@@ -1,6 +1,6 @@
 // Clip: y = max(min, min(x, max)). min and max are required (as in
 // caffe.proto) and must be ordered.
-#include "caffe.pb.h"
+#include "predictor/CaffeProto.h"
 #include "kernels/cpu/activation.h"
 #include "layers/builtin_layers.h"
 #include "layers/elementwise_layer.h"

@@ -5,7 +5,7 @@
 #include <limits>
 #include <string>
 
-#include "caffe.pb.h"
+#include "predictor/CaffeProto.h"
 
 namespace predictor {
 

@@ -1,6 +1,6 @@
 // Convolution: Caffe's N-d grouped convolution with padding, stride and
 // dilation, over one or more bottoms of one shape (one top each).
-#include "caffe.pb.h"
+#include "predictor/CaffeProto.h"
 #include "kernels/cpu/convolution.h"
 #include "layers/builtin_layers.h"
 #include "layers/conv_params.h"

@@ -3,7 +3,7 @@
 // else one per cropped axis).
 #include <cstdint>
 
-#include "caffe.pb.h"
+#include "predictor/CaffeProto.h"
 #include "kernels/cpu/copy.h"
 #include "layers/builtin_layers.h"
 

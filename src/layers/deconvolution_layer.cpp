@@ -1,7 +1,7 @@
 // Deconvolution: the transpose of Convolution (what Caffe computes as
 // convolution's backward pass): each input element scatters its kernel-sized
 // window into the output, the windows summing where they overlap.
-#include "caffe.pb.h"
+#include "predictor/CaffeProto.h"
 #include "kernels/cpu/convolution.h"
 #include "layers/builtin_layers.h"
 #include "layers/conv_params.h"

@@ -5,7 +5,7 @@
 // may still read. (The graph optimizer removes Dropout altogether.)
 #include <algorithm>
 
-#include "caffe.pb.h"
+#include "predictor/CaffeProto.h"
 #include "layers/builtin_layers.h"
 #include "layers/elementwise_layer.h"
 

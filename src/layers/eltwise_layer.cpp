@@ -1,6 +1,6 @@
 // Eltwise: element-wise product, weighted sum or maximum of two or more
 // bottoms of identical shape.
-#include "caffe.pb.h"
+#include "predictor/CaffeProto.h"
 #include "kernels/cpu/eltwise.h"
 #include "layers/builtin_layers.h"
 

@@ -1,5 +1,5 @@
 // ELU: y = max(x, 0) + alpha * (e^min(x, 0) - 1).
-#include "caffe.pb.h"
+#include "predictor/CaffeProto.h"
 #include "kernels/cpu/activation.h"
 #include "layers/builtin_layers.h"
 #include "layers/elementwise_layer.h"

@@ -3,7 +3,7 @@
 // either factor shows as it does in Caffe.
 #include <cmath>
 
-#include "caffe.pb.h"
+#include "predictor/CaffeProto.h"
 #include "kernels/cpu/activation.h"
 #include "layers/builtin_layers.h"
 #include "layers/elementwise_layer.h"

@@ -1,6 +1,6 @@
 // Flatten: merges the axes [axis, end_axis] into one. The top is a view of
 // the bottom.
-#include "caffe.pb.h"
+#include "predictor/CaffeProto.h"
 #include "layers/builtin_layers.h"
 
 namespace predictor {

@@ -6,7 +6,7 @@
 #include <limits>
 #include <string>
 
-#include "caffe.pb.h"
+#include "predictor/CaffeProto.h"
 #include "kernels/cpu/gemm.h"
 #include "layers/builtin_layers.h"
 

@@ -1,6 +1,6 @@
 // Input: declares net inputs. Their shapes come from input_param (or the
 // caller's reshape); the data from the caller. Nothing to compute.
-#include "caffe.pb.h"
+#include "predictor/CaffeProto.h"
 #include "layers/builtin_layers.h"
 
 namespace predictor {

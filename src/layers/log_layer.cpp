@@ -2,7 +2,7 @@
 // Caffe does, ln(scale * x + shift) / ln(base).
 #include <cmath>
 
-#include "caffe.pb.h"
+#include "predictor/CaffeProto.h"
 #include "kernels/cpu/activation.h"
 #include "layers/builtin_layers.h"
 #include "layers/elementwise_layer.h"

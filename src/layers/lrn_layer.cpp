@@ -3,7 +3,7 @@
 #include <climits>
 #include <string>
 
-#include "caffe.pb.h"
+#include "predictor/CaffeProto.h"
 #include "kernels/cpu/lrn.h"
 #include "layers/builtin_layers.h"
 

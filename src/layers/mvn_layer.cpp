@@ -7,7 +7,7 @@
 // rejected, and the top is always reshaped to that 4-D view.
 #include <string>
 
-#include "caffe.pb.h"
+#include "predictor/CaffeProto.h"
 #include "kernels/cpu/normalization.h"
 #include "layers/builtin_layers.h"
 

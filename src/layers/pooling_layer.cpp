@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <string>
 
-#include "caffe.pb.h"
+#include "predictor/CaffeProto.h"
 #include "kernels/cpu/pooling.h"
 #include "layers/builtin_layers.h"
 

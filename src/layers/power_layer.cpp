@@ -1,6 +1,6 @@
 // Power: y = (shift + scale * x)^power, with BVLC Caffe's shortcuts (a
 // constant output when power * scale == 0; see cpu::power_forward).
-#include "caffe.pb.h"
+#include "predictor/CaffeProto.h"
 #include "kernels/cpu/activation.h"
 #include "layers/builtin_layers.h"
 #include "layers/elementwise_layer.h"

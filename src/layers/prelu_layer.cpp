@@ -3,7 +3,7 @@
 // shape (C), or a 0-axis single value when shared (BVLC Caffe's shapes).
 #include <random>
 
-#include "caffe.pb.h"
+#include "predictor/CaffeProto.h"
 #include "kernels/cpu/activation.h"
 #include "layers/builtin_layers.h"
 #include "layers/elementwise_layer.h"

@@ -1,7 +1,7 @@
 // Reduction: reduces all axes from `axis` on with SUM, ASUM (sum of |x|),
 // SUMSQ or MEAN, times coeff. Top shape: the bottom's axes before `axis`
 // (a scalar for axis 0).
-#include "caffe.pb.h"
+#include "predictor/CaffeProto.h"
 #include "kernels/cpu/reduction.h"
 #include "layers/builtin_layers.h"
 

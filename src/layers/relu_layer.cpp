@@ -1,6 +1,6 @@
 // ReLU: y = max(x, 0) + negative_slope * min(x, 0) (leaky when the slope is
 // non-zero), as BVLC Caffe's CPU layer computes it.
-#include "caffe.pb.h"
+#include "predictor/CaffeProto.h"
 #include "kernels/cpu/activation.h"
 #include "layers/builtin_layers.h"
 #include "layers/elementwise_layer.h"

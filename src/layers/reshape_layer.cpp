@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <string>
 
-#include "caffe.pb.h"
+#include "predictor/CaffeProto.h"
 #include "layers/builtin_layers.h"
 
 namespace predictor {

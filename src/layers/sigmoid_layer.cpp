@@ -1,5 +1,5 @@
 // Sigmoid: y = 1 / (1 + e^-x).
-#include "caffe.pb.h"
+#include "predictor/CaffeProto.h"
 #include "kernels/cpu/activation.h"
 #include "layers/builtin_layers.h"
 #include "layers/elementwise_layer.h"

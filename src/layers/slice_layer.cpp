@@ -2,7 +2,7 @@
 // or, without slice points, into equal parts.
 #include <cstdint>
 
-#include "caffe.pb.h"
+#include "predictor/CaffeProto.h"
 #include "kernels/cpu/copy.h"
 #include "layers/builtin_layers.h"
 #include "layers/legacy_axis.h"

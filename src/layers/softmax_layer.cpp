@@ -1,5 +1,5 @@
 // Softmax along softmax_param.axis (negative counts from the end).
-#include "caffe.pb.h"
+#include "predictor/CaffeProto.h"
 #include "kernels/cpu/softmax.h"
 #include "layers/builtin_layers.h"
 

@@ -1,6 +1,6 @@
 // Split: hands one bottom to several consumers. Every top is a view of the
 // bottom, so nothing is copied.
-#include "caffe.pb.h"
+#include "predictor/CaffeProto.h"
 #include "layers/builtin_layers.h"
 
 namespace predictor {

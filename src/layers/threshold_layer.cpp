@@ -1,5 +1,5 @@
 // Threshold: y = x > threshold ? 1 : 0.
-#include "caffe.pb.h"
+#include "predictor/CaffeProto.h"
 #include "kernels/cpu/activation.h"
 #include "layers/builtin_layers.h"
 #include "layers/elementwise_layer.h"

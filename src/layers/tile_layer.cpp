@@ -3,7 +3,7 @@
 #include <climits>
 #include <cstdint>
 
-#include "caffe.pb.h"
+#include "predictor/CaffeProto.h"
 #include "kernels/cpu/copy.h"
 #include "layers/builtin_layers.h"
 

@@ -1,6 +1,6 @@
 #include "predictor/Model.h"
 
-#include "caffe.pb.h"
+#include "predictor/CaffeProto.h"
 #include "io/deploy_net.h"
 #include "io/proto_io.h"
 #include "io/upgrade_v1.h"

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "caffe.pb.h"
+#include "predictor/CaffeProto.h"
 #include "memory/activation_memory.h"
 #include "memory/plan_svg.h"
 #include "predictor/Error.h"

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "caffe.pb.h"
+#include "predictor/CaffeProto.h"
 #include "predictor/Blob.h"
 #include "predictor/Net.h"
 

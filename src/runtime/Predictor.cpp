@@ -2,8 +2,7 @@
 
 #include <algorithm>
 
-#include "caffe.pb.h"
-#include "kernels/cpu/blas_threads.h"
+#include "predictor/CaffeProto.h"
 #include "predictor/Error.h"
 #include "predictor/Net.h"
 #include "runtime/replica_set.h"
@@ -60,7 +59,6 @@ void Predictor::Init() {
   if (options_.device.kind == Device::CUDA) {
     throw Error("Predictor: the CUDA device is not supported by this version of predictor; use Device::cpu()");
   }
-  if (options_.blas_threads > 0) cpu::set_blas_threads(options_.blas_threads);
 
   // A replica made here, and dropped, validates the options against the net
   // and gives the names; replicas for callers are made on their threads.

@@ -10,7 +10,7 @@
 
 #include <gtest/gtest.h>
 
-#include "caffe.pb.h"
+#include "predictor/CaffeProto.h"
 #include "predictor/Blob.h"
 #include "predictor/Layer.h"
 

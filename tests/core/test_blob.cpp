@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "caffe.pb.h"
+#include "predictor/CaffeProto.h"
 #include "predictor/Blob.h"
 #include "predictor/Error.h"
 

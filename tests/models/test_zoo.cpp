@@ -10,7 +10,7 @@
 #include <map>
 #include <set>
 
-#include "caffe.pb.h"
+#include "predictor/CaffeProto.h"
 #include "common/test_utils.h"
 #include "common/zoo_models.h"
 #include "predictor/Error.h"

@@ -2,7 +2,7 @@
 // layers registered here so that these tests depend on no real kernel.
 #include <gtest/gtest.h>
 
-#include "caffe.pb.h"
+#include "predictor/CaffeProto.h"
 #include "common/test_utils.h"
 #include "io/proto_io.h"
 #include "predictor/Error.h"

@@ -2,7 +2,7 @@
 // weights are stored the 2014 way, as 4-D (1, 1, N, K) blobs.
 #include <gtest/gtest.h>
 
-#include "caffe.pb.h"
+#include "predictor/CaffeProto.h"
 #include "common/test_utils.h"
 #include "io/proto_io.h"
 #include "predictor/Model.h"

@@ -5,7 +5,7 @@
 #include <cstring>
 #include <thread>
 
-#include "caffe.pb.h"
+#include "predictor/CaffeProto.h"
 #include "common/test_utils.h"
 #include "io/proto_io.h"
 #include "predictor/Error.h"

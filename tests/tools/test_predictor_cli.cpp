@@ -20,7 +20,7 @@
 
 #include <gtest/gtest.h>
 
-#include "caffe.pb.h"
+#include "predictor/CaffeProto.h"
 #include "io/npy.h"
 #include "io/proto_io.h"
 

@@ -10,7 +10,6 @@
 #include <numeric>
 
 // The tool's include path has src/ but not kernels/, which sits beside it.
-#include "kernels/cpu/blas_threads.h"
 #include "bench_timing.h"
 #include "commands.h"
 #include "flags.h"
@@ -27,7 +26,6 @@ DEFINE_int32(warmup, 5, "untimed forward passes before timing, per thread");
 DEFINE_int32(threads, 1,
              "threads calling one shared Predictor, each with its own replica (weights shared); per-layer times "
              "only with 1");
-DEFINE_int32(blas_threads, 1, "OpenBLAS threads per matrix product, process-wide (0 keeps OpenBLAS's default)");
 
 namespace predictor::tool {
 
@@ -60,8 +58,6 @@ void print_json(const Net& net, const Model& model, const BenchTimings& timings)
   json.Integer(batch);
   json.Key("threads");
   json.Integer(FLAGS_threads);
-  json.Key("blas_threads");
-  json.Integer(FLAGS_blas_threads);
   json.Key("iterations");
   json.Integer(FLAGS_iterations);
   json.Key("warmup");
@@ -138,10 +134,10 @@ void print_table(const Net& net, const Model& model, const BenchTimings& timings
   } else {
     print_layer_table(net, timings.layer_median_ms);
   }
-  std::printf("forward (%d iterations after %d warm-up, batch %d, %d thread%s, %d BLAS thread%s): median %.3f ms, "
+  std::printf("forward (%d iterations after %d warm-up, batch %d, %d thread%s): median %.3f ms, "
               "p99 %.3f ms, min %.3f ms, mean %.3f ms; %.1f samples/s\n",
               FLAGS_iterations, FLAGS_warmup, batch, FLAGS_threads, FLAGS_threads == 1 ? "" : "s",
-              FLAGS_blas_threads, FLAGS_blas_threads == 1 ? "" : "s", timings.latency.p50, timings.latency.p99,
+              timings.latency.p50, timings.latency.p99,
               timings.latency.min, timings.latency.mean, throughput_per_s(batch, timings));
   if (timings.memory_plan) std::cout << memory_plan_line(*timings.memory_plan) << "\n";
   std::printf("resident memory: %.1f MB, peak %.1f MB (weights %.1f MB)\n", timings.resident.rss_mb,
@@ -150,7 +146,6 @@ void print_table(const Net& net, const Model& model, const BenchTimings& timings
 
 // One thread: `net` itself, layer by layer.
 BenchTimings time_one_thread(Net* net, bool optimize_memory) {
-  if (FLAGS_blas_threads > 0) cpu::set_blas_threads(FLAGS_blas_threads);  // as a Predictor does
   if (optimize_memory) net->EnableMemoryPlanning(FLAGS_memory_strategy);
   return time_net_layers(net, FLAGS_warmup, FLAGS_iterations);
 }
@@ -158,7 +153,6 @@ BenchTimings time_one_thread(Net* net, bool optimize_memory) {
 // Several threads: one Predictor of `model`, fed the inputs of `net`.
 BenchTimings time_threads(const std::shared_ptr<const Model>& model, const Net& net, bool optimize_memory) {
   PredictorOptions options;
-  options.blas_threads = FLAGS_blas_threads;
   if (optimize_memory) {
     options.optimization = Optimization::MEMORY;
     options.memory_strategy = FLAGS_memory_strategy;
@@ -174,7 +168,6 @@ int bench() {
   if (FLAGS_iterations < 1) throw Error("--iterations must be at least 1");
   if (FLAGS_warmup < 0) throw Error("--warmup must not be negative");
   if (FLAGS_threads < 1) throw Error("--threads must be at least 1");
-  if (FLAGS_blas_threads < 0) throw Error("--blas_threads must not be negative");
   const bool optimize_memory = optimize_memory_from_flags();
   const int batch_flag = batch_from_flags();
   const LoadOptions options = load_options_from_flags();
@@ -200,7 +193,7 @@ int bench() {
 
 const Command kBenchCommand{"bench",
                             "time forward passes: per layer on one thread, or throughput from many threads",
-                            {"model", "weights", "batch", "threads", "blas_threads", "iterations", "warmup",
+                            {"model", "weights", "batch", "threads", "iterations", "warmup",
                              "optimize_memory", "memory_strategy", "json", "seed", "input_shape"},
                             bench};
 

@@ -4,7 +4,7 @@
 #include <filesystem>
 #include <iostream>
 
-#include "caffe.pb.h"
+#include "predictor/CaffeProto.h"
 #include "commands.h"
 #include "flags.h"
 #include "io/proto_io.h"
