@@ -27,7 +27,8 @@ class PREDICTOR_API LayerRegistry {
   // The process-wide registry holding the built-in layers.
   static LayerRegistry& global();
 
-  // Adds a type; throws predictor::Error if the name is already taken.
+  // Adds a type; throws predictor::Error if the name is already taken or the
+  // factory is empty. A factory that returns null makes create() throw.
   void add(const std::string& type, Factory factory);
   bool has(const std::string& type) const;
   // Throws predictor::Error naming the layer and listing the known types when

@@ -1,9 +1,12 @@
 #pragma once
 // How a model file is read into the runtime's deploy form.
 
+#include <cstddef>
 #include <map>
 #include <string>
 #include <vector>
+
+#include "predictor/Limits.h"
 
 namespace predictor {
 
@@ -15,6 +18,9 @@ struct LoadOptions {
   // NetState used by include/exclude rules; the phase is always TEST.
   std::vector<std::string> stages;
   int level = 0;
+  // The model's learned parameters, in bytes, at most: checked from the
+  // declared shapes before any weight is read, allocated or drawn.
+  std::size_t max_weight_bytes = kDefaultMaxWeightBytes;
 };
 
 }  // namespace predictor

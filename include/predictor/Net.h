@@ -22,6 +22,7 @@
 
 #include "predictor/Blob.h"
 #include "predictor/Layer.h"
+#include "predictor/Limits.h"
 #include "predictor/MemoryStats.h"
 
 namespace predictor::caffe {
@@ -57,13 +58,21 @@ class PREDICTOR_API Net {
   const std::vector<Blob*>& output_blobs() const { return output_blobs_; }
   const std::vector<std::string>& output_names() const { return output_names_; }
 
-  // Any blob by name; nullptr when there is none.
+  // Any blob by name; nullptr when there is none. With memory planning, a
+  // blob that is neither an output nor kept (EnableMemoryPlanning's
+  // keep_blobs, KeepBlobs) shares storage with others: read it only between
+  // the layer that writes it and the next layer that reuses its memory.
   Blob* blob(const std::string& name) const;
   const std::vector<std::string>& blob_names() const { return blob_names_; }
 
   // Shape inference from the current input shapes; throws predictor::Error
-  // naming the layer when a shape does not fit.
+  // naming the layer when a shape does not fit, and OutOfMemoryError when
+  // the replica would exceed its limits (SetLimits) or memory runs out. A
+  // failed Reshape leaves the net usable: the next one starts afresh.
   void Reshape();
+  // Budgets checked by every Reshape (default: ReplicaLimits{}).
+  void SetLimits(const ReplicaLimits& limits);
+  const ReplicaLimits& limits() const { return limits_; }
   // Runs every layer; reshapes first when an input's shape changed.
   void Forward();
   // Runs layer i alone (for per-layer timing); Reshape() must be current.
@@ -82,6 +91,13 @@ class PREDICTOR_API Net {
   // input shape. `strategy`: "best_fit" (default when empty) or
   // "linear_scan". Throws predictor::Error for an unknown strategy.
   void EnableMemoryPlanning(const std::string& strategy, const std::vector<std::string>& keep_blobs = {});
+  // With planning: from the next Forward on, also keep `names` whole until
+  // the forward after (besides the outputs and keep_blobs); replaces the
+  // previous KeepBlobs set. Plans are cached per input shape and kept set,
+  // so alternating sets re-plan nothing. Without planning every blob is
+  // kept anyway and this only checks the names. Throws predictor::Error for
+  // a name the net does not have.
+  void KeepBlobs(const std::vector<std::string>& names);
   bool memory_planning() const { return activation_memory_ != nullptr; }
   // The plan's figures at the current shapes (after Reshape/Forward); null
   // without planning.
@@ -100,6 +116,11 @@ class PREDICTOR_API Net {
   void Build(const caffe::NetParameter& net);
   bool InputShapesChanged() const;
   void EnsureScratch();
+  // Throws OutOfMemoryError when the current shapes exceed limits_ (the
+  // memory budget is checked here only without planning; the planner checks
+  // its plan).
+  void CheckLimits() const;
+  void ApplyMemoryPlan();
   // Points layer i's view tops at their bottoms' storage.
   void ShareViews(int i);
 
@@ -119,6 +140,8 @@ class PREDICTOR_API Net {
   std::vector<std::string> output_names_;
   std::vector<std::vector<int>> reshaped_input_shapes_;  // input shapes at the last Reshape
   bool reshaped_ = false;
+  bool plan_stale_ = false;  // the kept set changed since the plan was applied
+  ReplicaLimits limits_;
   std::shared_ptr<SyncedMemory> scratch_;  // shared by all layers: they run one at a time
   std::unique_ptr<memory::ActivationMemory> activation_memory_;  // with planning
 };

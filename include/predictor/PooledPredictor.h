@@ -45,22 +45,29 @@ class PREDICTOR_API ShutdownError : public Error {
 };
 
 struct PoolOptions {
-  // Worker threads = replicas; 0 means std::thread::hardware_concurrency().
+  static constexpr int kMaxWorkers = 1024;
+  static constexpr std::size_t kMaxQueueCapacity = std::size_t{1} << 20;
+  // Worker threads = replicas, 1 to kMaxWorkers; 0 means
+  // std::thread::hardware_concurrency().
   int workers = 0;
-  // Requests waiting for a worker, at most.
+  // Requests waiting for a worker, at most: 1 to kMaxQueueCapacity.
   std::size_t queue_capacity = 64;
   // On a full queue: BLOCK the caller until there is room (back-pressure),
   // or REJECT the request with QueueFullError.
   enum class WhenFull { BLOCK, REJECT };
   WhenFull when_full = WhenFull::BLOCK;
   // Called from the worker thread for every request: time spent waiting in
-  // the queue, and time spent running, in milliseconds. Must not throw.
+  // the queue, and time spent running, in milliseconds. Should not throw:
+  // if one does, that request fails with a predictor::Error carrying its
+  // message, and the worker goes on.
   std::function<void(double)> on_queue_time;
   std::function<void(double)> on_run_time;
 };
 
 class PREDICTOR_API PooledPredictor {
  public:
+  // Starts the workers. Throws predictor::Error for options out of range or
+  // when a worker thread cannot be started (the ones started are stopped).
   PooledPredictor(std::shared_ptr<Predictor> predictor, const PoolOptions& options = {});
   // Drains the queue, then stops the workers.
   ~PooledPredictor();
@@ -69,8 +76,9 @@ class PREDICTOR_API PooledPredictor {
 
   // Queues a request (the inputs are copied now). The future holds the
   // outputs, or the error the forward threw (e.g. a bad input shape).
-  // Thread-safe. Throws QueueFullError (REJECT, queue full) or
-  // ShutdownError (after shutdown()).
+  // Thread-safe. Throws predictor::Error at once for a wrong number of
+  // inputs or a null or empty (never reshaped) input, QueueFullError
+  // (REJECT, queue full) or ShutdownError (after shutdown()).
   std::future<OutputBlobs> forward_async(const std::vector<const Blob*>& inputs);
 
   // Stops accepting requests. With `drain`, the queued requests still run;

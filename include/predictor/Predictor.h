@@ -78,7 +78,12 @@ class PREDICTOR_API Predictor {
   const std::map<std::string, const Blob*>& forward(const std::vector<Blob*>& inputs);
 
   // As above, returning the named blobs (outputs or any other blob of the
-  // net) in order. A name the net does not have is an error.
+  // net, as after the whole forward: an in-place layer's blob holds its last
+  // writer's value, as in Caffe) in order. A name the net does not have is
+  // an error, raised before anything runs. With Optimization::MEMORY the
+  // named blobs are kept out of storage sharing for this call (the replica
+  // plans once per set of names and caches it), so every returned blob
+  // holds its own value, bitwise the same as without the optimisation.
   std::vector<const Blob*> forward(const std::vector<Blob*>& inputs, const std::vector<std::string>& output_names);
 
   // Raw input data: one pointer and shape per net input, read in place.

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "predictor/Limits.h"
 #include "predictor/LoadOptions.h"
 
 namespace predictor {
@@ -42,8 +43,12 @@ struct PredictorOptions {
   // The memory planning strategy with Optimization::MEMORY: "best_fit"
   // (default: one arena at the lower bound) or "linear_scan".
   std::string memory_strategy;
-  // Input shape overrides and NetState for loading the model.
+  // Input shape overrides, NetState and the weight budget for loading the
+  // model.
   LoadOptions load;
+  // Each replica's memory and work budgets, checked at every new input
+  // shape before anything is allocated or run (see predictor/Limits.h).
+  ReplicaLimits limits;
 };
 
 }  // namespace predictor

@@ -43,8 +43,9 @@ class PREDICTOR_API SyncedMemory {
   std::size_t size() const { return size_; }
   bool owns_cpu_data() const { return own_cpu_data_; }
 
-  // Reads without moving the head: valid only when the host copy is current
-  // (HEAD_AT_CPU or SYNCED). For data shared read-only between threads.
+  // Reads without moving the head, for data shared read-only between
+  // threads. Throws predictor::Error unless the host copy is current
+  // (HEAD_AT_CPU or SYNCED).
   const void* current_cpu_data() const;
 
  private:

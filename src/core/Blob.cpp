@@ -4,6 +4,7 @@
 #include <limits>
 #include <sstream>
 
+#include "core/shape_check.h"
 #include "predictor/CaffeProto.h"
 #include "predictor/Error.h"
 
@@ -12,23 +13,25 @@ namespace predictor {
 Blob::Blob(const std::vector<int>& shape) { Reshape(shape); }
 
 void Blob::Reshape(const std::vector<int>& shape) {
-  std::size_t count = 1;
   for (int dim : shape) {
-    if (dim < 0) throw Error("blob shape has a negative dimension: " + std::to_string(dim));
-    if (dim != 0 && count > static_cast<std::size_t>(std::numeric_limits<int>::max()) / dim) {
-      throw Error("blob shape is too large (more than 2^31 elements)");
-    }
-    count *= static_cast<std::size_t>(dim);
+    if (dim < 0) throw Error("blob shape " + predictor::shape_string(shape) + " has a negative dimension");
   }
+  const auto count = static_cast<std::size_t>(checked_count(shape, "blob"));
   shape_ = shape;
   count_ = count;
-  if (count_ > capacity_ || !data_) {
+  // Storage that was never touched (say, a huge shape whose allocation
+  // failed) is resized freely: it costs nothing, and a failed growth must
+  // not leave a capacity that every later, smaller shape tries to allocate.
+  const bool untouched = data_ && data_->head() == SyncedMemory::UNINITIALIZED && data_.use_count() == 1;
+  if (count_ > capacity_ || !data_ || (untouched && count_ != capacity_)) {
     capacity_ = count_;
     data_ = std::make_shared<SyncedMemory>(capacity_ * sizeof(float));
   }
 }
 
 void Blob::CopyFrom(const Blob& other) {
+  if (&other == this) return;  // already a copy of itself
+  if (!other.data_) throw Error("Blob::CopyFrom: the source blob has no data (Reshape it first)");
   Reshape(other.shape());
   const bool external = data_->head() != SyncedMemory::UNINITIALIZED && !data_->owns_cpu_data();
   if (data_.use_count() > 1 || external) {
@@ -129,29 +132,26 @@ const float* Blob::shared_cpu_data() const {
 void Blob::FromProto(const caffe::BlobProto& proto) {
   std::vector<int> shape;
   if (proto.has_shape()) {
-    for (int64_t dim : proto.shape().dim()) {
-      if (dim < 0 || dim > std::numeric_limits<int>::max()) {
-        throw Error("blob dimension out of range: " + std::to_string(dim));
-      }
-      shape.push_back(static_cast<int>(dim));
-    }
+    const auto& dims = proto.shape().dim();
+    shape = checked_shape({dims.begin(), dims.end()}, "blob shape");
   } else if (proto.has_num() || proto.has_channels() || proto.has_height() || proto.has_width()) {
-    shape = {proto.num(), proto.channels(), proto.height(), proto.width()};
+    shape = checked_shape({proto.num(), proto.channels(), proto.height(), proto.width()}, "blob num/channels/height/width");
+  }
+  // The values must be there before any memory is spent on them: a file
+  // that declares a huge shape and carries no data costs nothing.
+  const bool doubles = proto.double_data_size() > 0;
+  const auto values = static_cast<std::size_t>(doubles ? proto.double_data_size() : proto.data_size());
+  const auto expected = static_cast<std::size_t>(checked_count(shape, "blob shape"));
+  if (values != expected) {
+    throw Error("blob has " + std::to_string(values) + " values for shape " + predictor::shape_string(shape) +
+                " (" + std::to_string(expected) + " expected)");
   }
   Reshape(shape);
   float* dst = mutable_cpu_data();
-  if (proto.double_data_size() > 0) {
-    if (static_cast<std::size_t>(proto.double_data_size()) != count_) {
-      throw Error("blob has " + std::to_string(proto.double_data_size()) + " values for shape " +
-                  shape_string());
-    }
+  if (doubles) {
     for (std::size_t i = 0; i < count_; ++i) dst[i] = static_cast<float>(proto.double_data(i));
   } else {
-    if (static_cast<std::size_t>(proto.data_size()) != count_) {
-      throw Error("blob has " + std::to_string(proto.data_size()) + " values for shape " +
-                  shape_string());
-    }
-    for (std::size_t i = 0; i < count_; ++i) dst[i] = proto.data(i);
+    std::memcpy(dst, proto.data().data(), count_ * sizeof(float));
   }
 }
 

@@ -1,7 +1,7 @@
 #include "predictor/SyncedMemory.h"
 
-#include <cassert>
 #include <cstring>
+#include <string>
 
 #include "core/host_memory.h"
 #include "cuda/cuda_api.h"
@@ -112,7 +112,12 @@ void SyncedMemory::set_gpu_data(void* data) {
 }
 
 const void* SyncedMemory::current_cpu_data() const {
-  assert(head_ == HEAD_AT_CPU || head_ == SYNCED);
+  // Syncing here would move the head under concurrent readers: refuse.
+  if (head_ != HEAD_AT_CPU && head_ != SYNCED) {
+    throw Error(std::string("SyncedMemory::current_cpu_data: the host copy is not current (") +
+                (head_ == UNINITIALIZED ? "never written" : "the current copy is on the GPU") +
+                "); call cpu_data() from the owning thread first");
+  }
   return cpu_ptr_;
 }
 

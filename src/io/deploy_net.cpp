@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 
+#include "core/shape_check.h"
 #include "io/upgrade_v1.h"
 #include "predictor/Blob.h"
 #include "predictor/Error.h"
@@ -35,7 +36,8 @@ void convert_net_inputs(caffe::NetParameter* net, const std::string& source) {
                   std::to_string(n) + " inputs");
     }
     for (int i = 0; i < n; ++i) {
-      for (int64_t dim : net->input_shape(i).dim()) shapes[i].push_back(static_cast<int>(dim));
+      const auto& dims = net->input_shape(i).dim();
+      shapes[i] = checked_shape({dims.begin(), dims.end()}, source + ": input_shape[" + std::to_string(i) + "]");
     }
   } else if (net->input_dim_size() > 0) {
     if (net->input_dim_size() != 4 * n) {
@@ -113,9 +115,14 @@ void filter_for_state(caffe::NetParameter* net, const LoadOptions& options, cons
 
 // Shape a data layer produces for its first top; -1 marks what the file does
 // not say. `why` explains the unknown parts.
-std::vector<int> data_layer_shape(const caffe::LayerParameter& layer, std::string* why) {
+// `where` names the layer in messages.
+std::vector<int> data_layer_shape(const caffe::LayerParameter& layer, const std::string& where, std::string* why) {
+  // A size field of the file, which must fit an int.
+  const auto size = [&where](std::uint64_t value, const char* field) {
+    return checked_dim(static_cast<std::int64_t>(value), where + ": " + field);
+  };
   const auto& transform = layer.transform_param();
-  int crop = static_cast<int>(transform.crop_size());
+  int crop = size(transform.crop_size(), "transform_param.crop_size");
   int channels = -1;
   if (transform.mean_value_size() > 1) channels = transform.mean_value_size();
   if (transform.force_gray()) channels = 1;
@@ -123,41 +130,41 @@ std::vector<int> data_layer_shape(const caffe::LayerParameter& layer, std::strin
   const std::string& type = layer.type();
   if (type == "Data") {
     const auto& data = layer.data_param();
-    if (crop == 0) crop = static_cast<int>(data.crop_size());
-    const int batch = data.batch_size() > 0 ? static_cast<int>(data.batch_size()) : -1;
+    if (crop == 0) crop = size(data.crop_size(), "data_param.crop_size");
+    const int batch = data.batch_size() > 0 ? size(data.batch_size(), "data_param.batch_size") : -1;
     if (channels < 0) *why = "the channel count is stored in the dataset";
     if (crop == 0) *why = "the image size is stored in the dataset (no crop_size)";
     return {batch, channels, crop > 0 ? crop : -1, crop > 0 ? crop : -1};
   }
   if (type == "ImageData") {
     const auto& image = layer.image_data_param();
-    int height = crop > 0 ? crop : (image.new_height() > 0 ? static_cast<int>(image.new_height()) : -1);
-    int width = crop > 0 ? crop : (image.new_width() > 0 ? static_cast<int>(image.new_width()) : -1);
+    int height = crop > 0 ? crop : (image.new_height() > 0 ? size(image.new_height(), "image_data_param.new_height") : -1);
+    int width = crop > 0 ? crop : (image.new_width() > 0 ? size(image.new_width(), "image_data_param.new_width") : -1);
     if (height < 0 || width < 0) *why = "the image size depends on the image files (no crop_size or new_height/new_width)";
-    return {static_cast<int>(image.batch_size()), image.is_color() ? 3 : 1, height, width};
+    return {size(image.batch_size(), "image_data_param.batch_size"), image.is_color() ? 3 : 1, height, width};
   }
   if (type == "MemoryData") {
     const auto& memory = layer.memory_data_param();
-    int height = crop > 0 ? crop : static_cast<int>(memory.height());
-    int width = crop > 0 ? crop : static_cast<int>(memory.width());
-    return {static_cast<int>(memory.batch_size()), static_cast<int>(memory.channels()), height, width};
+    int height = crop > 0 ? crop : size(memory.height(), "memory_data_param.height");
+    int width = crop > 0 ? crop : size(memory.width(), "memory_data_param.width");
+    return {size(memory.batch_size(), "memory_data_param.batch_size"), size(memory.channels(), "memory_data_param.channels"),
+            height, width};
   }
   if (type == "WindowData") {
     const auto& window = layer.window_data_param();
-    crop = crop > 0 ? crop : static_cast<int>(window.crop_size());
+    crop = crop > 0 ? crop : size(window.crop_size(), "window_data_param.crop_size");
     if (crop == 0) *why = "no crop_size";
-    return {static_cast<int>(window.batch_size()), 3, crop > 0 ? crop : -1, crop > 0 ? crop : -1};
+    return {size(window.batch_size(), "window_data_param.batch_size"), 3, crop > 0 ? crop : -1, crop > 0 ? crop : -1};
   }
   if (type == "DummyData") {
     const auto& dummy = layer.dummy_data_param();
     if (dummy.shape_size() > 0) {
-      std::vector<int> shape;
-      for (int64_t dim : dummy.shape(0).dim()) shape.push_back(static_cast<int>(dim));
-      return shape;
+      const auto& dims = dummy.shape(0).dim();
+      return checked_shape({dims.begin(), dims.end()}, where + ": dummy_data_param.shape");
     }
     if (dummy.num_size() > 0 && dummy.channels_size() > 0 && dummy.height_size() > 0 && dummy.width_size() > 0) {
-      return {static_cast<int>(dummy.num(0)), static_cast<int>(dummy.channels(0)),
-              static_cast<int>(dummy.height(0)), static_cast<int>(dummy.width(0))};
+      return {size(dummy.num(0), "dummy_data_param.num"), size(dummy.channels(0), "dummy_data_param.channels"),
+              size(dummy.height(0), "dummy_data_param.height"), size(dummy.width(0), "dummy_data_param.width")};
     }
     *why = "dummy_data_param has no shape";
     return {-1, -1, -1, -1};
@@ -179,7 +186,7 @@ void convert_data_and_training_layers(caffe::NetParameter* net, const std::strin
     if (is_data_layer_type(layer.type())) {
       if (layer.top_size() == 0) throw Error(where + ": top: a data layer needs a top");
       std::string why;
-      const std::vector<int> shape = data_layer_shape(layer, &why);
+      const std::vector<int> shape = data_layer_shape(layer, where, &why);
       caffe::LayerParameter input;
       input.set_name(layer.name());
       input.set_type("Input");
@@ -227,12 +234,16 @@ void apply_input_shapes(caffe::NetParameter* net, const LoadOptions& options, co
         set_shape(param->mutable_shape(i), override_it->second);
         used.insert(layer.top(i));
       }
+      const std::string field = source + ": layer '" + layer.name() + "' (Input): input_param.shape[" +
+                                std::to_string(i) + "]";
       std::vector<int> shape;
       bool known = true;
       for (int64_t dim : param->shape(i).dim()) {
-        shape.push_back(static_cast<int>(dim));
+        // Negative: not given (a data layer's unknown size), reported below.
+        shape.push_back(dim < 0 ? -1 : checked_dim(dim, field));
         if (dim < 0) known = false;
       }
+      checked_count(shape, field);
       if (!known) {
         auto reason = unknown_shape_reasons.find(layer.top(i));
         throw Error(source + ": layer '" + layer.name() + "': input '" + layer.top(i) +

@@ -15,9 +15,9 @@
 #include <cstring>
 #include <fstream>
 #include <limits>
-#include <sstream>
 
 #include "predictor/Error.h"
+#include "predictor/Limits.h"
 
 namespace predictor {
 
@@ -42,13 +42,48 @@ class TextErrorCollector : public google::protobuf::io::ErrorCollector {
 
 }  // namespace
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path + ": cannot open: " + std::strerror(errno));
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  if (in.bad()) throw Error(path + ": read error");
-  return bytes.str();
+namespace {
+
+// An open descriptor of the regular file at `path`, of at most `max_bytes`
+// (its size in *size).
+int open_regular_file(const std::string& path, std::size_t max_bytes, std::size_t* size) {
+  // O_NONBLOCK: opening a FIFO must not wait for a writer that never comes.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) throw Error(path + ": cannot open: " + std::strerror(errno));
+  struct stat info {};
+  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+    ::close(fd);
+    throw Error(path + ": not a regular file (a model file must be one; pass bytes from elsewhere as strings)");
+  }
+  *size = static_cast<std::size_t>(info.st_size);
+  if (*size > max_bytes) {
+    ::close(fd);
+    throw Error(path + ": " + std::to_string(*size) + " bytes, more than the " + std::to_string(max_bytes) +
+                " bytes such a file may have");
+  }
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  return fd;
+}
+
+}  // namespace
+
+std::string read_file(const std::string& path, std::size_t max_bytes) {
+  std::size_t size = 0;
+  const int fd = open_regular_file(path, max_bytes, &size);
+  std::string bytes(size, '\0');
+  std::size_t done = 0;
+  while (done < size) {
+    const ssize_t got = ::read(fd, bytes.data() + done, size - done);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) {
+      const int error = errno;
+      ::close(fd);
+      throw Error(path + ": read error" + (got < 0 ? std::string(": ") + std::strerror(error) : " (file shrank)"));
+    }
+    done += static_cast<std::size_t>(got);
+  }
+  ::close(fd);
+  return bytes;
 }
 
 caffe::NetParameter parse_net_text(const std::string& text, const std::string& source) {
@@ -64,7 +99,7 @@ caffe::NetParameter parse_net_text(const std::string& text, const std::string& s
 }
 
 caffe::NetParameter read_net_text_file(const std::string& path) {
-  return parse_net_text(read_file(path), path);
+  return parse_net_text(read_file(path, kMaxPrototxtBytes), path);
 }
 
 namespace {
@@ -73,8 +108,9 @@ namespace {
 // 64 MB limit (VGG-16's weights are 528 MB).
 caffe::NetParameter parse_binary_stream(google::protobuf::io::ZeroCopyInputStream* stream, std::size_t bytes,
                                         const std::string& source) {
-  if (bytes > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
-    throw Error(source + ": file is larger than 2 GB, the protobuf limit");
+  if (bytes > kMaxCaffemodelBytes) {
+    throw Error(source + ": " + std::to_string(bytes) + " bytes, more than the " +
+                std::to_string(kMaxCaffemodelBytes) + " a .caffemodel may have (protobuf's limit)");
   }
   caffe::NetParameter net;
   google::protobuf::io::CodedInputStream coded(stream);
@@ -97,16 +133,11 @@ caffe::NetParameter parse_net_binary(const std::string& bytes, const std::string
 caffe::NetParameter read_net_binary_file(const std::string& path) {
   // Streamed from the file: the bytes are never held in memory whole, next
   // to the parsed message.
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw Error(path + ": cannot open: " + std::strerror(errno));
-  struct stat info {};
-  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
-    ::close(fd);
-    throw Error(path + ": not a regular file");
-  }
+  std::size_t size = 0;
+  const int fd = open_regular_file(path, kMaxCaffemodelBytes, &size);
   google::protobuf::io::FileInputStream stream(fd);
   stream.SetCloseOnDelete(true);
-  return parse_binary_stream(&stream, static_cast<std::size_t>(info.st_size), path);
+  return parse_binary_stream(&stream, size, path);
 }
 
 void write_net_binary_file(const caffe::NetParameter& net, const std::string& path) {

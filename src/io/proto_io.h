@@ -2,6 +2,7 @@
 // Reading and writing Caffe's protobuf files, with errors that name the file
 // and, for text, the line and column.
 
+#include <cstddef>
 #include <string>
 
 #include "predictor/CaffeProto.h"
@@ -20,7 +21,9 @@ caffe::NetParameter read_net_binary_file(const std::string& path);
 void write_net_binary_file(const caffe::NetParameter& net, const std::string& path);
 void write_net_text_file(const caffe::NetParameter& net, const std::string& path);
 
-// Whole file as bytes; throws predictor::Error naming the path.
-std::string read_file(const std::string& path);
+// Whole file as bytes. Only regular files of at most `max_bytes` are read
+// (never a FIFO, which would block, nor /dev/zero, which never ends);
+// throws predictor::Error naming the path.
+std::string read_file(const std::string& path, std::size_t max_bytes);
 
 }  // namespace predictor

@@ -15,6 +15,7 @@ LayerRegistry::LayerRegistry() {
 }
 
 void LayerRegistry::add(const std::string& type, Factory factory) {
+  if (!factory) throw Error("layer type '" + type + "': empty factory");
   std::lock_guard<std::mutex> lock(mutex_);
   if (!factories_.emplace(type, std::move(factory)).second) {
     throw Error("layer type '" + type + "' is already registered");
@@ -39,7 +40,12 @@ std::unique_ptr<Layer> LayerRegistry::create(const caffe::LayerParameter& param)
     throw Error("layer '" + param.name() + "': type: unknown layer type '" + param.type() +
                 "' (known types: " + known + ")");
   }
-  return factory(param);
+  std::unique_ptr<Layer> layer = factory(param);
+  if (!layer) {
+    throw Error("layer '" + param.name() + "': type: the factory registered for '" + param.type() +
+                "' returned no layer");
+  }
+  return layer;
 }
 
 std::vector<std::string> LayerRegistry::types() const {

@@ -33,9 +33,18 @@ ActivationMemory::ActivationMemory(const std::string& strategy, std::vector<std:
   }
 }
 
+bool ActivationMemory::SetExtraKept(std::vector<std::string> names) {
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  if (names == extra_kept_) return false;
+  extra_kept_ = std::move(names);
+  return true;
+}
+
 const ActivationMemory::CachedPlan& ActivationMemory::PlanFor(const Net& net, const NetRequests& requests) {
-  std::vector<std::vector<int>> key;
-  for (const Blob* input : net.input_blobs()) key.push_back(input->shape());
+  std::pair<std::vector<std::vector<int>>, std::vector<std::string>> key;
+  for (const Blob* input : net.input_blobs()) key.first.push_back(input->shape());
+  key.second = extra_kept_;
   auto it = cache_.find(key);
   if (it != cache_.end() && same_requests(it->second.requests, requests.ranges)) return it->second;
 
@@ -53,19 +62,29 @@ const ActivationMemory::CachedPlan& ActivationMemory::PlanFor(const Net& net, co
   return cache_[key] = std::move(cached);
 }
 
-void ActivationMemory::Apply(const Net& net, const std::vector<Blob*>& blobs) {
-  const NetRequests requests = collect_net_requests(net, keep_blobs_);
-  current_ = &PlanFor(net, requests);
-  const MemoryPlan& plan = current_->plan;
+void ActivationMemory::Apply(const Net& net, const std::vector<Blob*>& blobs, std::size_t max_bytes) {
+  std::vector<std::string> kept = keep_blobs_;
+  kept.insert(kept.end(), extra_kept_.begin(), extra_kept_.end());
+  const NetRequests requests = collect_net_requests(net, kept);
+  const CachedPlan& planned = PlanFor(net, requests);
+  const MemoryPlan& plan = planned.plan;
+  std::size_t total = 0;
+  for (std::size_t bytes : plan.buffer_bytes) total += bytes;
+  check_replica_bytes(total, max_bytes, requests);
 
-  buffers_.resize(std::max(buffers_.size(), plan.buffer_bytes.size()));
+  // Grown buffers are allocated in full before any replaces its old one:
+  // if an allocation fails, the blobs still point into live memory.
+  std::vector<std::shared_ptr<SyncedMemory>> buffers = buffers_;
+  buffers.resize(std::max(buffers.size(), plan.buffer_bytes.size()));
   std::vector<char*> base(plan.buffer_bytes.size());
   for (std::size_t b = 0; b < plan.buffer_bytes.size(); ++b) {
-    if (!buffers_[b] || buffers_[b]->size() < plan.buffer_bytes[b]) {
-      buffers_[b] = std::make_shared<SyncedMemory>(plan.buffer_bytes[b]);
+    if (!buffers[b] || buffers[b]->size() < plan.buffer_bytes[b]) {
+      buffers[b] = std::make_shared<SyncedMemory>(plan.buffer_bytes[b]);
     }
-    base[b] = static_cast<char*>(buffers_[b]->mutable_cpu_data());
+    base[b] = static_cast<char*>(buffers[b]->mutable_cpu_data());
   }
+  buffers_ = std::move(buffers);
+  current_ = &planned;
 
   std::unordered_map<const SyncedMemory*, std::shared_ptr<SyncedMemory>> placed;
   scratch_.assign(net.num_layers(), nullptr);

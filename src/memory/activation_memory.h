@@ -24,7 +24,13 @@ class ActivationMemory {
 
   // `blobs`: every blob of the net (including ones no longer reachable by
   // name). Verifies the plan (no two live storages overlap) before use.
-  void Apply(const Net& net, const std::vector<Blob*>& blobs);
+  // Throws OutOfMemoryError, before allocating, when the plan needs more
+  // than `max_bytes`, or when the allocation fails; either way the memory
+  // and blobs of the previous plan are left as they were.
+  void Apply(const Net& net, const std::vector<Blob*>& blobs, std::size_t max_bytes);
+  // Blobs kept besides the outputs and the constructor's keep_blobs (a
+  // caller's named outputs). Returns whether the set changed.
+  bool SetExtraKept(std::vector<std::string> names);
 
   // Layer i's scratch in the plan (null when it needs none).
   void* scratch(int layer) const { return scratch_[layer]; }
@@ -41,7 +47,9 @@ class ActivationMemory {
 
   std::string strategy_;
   std::vector<std::string> keep_blobs_;
-  std::map<std::vector<std::vector<int>>, CachedPlan> cache_;  // by input shapes
+  std::vector<std::string> extra_kept_;  // sorted, unique
+  // By input shapes and extra kept blobs.
+  std::map<std::pair<std::vector<std::vector<int>>, std::vector<std::string>>, CachedPlan> cache_;
   const CachedPlan* current_ = nullptr;
   std::vector<std::shared_ptr<SyncedMemory>> buffers_;
   std::vector<void*> scratch_;

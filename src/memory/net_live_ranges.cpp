@@ -4,6 +4,8 @@
 #include <map>
 #include <set>
 
+#include "predictor/Error.h"
+
 namespace predictor::memory {
 
 NetRequests collect_net_requests(const Net& net, const std::vector<std::string>& keep_blobs) {
@@ -65,6 +67,22 @@ NetRequests collect_net_requests(const Net& net, const std::vector<std::string>&
     requests.scratch_layer.push_back(i);
   }
   return requests;
+}
+
+void check_replica_bytes(std::size_t bytes, std::size_t limit, const NetRequests& requests) {
+  if (bytes <= limit) return;
+  std::size_t largest = 0;
+  for (std::size_t r = 1; r < requests.ranges.size(); ++r) {
+    if (requests.ranges[r].bytes > requests.ranges[largest].bytes) largest = r;
+  }
+  std::string detail;
+  if (!requests.ranges.empty()) {
+    const LiveRange& range = requests.ranges[largest];
+    detail = "; the largest is " + (requests.scratch_layer[largest] >= 0 ? "the scratch of layer " : std::string("blob ")) +
+             "'" + range.name + "' (" + std::to_string(range.bytes) + " bytes)";
+  }
+  throw OutOfMemoryError("the activations and scratch at these input shapes need " + std::to_string(bytes) +
+                         " bytes, over the limit of " + std::to_string(limit) + " (ReplicaLimits::max_bytes)" + detail);
 }
 
 }  // namespace predictor::memory

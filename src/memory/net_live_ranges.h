@@ -28,4 +28,9 @@ struct NetRequests {
 
 NetRequests collect_net_requests(const Net& net, const std::vector<std::string>& keep_blobs);
 
+// Throws OutOfMemoryError when `bytes` (what a replica would allocate for
+// `requests`) exceeds `limit` (ReplicaLimits::max_bytes), naming the largest
+// request.
+void check_replica_bytes(std::size_t bytes, std::size_t limit, const NetRequests& requests);
+
 }  // namespace predictor::memory

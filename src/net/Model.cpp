@@ -1,10 +1,13 @@
 #include "predictor/Model.h"
 
-#include "predictor/CaffeProto.h"
+#include <limits>
+#include <new>
+
 #include "io/deploy_net.h"
 #include "io/proto_io.h"
 #include "io/upgrade_v1.h"
 #include "net/weights.h"
+#include "predictor/CaffeProto.h"
 #include "predictor/Error.h"
 #include "predictor/Net.h"
 
@@ -18,19 +21,34 @@ class ModelBuilder {
   static std::shared_ptr<const Model> Build(const caffe::NetParameter& definition, caffe::NetParameter* weights,
                                             const std::string& weights_source, std::uint32_t seed,
                                             const LoadOptions& options, const std::string& source) {
+    try {
+      return BuildOrThrow(definition, weights, weights_source, seed, options, source);
+    } catch (const std::bad_alloc&) {
+      throw OutOfMemoryError(source + ": out of memory while loading the model");
+    }
+  }
+
+ private:
+  static std::shared_ptr<const Model> BuildOrThrow(const caffe::NetParameter& definition,
+                                                   caffe::NetParameter* weights, const std::string& weights_source,
+                                                   std::uint32_t seed, const LoadOptions& options,
+                                                   const std::string& source) {
     std::shared_ptr<Model> model(new Model());
     model->source_ = source;
     model->net_ = std::make_unique<caffe::NetParameter>(make_deploy_net(definition, options, source));
 
-    // A replica without weights tells which weights each layer needs.
+    // A replica without weights tells which weights each layer needs. It
+    // only infers shapes, so the replica budgets (checked when a replica is
+    // shaped for a forward) do not apply to it.
     std::unique_ptr<Net> probe = Net::WithoutWeights(*model->net_, source);
+    probe->SetLimits({std::numeric_limits<std::size_t>::max(), std::numeric_limits<double>::infinity()});
     probe->Reshape();
     if (weights != nullptr) {
       upgrade_v1_net(weights, weights_source);
-      auto matched = match_weights(*probe, weights, weights_source);
+      auto matched = match_weights(*probe, weights, weights_source, options.max_weight_bytes);
       model->weights_.assign(matched.begin(), matched.end());
     } else {
-      auto generated = random_weights(*probe, seed);
+      auto generated = random_weights(*probe, seed, options.max_weight_bytes);
       model->weights_.assign(generated.begin(), generated.end());
     }
     return model;

@@ -2,9 +2,11 @@
 
 #include <algorithm>
 
-#include "predictor/CaffeProto.h"
+#include "core/shape_check.h"
 #include "memory/activation_memory.h"
+#include "memory/net_live_ranges.h"
 #include "memory/plan_svg.h"
+#include "predictor/CaffeProto.h"
 #include "predictor/Error.h"
 #include "predictor/LayerRegistry.h"
 #include "predictor/Model.h"
@@ -116,7 +118,9 @@ void Net::Build(const caffe::NetParameter& net) {
       for (int j = 0; j < param.top_size(); ++j) {
         std::vector<int> shape;
         if (j < param.input_param().shape_size()) {
-          for (int64_t dim : param.input_param().shape(j).dim()) shape.push_back(static_cast<int>(dim));
+          const auto& dims = param.input_param().shape(j).dim();
+          shape = checked_shape({dims.begin(), dims.end()},
+                                "layer '" + param.name() + "' (Input): input_param.shape[" + std::to_string(j) + "]");
         }
         tops[j]->Reshape(shape);
         input_blobs_.push_back(tops[j]);
@@ -155,6 +159,18 @@ void Net::EnableMemoryPlanning(const std::string& strategy, const std::vector<st
   reshaped_ = false;  // the next Forward plans
 }
 
+void Net::KeepBlobs(const std::vector<std::string>& names) {
+  for (const auto& name : names) {
+    if (!blob(name)) throw Error(source_ + ": no blob named '" + name + "'");
+  }
+  if (activation_memory_ && activation_memory_->SetExtraKept(names)) plan_stale_ = true;
+}
+
+void Net::SetLimits(const ReplicaLimits& limits) {
+  limits_ = limits;
+  reshaped_ = false;  // the next Forward checks the current shapes against them
+}
+
 const MemoryStats* Net::memory_stats() const {
   return activation_memory_ && reshaped_ ? &activation_memory_->stats() : nullptr;
 }
@@ -179,25 +195,66 @@ bool Net::InputShapesChanged() const {
 }
 
 void Net::Reshape() {
+  // Until this one completes, the next Forward reshapes again: a failure
+  // half way (a bad shape, a budget, memory) leaves nothing half-applied
+  // that a later call would trust.
+  reshaped_ = false;
   try {
     for (int i = 0; i < num_layers(); ++i) {
       layers_[i]->reshape(bottoms_[i], tops_[i]);
       ShareViews(i);
     }
+    CheckLimits();
+    if (activation_memory_) {
+      ApplyMemoryPlan();
+    } else {
+      EnsureScratch();
+    }
   } catch (const Error& error) {
-    reshaped_ = false;
     rethrow_with_context(error, source_);
+  } catch (const std::bad_alloc&) {
+    throw OutOfMemoryError(source_ + ": out of memory while shaping the net for its inputs");
   }
   reshaped_input_shapes_.clear();
   for (const Blob* input : input_blobs_) reshaped_input_shapes_.push_back(input->shape());
-  if (activation_memory_) {
-    std::vector<Blob*> all;
-    for (const auto& blob : blobs_) all.push_back(blob.get());
-    activation_memory_->Apply(*this, all);
-  } else {
-    EnsureScratch();
-  }
   reshaped_ = true;
+}
+
+void Net::ApplyMemoryPlan() {
+  std::vector<Blob*> all;
+  for (const auto& blob : blobs_) all.push_back(blob.get());
+  activation_memory_->Apply(*this, all, limits_.max_bytes);
+  plan_stale_ = false;
+}
+
+void Net::CheckLimits() const {
+  double multiply_adds = 0;
+  for (int i = 0; i < num_layers(); ++i) {
+    // Work per top element: the weights per output (a convolution's C/g*kh*kw,
+    // an inner product's K), at least 1.
+    double per_element = 1;
+    const auto& weights = layers_[i]->weights();
+    if (!weights.empty() && weights[0]->num_axes() > 1 && weights[0]->shape(0) > 0) {
+      per_element = static_cast<double>(weights[0]->count()) / weights[0]->shape(0);
+    }
+    for (const Blob* top : tops_[i]) multiply_adds += static_cast<double>(top->count()) * per_element;
+  }
+  if (multiply_adds > limits_.max_multiply_adds) {
+    throw Error("a forward at these input shapes is about " + std::to_string(multiply_adds) +
+                " multiply-adds, over the limit of " + std::to_string(limits_.max_multiply_adds) +
+                " (ReplicaLimits::max_multiply_adds)");
+  }
+  if (activation_memory_) return;
+  const memory::NetRequests requests = memory::collect_net_requests(*this, {});
+  std::size_t bytes = 0, scratch = 0;
+  for (std::size_t r = 0; r < requests.ranges.size(); ++r) {
+    if (requests.scratch_layer[r] >= 0) {
+      scratch = std::max(scratch, requests.ranges[r].bytes);  // one scratch buffer, shared
+    } else {
+      bytes += requests.ranges[r].bytes;
+    }
+  }
+  memory::check_replica_bytes(bytes + scratch, limits_.max_bytes, requests);
 }
 
 void Net::ShareViews(int i) {
@@ -219,19 +276,34 @@ void Net::Forward() {
   } else {
     // A caller may have pointed an input at new memory: refresh the views.
     for (int i = 0; i < num_layers(); ++i) ShareViews(i);
+    if (plan_stale_) {
+      try {
+        ApplyMemoryPlan();
+      } catch (const Error& error) {
+        reshaped_ = false;
+        rethrow_with_context(error, source_);
+      }
+    }
   }
   for (int i = 0; i < num_layers(); ++i) ForwardLayer(i);
 }
 
 void Net::ForwardLayer(int i) {
-  ForwardContext context;
-  if (layers_[i]->scratch_bytes() > 0) {
-    context.scratch = activation_memory_ ? activation_memory_->scratch(i) : scratch_->mutable_cpu_data();
-  }
+  const Layer& layer = *layers_[i];
   try {
+    ForwardContext context;
+    if (layer.scratch_bytes() > 0) {
+      context.scratch = activation_memory_ ? activation_memory_->scratch(i) : scratch_->mutable_cpu_data();
+    }
     layers_[i]->forward_cpu(bottoms_[i], tops_[i], context);
   } catch (const Error& error) {
+    // Allocation failures (lazily allocated tops, scratch) are the layer's.
+    if (dynamic_cast<const OutOfMemoryError*>(&error)) {
+      rethrow_with_context(error, source_ + ": layer '" + layer.name() + "' (" + layer.type() + ")");
+    }
     rethrow_with_context(error, source_);
+  } catch (const std::bad_alloc&) {
+    throw OutOfMemoryError(source_ + ": layer '" + layer.name() + "' (" + layer.type() + "): out of memory");
   }
 }
 

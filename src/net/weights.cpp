@@ -3,6 +3,7 @@
 #include <map>
 #include <random>
 
+#include "core/shape_check.h"
 #include "predictor/Error.h"
 
 namespace predictor {
@@ -11,9 +12,9 @@ namespace {
 
 std::string proto_shape_text(const caffe::BlobProto& blob) {
   if (blob.has_shape()) {
-    std::vector<int> shape;
-    for (int64_t dim : blob.shape().dim()) shape.push_back(static_cast<int>(dim));
-    return shape_string(shape);
+    std::string text = "(";
+    for (int64_t dim : blob.shape().dim()) text += (text.size() > 1 ? "," : "") + std::to_string(dim);
+    return text + ")";
   }
   return shape_string({blob.num(), blob.channels(), blob.height(), blob.width()}) + " (legacy 4-D)";
 }
@@ -42,20 +43,32 @@ std::uint32_t name_hash(const std::string& name) {
 
 }  // namespace
 
-std::vector<std::vector<std::vector<int>>> expected_weight_shapes(const Net& net) {
+std::vector<std::vector<std::vector<int>>> expected_weight_shapes(const Net& net, std::size_t max_bytes) {
   std::vector<std::vector<std::vector<int>>> shapes;
+  std::size_t bytes = 0;
   for (int i = 0; i < net.num_layers(); ++i) {
+    const Layer& layer = net.layer(i);
+    const std::string where = net.source() + ": layer '" + layer.name() + "' (" + layer.type() + ")";
     try {
-      shapes.push_back(net.layer(i).weight_shapes(net.bottom_blobs(i)));
+      shapes.push_back(layer.weight_shapes(net.bottom_blobs(i)));
     } catch (const Error& error) {
       throw Error(net.source() + ": " + error.what());
+    }
+    for (std::size_t b = 0; b < shapes.back().size(); ++b) {
+      const auto count = checked_count(shapes.back()[b], where + ": blobs[" + std::to_string(b) + "]");
+      bytes += static_cast<std::size_t>(count) * sizeof(float);  // < 2^33 per blob: no overflow in 64 bits
+      if (bytes > max_bytes) {
+        throw OutOfMemoryError(where + ": the weights up to this layer take " + std::to_string(bytes) +
+                               " bytes, over the limit of " + std::to_string(max_bytes) +
+                               " (LoadOptions::max_weight_bytes)");
+      }
     }
   }
   return shapes;
 }
 
 std::vector<LayerWeights> match_weights(const Net& net, caffe::NetParameter* weights,
-                                        const std::string& weights_source) {
+                                        const std::string& weights_source, std::size_t max_bytes) {
   // Later layers of the same name win, as in Caffe's CopyTrainedLayersFrom;
   // a name's entry without blobs (a TRAIN/TEST duplicate) never hides one with.
   std::map<std::string, caffe::LayerParameter*> by_name;
@@ -64,7 +77,7 @@ std::vector<LayerWeights> match_weights(const Net& net, caffe::NetParameter* wei
     if (slot == nullptr || layer.blobs_size() > 0) slot = &layer;
   }
 
-  const auto shapes = expected_weight_shapes(net);
+  const auto shapes = expected_weight_shapes(net, max_bytes);
   std::vector<LayerWeights> result(net.num_layers());
   for (int i = 0; i < net.num_layers(); ++i) {
     const Layer& layer = net.layer(i);
@@ -110,8 +123,8 @@ std::vector<LayerWeights> match_weights(const Net& net, caffe::NetParameter* wei
   return result;
 }
 
-std::vector<LayerWeights> random_weights(const Net& net, std::uint32_t seed) {
-  const auto shapes = expected_weight_shapes(net);
+std::vector<LayerWeights> random_weights(const Net& net, std::uint32_t seed, std::size_t max_bytes) {
+  const auto shapes = expected_weight_shapes(net, max_bytes);
   std::vector<LayerWeights> result(net.num_layers());
   for (int i = 0; i < net.num_layers(); ++i) {
     if (shapes[i].empty()) continue;

@@ -79,9 +79,10 @@ void Predictor::Init() {
   if (plan_memory) probe.EnableMemoryPlanning(options_.memory_strategy);  // validates the strategy
   replicas_ = std::make_shared<ReplicaSet>([model = model_, outputs = output_names_, plan_memory,
                                             strategy = options_.memory_strategy,
-                                            keep = options_.extra_outputs] {
+                                            keep = options_.extra_outputs, limits = options_.limits] {
     auto replica = std::make_unique<Replica>();
     replica->net = std::make_unique<Net>(model);
+    replica->net->SetLimits(limits);
     if (plan_memory) replica->net->EnableMemoryPlanning(strategy, keep);
     for (const auto& name : outputs) replica->outputs[name] = replica->net->blob(name);
     replica->raw_inputs.resize(replica->net->input_blobs().size());
@@ -126,15 +127,18 @@ const std::map<std::string, const Blob*>& Predictor::forward(const std::vector<B
 
 std::vector<const Blob*> Predictor::forward(const std::vector<Blob*>& inputs,
                                             const std::vector<std::string>& output_names) {
-  forward(inputs);
-  // forward() just made or found this thread's replica.
-  const Net& net = *replicas_->find_local()->net;
+  Net& net = *replicas_->local().net;
   std::vector<const Blob*> result;
   for (const auto& name : output_names) {
     const Blob* blob = net.blob(name);
     if (blob == nullptr) throw Error("forward: the net has no blob named '" + name + "'");
     result.push_back(blob);
   }
+  // With Optimization::MEMORY the requested blobs are kept out of storage
+  // sharing for this forward (the replica caches a plan per set of names),
+  // so each holds its own value when the call returns.
+  net.KeepBlobs(output_names);
+  forward(inputs);
   return result;
 }
 

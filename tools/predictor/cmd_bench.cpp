@@ -177,6 +177,7 @@ int bench() {
   // --threads; one thread also runs this net.
   Net net(model);
   if (batch_flag > 0) set_batch(&net, batch_flag);
+  net.Reshape();  // the replica's budgets are checked before the inputs are drawn
   fill_random_inputs(&net, FLAGS_seed);
 
   const BenchTimings timings =

@@ -1,7 +1,8 @@
 // predictor run: one forward pass of a model on inputs from .npy files or
-// drawn from a seed; writes every net output (and drawn inputs) as .npy.
-// --optimize_memory plans the activations as Optimization::MEMORY does; the
-// outputs are the same, bit for bit.
+// drawn from a seed; writes every net output, the blobs named by --outputs
+// and drawn inputs as .npy. --optimize_memory plans the activations as
+// Optimization::MEMORY does (keeping the --outputs blobs whole); the files
+// are the same, bit for bit.
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
@@ -22,6 +23,9 @@ DEFINE_string(input, "",
               "input .npy file: a path for a single-input net, else name=path,name2=path2 (default: random "
               "inputs from --seed)");
 DEFINE_string(output_dir, "predictor_out", "where the outputs are written, as <blob name>.npy");
+DEFINE_string(outputs, "",
+              "more blobs to write besides the net outputs, name1,name2,... (any blob of the net, as after the "
+              "forward: like pycaffe's net.blobs[name])");
 
 namespace predictor::tool {
 
@@ -107,6 +111,7 @@ std::string top5_text(const Blob& output) {
 std::vector<std::string> set_inputs(Net* net, int batch) {
   if (FLAGS_input.empty()) {
     if (batch > 0) set_batch(net, batch);
+    net->Reshape();  // the replica's budgets are checked before the inputs are drawn
     fill_random_inputs(net, FLAGS_seed);
     return std::vector<std::string>(net->input_names().size());
   }
@@ -119,11 +124,25 @@ std::vector<std::string> set_inputs(Net* net, int batch) {
 struct OutputFiles {
   std::vector<std::string> input_paths;  // per input; empty when it came from a file
   std::vector<std::string> output_paths;
+  std::vector<std::string> extra_paths;  // per --outputs blob
   std::vector<std::pair<std::string, const Blob*>> all;  // path, blob
 };
 
+// The --outputs blobs that are not net outputs, checked against the net.
+std::vector<std::string> extra_output_names(const Net& net) {
+  std::vector<std::string> names;
+  for (const std::string& name : split(FLAGS_outputs, ',')) {
+    if (name.empty()) continue;
+    if (net.blob(name) == nullptr) throw Error("--outputs: the net has no blob named '" + name + "'");
+    const auto& outputs = net.output_names();
+    if (std::find(outputs.begin(), outputs.end(), name) != outputs.end()) continue;  // written anyway
+    if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+  }
+  return names;
+}
+
 // Plans the files, refusing names that clash before anything is written.
-OutputFiles plan_output_files(const Net& net, bool inputs_drawn) {
+OutputFiles plan_output_files(const Net& net, bool inputs_drawn, const std::vector<std::string>& extra_outputs) {
   OutputFiles files;
   std::map<std::string, std::string> written_for;  // path -> what it holds
   const auto add = [&](const std::string& file, const Blob* blob, const std::string& what) {
@@ -143,11 +162,14 @@ OutputFiles plan_output_files(const Net& net, bool inputs_drawn) {
     const std::string& name = net.output_names()[i];
     files.output_paths.push_back(add(file_safe_name(name) + ".npy", net.output_blobs()[i], "output '" + name + "'"));
   }
+  for (const std::string& name : extra_outputs) {
+    files.extra_paths.push_back(add(file_safe_name(name) + ".npy", net.blob(name), "blob '" + name + "'"));
+  }
   return files;
 }
 
 void print_summary(const Net& net, const Model& model, const std::vector<std::string>& input_files,
-                   const OutputFiles& files, double forward_ms) {
+                   const std::vector<std::string>& extra_outputs, const OutputFiles& files, double forward_ms) {
   std::cout << "model: " << (model.name().empty() ? "(unnamed)" : model.name()) << " (" << FLAGS_model << ", "
             << FLAGS_weights << ")\n";
   for (std::size_t i = 0; i < net.input_names().size(); ++i) {
@@ -167,6 +189,10 @@ void print_summary(const Net& net, const Model& model, const std::vector<std::st
     const std::string top5 = top5_text(output);
     if (!top5.empty()) std::cout << "  top-5 of sample 0: " << top5 << "\n";
   }
+  for (std::size_t i = 0; i < extra_outputs.size(); ++i) {
+    std::cout << "blob " << extra_outputs[i] << ": " << shape_text(net.blob(extra_outputs[i])->shape()) << " -> "
+              << files.extra_paths[i] << "\n";
+  }
 }
 
 int run() {
@@ -179,24 +205,26 @@ int run() {
   const int batch = batch_from_flags();
   const auto model = Model::FromFiles(FLAGS_model, FLAGS_weights, load_options_from_flags());
   Net net(model);
-  if (optimize_memory) net.EnableMemoryPlanning(FLAGS_memory_strategy);  // keeps the outputs intact
+  const std::vector<std::string> extra_outputs = extra_output_names(net);
+  // Planning keeps the net outputs intact, and these.
+  if (optimize_memory) net.EnableMemoryPlanning(FLAGS_memory_strategy, extra_outputs);
   const std::vector<std::string> input_files = set_inputs(&net, batch);
   net.Reshape();  // shape inference is not part of the timed pass
   const auto start = Clock::now();
   net.Forward();
   const double forward_ms = elapsed_ms(start, Clock::now());
 
-  const OutputFiles files = plan_output_files(net, FLAGS_input.empty());
+  const OutputFiles files = plan_output_files(net, FLAGS_input.empty(), extra_outputs);
   create_directories(FLAGS_output_dir);
   for (const auto& [path, blob] : files.all) write_npy(path, blob->shape(), blob->cpu_data());
-  print_summary(net, *model, input_files, files, forward_ms);
+  print_summary(net, *model, input_files, extra_outputs, files, forward_ms);
   return 0;
 }
 
 }  // namespace
 
 const Command kRunCommand{"run", "run one forward pass and write the outputs as .npy files",
-                          {"model", "weights", "input", "seed", "batch", "output_dir", "optimize_memory",
+                          {"model", "weights", "input", "seed", "batch", "output_dir", "outputs", "optimize_memory",
                            "memory_strategy", "input_shape"},
                           run};
 
