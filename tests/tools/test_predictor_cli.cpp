@@ -354,6 +354,31 @@ TEST_F(PredictorCliTest, RunWithOptimizeMemoryGivesBitwiseIdenticalOutputs) {
   ExpectError(run("bad", {"--memory_strategy=linear_scan"}), {"--memory_strategy", "--optimize_memory"});
 }
 
+// --outputs writes intermediate blobs too (pycaffe's net.blobs[...]), the
+// same with and without planned memory, where they would otherwise be
+// overwritten by later layers.
+TEST_F(PredictorCliTest, RunWritesTheBlobsNamedByOutputs) {
+  const std::string weights = MobilenetWeights();
+  const auto run = [&](const std::string& dir, std::vector<std::string> extra) {
+    std::vector<std::string> args = {"run", "--model=" + kMobilenet, "--weights=" + weights, "--seed=6",
+                                     "--output_dir=" + Path(dir), "--outputs=conv1,conv2_1/dw,pool6,prob"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return Run(args);
+  };
+  const ToolResult plain = run("plain", {});
+  ExpectSuccess(plain);
+  EXPECT_NE(plain.out.find("blob conv2_1/dw: 1x16x80x80"), std::string::npos) << plain.out;
+  ExpectSuccess(run("planned", {"--optimize_memory"}));
+  for (const char* file : {"conv1.npy", "conv2_1_dw.npy", "pool6.npy", "prob.npy"}) {
+    const std::string written = read_text(Path(std::string("plain/") + file));
+    EXPECT_GT(written.size(), 128u) << file;
+    EXPECT_EQ(read_text(Path(std::string("planned/") + file)), written) << file;
+  }
+  const NpyArray conv1 = read_npy(Path("plain/conv1.npy"));
+  EXPECT_EQ(conv1.shape, (std::vector<int>{1, 16, 80, 80}));
+  ExpectError(run("bad", {"--outputs=conv1,nope"}), {"--outputs", "'nope'"});
+}
+
 // A net of Input layers alone: several inputs, names that are not file
 // names, and outputs equal to the inputs.
 TEST_F(PredictorCliTest, RunHandlesSeveralInputsByName) {
