@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <future>
+#include <limits>
 #include <stdexcept>
 
 #include "common/test_utils.h"
@@ -161,6 +162,34 @@ TEST(FailedForward, ABadShapeThenAGoodOne) {
   Predictor reference(chain_model());
   EXPECT_EQ(testing::to_vector(*planned.forward({good.get()}).at("prob")),
             testing::to_vector(*reference.forward({good.get()}).at("prob")));
+}
+
+TEST(FailedForward, NonFiniteInputsPropagateWithoutError) {
+  // As in Caffe: NaN and Inf are values, not errors; every layer still
+  // writes outputs of the right shape, and ArgMax still gives class indices.
+  const auto model = Model::WithRandomWeights(parse_net_text(R"(
+    input: "data" input_shape { dim: 2 dim: 3 dim: 8 dim: 8 }
+    layer { name: "conv" type: "Convolution" bottom: "data" top: "conv" convolution_param { num_output: 4 kernel_size: 3 } }
+    layer { name: "lrn" type: "LRN" bottom: "conv" top: "lrn" }
+    layer { name: "max" type: "Pooling" bottom: "lrn" top: "max" pooling_param { pool: MAX kernel_size: 2 } }
+    layer { name: "ave" type: "Pooling" bottom: "max" top: "ave" pooling_param { pool: AVE kernel_size: 2 } }
+    layer { name: "bn" type: "BatchNorm" bottom: "ave" top: "bn" }
+    layer { name: "fc" type: "InnerProduct" bottom: "bn" top: "fc" inner_product_param { num_output: 5 } }
+    layer { name: "prob" type: "Softmax" bottom: "fc" top: "prob" }
+    layer { name: "top" type: "ArgMax" bottom: "prob" top: "top" })", "nonfinite"), 1);
+  for (bool plan : {false, true}) {
+    Predictor predictor(model, plan ? memory_options() : PredictorOptions{});
+    for (float bad : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+                      -std::numeric_limits<float>::infinity()}) {
+      auto input = testing::random_blob({2, 3, 8, 8}, 1);
+      input->mutable_cpu_data()[7] = bad;
+      input->mutable_cpu_data()[200] = bad;
+      const auto& outputs = predictor.forward({input.get()});
+      const Blob& top = *outputs.at("top");
+      ASSERT_EQ(top.shape(), (std::vector<int>{2, 1, 1}));
+      for (float index : testing::to_vector(top)) EXPECT_TRUE(index >= 0 && index < 5) << index;
+    }
+  }
 }
 
 // --- the pool ---------------------------------------------------------------------------
