@@ -80,6 +80,8 @@ class PREDICTOR_API Net {
 
   int num_layers() const { return static_cast<int>(layers_.size()); }
   const Layer& layer(int i) const { return *layers_[i]; }
+  // Layer i's blobs. With memory planning they share storage with other
+  // layers' blobs: read them right after ForwardLayer(i), or keep them.
   const std::vector<const Blob*>& bottom_blobs(int i) const { return bottoms_[i]; }
   const std::vector<Blob*>& top_blobs(int i) const { return tops_[i]; }
   const std::vector<std::string>& bottom_names(int i) const { return bottom_names_[i]; }

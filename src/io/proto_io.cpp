@@ -141,6 +141,11 @@ caffe::NetParameter read_net_binary_file(const std::string& path) {
 }
 
 void write_net_binary_file(const caffe::NetParameter& net, const std::string& path) {
+  const std::size_t bytes = net.ByteSizeLong();
+  if (bytes > kMaxCaffemodelBytes) {
+    throw Error(path + ": the .caffemodel would be " + std::to_string(bytes) + " bytes, more than the " +
+                std::to_string(kMaxCaffemodelBytes) + " protobuf can write or read");
+  }
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   if (!out) throw Error(path + ": cannot open for writing: " + std::strerror(errno));
   if (!net.SerializeToOstream(&out)) throw Error(path + ": write error");

@@ -1,6 +1,7 @@
 // predictor init-weights: a .caffemodel of deterministic random weights for a
 // .prototxt, for testing and benchmarking models whose trained weights are
 // not at hand. The same prototxt and seed give the same bytes.
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 
@@ -8,6 +9,7 @@
 #include "commands.h"
 #include "flags.h"
 #include "io/proto_io.h"
+#include "predictor/Limits.h"
 #include "predictor/Model.h"
 
 DEFINE_string(output, "", "the .caffemodel to write");
@@ -19,7 +21,11 @@ namespace {
 int init_weights() {
   require_flag("model", FLAGS_model);
   require_flag("output", FLAGS_output);
-  const auto model = Model::WithRandomWeightsFromFile(FLAGS_model, FLAGS_seed, load_options_from_flags());
+  LoadOptions options = load_options_from_flags();
+  // The weights must fit one .caffemodel (protobuf's 2 GiB, less room for
+  // the definition): refused before any is drawn.
+  options.max_weight_bytes = std::min(options.max_weight_bytes, kMaxCaffemodelBytes - (std::size_t{64} << 20));
+  const auto model = Model::WithRandomWeightsFromFile(FLAGS_model, FLAGS_seed, options);
 
   caffe::NetParameter caffemodel;
   model->ToCaffemodel(&caffemodel);
