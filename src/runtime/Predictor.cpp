@@ -1,6 +1,7 @@
 #include "predictor/Predictor.h"
 
 #include <algorithm>
+#include <new>
 
 #include "predictor/CaffeProto.h"
 #include "predictor/Error.h"
@@ -25,8 +26,7 @@ PredictorOptions with_optimization(Optimization optimization) {
 
 }  // namespace
 
-Predictor::Predictor(const std::string& prototxt_path, const std::string& caffemodel_path,
-                     Optimization optimization)
+Predictor::Predictor(const std::string& prototxt_path, const std::string& caffemodel_path, Optimization optimization)
     : Predictor(prototxt_path, caffemodel_path, with_optimization(optimization)) {}
 
 Predictor::Predictor(const std::string& prototxt_path, const std::string& caffemodel_path,
@@ -35,8 +35,7 @@ Predictor::Predictor(const std::string& prototxt_path, const std::string& caffem
   Init();
 }
 
-std::unique_ptr<Predictor> Predictor::FromStrings(const std::string& prototxt_text,
-                                                  const std::string& caffemodel_bytes,
+std::unique_ptr<Predictor> Predictor::FromStrings(const std::string& prototxt_text, const std::string& caffemodel_bytes,
                                                   const PredictorOptions& options) {
   return std::make_unique<Predictor>(Model::FromStrings(prototxt_text, caffemodel_bytes, options.load), options);
 }
@@ -78,8 +77,8 @@ void Predictor::Init() {
   const bool plan_memory = has(options_.optimization, Optimization::MEMORY);
   if (plan_memory) probe.EnableMemoryPlanning(options_.memory_strategy);  // validates the strategy
   replicas_ = std::make_shared<ReplicaSet>([model = model_, outputs = output_names_, plan_memory,
-                                            strategy = options_.memory_strategy,
-                                            keep = options_.extra_outputs, limits = options_.limits] {
+                                            strategy = options_.memory_strategy, keep = options_.extra_outputs,
+                                            limits = options_.limits] {
     auto replica = std::make_unique<Replica>();
     replica->net = std::make_unique<Net>(model);
     replica->net->SetLimits(limits);
@@ -99,62 +98,79 @@ const MemoryStats* Predictor::memory_stats() const {
 
 namespace {
 
+// Runs `body`, turning an allocation failure outside the Net (a new
+// replica, an input blob) into OutOfMemoryError like those inside it.
+template <typename Body>
+decltype(auto) out_of_memory_as_error(const std::string& source, Body&& body) {
+  try {
+    return body();
+  } catch (const std::bad_alloc&) {
+    throw OutOfMemoryError(source + ": forward: out of memory");
+  }
+}
+
 void check_input_count(std::size_t given, const std::vector<std::string>& names) {
   if (given != names.size()) {
-    throw Error("forward: " + std::to_string(given) + " inputs given, the net takes " +
-                std::to_string(names.size()) + " (" + joined(names) + ")");
+    throw Error("forward: " + std::to_string(given) + " inputs given, the net takes " + std::to_string(names.size()) +
+                " (" + joined(names) + ")");
   }
 }
 
 }  // namespace
 
 const std::map<std::string, const Blob*>& Predictor::forward(const std::vector<Blob*>& inputs) {
-  check_input_count(inputs.size(), input_names_);
-  Replica& replica = replicas_->local();
-  Net& net = *replica.net;
-  for (std::size_t i = 0; i < inputs.size(); ++i) {
-    const Blob* input = inputs[i];
-    if (input == nullptr || !input->data()) {
-      throw Error("forward: input '" + input_names_[i] + "' is null or has no data (Reshape it first)");
+  return out_of_memory_as_error(model_->source(), [&]() -> const std::map<std::string, const Blob*>& {
+    check_input_count(inputs.size(), input_names_);
+    Replica& replica = replicas_->local();
+    Net& net = *replica.net;
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      const Blob* input = inputs[i];
+      if (input == nullptr || !input->data()) {
+        throw Error("forward: input '" + input_names_[i] + "' is null or has no data (Reshape it first)");
+      }
+      Blob* net_input = net.input_blobs()[i];
+      net_input->Reshape(input->shape());
+      net_input->ShareData(*input);
     }
-    Blob* net_input = net.input_blobs()[i];
-    net_input->Reshape(input->shape());
-    net_input->ShareData(*input);
-  }
-  net.Forward();
-  return replica.outputs;
+    net.Forward();
+    return replica.outputs;
+  });
 }
 
 std::vector<const Blob*> Predictor::forward(const std::vector<Blob*>& inputs,
                                             const std::vector<std::string>& output_names) {
-  Net& net = *replicas_->local().net;
-  std::vector<const Blob*> result;
-  for (const auto& name : output_names) {
-    const Blob* blob = net.blob(name);
-    if (blob == nullptr) throw Error("forward: the net has no blob named '" + name + "'");
-    result.push_back(blob);
-  }
-  // With Optimization::MEMORY the requested blobs are kept out of storage
-  // sharing for this forward (the replica caches a plan per set of names),
-  // so each holds its own value when the call returns.
-  net.KeepBlobs(output_names);
-  forward(inputs);
-  return result;
+  return out_of_memory_as_error(model_->source(), [&] {
+    Net& net = *replicas_->local().net;
+    std::vector<const Blob*> result;
+    for (const auto& name : output_names) {
+      const Blob* blob = net.blob(name);
+      if (blob == nullptr) throw Error("forward: the net has no blob named '" + name + "'");
+      result.push_back(blob);
+    }
+    // With Optimization::MEMORY the requested blobs are kept out of storage
+    // sharing for this forward (the replica caches a plan per set of names),
+    // so each holds its own value when the call returns.
+    net.KeepBlobs(output_names);
+    forward(inputs);
+    return result;
+  });
 }
 
 const std::map<std::string, const Blob*>& Predictor::forward(const std::vector<Input>& inputs) {
-  check_input_count(inputs.size(), input_names_);
-  Replica& replica = replicas_->local();
-  std::vector<Blob*> blobs;
-  for (std::size_t i = 0; i < inputs.size(); ++i) {
-    if (inputs[i].data == nullptr) throw Error("forward: input '" + input_names_[i] + "' has a null data pointer");
-    Blob& blob = replica.raw_inputs[i];
-    blob.Reshape(inputs[i].shape);
-    // Inputs are only read (the Net never writes a net input in place).
-    blob.set_cpu_data(const_cast<float*>(inputs[i].data));
-    blobs.push_back(&blob);
-  }
-  return forward(blobs);
+  return out_of_memory_as_error(model_->source(), [&]() -> const std::map<std::string, const Blob*>& {
+    check_input_count(inputs.size(), input_names_);
+    Replica& replica = replicas_->local();
+    std::vector<Blob*> blobs;
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      if (inputs[i].data == nullptr) throw Error("forward: input '" + input_names_[i] + "' has a null data pointer");
+      Blob& blob = replica.raw_inputs[i];
+      blob.Reshape(inputs[i].shape);
+      // Inputs are only read (the Net never writes a net input in place).
+      blob.set_cpu_data(const_cast<float*>(inputs[i].data));
+      blobs.push_back(&blob);
+    }
+    return forward(blobs);
+  });
 }
 
 }  // namespace predictor
