@@ -1,0 +1,25 @@
+#pragma once
+// Direct 2-D convolution for groups of one input channel each (depthwise,
+// optionally with a channel multiplier) on the GPU, with the semantics of
+// kernels/cpu/conv_depthwise.h: output channel o = c * multiplier + m reads
+// input channel c with weights[o] (kernel[0] x kernel[1] floats) and adds
+// bias[o]; padding reads as zeros.
+//
+// Device pointers; enqueued on `stream`, never synchronising; a failed
+// launch (or g.num_axes != 2) throws predictor::Error. One thread per output
+// element starts from the bias (or 0) and adds weight * input tap by tap,
+// kernel rows then columns, padded taps included (weight * 0), each product
+// and sum rounded: the CPU's arithmetic, bit for bit. No scratch.
+
+#include <cuda_runtime_api.h>
+
+#include "kernels/cpu/conv_geometry.h"
+
+namespace predictor::cuda {
+
+// A batch of `batch` images: input batch x g.channels x image, output
+// batch x (g.channels * multiplier) x grid_size(g). bias may be null.
+void depthwise_conv2d(const cpu::PatchGeometry& g, int multiplier, int batch, const float* input, const float* weights,
+                      const float* bias, float* output, cudaStream_t stream);
+
+}  // namespace predictor::cuda

@@ -1,0 +1,33 @@
+#pragma once
+// A thin layer over cuBLAS's single-precision matrix product with the
+// row-major convention of kernels/cpu/gemm.h, and the bias epilogue of a
+// fully connected product. FP32 throughout: cublasGemmEx with
+// CUBLAS_COMPUTE_32F and CUBLAS_GEMM_DEFAULT, the handle's math mode set to
+// CUBLAS_DEFAULT_MATH first, so that neither TF32 tensor cores nor BF16x9
+// emulation may be used whatever the handle was set to before.
+//
+// Device pointers; enqueued on `stream`, never synchronising; failures throw
+// predictor::Error naming the call.
+
+#include <cublas_v2.h>
+#include <cuda_runtime_api.h>
+
+namespace predictor::cuda {
+
+// C = alpha * op(A) * op(B) + beta * C, row-major. op(A) is m x k, op(B) is
+// k x n, C is m x n; lda, ldb and ldc are the row strides of A, B and C as
+// stored (before op). As on the CPU: m or n <= 0 does nothing; k <= 0 makes
+// C beta * C (exactly zero when beta is 0, leaving no NaN behind); with
+// beta == 0, C is never read (cuBLAS's rule), so garbage in it is harmless.
+//
+// `handle` is the caller's; this call sets its stream (to `stream`), its
+// pointer mode (host: alpha and beta are host values) and its math mode
+// (CUBLAS_DEFAULT_MATH), and leaves them so. A handle must not be used by two
+// threads at once.
+void gemm(cublasHandle_t handle, bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda,
+          const float* b, int ldb, float beta, float* c, int ldc, cudaStream_t stream);
+
+// c[i][j] += bias[j] for a dense row-major m x n matrix c.
+void add_row_bias(int m, int n, const float* bias, float* c, cudaStream_t stream);
+
+}  // namespace predictor::cuda

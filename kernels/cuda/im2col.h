@@ -1,0 +1,31 @@
+#pragma once
+// im2col and its adjoint col2im on the GPU for 2-D images (num_axes == 2),
+// with dilation, with the semantics of kernels/cpu/im2col.h (Caffe's): the
+// column matrix has one row per (channel, kernel tap), row = channel *
+// kernel_h * kernel_w + kh * kernel_w + kw, and one column per window
+// position (row-major over the grid); entry = the image value the tap reads
+// there, 0 in the padding. N-d versions are not provided.
+//
+// Device pointers; enqueued on `stream`, never synchronising; a failed
+// launch (or g.num_axes != 2) throws predictor::Error. Both match the CPU
+// bit for bit (col2im adds each image element's contributions in the CPU's
+// order: kh, then kw).
+
+#include <cuda_runtime_api.h>
+
+#include <cstddef>
+
+#include "kernels/cpu/conv_geometry.h"
+
+namespace predictor::cuda {
+
+// Writes the column matrix of `image` (channels x height x width floats) to
+// col, whose rows start ld >= grid_size(g) floats apart.
+void im2col_2d(const cpu::PatchGeometry& g, const float* image, float* col, std::size_t ld, cudaStream_t stream);
+
+// Overwrites `image` with the sum, at each image element, of the dense column
+// matrix entries (rows grid_size(g) floats long) that im2col would have
+// copied from it. One thread per image element gathers them: no atomics.
+void col2im_2d(const cpu::PatchGeometry& g, const float* col, float* image, cudaStream_t stream);
+
+}  // namespace predictor::cuda

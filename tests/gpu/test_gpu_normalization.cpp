@@ -1,0 +1,194 @@
+// CUDA normalisation kernels (BatchNorm, Scale/Bias broadcast, MVN) against
+// the CPU kernels (bit for bit where the arithmetic is element-wise) and
+// against plain loops written from Caffe's layers (statistics in double).
+// Shapes with inner == 1, odd sizes, batch > 1, rows longer than a block's
+// worth of threads, and in place.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "gpu/gpu_test_utils.h"
+#include "kernels/cpu/normalization.h"
+#include "kernels/cuda/normalization.h"
+
+namespace predictor {
+namespace {
+
+using namespace gpu_testing;
+
+class GpuNormalization : public GpuTest {};
+
+TEST_F(GpuNormalization, BatchNormStoredStats) {
+  const int channels = 37;
+  const auto mean = random_values(channels, 1, -2.0f, 2.0f);
+  const auto variance = random_values(channels, 2, 0.0f, 3.0f);
+  for (float factor : {1.0f, 0.999f, 7.5f, 0.0f}) {
+    SCOPED_TRACE("moving average factor " + std::to_string(factor));
+    DeviceBuffer d_mean = upload(mean), d_var = upload(variance), d_cm = poisoned(channels), d_inv = poisoned(channels);
+    cuda::batch_norm_stored_stats(d_mean.get(), d_var.get(), factor, 1e-5f, channels, d_cm.get(), d_inv.get(), stream_);
+    const auto cm = download(d_cm), inv = download(d_inv);
+    std::vector<float> cpu_cm(channels), cpu_inv(channels);
+    cpu::batch_norm_stored_stats(mean.data(), variance.data(), factor, 1e-5f, channels, cpu_cm.data(), cpu_inv.data());
+    EXPECT_TRUE(bitwise_equal(cm, cpu_cm));
+    EXPECT_TRUE(bitwise_equal(inv, cpu_inv));
+    std::vector<double> ref_cm(channels), ref_inv(channels);
+    const double f = factor == 0.0f ? 0.0 : 1.0 / factor;
+    for (int c = 0; c < channels; ++c) {
+      ref_cm[c] = f * mean[c];
+      ref_inv[c] = 1.0 / std::sqrt(f * variance[c] + 1e-5);
+    }
+    EXPECT_TRUE(near_equal(cm, ref_cm, 1e-6));
+    EXPECT_TRUE(near_equal(inv, ref_inv, 1e-6));
+  }
+}
+
+TEST_F(GpuNormalization, BatchNormBatchStatsAndApply) {
+  struct Shape {
+    int num, channels;
+    std::size_t spatial;
+  };
+  for (const Shape& s : {Shape{1, 3, 1}, Shape{4, 5, 1}, Shape{2, 3, 49}, Shape{3, 17, 13 * 11}, Shape{5, 2, 3001},
+                         Shape{1, 64, 56 * 56}}) {
+    SCOPED_TRACE(std::to_string(s.num) + " x " + std::to_string(s.channels) + " x " + std::to_string(s.spatial));
+    const std::size_t count = static_cast<std::size_t>(s.num) * s.channels * s.spatial;
+    // An offset mean, so that the centring matters.
+    const auto in = random_values(count, 3, 2.0f, 5.0f);
+    DeviceBuffer d_in = upload(in), d_cm = poisoned(s.channels), d_inv = poisoned(s.channels), d_out = poisoned(count);
+    cuda::batch_norm_batch_stats(d_in.get(), s.num, s.channels, s.spatial, 1e-5f, d_cm.get(), d_inv.get(), stream_);
+    cuda::batch_norm_apply(d_in.get(), s.num, s.channels, s.spatial, d_cm.get(), d_inv.get(), d_out.get(), stream_);
+    const auto cm = download(d_cm), inv = download(d_inv), out = download(d_out);
+    cuda::batch_norm_apply(d_in.get(), s.num, s.channels, s.spatial, d_cm.get(), d_inv.get(), d_in.get(), stream_);
+    EXPECT_TRUE(bitwise_equal(download(d_in), out)) << "in place";
+
+    std::vector<float> cpu_cm(s.channels), cpu_inv(s.channels), cpu_out(count);
+    cpu::batch_norm_batch_stats(in.data(), s.num, s.channels, s.spatial, 1e-5f, cpu_cm.data(), cpu_inv.data());
+    // Double sums in another order: equal but for the last bit, at most.
+    EXPECT_TRUE(near_equal(cm, cpu_cm, 2e-7));
+    EXPECT_TRUE(near_equal(inv, cpu_inv, 2e-7));
+    // Given the same statistics, apply is bit for bit the CPU's.
+    cpu::batch_norm_apply(in.data(), s.num, s.channels, s.spatial, cm.data(), inv.data(), cpu_out.data());
+    EXPECT_TRUE(bitwise_equal(out, cpu_out));
+
+    // Caffe's formula in double: mean and biased variance over num x spatial.
+    std::vector<double> expected(count);
+    for (int c = 0; c < s.channels; ++c) {
+      double sum = 0, squares = 0;
+      const double n = static_cast<double>(s.num) * s.spatial;
+      for (int b = 0; b < s.num; ++b) {
+        for (std::size_t i = 0; i < s.spatial; ++i) sum += in[(b * s.channels + c) * s.spatial + i];
+      }
+      const double mean = sum / n;
+      for (int b = 0; b < s.num; ++b) {
+        for (std::size_t i = 0; i < s.spatial; ++i) {
+          const double d = in[(b * s.channels + c) * s.spatial + i] - mean;
+          squares += d * d;
+        }
+      }
+      const double inv_std = 1.0 / std::sqrt(squares / n + 1e-5);
+      for (int b = 0; b < s.num; ++b) {
+        for (std::size_t i = 0; i < s.spatial; ++i) {
+          const std::size_t at = (b * s.channels + c) * s.spatial + i;
+          expected[at] = (in[at] - mean) * inv_std;
+        }
+      }
+    }
+    EXPECT_TRUE(near_equal(out, expected, 1e-4, 1e-5));
+  }
+}
+
+TEST_F(GpuNormalization, ScaleAndBiasBroadcast) {
+  struct Shape {
+    std::size_t outer, dim, inner;
+  };
+  for (const Shape& s : {Shape{1, 1, 1}, Shape{3, 7, 1}, Shape{2, 5, 9}, Shape{1, 1000, 1}, Shape{4, 3, 56 * 56 + 3},
+                         Shape{7, 129, 33}}) {
+    SCOPED_TRACE(std::to_string(s.outer) + " x " + std::to_string(s.dim) + " x " + std::to_string(s.inner));
+    const std::size_t count = s.outer * s.dim * s.inner;
+    const auto in = with_specials(random_values(count, 4, -3.0f, 3.0f), {kNaN, kInf, -kInf, -0.0f});
+    const auto scale = with_specials(random_values(s.dim, 5, -2.0f, 2.0f), {0.0f, -0.0f});
+    const auto bias = random_values(s.dim, 6, -1.0f, 1.0f);
+    DeviceBuffer d_in = upload(in), d_scale = upload(scale), d_bias = upload(bias);
+    for (int variant = 0; variant < 3; ++variant) {  // scale + bias, scale alone, bias alone
+      SCOPED_TRACE("variant " + std::to_string(variant));
+      DeviceBuffer d_out = poisoned(count);
+      std::vector<float> cpu_out(count), expected(count);
+      if (variant == 0) {
+        cuda::scale_broadcast(d_in.get(), s.outer, s.dim, s.inner, d_scale.get(), d_bias.get(), d_out.get(), stream_);
+        cpu::scale_broadcast(in.data(), s.outer, s.dim, s.inner, scale.data(), bias.data(), cpu_out.data());
+      } else if (variant == 1) {
+        cuda::scale_broadcast(d_in.get(), s.outer, s.dim, s.inner, d_scale.get(), nullptr, d_out.get(), stream_);
+        cpu::scale_broadcast(in.data(), s.outer, s.dim, s.inner, scale.data(), nullptr, cpu_out.data());
+      } else {
+        cuda::bias_broadcast(d_in.get(), s.outer, s.dim, s.inner, d_bias.get(), d_out.get(), stream_);
+        cpu::bias_broadcast(in.data(), s.outer, s.dim, s.inner, bias.data(), cpu_out.data());
+      }
+      for (std::size_t i = 0; i < count; ++i) {
+        const std::size_t d = (i / s.inner) % s.dim;
+        if (variant == 0) {
+          const float product = in[i] * scale[d];
+          expected[i] = product + bias[d];
+        } else if (variant == 1) {
+          expected[i] = in[i] * scale[d];
+        } else {
+          expected[i] = in[i] + bias[d];
+        }
+      }
+      const auto out = download(d_out);
+      EXPECT_TRUE(bitwise_equal(out, cpu_out)) << "GPU vs CPU kernel";
+      EXPECT_TRUE(bitwise_equal(out, expected)) << "GPU vs plain loop";
+      // In place, on a copy of the input.
+      DeviceBuffer d_copy = upload(in);
+      if (variant == 0) {
+        cuda::scale_broadcast(d_copy.get(), s.outer, s.dim, s.inner, d_scale.get(), d_bias.get(), d_copy.get(),
+                              stream_);
+      } else if (variant == 1) {
+        cuda::scale_broadcast(d_copy.get(), s.outer, s.dim, s.inner, d_scale.get(), nullptr, d_copy.get(), stream_);
+      } else {
+        cuda::bias_broadcast(d_copy.get(), s.outer, s.dim, s.inner, d_bias.get(), d_copy.get(), stream_);
+      }
+      EXPECT_TRUE(bitwise_equal(download(d_copy), out)) << "in place";
+    }
+  }
+}
+
+TEST_F(GpuNormalization, MeanVarianceNormalize) {
+  struct Shape {
+    std::size_t rows, dim;
+  };
+  // Warp-per-row (dim < 2048) and block-per-row shapes.
+  for (const Shape& s : {Shape{1, 1}, Shape{3, 7}, Shape{6, 49}, Shape{2, 2047}, Shape{4, 2048},
+                         Shape{3, 3 * 224 * 224}, Shape{1000, 33}, Shape{9, 5000}}) {
+    for (bool normalize_variance : {true, false}) {
+      SCOPED_TRACE(std::to_string(s.rows) + " x " + std::to_string(s.dim) +
+                   (normalize_variance ? " variance" : " mean only"));
+      const std::size_t count = s.rows * s.dim;
+      const auto in = random_values(count, 7, -1.0f, 5.0f);
+      DeviceBuffer d_in = upload(in), d_out = poisoned(count);
+      cuda::mean_variance_normalize(d_in.get(), s.rows, s.dim, normalize_variance, 1e-9f, d_out.get(), stream_);
+      const auto out = download(d_out);
+      cuda::mean_variance_normalize(d_in.get(), s.rows, s.dim, normalize_variance, 1e-9f, d_in.get(), stream_);
+      EXPECT_TRUE(bitwise_equal(download(d_in), out)) << "in place";
+
+      std::vector<float> cpu_out(count);
+      cpu::mean_variance_normalize(in.data(), s.rows, s.dim, normalize_variance, 1e-9f, cpu_out.data());
+      // The row mean may differ in its last bit (double sums in another
+      // order): a difference of about ulp(mean) in x - mean.
+      EXPECT_TRUE(near_equal(out, cpu_out, 1e-6, 2e-6));
+      std::vector<double> expected(count);
+      for (std::size_t r = 0; r < s.rows; ++r) {
+        double sum = 0, squares = 0;
+        for (std::size_t i = 0; i < s.dim; ++i) sum += in[r * s.dim + i];
+        const double mean = sum / s.dim;
+        for (std::size_t i = 0; i < s.dim; ++i) squares += (in[r * s.dim + i] - mean) * (in[r * s.dim + i] - mean);
+        const double factor = normalize_variance ? 1.0 / (std::sqrt(squares / s.dim) + 1e-9) : 1.0;
+        for (std::size_t i = 0; i < s.dim; ++i) expected[r * s.dim + i] = (in[r * s.dim + i] - mean) * factor;
+      }
+      EXPECT_TRUE(near_equal(out, expected, 1e-5, 1e-5));
+    }
+  }
+}
+
+}  // namespace
+}  // namespace predictor
