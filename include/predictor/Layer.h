@@ -74,6 +74,15 @@ class PREDICTOR_API Layer {
   virtual void reshape(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top) = 0;
   // Scratch bytes forward needs for the shapes of the last reshape.
   std::size_t scratch_bytes() const { return scratch_bytes_; }
+  // The work of forward_cpu at the shapes of the last reshape, in
+  // multiply-adds or comparable steps: what a replica's work budget
+  // (ReplicaLimits::max_multiply_adds) is checked against before a forward
+  // runs. The default counts, for each top element, the weights per output
+  // (a convolution's C/g*kh*kw, an inner product's K; 1 without weights),
+  // plus one step per bottom element. Layers whose work grows otherwise (a
+  // pooling or LRN window) override it; an estimate within a small factor
+  // is enough.
+  virtual double forward_multiply_adds(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top) const;
 
   virtual void forward_cpu(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top,
                            const ForwardContext& context) = 0;

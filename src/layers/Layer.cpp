@@ -43,6 +43,17 @@ void Layer::fill_he_normal(Blob* blob, double fan_in, std::mt19937& rng) {
   for (std::size_t i = 0; i < blob->count(); ++i) data[i] = dist(rng);
 }
 
+double Layer::forward_multiply_adds(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top) const {
+  double per_output = 1;
+  if (!weights_.empty() && weights_[0]->num_axes() > 1 && weights_[0]->shape(0) > 0) {
+    per_output = static_cast<double>(weights_[0]->count()) / weights_[0]->shape(0);
+  }
+  double work = 0;
+  for (const Blob* blob : top) work += static_cast<double>(blob->count()) * per_output;
+  for (const Blob* blob : bottom) work += static_cast<double>(blob->count());
+  return work;
+}
+
 void Layer::set_weights(std::vector<std::shared_ptr<const Blob>> weights) {
   weights_ = std::move(weights);
 }

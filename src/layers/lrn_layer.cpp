@@ -1,5 +1,6 @@
 // LRN: local response normalisation of a 4-D blob, across channels or
 // within each channel, with BVLC Caffe's formulas (see kernels/cpu/lrn.h).
+#include <algorithm>
 #include <climits>
 #include <string>
 
@@ -37,6 +38,16 @@ class LRNLayer : public Layer {
     const std::size_t floats = across_channels_ ? cpu::lrn_across_channels_scratch(in.shape(1), in.count(2))
                                                 : cpu::lrn_within_channel_scratch(in.shape(2), in.shape(3));
     set_scratch_bytes(floats * sizeof(float));
+  }
+
+  // Each output sums its window: local_size channels, or a local_size
+  // square of its plane, clipped to the blob.
+  double forward_multiply_adds(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top) const override {
+    const Blob& in = *bottom[0];
+    const double window = across_channels_ ? std::min(local_size_, in.shape(1))
+                                           : static_cast<double>(std::min(local_size_, in.shape(2))) *
+                                                 std::min(local_size_, in.shape(3));
+    return static_cast<double>(in.count()) * (window + 1);
   }
 
   void forward_cpu(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top,

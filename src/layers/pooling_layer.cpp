@@ -2,6 +2,7 @@
 // blob, with BVLC Caffe's parameter rules and output sizes. STOCHASTIC runs
 // Caffe's test-phase rule (the probability-weighted average), the only one
 // that makes sense at inference. MAX may write the argmax as a second top.
+#include <algorithm>
 #include <climits>
 #include <cstdint>
 #include <string>
@@ -78,6 +79,13 @@ class PoolingLayer : public Layer {
     geometry_.pooled_width = static_cast<int>(pooled_w);
     const std::vector<int> shape{in.shape(0), in.shape(1), geometry_.pooled_height, geometry_.pooled_width};
     for (Blob* blob : top) blob->Reshape(shape);
+  }
+
+  // Each output visits its window, clipped to the image.
+  double forward_multiply_adds(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top) const override {
+    const double window = static_cast<double>(std::min(geometry_.kernel_h, geometry_.height)) *
+                          std::min(geometry_.kernel_w, geometry_.width);
+    return static_cast<double>(top[0]->count()) * window + static_cast<double>(bottom[0]->count());
   }
 
   void forward_cpu(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top,

@@ -229,16 +229,7 @@ void Net::ApplyMemoryPlan() {
 
 void Net::CheckLimits() const {
   double multiply_adds = 0;
-  for (int i = 0; i < num_layers(); ++i) {
-    // Work per top element: the weights per output (a convolution's C/g*kh*kw,
-    // an inner product's K), at least 1.
-    double per_element = 1;
-    const auto& weights = layers_[i]->weights();
-    if (!weights.empty() && weights[0]->num_axes() > 1 && weights[0]->shape(0) > 0) {
-      per_element = static_cast<double>(weights[0]->count()) / weights[0]->shape(0);
-    }
-    for (const Blob* top : tops_[i]) multiply_adds += static_cast<double>(top->count()) * per_element;
-  }
+  for (int i = 0; i < num_layers(); ++i) multiply_adds += layers_[i]->forward_multiply_adds(bottoms_[i], tops_[i]);
   if (multiply_adds > limits_.max_multiply_adds) {
     throw Error("a forward at these input shapes is about " + std::to_string(multiply_adds) +
                 " multiply-adds, over the limit of " + std::to_string(limits_.max_multiply_adds) +

@@ -154,6 +154,19 @@ TEST(FailedForward, OverTheWorkBudget) {
   EXPECT_TRUE(testing::throws_error_naming([&] { limited.forward({input.get()}); }, {"max_multiply_adds"}));
 }
 
+TEST(FailedForward, WindowsCountInTheWorkBudget) {
+  // Few elements, but every output averages a 256 x 256 window: 1279^2
+  // outputs times 65536 steps, about 1e11, refused at a 1e9 budget.
+  PredictorOptions options;
+  options.limits.max_multiply_adds = 1e9;
+  Predictor limited(Model::WithRandomWeights(parse_net_text(R"(
+    input: "data" input_shape { dim: 1 dim: 1 dim: 256 dim: 256 }
+    layer { name: "p" type: "Pooling" bottom: "data" top: "p"
+            pooling_param { pool: AVE kernel_size: 1024 pad: 1023 stride: 1 } })", "window"), 1), options);
+  Blob input({1, 1, 256, 256});
+  EXPECT_TRUE(testing::throws_error_naming([&] { limited.forward({&input}); }, {"max_multiply_adds"}));
+}
+
 TEST(FailedForward, ABadShapeThenAGoodOne) {
   Predictor planned(chain_model(), memory_options());
   auto wrong = testing::random_blob({1, 4, 16, 16}, 1);
