@@ -68,15 +68,16 @@ void run_layer(benchmark::State& state, const LayerCase& layer_case) {
   weights.assign(owned.begin(), owned.end());
   layer->set_weights(weights);
   layer->reshape(bottom, top);
-  SyncedMemory scratch(layer->scratch_bytes());
+  const std::size_t scratch_bytes = layer->prepare_cpu(bottom, top);
+  SyncedMemory scratch(scratch_bytes);
   ForwardContext context;
-  if (layer->scratch_bytes() > 0) context.scratch = scratch.mutable_cpu_data();
+  if (scratch_bytes > 0) context.scratch = scratch.mutable_cpu_data();
 
   for (auto _ : state) {
     layer->forward_cpu(bottom, top, context);
     benchmark::DoNotOptimize(output.cpu_data());
   }
-  state.counters["scratch_KiB"] = static_cast<double>(layer->scratch_bytes()) / 1024;
+  state.counters["scratch_KiB"] = static_cast<double>(scratch_bytes) / 1024;
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) *
                           static_cast<int64_t>((input.count() + output.count()) * sizeof(float)));
 }

@@ -1,8 +1,14 @@
 #pragma once
 // The layer interface: the glue between a LayerParameter and the kernels.
-// A layer parses and validates its parameters, checks its wiring, infers
-// top shapes, says how much scratch memory its forward needs, and calls
-// kernels (kernels/cpu, kernels/cuda), which are plain functions on pointers.
+// A layer is backend-neutral glue plus one execution per backend:
+//   - shared by every backend: parameters and their validation (in the
+//     constructor), wiring, weight shapes, shape inference (reshape);
+//   - per backend: prepare_cpu / prepare_gpu plan that backend's kernels for
+//     the shapes of the last reshape and say how much scratch memory they
+//     need; forward_cpu / forward_gpu call the kernels (kernels/cpu,
+//     kernels/cuda: plain functions on pointers).
+// A layer runs on the GPU when supports_gpu() says it can (ncnn's
+// support_vulkan); the Net moves its blobs to the side the layer runs on.
 //
 // Layers are created per net replica and are cheap: the learned parameters
 // are not owned by the layer but shared, read-only, by every replica of a
@@ -27,11 +33,25 @@ class LayerParameter;
 
 namespace predictor {
 
+// The backends a layer can run on.
+enum class Backend { CPU, CUDA };
+const char* backend_name(Backend backend);
+
 // What a forward call gets besides its blobs.
 struct ForwardContext {
-  // Scratch memory of at least Layer::scratch_bytes() bytes, 64-byte aligned,
-  // not preserved between calls. Null when the layer asked for none.
+  // Scratch memory of at least the bytes prepare_cpu / prepare_gpu asked
+  // for, 64-byte aligned (256 on the device), not preserved between calls:
+  // host memory for forward_cpu, device memory for forward_gpu. Null when
+  // the layer asked for none.
   void* scratch = nullptr;
+  // forward_gpu only: the CUDA device (already current), the replica's
+  // stream (a cudaStream_t) on which every kernel and copy must be enqueued,
+  // and a cuBLAS handle (a cublasHandle_t) bound to that stream. forward_gpu
+  // must not synchronise the stream, allocate device memory or read device
+  // data on the host: the Net may capture the forward into a CUDA graph.
+  int device = -1;
+  void* cuda_stream = nullptr;
+  void* cublas = nullptr;
 };
 
 class PREDICTOR_API Layer {
@@ -69,11 +89,12 @@ class PREDICTOR_API Layer {
   const std::vector<std::shared_ptr<const Blob>>& weights() const { return weights_; }
 
   // Shapes the tops from the bottoms and validates everything that depends
-  // on shapes; sets scratch_bytes(). Throws predictor::Error naming the layer
-  // and the offending field or input.
+  // on shapes (backend-neutral: no kernel planning here). Throws
+  // predictor::Error naming the layer and the offending field or input.
   virtual void reshape(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top) = 0;
-  // Scratch bytes forward needs for the shapes of the last reshape.
-  std::size_t scratch_bytes() const { return scratch_bytes_; }
+  // Plans the CPU kernels for the shapes of the last reshape; returns the
+  // host scratch bytes forward_cpu needs (default: none).
+  virtual std::size_t prepare_cpu(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top);
   // The work of forward_cpu at the shapes of the last reshape, in
   // multiply-adds or comparable steps: what a replica's work budget
   // (ReplicaLimits::max_multiply_adds) is checked against before a forward
@@ -87,12 +108,25 @@ class PREDICTOR_API Layer {
   virtual void forward_cpu(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top,
                            const ForwardContext& context) = 0;
 
+  // The CUDA execution. A layer that returns true implements prepare_gpu
+  // (device scratch bytes, like prepare_cpu) and forward_gpu, reading its
+  // bottoms with gpu_data() and its weights with gpu_weight_data(), writing
+  // its tops with mutable_gpu_data(); the Net has made the bottoms current
+  // on the device (on the context's stream) before the call.
+  virtual bool supports_gpu() const { return false; }
+  virtual std::size_t prepare_gpu(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top);
+  virtual void forward_gpu(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top,
+                           const ForwardContext& context);
+  // Binds the device copies of the weights (same order as set_weights), on
+  // the device this layer's replica runs on; read-only, shared between
+  // replicas. Owned by the model's per-device weight upload.
+  void set_gpu_weights(std::vector<const float*> weights) { gpu_weights_ = std::move(weights); }
+
   // Throws predictor::Error("layer 'NAME' (TYPE): FIELD: MESSAGE").
   // `field` may be empty when no single field is at fault.
   [[noreturn]] void fail(const std::string& field, const std::string& message) const;
 
  protected:
-  void set_scratch_bytes(std::size_t bytes) { scratch_bytes_ = bytes; }
   // He initialisation, as the default fill_weights draws for weights: a
   // Gaussian of standard deviation sqrt(2 / fan_in).
   static void fill_he_normal(Blob* blob, double fan_in, std::mt19937& rng);
@@ -100,11 +134,14 @@ class PREDICTOR_API Layer {
   int canonical_axis(const Blob& blob, int axis, const std::string& field) const;
   // Weight i, current on the host (read-only, shared between replicas).
   const float* weight_data(int i) const;
+  // Weight i on the device (read-only, shared between replicas); fails
+  // naming the layer when no device weights are bound.
+  const float* gpu_weight_data(int i) const;
 
  private:
   std::unique_ptr<caffe::LayerParameter> param_;
   std::vector<std::shared_ptr<const Blob>> weights_;
-  std::size_t scratch_bytes_ = 0;
+  std::vector<const float*> gpu_weights_;
 };
 
 }  // namespace predictor

@@ -8,7 +8,9 @@
 
 #include "predictor/Export.h"
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -20,6 +22,8 @@ class NetParameter;
 }
 
 namespace predictor {
+
+class DeviceWeights;
 
 class PREDICTOR_API Model {
  public:
@@ -62,6 +66,17 @@ class PREDICTOR_API Model {
   }
   std::size_t weight_bytes() const;
 
+  // The weights on CUDA device `device`: uploaded on the first call for that
+  // device (synchronously, under the model's lock: concurrent callers wait
+  // and get the same copy), then shared by every replica and predictor of
+  // this model on that device for the model's lifetime. Predictors call it
+  // at construction for each of their devices. Throws predictor::Error
+  // naming the device (none, bad ordinal, out of memory). DeviceWeights is
+  // internal (src/net/device_weights.h).
+  std::shared_ptr<const DeviceWeights> weights_on_device(int device) const;
+  // Bytes of weights held on `device` (0 before the upload).
+  std::size_t device_weight_bytes(int device) const;
+
   // The deploy net with every layer's weights as blobs: a .caffemodel that
   // BVLC Caffe and this library load.
   void ToCaffemodel(caffe::NetParameter* out) const;
@@ -71,6 +86,8 @@ class PREDICTOR_API Model {
   std::unique_ptr<caffe::NetParameter> net_;
   std::vector<std::vector<std::shared_ptr<const Blob>>> weights_;
   std::string source_;
+  mutable std::mutex device_weights_mutex_;
+  mutable std::map<int, std::shared_ptr<const DeviceWeights>> device_weights_;
 
   friend class ModelBuilder;
 };

@@ -10,6 +10,15 @@
 // from the inputs: Forward() re-runs shape inference when an input's shape
 // changed since the last call.
 //
+// Devices: a Net runs on the CPU or on one CUDA device. On a device every
+// layer runs there if it can (Layer::supports_gpu), or where its `ctx`
+// field puts it ("cpu" / "gpu"); the Net moves blobs between host and
+// device through SyncedMemory where placement changes. A GPU net owns a
+// CUDA stream and a cuBLAS handle; every kernel and copy of its forward is
+// enqueued on that stream, and Forward() returns once the stream has
+// finished: outputs are then complete and may be read with cpu_data()
+// (copied on first access) or gpu_data() (no copy).
+//
 // Thread-safety: a Net is used by one thread at a time. Several Nets of the
 // same Model may run concurrently.
 
@@ -21,6 +30,7 @@
 #include <vector>
 
 #include "predictor/Blob.h"
+#include "predictor/Device.h"
 #include "predictor/Layer.h"
 #include "predictor/Limits.h"
 #include "predictor/MemoryStats.h"
@@ -32,14 +42,24 @@ class NetParameter;
 namespace predictor {
 
 class Model;
+class DeviceWeights;
 namespace memory {
 class ActivationMemory;
 }
+namespace cuda {
+class StreamContext;
+}
+class CapturedForward;
 
 class PREDICTOR_API Net {
  public:
-  // A replica of `model`, sharing its weights (the Net keeps the model alive).
-  explicit Net(std::shared_ptr<const Model> model);
+  // A replica of `model`, sharing its weights (the Net keeps the model
+  // alive), running on `device`. A net with layers on a GPU uses the model's
+  // weights on that device (Model::weights_on_device, uploaded by the first
+  // net there) and creates its stream. Throws predictor::Error naming the
+  // device or the layer (no such device, a bad `ctx`, a layer pinned to the
+  // GPU that has no CUDA implementation).
+  explicit Net(std::shared_ptr<const Model> model, Device device = Device::cpu());
 
   // A net without weights, for shape inference and weight-shape discovery.
   // `net` must be in deploy form (Model::net()). Forward() throws for layers
@@ -76,6 +96,7 @@ class PREDICTOR_API Net {
   // Runs every layer; reshapes first when an input's shape changed.
   void Forward();
   // Runs layer i alone (for per-layer timing); Reshape() must be current.
+  // A GPU layer's work is only enqueued: Synchronize() waits for it.
   void ForwardLayer(int i);
 
   int num_layers() const { return static_cast<int>(layers_.size()); }
@@ -108,16 +129,40 @@ class PREDICTOR_API Net {
   // planning.
   std::string MemoryPlanSvg(const std::string& title) const;
 
-  // Scratch bytes layer i needs at the current shapes.
-  std::size_t scratch_bytes(int i) const { return layers_[i]->scratch_bytes(); }
+  // Scratch bytes layer i needs at the current shapes, on its backend.
+  std::size_t scratch_bytes(int i) const { return scratch_bytes_[i]; }
+  // Where the net runs, and where layer i runs.
+  const Device& device() const { return device_; }
+  Backend layer_backend(int i) const { return backends_[i]; }
+  // The backend whose memory holds the planned arena (the net's device).
+  Backend main_backend() const { return device_.is_cuda() ? Backend::CUDA : Backend::CPU; }
+  // The stream the net's GPU work is enqueued on (a cudaStream_t); null for
+  // a net with no layer on a GPU.
+  void* cuda_stream() const;
+  // Waits for the net's GPU work (after ForwardLayer); no-op on the CPU.
+  void Synchronize() const;
+  // CUDA graphs (GPU nets whose layers all run on the GPU): from the second
+  // forward at the same input shapes and input memory, the forward is
+  // captured once and replayed. On by default; a capture that fails turns
+  // them off for this net and the forward runs uncaptured.
+  void EnableCudaGraphs(bool enable);
+  bool cuda_graph_active() const;
   const std::string& source() const { return source_; }
   const Model* model() const { return model_.get(); }
 
  private:
-  Net(const caffe::NetParameter& net, std::shared_ptr<const Model> model, const std::string& source);
+  Net(const caffe::NetParameter& net, std::shared_ptr<const Model> model, const std::string& source, Device device);
   void Build(const caffe::NetParameter& net);
   bool InputShapesChanged() const;
   void EnsureScratch();
+  void PlaceLayers(const caffe::NetParameter& net);
+  // Makes layer i's bottoms current on its side and its fresh tops writable
+  // there without copying stale data over.
+  void MoveBlobsFor(int i);
+  void ForwardAllLayers();
+  bool is_input_storage(const Blob* blob) const;
+  // After a failure: waits for queued work, ignoring further errors.
+  void SynchronizeQuietly() const;
   // Throws OutOfMemoryError when the current shapes exceed limits_ (the
   // memory budget is checked here only without planning; the planner checks
   // its plan).
@@ -146,6 +191,15 @@ class PREDICTOR_API Net {
   ReplicaLimits limits_;
   std::shared_ptr<SyncedMemory> scratch_;  // shared by all layers: they run one at a time
   std::unique_ptr<memory::ActivationMemory> activation_memory_;  // with planning
+
+  Device device_;
+  std::vector<Backend> backends_;          // per layer
+  std::vector<std::size_t> scratch_bytes_;  // per layer, on its backend
+  std::shared_ptr<const DeviceWeights> device_weights_;
+  std::unique_ptr<cuda::StreamContext> gpu_;  // with any layer on a GPU
+  std::shared_ptr<SyncedMemory> gpu_scratch_;  // GPU layers' scratch without planning
+  std::unique_ptr<CapturedForward> graph_;     // GPU nets whose layers all run on the GPU
+  unsigned long long memory_generation_ = 0;   // bumped whenever blobs may have moved
 };
 
 }  // namespace predictor

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "predictor/Device.h"
 #include "predictor/Limits.h"
 #include "predictor/LoadOptions.h"
 
@@ -24,19 +25,19 @@ inline bool has(Optimization set, Optimization flag) {
   return (static_cast<unsigned>(set) & static_cast<unsigned>(flag)) != 0;
 }
 
-// Where a predictor runs.
-struct Device {
-  enum Kind { CPU, CUDA };
-  Kind kind = CPU;
-  int id = 0;  // CUDA device ordinal
-
-  static Device cpu() { return Device{CPU, 0}; }
-  static Device cuda(int id = 0) { return Device{CUDA, id}; }
-};
-
 struct PredictorOptions {
   Optimization optimization = Optimization::NONE;
+  // Where replicas run: the CPU (default) or a CUDA device. With a CUDA
+  // device, the weights are uploaded to it once, at construction, and every
+  // replica on it reads that one copy; each replica has its own stream.
   Device device = Device::cpu();
+  // Several devices (overrides `device` when not empty): each new replica
+  // goes to the next device in turn; each device holds one copy of the
+  // weights, uploaded at construction.
+  std::vector<Device> devices;
+  // GPU replicas capture their forward into a CUDA graph once an input
+  // shape repeats, and replay it (see Net::EnableCudaGraphs).
+  bool cuda_graphs = true;
   // Blobs returned by forward() besides the net outputs (and, with
   // Optimization::MEMORY, kept out of storage sharing).
   std::vector<std::string> extra_outputs;

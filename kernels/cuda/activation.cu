@@ -35,10 +35,92 @@ __device__ __forceinline__ float leaky_relu(float x, float slope) {
   return add(std_max(x, 0.0f), mul(slope, std_min(x, 0.0f)));
 }
 
+// --- The CPU kernels' exp, expm1, sigmoid, tanh and log1p -----------------
+// kernels/cpu/activation.cpp evaluates these with its own vectorisable
+// approximations, not libm's. The same operations in the same order, each
+// rounded on its own (mul/add/sub, __fdiv_rn: no fused multiply-add), give
+// the CPU's results bit for bit, where CUDA's expf, tanhf, expm1f and log1pf
+// would differ by an ulp or two. See the CPU file for why each step is so.
+
+using detail::sub;
+
+__device__ __forceinline__ float divide(float a, float b) { return __fdiv_rn(a, b); }
+
+// x limited to [lo, hi]; NaN passes through.
+__device__ __forceinline__ float clamp_keep_nan(float x, float lo, float hi) { return x < lo ? lo : (x > hi ? hi : x); }
+
+struct ReducedArgument {
+  int n;
+  float r;
+};
+
+// x = n * ln2 + r with |r| <= ln2 / 2, for |x| < 2^22.
+__device__ __forceinline__ ReducedArgument reduce_by_ln2(float x) {
+  constexpr float kRoundingShift = 12582912.0f;
+  constexpr float kLog2e = 1.44269504088896341f;
+  constexpr float kLn2High = 0.693359375f;
+  constexpr float kLn2Low = -2.12194440e-4f;
+  const float shifted = add(mul(x, kLog2e), kRoundingShift);
+  const float n = sub(shifted, kRoundingShift);
+  // Unsigned, as on the CPU: the garbage a NaN input gives wraps.
+  const int n_int = static_cast<int>(__float_as_uint(shifted) - __float_as_uint(kRoundingShift));
+  return {n_int, sub(sub(x, mul(n, kLn2High)), mul(n, kLn2Low))};
+}
+
+// e^r - 1 for |r| <= ln2 / 2, as r + r^2 * p(r).
+__device__ __forceinline__ float expm1_reduced(float r) {
+  constexpr float kC7 = 1.0f / 5040.0f, kC6 = 1.0f / 720.0f, kC5 = 1.0f / 120.0f, kC4 = 1.0f / 24.0f, kC3 = 1.0f / 6.0f;
+  float p = kC7;
+  p = add(mul(p, r), kC6);
+  p = add(mul(p, r), kC5);
+  p = add(mul(p, r), kC4);
+  p = add(mul(p, r), kC3);
+  p = add(mul(p, r), 0.5f);
+  return add(r, mul(mul(r, r), p));
+}
+
+// 2^n for -126 <= n <= 127, from the exponent bits.
+__device__ __forceinline__ float pow2(int n) { return __uint_as_float((static_cast<unsigned>(n) + 127u) << 23); }
+
+__device__ __forceinline__ float exp_approx(float x) {
+  const ReducedArgument a = reduce_by_ln2(clamp_keep_nan(x, -104.0f, 89.0f));
+  const int half = a.n / 2;
+  return mul(mul(add(1.0f, expm1_reduced(a.r)), pow2(half)), pow2(a.n - half));
+}
+
+// e^min(x, 0) - 1 (NaN for NaN).
+__device__ __forceinline__ float expm1_of_nonpositive_part(float x) {
+  const ReducedArgument a = reduce_by_ln2(clamp_keep_nan(x, -30.0f, 0.0f));
+  const float scale = pow2(a.n);
+  return add(mul(scale, expm1_reduced(a.r)), sub(scale, 1.0f));
+}
+
 // sigmoid(x) from e = e^-|x| in [0, 1]: 1 / (1 + e) or e / (1 + e).
 __device__ __forceinline__ float sigmoid(float x) {
-  const float e = expf(-fabsf(x));
-  return (x >= 0.0f ? 1.0f : e) / add(1.0f, e);
+  const float e = exp_approx(-fabsf(x));
+  return divide(x >= 0.0f ? 1.0f : e, add(1.0f, e));
+}
+
+// tanh|x| = -t / (t + 2) with t = e^(-2|x|) - 1.
+__device__ __forceinline__ float tanh_approx(float x) {
+  const float t = expm1_of_nonpositive_part(mul(-2.0f, fabsf(x)));
+  return copysignf(divide(-t, add(t, 2.0f)), x);
+}
+
+// log(1 + u) for u in [0, 1] (or NaN), as 2 atanh(u / (2 + u)).
+__device__ __forceinline__ float log1p_unit_interval(float u) {
+  constexpr float kC15 = 1.0f / 15.0f, kC13 = 1.0f / 13.0f, kC11 = 1.0f / 11.0f, kC9 = 1.0f / 9.0f, kC7 = 1.0f / 7.0f,
+                  kC5 = 1.0f / 5.0f, kC3 = 1.0f / 3.0f;
+  const float s = divide(u, add(2.0f, u));
+  const float s2 = mul(s, s);
+  float p = kC15;
+  p = add(mul(p, s2), kC13);
+  p = add(mul(p, s2), kC11);
+  p = add(mul(p, s2), kC9);
+  p = add(mul(p, s2), kC7);
+  p = add(mul(p, s2), kC5);
+  p = add(mul(p, s2), kC3);
+  return mul(2.0f, add(s, mul(mul(s, s2), p)));
 }
 
 struct ReLU {
@@ -46,13 +128,9 @@ struct ReLU {
   __device__ float operator()(float x) const { return leaky_relu(x, slope); }
 };
 
-// expm1f(-0) is -0 where the CPU's (and Caffe's e^x - 1) is +0: adding +0
-// turns -0 into +0 and leaves every other value alone.
 struct ELU {
   float alpha;
-  __device__ float operator()(float x) const {
-    return add(std_max(x, 0.0f), mul(alpha, add(expm1f(std_min(x, 0.0f)), 0.0f)));
-  }
+  __device__ float operator()(float x) const { return add(std_max(x, 0.0f), mul(alpha, expm1_of_nonpositive_part(x))); }
 };
 
 struct Sigmoid {
@@ -60,7 +138,7 @@ struct Sigmoid {
 };
 
 struct TanH {
-  __device__ float operator()(float x) const { return tanhf(x); }
+  __device__ float operator()(float x) const { return tanh_approx(x); }
 };
 
 struct AbsVal {
@@ -85,12 +163,14 @@ struct Fill {
 };
 
 struct BNLL {
-  __device__ float operator()(float x) const { return add(std_max(x, 0.0f), log1pf(expf(-fabsf(x)))); }
+  __device__ float operator()(float x) const {
+    return add(std_max(x, 0.0f), log1p_unit_interval(exp_approx(-fabsf(x))));
+  }
 };
 
 struct Exp {
   float inner_scale, outer_scale;
-  __device__ float operator()(float x) const { return mul(outer_scale, expf(mul(inner_scale, x))); }
+  __device__ float operator()(float x) const { return mul(outer_scale, exp_approx(mul(inner_scale, x))); }
 };
 
 struct Log {

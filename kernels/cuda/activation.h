@@ -9,10 +9,11 @@
 // Results: the comparison and sign kernels (ReLU, PReLU, AbsVal, Threshold,
 // Clip) and the rounding of every product and sum are those of the CPU
 // kernels (products are never fused into multiply-adds), so they match the
-// CPU bit for bit. The transcendental ones use CUDA's expf, expm1f, tanhf,
-// log1pf, logf and powf (at most 1 to 4 ulp from the exact value; the CPU
-// kernels use their own approximations within ~2 ulp), so they agree with
-// the CPU to a few ulp, with the same special values.
+// CPU bit for bit. So do the exp-based ones (ELU, Sigmoid, TanH, BNLL, Exp,
+// Swish): they evaluate the CPU kernels' own exp / expm1 / log1p
+// approximations operation for operation. Log and Power use CUDA's logf and
+// powf (at most 1 and 4 ulp from the exact value) where the CPU calls libm,
+// so they agree with the CPU to a few ulp, with the same special values.
 
 #include <cuda_runtime_api.h>
 

@@ -66,6 +66,29 @@ void gemm(cublasHandle_t handle, bool trans_a, bool trans_b, int m, int n, int k
                "cublasGemmEx (gemm)");
 }
 
+void gemm_strided_batched(cublasHandle_t handle, bool trans_a, bool trans_b, int m, int n, int k, float alpha,
+                          const float* a, int lda, long long stride_a, const float* b, int ldb, long long stride_b,
+                          float beta, float* c, int ldc, long long stride_c, int batch, cudaStream_t stream) {
+  if (batch <= 0 || m <= 0 || n <= 0) return;
+  if (batch == 1 || k <= 0) {
+    // k == 0 is gemm's beta * C, one matrix at a time (no cuBLAS call).
+    for (int i = 0; i < batch; ++i) {
+      gemm(handle, trans_a, trans_b, m, n, k, alpha, a + i * stride_a, lda, b + i * stride_b, ldb, beta,
+           c + i * stride_c, ldc, stream);
+    }
+    return;
+  }
+  check_cublas(cublasSetStream(handle, stream), "cublasSetStream");
+  check_cublas(cublasSetPointerMode(handle, CUBLAS_POINTER_MODE_HOST), "cublasSetPointerMode");
+  check_cublas(cublasSetMathMode(handle, CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
+  // Row-major to column-major as in gemm: B and A swap places.
+  check_cublas(
+      cublasGemmStridedBatchedEx(handle, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, n, m,
+                                 k, &alpha, b, CUDA_R_32F, ldb, stride_b, a, CUDA_R_32F, lda, stride_a, &beta, c,
+                                 CUDA_R_32F, ldc, stride_c, batch, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+      "cublasGemmStridedBatchedEx (gemm_strided_batched)");
+}
+
 void add_row_bias(int m, int n, const float* bias, float* c, cudaStream_t stream) {
   if (m <= 0 || n <= 0) return;
   const std::uint64_t total = static_cast<std::uint64_t>(m) * n;

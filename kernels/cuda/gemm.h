@@ -27,6 +27,18 @@ namespace predictor::cuda {
 void gemm(cublasHandle_t handle, bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda,
           const float* b, int ldb, float beta, float* c, int ldc, cudaStream_t stream);
 
+// `batch` independent products of one shape, C_i = alpha * op(A_i) * op(B_i)
+// + beta * C_i for i < batch, with A_i = a + i * stride_a (and so for B and
+// C; a stride of 0 reuses one matrix for every product, e.g. a convolution's
+// weights over a batch of images). As gemm otherwise, with its handle
+// settings, FP32 rules and edge cases; batch <= 0 does nothing, batch 1 is
+// gemm. cublasGemmStridedBatchedEx: each product is accumulated as cuBLAS
+// sees fit, so results agree with gemm's up to float rounding. The C_i must
+// not overlap.
+void gemm_strided_batched(cublasHandle_t handle, bool trans_a, bool trans_b, int m, int n, int k, float alpha,
+                          const float* a, int lda, long long stride_a, const float* b, int ldb, long long stride_b,
+                          float beta, float* c, int ldc, long long stride_c, int batch, cudaStream_t stream);
+
 // c[i][j] += bias[j] for a dense row-major m x n matrix c.
 void add_row_bias(int m, int n, const float* bias, float* c, cudaStream_t stream);
 

@@ -12,10 +12,10 @@ namespace {
 constexpr std::size_t kAlignment = 64;
 }
 
-void* host_alloc(std::size_t bytes, bool* pinned) {
+void* host_alloc(std::size_t bytes, bool want_pinned, bool* pinned) {
   *pinned = false;
   if (bytes == 0) bytes = 1;
-  if (cuda::device_count() > 0) {
+  if (want_pinned && cuda::device_count() > 0) {
     if (void* ptr = cuda::malloc_host(bytes)) {
       *pinned = true;
       return ptr;

@@ -1,14 +1,16 @@
 #pragma once
-// Host allocations for SyncedMemory: pinned through CUDA when available,
-// otherwise 64-byte aligned (whole cache lines, AVX-512 friendly).
+// Host allocations for SyncedMemory: 64-byte aligned (whole cache lines,
+// AVX-512 friendly), or pinned through CUDA for buffers that stage data to
+// or from a GPU.
 
 #include <cstddef>
 
 namespace predictor {
 
-// Returns memory of at least `bytes` bytes; sets *pinned when it came from
-// cudaMallocHost. Throws OutOfMemoryError on failure.
-void* host_alloc(std::size_t bytes, bool* pinned);
+// Returns memory of at least `bytes` bytes. With `want_pinned`, tries
+// cudaMallocHost first and sets *pinned when it succeeded (it falls back to
+// pageable memory). Throws OutOfMemoryError on failure.
+void* host_alloc(std::size_t bytes, bool want_pinned, bool* pinned);
 void host_free(void* ptr, bool pinned);
 
 }  // namespace predictor

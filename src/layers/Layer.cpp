@@ -74,4 +74,21 @@ int Layer::canonical_axis(const Blob& blob, int axis, const std::string& field) 
 
 const float* Layer::weight_data(int i) const { return weights_.at(i)->shared_cpu_data(); }
 
+const float* Layer::gpu_weight_data(int i) const {
+  if (i < 0 || static_cast<std::size_t>(i) >= gpu_weights_.size() || gpu_weights_[i] == nullptr) {
+    fail("blobs", "weight " + std::to_string(i) + " is not on the device (the net was built without device weights)");
+  }
+  return gpu_weights_[i];
+}
+
+std::size_t Layer::prepare_cpu(const std::vector<const Blob*>&, const std::vector<Blob*>&) { return 0; }
+
+std::size_t Layer::prepare_gpu(const std::vector<const Blob*>&, const std::vector<Blob*>&) { return 0; }
+
+void Layer::forward_gpu(const std::vector<const Blob*>&, const std::vector<Blob*>&, const ForwardContext&) {
+  fail("", "has no CUDA implementation (run it on the CPU)");
+}
+
+const char* backend_name(Backend backend) { return backend == Backend::CUDA ? "gpu" : "cpu"; }
+
 }  // namespace predictor

@@ -10,6 +10,11 @@
 #include "kernels/cpu/reduction.h"
 #include "layers/builtin_layers.h"
 
+#if PREDICTOR_HAVE_CUDA
+#include "kernels/cuda/reduction.h"
+#include "layers/cuda_context.h"
+#endif
+
 namespace predictor {
 
 namespace {
@@ -54,7 +59,10 @@ class ArgMaxLayer : public Layer {
       output_ = argmax.out_max_val() ? cpu::ArgMaxOutput::kIndicesAndValues : cpu::ArgMaxOutput::kIndices;
     }
     top[0]->Reshape(top_shape);
-    set_scratch_bytes(cpu::argmax_scratch_bytes(dim_, top_k_));
+  }
+
+  std::size_t prepare_cpu(const std::vector<const Blob*>&, const std::vector<Blob*>&) override {
+    return cpu::argmax_scratch_bytes(dim_, top_k_);
   }
 
   void forward_cpu(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top,
@@ -62,6 +70,21 @@ class ArgMaxLayer : public Layer {
     cpu::argmax(outer_, dim_, inner_, top_k_, output_, bottom[0]->cpu_data(), top[0]->mutable_cpu_data(),
                 context.scratch);
   }
+
+#if PREDICTOR_HAVE_CUDA
+  bool supports_gpu() const override { return true; }
+
+  // top_k > 1: a heap of top_k candidates per position.
+  std::size_t prepare_gpu(const std::vector<const Blob*>&, const std::vector<Blob*>&) override {
+    return cuda::argmax_scratch_bytes(outer_, dim_, inner_, top_k_);
+  }
+
+  void forward_gpu(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top,
+                   const ForwardContext& context) override {
+    cuda::argmax(outer_, dim_, inner_, top_k_, output_, bottom[0]->gpu_data(), top[0]->mutable_gpu_data(),
+                 context.scratch, cuda_stream(context));
+  }
+#endif
 
  private:
   std::size_t outer_ = 0, inner_ = 1;

@@ -12,6 +12,11 @@
 #include "kernels/cpu/normalization.h"
 #include "layers/builtin_layers.h"
 
+#if PREDICTOR_HAVE_CUDA
+#include "kernels/cuda/normalization.h"
+#include "layers/cuda_context.h"
+#endif
+
 namespace predictor {
 
 namespace {
@@ -57,7 +62,11 @@ class BatchNormLayer : public Layer {
       }
     }
     top[0]->ReshapeLike(in);
-    set_scratch_bytes(2 * static_cast<std::size_t>(c) * sizeof(float));
+  }
+
+  // Per-channel mean and 1/std.
+  std::size_t prepare_cpu(const std::vector<const Blob*>& bottom, const std::vector<Blob*>&) override {
+    return 2 * static_cast<std::size_t>(channels(*bottom[0])) * sizeof(float);
   }
 
   void forward_cpu(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top,
@@ -76,6 +85,37 @@ class BatchNormLayer : public Layer {
     }
     cpu::batch_norm_apply(in.cpu_data(), num, c, spatial, channel_mean, inv_std, top[0]->mutable_cpu_data());
   }
+
+#if PREDICTOR_HAVE_CUDA
+  bool supports_gpu() const override { return true; }
+
+  // Per-channel mean and 1/std, on the device.
+  std::size_t prepare_gpu(const std::vector<const Blob*>& bottom, const std::vector<Blob*>&) override {
+    return 2 * static_cast<std::size_t>(channels(*bottom[0])) * sizeof(float);
+  }
+
+  void forward_gpu(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top,
+                   const ForwardContext& context) override {
+    const Blob& in = *bottom[0];
+    const int num = in.shape(0);
+    const int c = in.shape(1);
+    const std::size_t spatial = in.count(2);
+    cudaStream_t stream = cuda_stream(context);
+    float* channel_mean = static_cast<float*>(context.scratch);
+    float* inv_std = channel_mean + c;
+    const float* data = in.gpu_data();
+    if (use_global_stats_) {
+      if (weights().size() != 3) fail("blobs", "no statistics bound (mean, variance, scale factor)");
+      // The scale factor is a host value for the kernel: read from the host
+      // copy of the weights, never from the device.
+      cuda::batch_norm_stored_stats(gpu_weight_data(0), gpu_weight_data(1), weight_data(2)[0], eps_, c, channel_mean,
+                                    inv_std, stream);
+    } else {
+      cuda::batch_norm_batch_stats(data, num, c, spatial, eps_, channel_mean, inv_std, stream);
+    }
+    cuda::batch_norm_apply(data, num, c, spatial, channel_mean, inv_std, top[0]->mutable_gpu_data(), stream);
+  }
+#endif
 
  private:
   // Caffe reads the channels from axis 1 (and fails on a 1-D input).

@@ -10,6 +10,11 @@
 #include "layers/broadcast_shape.h"
 #include "layers/builtin_layers.h"
 
+#if PREDICTOR_HAVE_CUDA
+#include "kernels/cuda/normalization.h"
+#include "layers/cuda_context.h"
+#endif
+
 namespace predictor {
 
 namespace {
@@ -51,6 +56,19 @@ class BiasLayer : public BroadcastLayerBase {
     cpu::bias_broadcast(bottom[0]->cpu_data(), broadcast_.outer, broadcast_.dim, broadcast_.inner, bias,
                         top[0]->mutable_cpu_data());
   }
+
+#if PREDICTOR_HAVE_CUDA
+  bool supports_gpu() const override { return true; }
+
+  void forward_gpu(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top,
+                   const ForwardContext& context) override {
+    const bool bias_from_bottom = bottom.size() > 1;
+    if (!bias_from_bottom && weights().size() != 1) fail("blobs", "no bias bound");
+    const float* bias = bias_from_bottom ? bottom[1]->gpu_data() : gpu_weight_data(0);
+    cuda::bias_broadcast(bottom[0]->gpu_data(), broadcast_.outer, broadcast_.dim, broadcast_.inner, bias,
+                         top[0]->mutable_gpu_data(), cuda_stream(context));
+  }
+#endif
 
  private:
   Broadcast broadcast_;

@@ -5,6 +5,10 @@
 #include "layers/builtin_layers.h"
 #include "layers/elementwise_layer.h"
 
+#if PREDICTOR_HAVE_CUDA
+#include "kernels/cuda/activation.h"
+#endif
+
 namespace predictor {
 
 namespace {
@@ -26,6 +30,16 @@ class ClipLayer : public ElementwiseLayer {
   void compute(const float* in, float* out, std::size_t count) override {
     cpu::clip_forward(in, out, count, min_, max_);
   }
+
+#if PREDICTOR_HAVE_CUDA
+ public:
+  bool supports_gpu() const override { return true; }
+
+ protected:
+  void compute_gpu(const float* in, float* out, std::size_t count, cudaStream_t stream) override {
+    cuda::clip_forward(in, out, count, min_, max_, stream);
+  }
+#endif
 
  private:
   float min_;

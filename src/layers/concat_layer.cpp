@@ -7,6 +7,11 @@
 #include "layers/builtin_layers.h"
 #include "layers/legacy_axis.h"
 
+#if PREDICTOR_HAVE_CUDA
+#include "kernels/cuda/copy.h"
+#include "layers/cuda_context.h"
+#endif
+
 namespace predictor {
 
 namespace {
@@ -58,6 +63,24 @@ class ConcatLayer : public Layer {
       dst += block;
     }
   }
+
+#if PREDICTOR_HAVE_CUDA
+  bool supports_gpu() const override { return true; }
+
+  void forward_gpu(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top,
+                   const ForwardContext& context) override {
+    Blob& out = *top[0];
+    const std::size_t outer = out.count(0, axis_);
+    const std::size_t inner = out.count(axis_ + 1);
+    const std::size_t top_block = static_cast<std::size_t>(out.shape(axis_)) * inner;
+    float* dst = out.mutable_gpu_data();
+    for (const Blob* b : bottom) {
+      const std::size_t block = static_cast<std::size_t>(b->shape(axis_)) * inner;
+      cuda::copy_blocks(outer, block, b->gpu_data(), block, dst, top_block, cuda_stream(context));
+      dst += block;
+    }
+  }
+#endif
 
  private:
   int concat_axis(const Blob& bottom) const {

@@ -7,6 +7,10 @@
 
 #include "predictor/CaffeProto.h"
 
+#if PREDICTOR_HAVE_CUDA
+#include "kernels/cuda/gemm.h"
+#endif
+
 namespace predictor {
 
 namespace {
@@ -262,5 +266,36 @@ std::size_t ConvolutionLayerBase::scratch_floats_to_bytes(std::size_t floats) co
   }
   return floats * sizeof(float);
 }
+
+#if PREDICTOR_HAVE_CUDA
+int ConvolutionLayerBase::gpu_images_per_chunk(std::size_t floats_per_image, std::size_t budget) const {
+  const int num = std::max(shapes_.num, 1);
+  if (floats_per_image == 0) return num;
+  return static_cast<int>(std::clamp<std::size_t>(budget / floats_per_image, 1, static_cast<std::size_t>(num)));
+}
+
+const float* ConvolutionLayerBase::checked_gpu_bias() const {
+  check_weights();
+  return params_.bias_term ? gpu_weight_data(1) : nullptr;
+}
+
+void ConvolutionLayerBase::grouped_gemm_gpu(const GroupedGemm& p, int images, int groups, cublasHandle_t handle,
+                                            cudaStream_t stream) {
+  const auto stride = [](std::size_t floats) { return static_cast<long long>(floats); };
+  if (images >= groups) {
+    for (int gr = 0; gr < groups; ++gr) {
+      cuda::gemm_strided_batched(handle, p.trans_a, false, p.m, p.n, p.k, 1.0f, p.a + gr * p.a_group, p.lda, 0,
+                                 p.b + gr * p.b_group, p.ldb, stride(p.b_image), 0.0f, p.c + gr * p.c_group, p.ldc,
+                                 stride(p.c_image), images, stream);
+    }
+  } else {
+    for (int i = 0; i < images; ++i) {
+      cuda::gemm_strided_batched(handle, p.trans_a, false, p.m, p.n, p.k, 1.0f, p.a, p.lda, stride(p.a_group),
+                                 p.b + i * p.b_image, p.ldb, stride(p.b_group), 0.0f, p.c + i * p.c_image, p.ldc,
+                                 stride(p.c_group), groups, stream);
+    }
+  }
+}
+#endif
 
 }  // namespace predictor

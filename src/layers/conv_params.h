@@ -10,6 +10,11 @@
 #include "kernels/cpu/convolution.h"
 #include "predictor/Layer.h"
 
+#if PREDICTOR_HAVE_CUDA
+#include <cublas_v2.h>
+#include <cuda_runtime_api.h>
+#endif
+
 namespace predictor {
 
 // The parameters as written, checked on their own. The per-axis lists hold
@@ -52,6 +57,41 @@ class ConvolutionLayerBase : public Layer {
   const float* checked_bias() const;
   // `floats` of scratch in bytes, failing when that does not fit a size_t.
   std::size_t scratch_floats_to_bytes(std::size_t floats) const;
+
+#if PREDICTOR_HAVE_CUDA
+  // forward_gpu's column matrices: those of several images side by side (one
+  // batched gemm for them all) up to this many floats, or up to one image's
+  // output when that is larger; a single image's larger than that is built a
+  // block at a time, which bounds the device scratch as on the CPU.
+  static constexpr std::size_t kGpuColumnBudget = std::size_t{1} << 22;
+  // The images of shapes().num whose `floats_per_image` column floats fit
+  // `budget` (at least 1; all of them when there are no columns).
+  int gpu_images_per_chunk(std::size_t floats_per_image, std::size_t budget) const;
+  // checked_bias for forward_gpu: the device bias (null without bias_term).
+  const float* checked_gpu_bias() const;
+
+  // The per-group products of a batch of images: for image i < images and
+  // group gr < groups, the m x n product
+  //   c + i * c_image + gr * c_group = op(a + gr * a_group) x (b + i * b_image + gr * b_group)
+  // with op the transpose when trans_a, row strides lda, ldb and ldc, k the
+  // inner dimension. One batched cuBLAS call per group over the images, or
+  // per image over the groups, whichever makes fewer calls.
+  struct GroupedGemm {
+    bool trans_a = false;
+    int m = 0, n = 0, k = 0;
+    const float* a = nullptr;
+    int lda = 0;
+    std::size_t a_group = 0;
+    const float* b = nullptr;
+    int ldb = 0;
+    std::size_t b_image = 0, b_group = 0;
+    float* c = nullptr;
+    int ldc = 0;
+    std::size_t c_image = 0, c_group = 0;
+  };
+  static void grouped_gemm_gpu(const GroupedGemm& p, int images, int groups, cublasHandle_t handle,
+                               cudaStream_t stream);
+#endif
 
  private:
   ConvShapes resolve(const Blob& bottom) const;

@@ -1,9 +1,19 @@
 // Convolution: Caffe's N-d grouped convolution with padding, stride and
 // dilation, over one or more bottoms of one shape (one top each).
+#include <algorithm>
+#include <cstdint>
+
 #include "predictor/CaffeProto.h"
 #include "kernels/cpu/convolution.h"
 #include "layers/builtin_layers.h"
 #include "layers/conv_params.h"
+
+#if PREDICTOR_HAVE_CUDA
+#include "kernels/cuda/conv_depthwise.h"
+#include "kernels/cuda/im2col.h"
+#include "kernels/cuda/normalization.h"
+#include "layers/cuda_context.h"
+#endif
 
 namespace predictor {
 
@@ -15,8 +25,11 @@ class ConvolutionLayer : public ConvolutionLayerBase {
 
   void reshape(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top) override {
     reshape_tops(bottom, top);
+  }
+
+  std::size_t prepare_cpu(const std::vector<const Blob*>&, const std::vector<Blob*>&) override {
     plan_ = cpu::plan_convolution(shapes().geometry, shapes().num);
-    set_scratch_bytes(scratch_floats_to_bytes(cpu::convolution_scratch_floats(shapes().geometry, plan_)));
+    return scratch_floats_to_bytes(cpu::convolution_scratch_floats(shapes().geometry, plan_));
   }
 
   void forward_cpu(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top,
@@ -28,7 +41,135 @@ class ConvolutionLayer : public ConvolutionLayerBase {
     }
   }
 
+#if PREDICTOR_HAVE_CUDA
+  // The CPU's methods on the GPU: the direct depthwise kernel for groups of
+  // one input channel (2-D; always, where the CPU also weighs its padded
+  // plane), the input itself as the column matrix for 1x1 stride-1 unpadded
+  // kernels, else im2col; then one batched gemm per group (or per image) and
+  // the bias.
+  bool supports_gpu() const override { return true; }
+
+  std::size_t prepare_gpu(const std::vector<const Blob*>&, const std::vector<Blob*>&) override {
+    const cpu::ConvGeometry& g = shapes().geometry;
+    gpu_images_ = 1;
+    gpu_block_rows_ = 0;
+    if (g.group > 1 && cpu::conv_method_applies(g, cpu::ConvMethod::kDepthwise)) {
+      gpu_method_ = cpu::ConvMethod::kDepthwise;
+      return 0;
+    }
+    if (cpu::conv_method_applies(g, cpu::ConvMethod::kPointwise)) {
+      gpu_method_ = cpu::ConvMethod::kPointwise;
+      return 0;
+    }
+    gpu_method_ = cpu::ConvMethod::kIm2col;
+    const cpu::PatchGeometry& p = g.patches;
+    const std::size_t rows = static_cast<std::size_t>(p.channels) * cpu::kernel_size(p);
+    const std::size_t spatial = cpu::grid_size(p);
+    const std::size_t budget = std::max(kGpuColumnBudget, static_cast<std::size_t>(g.out_channels) * spatial);
+    if (rows * spatial <= budget) {
+      gpu_images_ = gpu_images_per_chunk(rows * spatial, budget);
+      return scratch_floats_to_bytes(rows * spatial * gpu_images_);
+    }
+    // One image's columns a block of window rows (first spatial axis) at a time.
+    const std::size_t row_floats = rows * (spatial / p.grid[0]);
+    gpu_block_rows_ = static_cast<int>(std::clamp<std::size_t>(budget / row_floats, 1, p.grid[0]));
+    return scratch_floats_to_bytes(row_floats * gpu_block_rows_);
+  }
+
+  void forward_gpu(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top,
+                   const ForwardContext& context) override {
+    const float* bias = checked_gpu_bias();
+    const float* weights = gpu_weight_data(0);
+    const cpu::ConvGeometry& g = shapes().geometry;
+    const cpu::PatchGeometry& p = g.patches;
+    const int num = shapes().num;
+    cudaStream_t stream = cuda_stream(context);
+    const std::size_t spatial = cpu::grid_size(p);
+    const std::size_t in_image = static_cast<std::size_t>(g.in_channels) * cpu::image_size(p);
+    const std::size_t out_image = static_cast<std::size_t>(g.out_channels) * spatial;
+    const int group_out = g.out_channels / g.group;
+    const int group_rows = static_cast<int>(static_cast<std::size_t>(g.in_channels / g.group) * cpu::kernel_size(p));
+    float* col = static_cast<float*>(context.scratch);
+    for (std::size_t i = 0; i < bottom.size(); ++i) {
+      const float* input = bottom[i]->gpu_data();
+      float* output = top[i]->mutable_gpu_data();
+      if (num == 0) continue;
+      if (gpu_method_ == cpu::ConvMethod::kDepthwise) {
+        cuda::depthwise_conv2d(p, g.out_channels / g.in_channels, num, input, weights, bias, output, stream);
+        continue;
+      }
+      // out (group_out x columns) = weights (group_out x group_rows) x columns (group_rows x columns), per group.
+      GroupedGemm gemm;
+      gemm.m = group_out;
+      gemm.k = group_rows;
+      gemm.a = weights;
+      gemm.lda = group_rows;
+      gemm.a_group = static_cast<std::size_t>(group_out) * group_rows;
+      gemm.ldc = static_cast<int>(spatial);
+      gemm.c_image = out_image;
+      gemm.c_group = static_cast<std::size_t>(group_out) * spatial;
+      if (gpu_method_ == cpu::ConvMethod::kPointwise) {
+        // The input is its own column matrix.
+        gemm.n = gemm.ldb = static_cast<int>(spatial);
+        gemm.b = input;
+        gemm.b_image = in_image;
+        gemm.b_group = static_cast<std::size_t>(group_rows) * spatial;
+        gemm.c = output;
+        grouped_gemm_gpu(gemm, num, g.group, cublas_handle(context), stream);
+      } else if (gpu_block_rows_ == 0) {
+        // The column matrices of `images` images, one after the other: the
+        // im2col of one image with their channels.
+        for (int first = 0; first < num; first += gpu_images_) {
+          const int images = std::min(gpu_images_, num - first);
+          cpu::PatchGeometry chunk = p;
+          chunk.channels = images * g.in_channels;
+          im2col_gpu(chunk, input + first * in_image, col, spatial, stream);
+          gemm.n = gemm.ldb = static_cast<int>(spatial);
+          gemm.b = col;
+          gemm.b_image = static_cast<std::size_t>(p.channels) * cpu::kernel_size(p) * spatial;
+          gemm.b_group = static_cast<std::size_t>(group_rows) * spatial;
+          gemm.c = output + first * out_image;
+          grouped_gemm_gpu(gemm, images, g.group, cublas_handle(context), stream);
+        }
+      } else {
+        // A block of window rows is the convolution of a grid starting
+        // further down the same image: a smaller pad.
+        const std::size_t inner = spatial / p.grid[0];
+        for (int n = 0; n < num; ++n) {
+          for (int first = 0; first < p.grid[0]; first += gpu_block_rows_) {
+            cpu::PatchGeometry block = p;
+            block.grid[0] = std::min(gpu_block_rows_, p.grid[0] - first);
+            block.pad[0] = static_cast<int>(p.pad[0] - static_cast<std::int64_t>(first) * p.stride[0]);
+            const std::size_t columns = block.grid[0] * inner;
+            im2col_gpu(block, input + n * in_image, col, columns, stream);
+            gemm.n = gemm.ldb = static_cast<int>(columns);
+            gemm.b = col;
+            gemm.b_group = static_cast<std::size_t>(group_rows) * columns;
+            gemm.c = output + n * out_image + first * inner;
+            grouped_gemm_gpu(gemm, 1, g.group, cublas_handle(context), stream);
+          }
+        }
+      }
+      if (bias) cuda::bias_broadcast(output, num, g.out_channels, spatial, bias, output, stream);
+    }
+  }
+#endif
+
  private:
+#if PREDICTOR_HAVE_CUDA
+  void im2col_gpu(const cpu::PatchGeometry& p, const float* image, float* col, std::size_t ld,
+                  cudaStream_t stream) const {
+    if (p.num_axes == 2 && !shapes().geometry.force_nd) {
+      cuda::im2col_2d(p, image, col, ld, stream);
+    } else {
+      cuda::im2col_nd(p, image, col, ld, stream);
+    }
+  }
+
+  cpu::ConvMethod gpu_method_ = cpu::ConvMethod::kIm2col;
+  int gpu_images_ = 1;      // images whose columns share one batched gemm
+  int gpu_block_rows_ = 0;  // window rows per column block of one image; 0: whole images
+#endif
   cpu::ConvPlan plan_;
 };
 

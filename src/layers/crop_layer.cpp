@@ -7,6 +7,11 @@
 #include "kernels/cpu/copy.h"
 #include "layers/builtin_layers.h"
 
+#if PREDICTOR_HAVE_CUDA
+#include "kernels/cuda/copy.h"
+#include "layers/cuda_context.h"
+#endif
+
 namespace predictor {
 
 namespace {
@@ -53,6 +58,17 @@ class CropLayer : public Layer {
     cpu::crop(bottom[0]->num_axes(), bottom[0]->shape().data(), top[0]->shape().data(), offsets_.data(),
               bottom[0]->cpu_data(), top[0]->mutable_cpu_data());
   }
+
+#if PREDICTOR_HAVE_CUDA
+  bool supports_gpu() const override { return true; }
+
+  // Bottom 1 gives only its shape: its data is not read.
+  void forward_gpu(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top,
+                   const ForwardContext& context) override {
+    cuda::crop(bottom[0]->num_axes(), bottom[0]->shape().data(), top[0]->shape().data(), offsets_.data(),
+               bottom[0]->gpu_data(), top[0]->mutable_gpu_data(), cuda_stream(context));
+  }
+#endif
 
  private:
   std::vector<int> offsets_;  // per axis of bottom 0

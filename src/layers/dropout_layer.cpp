@@ -9,6 +9,10 @@
 #include "layers/builtin_layers.h"
 #include "layers/elementwise_layer.h"
 
+#if PREDICTOR_HAVE_CUDA
+#include "kernels/cuda/copy.h"
+#endif
+
 namespace predictor {
 
 namespace {
@@ -30,6 +34,16 @@ class DropoutLayer : public ElementwiseLayer {
     // Nothing to do in place; a separate top gets a copy.
     if (out != in) std::copy(in, in + count, out);
   }
+
+#if PREDICTOR_HAVE_CUDA
+ public:
+  bool supports_gpu() const override { return true; }
+
+ protected:
+  void compute_gpu(const float* in, float* out, std::size_t count, cudaStream_t stream) override {
+    if (out != in) cuda::copy_blocks(1, count, in, count, out, count, stream);
+  }
+#endif
 };
 
 }  // namespace

@@ -2,7 +2,8 @@
 // The glue shared by the element-wise layers (the activations and Dropout):
 // one bottom, one top of the bottom's shape, in place allowed. A subclass
 // parses its parameters in its constructor and implements compute() with a
-// kernel call.
+// kernel call; one that runs on the GPU also implements compute_gpu() with
+// the kernels/cuda counterpart and says so in supports_gpu().
 
 #include <cstddef>
 #include <sstream>
@@ -10,6 +11,10 @@
 #include <vector>
 
 #include "predictor/Layer.h"
+
+#if PREDICTOR_HAVE_CUDA
+#include "layers/cuda_context.h"
+#endif
 
 namespace predictor {
 
@@ -31,6 +36,14 @@ class ElementwiseLayer : public Layer {
     compute(in, top[0]->mutable_cpu_data(), bottom[0]->count());
   }
 
+#if PREDICTOR_HAVE_CUDA
+  void forward_gpu(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top,
+                   const ForwardContext& context) final {
+    const float* in = bottom[0]->gpu_data();
+    compute_gpu(in, top[0]->mutable_gpu_data(), bottom[0]->count(), cuda_stream(context));
+  }
+#endif
+
  protected:
   // The net checks the wiring too; this guards direct callers.
   void check_one_bottom(const std::vector<const Blob*>& bottom) const {
@@ -46,6 +59,14 @@ class ElementwiseLayer : public Layer {
 
   // Writes `count` outputs computed from `count` inputs; `out` may be `in`.
   virtual void compute(const float* in, float* out, std::size_t count) = 0;
+
+#if PREDICTOR_HAVE_CUDA
+  // compute() on device pointers, enqueued on `stream`. Only called when
+  // supports_gpu() is true, which a subclass says when it overrides this.
+  virtual void compute_gpu(const float* /*in*/, float* /*out*/, std::size_t /*count*/, cudaStream_t /*stream*/) {
+    fail("", "has no CUDA implementation (run it on the CPU)");
+  }
+#endif
 };
 
 }  // namespace predictor

@@ -4,6 +4,11 @@
 #include "kernels/cpu/eltwise.h"
 #include "layers/builtin_layers.h"
 
+#if PREDICTOR_HAVE_CUDA
+#include "kernels/cuda/eltwise.h"
+#include "layers/cuda_context.h"
+#endif
+
 namespace predictor {
 
 namespace {
@@ -57,6 +62,32 @@ class EltwiseLayer : public Layer {
         break;
     }
   }
+
+#if PREDICTOR_HAVE_CUDA
+  bool supports_gpu() const override { return true; }
+
+  // The kernels take the device pointers in a host array and pass them to
+  // the launch by value, so nothing here outlives the call (graph-safe).
+  void forward_gpu(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top,
+                   const ForwardContext& context) override {
+    for (std::size_t i = 0; i < bottom.size(); ++i) inputs_[i] = bottom[i]->gpu_data();
+    const std::size_t count = top[0]->count();
+    const int num_inputs = static_cast<int>(bottom.size());
+    float* out = top[0]->mutable_gpu_data();
+    const cudaStream_t stream = cuda_stream(context);
+    switch (operation_) {
+      case caffe::EltwiseParameter::PROD:
+        cuda::eltwise_prod(count, inputs_.data(), num_inputs, out, stream);
+        break;
+      case caffe::EltwiseParameter::SUM:
+        cuda::eltwise_sum(count, inputs_.data(), coeffs_.data(), num_inputs, out, stream);
+        break;
+      case caffe::EltwiseParameter::MAX:
+        cuda::eltwise_max(count, inputs_.data(), num_inputs, out, stream);
+        break;
+    }
+  }
+#endif
 
  private:
   caffe::EltwiseParameter::EltwiseOp operation_;

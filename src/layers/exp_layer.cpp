@@ -8,6 +8,10 @@
 #include "layers/builtin_layers.h"
 #include "layers/elementwise_layer.h"
 
+#if PREDICTOR_HAVE_CUDA
+#include "kernels/cuda/activation.h"
+#endif
+
 namespace predictor {
 
 namespace {
@@ -34,6 +38,16 @@ class ExpLayer : public ElementwiseLayer {
   void compute(const float* in, float* out, std::size_t count) override {
     cpu::exp_forward(in, out, count, inner_scale_, outer_scale_);
   }
+
+#if PREDICTOR_HAVE_CUDA
+ public:
+  bool supports_gpu() const override { return true; }
+
+ protected:
+  void compute_gpu(const float* in, float* out, std::size_t count, cudaStream_t stream) override {
+    cuda::exp_forward(in, out, count, inner_scale_, outer_scale_, stream);
+  }
+#endif
 
  private:
   float inner_scale_;

@@ -10,6 +10,11 @@
 #include "kernels/cpu/gemm.h"
 #include "layers/builtin_layers.h"
 
+#if PREDICTOR_HAVE_CUDA
+#include "kernels/cuda/gemm.h"
+#include "layers/cuda_context.h"
+#endif
+
 namespace predictor {
 
 namespace {
@@ -67,6 +72,20 @@ class InnerProductLayer : public Layer {
               transpose_ ? num_output_ : inputs_, 0.0f, output, num_output_);
     if (bias_term_) cpu::add_row_bias(rows_, num_output_, weight_data(1), output);
   }
+
+#if PREDICTOR_HAVE_CUDA
+  bool supports_gpu() const override { return true; }
+
+  void forward_gpu(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top,
+                   const ForwardContext& context) override {
+    check_weights();
+    cudaStream_t stream = cuda_stream(context);
+    float* output = top[0]->mutable_gpu_data();
+    cuda::gemm(cublas_handle(context), false, !transpose_, rows_, num_output_, inputs_, 1.0f, bottom[0]->gpu_data(),
+               inputs_, gpu_weight_data(0), transpose_ ? num_output_ : inputs_, 0.0f, output, num_output_, stream);
+    if (bias_term_) cuda::add_row_bias(rows_, num_output_, gpu_weight_data(1), output, stream);
+  }
+#endif
 
  private:
   int input_axis(const Blob& bottom) const {

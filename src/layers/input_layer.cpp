@@ -22,6 +22,12 @@ class InputLayer : public Layer {
 
   void reshape(const std::vector<const Blob*>&, const std::vector<Blob*>&) override {}
   void forward_cpu(const std::vector<const Blob*>&, const std::vector<Blob*>&, const ForwardContext&) override {}
+
+#if PREDICTOR_HAVE_CUDA
+  // The caller fills the tops, on whichever side the net runs.
+  bool supports_gpu() const override { return true; }
+  void forward_gpu(const std::vector<const Blob*>&, const std::vector<Blob*>&, const ForwardContext&) override {}
+#endif
 };
 
 }  // namespace

@@ -8,6 +8,11 @@
 #include "kernels/cpu/lrn.h"
 #include "layers/builtin_layers.h"
 
+#if PREDICTOR_HAVE_CUDA
+#include "kernels/cuda/lrn.h"
+#include "layers/cuda_context.h"
+#endif
+
 namespace predictor {
 
 namespace {
@@ -35,9 +40,13 @@ class LRNLayer : public Layer {
     const Blob& in = *bottom[0];
     if (in.num_axes() != 4) fail("bottom", "must be 4-D (N, C, H, W), got " + in.shape_string());
     top[0]->ReshapeLike(in);
+  }
+
+  std::size_t prepare_cpu(const std::vector<const Blob*>& bottom, const std::vector<Blob*>&) override {
+    const Blob& in = *bottom[0];
     const std::size_t floats = across_channels_ ? cpu::lrn_across_channels_scratch(in.shape(1), in.count(2))
                                                 : cpu::lrn_within_channel_scratch(in.shape(2), in.shape(3));
-    set_scratch_bytes(floats * sizeof(float));
+    return floats * sizeof(float);
   }
 
   // Each output sums its window: local_size channels, or a local_size
@@ -62,6 +71,38 @@ class LRNLayer : public Layer {
                               beta_, top[0]->mutable_cpu_data(), scratch);
     }
   }
+
+#if PREDICTOR_HAVE_CUDA
+  bool supports_gpu() const override { return true; }
+
+  // In place, the windows read neighbours the output would overwrite: the
+  // kernels then keep the scales in scratch.
+  std::size_t prepare_gpu(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top) override {
+    const Blob& in = *bottom[0];
+    const bool in_place = top[0] == &in;
+    const int num = in.shape(0), channels = in.shape(1);
+    const std::size_t floats =
+        across_channels_ ? cuda::lrn_across_channels_scratch(num, channels, in.count(2), in_place)
+                         : cuda::lrn_within_channel_scratch(num, channels, in.shape(2), in.shape(3), in_place);
+    return floats * sizeof(float);
+  }
+
+  void forward_gpu(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top,
+                   const ForwardContext& context) override {
+    const Blob& in = *bottom[0];
+    float* scratch = static_cast<float*>(context.scratch);
+    cudaStream_t stream = cuda_stream(context);
+    const float* data = in.gpu_data();
+    float* out = top[0]->mutable_gpu_data();
+    if (across_channels_) {
+      cuda::lrn_across_channels(data, in.shape(0), in.shape(1), in.count(2), local_size_, alpha_, beta_, k_, out,
+                                scratch, stream);
+    } else {
+      cuda::lrn_within_channel(data, in.shape(0), in.shape(1), in.shape(2), in.shape(3), local_size_, alpha_, beta_,
+                               out, scratch, stream);
+    }
+  }
+#endif
 
  private:
   int local_size_ = 5;

@@ -11,6 +11,11 @@
 #include "kernels/cpu/normalization.h"
 #include "layers/builtin_layers.h"
 
+#if PREDICTOR_HAVE_CUDA
+#include "kernels/cuda/normalization.h"
+#include "layers/cuda_context.h"
+#endif
+
 namespace predictor {
 
 namespace {
@@ -44,6 +49,16 @@ class MVNLayer : public Layer {
     cpu::mean_variance_normalize(bottom[0]->cpu_data(), rows_, dim_, normalize_variance_, eps_,
                                  top[0]->mutable_cpu_data());
   }
+
+#if PREDICTOR_HAVE_CUDA
+  bool supports_gpu() const override { return true; }
+
+  void forward_gpu(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top,
+                   const ForwardContext& context) override {
+    cuda::mean_variance_normalize(bottom[0]->gpu_data(), rows_, dim_, normalize_variance_, eps_,
+                                  top[0]->mutable_gpu_data(), cuda_stream(context));
+  }
+#endif
 
  private:
   bool normalize_variance_ = true;

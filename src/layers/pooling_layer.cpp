@@ -11,6 +11,11 @@
 #include "kernels/cpu/pooling.h"
 #include "layers/builtin_layers.h"
 
+#if PREDICTOR_HAVE_CUDA
+#include "kernels/cuda/pooling.h"
+#include "layers/cuda_context.h"
+#endif
+
 namespace predictor {
 
 namespace {
@@ -105,6 +110,29 @@ class PoolingLayer : public Layer {
         break;
     }
   }
+
+#if PREDICTOR_HAVE_CUDA
+  bool supports_gpu() const override { return true; }
+
+  void forward_gpu(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top,
+                   const ForwardContext& context) override {
+    const float* in = bottom[0]->gpu_data();
+    float* out = top[0]->mutable_gpu_data();
+    const std::size_t planes = bottom[0]->count(0, 2);
+    cudaStream_t stream = cuda_stream(context);
+    switch (method_) {
+      case caffe::PoolingParameter::MAX:
+        cuda::max_pool(in, planes, geometry_, out, top.size() > 1 ? top[1]->mutable_gpu_data() : nullptr, stream);
+        break;
+      case caffe::PoolingParameter::AVE:
+        cuda::ave_pool(in, planes, geometry_, out, stream);
+        break;
+      case caffe::PoolingParameter::STOCHASTIC:
+        cuda::stochastic_pool_test(in, planes, geometry_, out, stream);
+        break;
+    }
+  }
+#endif
 
  private:
   // A uint32 field as a non-negative int.

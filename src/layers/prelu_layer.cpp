@@ -8,6 +8,10 @@
 #include "layers/builtin_layers.h"
 #include "layers/elementwise_layer.h"
 
+#if PREDICTOR_HAVE_CUDA
+#include "kernels/cuda/activation.h"
+#endif
+
 namespace predictor {
 
 namespace {
@@ -43,6 +47,10 @@ class PReLULayer : public ElementwiseLayer {
     if (!weights().empty()) check_slopes();
   }
 
+#if PREDICTOR_HAVE_CUDA
+  bool supports_gpu() const override { return true; }
+#endif
+
  protected:
   void compute(const float* in, float* out, std::size_t count) override {
     check_slopes();
@@ -52,6 +60,17 @@ class PReLULayer : public ElementwiseLayer {
       cpu::prelu_forward(in, out, outer_, channels_, inner_, weight_data(0));
     }
   }
+
+#if PREDICTOR_HAVE_CUDA
+  void compute_gpu(const float* in, float* out, std::size_t count, cudaStream_t stream) override {
+    check_slopes();
+    if (channel_shared_) {
+      cuda::prelu_forward(in, out, 1, 1, count, gpu_weight_data(0), stream);
+    } else {
+      cuda::prelu_forward(in, out, outer_, channels_, inner_, gpu_weight_data(0), stream);
+    }
+  }
+#endif
 
  private:
   void check_axes(const Blob& in) const {

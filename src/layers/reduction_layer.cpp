@@ -5,6 +5,11 @@
 #include "kernels/cpu/reduction.h"
 #include "layers/builtin_layers.h"
 
+#if PREDICTOR_HAVE_CUDA
+#include "kernels/cuda/reduction.h"
+#include "layers/cuda_context.h"
+#endif
+
 namespace predictor {
 
 namespace {
@@ -42,6 +47,15 @@ class ReductionLayer : public Layer {
                    const ForwardContext&) override {
     cpu::reduce(op_, num_, dim_, scale_, bottom[0]->cpu_data(), top[0]->mutable_cpu_data());
   }
+
+#if PREDICTOR_HAVE_CUDA
+  bool supports_gpu() const override { return true; }
+
+  void forward_gpu(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top,
+                   const ForwardContext& context) override {
+    cuda::reduce(op_, num_, dim_, scale_, bottom[0]->gpu_data(), top[0]->mutable_gpu_data(), cuda_stream(context));
+  }
+#endif
 
  private:
   cpu::ReduceOp op_ = cpu::ReduceOp::kSum;

@@ -5,6 +5,10 @@
 #include "layers/builtin_layers.h"
 #include "layers/elementwise_layer.h"
 
+#if PREDICTOR_HAVE_CUDA
+#include "kernels/cuda/activation.h"
+#endif
+
 namespace predictor {
 
 namespace {
@@ -18,6 +22,16 @@ class ReLULayer : public ElementwiseLayer {
   void compute(const float* in, float* out, std::size_t count) override {
     cpu::relu_forward(in, out, count, negative_slope_);
   }
+
+#if PREDICTOR_HAVE_CUDA
+ public:
+  bool supports_gpu() const override { return true; }
+
+ protected:
+  void compute_gpu(const float* in, float* out, std::size_t count, cudaStream_t stream) override {
+    cuda::relu_forward(in, out, count, negative_slope_, stream);
+  }
+#endif
 
  private:
   float negative_slope_;

@@ -103,6 +103,12 @@ class ReshapeLayer : public Layer {
   }
   void forward_cpu(const std::vector<const Blob*>&, const std::vector<Blob*>&, const ForwardContext&) override {}
 
+#if PREDICTOR_HAVE_CUDA
+  // The tops are views of the bottom: nothing to run on either side.
+  bool supports_gpu() const override { return true; }
+  void forward_gpu(const std::vector<const Blob*>&, const std::vector<Blob*>&, const ForwardContext&) override {}
+#endif
+
  private:
   int inferred_axis_ = -1;  // index in reshape_param.shape of the -1 dim
 };

@@ -11,6 +11,11 @@
 #include "layers/broadcast_shape.h"
 #include "layers/builtin_layers.h"
 
+#if PREDICTOR_HAVE_CUDA
+#include "kernels/cuda/normalization.h"
+#include "layers/cuda_context.h"
+#endif
+
 namespace predictor {
 
 namespace {
@@ -73,6 +78,21 @@ class ScaleLayer : public BroadcastLayerBase {
     cpu::scale_broadcast(bottom[0]->cpu_data(), broadcast_.outer, broadcast_.dim, broadcast_.inner, scale, bias,
                          top[0]->mutable_cpu_data());
   }
+
+#if PREDICTOR_HAVE_CUDA
+  bool supports_gpu() const override { return true; }
+
+  void forward_gpu(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top,
+                   const ForwardContext& context) override {
+    const bool scale_from_bottom = bottom.size() > 1;
+    const std::size_t expected_weights = (scale_from_bottom ? 0 : 1) + (bias_term_ ? 1 : 0);
+    if (weights().size() != expected_weights) fail("blobs", "no weights bound");
+    const float* scale = scale_from_bottom ? bottom[1]->gpu_data() : gpu_weight_data(0);
+    const float* bias = bias_term_ ? gpu_weight_data(static_cast<int>(expected_weights) - 1) : nullptr;
+    cuda::scale_broadcast(bottom[0]->gpu_data(), broadcast_.outer, broadcast_.dim, broadcast_.inner, scale, bias,
+                          top[0]->mutable_gpu_data(), cuda_stream(context));
+  }
+#endif
 
  private:
   bool bias_term_ = false;

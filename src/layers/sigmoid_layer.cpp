@@ -4,6 +4,10 @@
 #include "layers/builtin_layers.h"
 #include "layers/elementwise_layer.h"
 
+#if PREDICTOR_HAVE_CUDA
+#include "kernels/cuda/activation.h"
+#endif
+
 namespace predictor {
 
 namespace {
@@ -14,6 +18,16 @@ class SigmoidLayer : public ElementwiseLayer {
 
  protected:
   void compute(const float* in, float* out, std::size_t count) override { cpu::sigmoid_forward(in, out, count); }
+
+#if PREDICTOR_HAVE_CUDA
+ public:
+  bool supports_gpu() const override { return true; }
+
+ protected:
+  void compute_gpu(const float* in, float* out, std::size_t count, cudaStream_t stream) override {
+    cuda::sigmoid_forward(in, out, count, stream);
+  }
+#endif
 };
 
 }  // namespace

@@ -7,6 +7,11 @@
 #include "layers/builtin_layers.h"
 #include "layers/legacy_axis.h"
 
+#if PREDICTOR_HAVE_CUDA
+#include "kernels/cuda/copy.h"
+#include "layers/cuda_context.h"
+#endif
+
 namespace predictor {
 
 namespace {
@@ -78,6 +83,24 @@ class SliceLayer : public Layer {
       src += block;
     }
   }
+
+#if PREDICTOR_HAVE_CUDA
+  bool supports_gpu() const override { return true; }
+
+  void forward_gpu(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top,
+                   const ForwardContext& context) override {
+    const Blob& in = *bottom[0];
+    const std::size_t outer = in.count(0, axis_);
+    const std::size_t inner = in.count(axis_ + 1);
+    const std::size_t bottom_block = static_cast<std::size_t>(in.shape(axis_)) * inner;
+    const float* src = in.gpu_data();
+    for (Blob* t : top) {
+      const std::size_t block = static_cast<std::size_t>(t->shape(axis_)) * inner;
+      cuda::copy_blocks(outer, block, src, bottom_block, t->mutable_gpu_data(), block, cuda_stream(context));
+      src += block;
+    }
+  }
+#endif
 
  private:
   int slice_axis(const Blob& bottom) const {

@@ -3,6 +3,11 @@
 #include "kernels/cpu/softmax.h"
 #include "layers/builtin_layers.h"
 
+#if PREDICTOR_HAVE_CUDA
+#include "kernels/cuda/softmax.h"
+#include "layers/cuda_context.h"
+#endif
+
 namespace predictor {
 
 namespace {
@@ -17,7 +22,10 @@ class SoftmaxLayer : public Layer {
     const Blob& in = *bottom[0];
     axis_ = canonical_axis(in, param().softmax_param().axis(), "softmax_param.axis");
     top[0]->ReshapeLike(in);
-    set_scratch_bytes(cpu::softmax_scratch(in.count(axis_ + 1)) * sizeof(float));
+  }
+
+  std::size_t prepare_cpu(const std::vector<const Blob*>& bottom, const std::vector<Blob*>&) override {
+    return cpu::softmax_scratch(bottom[0]->count(axis_ + 1)) * sizeof(float);
   }
 
   void forward_cpu(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top,
@@ -26,6 +34,17 @@ class SoftmaxLayer : public Layer {
     cpu::softmax(in.cpu_data(), in.count(0, axis_), in.shape(axis_), in.count(axis_ + 1), top[0]->mutable_cpu_data(),
                  static_cast<float*>(context.scratch));
   }
+
+#if PREDICTOR_HAVE_CUDA
+  bool supports_gpu() const override { return true; }
+
+  void forward_gpu(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top,
+                   const ForwardContext& context) override {
+    const Blob& in = *bottom[0];
+    cuda::softmax(in.gpu_data(), in.count(0, axis_), in.shape(axis_), in.count(axis_ + 1), top[0]->mutable_gpu_data(),
+                  cuda_stream(context));
+  }
+#endif
 
  private:
   int axis_ = 1;

@@ -17,6 +17,12 @@ class SplitLayer : public Layer {
     for (Blob* t : top) t->ReshapeLike(*bottom[0]);
   }
   void forward_cpu(const std::vector<const Blob*>&, const std::vector<Blob*>&, const ForwardContext&) override {}
+
+#if PREDICTOR_HAVE_CUDA
+  // The tops are views of the bottom: nothing to run on either side.
+  bool supports_gpu() const override { return true; }
+  void forward_gpu(const std::vector<const Blob*>&, const std::vector<Blob*>&, const ForwardContext&) override {}
+#endif
 };
 
 }  // namespace

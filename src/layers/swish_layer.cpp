@@ -4,6 +4,10 @@
 #include "layers/builtin_layers.h"
 #include "layers/elementwise_layer.h"
 
+#if PREDICTOR_HAVE_CUDA
+#include "kernels/cuda/activation.h"
+#endif
+
 namespace predictor {
 
 namespace {
@@ -15,6 +19,16 @@ class SwishLayer : public ElementwiseLayer {
 
  protected:
   void compute(const float* in, float* out, std::size_t count) override { cpu::swish_forward(in, out, count, beta_); }
+
+#if PREDICTOR_HAVE_CUDA
+ public:
+  bool supports_gpu() const override { return true; }
+
+ protected:
+  void compute_gpu(const float* in, float* out, std::size_t count, cudaStream_t stream) override {
+    cuda::swish_forward(in, out, count, beta_, stream);
+  }
+#endif
 
  private:
   float beta_;

@@ -4,6 +4,10 @@
 #include "layers/builtin_layers.h"
 #include "layers/elementwise_layer.h"
 
+#if PREDICTOR_HAVE_CUDA
+#include "kernels/cuda/activation.h"
+#endif
+
 namespace predictor {
 
 namespace {
@@ -17,6 +21,16 @@ class ThresholdLayer : public ElementwiseLayer {
   void compute(const float* in, float* out, std::size_t count) override {
     cpu::threshold_forward(in, out, count, threshold_);
   }
+
+#if PREDICTOR_HAVE_CUDA
+ public:
+  bool supports_gpu() const override { return true; }
+
+ protected:
+  void compute_gpu(const float* in, float* out, std::size_t count, cudaStream_t stream) override {
+    cuda::threshold_forward(in, out, count, threshold_, stream);
+  }
+#endif
 
  private:
   float threshold_;

@@ -7,6 +7,11 @@
 #include "kernels/cpu/copy.h"
 #include "layers/builtin_layers.h"
 
+#if PREDICTOR_HAVE_CUDA
+#include "kernels/cuda/copy.h"
+#include "layers/cuda_context.h"
+#endif
+
 namespace predictor {
 
 namespace {
@@ -39,6 +44,17 @@ class TileLayer : public Layer {
     cpu::tile(in.count(0, axis_), in.count(axis_), static_cast<std::size_t>(param().tile_param().tiles()),
               in.cpu_data(), top[0]->mutable_cpu_data());
   }
+
+#if PREDICTOR_HAVE_CUDA
+  bool supports_gpu() const override { return true; }
+
+  void forward_gpu(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top,
+                   const ForwardContext& context) override {
+    const Blob& in = *bottom[0];
+    cuda::tile(in.count(0, axis_), in.count(axis_), static_cast<std::size_t>(param().tile_param().tiles()),
+               in.gpu_data(), top[0]->mutable_gpu_data(), cuda_stream(context));
+  }
+#endif
 
  private:
   int axis_ = 1;

@@ -72,6 +72,9 @@ void ActivationMemory::Apply(const Net& net, const std::vector<Blob*>& blobs, st
   for (std::size_t bytes : plan.buffer_bytes) total += bytes;
   check_replica_bytes(total, max_bytes, requests);
 
+  // The arena lives in the memory of the net's device (the plan itself is
+  // device-agnostic offsets).
+  const bool on_device = net.main_backend() == Backend::CUDA;
   // Grown buffers are allocated in full before any replaces its old one:
   // if an allocation fails, the blobs still point into live memory.
   std::vector<std::shared_ptr<SyncedMemory>> buffers = buffers_;
@@ -81,7 +84,7 @@ void ActivationMemory::Apply(const Net& net, const std::vector<Blob*>& blobs, st
     if (!buffers[b] || buffers[b]->size() < plan.buffer_bytes[b]) {
       buffers[b] = std::make_shared<SyncedMemory>(plan.buffer_bytes[b]);
     }
-    base[b] = static_cast<char*>(buffers[b]->mutable_cpu_data());
+    base[b] = static_cast<char*>(on_device ? buffers[b]->overwrite_gpu_data() : buffers[b]->mutable_cpu_data());
   }
   buffers_ = std::move(buffers);
   current_ = &planned;
@@ -96,7 +99,11 @@ void ActivationMemory::Apply(const Net& net, const std::vector<Blob*>& blobs, st
       continue;
     }
     auto storage = std::make_shared<SyncedMemory>(requests.ranges[r].bytes);
-    storage->set_cpu_data(address);
+    if (on_device) {
+      storage->set_gpu_data(address);
+    } else {
+      storage->set_cpu_data(address);
+    }
     placed[requests.storage[r]] = std::move(storage);
   }
   for (Blob* blob : blobs) {

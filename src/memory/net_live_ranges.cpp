@@ -61,7 +61,8 @@ NetRequests collect_net_requests(const Net& net, const std::vector<std::string>&
     requests.scratch_layer.push_back(-1);
   }
   for (int i = 0; i < end; ++i) {
-    if (net.scratch_bytes(i) == 0) continue;
+    // Layers on another backend than the arena's use scratch of their own.
+    if (net.scratch_bytes(i) == 0 || net.layer_backend(i) != net.main_backend()) continue;
     requests.ranges.push_back(LiveRange{net.scratch_bytes(i), i, i, net.layer(i).name() + " (scratch)"});
     requests.storage.push_back(nullptr);
     requests.scratch_layer.push_back(i);

@@ -3,9 +3,11 @@
 #include <limits>
 #include <new>
 
+#include "cuda/cuda_api.h"
 #include "io/deploy_net.h"
 #include "io/proto_io.h"
 #include "io/upgrade_v1.h"
+#include "net/device_weights.h"
 #include "net/weights.h"
 #include "predictor/CaffeProto.h"
 #include "predictor/Error.h"
@@ -56,6 +58,31 @@ class ModelBuilder {
 };
 
 Model::Model() = default;
+
+std::shared_ptr<const DeviceWeights> Model::weights_on_device(int device) const {
+  cuda::check_device(device, source_ + ": weights for gpu:" + std::to_string(device));
+  std::lock_guard<std::mutex> lock(device_weights_mutex_);
+  auto& weights = device_weights_[device];
+  if (!weights) {
+    try {
+      weights = std::make_shared<const DeviceWeights>(*this, device);
+    } catch (const OutOfMemoryError& error) {
+      device_weights_.erase(device);
+      throw OutOfMemoryError(source_ + ": uploading " + std::to_string(weight_bytes()) + " bytes of weights to gpu:" +
+                             std::to_string(device) + ": " + error.what());
+    } catch (const Error& error) {
+      device_weights_.erase(device);
+      throw Error(source_ + ": uploading the weights to gpu:" + std::to_string(device) + ": " + error.what());
+    }
+  }
+  return weights;
+}
+
+std::size_t Model::device_weight_bytes(int device) const {
+  std::lock_guard<std::mutex> lock(device_weights_mutex_);
+  auto it = device_weights_.find(device);
+  return it == device_weights_.end() ? 0 : it->second->bytes();
+}
 Model::~Model() = default;
 
 const std::string& Model::name() const { return net_->name(); }

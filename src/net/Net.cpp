@@ -3,9 +3,13 @@
 #include <algorithm>
 
 #include "core/shape_check.h"
+#include "cuda/cuda_api.h"
+#include "cuda/stream_context.h"
 #include "memory/activation_memory.h"
 #include "memory/net_live_ranges.h"
 #include "memory/plan_svg.h"
+#include "net/captured_forward.h"
+#include "net/device_weights.h"
 #include "predictor/CaffeProto.h"
 #include "predictor/Error.h"
 #include "predictor/LayerRegistry.h"
@@ -30,23 +34,63 @@ std::string count_range(int min, int max) {
 
 }  // namespace
 
-Net::Net(std::shared_ptr<const Model> model)
-    : Net(model->net(), model, model->source()) {}
+Net::Net(std::shared_ptr<const Model> model, Device device)
+    : Net(model->net(), model, model->source(), device) {}
 
-Net::Net(const caffe::NetParameter& net, std::shared_ptr<const Model> model, const std::string& source)
-    : model_(std::move(model)), source_(source) {
+Net::Net(const caffe::NetParameter& net, std::shared_ptr<const Model> model, const std::string& source,
+         Device device)
+    : model_(std::move(model)), source_(source), device_(device) {
   try {
+    if (device_.is_cuda()) cuda::check_device(device_.id, "device " + device_.to_string());
     Build(net);
+    PlaceLayers(net);
   } catch (const Error& error) {
     rethrow_with_context(error, source_);
   }
   if (model_) {
     for (int i = 0; i < num_layers(); ++i) layers_[i]->set_weights(model_->layer_weights(i));
   }
+  if (std::find(backends_.begin(), backends_.end(), Backend::CUDA) == backends_.end()) return;
+  const int gpu = device_.is_cuda() ? device_.id : 0;
+  try {
+    if (model_) {
+      device_weights_ = model_->weights_on_device(gpu);
+      for (int i = 0; i < num_layers(); ++i) {
+        if (backends_[i] == Backend::CUDA) layers_[i]->set_gpu_weights(device_weights_->layer(i));
+      }
+    }
+    gpu_ = std::make_unique<cuda::StreamContext>(gpu);
+  } catch (const Error& error) {
+    rethrow_with_context(error, source_ + ": gpu:" + std::to_string(gpu));
+  }
+  if (std::find(backends_.begin(), backends_.end(), Backend::CPU) == backends_.end()) {
+    graph_ = std::make_unique<CapturedForward>();
+  }
 }
 
 std::unique_ptr<Net> Net::WithoutWeights(const caffe::NetParameter& net, const std::string& source) {
-  return std::unique_ptr<Net>(new Net(net, nullptr, source));
+  return std::unique_ptr<Net>(new Net(net, nullptr, source, Device::cpu()));
+}
+
+void Net::PlaceLayers(const caffe::NetParameter& net) {
+  for (int i = 0; i < num_layers(); ++i) {
+    const Layer& layer = *layers_[i];
+    const std::string& ctx = net.layer(i).ctx();
+    Backend backend = main_backend();
+    if (ctx == "cpu") {
+      backend = Backend::CPU;
+    } else if (ctx == "gpu") {
+      backend = Backend::CUDA;
+      if (!layer.supports_gpu()) layer.fail("ctx", "\"gpu\": this layer type has no CUDA implementation");
+      if (!device_.is_cuda()) cuda::check_device(0, "layer '" + layer.name() + "': ctx: \"gpu\" (gpu:0)");
+    } else if (!ctx.empty()) {
+      layer.fail("ctx", "'" + ctx + "' is not a placement (expected \"cpu\" or \"gpu\")");
+    } else if (backend == Backend::CUDA && !layer.supports_gpu()) {
+      backend = Backend::CPU;  // no CUDA implementation: runs on the host, data moved across
+    }
+    backends_.push_back(backend);
+  }
+  scratch_bytes_.assign(layers_.size(), 0);
 }
 
 Net::~Net() = default;
@@ -199,17 +243,19 @@ void Net::Reshape() {
   // half way (a bad shape, a budget, memory) leaves nothing half-applied
   // that a later call would trust.
   reshaped_ = false;
+  ++memory_generation_;
   try {
+    cuda::DeviceGuard guard(gpu_ ? gpu_->device() : -1);
     for (int i = 0; i < num_layers(); ++i) {
       layers_[i]->reshape(bottoms_[i], tops_[i]);
       ShareViews(i);
+      scratch_bytes_[i] = backends_[i] == Backend::CUDA ? layers_[i]->prepare_gpu(bottoms_[i], tops_[i])
+                                                        : layers_[i]->prepare_cpu(bottoms_[i], tops_[i]);
     }
     CheckLimits();
-    if (activation_memory_) {
-      ApplyMemoryPlan();
-    } else {
-      EnsureScratch();
-    }
+    if (gpu_) gpu_->Synchronize();  // no queued work may still use memory about to move
+    if (activation_memory_) ApplyMemoryPlan();
+    EnsureScratch();
   } catch (const Error& error) {
     rethrow_with_context(error, source_);
   } catch (const std::bad_alloc&) {
@@ -225,6 +271,7 @@ void Net::ApplyMemoryPlan() {
   for (const auto& blob : blobs_) all.push_back(blob.get());
   activation_memory_->Apply(*this, all, limits_.max_bytes);
   plan_stale_ = false;
+  ++memory_generation_;
 }
 
 void Net::CheckLimits() const {
@@ -256,12 +303,46 @@ void Net::ShareViews(int i) {
 }
 
 void Net::EnsureScratch() {
-  std::size_t bytes = 0;
-  for (const auto& layer : layers_) bytes = std::max(bytes, layer->scratch_bytes());
-  if (bytes > 0 && (!scratch_ || scratch_->size() < bytes)) scratch_ = std::make_shared<SyncedMemory>(bytes);
+  // One buffer per backend, shared by its layers (they run one at a time);
+  // with planning, the main backend's scratch is in the arena instead.
+  std::size_t host_bytes = 0, device_bytes = 0;
+  for (int i = 0; i < num_layers(); ++i) {
+    if (activation_memory_ && backends_[i] == main_backend()) continue;
+    std::size_t& bytes = backends_[i] == Backend::CUDA ? device_bytes : host_bytes;
+    bytes = std::max(bytes, scratch_bytes_[i]);
+  }
+  if (host_bytes > 0 && (!scratch_ || scratch_->size() < host_bytes)) {
+    scratch_ = std::make_shared<SyncedMemory>(host_bytes);
+  }
+  if (device_bytes > 0 && (!gpu_scratch_ || gpu_scratch_->size() < device_bytes)) {
+    auto scratch = std::make_shared<SyncedMemory>(device_bytes);
+    scratch->overwrite_gpu_data();  // allocated now, never during a forward
+    gpu_scratch_ = std::move(scratch);
+  }
 }
 
+void* Net::cuda_stream() const { return gpu_ ? gpu_->stream() : nullptr; }
+
+void Net::Synchronize() const {
+  if (gpu_) gpu_->Synchronize();
+}
+
+void Net::SynchronizeQuietly() const {
+  try {
+    Synchronize();
+  } catch (const Error&) {
+    // Reporting the first error matters more than this one.
+  }
+}
+
+void Net::EnableCudaGraphs(bool enable) {
+  if (graph_) graph_->set_enabled(enable);
+}
+
+bool Net::cuda_graph_active() const { return graph_ && graph_->replayed(); }
+
 void Net::Forward() {
+  cuda::DeviceGuard guard(gpu_ ? gpu_->device() : -1);
   if (!reshaped_ || InputShapesChanged()) {
     Reshape();
   } else {
@@ -276,17 +357,102 @@ void Net::Forward() {
       }
     }
   }
+  if (!graph_) {
+    try {
+      ForwardAllLayers();
+    } catch (...) {
+      if (gpu_) SynchronizeQuietly();
+      throw;
+    }
+    Synchronize();
+    return;
+  }
+  // Every layer on the GPU: the forward may be a replayed graph. Inputs
+  // are pushed outside it (their host data changes between calls).
+  CapturedForward::Key key;
+  key.generation = memory_generation_;
+  for (Blob* input : input_blobs_) {
+    input->data()->async_gpu_push(gpu_->stream());
+    key.inputs.push_back(input->data()->gpu_data());
+  }
+  try {
+    graph_->Run(gpu_->stream(), key, [this] { ForwardAllLayers(); });
+  } catch (...) {
+    SynchronizeQuietly();
+    throw;
+  }
+  if (graph_->replayed()) {
+    // A replay writes the same tops the captured layers did: their device
+    // copies are current again.
+    for (const auto& tops : tops_) {
+      for (Blob* top : tops) {
+        if (!is_input_storage(top)) top->data()->overwrite_gpu_data();
+      }
+    }
+  }
+  Synchronize();
+}
+
+void Net::ForwardAllLayers() {
   for (int i = 0; i < num_layers(); ++i) ForwardLayer(i);
+}
+
+void Net::MoveBlobsFor(int i) {
+  if (!gpu_) return;  // a CPU net: everything is on the host already
+  const auto is_bottom = [&](const SyncedMemory* storage) {
+    for (const Blob* bottom : bottoms_[i]) {
+      if (bottom->data().get() == storage) return true;
+    }
+    return false;
+  };
+  // Tops the layer writes in full: not in place, not a view, not a net
+  // input (an Input layer's tops hold the caller's data).
+  const auto written = [&](const Blob* top) { return !is_bottom(top->data().get()) && !is_input_storage(top); };
+  if (backends_[i] == Backend::CUDA) {
+    for (const Blob* bottom : bottoms_[i]) bottom->data()->async_gpu_push(gpu_->stream());
+    for (Blob* top : tops_[i]) {
+      if (written(top)) top->data()->overwrite_gpu_data();
+    }
+    return;
+  }
+  bool pulled = false;
+  for (const Blob* bottom : bottoms_[i]) pulled |= bottom->data()->async_cpu_pull(gpu_->stream());
+  if (pulled) gpu_->Synchronize();
+  for (Blob* top : tops_[i]) {
+    if (written(top)) top->data()->overwrite_cpu_data();
+  }
+}
+
+bool Net::is_input_storage(const Blob* blob) const {
+  for (const Blob* input : input_blobs_) {
+    if (input->data() == blob->data()) return true;
+  }
+  return false;
 }
 
 void Net::ForwardLayer(int i) {
   const Layer& layer = *layers_[i];
   try {
+    cuda::DeviceGuard guard(gpu_ ? gpu_->device() : -1);
+    MoveBlobsFor(i);
     ForwardContext context;
-    if (layer.scratch_bytes() > 0) {
-      context.scratch = activation_memory_ ? activation_memory_->scratch(i) : scratch_->mutable_cpu_data();
+    if (scratch_bytes_[i] > 0) {
+      if (activation_memory_ && backends_[i] == main_backend()) {
+        context.scratch = activation_memory_->scratch(i);
+      } else if (backends_[i] == Backend::CUDA) {
+        context.scratch = gpu_scratch_->overwrite_gpu_data();
+      } else {
+        context.scratch = scratch_->mutable_cpu_data();
+      }
     }
-    layers_[i]->forward_cpu(bottoms_[i], tops_[i], context);
+    if (backends_[i] == Backend::CUDA) {
+      context.device = gpu_->device();
+      context.cuda_stream = gpu_->stream();
+      context.cublas = gpu_->blas();
+      layers_[i]->forward_gpu(bottoms_[i], tops_[i], context);
+    } else {
+      layers_[i]->forward_cpu(bottoms_[i], tops_[i], context);
+    }
   } catch (const Error& error) {
     // Allocation failures (lazily allocated tops, scratch) are the layer's.
     if (dynamic_cast<const OutOfMemoryError*>(&error)) {

@@ -1,8 +1,10 @@
 #include "predictor/Predictor.h"
 
 #include <algorithm>
+#include <atomic>
 #include <new>
 
+#include "cuda/cuda_api.h"
 #include "predictor/CaffeProto.h"
 #include "predictor/Error.h"
 #include "predictor/Net.h"
@@ -55,13 +57,17 @@ Predictor::Predictor(std::shared_ptr<const Model> model, const PredictorOptions&
 Predictor::~Predictor() = default;
 
 void Predictor::Init() {
-  if (options_.device.kind == Device::CUDA) {
-    throw Error("Predictor: the CUDA device is not supported by this version of predictor; use Device::cpu()");
+  std::vector<Device> devices = options_.devices.empty() ? std::vector<Device>{options_.device} : options_.devices;
+  for (const Device& device : devices) {
+    if (device.is_cuda()) cuda::check_device(device.id, model_->source() + ": Predictor: device " + device.to_string());
   }
 
   // A replica made here, and dropped, validates the options against the net
   // and gives the names; replicas for callers are made on their threads.
-  Net probe(model_);
+  // Making one per device also uploads the weights to each device, now,
+  // once (Model::weights_on_device), never lazily from worker threads.
+  for (std::size_t d = 1; d < devices.size(); ++d) Net on_device(model_, devices[d]);
+  Net probe(model_, devices[0]);
   input_names_ = probe.input_names();
   for (const Blob* input : probe.input_blobs()) input_shapes_.push_back(input->shape());
   output_names_ = probe.output_names();
@@ -76,15 +82,20 @@ void Predictor::Init() {
 
   const bool plan_memory = has(options_.optimization, Optimization::MEMORY);
   if (plan_memory) probe.EnableMemoryPlanning(options_.memory_strategy);  // validates the strategy
+  auto next_device = std::make_shared<std::atomic<std::size_t>>(0);
   replicas_ = std::make_shared<ReplicaSet>([model = model_, outputs = output_names_, plan_memory,
                                             strategy = options_.memory_strategy, keep = options_.extra_outputs,
-                                            limits = options_.limits] {
+                                            limits = options_.limits, devices, next_device,
+                                            graphs = options_.cuda_graphs] {
     auto replica = std::make_unique<Replica>();
-    replica->net = std::make_unique<Net>(model);
+    const Device device = devices[next_device->fetch_add(1) % devices.size()];
+    replica->net = std::make_unique<Net>(model, device);
+    replica->net->EnableCudaGraphs(graphs);
     replica->net->SetLimits(limits);
     if (plan_memory) replica->net->EnableMemoryPlanning(strategy, keep);
     for (const auto& name : outputs) replica->outputs[name] = replica->net->blob(name);
     replica->raw_inputs.resize(replica->net->input_blobs().size());
+    replica->staged_inputs.resize(replica->net->input_blobs().size());
     return replica;
   });
 }
@@ -109,6 +120,14 @@ decltype(auto) out_of_memory_as_error(const std::string& source, Body&& body) {
   }
 }
 
+// Whether `input` is current on the device `net` runs on (device memory
+// given with set_gpu_data, or a blob a GPU wrote): then a GPU net reads it in
+// place.
+bool device_resident(const Blob& input, const Net& net) {
+  const SyncedMemory& data = *input.data();
+  return data.head() == SyncedMemory::HEAD_AT_GPU && net.device().is_cuda() && data.gpu_device() == net.device().id;
+}
+
 void check_input_count(std::size_t given, const std::vector<std::string>& names) {
   if (given != names.size()) {
     throw Error("forward: " + std::to_string(given) + " inputs given, the net takes " + std::to_string(names.size()) +
@@ -130,7 +149,19 @@ const std::map<std::string, const Blob*>& Predictor::forward(const std::vector<B
       }
       Blob* net_input = net.input_blobs()[i];
       net_input->Reshape(input->shape());
-      net_input->ShareData(*input);
+      if (net.cuda_stream() == nullptr || device_resident(*input, net)) {
+        net_input->ShareData(*input);  // zero copy: host data for a CPU net, device data on the net's GPU
+      } else {
+        // Host data for a GPU net: copied into the replica's staging blob
+        // (pinned after its first transfer), which the net's stream copies
+        // to the device. Sharing the caller's blob instead would give it a
+        // device mirror that goes stale when the caller rewrites its memory.
+        Blob& staged = replica.staged_inputs[i];
+        staged.Reshape(input->shape());
+        const float* host = input->cpu_data();
+        std::copy(host, host + input->count(), staged.mutable_cpu_data());
+        net_input->ShareData(staged);
+      }
     }
     net.Forward();
     return replica.outputs;

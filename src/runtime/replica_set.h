@@ -30,6 +30,9 @@ struct Replica {
   std::map<std::string, const Blob*> outputs;
   // Wrappers for raw-pointer inputs.
   std::vector<Blob> raw_inputs;
+  // GPU replicas: the host inputs' copies, in pinned staging memory that
+  // the replica's stream copies to the device.
+  std::vector<Blob> staged_inputs;
 };
 
 class ReplicaSet : public std::enable_shared_from_this<ReplicaSet> {

@@ -79,9 +79,10 @@ LayerRun run_layer(const std::string& param_text, const std::vector<const Blob*>
     float* data = tops[i]->mutable_cpu_data();
     for (std::size_t j = 0; j < tops[i]->count(); ++j) data[j] = std::numeric_limits<float>::quiet_NaN();
   }
-  SyncedMemory scratch(run.layer->scratch_bytes());
+  run.scratch_bytes = run.layer->prepare_cpu(bottoms, tops);
+  SyncedMemory scratch(run.scratch_bytes);
   ForwardContext context;
-  if (run.layer->scratch_bytes() > 0) context.scratch = scratch.mutable_cpu_data();
+  if (run.scratch_bytes > 0) context.scratch = scratch.mutable_cpu_data();
   run.layer->forward_cpu(bottoms, tops, context);
   return run;
 }
@@ -110,9 +111,10 @@ std::unique_ptr<Layer> run_layer_in_place(const std::string& param_text, Blob* b
   std::vector<const Blob*> bottoms{blob};
   std::vector<Blob*> tops{blob};
   layer->reshape(bottoms, tops);
-  SyncedMemory scratch(layer->scratch_bytes());
+  const std::size_t scratch_bytes = layer->prepare_cpu(bottoms, tops);
+  SyncedMemory scratch(scratch_bytes);
   ForwardContext context;
-  if (layer->scratch_bytes() > 0) context.scratch = scratch.mutable_cpu_data();
+  if (scratch_bytes > 0) context.scratch = scratch.mutable_cpu_data();
   layer->forward_cpu(bottoms, tops, context);
   return layer;
 }

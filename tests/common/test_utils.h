@@ -36,6 +36,7 @@ std::unique_ptr<Blob> counting_blob(const std::vector<int>& shape);
 struct LayerRun {
   std::unique_ptr<Layer> layer;
   std::vector<std::unique_ptr<Blob>> tops;
+  std::size_t scratch_bytes = 0;  // what prepare_cpu asked for
 };
 
 // Creates the layer through the registry, binds `weights`, reshapes and runs

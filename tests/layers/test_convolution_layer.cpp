@@ -215,9 +215,10 @@ TEST(ConvolutionLayer, ReshapesForNewInputSizesAndBatches) {
     auto bottom = random_blob(shape, 5);
     Blob top;
     layer->reshape({bottom.get()}, {&top});
-    SyncedMemory scratch(layer->scratch_bytes());
+    const std::size_t scratch_bytes = layer->prepare_cpu({bottom.get()}, {&top});
+    SyncedMemory scratch(scratch_bytes);
     ForwardContext context;
-    if (layer->scratch_bytes() > 0) context.scratch = scratch.mutable_cpu_data();
+    if (scratch_bytes > 0) context.scratch = scratch.mutable_cpu_data();
     layer->forward_cpu({bottom.get()}, {&top}, context);
     std::vector<int> expected_shape;
     const auto expected =

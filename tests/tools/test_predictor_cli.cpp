@@ -21,6 +21,7 @@
 #include <gtest/gtest.h>
 
 #include "predictor/CaffeProto.h"
+#include "cuda/cuda_api.h"
 #include "io/npy.h"
 #include "io/proto_io.h"
 
@@ -508,6 +509,202 @@ TEST_F(PredictorCliTest, BenchWithOptimizeMemoryReportsThePlan) {
   EXPECT_NE(text.out.find("memory plan (best_fit): planned "), std::string::npos) << text.out;
   ExpectError(Run({"bench", "--model=" + kMobilenet, "--optimize_memory", "--memory_strategy=bogus"}),
               {"--memory_strategy", "'bogus'", "best_fit"});
+}
+
+// --- --device -------------------------------------------------------------
+
+// `out` without its lines that start with `prefix`.
+std::string without_lines(const std::string& out, const std::string& prefix) {
+  std::string kept;
+  std::istringstream in(out);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(prefix, 0) != 0) kept += line + "\n";
+  }
+  return kept;
+}
+
+// `out` with every number (a run of digits and dots, and the spaces that pad
+// it) replaced by '#': the text of a bench, whose figures differ from run to
+// run.
+std::string without_numbers(const std::string& out) {
+  std::string masked;
+  for (std::size_t i = 0; i < out.size();) {
+    if (std::isdigit(static_cast<unsigned char>(out[i]))) {
+      while (!masked.empty() && masked.back() == ' ') masked.pop_back();
+      while (i < out.size() && (std::isdigit(static_cast<unsigned char>(out[i])) || out[i] == '.')) ++i;
+      masked += '#';
+    } else {
+      masked += out[i++];
+    }
+  }
+  return masked;
+}
+
+// What the tool says when no CUDA device can be had.
+#ifdef PREDICTOR_HAVE_CUDA
+const char* const kNoCudaDevice = "no CUDA device";
+#else
+const char* const kNoCudaDevice = "no CUDA support";  // a build without the CUDA toolkit
+#endif
+
+std::vector<std::string> json_keys(const Json& json) {
+  std::vector<std::string> keys;
+  for (const auto& member : json.members) keys.push_back(member.first);
+  return keys;
+}
+
+TEST_F(PredictorCliTest, DeviceCpuIsTheDefault) {
+  const std::string weights = MobilenetWeights();
+  const auto run = [&](const std::string& dir, std::vector<std::string> extra) {
+    std::vector<std::string> args = {"run", "--model=" + kMobilenet, "--weights=" + weights, "--seed=7",
+                                     "--output_dir=" + Path(dir)};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return Run(args);
+  };
+  const ToolResult plain = run("plain", {});
+  ExpectSuccess(plain);
+  const ToolResult cpu = run("cpu", {"--device=cpu"});
+  ExpectSuccess(cpu);
+  EXPECT_NE(plain.out.find("\ndevice: cpu\n"), std::string::npos) << plain.out;
+  // The same lines, bar the time of the forward and the output directory.
+  std::string expected = without_lines(plain.out, "forward: ");
+  for (std::size_t at; (at = expected.find(Path("plain"))) != std::string::npos;) {
+    expected.replace(at, Path("plain").size(), Path("cpu"));
+  }
+  EXPECT_EQ(without_lines(cpu.out, "forward: "), expected);
+  for (const char* file : {"input.npy", "prob.npy"}) {
+    const std::string written = read_text(Path(std::string("plain/") + file));
+    EXPECT_FALSE(written.empty()) << file;
+    EXPECT_EQ(read_text(Path(std::string("cpu/") + file)), written) << file;
+  }
+
+  const auto bench = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = {"bench", "--model=" + kMobilenet, "--iterations=2", "--warmup=0"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return Run(args);
+  };
+  const ToolResult bench_plain = bench({});
+  ExpectSuccess(bench_plain);
+  const ToolResult bench_cpu = bench({"--device=cpu"});
+  ExpectSuccess(bench_cpu);
+  EXPECT_NE(bench_plain.out.find("\ndevice: cpu\n"), std::string::npos) << bench_plain.out;
+  EXPECT_EQ(without_numbers(bench_cpu.out), without_numbers(bench_plain.out));
+  EXPECT_EQ(bench_cpu.out.find("CUDA"), std::string::npos) << bench_cpu.out;
+
+  for (const std::string threads : {"1", "2"}) {
+    SCOPED_TRACE("--threads=" + threads);
+    Json plain_json, cpu_json;
+    const ToolResult a = bench({"--json", "--threads=" + threads});
+    const ToolResult b = bench({"--json", "--threads=" + threads, "--device=cpu"});
+    ExpectSuccess(a);
+    ExpectSuccess(b);
+    ASSERT_TRUE(JsonParser(a.out).Parse(&plain_json)) << a.out;
+    ASSERT_TRUE(JsonParser(b.out).Parse(&cpu_json)) << b.out;
+    EXPECT_EQ(json_keys(cpu_json), json_keys(plain_json));
+    EXPECT_EQ(cpu_json.members["device"].text, "cpu");
+    EXPECT_EQ(plain_json.members["device"].text, "cpu");
+    EXPECT_EQ(cpu_json.members["weights_bytes_on_device"].number, 0);
+    EXPECT_EQ(cpu_json.members["arena_bytes_on_device"].number, 0);
+    for (const char* key : {"device_name", "device_ms", "cuda_graph"}) {
+      EXPECT_FALSE(cpu_json.members.count(key)) << key << " on the CPU";
+    }
+  }
+}
+
+TEST_F(PredictorCliTest, UnknownOrMissingDeviceIsAnError) {
+  const std::string weights = MobilenetWeights();
+  const std::vector<std::vector<std::string>> commands = {
+      {"run", "--model=" + kMobilenet, "--weights=" + weights, "--output_dir=" + Path("out")},
+      {"bench", "--model=" + kMobilenet, "--iterations=1", "--warmup=0"},
+      {"bench", "--model=" + kMobilenet, "--iterations=1", "--warmup=0", "--threads=2"}};
+  for (const auto& command : commands) {
+    SCOPED_TRACE(command[0] + " " + command.back());
+    const auto with = [&](const std::string& flag) {
+      std::vector<std::string> args = command;
+      args.push_back(flag);
+      return Run(args);
+    };
+    ExpectError(with("--device=tpu"), {"--device", "'tpu'", "gpu:N"});
+    ExpectError(with("--device=gpu:x"), {"--device", "'gpu:x'"});
+    if (cuda::device_count() == 0) {
+      ExpectError(with("--device=gpu:99"), {"--device=gpu:99", kNoCudaDevice});
+    } else {
+      ExpectError(with("--device=gpu:99"), {"--device=gpu:99", "no such CUDA device"});
+    }
+  }
+  EXPECT_FALSE(std::filesystem::exists(Path("out")));
+  // Flags that would do nothing.
+  ExpectError(Run({"bench", "--model=" + kMobilenet, "--cuda_graphs=false"}), {"--cuda_graphs", "--device"});
+  ExpectError(Run({"memplan", "--model=" + kMobilenet, "--device=cpu"}), {"--device", "'memplan'"});
+  ExpectError(Run({"run", "--model=" + kMobilenet, "--weights=" + weights, "--cuda_graphs=false"}),
+              {"--cuda_graphs", "'run'"});
+}
+
+// --device=gpu: without a GPU (or a CUDA build) a one-line error; with one,
+// the run and the bench on it.
+TEST_F(PredictorCliTest, DeviceGpu) {
+  const std::string weights = MobilenetWeights();
+  const std::vector<std::string> run_args = {"run", "--model=" + kMobilenet, "--weights=" + weights, "--seed=8",
+                                             "--device=gpu", "--output_dir=" + Path("gpu")};
+  const std::vector<std::string> bench_args = {"bench", "--model=" + kMobilenet, "--iterations=3", "--warmup=1",
+                                               "--device=gpu", "--json"};
+  if (cuda::device_count() == 0) {
+    ExpectError(Run(run_args), {"--device=gpu", kNoCudaDevice});
+    ExpectError(Run(bench_args), {"--device=gpu", kNoCudaDevice});
+    EXPECT_FALSE(std::filesystem::exists(Path("gpu")));
+    return;
+  }
+  const std::string name = cuda::device_name(0);
+
+  const ToolResult run = Run(run_args);
+  ExpectSuccess(run);
+  EXPECT_NE(run.out.find("\ndevice: gpu:0 (" + name + ")\n"), std::string::npos) << run.out;
+  ExpectSuccess(Run({"run", "--model=" + kMobilenet, "--weights=" + weights, "--seed=8", "--output_dir=" + Path("cpu")}));
+  EXPECT_EQ(read_text(Path("gpu/input.npy")), read_text(Path("cpu/input.npy")));
+  const NpyArray gpu_prob = read_npy(Path("gpu/prob.npy")), cpu_prob = read_npy(Path("cpu/prob.npy"));
+  ASSERT_EQ(gpu_prob.shape, cpu_prob.shape);
+  for (std::size_t i = 0; i < cpu_prob.data.size(); ++i) {
+    ASSERT_NEAR(gpu_prob.data[i], cpu_prob.data[i], 1e-3) << "class " << i;
+  }
+
+  const auto bench = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = bench_args;
+    args.insert(args.end(), extra.begin(), extra.end());
+    const ToolResult result = Run(args);
+    ExpectSuccess(result);
+    Json json;
+    EXPECT_TRUE(JsonParser(result.out).Parse(&json)) << result.out;
+    return json;
+  };
+  Json json = bench({});
+  EXPECT_EQ(json.members["device"].text, "gpu:0");
+  EXPECT_EQ(json.members["device_name"].text, name);
+  const Json& device_ms = json.members["device_ms"];
+  ASSERT_EQ(device_ms.type, Json::kObject);
+  EXPECT_GT(device_ms.members.at("min").number, 0);
+  EXPECT_LE(device_ms.members.at("min").number, device_ms.members.at("median").number);
+  EXPECT_LE(device_ms.members.at("median").number, device_ms.members.at("max").number);
+  EXPECT_EQ(json.members["cuda_graph"].type, Json::kBool);
+  EXPECT_GT(json.members["weights_bytes_on_device"].number, 1e6);
+  EXPECT_GT(json.members["arena_bytes_on_device"].number, 0);
+  ASSERT_GT(json.members["layers"].items.size(), 100u);
+  for (const Json& layer : json.members["layers"].items) EXPECT_TRUE(layer.members.count("backend"));
+
+  Json off = bench({"--cuda_graphs=false"});
+  EXPECT_FALSE(off.members["cuda_graph"].boolean);
+  Json planned = bench({"--optimize_memory"});
+  EXPECT_EQ(planned.members["arena_bytes_on_device"].number, planned.members["planned_bytes"].number);
+  Json threads = bench({"--threads=2"});
+  EXPECT_EQ(threads.members["device"].text, "gpu:0");
+  EXPECT_GT(threads.members["weights_bytes_on_device"].number, 1e6);
+  EXPECT_FALSE(threads.members.count("device_ms"));
+
+  const ToolResult text = Run({"bench", "--model=" + kMobilenet, "--iterations=2", "--warmup=1", "--device=gpu"});
+  ExpectSuccess(text);
+  for (const std::string fragment : {"\ndevice: gpu:0 (" + name + ")\n", std::string("device time (CUDA events"),
+                                     std::string("CUDA graph: "), std::string("device memory: weights")}) {
+    EXPECT_NE(text.out.find(fragment), std::string::npos) << "no '" << fragment << "' in:\n" << text.out;
+  }
 }
 
 // --- memplan --------------------------------------------------------------

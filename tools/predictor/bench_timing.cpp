@@ -23,16 +23,6 @@ double percentile(const std::vector<double>& sorted, double fraction) {
   return sorted[below] + (position - static_cast<double>(below)) * (sorted[above] - sorted[below]);
 }
 
-LatencyStats summarize(std::vector<double> ms) {
-  std::sort(ms.begin(), ms.end());
-  LatencyStats stats;
-  stats.min = ms.front();
-  stats.mean = std::accumulate(ms.begin(), ms.end(), 0.0) / static_cast<double>(ms.size());
-  stats.p50 = percentile(ms, 0.50);
-  stats.p99 = percentile(ms, 0.99);
-  return stats;
-}
-
 // Holds threads at one point until the main thread, having seen them all
 // arrive, opens it: the timed phase starts and ends with every thread.
 class Gate {
@@ -75,6 +65,17 @@ void run_keeping_error(std::exception_ptr* error, Work work) {
 }
 
 }  // namespace
+
+LatencyStats summarize(std::vector<double> ms) {
+  std::sort(ms.begin(), ms.end());
+  LatencyStats stats;
+  stats.min = ms.front();
+  stats.max = ms.back();
+  stats.mean = std::accumulate(ms.begin(), ms.end(), 0.0) / static_cast<double>(ms.size());
+  stats.p50 = percentile(ms, 0.50);
+  stats.p99 = percentile(ms, 0.99);
+  return stats;
+}
 
 BenchTimings time_net_layers(Net* net, int warmup, int iterations) {
   net->Reshape();  // shape inference (and planning) is not timed

@@ -1,7 +1,9 @@
 #pragma once
 // The timed phase of `predictor bench`: forward passes on one Net, layer by
-// layer, or on one Predictor from several threads at once.
+// layer, or on one Predictor from several threads at once. (A Net on a CUDA
+// device is timed by gpu_timing.h.)
 
+#include <cstdint>
 #include <optional>
 #include <vector>
 
@@ -13,8 +15,12 @@
 namespace predictor::tool {
 
 struct LatencyStats {
-  double min = 0, mean = 0, p50 = 0, p99 = 0;  // ms
+  double min = 0, mean = 0, p50 = 0, p99 = 0, max = 0;  // ms
 };
+
+// The statistics of `ms` (not empty); p50 and p99 interpolate between the
+// closest ranks, as numpy's percentile does.
+LatencyStats summarize(std::vector<double> ms);
 
 struct BenchTimings {
   int calls = 0;       // timed forward calls, all threads together
@@ -23,6 +29,12 @@ struct BenchTimings {
   std::vector<double> layer_median_ms;  // per layer; one thread only
   std::optional<MemoryStats> memory_plan;  // with memory planning
   ResidentMemory resident;  // at the end of the timed phase, replicas alive
+  // A Net on a CUDA device (gpu_timing.h): the timed forwards as CUDA events
+  // on its stream saw them, how many of them replayed a CUDA graph, and
+  // cuda::device_bytes_allocated() right after the net's first forward.
+  std::optional<LatencyStats> device_latency;
+  int cuda_graph_replays = 0;
+  std::optional<std::uint64_t> device_bytes_after_first_forward;
 };
 
 // One thread on `net` (inputs set): `warmup` untimed forward passes, then

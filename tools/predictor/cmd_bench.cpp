@@ -3,16 +3,23 @@
 // calls one shared Predictor from T threads, as a service does: each thread
 // gets its own replica of the activations, all share one copy of the weights.
 // Without --weights the model gets random weights, which time the same as
-// trained ones.
+// trained ones. --device=gpu[:N] runs the net (or the Predictor's replicas)
+// on a CUDA device: one thread's forwards are also timed by CUDA events on
+// the net's stream, and its layers by events around each (gpu_timing.h).
 #include <algorithm>
+#include <cstddef>
+#include <cstdint>
 #include <cstdio>
 #include <iostream>
 #include <numeric>
+#include <string>
 
 // The tool's include path has src/ but not kernels/, which sits beside it.
 #include "bench_timing.h"
 #include "commands.h"
+#include "cuda/cuda_api.h"
 #include "flags.h"
+#include "gpu_timing.h"
 #include "json_writer.h"
 #include "memory_report.h"
 #include "predictor/Error.h"
@@ -26,16 +33,26 @@ DEFINE_int32(warmup, 5, "untimed forward passes before timing, per thread");
 DEFINE_int32(threads, 1,
              "threads calling one shared Predictor, each with its own replica (weights shared); per-layer times "
              "only with 1");
+DEFINE_bool(cuda_graphs, true,
+            "with a GPU --device: capture the forward into a CUDA graph once the input shapes repeat, and replay it");
 
 namespace predictor::tool {
 
 namespace {
 
+// Where the bench ran, and what it holds on a GPU.
+struct DeviceReport {
+  Device device;
+  std::string name;                // the GPU's name; empty for the CPU
+  std::size_t weights_bytes = 0;   // the model's weights on the device
+  std::size_t arena_bytes = 0;     // one replica's activations, scratch and workspaces on the device
+};
+
 double throughput_per_s(int batch, const BenchTimings& timings) {
   return batch * timings.calls * 1000.0 / timings.wall_ms;
 }
 
-void print_json(const Net& net, const Model& model, const BenchTimings& timings) {
+void print_json(const Net& net, const Model& model, const DeviceReport& device, const BenchTimings& timings) {
   const int batch = net_batch(net);
   JsonWriter json(std::cout);
   json.BeginObject();
@@ -58,6 +75,12 @@ void print_json(const Net& net, const Model& model, const BenchTimings& timings)
   json.Integer(batch);
   json.Key("threads");
   json.Integer(FLAGS_threads);
+  json.Key("device");
+  json.String(device.device.to_string());
+  if (device.device.is_cuda()) {
+    json.Key("device_name");
+    json.String(device.name);
+  }
   json.Key("iterations");
   json.Integer(FLAGS_iterations);
   json.Key("warmup");
@@ -74,10 +97,29 @@ void print_json(const Net& net, const Model& model, const BenchTimings& timings)
   json.Number(timings.latency.p99);
   json.Key("throughput_per_s");
   json.Number(throughput_per_s(batch, timings));
+  if (timings.device_latency) {
+    json.Key("device_ms");
+    json.BeginObject();
+    json.Key("median");
+    json.Number(timings.device_latency->p50);
+    json.Key("min");
+    json.Number(timings.device_latency->min);
+    json.Key("max");
+    json.Number(timings.device_latency->max);
+    json.EndObject();
+    json.Key("cuda_graph");
+    json.Bool(timings.cuda_graph_replays > 0);
+    json.Key("cuda_graph_replays");
+    json.Integer(timings.cuda_graph_replays);
+  }
   json.Key("rss_mb");
   json.Number(timings.resident.rss_mb);
   json.Key("peak_rss_mb");
   json.Number(timings.resident.peak_rss_mb);
+  json.Key("weights_bytes_on_device");
+  json.Integer(static_cast<long long>(device.weights_bytes));
+  json.Key("arena_bytes_on_device");
+  json.Integer(static_cast<long long>(device.arena_bytes));
   json.Key("optimize_memory");
   json.Bool(FLAGS_optimize_memory);
   if (timings.memory_plan) {
@@ -96,6 +138,10 @@ void print_json(const Net& net, const Model& model, const BenchTimings& timings)
       json.String(net.layer(i).type());
       json.Key("median_ms");
       json.Number(timings.layer_median_ms[i]);
+      if (device.device.is_cuda()) {
+        json.Key("backend");
+        json.String(net.layer_backend(i) == Backend::CUDA ? "gpu" : "cpu");
+      }
       json.EndObject();
     }
     json.EndArray();
@@ -104,7 +150,9 @@ void print_json(const Net& net, const Model& model, const BenchTimings& timings)
   std::cout << "\n";
 }
 
+// On a GPU, an "on" column says where each layer ran.
 void print_layer_table(const Net& net, const std::vector<double>& layer_median_ms) {
+  const bool gpu = net.device().is_cuda();
   std::size_t name_width = 5, type_width = 4;
   for (int i = 0; i < net.num_layers(); ++i) {
     name_width = std::max(name_width, net.layer(i).name().size());
@@ -113,20 +161,43 @@ void print_layer_table(const Net& net, const std::vector<double>& layer_median_m
   // Shares of the sum of the layer medians, so that the column adds up to 100.
   const double layer_total = std::accumulate(layer_median_ms.begin(), layer_median_ms.end(), 0.0);
   const int name_w = static_cast<int>(name_width), type_w = static_cast<int>(type_width);
-  std::printf("\n%-*s  %-*s  %10s  %6s\n", name_w, "layer", type_w, "type", "median ms", "%");
+  if (gpu) std::printf("\nper-layer times: CUDA events around each layer on the GPU, the host clock on the CPU\n");
+  std::printf("\n%-*s  %-*s  %s%10s  %6s\n", name_w, "layer", type_w, "type", gpu ? " on  " : "", "median ms", "%");
   for (int i = 0; i < net.num_layers(); ++i) {
     const double share = layer_total > 0 ? 100.0 * layer_median_ms[i] / layer_total : 0.0;
-    std::printf("%-*s  %-*s  %10.3f  %6.1f\n", name_w, net.layer(i).name().c_str(), type_w,
-                net.layer(i).type().c_str(), layer_median_ms[i], share);
+    const char* on = !gpu ? "" : net.layer_backend(i) == Backend::CUDA ? "gpu  " : "cpu  ";
+    std::printf("%-*s  %-*s  %s%10.3f  %6.1f\n", name_w, net.layer(i).name().c_str(), type_w,
+                net.layer(i).type().c_str(), on, layer_median_ms[i], share);
   }
-  std::printf("%-*s  %-*s  %10.3f  %6.1f\n\n", name_w, "sum of layers", type_w, "", layer_total, 100.0);
+  std::printf("%-*s  %-*s  %s%10.3f  %6.1f\n\n", name_w, "sum of layers", type_w, "", gpu ? "     " : "",
+              layer_total, 100.0);
 }
 
-void print_table(const Net& net, const Model& model, const BenchTimings& timings) {
+// On a GPU: the event times, the CUDA graph and the device memory.
+void print_device_lines(const DeviceReport& device, const BenchTimings& timings) {
+  if (timings.device_latency) {
+    std::printf("device time (CUDA events on the net's stream): median %.3f ms, min %.3f ms, max %.3f ms\n",
+                timings.device_latency->p50, timings.device_latency->min, timings.device_latency->max);
+    if (!FLAGS_cuda_graphs) {
+      std::printf("CUDA graph: off (--cuda_graphs=false)\n");
+    } else if (timings.cuda_graph_replays > 0) {
+      std::printf("CUDA graph: replayed in %d of %d timed forwards\n", timings.cuda_graph_replays, timings.calls);
+    } else {
+      std::printf("CUDA graph: not used (some layer runs on the CPU, or the capture failed)\n");
+    }
+  } else if (FLAGS_threads > 1) {
+    std::printf("device time (CUDA events) and CUDA graph use: only with --threads=1\n");
+  }
+  std::printf("device memory: weights %.1f MB, %s %.1f MB\n", megabytes(device.weights_bytes),
+              FLAGS_threads == 1 ? "one replica" : "per replica", megabytes(device.arena_bytes));
+}
+
+void print_table(const Net& net, const Model& model, const DeviceReport& device, const BenchTimings& timings) {
   const int batch = net_batch(net);
   std::cout << "model: " << (model.name().empty() ? "(unnamed)" : model.name()) << " (" << FLAGS_model << ", "
             << (FLAGS_weights.empty() ? "random weights from seed " + std::to_string(FLAGS_seed) : FLAGS_weights)
             << ")\n";
+  std::cout << "device: " << device_text(device.device) << "\n";
   print_input_shapes(net);
   if (timings.layer_median_ms.empty()) {
     std::printf("\nper-layer times: not with --threads=%d (they time one thread's Net layer by layer)\n\n",
@@ -139,6 +210,7 @@ void print_table(const Net& net, const Model& model, const BenchTimings& timings
               FLAGS_iterations, FLAGS_warmup, batch, FLAGS_threads, FLAGS_threads == 1 ? "" : "s",
               timings.latency.p50, timings.latency.p99,
               timings.latency.min, timings.latency.mean, throughput_per_s(batch, timings));
+  if (device.device.is_cuda()) print_device_lines(device, timings);
   if (timings.memory_plan) std::cout << memory_plan_line(*timings.memory_plan) << "\n";
   std::printf("resident memory: %.1f MB, peak %.1f MB (weights %.1f MB)\n", timings.resident.rss_mb,
               timings.resident.peak_rss_mb, megabytes(model.weight_bytes()));
@@ -147,12 +219,19 @@ void print_table(const Net& net, const Model& model, const BenchTimings& timings
 // One thread: `net` itself, layer by layer.
 BenchTimings time_one_thread(Net* net, bool optimize_memory) {
   if (optimize_memory) net->EnableMemoryPlanning(FLAGS_memory_strategy);
-  return time_net_layers(net, FLAGS_warmup, FLAGS_iterations);
+  // A net on a GPU with no layer there has no stream: it runs as on the CPU.
+  if (net->cuda_stream() == nullptr) return time_net_layers(net, FLAGS_warmup, FLAGS_iterations);
+  net->EnableCudaGraphs(FLAGS_cuda_graphs);
+  return time_gpu_net_layers(net, FLAGS_warmup, FLAGS_iterations);
 }
 
-// Several threads: one Predictor of `model`, fed the inputs of `net`.
-BenchTimings time_threads(const std::shared_ptr<const Model>& model, const Net& net, bool optimize_memory) {
+// Several threads: one Predictor of `model` on `device`, fed the inputs of
+// `net`.
+BenchTimings time_threads(const std::shared_ptr<const Model>& model, const Net& net, const Device& device,
+                          bool optimize_memory) {
   PredictorOptions options;
+  options.device = device;
+  options.cuda_graphs = FLAGS_cuda_graphs;
   if (optimize_memory) {
     options.optimization = Optimization::MEMORY;
     options.memory_strategy = FLAGS_memory_strategy;
@@ -163,6 +242,20 @@ BenchTimings time_threads(const std::shared_ptr<const Model>& model, const Net& 
   return time_predictor_threads(&predictor, inputs, FLAGS_threads, FLAGS_warmup, FLAGS_iterations);
 }
 
+// One replica's bytes on the GPU: the planned arena with --optimize_memory;
+// otherwise what the bench allocated on the device since
+// `bytes_before` (before the first net or Predictor was built), up to the
+// first forward of one thread's net or to the end of --threads' timed phase
+// (then shared out among the threads), less the weights.
+std::size_t arena_bytes_on_device(const BenchTimings& timings, std::uint64_t bytes_before,
+                                  std::size_t weights_bytes) {
+  if (timings.memory_plan) return timings.memory_plan->planned_bytes;
+  const std::uint64_t after = timings.device_bytes_after_first_forward.value_or(cuda::device_bytes_allocated());
+  const std::uint64_t allocated = after - bytes_before;
+  if (allocated <= weights_bytes) return 0;
+  return static_cast<std::size_t>((allocated - weights_bytes) / static_cast<std::uint64_t>(FLAGS_threads));
+}
+
 int bench() {
   require_flag("model", FLAGS_model);
   if (FLAGS_iterations < 1) throw Error("--iterations must be at least 1");
@@ -170,22 +263,35 @@ int bench() {
   if (FLAGS_threads < 1) throw Error("--threads must be at least 1");
   const bool optimize_memory = optimize_memory_from_flags();
   const int batch_flag = batch_from_flags();
+  const Device device = device_from_flags();
+  if (flag_was_given("cuda_graphs") && !device.is_cuda()) {
+    throw Error("--cuda_graphs applies only with --device=gpu or gpu:N");
+  }
   const LoadOptions options = load_options_from_flags();
   const auto model = FLAGS_weights.empty() ? Model::WithRandomWeightsFromFile(FLAGS_model, FLAGS_seed, options)
                                            : Model::FromFiles(FLAGS_model, FLAGS_weights, options);
   // The inputs are drawn into this net's input blobs, the same for any
-  // --threads; one thread also runs this net.
-  Net net(model);
+  // --threads; one thread also runs this net, on --device (the Predictor of
+  // --threads makes its own replicas there: this net stays on the CPU).
+  const std::uint64_t device_bytes_before = device.is_cuda() ? cuda::device_bytes_allocated() : 0;
+  Net net(model, FLAGS_threads == 1 ? device : Device::cpu());
   if (batch_flag > 0) set_batch(&net, batch_flag);
   net.Reshape();  // the replica's budgets are checked before the inputs are drawn
   fill_random_inputs(&net, FLAGS_seed);
 
-  const BenchTimings timings =
-      FLAGS_threads == 1 ? time_one_thread(&net, optimize_memory) : time_threads(model, net, optimize_memory);
+  const BenchTimings timings = FLAGS_threads == 1 ? time_one_thread(&net, optimize_memory)
+                                                  : time_threads(model, net, device, optimize_memory);
+  DeviceReport report;
+  report.device = device;
+  if (device.is_cuda()) {
+    report.name = device_name_of(device);
+    report.weights_bytes = model->device_weight_bytes(device.id);
+    report.arena_bytes = arena_bytes_on_device(timings, device_bytes_before, report.weights_bytes);
+  }
   if (FLAGS_json) {
-    print_json(net, *model, timings);
+    print_json(net, *model, report, timings);
   } else {
-    print_table(net, *model, timings);
+    print_table(net, *model, report, timings);
   }
   return 0;
 }
@@ -194,7 +300,7 @@ int bench() {
 
 const Command kBenchCommand{"bench",
                             "time forward passes: per layer on one thread, or throughput from many threads",
-                            {"model", "weights", "batch", "threads", "iterations", "warmup",
+                            {"model", "weights", "batch", "threads", "iterations", "warmup", "device", "cuda_graphs",
                              "optimize_memory", "memory_strategy", "json", "seed", "input_shape"},
                             bench};
 

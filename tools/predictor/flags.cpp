@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <stdexcept>
 
+#include "cuda/cuda_api.h"
 #include "memory/planner.h"
 #include "predictor/Error.h"
 #include "tool_common.h"
@@ -19,6 +20,7 @@ DEFINE_bool(json, false, "print one JSON object instead of text");
 DEFINE_bool(optimize_memory, false,
             "plan activation memory: blobs whose lifetimes do not overlap share storage (Optimization::MEMORY)");
 DEFINE_string(memory_strategy, "best_fit", "memory planning strategy with --optimize_memory: best_fit or linear_scan");
+DEFINE_string(device, "cpu", "where the net runs: cpu, gpu (the first CUDA device) or gpu:N");
 
 namespace predictor::tool {
 
@@ -85,6 +87,18 @@ bool optimize_memory_from_flags() {
   }
   if (FLAGS_optimize_memory) check_memory_strategy("memory_strategy", FLAGS_memory_strategy);
   return FLAGS_optimize_memory;
+}
+
+Device device_from_flags() {
+  Device device;
+  try {
+    device = Device::parse(FLAGS_device);
+  } catch (const Error& error) {
+    throw Error(std::string("--device: ") + error.what());
+  }
+  // Checked before the model is read: a missing GPU is reported at once.
+  if (device.is_cuda()) cuda::check_device(device.id, "--device=" + FLAGS_device);
+  return device;
 }
 
 }  // namespace predictor::tool

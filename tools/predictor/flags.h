@@ -7,6 +7,7 @@
 
 #include <gflags/gflags.h>
 
+#include "predictor/Device.h"
 #include "predictor/LoadOptions.h"
 
 DECLARE_string(model);
@@ -17,6 +18,7 @@ DECLARE_uint32(seed);
 DECLARE_bool(json);
 DECLARE_bool(optimize_memory);
 DECLARE_string(memory_strategy);
+DECLARE_string(device);
 
 namespace predictor::tool {
 
@@ -35,5 +37,9 @@ int batch_from_flags();
 void check_memory_strategy(const char* flag, const std::string& strategy);
 // --optimize_memory, validated with --memory_strategy, which needs it.
 bool optimize_memory_from_flags();
+
+// --device, parsed (Device::parse) and, for a GPU, checked to exist: throws
+// predictor::Error naming --device and the device otherwise.
+Device device_from_flags();
 
 }  // namespace predictor::tool

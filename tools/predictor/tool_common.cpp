@@ -6,6 +6,7 @@
 #include <random>
 #include <system_error>
 
+#include "cuda/cuda_api.h"
 #include "json_writer.h"
 #include "predictor/Error.h"
 
@@ -77,6 +78,12 @@ void fill_random_inputs(Net* net, std::uint32_t seed) {
 int net_batch(const Net& net) {
   const Blob& first_input = *net.input_blobs()[0];
   return first_input.num_axes() > 0 ? first_input.shape(0) : 1;
+}
+
+std::string device_name_of(const Device& device) { return device.is_cuda() ? cuda::device_name(device.id) : ""; }
+
+std::string device_text(const Device& device) {
+  return device.is_cuda() ? device.to_string() + " (" + device_name_of(device) + ")" : device.to_string();
 }
 
 void print_input_shapes(const Net& net) {

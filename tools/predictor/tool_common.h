@@ -1,6 +1,6 @@
 #pragma once
 // Helpers shared by the commands: shapes and file names in messages, net
-// inputs (batch, random data), timing.
+// inputs (batch, random data), devices, timing.
 
 #include <chrono>
 #include <cstdint>
@@ -30,6 +30,11 @@ void set_batch(Net* net, int batch);
 void fill_random_inputs(Net* net, std::uint32_t seed);
 // The first dimension of the first net input (1 for a 0-d input).
 int net_batch(const Net& net);
+// "cpu", or "gpu:N (<device name>)" for a CUDA device.
+std::string device_text(const Device& device);
+// The device's name as the CUDA runtime gives it; empty for the CPU.
+std::string device_name_of(const Device& device);
+
 // "input <name>: <shape>" lines, and the same as a JSON "inputs" member.
 void print_input_shapes(const Net& net);
 void write_input_shapes_json(const Net& net, JsonWriter* json);
