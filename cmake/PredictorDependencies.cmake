@@ -34,8 +34,17 @@ if(PREDICTOR_ENABLE_CUDA)
   check_language(CUDA)
   if(CMAKE_CUDA_COMPILER)
     if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
-      # The deployment GPU (H200, sm_90); override with -DCMAKE_CUDA_ARCHITECTURES.
-      set(CMAKE_CUDA_ARCHITECTURES 90)
+      # Volta (sm_70) to Hopper (sm_90): machine code for the common GPUs
+      # (T4, A100, A10/RTX 30, L4/RTX 40, H100/H200) plus PTX of sm_90 that
+      # newer GPUs compile at load. CUDA 13 dropped sm_70, so there sm_75 is
+      # the oldest. Building for one GPU is faster:
+      # -DCMAKE_CUDA_ARCHITECTURES=90 (the lent H200).
+      execute_process(COMMAND ${CMAKE_CUDA_COMPILER} --version OUTPUT_VARIABLE nvcc_version_text)
+      string(REGEX MATCH "release ([0-9]+)" nvcc_release "${nvcc_version_text}")
+      set(CMAKE_CUDA_ARCHITECTURES 75-real 80-real 86-real 89-real 90)
+      if(CMAKE_MATCH_1 AND CMAKE_MATCH_1 LESS 13)
+        list(PREPEND CMAKE_CUDA_ARCHITECTURES 70-real)
+      endif()
     endif()
     enable_language(CUDA)
     find_package(CUDAToolkit REQUIRED)

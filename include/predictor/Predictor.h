@@ -15,6 +15,15 @@
 // scratch memory), created on its first forward() and released when the
 // thread exits or the Predictor is destroyed. All replicas share ONE copy of
 // the weights: a replica allocates no parameter memory and runs no filler.
+//
+// On a GPU (PredictorOptions::device = Device::cuda(N), or several devices
+// in PredictorOptions::devices): the constructor uploads the weights to
+// each device, once, and every replica on that device reads that copy. A
+// replica lives on one device (new replicas take the devices in turn) and
+// owns a CUDA stream; all of its forward's copies and kernels run on that
+// stream, and forward() returns once the stream has finished, so outputs
+// are complete when it returns. Layers without a CUDA implementation, or
+// pinned with `ctx: "cpu"`, run on the host with their data moved across.
 
 #include "predictor/Export.h"
 #include <cstddef>
@@ -66,13 +75,20 @@ class PREDICTOR_API Predictor {
 
   // Runs the net on `inputs` (one blob per net input, in input_names()
   // order; shapes may change from call to call, the batch size included).
-  // The inputs are used in place, not copied; they are read, never written,
-  // and must stay alive until the call returns.
+  // The inputs are read, never written, and must stay alive until the call
+  // returns. On the CPU they are used in place. On a GPU, an input whose
+  // data is current on the replica's device (set_gpu_data, or a blob a GPU
+  // wrote there) is read in place, zero copy; any other input is copied on
+  // the calling thread into the replica's pinned staging memory, then to the
+  // device on the replica's stream (the caller's blob gets no device copy).
   //
   // Returns name -> blob for the net outputs and the extra_outputs. The map
   // and the blobs belong to the calling thread's replica: they stay valid,
   // and their contents unchanged, until this thread's next forward() on this
-  // predictor, the thread's exit, or the predictor's destruction.
+  // predictor, the thread's exit, or the predictor's destruction. On a GPU
+  // they are complete on the device when forward() returns: gpu_data()
+  // reads them in place (a pointer into the replica's device memory, valid
+  // as long as the blob), cpu_data() copies them to the host on first use.
   //
   // Thread-safe: any number of threads may call it concurrently.
   const std::map<std::string, const Blob*>& forward(const std::vector<Blob*>& inputs);

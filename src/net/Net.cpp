@@ -454,9 +454,13 @@ void Net::ForwardLayer(int i) {
       layers_[i]->forward_cpu(bottoms_[i], tops_[i], context);
     }
   } catch (const Error& error) {
-    // Allocation failures (lazily allocated tops, scratch) are the layer's.
-    if (dynamic_cast<const OutOfMemoryError*>(&error)) {
-      rethrow_with_context(error, source_ + ": layer '" + layer.name() + "' (" + layer.type() + ")");
+    // Allocation failures (lazily allocated tops, scratch) and CUDA errors
+    // (a failed launch, a copy) are the layer's: name it, and the device.
+    const std::string named = "layer '" + layer.name() + "' (" + layer.type() + ")";
+    if (std::string(error.what()).find("layer '" + layer.name() + "'") == std::string::npos &&
+        (backends_[i] == Backend::CUDA || dynamic_cast<const OutOfMemoryError*>(&error))) {
+      const std::string where = backends_[i] == Backend::CUDA ? " on gpu:" + std::to_string(gpu_->device()) : "";
+      rethrow_with_context(error, source_ + ": " + named + where);
     }
     rethrow_with_context(error, source_);
   } catch (const std::bad_alloc&) {

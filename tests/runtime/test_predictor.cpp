@@ -1,4 +1,5 @@
 // Predictor: per-thread replicas sharing one copy of the weights.
+#include <google/protobuf/text_format.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -12,6 +13,7 @@
 #include "predictor/Model.h"
 #include "predictor/Net.h"
 #include "predictor/Predictor.h"
+#include "cuda/cuda_api.h"
 
 namespace predictor {
 namespace {
@@ -211,10 +213,51 @@ TEST(Predictor, ReplicasShareTheModelsWeights) {
   }
 }
 
-TEST(Predictor, CudaDeviceIsAClearError) {
+// Without a GPU (CI, builds without CUDA) a CUDA device is a clear error;
+// with one, a device ordinal past the last is.
+TEST(Predictor, AnUnavailableCudaDeviceIsAClearError) {
   PredictorOptions options;
-  options.device = Device::cuda(0);
-  EXPECT_THROW(small_predictor(options), Error);
+  const int missing = cuda::device_count();
+  options.device = Device::cuda(missing);
+  try {
+    small_predictor(options);
+    FAIL() << "expected an error";
+  } catch (const Error& error) {
+    const std::string message = error.what();
+    EXPECT_NE(message.find("gpu:" + std::to_string(missing)), std::string::npos) << message;
+    if (missing == 0) {
+      EXPECT_TRUE(message.find("no CUDA device") != std::string::npos ||
+                  message.find("no CUDA support") != std::string::npos)
+          << message;
+    }
+  }
+}
+
+TEST(Predictor, APlacementOnAMissingGpuIsAClearError) {
+  if (cuda::device_count() > 0) GTEST_SKIP() << "a GPU is present: tests/gpu cover placement";
+  caffe::NetParameter net;
+  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(R"(
+layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 4 } } }
+layer { name: "relu" type: "ReLU" bottom: "data" top: "out" ctx: "gpu" }
+)", &net));
+  try {
+    Predictor predictor(Model::WithRandomWeights(net, 1), PredictorOptions{});
+    FAIL() << "expected an error";
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find("layer 'relu'"), std::string::npos) << error.what();
+  }
+}
+
+TEST(Device, ParsesAndPrints) {
+  EXPECT_EQ(Device::parse("cpu"), Device::cpu());
+  EXPECT_EQ(Device::parse("gpu"), Device::cuda(0));
+  EXPECT_EQ(Device::parse("gpu:3"), Device::cuda(3));
+  EXPECT_EQ(Device::parse("cuda:2"), Device::cuda(2));
+  EXPECT_EQ(Device::cuda(5).to_string(), "gpu:5");
+  EXPECT_EQ(Device::cpu().to_string(), "cpu");
+  for (const char* bad : {"", "tpu", "gpu:", "gpu:-1", "gpu:x", "gpu:1x", "GPU", "gpu:99999"}) {
+    EXPECT_THROW(Device::parse(bad), Error) << bad;
+  }
 }
 
 }  // namespace

@@ -701,7 +701,7 @@ TEST_F(PredictorCliTest, DeviceGpu) {
 
   const ToolResult text = Run({"bench", "--model=" + kMobilenet, "--iterations=2", "--warmup=1", "--device=gpu"});
   ExpectSuccess(text);
-  for (const std::string fragment : {"\ndevice: gpu:0 (" + name + ")\n", std::string("device time (CUDA events"),
+  for (const std::string& fragment : {"\ndevice: gpu:0 (" + name + ")\n", std::string("device time (CUDA events"),
                                      std::string("CUDA graph: "), std::string("device memory: weights")}) {
     EXPECT_NE(text.out.find(fragment), std::string::npos) << "no '" << fragment << "' in:\n" << text.out;
   }
