@@ -268,6 +268,39 @@ TEST_F(GpuNet, BadPlacementsAreErrorsNamingTheLayer) {
   }
 }
 
+TEST_F(GpuNet, OutOfDeviceMemoryIsAnErrorNamingTheLayerAndDeviceAndTheNetRecovers) {
+  // Blobs of up to 2^31 - 1 floats (8 GiB): twenty of them do not fit any
+  // GPU of today.
+  std::string text = R"(layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 4 } } })";
+  std::string bottom = "data";
+  for (int i = 0; i < 20; ++i) {
+    const std::string top = "t" + std::to_string(i);
+    text += "layer { name: \"" + top + "\" type: \"Power\" bottom: \"" + bottom + "\" top: \"" + top +
+            "\" power_param { shift: 1 } }";
+    bottom = top;
+  }
+  Net net(model_of(text), Device::cuda(0));
+  ReplicaLimits limits;
+  limits.max_bytes = std::size_t{1} << 50;  // past the budget: the device itself must say no
+  net.SetLimits(limits);
+  net.input_blobs()[0]->Reshape({1 << 15, (1 << 16) - 1});
+  try {
+    net.Forward();
+    FAIL() << "expected OutOfMemoryError";
+  } catch (const OutOfMemoryError& error) {
+    const std::string message = error.what();
+    EXPECT_NE(message.find("gpu:0"), std::string::npos) << message;
+    EXPECT_NE(message.find("layer 't"), std::string::npos) << message;
+  }
+  // A small shape runs afterwards.
+  net.input_blobs()[0]->Reshape({1, 4});
+  fill_inputs(&net, 3);
+  net.Forward();
+  const float* out = net.output_blobs()[0]->cpu_data();
+  const float* in = net.input_blobs()[0]->cpu_data();
+  for (int i = 0; i < 4; ++i) EXPECT_NEAR(out[i], in[i] + 20.0f, 1e-5f);
+}
+
 // ---- Zoo ----------------------------------------------------------------
 
 class GpuZoo : public GpuTest, public ::testing::WithParamInterface<testing::ZooModel> {};
