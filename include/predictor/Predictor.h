@@ -24,6 +24,10 @@
 // stream, and forward() returns once the stream has finished, so outputs
 // are complete when it returns. Layers without a CUDA implementation, or
 // pinned with `ctx: "cpu"`, run on the host with their data moved across.
+//
+// With Optimization::GRAPH the constructor optimizes the model once (see
+// PredictorOptions.h) and every replica runs the optimized one; the Model
+// passed in is not changed, and model() is the optimized one.
 
 #include "predictor/Export.h"
 #include <cstddef>
@@ -100,6 +104,10 @@ class PREDICTOR_API Predictor {
   // named blobs are kept out of storage sharing for this call (the replica
   // plans once per set of names and caches it), so every returned blob
   // holds its own value, bitwise the same as without the optimisation.
+  // With Optimization::GRAPH only the net inputs, the net outputs and the
+  // extra_outputs may be named: any other blob of the original net may have
+  // been folded away or now hold another value, and naming it is an error
+  // that names the blob and says to list it in extra_outputs.
   std::vector<const Blob*> forward(const std::vector<Blob*>& inputs, const std::vector<std::string>& output_names);
 
   // Raw input data: one pointer and shape per net input, read in place.
@@ -115,9 +123,21 @@ class PREDICTOR_API Predictor {
   // Declared shape of each input (from the model file).
   const std::vector<std::vector<int>>& input_shapes() const { return input_shapes_; }
 
+  // The model the replicas run: with Optimization::GRAPH the optimized one
+  // (fewer layers; the caller's Model is left as it was), else the one
+  // given or loaded.
   const Model& model() const { return *model_; }
   std::shared_ptr<const Model> shared_model() const { return model_; }
   const PredictorOptions& options() const { return options_; }
+  // With Optimization::GRAPH: what each pass of the optimizer did, in the
+  // order they ran; empty without it.
+  struct GraphPassReport {
+    std::string pass;
+    int rewrites = 0;
+    int layers_before = 0;
+    int layers_after = 0;
+  };
+  const std::vector<GraphPassReport>& graph_report() const { return graph_report_; }
   // Replicas alive now: one per thread that has called forward() and not
   // exited. Thread-safe.
   std::size_t replica_count() const;
@@ -135,6 +155,10 @@ class PREDICTOR_API Predictor {
   std::vector<std::string> input_names_;
   std::vector<std::string> output_names_;
   std::vector<std::vector<int>> input_shapes_;
+  std::vector<GraphPassReport> graph_report_;
+  // With Optimization::GRAPH: every blob name of the model before the
+  // optimization, to tell a folded name from an unknown one.
+  std::vector<std::string> original_blob_names_;
   std::shared_ptr<ReplicaSet> replicas_;
 };
 

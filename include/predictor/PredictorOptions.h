@@ -16,6 +16,14 @@ enum class Optimization : unsigned {
   // Plan activation memory: blobs whose lifetimes do not overlap share
   // storage in one arena per replica (see Net::EnableMemoryPlanning).
   MEMORY = 1u << 0,
+  // Optimize the graph once, at construction: fold BatchNorm/Scale into the
+  // Convolution/InnerProduct before them, drop no-op layers (Dropout,
+  // Split, ...), compute activations in place. Every replica runs the
+  // optimized model, which holds the same outputs up to rounding; the
+  // Model the caller passed is left as it is. Only the net inputs, the net
+  // outputs and `extra_outputs` keep their names and values: list in
+  // extra_outputs any other blob read after a forward.
+  GRAPH = 1u << 1,
 };
 
 inline Optimization operator|(Optimization a, Optimization b) {
@@ -39,7 +47,9 @@ struct PredictorOptions {
   // shape repeats, and replay it (see Net::EnableCudaGraphs).
   bool cuda_graphs = true;
   // Blobs returned by forward() besides the net outputs (and, with
-  // Optimization::MEMORY, kept out of storage sharing).
+  // Optimization::MEMORY, kept out of storage sharing; with
+  // Optimization::GRAPH, kept by the optimizer, which never folds them away
+  // nor changes what they hold).
   std::vector<std::string> extra_outputs;
   // The memory planning strategy with Optimization::MEMORY: "best_fit"
   // (default: one arena at the lower bound) or "linear_scan".

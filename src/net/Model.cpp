@@ -8,6 +8,7 @@
 #include "io/proto_io.h"
 #include "io/upgrade_v1.h"
 #include "net/device_weights.h"
+#include "net/model_parts.h"
 #include "net/weights.h"
 #include "predictor/CaffeProto.h"
 #include "predictor/Error.h"
@@ -20,6 +21,37 @@ namespace predictor {
 class ModelBuilder {
  public:
   // `weights` null: random weights from `seed`.
+  static std::shared_ptr<const Model> FromParts(const caffe::NetParameter& net, std::vector<LayerWeights> weights,
+                                                const std::string& source) {
+    std::shared_ptr<Model> model(new Model());
+    model->source_ = source;
+    model->net_ = std::make_unique<caffe::NetParameter>(net);
+    std::unique_ptr<Net> probe = Net::WithoutWeights(*model->net_, source);
+    probe->SetLimits({std::numeric_limits<std::size_t>::max(), std::numeric_limits<double>::infinity()});
+    probe->Reshape();
+    const auto expected = expected_weight_shapes(*probe, std::numeric_limits<std::size_t>::max());
+    if (weights.size() != expected.size()) {
+      throw Error(source + ": " + std::to_string(weights.size()) + " layers of weights for " +
+                  std::to_string(expected.size()) + " layers");
+    }
+    for (std::size_t i = 0; i < expected.size(); ++i) {
+      const std::string layer = "layer '" + probe->layer(static_cast<int>(i)).name() + "'";
+      if (weights[i].size() != expected[i].size()) {
+        throw Error(source + ": " + layer + ": " + std::to_string(weights[i].size()) + " weight blobs, expected " +
+                    std::to_string(expected[i].size()));
+      }
+      for (std::size_t b = 0; b < expected[i].size(); ++b) {
+        if (!weights[i][b] || weights[i][b]->shape() != expected[i][b]) {
+          throw Error(source + ": " + layer + ": blobs[" + std::to_string(b) + "] has shape " +
+                      (weights[i][b] ? weights[i][b]->shape_string() : "(null)") + ", expected " +
+                      Blob(expected[i][b]).shape_string());
+        }
+      }
+    }
+    model->weights_ = std::move(weights);
+    return model;
+  }
+
   static std::shared_ptr<const Model> Build(const caffe::NetParameter& definition, caffe::NetParameter* weights,
                                             const std::string& weights_source, std::uint32_t seed,
                                             const LoadOptions& options, const std::string& source) {
@@ -56,6 +88,11 @@ class ModelBuilder {
     return model;
   }
 };
+
+std::shared_ptr<const Model> model_from_parts(const caffe::NetParameter& net, std::vector<LayerWeights> weights,
+                                              const std::string& source) {
+  return ModelBuilder::FromParts(net, std::move(weights), source);
+}
 
 Model::Model() = default;
 

@@ -5,6 +5,7 @@
 #include <new>
 
 #include "cuda/cuda_api.h"
+#include "graph/optimizer.h"
 #include "predictor/CaffeProto.h"
 #include "predictor/Error.h"
 #include "predictor/Net.h"
@@ -18,6 +19,20 @@ std::string joined(const std::vector<std::string>& names) {
   std::string text;
   for (const auto& name : names) text += (text.empty() ? "" : ", ") + name;
   return text;
+}
+
+// Every blob name of `net` (deploy form: the net inputs are Input layers'
+// tops), sorted, once each.
+std::vector<std::string> blob_names(const caffe::NetParameter& net) {
+  std::vector<std::string> names;
+  for (const auto& layer : net.layer()) names.insert(names.end(), layer.top().begin(), layer.top().end());
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  return names;
+}
+
+bool contains(const std::vector<std::string>& names, const std::string& name) {
+  return std::find(names.begin(), names.end(), name) != names.end();
 }
 
 PredictorOptions with_optimization(Optimization optimization) {
@@ -62,6 +77,23 @@ void Predictor::Init() {
     if (device.is_cuda()) cuda::check_device(device.id, model_->source() + ": Predictor: device " + device.to_string());
   }
 
+  if (has(options_.optimization, Optimization::GRAPH)) {
+    // Once, for every replica; the caller's model stays as it is. The
+    // extra outputs are checked here, against the net as written, so that a
+    // misspelt name reads the same with and without the optimization.
+    original_blob_names_ = blob_names(model_->net());
+    for (const auto& name : options_.extra_outputs) {
+      if (!std::binary_search(original_blob_names_.begin(), original_blob_names_.end(), name)) {
+        throw Error(model_->source() + ": extra output '" + name + "': the net has no blob of that name");
+      }
+    }
+    graph::OptimizedModel optimized = graph::optimize(*model_, options_.extra_outputs);
+    for (const graph::PassReport& pass : optimized.report) {
+      graph_report_.push_back({pass.pass, pass.rewrites, pass.layers_before, pass.layers_after});
+    }
+    model_ = std::move(optimized.model);
+  }
+
   // A replica made here, and dropped, validates the options against the net
   // and gives the names; replicas for callers are made on their threads.
   // Making one per device also uploads the weights to each device, now,
@@ -75,9 +107,7 @@ void Predictor::Init() {
     if (probe.blob(name) == nullptr) {
       throw Error(model_->source() + ": extra output '" + name + "': the net has no blob of that name");
     }
-    if (std::find(output_names_.begin(), output_names_.end(), name) == output_names_.end()) {
-      output_names_.push_back(name);
-    }
+    if (!contains(output_names_, name)) output_names_.push_back(name);
   }
 
   const bool plan_memory = has(options_.optimization, Optimization::MEMORY);
@@ -171,6 +201,20 @@ const std::map<std::string, const Blob*>& Predictor::forward(const std::vector<B
 std::vector<const Blob*> Predictor::forward(const std::vector<Blob*>& inputs,
                                             const std::vector<std::string>& output_names) {
   return out_of_memory_as_error(model_->source(), [&] {
+    const bool graph_optimized = has(options_.optimization, Optimization::GRAPH);
+    for (const auto& name : output_names) {
+      // After the graph optimization only the inputs, the outputs and the
+      // extra outputs (all in input_names_ and output_names_) are sure to
+      // hold what they held in the net as written.
+      if (graph_optimized && !contains(input_names_, name) && !contains(output_names_, name)) {
+        if (!std::binary_search(original_blob_names_.begin(), original_blob_names_.end(), name)) {
+          throw Error("forward: the net has no blob named '" + name + "'");
+        }
+        throw Error("forward: blob '" + name +
+                    "' is not kept by Optimization::GRAPH (the optimizer may fold it away or compute it in "
+                    "place): list it in PredictorOptions::extra_outputs to read it");
+      }
+    }
     Net& net = *replicas_->local().net;
     std::vector<const Blob*> result;
     for (const auto& name : output_names) {

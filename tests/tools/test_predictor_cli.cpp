@@ -1,13 +1,16 @@
 // The `predictor` command-line tool, run as a separate process the way users
 // run it: init-weights, run, bench and memplan on the example model, and the
 // error contract (exit code 1, one stderr line "predictor: error: ..." naming
-// the file, layer or field at fault, never a crash).
+// the file, layer or field at fault, never a crash). optimize, and
+// --optimize_graph on run and bench, on a small net written here.
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -22,6 +25,7 @@
 
 #include "predictor/CaffeProto.h"
 #include "cuda/cuda_api.h"
+#include "graph/optimizer.h"
 #include "io/npy.h"
 #include "io/proto_io.h"
 
@@ -761,6 +765,212 @@ TEST_F(PredictorCliTest, MemplanErrors) {
   ExpectError(Run({"memplan", "--model=" + kMobilenet, "--weights=w.caffemodel"}), {"--weights", "'memplan'"});
   ExpectError(Run({"memplan", "--model=" + kMobilenet, "--svg=" + Path("no/such/dir/plan.svg")}),
               {Path("no/such/dir/plan.svg")});
+}
+
+// --- optimize and --optimize_graph ----------------------------------------
+
+// Conv + BatchNorm + Scale + ReLU in place, a Dropout, the same chain with
+// every layer writing a new blob, a classifier.
+constexpr const char* kFoldableNet = R"(
+name: "foldable"
+input: "data" input_shape { dim: 2 dim: 3 dim: 12 dim: 12 }
+layer { name: "conv1" type: "Convolution" bottom: "data" top: "conv1"
+        convolution_param { num_output: 8 kernel_size: 3 pad: 1 } }
+layer { name: "bn1" type: "BatchNorm" bottom: "conv1" top: "conv1" }
+layer { name: "scale1" type: "Scale" bottom: "conv1" top: "conv1" scale_param { bias_term: true } }
+layer { name: "relu1" type: "ReLU" bottom: "conv1" top: "conv1" }
+layer { name: "drop1" type: "Dropout" bottom: "conv1" top: "drop1" }
+layer { name: "conv2" type: "Convolution" bottom: "drop1" top: "conv2"
+        convolution_param { num_output: 6 kernel_size: 3 } }
+layer { name: "bn2" type: "BatchNorm" bottom: "conv2" top: "bn2" }
+layer { name: "scale2" type: "Scale" bottom: "bn2" top: "scale2" scale_param { bias_term: true } }
+layer { name: "relu2" type: "ReLU" bottom: "scale2" top: "relu2" }
+layer { name: "pool" type: "Pooling" bottom: "relu2" top: "pool" pooling_param { pool: MAX kernel_size: 2 stride: 2 } }
+layer { name: "fc" type: "InnerProduct" bottom: "pool" top: "fc" inner_product_param { num_output: 10 } })";
+constexpr int kFoldableLayers = 12;  // in deploy form: the input becomes an Input layer
+
+// Element-wise within `tolerance` of the largest magnitude of `expected`.
+::testing::AssertionResult npy_near(const std::string& actual_path, const std::string& expected_path,
+                                    double tolerance) {
+  const NpyArray actual = read_npy(actual_path), expected = read_npy(expected_path);
+  if (actual.shape != expected.shape) return ::testing::AssertionFailure() << actual_path << ": shapes differ";
+  double scale = 0;
+  for (float value : expected.data) scale = std::max(scale, std::fabs(static_cast<double>(value)));
+  if (scale == 0) return ::testing::AssertionFailure() << expected_path << " is all zeros";
+  for (std::size_t i = 0; i < expected.data.size(); ++i) {
+    if (std::fabs(static_cast<double>(actual.data[i]) - expected.data[i]) > tolerance * scale) {
+      return ::testing::AssertionFailure() << actual_path << "[" << i << "]: " << actual.data[i] << " vs "
+                                           << expected.data[i] << " (scale " << scale << ")";
+    }
+  }
+  return ::testing::AssertionSuccess();
+}
+
+class OptimizeCliTest : public PredictorCliTest {
+ protected:
+  void SetUp() override {
+    PredictorCliTest::SetUp();
+    write_text(Path("net.prototxt"), kFoldableNet);
+    ExpectSuccess(Run({"init-weights", "--model=" + Path("net.prototxt"), "--output=" + Path("net.caffemodel"),
+                       "--seed=9"}));
+  }
+  ToolResult RunNet(const std::string& dir, std::vector<std::string> extra) const {
+    std::vector<std::string> args = {"run", "--model=" + Path("net.prototxt"), "--weights=" + Path("net.caffemodel"),
+                                     "--seed=4", "--output_dir=" + Path(dir)};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return Run(args);
+  }
+};
+
+// The lines of `out` that start with `prefix`.
+int lines_starting(const std::string& out, const std::string& prefix) {
+  int count = 0;
+  std::istringstream in(out);
+  for (std::string line; std::getline(in, line);) count += line.rfind(prefix, 0) == 0;
+  return count;
+}
+
+TEST_F(OptimizeCliTest, OptimizeWritesANetThatRunsAndMatches) {
+  const ToolResult optimized = Run({"optimize", "--model=" + Path("net.prototxt"), "--weights=" + Path("net.caffemodel"),
+                                    "--output_model=" + Path("opt.prototxt"),
+                                    "--output_weights=" + Path("opt.caffemodel")});
+  ExpectSuccess(optimized);
+  // One line per pass and a total line.
+  for (const graph::Pass& pass : graph::all_passes()) {
+    EXPECT_EQ(lines_starting(optimized.out, pass.name + std::string(" ")), 1) << pass.name << " in:\n"
+                                                                              << optimized.out;
+  }
+  EXPECT_EQ(lines_starting(optimized.out, "total "), 1) << optimized.out;
+  EXPECT_EQ(static_cast<std::size_t>(std::count(optimized.out.begin(), optimized.out.end(), '\n')),
+            graph::all_passes().size() + 1)
+      << optimized.out;
+
+  // Text format, the name kept, fewer layers; weights in BVLC's format.
+  const caffe::NetParameter net = read_net_text_file(Path("opt.prototxt"));
+  EXPECT_EQ(net.name(), "foldable");
+  EXPECT_LT(net.layer_size(), kFoldableLayers);
+  EXPECT_NE(optimized.out.find(std::to_string(kFoldableLayers) + " -> " + std::to_string(net.layer_size()) +
+                               " layers"),
+            std::string::npos)
+      << optimized.out;
+  for (const auto& layer : net.layer()) {
+    EXPECT_NE(layer.type(), "Dropout");
+    EXPECT_NE(layer.type(), "BatchNorm");
+    EXPECT_EQ(layer.blobs_size(), 0) << layer.name();
+  }
+  const caffe::NetParameter weights = read_net_binary_file(Path("opt.caffemodel"));
+  EXPECT_EQ(weights.layer_size(), net.layer_size());
+
+  ExpectSuccess(RunNet("original", {}));
+  ExpectSuccess(Run({"run", "--model=" + Path("opt.prototxt"), "--weights=" + Path("opt.caffemodel"), "--seed=4",
+                     "--output_dir=" + Path("optimized")}));
+  EXPECT_EQ(read_text(Path("optimized/input.npy")), read_text(Path("original/input.npy")));
+  EXPECT_TRUE(npy_near(Path("optimized/fc.npy"), Path("original/fc.npy"), 1e-4));
+}
+
+TEST_F(OptimizeCliTest, OptimizeKeepsBlobsAndRunsChosenPasses) {
+  // --keep: bn2 survives, with its value; random weights from --seed without --weights.
+  ExpectSuccess(Run({"optimize", "--model=" + Path("net.prototxt"), "--seed=9", "--keep=bn2,drop1",
+                     "--output_model=" + Path("kept.prototxt"), "--output_weights=" + Path("kept.caffemodel")}));
+  ExpectSuccess(RunNet("original", {"--outputs=bn2,drop1"}));
+  ExpectSuccess(Run({"run", "--model=" + Path("kept.prototxt"), "--weights=" + Path("kept.caffemodel"), "--seed=4",
+                     "--outputs=bn2,drop1", "--output_dir=" + Path("kept")}));
+  for (const char* file : {"fc.npy", "bn2.npy", "drop1.npy"}) {
+    EXPECT_TRUE(npy_near(Path(std::string("kept/") + file), Path(std::string("original/") + file), 1e-4)) << file;
+  }
+
+  // --passes: only those run.
+  const ToolResult some = Run({"optimize", "--model=" + Path("net.prototxt"), "--passes=remove_noops",
+                               "--output_model=" + Path("noops.prototxt"),
+                               "--output_weights=" + Path("noops.caffemodel")});
+  ExpectSuccess(some);
+  EXPECT_EQ(lines_starting(some.out, "remove_noops "), 1) << some.out;
+  EXPECT_EQ(lines_starting(some.out, "fold_batch_norm "), 0) << some.out;
+  EXPECT_EQ(read_net_text_file(Path("noops.prototxt")).layer_size(), kFoldableLayers - 1);  // the Dropout
+}
+
+TEST_F(OptimizeCliTest, OptimizeErrors) {
+  const std::vector<std::string> outputs = {"--output_model=" + Path("o.prototxt"),
+                                            "--output_weights=" + Path("o.caffemodel")};
+  const auto optimize = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = {"optimize", "--model=" + Path("net.prototxt")};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return Run(args);
+  };
+  std::vector<std::string> bogus = outputs;
+  bogus.push_back("--passes=fold_batch_norm,bogus");
+  std::vector<std::string> fragments = {"--passes", "'bogus'"};
+  for (const graph::Pass& pass : graph::all_passes()) fragments.push_back(pass.name);
+  ExpectError(optimize(bogus), fragments);
+  std::vector<std::string> keep = outputs;
+  keep.push_back("--keep=nope");
+  ExpectError(optimize(keep), {"--keep", "'nope'"});
+  ExpectError(optimize({"--output_model=" + Path("o.prototxt")}), {"--output_weights is required"});
+  ExpectError(optimize({"--output_weights=" + Path("o.caffemodel")}), {"--output_model is required"});
+  EXPECT_FALSE(std::filesystem::exists(Path("o.prototxt")));
+  EXPECT_FALSE(std::filesystem::exists(Path("o.caffemodel")));
+  ExpectError(Run({"run", "--model=" + Path("net.prototxt"), "--weights=" + Path("net.caffemodel"), "--keep=fc"}),
+              {"--keep", "'run'"});
+
+  const ToolResult help = Run({"optimize", "--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  std::vector<std::string> texts = {"--output_model", "--output_weights", "--passes", "--keep"};
+  for (const graph::Pass& pass : graph::all_passes()) texts.push_back(std::string(pass.name) + "  ");
+  for (const std::string& text : texts) {
+    EXPECT_NE(help.out.find(text), std::string::npos) << "no '" << text << "' in:\n" << help.out;
+  }
+}
+
+TEST_F(OptimizeCliTest, RunWithOptimizeGraphMatches) {
+  ExpectSuccess(RunNet("plain", {"--outputs=conv1,bn2"}));
+  for (const std::string memory : {"", "--optimize_memory"}) {
+    SCOPED_TRACE(memory);
+    std::vector<std::string> extra = {"--optimize_graph", "--outputs=conv1,bn2"};
+    if (!memory.empty()) extra.push_back(memory);
+    const ToolResult result = RunNet("graph" + memory, extra);
+    ExpectSuccess(result);
+    EXPECT_NE(result.out.find("\ngraph: " + std::to_string(kFoldableLayers) + " -> "), std::string::npos)
+        << result.out;
+    EXPECT_EQ(read_text(Path("graph" + memory + "/input.npy")), read_text(Path("plain/input.npy")));
+    for (const char* file : {"fc.npy", "conv1.npy", "bn2.npy"}) {
+      EXPECT_TRUE(npy_near(Path("graph" + memory + "/" + file), Path(std::string("plain/") + file), 1e-4)) << file;
+    }
+  }
+  ExpectError(RunNet("bad", {"--optimize_graph", "--outputs=nope"}), {"--outputs", "'nope'"});
+}
+
+TEST_F(OptimizeCliTest, BenchWithOptimizeGraphReportsTheLayers) {
+  for (const std::string threads : {"1", "2"}) {
+    SCOPED_TRACE("--threads=" + threads);
+    const auto bench = [&](std::vector<std::string> extra) {
+      std::vector<std::string> args = {"bench", "--model=" + Path("net.prototxt"), "--iterations=2", "--warmup=0",
+                                       "--json", "--threads=" + threads};
+      args.insert(args.end(), extra.begin(), extra.end());
+      const ToolResult result = Run(args);
+      ExpectSuccess(result);
+      Json json;
+      EXPECT_TRUE(JsonParser(result.out).Parse(&json)) << result.out;
+      return json;
+    };
+    Json plain = bench({});
+    EXPECT_EQ(plain.members["optimize_graph"].type, Json::kBool);
+    EXPECT_FALSE(plain.members["optimize_graph"].boolean);
+    EXPECT_EQ(plain.members["num_layers"].number, kFoldableLayers);
+    EXPECT_EQ(plain.members["num_layers_as_written"].number, kFoldableLayers);
+    Json optimized = bench({"--optimize_graph"});
+    EXPECT_TRUE(optimized.members["optimize_graph"].boolean);
+    EXPECT_LT(optimized.members["num_layers"].number, kFoldableLayers);
+    EXPECT_EQ(optimized.members["num_layers_as_written"].number, kFoldableLayers);
+    EXPECT_LT(optimized.members["weight_bytes"].number, plain.members["weight_bytes"].number);
+    if (threads == "1") {
+      EXPECT_EQ(static_cast<double>(optimized.members["layers"].items.size()), optimized.members["num_layers"].number);
+    }
+  }
+  const ToolResult text =
+      Run({"bench", "--model=" + Path("net.prototxt"), "--iterations=1", "--warmup=0", "--optimize_graph"});
+  ExpectSuccess(text);
+  EXPECT_NE(text.out.find("\nlayers: " + std::to_string(kFoldableLayers) + " -> "), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find(" (--optimize_graph)\n"), std::string::npos) << text.out;
 }
 
 // --- errors -------------------------------------------------------------

@@ -6,6 +6,8 @@
 // trained ones. --device=gpu[:N] runs the net (or the Predictor's replicas)
 // on a CUDA device: one thread's forwards are also timed by CUDA events on
 // the net's stream, and its layers by events around each (gpu_timing.h).
+// --optimize_graph times the model as Optimization::GRAPH runs it (the
+// header gives the layer count before and after).
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -20,6 +22,7 @@
 #include "cuda/cuda_api.h"
 #include "flags.h"
 #include "gpu_timing.h"
+#include "graph/optimizer.h"
 #include "json_writer.h"
 #include "memory_report.h"
 #include "predictor/Error.h"
@@ -40,6 +43,13 @@ namespace predictor::tool {
 
 namespace {
 
+// The model as written, for the report (with --optimize_graph the bench
+// runs, and holds, only the optimized one).
+struct ModelReport {
+  std::string name;
+  int layers = 0;  // in the deploy net as written
+};
+
 // Where the bench ran, and what it holds on a GPU.
 struct DeviceReport {
   Device device;
@@ -52,12 +62,12 @@ double throughput_per_s(int batch, const BenchTimings& timings) {
   return batch * timings.calls * 1000.0 / timings.wall_ms;
 }
 
-void print_json(const Net& net, const Model& model, const DeviceReport& device, const BenchTimings& timings) {
+void print_json(const Net& net, const ModelReport& model, const DeviceReport& device, const BenchTimings& timings) {
   const int batch = net_batch(net);
   JsonWriter json(std::cout);
   json.BeginObject();
   json.Key("model");
-  json.String(model.name());
+  json.String(model.name);
   json.Key("prototxt");
   json.String(FLAGS_model);
   json.Key("weights");
@@ -67,7 +77,13 @@ void print_json(const Net& net, const Model& model, const DeviceReport& device, 
     json.String(FLAGS_weights);
   }
   json.Key("weight_bytes");
-  json.Integer(static_cast<long long>(model.weight_bytes()));
+  json.Integer(static_cast<long long>(net.model()->weight_bytes()));
+  json.Key("optimize_graph");
+  json.Bool(FLAGS_optimize_graph);
+  json.Key("num_layers");  // as run ("layers" holds their times)
+  json.Integer(net.num_layers());
+  json.Key("num_layers_as_written");
+  json.Integer(model.layers);
   json.Key("seed");
   json.Integer(FLAGS_seed);
   write_input_shapes_json(net, &json);
@@ -192,12 +208,18 @@ void print_device_lines(const DeviceReport& device, const BenchTimings& timings)
               FLAGS_threads == 1 ? "one replica" : "per replica", megabytes(device.arena_bytes));
 }
 
-void print_table(const Net& net, const Model& model, const DeviceReport& device, const BenchTimings& timings) {
+void print_table(const Net& net, const ModelReport& model, const DeviceReport& device,
+                 const BenchTimings& timings) {
   const int batch = net_batch(net);
-  std::cout << "model: " << (model.name().empty() ? "(unnamed)" : model.name()) << " (" << FLAGS_model << ", "
+  std::cout << "model: " << (model.name.empty() ? "(unnamed)" : model.name) << " (" << FLAGS_model << ", "
             << (FLAGS_weights.empty() ? "random weights from seed " + std::to_string(FLAGS_seed) : FLAGS_weights)
             << ")\n";
   std::cout << "device: " << device_text(device.device) << "\n";
+  if (FLAGS_optimize_graph) {
+    std::cout << "layers: " << model.layers << " -> " << net.num_layers() << " (--optimize_graph)\n";
+  } else {
+    std::cout << "layers: " << net.num_layers() << "\n";
+  }
   print_input_shapes(net);
   if (timings.layer_median_ms.empty()) {
     std::printf("\nper-layer times: not with --threads=%d (they time one thread's Net layer by layer)\n\n",
@@ -213,7 +235,7 @@ void print_table(const Net& net, const Model& model, const DeviceReport& device,
   if (device.device.is_cuda()) print_device_lines(device, timings);
   if (timings.memory_plan) std::cout << memory_plan_line(*timings.memory_plan) << "\n";
   std::printf("resident memory: %.1f MB, peak %.1f MB (weights %.1f MB)\n", timings.resident.rss_mb,
-              timings.resident.peak_rss_mb, megabytes(model.weight_bytes()));
+              timings.resident.peak_rss_mb, megabytes(net.model()->weight_bytes()));
 }
 
 // One thread: `net` itself, layer by layer.
@@ -268,8 +290,13 @@ int bench() {
     throw Error("--cuda_graphs applies only with --device=gpu or gpu:N");
   }
   const LoadOptions options = load_options_from_flags();
-  const auto model = FLAGS_weights.empty() ? Model::WithRandomWeightsFromFile(FLAGS_model, FLAGS_seed, options)
-                                           : Model::FromFiles(FLAGS_model, FLAGS_weights, options);
+  std::shared_ptr<const Model> model = FLAGS_weights.empty()
+                                          ? Model::WithRandomWeightsFromFile(FLAGS_model, FLAGS_seed, options)
+                                          : Model::FromFiles(FLAGS_model, FLAGS_weights, options);
+  const ModelReport written{model->name(), model->net().layer_size()};
+  // The original is released: only the optimized model's weights are held,
+  // as in a Predictor with Optimization::GRAPH whose caller dropped its Model.
+  if (FLAGS_optimize_graph) model = graph::optimize(*model, {}).model;
   // The inputs are drawn into this net's input blobs, the same for any
   // --threads; one thread also runs this net, on --device (the Predictor of
   // --threads makes its own replicas there: this net stays on the CPU).
@@ -289,9 +316,9 @@ int bench() {
     report.arena_bytes = arena_bytes_on_device(timings, device_bytes_before, report.weights_bytes);
   }
   if (FLAGS_json) {
-    print_json(net, *model, report, timings);
+    print_json(net, written, report, timings);
   } else {
-    print_table(net, *model, report, timings);
+    print_table(net, written, report, timings);
   }
   return 0;
 }
@@ -301,7 +328,7 @@ int bench() {
 const Command kBenchCommand{"bench",
                             "time forward passes: per layer on one thread, or throughput from many threads",
                             {"model", "weights", "batch", "threads", "iterations", "warmup", "device", "cuda_graphs",
-                             "optimize_memory", "memory_strategy", "json", "seed", "input_shape"},
+                             "optimize_memory", "memory_strategy", "optimize_graph", "json", "seed", "input_shape"},
                             bench};
 
 }  // namespace predictor::tool

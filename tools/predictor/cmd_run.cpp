@@ -4,18 +4,24 @@
 // Optimization::MEMORY does (keeping the --outputs blobs whole); the files
 // are the same, bit for bit. --device=gpu[:N] runs the net on a CUDA device
 // (layers without a CUDA implementation stay on the CPU); the outputs are
-// copied back for the files.
+// copied back for the files. --optimize_graph runs the model as
+// Optimization::GRAPH does (keeping the --outputs blobs); the files hold the
+// same values up to rounding.
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <map>
 #include <numeric>
+#include <optional>
+#include <set>
 #include <utility>
 
 #include "commands.h"
 #include "flags.h"
+#include "graph/optimizer.h"
 #include "io/npy.h"
 #include "memory_report.h"
+#include "predictor/CaffeProto.h"
 #include "predictor/Error.h"
 #include "predictor/Model.h"
 #include "predictor/Net.h"
@@ -130,18 +136,36 @@ struct OutputFiles {
   std::vector<std::pair<std::string, const Blob*>> all;  // path, blob
 };
 
-// The --outputs blobs that are not net outputs, checked against the net.
-std::vector<std::string> extra_output_names(const Net& net) {
+// The --outputs blobs, once each, checked against the net as written
+// (`net`, in deploy form: every blob is some layer's top), before any
+// optimization.
+std::vector<std::string> requested_blob_names(const caffe::NetParameter& net) {
+  std::set<std::string> blobs;
+  for (const auto& layer : net.layer()) blobs.insert(layer.top().begin(), layer.top().end());
   std::vector<std::string> names;
   for (const std::string& name : split(FLAGS_outputs, ',')) {
     if (name.empty()) continue;
-    if (net.blob(name) == nullptr) throw Error("--outputs: the net has no blob named '" + name + "'");
-    const auto& outputs = net.output_names();
-    if (std::find(outputs.begin(), outputs.end(), name) != outputs.end()) continue;  // written anyway
+    if (!blobs.count(name)) throw Error("--outputs: the net has no blob named '" + name + "'");
     if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
   }
   return names;
 }
+
+// The requested blobs that are not net outputs (those are written anyway).
+std::vector<std::string> extra_output_names(const Net& net, const std::vector<std::string>& requested) {
+  std::vector<std::string> names;
+  const auto& outputs = net.output_names();
+  for (const std::string& name : requested) {
+    if (std::find(outputs.begin(), outputs.end(), name) == outputs.end()) names.push_back(name);
+  }
+  return names;
+}
+
+// With --optimize_graph: the layers of the model as written and as run.
+struct GraphSummary {
+  int layers_before = 0;
+  int layers_after = 0;
+};
 
 // Plans the files, refusing names that clash before anything is written.
 OutputFiles plan_output_files(const Net& net, bool inputs_drawn, const std::vector<std::string>& extra_outputs) {
@@ -170,11 +194,16 @@ OutputFiles plan_output_files(const Net& net, bool inputs_drawn, const std::vect
   return files;
 }
 
-void print_summary(const Net& net, const Model& model, const std::vector<std::string>& input_files,
-                   const std::vector<std::string>& extra_outputs, const OutputFiles& files, double forward_ms) {
+void print_summary(const Net& net, const Model& model, const std::optional<GraphSummary>& graph_summary,
+                   const std::vector<std::string>& input_files, const std::vector<std::string>& extra_outputs,
+                   const OutputFiles& files, double forward_ms) {
   std::cout << "model: " << (model.name().empty() ? "(unnamed)" : model.name()) << " (" << FLAGS_model << ", "
             << FLAGS_weights << ")\n";
   std::cout << "device: " << device_text(net.device()) << "\n";
+  if (graph_summary) {
+    std::cout << "graph: " << graph_summary->layers_before << " -> " << graph_summary->layers_after
+              << " layers (--optimize_graph)\n";
+  }
   for (std::size_t i = 0; i < net.input_names().size(); ++i) {
     std::cout << "input " << net.input_names()[i] << ": " << shape_text(net.input_blobs()[i]->shape());
     if (input_files[i].empty()) {
@@ -208,8 +237,16 @@ int run() {
   const int batch = batch_from_flags();
   const Device device = device_from_flags();
   const auto model = Model::FromFiles(FLAGS_model, FLAGS_weights, load_options_from_flags());
-  Net net(model, device);
-  const std::vector<std::string> extra_outputs = extra_output_names(net);
+  const std::vector<std::string> requested = requested_blob_names(model->net());
+  // The optimizer keeps the net outputs, and these, with their values.
+  std::shared_ptr<const Model> run_model = model;
+  std::optional<GraphSummary> graph_summary;
+  if (FLAGS_optimize_graph) {
+    run_model = graph::optimize(*model, requested).model;
+    graph_summary = GraphSummary{model->net().layer_size(), run_model->net().layer_size()};
+  }
+  Net net(run_model, device);
+  const std::vector<std::string> extra_outputs = extra_output_names(net, requested);
   // Planning keeps the net outputs intact, and these.
   if (optimize_memory) net.EnableMemoryPlanning(FLAGS_memory_strategy, extra_outputs);
   const std::vector<std::string> input_files = set_inputs(&net, batch);
@@ -221,7 +258,7 @@ int run() {
   const OutputFiles files = plan_output_files(net, FLAGS_input.empty(), extra_outputs);
   create_directories(FLAGS_output_dir);
   for (const auto& [path, blob] : files.all) write_npy(path, blob->shape(), blob->cpu_data());
-  print_summary(net, *model, input_files, extra_outputs, files, forward_ms);
+  print_summary(net, *model, graph_summary, input_files, extra_outputs, files, forward_ms);
   return 0;
 }
 
@@ -229,7 +266,7 @@ int run() {
 
 const Command kRunCommand{"run", "run one forward pass and write the outputs as .npy files",
                           {"model", "weights", "input", "seed", "batch", "output_dir", "outputs", "optimize_memory",
-                           "memory_strategy", "input_shape", "device"},
+                           "memory_strategy", "optimize_graph", "input_shape", "device"},
                           run};
 
 }  // namespace predictor::tool

@@ -2,6 +2,7 @@
 // The commands of the `predictor` tool. Each lives in its own cmd_*.cpp,
 // defines its own flags there, and is listed in main.cpp's command table.
 
+#include <string>
 #include <vector>
 
 namespace predictor::tool {
@@ -15,11 +16,14 @@ struct Command {
   // Runs the command once the flags are parsed; returns the exit code and
   // throws predictor::Error (or any std::exception) on failure.
   int (*run)();
+  // More text for `predictor <name> --help`, after the flags; may be null.
+  std::string (*more_help)() = nullptr;
 };
 
 extern const Command kInitWeightsCommand;
 extern const Command kRunCommand;
 extern const Command kBenchCommand;
 extern const Command kMemplanCommand;
+extern const Command kOptimizeCommand;
 
 }  // namespace predictor::tool

@@ -17,6 +17,7 @@ DECLARE_int32(batch);
 DECLARE_uint32(seed);
 DECLARE_bool(json);
 DECLARE_bool(optimize_memory);
+DECLARE_bool(optimize_graph);
 DECLARE_string(memory_strategy);
 DECLARE_string(device);
 

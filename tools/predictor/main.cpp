@@ -22,7 +22,8 @@ DECLARE_bool(help);  // gflags' own
 namespace predictor::tool {
 namespace {
 
-const Command* const kCommands[] = {&kInitWeightsCommand, &kRunCommand, &kBenchCommand, &kMemplanCommand};
+const Command* const kCommands[] = {&kInitWeightsCommand, &kRunCommand, &kBenchCommand, &kMemplanCommand,
+                                   &kOptimizeCommand};
 
 void print_usage(std::ostream& out) {
   out << "usage: predictor <command> --flag=value ...\n\ncommands:\n";
@@ -42,6 +43,7 @@ void print_command_help(const Command& command) {
     if (!flag.default_value.empty()) std::cout << " (default: " << flag.default_value << ")";
     std::cout << "\n";
   }
+  if (command.more_help != nullptr) std::cout << "\n" << command.more_help();
 }
 
 // The one-line error report; messages never span lines.

@@ -1,0 +1,160 @@
+#include "graph/graph.h"
+
+#include <algorithm>
+#include <limits>
+#include <map>
+#include <memory>
+#include <stdexcept>
+
+#include "predictor/Error.h"
+#include "predictor/Net.h"
+
+namespace predictor::graph {
+
+Graph::Graph(const caffe::NetParameter& net, const std::vector<LayerWeights>& weights,
+             const std::vector<std::string>& keep) {
+  name_ = net.name();
+  // The values' shapes at the declared input shapes: shape inference only,
+  // so the replica budgets do not apply.
+  const std::unique_ptr<Net> shapes = Net::WithoutWeights(net, net.name().empty() ? "<graph>" : net.name());
+  shapes->SetLimits({std::numeric_limits<std::size_t>::max(), std::numeric_limits<double>::infinity()});
+  shapes->Reshape();
+  std::map<std::string, int> current;  // name -> its latest value
+  for (int i = 0; i < net.layer_size(); ++i) {
+    Node node;
+    node.param = net.layer(i);
+    node.param.clear_blobs();
+    if (i < static_cast<int>(weights.size())) node.weights = weights[i];
+    for (const std::string& name : node.param.bottom()) {
+      const int id = current.at(name);  // a deploy net reads only what it has produced
+      node.bottoms.push_back(id);
+      values_[id].consumers.push_back(i);
+    }
+    for (int t = 0; t < node.param.top_size(); ++t) {
+      const std::string& name = node.param.top(t);
+      values_.push_back(Value{name, shapes->top_blobs(i)[t]->shape(), i, {}, false});
+      const int id = static_cast<int>(values_.size()) - 1;
+      node.tops.push_back(id);
+      current[name] = id;
+      if (node.type() == "Input") inputs_.push_back(id);
+    }
+    nodes_.push_back(std::move(node));
+  }
+  for (const auto& [name, id] : current) {
+    if (values_[id].consumers.empty()) values_[id].kept = true;  // a net output
+  }
+  for (const std::string& name : keep) {
+    auto it = current.find(name);
+    if (it == current.end()) throw Error("graph optimizer: no blob named '" + name + "' to keep");
+    values_[it->second].kept = true;
+  }
+  // A net input is the caller's: never renamed or absorbed.
+  for (int id : inputs_) values_[id].kept = true;
+}
+
+int Graph::live_layers() const {
+  return static_cast<int>(std::count_if(nodes_.begin(), nodes_.end(), [](const Node& n) { return !n.removed; }));
+}
+
+int Graph::sole_consumer(int id) const {
+  const auto& consumers = values_[id].consumers;
+  return consumers.size() == 1 ? consumers[0] : -1;
+}
+
+bool Graph::only_read_by(int id, int consumer) const {
+  return !values_[id].kept && sole_consumer(id) == consumer;
+}
+
+int Graph::overwritten_at(int id, int skip) const {
+  const Value& value = values_[id];
+  for (int i = value.producer + 1; i < num_nodes(); ++i) {
+    if (nodes_[i].removed || i == skip) continue;
+    for (int top : nodes_[i].tops) {
+      if (top != id && values_[top].name == value.name) return i;
+    }
+  }
+  return num_nodes();
+}
+
+bool Graph::Bypass(int i, int bottom, int top) {
+  if (values_[top].kept) return false;
+  // The readers of `top` will read `bottom` under its name: none may come
+  // after a later in-place write has replaced that name's value (node i
+  // itself, an in-place identity, goes; the node that replaces it reads it
+  // first, as in-place layers do).
+  const int replaced = overwritten_at(bottom, i);
+  for (int consumer : values_[top].consumers) {
+    if (consumer > replaced) return false;
+  }
+  for (int consumer : values_[top].consumers) {
+    for (int& b : nodes_[consumer].bottoms) {
+      if (b == top) {
+        b = bottom;
+        values_[bottom].consumers.push_back(consumer);
+      }
+    }
+  }
+  values_[top].consumers.clear();
+  Remove(i);
+  std::sort(values_[bottom].consumers.begin(), values_[bottom].consumers.end());
+  return true;
+}
+
+void Graph::Remove(int i) {
+  Node& node = nodes_[i];
+  for (int b : node.bottoms) {
+    auto& consumers = values_[b].consumers;
+    auto it = std::find(consumers.begin(), consumers.end(), i);
+    if (it != consumers.end()) consumers.erase(it);
+  }
+  node.removed = true;
+}
+
+void Graph::SetTop(int producer, int index, int id) {
+  nodes_[producer].tops[index] = id;
+  values_[id].producer = producer;
+}
+
+caffe::NetParameter Graph::ToNet() const {
+  caffe::NetParameter net;
+  if (!name_.empty()) net.set_name(name_);
+  std::map<std::string, int> current;
+  for (int i = 0; i < num_nodes(); ++i) {
+    const Node& node = nodes_[i];
+    if (node.removed) continue;
+    caffe::LayerParameter* layer = net.add_layer();
+    *layer = node.param;
+    layer->clear_bottom();
+    layer->clear_top();
+    for (int b : node.bottoms) {
+      const Value& value = values_[b];
+      auto it = current.find(value.name);
+      if (it == current.end() || it->second != b) {
+        throw std::logic_error("graph optimizer: layer '" + node.name() + "' reads '" + value.name +
+                               "' after it was replaced (a pass broke the order)");
+      }
+      layer->add_bottom(value.name);
+    }
+    for (std::size_t t = 0; t < node.tops.size(); ++t) {
+      const Value& value = values_[node.tops[t]];
+      const bool in_place = t < node.bottoms.size() && values_[node.bottoms[t]].name == value.name;
+      if (!in_place && current.count(value.name)) {
+        throw std::logic_error("graph optimizer: layer '" + node.name() + "' writes '" + value.name +
+                               "', which an earlier layer produced (a pass broke the names)");
+      }
+      layer->add_top(value.name);
+      current[value.name] = node.tops[t];
+    }
+  }
+  return net;
+}
+
+std::vector<LayerWeights> Graph::ToWeights() const {
+  std::vector<LayerWeights> weights;
+  for (const Node& node : nodes_) {
+    if (!node.removed) weights.push_back(node.weights);
+  }
+  return weights;
+}
+
+}  // namespace predictor::graph

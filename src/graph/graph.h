@@ -1,0 +1,97 @@
+#pragma once
+// The graph the optimizer's passes rewrite: a model's layers with their
+// weights, and the values flowing between them with their producer and
+// consumers, built from a deploy net and written back as one.
+//
+// Caffe names blobs, and an in-place layer writes a new value under an old
+// name; the graph instead gives every write its own Value (a name and a
+// version), so that "the output of conv1 before its in-place ReLU" and
+// "after it" are different things a pass can ask about. Writing back
+// (ToNet) keeps each value's name and checks that the order of the layers
+// still reads every value before a later in-place write replaces it.
+//
+// Values the caller must still find by name after the optimisation are
+// kept: the net outputs and the caller's names (the last version of each:
+// what Net::blob(name) holds after a forward). A pass never removes a kept
+// value or changes what it holds.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "net/weights.h"
+#include "predictor/CaffeProto.h"
+
+namespace predictor::graph {
+
+struct Value {
+  std::string name;
+  std::vector<int> shape;      // at the model's declared input shapes
+  int producer = -1;           // node index (a net input: its Input layer)
+  std::vector<int> consumers;  // node indices, in order, one entry per use
+  bool kept = false;
+};
+
+struct Node {
+  caffe::LayerParameter param;  // the layer's definition, without blobs
+  LayerWeights weights;         // shared, read-only: a pass that changes them makes new blobs
+  std::vector<int> bottoms;     // value ids
+  std::vector<int> tops;        // value ids
+  bool removed = false;
+
+  const std::string& name() const { return param.name(); }
+  const std::string& type() const { return param.type(); }
+};
+
+class Graph {
+ public:
+  // `net` in deploy form, `weights[i]` for its layer i; `keep`: blob names
+  // the caller reads after a forward besides the outputs. Values get their
+  // shapes at the net's declared input shapes. Throws predictor::Error for
+  // a name the net lacks or a net whose shapes do not work out.
+  Graph(const caffe::NetParameter& net, const std::vector<LayerWeights>& weights, const std::vector<std::string>& keep);
+
+  // The live layers as a deploy net and their weights, in order. Throws
+  // std::logic_error when a pass left an order in which a value is read
+  // after an in-place write replaced it (a pass bug).
+  caffe::NetParameter ToNet() const;
+  std::vector<LayerWeights> ToWeights() const;
+
+  int num_nodes() const { return static_cast<int>(nodes_.size()); }
+  Node& node(int i) { return nodes_[i]; }
+  const Node& node(int i) const { return nodes_[i]; }
+  Value& value(int id) { return values_[id]; }
+  const Value& value(int id) const { return values_[id]; }
+  int live_layers() const;
+
+  // The consumer of value `id` when there is exactly one use, else -1.
+  int sole_consumer(int id) const;
+  // Whether node `consumer` is the only reader of value `id` and the value
+  // is not kept: then the consumer may change or absorb it.
+  bool only_read_by(int id, int consumer) const;
+
+  // Removes node `i`, whose top `top` holds the same data as its bottom
+  // `bottom` (an identity): every reader of the top reads the bottom
+  // instead. Refuses (returns false) when the top is kept.
+  bool Bypass(int i, int bottom, int top);
+  // Removes node `i` after a pass moved its work elsewhere (the pass has
+  // made another node produce what node i's tops held).
+  void Remove(int i);
+  // Makes node `producer` write value `id` as its top `index` (the value it
+  // wrote there before is dropped).
+  void SetTop(int producer, int index, int id);
+  // Renames value `id` (every use follows, since uses refer to ids).
+  void Rename(int id, const std::string& name) { values_[id].name = name; }
+
+ private:
+  // The node that next writes the name of value `id` in place (replacing
+  // it), or num_nodes() when none does; node `skip` does not count.
+  int overwritten_at(int id, int skip = -1) const;
+
+  std::vector<Node> nodes_;
+  std::vector<Value> values_;
+  std::vector<int> inputs_;  // net input values, in order
+  std::string name_;         // the net's
+};
+
+}  // namespace predictor::graph

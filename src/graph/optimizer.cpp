@@ -1,0 +1,65 @@
+#include "graph/optimizer.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "graph/passes/passes.h"
+#include "net/model_parts.h"
+#include "predictor/CaffeProto.h"
+#include "predictor/Error.h"
+
+namespace predictor::graph {
+
+const std::vector<Pass>& all_passes() {
+  // The order matters: no-ops go first so that folds see producer and
+  // consumer side by side; BatchNorm/Scale folds before the lone-Scale fold
+  // (which would otherwise take the Scale of a BatchNorm + Scale pair); in-
+  // place activations last, on the final structure.
+  static const std::vector<Pass> passes = {
+      remove_noops_pass(),
+      fold_batch_norm_pass(),
+      fold_scale_pass(),
+      inplace_activations_pass(),
+  };
+  return passes;
+}
+
+OptimizedModel optimize(const Model& model, const std::vector<std::string>& keep,
+                        const std::vector<std::string>& passes) {
+  std::vector<const Pass*> selected;
+  for (const Pass& pass : all_passes()) {
+    if (passes.empty() || std::find(passes.begin(), passes.end(), pass.name) != passes.end()) {
+      selected.push_back(&pass);
+    }
+  }
+  for (const std::string& name : passes) {
+    bool known = false;
+    for (const Pass& pass : all_passes()) known |= name == pass.name;
+    if (!known) {
+      std::string names;
+      for (const Pass& pass : all_passes()) names += (names.empty() ? "" : ", ") + std::string(pass.name);
+      throw Error("graph optimizer: unknown pass '" + name + "' (passes: " + names + ")");
+    }
+  }
+
+  std::vector<LayerWeights> weights;
+  for (int i = 0; i < model.net().layer_size(); ++i) weights.push_back(model.layer_weights(i));
+  Graph graph(model.net(), weights, keep);
+  OptimizedModel result;
+  for (const Pass* pass : selected) {
+    PassReport report{pass->name, 0, graph.live_layers(), 0};
+    report.rewrites = pass->run(graph);
+    report.layers_after = graph.live_layers();
+    result.report.push_back(report);
+  }
+  caffe::NetParameter net;
+  try {
+    net = graph.ToNet();
+  } catch (const std::logic_error& error) {
+    throw Error(model.source() + ": " + error.what());
+  }
+  result.model = model_from_parts(net, graph.ToWeights(), model.source() + " (optimized)");
+  return result;
+}
+
+}  // namespace predictor::graph

@@ -1,0 +1,23 @@
+#pragma once
+// A graph pass: one rewrite, applied wherever its match condition holds.
+// A pass declines (leaves the graph as it is) where a condition fails — a
+// value with other readers, a kept value, layers on different devices — and
+// never fails on a net it does not understand.
+
+#include <string>
+
+#include "graph/graph.h"
+
+namespace predictor::graph {
+
+struct Pass {
+  const char* name;         // as --passes lists it
+  const char* description;  // one line, for `predictor optimize --help` and the README
+  // Rewrites `graph`; returns how many rewrites it made.
+  int (*run)(Graph& graph);
+};
+
+// Both layers run on the same device: no placement (`ctx`) differs.
+inline bool same_placement(const Node& a, const Node& b) { return a.param.ctx() == b.param.ctx(); }
+
+}  // namespace predictor::graph

@@ -1,0 +1,23 @@
+#pragma once
+// The graph passes, one per file in this folder; graph/optimizer.cpp runs
+// them in order.
+
+#include "graph/pass.h"
+
+namespace predictor::graph {
+
+// Dropout, Split, an identity Power, a Reshape/Flatten to the same shape:
+// removed, their readers reading the input.
+Pass remove_noops_pass();
+// BatchNorm (+ the Scale after it) folded into the Convolution /
+// InnerProduct / Deconvolution before it; without such a producer, the pair
+// becomes one Scale.
+Pass fold_batch_norm_pass();
+// A lone Scale or Bias folded into the Convolution / InnerProduct /
+// Deconvolution before it.
+Pass fold_scale_pass();
+// ReLU, Sigmoid, TanH, PReLU, ELU, ... computed in place where their input
+// has no other reader.
+Pass inplace_activations_pass();
+
+}  // namespace predictor::graph
