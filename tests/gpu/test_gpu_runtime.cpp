@@ -16,6 +16,7 @@
 #include "common/zoo_models.h"
 #include "cuda/cuda_api.h"
 #include "gpu/gpu_test_utils.h"
+#include "graph/optimizer.h"
 #include "predictor/CaffeProto.h"
 #include "predictor/Error.h"
 #include "predictor/Model.h"
@@ -338,6 +339,25 @@ TEST_P(GpuZoo, MatchesTheCpuAtBatch1And8AndMemoryIsBitwiseNone) {
     }
     EXPECT_EQ(non_finite, 0u) << zoo.folder;
   }
+}
+
+// The graph optimizer's output on the GPU (CUDA graphs on, MEMORY on)
+// against the model as written on the CPU.
+TEST_P(GpuZoo, GraphOptimizedMatchesTheCpu) {
+  if (testing::models_dir().empty()) GTEST_SKIP() << "../shared/models is absent (set PREDICTOR_MODELS_DIR)";
+  const testing::ZooModel& zoo = GetParam();
+  LoadOptions options;
+  options.input_shapes = zoo.input_shapes;
+  auto model = Model::WithRandomWeightsFromFile(zoo.path(), 1234, options);
+  const auto optimized = graph::optimize(*model, {});
+  EXPECT_LE(optimized.model->net().layer_size(), model->net().layer_size());
+  const auto expected = run_net(model, Device::cpu(), false, 77);
+  Net net(optimized.model, Device::cuda(0));
+  net.EnableMemoryPlanning("");
+  fill_inputs(&net, 77);
+  net.Forward();
+  net.Forward();  // replayed
+  EXPECT_LE(relative_difference(outputs_of(net), expected), 1e-4) << zoo.folder;
 }
 
 INSTANTIATE_TEST_SUITE_P(Zoo, GpuZoo, ::testing::ValuesIn(testing::runnable_zoo_models()),
