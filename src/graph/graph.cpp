@@ -115,6 +115,46 @@ void Graph::SetTop(int producer, int index, int id) {
   values_[id].producer = producer;
 }
 
+int Graph::InsertAfter(int id, Node node, const std::string& name) {
+  for (const Value& value : values_) {
+    if (value.name == name) throw std::logic_error("graph optimizer: a value named '" + name + "' already exists");
+  }
+  // id's name as written in place after it (a deploy net writes a name
+  // again only in place).
+  std::vector<int> later;
+  for (int v = 0; v < static_cast<int>(values_.size()); ++v) {
+    if (v != id && values_[v].name == values_[id].name && values_[v].producer > values_[id].producer) {
+      if (values_[v].kept) return -1;
+      later.push_back(v);
+    }
+  }
+  const int at = values_[id].producer + 1;
+  for (Value& value : values_) {
+    if (value.producer >= at) ++value.producer;
+    for (int& consumer : value.consumers) {
+      if (consumer >= at) ++consumer;
+    }
+  }
+  node.param.clear_bottom();
+  node.param.clear_top();
+  node.param.add_bottom(values_[id].name);
+  node.param.add_top(name);
+  node.removed = false;
+  const int top = static_cast<int>(values_.size());
+  values_.push_back(Value{name, values_[id].shape, at, values_[id].consumers, false});
+  node.bottoms = {id};
+  node.tops = {top};
+  nodes_.insert(nodes_.begin() + at, std::move(node));
+  for (int consumer : values_[top].consumers) {
+    for (int& b : nodes_[consumer].bottoms) {
+      if (b == id) b = top;
+    }
+  }
+  values_[id].consumers = {at};
+  for (int v : later) values_[v].name = name;
+  return top;
+}
+
 caffe::NetParameter Graph::ToNet() const {
   caffe::NetParameter net;
   if (!name_.empty()) net.set_name(name_);

@@ -62,7 +62,10 @@ class Graph {
   const Node& node(int i) const { return nodes_[i]; }
   Value& value(int id) { return values_[id]; }
   const Value& value(int id) const { return values_[id]; }
+  int num_values() const { return static_cast<int>(values_.size()); }
   int live_layers() const;
+  // The net input values, in the order the net declares them.
+  const std::vector<int>& inputs() const { return inputs_; }
 
   // The consumer of value `id` when there is exactly one use, else -1.
   int sole_consumer(int id) const;
@@ -82,6 +85,16 @@ class Graph {
   void SetTop(int producer, int index, int id);
   // Renames value `id` (every use follows, since uses refer to ids).
   void Rename(int id, const std::string& name) { values_[id].name = name; }
+  // Puts `node`, a layer with one bottom and one top of the bottom's shape
+  // (a Bias, a Scale, a Power...), between value `id` and its readers: the
+  // node reads `id` and writes a new value named `name`, which every reader
+  // of `id` reads instead. Later in-place writes of id's name (the same
+  // data, rewritten) take `name` too, so that they stay in place. The node
+  // goes right after id's producer, so the indices of the nodes from there
+  // on move up by one. Returns the new value, or -1 when a later in-place
+  // version of id's name is kept (the caller reads it by that name). Throws
+  // std::logic_error when `name` is already a value's (a pass bug).
+  int InsertAfter(int id, Node node, const std::string& name);
 
  private:
   // The node that next writes the name of value `id` in place (replacing

@@ -11,11 +11,14 @@
 namespace predictor::graph {
 
 const std::vector<Pass>& all_passes() {
-  // The order matters: no-ops go first so that folds see producer and
-  // consumer side by side; BatchNorm/Scale folds before the lone-Scale fold
-  // (which would otherwise take the Scale of a BatchNorm + Scale pair); in-
-  // place activations last, on the final structure.
+  // The order matters: the input preprocessing first, on the layers as
+  // written (the first convolution before anything folds into it, and
+  // before anything goes in place); no-ops next so that folds see producer
+  // and consumer side by side; BatchNorm/Scale folds before the lone-Scale
+  // fold (which would otherwise take the Scale of a BatchNorm + Scale
+  // pair); in-place activations last, on the final structure.
   static const std::vector<Pass> passes = {
+      fold_input_preprocessing_pass({}),
       remove_noops_pass(),
       fold_batch_norm_pass(),
       fold_scale_pass(),
@@ -24,12 +27,17 @@ const std::vector<Pass>& all_passes() {
   return passes;
 }
 
-OptimizedModel optimize(const Model& model, const std::vector<std::string>& keep,
-                        const std::vector<std::string>& passes) {
+OptimizedModel optimize(const Model& model, const OptimizeOptions& options) {
+  const std::vector<std::string>& passes = options.passes;
+  const Pass preprocessing = fold_input_preprocessing_pass(options.preprocessing);
   std::vector<const Pass*> selected;
   for (const Pass& pass : all_passes()) {
-    if (passes.empty() || std::find(passes.begin(), passes.end(), pass.name) != passes.end()) {
-      selected.push_back(&pass);
+    const bool is_preprocessing = std::string(pass.name) == preprocessing.name;
+    // Preprocessing the caller gives is part of the model they ask for,
+    // not an optimization to pick.
+    if ((is_preprocessing && !options.preprocessing.empty()) || passes.empty() ||
+        std::find(passes.begin(), passes.end(), pass.name) != passes.end()) {
+      selected.push_back(is_preprocessing ? &preprocessing : &pass);
     }
   }
   for (const std::string& name : passes) {
@@ -44,7 +52,7 @@ OptimizedModel optimize(const Model& model, const std::vector<std::string>& keep
 
   std::vector<LayerWeights> weights;
   for (int i = 0; i < model.net().layer_size(); ++i) weights.push_back(model.layer_weights(i));
-  Graph graph(model.net(), weights, keep);
+  Graph graph(model.net(), weights, options.keep);
   OptimizedModel result;
   for (const Pass* pass : selected) {
     PassReport report{pass->name, 0, graph.live_layers(), 0};

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "graph/input_preprocessing.h"
 #include "graph/pass.h"
 #include "predictor/Model.h"
 
@@ -26,10 +27,21 @@ struct OptimizedModel {
   std::vector<PassReport> report;
 };
 
-// Runs `passes` (names from all_passes(); empty: all of them, in order) on
-// `model`, keeping `keep` (blob names read after a forward besides the
-// outputs). Throws predictor::Error for an unknown pass name.
-OptimizedModel optimize(const Model& model, const std::vector<std::string>& keep,
-                        const std::vector<std::string>& passes = {});
+struct OptimizeOptions {
+  // Blob names read after a forward besides the outputs: kept, with their
+  // values.
+  std::vector<std::string> keep;
+  // The passes to run (names from all_passes(), run in their order
+  // whatever the order given); empty: all of them.
+  std::vector<std::string> passes;
+  // The input preprocessing the model takes over (fold_input_preprocessing;
+  // it runs whenever this is given, whatever `passes` says): the optimized
+  // model reads raw input. Empty: none.
+  InputPreprocessing preprocessing;
+};
+
+// Runs the passes `options` selects on `model`. Throws predictor::Error for
+// an unknown pass name, or preprocessing that does not fit the model.
+OptimizedModel optimize(const Model& model, const OptimizeOptions& options = {});
 
 }  // namespace predictor::graph

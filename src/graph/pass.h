@@ -4,6 +4,7 @@
 // value with other readers, a kept value, layers on different devices — and
 // never fails on a net it does not understand.
 
+#include <functional>
 #include <string>
 
 #include "graph/graph.h"
@@ -13,8 +14,9 @@ namespace predictor::graph {
 struct Pass {
   const char* name;         // as --passes lists it
   const char* description;  // one line, for `predictor optimize --help` and the README
-  // Rewrites `graph`; returns how many rewrites it made.
-  int (*run)(Graph& graph);
+  // Rewrites `graph`; returns how many rewrites it made. (A function
+  // object: fold_input_preprocessing carries the preprocessing it folds.)
+  std::function<int(Graph& graph)> run;
 };
 
 // Both layers run on the same device: no placement (`ctx`) differs.

@@ -140,6 +140,20 @@ caffe::NetParameter read_net_binary_file(const std::string& path) {
   return parse_binary_stream(&stream, size, path);
 }
 
+caffe::BlobProto read_blob_binary_file(const std::string& path) {
+  const std::string bytes = read_file(path, kMaxCaffemodelBytes);
+  google::protobuf::io::ArrayInputStream array(bytes.data(), static_cast<int>(std::min<std::size_t>(
+                                                                 bytes.size(), std::numeric_limits<int>::max())));
+  google::protobuf::io::CodedInputStream coded(&array);
+  coded.SetTotalBytesLimit(std::numeric_limits<int>::max());
+  caffe::BlobProto blob;
+  if (!blob.ParseFromCodedStream(&coded) || !coded.ConsumedEntireMessage()) {
+    throw Error(path + ": not a valid .binaryproto (truncated or not a binary BlobProto; " +
+                std::to_string(bytes.size()) + " bytes)");
+  }
+  return blob;
+}
+
 void write_net_binary_file(const caffe::NetParameter& net, const std::string& path) {
   const std::size_t bytes = net.ByteSizeLong();
   if (bytes > kMaxCaffemodelBytes) {

@@ -18,6 +18,10 @@ caffe::NetParameter read_net_text_file(const std::string& path);
 caffe::NetParameter parse_net_binary(const std::string& bytes, const std::string& source);
 caffe::NetParameter read_net_binary_file(const std::string& path);
 
+// A binary BlobProto (.binaryproto: Caffe's mean_file, as Caffe's
+// ReadProtoFromBinaryFile reads it). Errors name the file.
+caffe::BlobProto read_blob_binary_file(const std::string& path);
+
 void write_net_binary_file(const caffe::NetParameter& net, const std::string& path);
 void write_net_text_file(const caffe::NetParameter& net, const std::string& path);
 

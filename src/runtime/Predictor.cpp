@@ -87,7 +87,9 @@ void Predictor::Init() {
         throw Error(model_->source() + ": extra output '" + name + "': the net has no blob of that name");
       }
     }
-    graph::OptimizedModel optimized = graph::optimize(*model_, options_.extra_outputs);
+    graph::OptimizeOptions graph_options;
+    graph_options.keep = options_.extra_outputs;
+    graph::OptimizedModel optimized = graph::optimize(*model_, graph_options);
     for (const graph::PassReport& pass : optimized.report) {
       graph_report_.push_back({pass.pass, pass.rewrites, pass.layers_before, pass.layers_after});
     }

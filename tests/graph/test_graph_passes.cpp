@@ -132,7 +132,10 @@ std::shared_ptr<const Model> optimize_checked(const std::shared_ptr<const Model>
   std::map<int, std::map<std::string, Recorded>> before;
   for (int batch : batches) before[batch] = record(model, batch, names);
 
-  const auto optimized = graph::optimize(*model, keep, passes).model;
+  graph::OptimizeOptions options;
+  options.keep = keep;
+  options.passes = passes;
+  const auto optimized = graph::optimize(*model, options).model;
 
   std::vector<std::string> outputs = output_names(model), new_outputs = output_names(optimized);
   std::sort(outputs.begin(), outputs.end());
@@ -664,14 +667,17 @@ TEST(GraphOptimizer, AllPassesOnABatchNormNet) {
     layer { name: "scale_ip" type: "Scale" bottom: "ip" top: "scale_ip" scale_param { bias_term: true } }
     layer { name: "prob" type: "Softmax" bottom: "scale_ip" top: "prob" }
   )");
-  const auto result = graph::optimize(*model, {});
-  ASSERT_EQ(result.report.size(), 4u);
-  EXPECT_EQ(result.report[0].pass, "remove_noops");
-  EXPECT_EQ(result.report[0].rewrites, 1);
+  const auto result = graph::optimize(*model);
+  // fold_input_preprocessing first, with nothing to do without preprocessing.
+  ASSERT_EQ(result.report.size(), 5u);
+  EXPECT_EQ(result.report[0].pass, "fold_input_preprocessing");
+  EXPECT_EQ(result.report[0].rewrites, 0);
+  EXPECT_EQ(result.report[1].pass, "remove_noops");
   EXPECT_EQ(result.report[1].rewrites, 1);
   EXPECT_EQ(result.report[2].rewrites, 1);
   EXPECT_EQ(result.report[3].rewrites, 1);
-  EXPECT_EQ(result.report[3].layers_after, 5);
+  EXPECT_EQ(result.report[4].rewrites, 1);
+  EXPECT_EQ(result.report[4].layers_after, 5);
   const auto optimized = optimize_checked(model, {});
   EXPECT_EQ(layer_types(*optimized), (Types{"Input", "Convolution", "ReLU", "InnerProduct", "Softmax"}));
   EXPECT_TRUE(in_place(layer_named(*optimized, "relu1")));
@@ -706,7 +712,7 @@ TEST(GraphZoo, CifarBatchNormNetAsSmallAsTheSeedToolsOptimization) {
   const std::string folder = testing::models_dir() + "/ccgo_cifar10_bn/";
   const auto model = Model::WithRandomWeightsFromFile(folder + "train_val.prototxt", 7, options);
   const auto reference = Model::WithRandomWeightsFromFile(folder + "opt_train_val.prototxt", 7, options);
-  const auto optimized = graph::optimize(*model, {}).model;
+  const auto optimized = graph::optimize(*model).model;
   std::cout << "[ layers   ] ccgo_cifar10_bn: train_val " << model->net().layer_size() << " -> "
             << optimized->net().layer_size() << ", opt_train_val " << reference->net().layer_size() << "\n";
   EXPECT_LE(optimized->net().layer_size(), reference->net().layer_size());

@@ -2,7 +2,9 @@
 // run it: init-weights, run, bench and memplan on the example model, and the
 // error contract (exit code 1, one stderr line "predictor: error: ..." naming
 // the file, layer or field at fault, never a crash). optimize, and
-// --optimize_graph on run and bench, on a small net written here.
+// --optimize_graph on run and bench, on a small net written here. convert
+// (fully convolutional, V1 -> current) on small nets written here and on the
+// zoo's AlexNet and VGG-16 (skipped without ../shared/models).
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -24,8 +26,10 @@
 #include <gtest/gtest.h>
 
 #include "predictor/CaffeProto.h"
+#include "common/test_utils.h"
 #include "cuda/cuda_api.h"
 #include "graph/optimizer.h"
+#include "io/deploy_net.h"
 #include "io/npy.h"
 #include "io/proto_io.h"
 
@@ -921,6 +925,120 @@ TEST_F(OptimizeCliTest, OptimizeErrors) {
   }
 }
 
+// --mean / --mean_file and --input_scale: the written model reads raw
+// pixels and gives what the original gives on (raw - mean) * scale.
+class PreprocessCliTest : public OptimizeCliTest {
+ protected:
+  static constexpr int kInputCount = 2 * 3 * 12 * 12;  // kFoldableNet's data
+
+  void SetUp() override {
+    OptimizeCliTest::SetUp();
+    raw_.resize(kInputCount);
+    for (int i = 0; i < kInputCount; ++i) raw_[i] = static_cast<float>((i * 37) % 256);
+    write_npy(Path("raw.npy"), {2, 3, 12, 12}, raw_.data());
+  }
+
+  // A .binaryproto holding a BlobProto of `shape` (its last three axes
+  // C x H x W), c * 40 + h + w at (c, h, w): not constant over a channel.
+  void WriteMeanFile(const std::string& file, const std::vector<int>& shape) const {
+    caffe::BlobProto blob;
+    int count = 1;
+    for (int dim : shape) {
+      blob.mutable_shape()->add_dim(dim);
+      count *= dim;
+    }
+    const int h = shape[shape.size() - 2], w = shape.back();
+    for (int i = 0; i < count; ++i) blob.add_data(static_cast<float>((i / (h * w)) * 40 + (i / w) % h + i % w));
+    write_text(Path(file), blob.SerializeAsString());
+  }
+
+  ToolResult Optimize(const std::string& name, std::vector<std::string> extra) const {
+    std::vector<std::string> args = {"optimize", "--model=" + Path("net.prototxt"),
+                                     "--weights=" + Path("net.caffemodel"), "--output_model=" + Path(name + ".prototxt"),
+                                     "--output_weights=" + Path(name + ".caffemodel")};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return Run(args);
+  }
+
+  // The original on `preprocessed` and the optimized `name` on the raw
+  // pixels give the same fc (within 1e-5 of its largest value).
+  void ExpectSameOutputs(const std::string& name, const std::vector<float>& preprocessed) const {
+    write_npy(Path("pre.npy"), {2, 3, 12, 12}, preprocessed.data());
+    ExpectSuccess(Run({"run", "--model=" + Path("net.prototxt"), "--weights=" + Path("net.caffemodel"),
+                       "--input=" + Path("pre.npy"), "--output_dir=" + Path(name + "_original")}));
+    ExpectSuccess(Run({"run", "--model=" + Path(name + ".prototxt"), "--weights=" + Path(name + ".caffemodel"),
+                       "--input=" + Path("raw.npy"), "--output_dir=" + Path(name + "_optimized")}));
+    EXPECT_TRUE(npy_near(Path(name + "_optimized/fc.npy"), Path(name + "_original/fc.npy"), 1e-5));
+  }
+
+  std::vector<float> raw_;
+};
+
+TEST_F(PreprocessCliTest, MeanValuesAndScale) {
+  const ToolResult result = Optimize("opt", {"--mean=104,117,123", "--input_scale=0.017"});
+  ExpectSuccess(result);
+  EXPECT_EQ(lines_starting(result.out, "fold_input_preprocessing "), 1) << result.out;
+  // conv1 pads: the mean stays a Bias layer, the scale folds into conv1.
+  const caffe::NetParameter net = read_net_text_file(Path("opt.prototxt"));
+  ASSERT_GE(net.layer_size(), 3);
+  EXPECT_EQ(net.layer(1).name(), "data_mean");
+  EXPECT_EQ(net.layer(1).type(), "Bias");
+  EXPECT_EQ(net.layer(2).name(), "conv1");
+  for (const auto& layer : net.layer()) EXPECT_NE(layer.type(), "Power");
+  std::vector<float> preprocessed(kInputCount);
+  const float mean[] = {104, 117, 123};
+  for (int i = 0; i < kInputCount; ++i) preprocessed[i] = (raw_[i] - mean[(i / 144) % 3]) * 0.017f;
+  ExpectSameOutputs("opt", preprocessed);
+
+  // --preprocess_input names the input; one mean value serves every channel.
+  ExpectSuccess(Optimize("named", {"--mean=120", "--preprocess_input=data"}));
+  for (int i = 0; i < kInputCount; ++i) preprocessed[i] = raw_[i] - 120;
+  ExpectSameOutputs("named", preprocessed);
+}
+
+TEST_F(PreprocessCliTest, MeanFile) {
+  for (const std::vector<int>& shape : {std::vector<int>{1, 3, 12, 12}, std::vector<int>{3, 12, 12}}) {
+    SCOPED_TRACE(shape.size());
+    WriteMeanFile("mean.binaryproto", shape);
+    ExpectSuccess(Optimize("opt", {"--mean_file=" + Path("mean.binaryproto"), "--input_scale=0.02"}));
+    const caffe::NetParameter net = read_net_text_file(Path("opt.prototxt"));
+    ASSERT_GE(net.layer_size(), 2);
+    EXPECT_EQ(net.layer(1).type(), "Bias");
+    EXPECT_EQ(net.layer(1).bias_param().num_axes(), 3);
+    std::vector<float> preprocessed(kInputCount);
+    for (int i = 0; i < kInputCount; ++i) {
+      const int j = i % 432;  // within the image: c * 144 + h * 12 + w
+      preprocessed[i] = (raw_[i] - static_cast<float>((j / 144) * 40 + (j / 12) % 12 + j % 12)) * 0.02f;
+    }
+    ExpectSameOutputs("opt", preprocessed);
+  }
+}
+
+TEST_F(PreprocessCliTest, Errors) {
+  WriteMeanFile("mean.binaryproto", {1, 3, 12, 12});
+  WriteMeanFile("small.binaryproto", {1, 3, 10, 10});
+  const std::string mean_file = "--mean_file=" + Path("mean.binaryproto");
+  ExpectError(Optimize("o", {"--mean=1,2,3", mean_file}), {"--mean", "--mean_file"});
+  ExpectError(Optimize("o", {"--mean_file=" + Path("small.binaryproto")}),
+              {Path("small.binaryproto"), "(1,3,10,10)", "(2,3,12,12)", "(3,12,12)"});
+  ExpectError(Optimize("o", {"--mean=1,2"}), {"--mean", "2 mean values", "'data'", "3 channels"});
+  ExpectError(Optimize("o", {"--mean=1,x,3"}), {"--mean", "'x'"});
+  ExpectError(Optimize("o", {"--input_scale=0"}), {"--input_scale"});
+  ExpectError(Optimize("o", {"--mean=1,2,3", "--preprocess_input=nope"}), {"--preprocess_input", "'nope'", "data"});
+  ExpectError(Optimize("o", {"--preprocess_input=data"}), {"--preprocess_input", "--mean"});
+  write_text(Path("garbage.binaryproto"), "this is no blob");
+  ExpectError(Optimize("o", {"--mean_file=" + Path("garbage.binaryproto")}), {Path("garbage.binaryproto")});
+  ExpectError(Optimize("o", {"--mean_file=" + Path("missing.binaryproto")}), {Path("missing.binaryproto")});
+  EXPECT_FALSE(std::filesystem::exists(Path("o.prototxt")));
+  EXPECT_FALSE(std::filesystem::exists(Path("o.caffemodel")));
+
+  const ToolResult help = Run({"optimize", "--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  for (const char* flag : {"--mean", "--mean_file", "--input_scale", "--preprocess_input"}) {
+    EXPECT_NE(help.out.find(flag), std::string::npos) << "no '" << flag << "' in:\n" << help.out;
+  }
+}
+
 TEST_F(OptimizeCliTest, RunWithOptimizeGraphMatches) {
   ExpectSuccess(RunNet("plain", {"--outputs=conv1,bn2"}));
   for (const std::string memory : {"", "--optimize_memory"}) {
@@ -972,6 +1090,443 @@ TEST_F(OptimizeCliTest, BenchWithOptimizeGraphReportsTheLayers) {
   EXPECT_NE(text.out.find("\nlayers: " + std::to_string(kFoldableLayers) + " -> "), std::string::npos) << text.out;
   EXPECT_NE(text.out.find(" (--optimize_graph)\n"), std::string::npos) << text.out;
 }
+
+// --- convert --------------------------------------------------------------
+
+// A small classifier: conv, pool, InnerProduct, ReLU, InnerProduct, Softmax.
+// The first InnerProduct reads 2x4x5x5, so it becomes a 5x5 convolution; the
+// conv and pool together step 2 pixels per output position.
+constexpr const char* kClassifierNet = R"(
+name: "classifier"
+layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 2 dim: 3 dim: 12 dim: 12 } } }
+layer { name: "conv1" type: "Convolution" bottom: "data" top: "conv1"
+        convolution_param { num_output: 4 kernel_size: 3 } }
+layer { name: "pool1" type: "Pooling" bottom: "conv1" top: "pool1" pooling_param { pool: MAX kernel_size: 2 stride: 2 } }
+%FLATTEN%
+layer { name: "fc1" type: "InnerProduct" bottom: "%FC1_INPUT%" top: "fc1"
+        inner_product_param { num_output: 8 %TRANSPOSE% } }
+layer { name: "relu1" type: "ReLU" bottom: "fc1" top: "fc1" }
+layer { name: "fc2" type: "InnerProduct" bottom: "fc1" top: "fc2" inner_product_param { num_output: 5 %TRANSPOSE% } }
+layer { name: "prob" type: "Softmax" bottom: "fc2" top: "prob" })";
+
+// The classifier, with its InnerProducts' weights transposed and a Flatten
+// before the first one when asked.
+std::string classifier_net(bool transpose, bool flatten) {
+  std::string net = kClassifierNet;
+  const auto replace = [&](const std::string& key, const std::string& value) {
+    for (std::size_t at; (at = net.find(key)) != std::string::npos;) net.replace(at, key.size(), value);
+  };
+  replace("%FLATTEN%", flatten ? R"(layer { name: "flat" type: "Flatten" bottom: "pool1" top: "flat" })" : "");
+  replace("%FC1_INPUT%", flatten ? "flat" : "pool1");
+  replace("%TRANSPOSE%", transpose ? "transpose: true" : "");
+  return net;
+}
+
+// `actual` holds `expected`'s numbers with trailing 1s added to its shape
+// (N x C -> N x C x 1 x 1), each within `tolerance` of the largest magnitude.
+::testing::AssertionResult npy_same_numbers(const std::string& actual_path, const std::string& expected_path,
+                                            double tolerance) {
+  const NpyArray actual = read_npy(actual_path), expected = read_npy(expected_path);
+  std::vector<int> shape = actual.shape;
+  while (shape.size() > expected.shape.size() && shape.back() == 1) shape.pop_back();
+  if (shape != expected.shape || actual.data.size() != expected.data.size()) {
+    return ::testing::AssertionFailure() << actual_path << ": not the shape of " << expected_path << " plus 1s";
+  }
+  double scale = 0;
+  for (float value : expected.data) scale = std::max(scale, std::fabs(static_cast<double>(value)));
+  if (scale == 0) return ::testing::AssertionFailure() << expected_path << " is all zeros";
+  for (std::size_t i = 0; i < expected.data.size(); ++i) {
+    if (std::fabs(static_cast<double>(actual.data[i]) - expected.data[i]) > tolerance * scale) {
+      return ::testing::AssertionFailure() << actual_path << "[" << i << "]: " << actual.data[i] << " vs "
+                                           << expected.data[i] << " (scale " << scale << ")";
+    }
+  }
+  return ::testing::AssertionSuccess();
+}
+
+class ConvertCliTest : public PredictorCliTest {
+ protected:
+  // Writes the net and its random weights as <name>.prototxt/.caffemodel and
+  // converts them to <name>_fc.prototxt/.caffemodel.
+  ToolResult ConvertFullyConvolutional(const std::string& name, const std::string& net_text) const {
+    write_text(Path(name + ".prototxt"), net_text);
+    const ToolResult init = Run({"init-weights", "--model=" + Path(name + ".prototxt"),
+                                 "--output=" + Path(name + ".caffemodel"), "--seed=7"});
+    EXPECT_EQ(init.exit_code, 0) << init.err;
+    return Run({"convert", "--to=fully_convolutional", "--model=" + Path(name + ".prototxt"),
+                "--weights=" + Path(name + ".caffemodel"), "--output_model=" + Path(name + "_fc.prototxt"),
+                "--output_weights=" + Path(name + "_fc.caffemodel")});
+  }
+  ToolResult RunModel(const std::string& name, const std::string& dir, std::vector<std::string> extra) const {
+    std::vector<std::string> args = {"run", "--model=" + Path(name + ".prototxt"),
+                                     "--weights=" + Path(name + ".caffemodel"), "--output_dir=" + Path(dir)};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return Run(args);
+  }
+};
+
+TEST_F(ConvertCliTest, FullyConvolutionalGivesTheSameNumbersAndASpatialMap) {
+  const ToolResult converted = ConvertFullyConvolutional("net", classifier_net(false, false));
+  ExpectSuccess(converted);
+  EXPECT_NE(converted.out.find("fc1: InnerProduct -> Convolution, 8 outputs, kernel 5x5 over 4 channels"),
+            std::string::npos)
+      << converted.out;
+  EXPECT_NE(converted.out.find("fc2: InnerProduct -> Convolution, 5 outputs, 1x1 kernel over 8 channels"),
+            std::string::npos)
+      << converted.out;
+  EXPECT_NE(converted.out.find("output prob: 2x5 -> 2x5x1x1"), std::string::npos) << converted.out;
+  EXPECT_NE(converted.out.find("converted 2 InnerProduct layers"), std::string::npos) << converted.out;
+
+  // BVLC types only, the name kept; the weights reshaped.
+  const caffe::NetParameter net = read_net_text_file(Path("net_fc.prototxt"));
+  EXPECT_EQ(net.name(), "classifier");
+  std::map<std::string, const caffe::LayerParameter*> layers;
+  for (const auto& layer : net.layer()) {
+    layers[layer.name()] = &layer;
+    EXPECT_NE(layer.type(), "InnerProduct");
+  }
+  ASSERT_TRUE(layers.count("fc1") && layers.count("fc2"));
+  EXPECT_EQ(layers["fc1"]->type(), "Convolution");
+  EXPECT_EQ(layers["fc1"]->convolution_param().kernel_size(0), 5);
+  EXPECT_EQ(layers["fc2"]->convolution_param().kernel_size(0), 1);
+  const caffe::NetParameter weights = read_net_binary_file(Path("net_fc.caffemodel"));
+  for (const auto& layer : weights.layer()) {
+    if (layer.name() == "fc1") {
+      ASSERT_EQ(layer.blobs_size(), 2);
+      EXPECT_EQ(std::vector<int>(layer.blobs(0).shape().dim().begin(), layer.blobs(0).shape().dim().end()),
+                (std::vector<int>{8, 4, 5, 5}));
+    }
+  }
+
+  // Weights drawn from --seed are init-weights' with that seed.
+  ExpectSuccess(Run({"convert", "--to=fully_convolutional", "--model=" + Path("net.prototxt"), "--seed=7",
+                     "--output_model=" + Path("seeded.prototxt"), "--output_weights=" + Path("seeded.caffemodel")}));
+  EXPECT_EQ(read_text(Path("seeded.caffemodel")), read_text(Path("net_fc.caffemodel")));
+
+  // The same numbers at the declared size.
+  ExpectSuccess(RunModel("net", "original", {"--seed=3", "--outputs=fc2"}));
+  ExpectSuccess(RunModel("net_fc", "converted", {"--seed=3", "--outputs=fc2"}));
+  EXPECT_EQ(read_npy(Path("converted/prob.npy")).shape, (std::vector<int>{2, 5, 1, 1}));
+  for (const char* file : {"prob.npy", "fc2.npy"}) {
+    EXPECT_TRUE(npy_same_numbers(Path(std::string("converted/") + file), Path(std::string("original/") + file), 1e-5))
+        << file;
+  }
+
+  // A larger input gives a map: (20 - 2) / 2 - 4 = 5 rows, (24 - 2) / 2 - 4 =
+  // 7 columns; position (i, j) is the original net on the 12 x 12 window at
+  // (2i, 2j).
+  ExpectSuccess(RunModel("net_fc", "large", {"--seed=4", "--input_shape=data:1,3,20,24"}));
+  const NpyArray map = read_npy(Path("large/prob.npy"));
+  ASSERT_EQ(map.shape, (std::vector<int>{1, 5, 5, 7}));
+  const NpyArray large = read_npy(Path("large/input.npy"));
+  ASSERT_EQ(large.shape, (std::vector<int>{1, 3, 20, 24}));
+  for (const auto& [i, j] : std::vector<std::pair<int, int>>{{0, 0}, {1, 2}, {4, 6}}) {
+    SCOPED_TRACE("position " + std::to_string(i) + "," + std::to_string(j));
+    std::vector<float> window;
+    for (int c = 0; c < 3; ++c) {
+      for (int y = 0; y < 12; ++y) {
+        for (int x = 0; x < 12; ++x) window.push_back(large.data[(c * 20 + 2 * i + y) * 24 + 2 * j + x]);
+      }
+    }
+    write_npy(Path("window.npy"), {1, 3, 12, 12}, window.data());
+    ExpectSuccess(RunModel("net", "window", {"--input=" + Path("window.npy")}));
+    const NpyArray expected = read_npy(Path("window/prob.npy"));
+    ASSERT_EQ(expected.shape, (std::vector<int>{1, 5}));
+    for (int c = 0; c < 5; ++c) EXPECT_NEAR(map.data[(c * 5 + i) * 7 + j], expected.data[c], 1e-5) << "class " << c;
+  }
+}
+
+TEST_F(ConvertCliTest, FullyConvolutionalTransposesWeightsAndRemovesTheFlatten) {
+  const ToolResult converted = ConvertFullyConvolutional("net", classifier_net(true, true));
+  ExpectSuccess(converted);
+  EXPECT_NE(converted.out.find("flat: Flatten removed (it fed fc1)"), std::string::npos) << converted.out;
+  EXPECT_NE(converted.out.find("weights transposed"), std::string::npos) << converted.out;
+  EXPECT_NE(converted.out.find("removed 1 Flatten/Reshape layer;"), std::string::npos) << converted.out;
+  const caffe::NetParameter net = read_net_text_file(Path("net_fc.prototxt"));
+  for (const auto& layer : net.layer()) EXPECT_NE(layer.type(), "Flatten");
+
+  ExpectSuccess(RunModel("net", "original", {"--seed=3", "--outputs=fc2"}));
+  ExpectSuccess(RunModel("net_fc", "converted", {"--seed=3", "--outputs=fc2"}));
+  for (const char* file : {"prob.npy", "fc2.npy"}) {
+    EXPECT_TRUE(npy_same_numbers(Path(std::string("converted/") + file), Path(std::string("original/") + file), 1e-5))
+        << file;
+  }
+  ExpectSuccess(RunModel("net_fc", "large", {"--input_shape=data:2,3,16,14"}));
+  EXPECT_EQ(read_npy(Path("large/prob.npy")).shape, (std::vector<int>{2, 5, 3, 2}));
+}
+
+// Two heads on one InnerProduct, joined: Split, Concat, Scale, Softmax follow
+// the converted layers, their negative axes written as the ones they meant.
+TEST_F(ConvertCliTest, FullyConvolutionalLayersAfterTheInnerProducts) {
+  const ToolResult converted = ConvertFullyConvolutional("net", R"(
+name: "heads"
+layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 2 dim: 3 dim: 8 dim: 8 } } }
+layer { name: "conv1" type: "Convolution" bottom: "data" top: "conv1" convolution_param { num_output: 4 kernel_size: 3 } }
+layer { name: "fc1" type: "InnerProduct" bottom: "conv1" top: "fc1" inner_product_param { num_output: 6 } }
+layer { name: "bn" type: "BatchNorm" bottom: "fc1" top: "fc1" }
+layer { name: "split" type: "Split" bottom: "fc1" top: "a" top: "b" }
+layer { name: "head_a" type: "InnerProduct" bottom: "a" top: "head_a" inner_product_param { num_output: 3 } }
+layer { name: "head_b" type: "InnerProduct" bottom: "b" top: "head_b" inner_product_param { num_output: 2 axis: -1 } }
+layer { name: "join" type: "Concat" bottom: "head_a" bottom: "head_b" top: "join" concat_param { axis: -1 } }
+layer { name: "scale" type: "Scale" bottom: "join" top: "scaled" scale_param { num_axes: -1 bias_term: true } }
+layer { name: "prob" type: "Softmax" bottom: "scaled" top: "prob" softmax_param { axis: -1 } })");
+  ExpectSuccess(converted);
+  for (const char* line : {"fc1: InnerProduct -> Convolution, 6 outputs, kernel 6x6 over 4 channels",
+                           "head_b: InnerProduct -> Convolution, 2 outputs, 1x1 kernel",
+                           "join: concat_param.axis -1 -> 1",
+                           "scale: scale_param.num_axes -1 -> 1", "prob: softmax_param.axis -1 -> 1",
+                           "output prob: 2x5 -> 2x5x1x1", "converted 3 InnerProduct layers"}) {
+    EXPECT_NE(converted.out.find(line), std::string::npos) << "no '" << line << "' in:\n" << converted.out;
+  }
+  ExpectSuccess(RunModel("net", "original", {"--seed=3", "--outputs=join"}));
+  ExpectSuccess(RunModel("net_fc", "converted", {"--seed=3", "--outputs=join"}));
+  for (const char* file : {"prob.npy", "join.npy"}) {
+    EXPECT_TRUE(npy_same_numbers(Path(std::string("converted/") + file), Path(std::string("original/") + file), 1e-5))
+        << file;
+  }
+  ExpectSuccess(RunModel("net_fc", "large", {"--input_shape=data:1,3,11,9"}));
+  EXPECT_EQ(read_npy(Path("large/prob.npy")).shape, (std::vector<int>{1, 5, 4, 2}));
+}
+
+TEST_F(ConvertCliTest, FullyConvolutionalErrorsNameTheLayer) {
+  // axis 2: each of 2 x 4 rows flattened on its own; no convolution does that.
+  std::string net = classifier_net(false, false);
+  net.replace(net.find("num_output: 8"), 13, "num_output: 8 axis: 2");
+  ExpectError(ConvertFullyConvolutional("axis2", net), {Path("axis2.prototxt"), "'fc1'", "axis", "2"});
+  EXPECT_FALSE(std::filesystem::exists(Path("axis2_fc.prototxt")));
+
+  // A layer that cannot read a map where it read N x C.
+  ExpectError(ConvertFullyConvolutional("reduce", classifier_net(false, false) + R"(
+layer { name: "total" type: "Reduction" bottom: "fc2" top: "total" })"),
+              {"'total'", "Reduction", "'fc2'"});
+
+  // An InnerProduct on an N x K input has no spatial axes.
+  write_text(Path("flat.prototxt"), R"(
+layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 6 } } }
+layer { name: "fc" type: "InnerProduct" bottom: "data" top: "fc" inner_product_param { num_output: 2 } })");
+  ExpectError(Run({"convert", "--to=fully_convolutional", "--model=" + Path("flat.prototxt"),
+                   "--output_model=" + Path("o.prototxt"), "--output_weights=" + Path("o.caffemodel")}),
+              {"'fc'", "1x6", "spatial"});
+
+  ExpectError(Run({"convert", "--model=" + Path("flat.prototxt"), "--output_model=" + Path("o.prototxt")}),
+              {"--to is required"});
+  ExpectError(Run({"convert", "--to=onnx", "--model=" + Path("flat.prototxt"), "--output_model=" + Path("o.prototxt")}),
+              {"--to", "'onnx'", "fully_convolutional", "current"});
+  ExpectError(Run({"convert", "--to=fully_convolutional", "--model=" + Path("flat.prototxt"),
+                   "--output_model=" + Path("o.prototxt")}),
+              {"--output_weights is required"});
+  ExpectError(Run({"convert", "--to=current", "--model=" + Path("flat.prototxt"), "--seed=3",
+                   "--output_model=" + Path("o.prototxt")}),
+              {"--seed", "fully_convolutional"});
+  ExpectError(Run({"convert", "--to=current", "--model=" + Path("flat.prototxt"),
+                   "--output_model=" + Path("o.prototxt"),
+                   "--output_weights=" + Path("o.caffemodel")}),
+              {"--output_weights", "--weights"});
+  EXPECT_FALSE(std::filesystem::exists(Path("o.prototxt")));
+  ExpectError(Run({"run", "--model=" + Path("flat.prototxt"), "--to=current"}), {"--to", "'run'"});
+
+  const ToolResult help = Run({"convert", "--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  for (const char* text : {"--to", "--output_model", "--output_weights", "fully_convolutional  ", "current  "}) {
+    EXPECT_NE(help.out.find(text), std::string::npos) << "no '" << text << "' in:\n" << help.out;
+  }
+}
+
+// A V1 deploy net (input + input_dim, `layers` with enum types).
+constexpr const char* kV1Classifier = R"(
+name: "v1_classifier"
+input: "data" input_dim: 2 input_dim: 3 input_dim: 10 input_dim: 10
+layers { name: "conv1" type: CONVOLUTION bottom: "data" top: "conv1"
+         blobs_lr: 1 blobs_lr: 2 convolution_param { num_output: 4 kernel_size: 3 } }
+layers { name: "relu1" type: RELU bottom: "conv1" top: "conv1" }
+layers { name: "pool1" type: POOLING bottom: "conv1" top: "pool1" pooling_param { pool: MAX kernel_size: 2 stride: 2 } }
+layers { name: "fc1" type: INNER_PRODUCT bottom: "pool1" top: "fc1" inner_product_param { num_output: 6 } }
+layers { name: "prob" type: SOFTMAX bottom: "fc1" top: "prob" })";
+
+// A .caffemodel in the current format rewritten as a V1 one: `layers` with
+// enum types, blobs with the legacy num/channels/height/width dimensions.
+caffe::NetParameter to_v1_caffemodel(const caffe::NetParameter& current) {
+  using V1 = caffe::V1LayerParameter;
+  const std::map<std::string, V1::LayerType> types = {{"Convolution", V1::CONVOLUTION},
+                                                      {"ReLU", V1::RELU},
+                                                      {"Pooling", V1::POOLING},
+                                                      {"InnerProduct", V1::INNER_PRODUCT},
+                                                      {"Softmax", V1::SOFTMAX}};
+  caffe::NetParameter v1;
+  v1.set_name(current.name());
+  for (const auto& layer : current.layer()) {
+    if (layer.type() == "Input") continue;  // the V1 net declares `input`
+    V1* out = v1.add_layers();
+    out->set_name(layer.name());
+    out->set_type(types.at(layer.type()));
+    for (const auto& blob : layer.blobs()) {
+      caffe::BlobProto* legacy = out->add_blobs();
+      std::vector<int> dims(blob.shape().dim().begin(), blob.shape().dim().end());
+      dims.insert(dims.begin(), 4 - dims.size(), 1);
+      legacy->set_num(dims[0]);
+      legacy->set_channels(dims[1]);
+      legacy->set_height(dims[2]);
+      legacy->set_width(dims[3]);
+      *legacy->mutable_data() = blob.data();
+    }
+  }
+  return v1;
+}
+
+TEST_F(ConvertCliTest, ToCurrentUpgradesAV1NetAndItsWeights) {
+  write_text(Path("v1.prototxt"), kV1Classifier);
+  ExpectSuccess(Run({"init-weights", "--model=" + Path("v1.prototxt"), "--output=" + Path("current.caffemodel"),
+                     "--seed=2"}));
+  write_net_binary_file(to_v1_caffemodel(read_net_binary_file(Path("current.caffemodel"))), Path("v1.caffemodel"));
+  ASSERT_GT(read_net_binary_file(Path("v1.caffemodel")).layers_size(), 0);
+
+  const ToolResult converted =
+      Run({"convert", "--to=current", "--model=" + Path("v1.prototxt"), "--weights=" + Path("v1.caffemodel"),
+           "--output_model=" + Path("up.prototxt"), "--output_weights=" + Path("up.caffemodel")});
+  ExpectSuccess(converted);
+  EXPECT_NE(converted.out.find(Path("v1.prototxt") + ": 5 V1 layers {} upgraded to layer {}"), std::string::npos)
+      << converted.out;
+  EXPECT_NE(converted.out.find(Path("v1.caffemodel") + ": 5 V1 layers {} upgraded"), std::string::npos)
+      << converted.out;
+
+  const std::string text = read_text(Path("up.prototxt"));
+  EXPECT_NE(text.find("layer {"), std::string::npos) << text;
+  EXPECT_EQ(text.find("layers {"), std::string::npos) << text;
+  const caffe::NetParameter net = read_net_text_file(Path("up.prototxt"));
+  EXPECT_EQ(net.name(), "v1_classifier");
+  ASSERT_EQ(net.layer_size(), 5);  // as written: `input` stays, no Input layer is made
+  EXPECT_EQ(net.input_size(), 1);
+  EXPECT_EQ(net.layer(0).type(), "Convolution");
+  ASSERT_EQ(net.layer(0).param_size(), 2);  // blobs_lr -> param { lr_mult }
+  EXPECT_EQ(net.layer(0).param(1).lr_mult(), 2.0f);
+  const caffe::NetParameter weights = read_net_binary_file(Path("up.caffemodel"));
+  EXPECT_EQ(weights.layers_size(), 0);
+  ASSERT_EQ(weights.layer_size(), 5);
+  EXPECT_EQ(weights.layer(3).type(), "InnerProduct");
+  ASSERT_EQ(weights.layer(3).blobs_size(), 2);
+  EXPECT_EQ(weights.layer(3).blobs(0).height(), 6);  // legacy 4-D blobs stay as they were, as in Caffe's upgrade
+
+  // The same outputs, bit for bit.
+  ExpectSuccess(Run({"run", "--model=" + Path("v1.prototxt"), "--weights=" + Path("v1.caffemodel"), "--seed=5",
+                     "--output_dir=" + Path("original")}));
+  ExpectSuccess(Run({"run", "--model=" + Path("up.prototxt"), "--weights=" + Path("up.caffemodel"), "--seed=5",
+                     "--output_dir=" + Path("upgraded")}));
+  const std::string prob = read_text(Path("original/prob.npy"));
+  EXPECT_GT(prob.size(), 128u);
+  EXPECT_EQ(read_text(Path("upgraded/prob.npy")), prob);
+
+  // Files already current: copied unchanged, and said so.
+  const ToolResult again =
+      Run({"convert", "--to=current", "--model=" + Path("up.prototxt"), "--weights=" + Path("current.caffemodel"),
+           "--output_model=" + Path("again.prototxt"), "--output_weights=" + Path("again.caffemodel")});
+  ExpectSuccess(again);
+  EXPECT_NE(again.out.find(Path("up.prototxt") + ": already in the current format"), std::string::npos) << again.out;
+  EXPECT_NE(again.out.find("written unchanged"), std::string::npos) << again.out;
+  EXPECT_EQ(read_text(Path("again.prototxt")), text);
+  EXPECT_EQ(read_text(Path("again.caffemodel")), read_text(Path("current.caffemodel")));
+}
+
+TEST_F(ConvertCliTest, ToCurrentKeepsATrainValWhole) {
+  write_text(Path("train_val.prototxt"), R"(
+name: "v1_train_val"
+layers { name: "data" type: DATA top: "data" top: "label" include { phase: TRAIN }
+         data_param { source: "train_lmdb" batch_size: 8 crop_size: 10 mirror: true } }
+layers { name: "data" type: DATA top: "data" top: "label" include { phase: TEST }
+         data_param { source: "val_lmdb" batch_size: 4 crop_size: 10 } }
+layers { name: "fc" type: INNER_PRODUCT bottom: "data" top: "fc" inner_product_param { num_output: 3 } }
+layers { name: "loss" type: SOFTMAX_LOSS bottom: "fc" bottom: "label" top: "loss" }
+layers { name: "accuracy" type: ACCURACY bottom: "fc" bottom: "label" top: "accuracy" include { phase: TEST } })");
+  ExpectSuccess(Run({"convert", "--to=current", "--model=" + Path("train_val.prototxt"),
+                     "--output_model=" + Path("up.prototxt")}));
+  const caffe::NetParameter net = read_net_text_file(Path("up.prototxt"));
+  ASSERT_EQ(net.layer_size(), 5);
+  EXPECT_EQ(net.layers_size(), 0);
+  EXPECT_EQ(net.layer(0).type(), "Data");
+  EXPECT_EQ(net.layer(0).include(0).phase(), caffe::TRAIN);
+  EXPECT_EQ(net.layer(0).transform_param().crop_size(), 10u);  // V1 kept it in data_param
+  EXPECT_TRUE(net.layer(0).transform_param().mirror());
+  EXPECT_EQ(net.layer(1).include(0).phase(), caffe::TEST);
+  EXPECT_EQ(net.layer(3).type(), "SoftmaxWithLoss");
+  EXPECT_EQ(net.layer(4).type(), "Accuracy");
+
+  // A V0 file is refused, saying how to convert it.
+  write_text(Path("v0.prototxt"), R"(layers { layer { name: "fc" type: "innerproduct" } bottom: "data" top: "fc" })");
+  ExpectError(Run({"convert", "--to=current", "--model=" + Path("v0.prototxt"),
+                   "--output_model=" + Path("o.prototxt")}),
+              {Path("v0.prototxt"), "V0", "upgrade_net_proto_text"});
+  EXPECT_FALSE(std::filesystem::exists(Path("o.prototxt")));
+}
+
+// The zoo: VGG-16 is a V1 file.
+TEST_F(ConvertCliTest, ToCurrentOnTheZoosV1File) {
+  if (testing::models_dir().empty()) GTEST_SKIP() << "../shared/models is absent: zoo not tested";
+  const std::string vgg = testing::models_dir() + "/vgg16/deploy.prototxt";
+  if (!std::filesystem::exists(vgg)) GTEST_SKIP() << vgg << " is absent";
+  ASSERT_NE(read_text(vgg).find("layers {"), std::string::npos) << vgg << " is no longer a V1 file";
+  const ToolResult converted =
+      Run({"convert", "--to=current", "--model=" + vgg, "--output_model=" + Path("vgg16.prototxt")});
+  ExpectSuccess(converted);
+  EXPECT_NE(converted.out.find("39 V1 layers {} upgraded"), std::string::npos) << converted.out;
+  const std::string text = read_text(Path("vgg16.prototxt"));
+  EXPECT_EQ(text.find("layers {"), std::string::npos);
+  // The deploy form the runtime executes is the same.
+  const caffe::NetParameter original = make_deploy_net(read_net_text_file(vgg), {}, vgg);
+  const caffe::NetParameter upgraded = make_deploy_net(read_net_text_file(Path("vgg16.prototxt")), {}, "upgraded");
+  EXPECT_EQ(upgraded.DebugString(), original.DebugString());
+}
+
+// The zoo's classifiers made fully convolutional, at their declared input
+// size on random weights; AlexNet on a larger input too.
+struct ZooConversion {
+  const char* folder;
+  const char* fc6;          // how the first InnerProduct is converted
+  const char* large_input;  // --input_shape for a larger input, or ""
+  std::vector<int> large_prob;
+};
+
+class ConvertZooTest : public ConvertCliTest, public ::testing::WithParamInterface<ZooConversion> {};
+
+TEST_P(ConvertZooTest, FullyConvolutionalGivesTheSameNumbers) {
+  const ZooConversion& zoo = GetParam();
+  if (testing::models_dir().empty()) GTEST_SKIP() << "../shared/models is absent: zoo not tested";
+  const std::string model = testing::models_dir() + "/" + zoo.folder + "/deploy.prototxt";
+  if (!std::filesystem::exists(model)) GTEST_SKIP() << model << " is absent";
+  ExpectSuccess(Run({"init-weights", "--model=" + model, "--output=" + Path("w.caffemodel"), "--seed=11"}));
+  const ToolResult converted =
+      Run({"convert", "--to=fully_convolutional", "--model=" + model, "--weights=" + Path("w.caffemodel"),
+           "--output_model=" + Path("fc.prototxt"), "--output_weights=" + Path("fc.caffemodel")});
+  ExpectSuccess(converted);
+  EXPECT_NE(converted.out.find(zoo.fc6), std::string::npos) << converted.out;
+  EXPECT_NE(converted.out.find("converted 3 InnerProduct layers"), std::string::npos) << converted.out;
+
+  ExpectSuccess(Run({"run", "--model=" + model, "--weights=" + Path("w.caffemodel"), "--seed=2", "--outputs=fc8",
+                     "--output_dir=" + Path("original")}));
+  std::filesystem::remove(Path("w.caffemodel"));  // VGG-16's is half a gigabyte
+  ExpectSuccess(Run({"run", "--model=" + Path("fc.prototxt"), "--weights=" + Path("fc.caffemodel"), "--seed=2",
+                     "--outputs=fc8", "--output_dir=" + Path("converted")}));
+  for (const char* file : {"fc8.npy", "prob.npy"}) {
+    EXPECT_TRUE(npy_same_numbers(Path(std::string("converted/") + file), Path(std::string("original/") + file), 1e-4))
+        << file;
+  }
+  if (*zoo.large_input != '\0') {
+    ExpectSuccess(Run({"run", "--model=" + Path("fc.prototxt"), "--weights=" + Path("fc.caffemodel"),
+                       std::string("--input_shape=") + zoo.large_input, "--output_dir=" + Path("large")}));
+    EXPECT_EQ(read_npy(Path("large/prob.npy")).shape, zoo.large_prob);
+  }
+}
+
+// AlexNet at 259 x 259: pool5 is 7 x 7 instead of 6 x 6, so fc6's 6 x 6
+// kernel fits 2 x 2 times.
+INSTANTIATE_TEST_SUITE_P(
+    Zoo, ConvertZooTest,
+    ::testing::Values(ZooConversion{"bvlc_alexnet",
+                                    "fc6: InnerProduct -> Convolution, 4096 outputs, kernel 6x6 over 256 channels",
+                                    "data:1,3,259,259",
+                                    {1, 1000, 2, 2}},
+                      ZooConversion{"vgg16",
+                                    "fc6: InnerProduct -> Convolution, 4096 outputs, kernel 7x7 over 512 channels", "",
+                                    {}}),
+    [](const ::testing::TestParamInfo<ZooConversion>& info) { return std::string(info.param.folder); });
 
 // --- errors -------------------------------------------------------------
 

@@ -296,7 +296,7 @@ int bench() {
   const ModelReport written{model->name(), model->net().layer_size()};
   // The original is released: only the optimized model's weights are held,
   // as in a Predictor with Optimization::GRAPH whose caller dropped its Model.
-  if (FLAGS_optimize_graph) model = graph::optimize(*model, {}).model;
+  if (FLAGS_optimize_graph) model = graph::optimize(*model).model;
   // The inputs are drawn into this net's input blobs, the same for any
   // --threads; one thread also runs this net, on --device (the Predictor of
   // --threads makes its own replicas there: this net stays on the CPU).

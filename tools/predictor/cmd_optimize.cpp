@@ -2,12 +2,19 @@
 // offline: reads a model, runs the passes and writes the optimized deploy
 // net (.prototxt, text) and its weights (.caffemodel, BVLC's format), which
 // any Caffe reader loads and which give the original's outputs up to
-// rounding. Prints what each pass did.
+// rounding. Prints what each pass did. --mean / --mean_file and
+// --input_scale give the input preprocessing the net expects (Caffe's
+// transform_param), which the written model then does itself.
 #include <algorithm>
+#include <cerrno>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <memory>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -15,20 +22,32 @@
 #include "flags.h"
 #include "graph/optimizer.h"
 #include "io/proto_io.h"
+#include "predictor/Blob.h"
 #include "predictor/CaffeProto.h"
 #include "predictor/Error.h"
 #include "predictor/Limits.h"
 #include "predictor/Model.h"
 #include "tool_common.h"
 
-DEFINE_string(output_model, "", "the optimized deploy net to write (.prototxt, text format)");
-DEFINE_string(output_weights, "", "the optimized weights to write (.caffemodel, BVLC's format)");
+DEFINE_string(output_model, "", "the net to write (.prototxt, text format)");
+DEFINE_string(output_weights, "", "the weights to write (.caffemodel, BVLC's format)");
 DEFINE_string(passes, "",
               "the passes to run, a,b,... (run in their fixed order whatever the order given; default: all; "
               "`predictor optimize --help` lists them)");
 DEFINE_string(keep, "",
               "blobs to keep besides the net outputs, b1,b2,... (read after a forward: never folded away, their "
               "values unchanged)");
+DEFINE_string(mean, "",
+              "the mean the net expects subtracted from its input, per channel: m1,m2,... (one per channel, or "
+              "one for all; Caffe's mean_value): the written model subtracts it itself");
+DEFINE_string(mean_file, "",
+              "the mean as an image (a .binaryproto BlobProto of shape CxHxW or 1xCxHxW; Caffe's mean_file): the "
+              "written model subtracts it itself; not with --mean");
+DEFINE_double(input_scale, 1.0,
+              "the factor the net expects its input multiplied by after the mean is subtracted (Caffe's "
+              "transform_param.scale): the written model applies it itself");
+DEFINE_string(preprocess_input, "",
+              "the net input --mean, --mean_file and --input_scale apply to (default: the first input)");
 
 namespace predictor::tool {
 
@@ -71,6 +90,87 @@ std::vector<std::string> keep_from_flags(const caffe::NetParameter& net) {
   return keep;
 }
 
+// --mean: one finite number per channel.
+std::vector<float> mean_values_from_flag() {
+  std::vector<float> values;
+  for (const std::string& text : split(FLAGS_mean, ',')) {
+    char* end = nullptr;
+    errno = 0;
+    const float value = std::strtof(text.c_str(), &end);
+    if (text.empty() || *end != '\0' || errno == ERANGE || !std::isfinite(value)) {
+      throw Error("--mean: '" + text + "' is not a number (give m1,m2,...: one per channel, or one for all)");
+    }
+    values.push_back(value);
+  }
+  return values;
+}
+
+// --mean_file: the image a .binaryproto holds.
+std::shared_ptr<const Blob> mean_image_from_file(const std::string& path) {
+  const caffe::BlobProto proto = read_blob_binary_file(path);
+  auto image = std::make_shared<Blob>();
+  try {
+    image->FromProto(proto);
+  } catch (const Error& error) {
+    throw Error(path + ": not a mean image: " + error.what());
+  }
+  return image;
+}
+
+// --mean, --mean_file, --input_scale and --preprocess_input, checked on
+// their own (before the model is read); the input is checked against the
+// net by input_name_from_flag, the shapes by the optimizer (its messages
+// name --mean or the file).
+graph::InputPreprocessing preprocessing_from_flags() {
+  const bool mean = flag_was_given("mean"), mean_file = flag_was_given("mean_file");
+  const bool scale = flag_was_given("input_scale");
+  if (mean && mean_file) {
+    throw Error("--mean and --mean_file exclude each other: the mean is per-channel values or an image");
+  }
+  if (flag_was_given("preprocess_input") && !mean && !mean_file && !scale) {
+    throw Error("--preprocess_input applies only with --mean, --mean_file or --input_scale");
+  }
+  graph::InputPreprocessing preprocessing;
+  if (mean) {
+    preprocessing.mean_values = mean_values_from_flag();
+    preprocessing.mean_source = "--mean";
+  }
+  if (mean_file) {
+    require_flag("mean_file", FLAGS_mean_file);
+    preprocessing.mean_image = mean_image_from_file(FLAGS_mean_file);
+    preprocessing.mean_source = FLAGS_mean_file;
+  }
+  if (scale) {
+    const float value = static_cast<float>(FLAGS_input_scale);
+    if (!std::isfinite(value) || value == 0.0f) {
+      std::ostringstream given;
+      given << FLAGS_input_scale;
+      throw Error("--input_scale must be a finite number other than 0 as a float (" + given.str() + " given)");
+    }
+    preprocessing.scale = value;
+  }
+  return preprocessing;
+}
+
+// --preprocess_input, checked against the net's inputs (deploy form: the
+// tops of its Input layers).
+std::string input_name_from_flag(const caffe::NetParameter& net) {
+  if (FLAGS_preprocess_input.empty()) {
+    if (flag_was_given("preprocess_input")) throw Error("--preprocess_input names no input");
+    return "";
+  }
+  std::string names;
+  for (const auto& layer : net.layer()) {
+    if (layer.type() != "Input") continue;
+    for (const std::string& top : layer.top()) {
+      if (top == FLAGS_preprocess_input) return top;
+      names += (names.empty() ? "" : ", ") + top;
+    }
+  }
+  throw Error("--preprocess_input: the net has no input '" + FLAGS_preprocess_input + "' (its inputs: " + names +
+              ")");
+}
+
 int optimize() {
   require_flag("model", FLAGS_model);
   require_flag("output_model", FLAGS_output_model);
@@ -82,6 +182,7 @@ int optimize() {
     throw Error("--output_model and --output_weights are the same file, " + FLAGS_output_model);
   }
   const std::vector<std::string> passes = passes_from_flags();
+  graph::InputPreprocessing preprocessing = preprocessing_from_flags();
   LoadOptions options;
   // Drawn weights must fit one .caffemodel, as with init-weights.
   if (FLAGS_weights.empty()) {
@@ -89,7 +190,12 @@ int optimize() {
   }
   const auto model = FLAGS_weights.empty() ? Model::WithRandomWeightsFromFile(FLAGS_model, FLAGS_seed, options)
                                            : Model::FromFiles(FLAGS_model, FLAGS_weights, options);
-  const graph::OptimizedModel optimized = graph::optimize(*model, keep_from_flags(model->net()), passes);
+  graph::OptimizeOptions optimize_options;
+  optimize_options.keep = keep_from_flags(model->net());
+  optimize_options.passes = passes;
+  preprocessing.input = input_name_from_flag(model->net());
+  optimize_options.preprocessing = preprocessing;
+  const graph::OptimizedModel optimized = graph::optimize(*model, optimize_options);
 
   caffe::NetParameter net = optimized.model->net();
   if (!model->name().empty()) net.set_name(model->name());
@@ -129,8 +235,9 @@ std::string passes_help() {
 
 const Command kOptimizeCommand{
     "optimize",
-    "optimize the graph (fold BatchNorm/Scale, drop no-ops) and write the net and weights",
-    {"model", "weights", "seed", "output_model", "output_weights", "passes", "keep"},
+    "optimize the graph (fold BatchNorm/Scale and input preprocessing, drop no-ops) and write the net and weights",
+    {"model", "weights", "seed", "output_model", "output_weights", "passes", "keep", "mean", "mean_file",
+     "input_scale", "preprocess_input"},
     optimize,
     passes_help};
 

@@ -242,7 +242,9 @@ int run() {
   std::shared_ptr<const Model> run_model = model;
   std::optional<GraphSummary> graph_summary;
   if (FLAGS_optimize_graph) {
-    run_model = graph::optimize(*model, requested).model;
+    graph::OptimizeOptions graph_options;
+    graph_options.keep = requested;
+    run_model = graph::optimize(*model, graph_options).model;
     graph_summary = GraphSummary{model->net().layer_size(), run_model->net().layer_size()};
   }
   Net net(run_model, device);

@@ -25,5 +25,6 @@ extern const Command kRunCommand;
 extern const Command kBenchCommand;
 extern const Command kMemplanCommand;
 extern const Command kOptimizeCommand;
+extern const Command kConvertCommand;
 
 }  // namespace predictor::tool

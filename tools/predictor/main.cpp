@@ -23,7 +23,7 @@ namespace predictor::tool {
 namespace {
 
 const Command* const kCommands[] = {&kInitWeightsCommand, &kRunCommand, &kBenchCommand, &kMemplanCommand,
-                                   &kOptimizeCommand};
+                                   &kOptimizeCommand, &kConvertCommand};
 
 void print_usage(std::ostream& out) {
   out << "usage: predictor <command> --flag=value ...\n\ncommands:\n";
@@ -38,7 +38,7 @@ void print_command_help(const Command& command) {
   for (const char* name : command.flags) {
     // The descriptions live with the flag definitions, in gflags' registry.
     const gflags::CommandLineFlagInfo flag = gflags::GetCommandLineFlagInfoOrDie(name);
-    std::cout << "  --" << flag.name << std::string(16 - std::min<std::size_t>(flag.name.size(), 15), ' ')
+    std::cout << "  --" << flag.name << std::string(20 - std::min<std::size_t>(flag.name.size(), 19), ' ')
               << flag.description;
     if (!flag.default_value.empty()) std::cout << " (default: " << flag.default_value << ")";
     std::cout << "\n";

@@ -2,9 +2,16 @@
 // The graph passes, one per file in this folder; graph/optimizer.cpp runs
 // them in order.
 
+#include "graph/input_preprocessing.h"
 #include "graph/pass.h"
 
 namespace predictor::graph {
+
+// The input preprocessing `preprocessing` describes, (raw - mean) * scale,
+// taken into the model: folded into the first Convolution / InnerProduct
+// where that is exact, else as Bias / Power layers after the input. Nothing
+// when it is empty. Throws predictor::Error when it does not fit the net.
+Pass fold_input_preprocessing_pass(const InputPreprocessing& preprocessing);
 
 // Dropout, Split, an identity Power, a Reshape/Flatten to the same shape:
 // removed, their readers reading the input.
