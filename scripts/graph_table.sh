@@ -18,11 +18,14 @@ for model in resnet18/deploy.prototxt resnet50/deploy.prototxt mobilenet_v1/depl
     mobilenet_v2/deploy.prototxt bvlc_googlenet/deploy.prototxt inception_v3/deploy.prototxt \
     densenet121/deploy.prototxt ccgo_cifar10_bn/train_val.prototxt; do
   name=$(dirname "$model")
+  shape=()
+  # The CIFAR-10 train_val leaves its image size to the dataset.
+  [[ $name == ccgo_cifar10_bn ]] && shape=(--input_shape=data:1,3,32,32)
   for variant in plain optimized; do
     flag=""
     [[ $variant == optimized ]] && flag=--optimize_graph
-    $predictor bench --model="$models/$model" --batch=1 --device="$device" $flag --iterations="$iterations" \
-      --warmup=3 --json >"$out/$name.$variant.json" 2>"$out/$name.$variant.err"
+    $predictor bench --model="$models/$model" --batch=1 --device="$device" $flag "${shape[@]}" \
+      --iterations="$iterations" --warmup=3 --json >"$out/$name.$variant.json" 2>"$out/$name.$variant.err"
     echo "$name $variant: exit $?"
   done
 done
