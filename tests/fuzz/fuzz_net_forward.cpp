@@ -25,6 +25,7 @@
 #include <predictor/LoadOptions.h>
 #include <predictor/Model.h>
 #include <predictor/Net.h>
+#include <predictor/Predictor.h>
 
 #include "fuzz_common.h"
 
@@ -115,6 +116,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (size % 4 == 3) net.EnableMemoryPlanning("linear_scan");
     fill(net, static_cast<std::uint32_t>(size));
     net.Forward();
+
+    if (size % 3 == 0) {
+      // The passes rewrite whatever the fuzzer builds; they must decline
+      // or rewrite, never crash, and the result must run.
+      predictor::PredictorOptions options;
+      options.optimization = predictor::Optimization::GRAPH;
+      if (size % 2 == 0) options.optimization = options.optimization | predictor::Optimization::MEMORY;
+      options.limits = replica_limits();
+      predictor::Predictor optimized(model, options);
+      std::vector<predictor::Blob*> inputs(net.input_blobs().begin(), net.input_blobs().end());
+      optimized.forward(inputs);
+    }
 
     // The batch changes from call to call in a service: once more at batch + 1.
     for (predictor::Blob* input : net.input_blobs()) {
