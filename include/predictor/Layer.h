@@ -56,6 +56,9 @@ struct ForwardContext {
 
 class PREDICTOR_API Layer {
  public:
+  // Throws predictor::Error naming the layer and `fused_activation` when
+  // the parameter carries that field (predictor's extension) and the type
+  // is not one that applies it (Convolution, Deconvolution, InnerProduct).
   explicit Layer(const caffe::LayerParameter& param);
   virtual ~Layer();
   Layer(const Layer&) = delete;

@@ -18,7 +18,10 @@ enum class Optimization : unsigned {
   MEMORY = 1u << 0,
   // Optimize the graph once, at construction: fold BatchNorm/Scale into the
   // Convolution/InnerProduct before them, drop no-op layers (Dropout,
-  // Split, ...), compute activations in place. Every replica runs the
+  // Split, ...), compute activations in place, fuse a ReLU / Clip into the
+  // Convolution/InnerProduct/Deconvolution before it (model() then holds
+  // predictor's fused_activation field: written to a file it needs
+  // predictor to load). Every replica runs the
   // optimized model, which holds the same outputs up to rounding; the
   // Model the caller passed is left as it is. Only the net inputs, the net
   // outputs and `extra_outputs` keep their names and values: list in

@@ -122,9 +122,6 @@ inline float log1p_unit_interval(float u) {
   return 2.0f * (s + s * s2 * p);
 }
 
-// Caffe's ReLU formula, shared with PReLU.
-inline float leaky_relu(float x, float slope) { return std::max(x, 0.0f) + slope * std::min(x, 0.0f); }
-
 }  // namespace
 
 void relu_forward(const float* in, float* out, std::size_t n, float negative_slope) {
@@ -198,7 +195,20 @@ void threshold_forward(const float* in, float* out, std::size_t n, float thresho
 }
 
 void clip_forward(const float* in, float* out, std::size_t n, float min, float max) {
-  for (std::size_t i = 0; i < n; ++i) out[i] = std::max(min, std::min(in[i], max));
+  for (std::size_t i = 0; i < n; ++i) out[i] = clip(in[i], min, max);
+}
+
+void apply_activation(const Activation& activation, float* data, std::size_t n) {
+  switch (activation.kind) {
+    case Activation::Kind::kNone:
+      return;
+    case Activation::Kind::kReLU:
+      relu_forward(data, data, n, activation.negative_slope);
+      return;
+    case Activation::Kind::kClip:
+      clip_forward(data, data, n, activation.min, activation.max);
+      return;
+  }
 }
 
 void swish_forward(const float* in, float* out, std::size_t n, float beta) {

@@ -7,9 +7,37 @@
 // values (NaN, infinities), these follow Caffe's CPU formula; each comment
 // says where that shows.
 
+#include <algorithm>
 #include <cstddef>
 
 namespace predictor::cpu {
+
+// Caffe's ReLU and Clip on one value, shared by relu_forward / clip_forward
+// and the kernels that apply a fused activation (Activation below), so that
+// both compute the same bits.
+inline float leaky_relu(float x, float negative_slope) {
+  return std::max(x, 0.0f) + negative_slope * std::min(x, 0.0f);
+}
+inline float clip(float x, float min, float max) { return std::max(min, std::min(x, max)); }
+
+// The activation a producing kernel (convolution, deconvolution, the fully
+// connected product) applies to its outputs as it writes them, after the
+// bias: a fused ReLU / leaky ReLU or Clip (LayerParameter.fused_activation),
+// with exactly relu_forward's and clip_forward's arithmetic.
+struct Activation {
+  enum class Kind { kNone, kReLU, kClip };
+  Kind kind = Kind::kNone;
+  float negative_slope = 0.0f;  // kReLU
+  float min = 0.0f;             // kClip
+  float max = 0.0f;             // kClip
+
+  static Activation relu(float negative_slope) { return {Kind::kReLU, negative_slope, 0.0f, 0.0f}; }
+  static Activation clipped(float min, float max) { return {Kind::kClip, 0.0f, min, max}; }
+  bool none() const { return kind == Kind::kNone; }
+};
+
+// data[i] = activation(data[i]) for n floats (nothing for kNone).
+void apply_activation(const Activation& activation, float* data, std::size_t n);
 
 // y = max(x, 0) + negative_slope * min(x, 0). As in Caffe, -inf with a zero
 // slope gives NaN (0 * -inf).

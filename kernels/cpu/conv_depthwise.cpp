@@ -61,7 +61,7 @@ PaddedPlane depthwise_padded_plane(const PatchGeometry& g) {
 }
 
 void depthwise_conv2d(const PatchGeometry& g, int multiplier, const float* input, const float* weights,
-                      const float* bias, float* output, float* scratch) {
+                      const Epilogue& epilogue, float* output, float* scratch) {
   const int out_h = g.grid[0], out_w = g.grid[1];
   const int kernel_h = g.kernel[0], kernel_w = g.kernel[1];
   const int stride_w = g.stride[1], dilation_w = g.dilation[1];
@@ -76,7 +76,7 @@ void depthwise_conv2d(const PatchGeometry& g, int multiplier, const float* input
       const std::size_t o = static_cast<std::size_t>(c) * multiplier + m;
       const float* w = weights + o * taps;
       float* out = output + o * out_plane;
-      const float start = bias ? bias[o] : 0.0f;
+      const float start = epilogue.bias ? epilogue.bias[o] : 0.0f;
       for (int oh = 0; oh < out_h; ++oh) {
         float* out_row = out + static_cast<std::size_t>(oh) * out_w;
         std::fill(out_row, out_row + out_w, start);
@@ -93,6 +93,7 @@ void depthwise_conv2d(const PatchGeometry& g, int multiplier, const float* input
             accumulate_any(w_row, kernel_w, stride_w, dilation_w, row, out_w, out_row);
           }
         }
+        apply_activation(epilogue.activation, out_row, out_w);
       }
     }
   }

@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "kernels/cpu/conv_geometry.h"
+#include "kernels/cpu/epilogue.h"
 
 namespace predictor::cpu {
 
@@ -23,10 +24,12 @@ PaddedPlane depthwise_padded_plane(const PatchGeometry& g);
 
 // One image. g describes the input (g.channels channels, g.num_axes == 2) and
 // the output grid; output channel o = c * multiplier + m reads input channel
-// c with weights[o] (kernel[0] x kernel[1] floats) and adds bias[o] (bias may
-// be null). Output is (channels * multiplier) x grid_size(g) floats; scratch
-// holds one padded plane (rows * cols floats).
+// c with weights[o] (kernel[0] x kernel[1] floats) and starts from
+// epilogue.bias[o] (when there is a bias); each output row gets the
+// epilogue's activation once its last kernel row is added. Output is
+// (channels * multiplier) x grid_size(g) floats; scratch holds one padded
+// plane (rows * cols floats).
 void depthwise_conv2d(const PatchGeometry& g, int multiplier, const float* input, const float* weights,
-                      const float* bias, float* output, float* scratch);
+                      const Epilogue& epilogue, float* output, float* scratch);
 
 }  // namespace predictor::cpu

@@ -71,9 +71,10 @@ void grouped_gemm(const ConvGeometry& g, int columns, const float* weights, cons
 
 // One image by im2col, `block_rows` window rows (first spatial axis) at a
 // time: a block is the convolution over the same image of a grid starting
-// further down, which is a smaller pad.
-void im2col_convolution(const ConvGeometry& g, int block_rows, const float* input, const float* weights, float* output,
-                        float* col) {
+// further down, which is a smaller pad. Each block's outputs get the
+// epilogue right after its gemm.
+void im2col_convolution(const ConvGeometry& g, int block_rows, const float* input, const float* weights,
+                        const Epilogue& epilogue, float* output, float* col) {
   const PatchGeometry& p = g.patches;
   const std::size_t spatial = grid_size(p), inner = positions_per_row(p);
   for (int first = 0; first < p.grid[0]; first += block_rows) {
@@ -81,8 +82,10 @@ void im2col_convolution(const ConvGeometry& g, int block_rows, const float* inpu
     block.grid[0] = std::min(block_rows, p.grid[0] - first);
     block.pad[0] = static_cast<int>(p.pad[0] - static_cast<std::int64_t>(first) * p.stride[0]);
     const std::size_t columns = block.grid[0] * inner;
+    float* out = output + first * inner;
     im2col(g, block, input, col, columns);
-    grouped_gemm(g, static_cast<int>(columns), weights, col, columns, output + first * inner, spatial);
+    grouped_gemm(g, static_cast<int>(columns), weights, col, columns, out, spatial);
+    apply_channel_epilogue(epilogue, g.out_channels, columns, out, spatial, out, spatial);
   }
 }
 
@@ -150,7 +153,7 @@ std::size_t convolution_scratch_floats(const ConvGeometry& g, const ConvPlan& pl
 }
 
 void convolution_forward(const ConvGeometry& g, const ConvPlan& plan, int batch, const float* input,
-                         const float* weights, const float* bias, float* output, float* scratch) {
+                         const float* weights, const Epilogue& epilogue, float* output, float* scratch) {
   const PatchGeometry& p = g.patches;
   const std::size_t spatial = grid_size(p);
   const std::size_t in_image = static_cast<std::size_t>(g.in_channels) * image_size(p);
@@ -162,16 +165,14 @@ void convolution_forward(const ConvGeometry& g, const ConvPlan& plan, int batch,
       const float* in = input + n * in_image;
       float* out = output + n * out_image;
       if (plan.method == ConvMethod::kDepthwise) {
-        depthwise_conv2d(p, g.out_channels / g.in_channels, in, weights, bias, out, scratch);
-        continue;
-      }
-      if (pointwise) {
+        depthwise_conv2d(p, g.out_channels / g.in_channels, in, weights, epilogue, out, scratch);
+      } else if (pointwise) {
         // The input is its own column matrix.
         grouped_gemm(g, static_cast<int>(spatial), weights, in, spatial, out, spatial);
+        apply_channel_epilogue(epilogue, g.out_channels, spatial, out, spatial, out, spatial);
       } else {
-        im2col_convolution(g, block_rows, in, weights, out, scratch);
+        im2col_convolution(g, block_rows, in, weights, epilogue, out, scratch);
       }
-      add_channel_bias(g.out_channels, spatial, bias, out);
     }
     return;
   }
@@ -190,21 +191,12 @@ void convolution_forward(const ConvGeometry& g, const ConvPlan& plan, int batch,
       }
     }
     // One wide product for all the images, then each image's rows move to
-    // their place in the output, picking up the bias on the way.
+    // their place in the output, through the epilogue on the way.
     float* wide = scratch + column_rows(p) * ld;
     grouped_gemm(g, static_cast<int>(ld), weights, scratch, ld, wide, ld);
     for (int i = 0; i < images; ++i) {
-      float* out = output + (first + i) * out_image;
-      for (int o = 0; o < g.out_channels; ++o) {
-        const float* src = wide + o * ld + i * spatial;
-        float* dst = out + o * spatial;
-        if (bias) {
-          const float b = bias[o];
-          for (std::size_t s = 0; s < spatial; ++s) dst[s] = src[s] + b;
-        } else {
-          std::memcpy(dst, src, spatial * sizeof(float));
-        }
-      }
+      apply_channel_epilogue(epilogue, g.out_channels, spatial, wide + i * spatial, ld,
+                             output + (first + i) * out_image, spatial);
     }
   }
 }
@@ -222,7 +214,7 @@ std::size_t deconvolution_scratch_floats(const ConvGeometry& g, int channels_per
 }
 
 void deconvolution_forward(const ConvGeometry& g, int channels_per_block, int batch, const float* input,
-                           const float* weights, const float* bias, float* output, float* scratch) {
+                           const float* weights, const Epilogue& epilogue, float* output, float* scratch) {
   const PatchGeometry& p = g.patches;
   const std::size_t in_spatial = grid_size(p);
   const std::size_t out_spatial = image_size(p);
@@ -255,16 +247,9 @@ void deconvolution_forward(const ConvGeometry& g, int channels_per_block, int ba
         }
       }
     }
-    add_channel_bias(g.out_channels, out_spatial, bias, out);
-  }
-}
-
-void add_channel_bias(int channels, std::size_t spatial, const float* bias, float* out) {
-  if (!bias) return;
-  for (int c = 0; c < channels; ++c) {
-    const float b = bias[c];
-    float* row = out + c * spatial;
-    for (std::size_t s = 0; s < spatial; ++s) row[s] += b;
+    // The image is complete only now: col2im sums overlapping windows into
+    // it until the last block.
+    apply_channel_epilogue(epilogue, g.out_channels, out_spatial, out, out_spatial, out, out_spatial);
   }
 }
 

@@ -15,6 +15,7 @@
 #include <cstddef>
 
 #include "kernels/cpu/conv_geometry.h"
+#include "kernels/cpu/epilogue.h"
 
 namespace predictor::cpu {
 
@@ -49,25 +50,26 @@ ConvPlan plan_convolution(const ConvGeometry& g, int batch);
 std::size_t convolution_scratch_floats(const ConvGeometry& g, const ConvPlan& plan);
 
 // output (batch x out_channels x grid) = input (batch x in_channels x image)
-// convolved with weights (out_channels x in_channels/group x kernel), plus
-// bias (out_channels; may be null). scratch holds
+// convolved with weights (out_channels x in_channels/group x kernel), then
+// the epilogue (the bias, then the fused activation) applied to each block of
+// output as the block is finished: a block of window rows (im2col), one
+// image (pointwise), each image's rows as they leave the batched product,
+// each output row (depthwise). scratch holds
 // convolution_scratch_floats(g, plan) floats.
 void convolution_forward(const ConvGeometry& g, const ConvPlan& plan, int batch, const float* input,
-                         const float* weights, const float* bias, float* output, float* scratch);
+                         const float* weights, const Epilogue& epilogue, float* output, float* scratch);
 
 // Deconvolution: the transpose of convolution_forward with the same geometry
 // seen from the other side. output (batch x out_channels x image) from input
 // (batch x in_channels x grid) and weights (in_channels x
-// out_channels/group x kernel), plus bias (out_channels; may be null).
-// Output channels are produced `channels_per_block` at a time (1 to
-// out_channels/group; deconv_channels_per_block gives the default), which
-// sets the scratch size.
+// out_channels/group x kernel), then the epilogue, one image at a time once
+// the image is complete (col2im sums overlapping windows into it until its
+// last block). Output channels are produced `channels_per_block` at a time
+// (1 to out_channels/group; deconv_channels_per_block gives the default),
+// which sets the scratch size.
 int deconv_channels_per_block(const ConvGeometry& g);
 std::size_t deconvolution_scratch_floats(const ConvGeometry& g, int channels_per_block);
 void deconvolution_forward(const ConvGeometry& g, int channels_per_block, int batch, const float* input,
-                           const float* weights, const float* bias, float* output, float* scratch);
-
-// out[c][i] += bias[c] for `channels` rows of `spatial` floats.
-void add_channel_bias(int channels, std::size_t spatial, const float* bias, float* out);
+                           const float* weights, const Epilogue& epilogue, float* output, float* scratch);
 
 }  // namespace predictor::cpu

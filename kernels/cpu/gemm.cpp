@@ -73,11 +73,4 @@ void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const fl
               a, lda, b, ldb, beta, c, ldc);
 }
 
-void add_row_bias(int m, int n, const float* bias, float* c) {
-  for (int i = 0; i < m; ++i) {
-    float* row = c + static_cast<std::ptrdiff_t>(i) * n;
-    for (int j = 0; j < n; ++j) row[j] += bias[j];
-  }
-}
-
 }  // namespace predictor::cpu

@@ -1,7 +1,8 @@
 #pragma once
 // A thin layer over OpenBLAS's single-precision BLAS: row-major matrix
-// products with explicit leading dimensions, and the bias epilogue of a fully
-// connected product. Each product runs on the calling thread.
+// products with explicit leading dimensions (the bias and activation of a
+// fully connected product: kernels/cpu/epilogue.h). Each product runs on the
+// calling thread.
 
 namespace predictor::cpu {
 
@@ -12,8 +13,5 @@ namespace predictor::cpu {
 // row or one column go to BLAS's matrix-vector product.
 void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda, const float* b,
           int ldb, float beta, float* c, int ldc);
-
-// c[i][j] += bias[j] for a dense row-major m x n matrix c.
-void add_row_bias(int m, int n, const float* bias, float* c);
 
 }  // namespace predictor::cpu

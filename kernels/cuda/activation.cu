@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "kernels/cuda/activation.cuh"
 #include "kernels/cuda/common.cuh"
 
 namespace predictor::cuda {
@@ -10,7 +11,10 @@ namespace predictor::cuda {
 namespace {
 
 using detail::add;
+using detail::Clip;
+using detail::leaky_relu;
 using detail::mul;
+using detail::ReLU;
 using detail::std_max;
 using detail::std_min;
 
@@ -28,11 +32,6 @@ void launch_map(const char* name, const float* in, float* out, std::size_t n, Op
     map_kernel<Index, Op><<<detail::blocks_for(n), detail::kThreads, 0, stream>>>(in, out, static_cast<Index>(n), op);
   });
   detail::check_launch(name);
-}
-
-// Caffe's ReLU formula, shared with PReLU: max(x, 0) + slope * min(x, 0).
-__device__ __forceinline__ float leaky_relu(float x, float slope) {
-  return add(std_max(x, 0.0f), mul(slope, std_min(x, 0.0f)));
 }
 
 // --- The CPU kernels' exp, expm1, sigmoid, tanh and log1p -----------------
@@ -123,11 +122,6 @@ __device__ __forceinline__ float log1p_unit_interval(float u) {
   return mul(2.0f, add(s, mul(mul(s, s2), p)));
 }
 
-struct ReLU {
-  float slope;
-  __device__ float operator()(float x) const { return leaky_relu(x, slope); }
-};
-
 struct ELU {
   float alpha;
   __device__ float operator()(float x) const { return add(std_max(x, 0.0f), mul(alpha, expm1_of_nonpositive_part(x))); }
@@ -181,11 +175,6 @@ struct Log {
 struct Threshold {
   float threshold;
   __device__ float operator()(float x) const { return x > threshold ? 1.0f : 0.0f; }
-};
-
-struct Clip {
-  float min, max;
-  __device__ float operator()(float x) const { return std_max(min, std_min(x, max)); }
 };
 
 struct Swish {
@@ -268,6 +257,13 @@ void threshold_forward(const float* in, float* out, std::size_t n, float thresho
 
 void clip_forward(const float* in, float* out, std::size_t n, float min, float max, cudaStream_t stream) {
   launch_map("clip_forward", in, out, n, Clip{min, max}, stream);
+}
+
+void activation_forward(const cpu::Activation& activation, const float* in, float* out, std::size_t n,
+                        cudaStream_t stream) {
+  if (activation.none() && in == out) return;
+  detail::with_activation(activation,
+                          [&](auto op) { launch_map("activation_forward", in, out, n, op, stream); });
 }
 
 void swish_forward(const float* in, float* out, std::size_t n, float beta, cudaStream_t stream) {

@@ -19,6 +19,8 @@
 
 #include <cstddef>
 
+#include "kernels/cpu/activation.h"
+
 namespace predictor::cuda {
 
 // y = max(x, 0) + negative_slope * min(x, 0); -inf with slope 0 gives NaN.
@@ -66,5 +68,11 @@ void clip_forward(const float* in, float* out, std::size_t n, float min, float m
 
 // y = x * sigmoid(beta * x).
 void swish_forward(const float* in, float* out, std::size_t n, float beta, cudaStream_t stream);
+
+// A fused activation (cpu::Activation) on its own, for a producing layer
+// without a bias: relu_forward's or clip_forward's arithmetic (kNone: a
+// copy, nothing in place).
+void activation_forward(const cpu::Activation& activation, const float* in, float* out, std::size_t n,
+                        cudaStream_t stream);
 
 }  // namespace predictor::cuda

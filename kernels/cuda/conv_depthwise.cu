@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <string>
 
+#include "kernels/cuda/activation.cuh"
 #include "kernels/cuda/common.cuh"
 
 namespace predictor::cuda {
@@ -18,9 +19,9 @@ struct Depthwise {
 };
 
 // One thread per output element (image, o, oh, ow), ow fastest.
-template <typename Index>
+template <typename Index, typename Activation>
 __global__ void depthwise_kernel(Depthwise d, Index total, const float* input, const float* weights, const float* bias,
-                                 float* output) {
+                                 Activation activation, float* output) {
   const Index out_plane = static_cast<Index>(d.out_h) * d.out_w;
   const Index in_plane = static_cast<Index>(d.height) * d.width;
   const int out_channels = d.channels * d.multiplier;
@@ -49,14 +50,14 @@ __global__ void depthwise_kernel(Depthwise d, Index total, const float* input, c
         sum = add(sum, mul(w[kh * d.kernel_w + kw], x));
       }
     }
-    output[i] = sum;
+    output[i] = activation(sum);
   }
 }
 
 }  // namespace
 
 void depthwise_conv2d(const cpu::PatchGeometry& g, int multiplier, int batch, const float* input, const float* weights,
-                      const float* bias, float* output, cudaStream_t stream) {
+                      const float* bias, const cpu::Activation& activation, float* output, cudaStream_t stream) {
   if (g.num_axes != 2) {
     throw Error("depthwise_conv2d: needs 2 spatial axes, got " + std::to_string(g.num_axes));
   }
@@ -67,8 +68,10 @@ void depthwise_conv2d(const cpu::PatchGeometry& g, int multiplier, int batch, co
   const std::uint64_t in_count = static_cast<std::uint64_t>(batch) * d.channels * d.height * d.width;
   detail::with_index_type(in_count > total ? in_count : total, [&](auto index) {
     using Index = decltype(index);
-    depthwise_kernel<Index><<<detail::blocks_for(total), detail::kThreads, 0, stream>>>(d, static_cast<Index>(total),
-                                                                                        input, weights, bias, output);
+    detail::with_activation(activation, [&](auto op) {
+      depthwise_kernel<Index, decltype(op)><<<detail::blocks_for(total), detail::kThreads, 0, stream>>>(
+          d, static_cast<Index>(total), input, weights, bias, op, output);
+    });
   });
   detail::check_launch("depthwise_conv2d");
 }

@@ -9,17 +9,20 @@
 // launch (or g.num_axes != 2) throws predictor::Error. One thread per output
 // element starts from the bias (or 0) and adds weight * input tap by tap,
 // kernel rows then columns, padded taps included (weight * 0), each product
-// and sum rounded: the CPU's arithmetic, bit for bit. No scratch.
+// and sum rounded, then applies the fused activation to the sum in a
+// register before writing it: the CPU's arithmetic, bit for bit. No scratch.
 
 #include <cuda_runtime_api.h>
 
+#include "kernels/cpu/activation.h"
 #include "kernels/cpu/conv_geometry.h"
 
 namespace predictor::cuda {
 
 // A batch of `batch` images: input batch x g.channels x image, output
-// batch x (g.channels * multiplier) x grid_size(g). bias may be null.
+// batch x (g.channels * multiplier) x grid_size(g). bias may be null;
+// `activation` (kNone: none) applies after it.
 void depthwise_conv2d(const cpu::PatchGeometry& g, int multiplier, int batch, const float* input, const float* weights,
-                      const float* bias, float* output, cudaStream_t stream);
+                      const float* bias, const cpu::Activation& activation, float* output, cudaStream_t stream);
 
 }  // namespace predictor::cuda

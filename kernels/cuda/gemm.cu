@@ -9,7 +9,6 @@ namespace predictor::cuda {
 
 namespace {
 
-using detail::add;
 using detail::mul;
 
 void check_cublas(cublasStatus_t status, const char* what) {
@@ -26,14 +25,6 @@ __global__ void scale_block_kernel(Index m, Index n, float beta, float* c, Index
     const Index row = i / n;
     float* at = c + row * ldc + (i - row * n);
     *at = beta == 0.0f ? 0.0f : mul(*at, beta);
-  }
-}
-
-template <typename Index>
-__global__ void add_row_bias_kernel(Index m, Index n, const float* bias, float* c) {
-  const Index total = m * n;
-  for (Index i = detail::grid_start<Index>(); i < total; i += detail::grid_stride<Index>()) {
-    c[i] = add(c[i], bias[i % n]);
   }
 }
 
@@ -87,17 +78,6 @@ void gemm_strided_batched(cublasHandle_t handle, bool trans_a, bool trans_b, int
                                  k, &alpha, b, CUDA_R_32F, ldb, stride_b, a, CUDA_R_32F, lda, stride_a, &beta, c,
                                  CUDA_R_32F, ldc, stride_c, batch, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
       "cublasGemmStridedBatchedEx (gemm_strided_batched)");
-}
-
-void add_row_bias(int m, int n, const float* bias, float* c, cudaStream_t stream) {
-  if (m <= 0 || n <= 0) return;
-  const std::uint64_t total = static_cast<std::uint64_t>(m) * n;
-  detail::with_index_type(total, [&](auto index) {
-    using Index = decltype(index);
-    add_row_bias_kernel<Index><<<detail::blocks_for(total), detail::kThreads, 0, stream>>>(
-        static_cast<Index>(m), static_cast<Index>(n), bias, c);
-  });
-  detail::check_launch("add_row_bias");
 }
 
 }  // namespace predictor::cuda

@@ -1,7 +1,7 @@
 #pragma once
 // A thin layer over cuBLAS's single-precision matrix product with the
-// row-major convention of kernels/cpu/gemm.h, and the bias epilogue of a
-// fully connected product. FP32 throughout: cublasGemmEx with
+// row-major convention of kernels/cpu/gemm.h (a fully connected product's
+// bias and activation: bias_activation_broadcast, normalization.h). FP32 throughout: cublasGemmEx with
 // CUBLAS_COMPUTE_32F and CUBLAS_GEMM_DEFAULT, the handle's math mode set to
 // CUBLAS_DEFAULT_MATH first, so that neither TF32 tensor cores nor BF16x9
 // emulation may be used whatever the handle was set to before.
@@ -38,8 +38,5 @@ void gemm(cublasHandle_t handle, bool trans_a, bool trans_b, int m, int n, int k
 void gemm_strided_batched(cublasHandle_t handle, bool trans_a, bool trans_b, int m, int n, int k, float alpha,
                           const float* a, int lda, long long stride_a, const float* b, int ldb, long long stride_b,
                           float beta, float* c, int ldc, long long stride_c, int batch, cudaStream_t stream);
-
-// c[i][j] += bias[j] for a dense row-major m x n matrix c.
-void add_row_bias(int m, int n, const float* bias, float* c, cudaStream_t stream);
 
 }  // namespace predictor::cuda

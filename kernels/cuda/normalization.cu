@@ -2,6 +2,7 @@
 
 #include <cstdint>
 
+#include "kernels/cuda/activation.cuh"
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/reduce.cuh"
 
@@ -88,6 +89,17 @@ struct Bias {
   template <typename Index>
   __device__ float operator()(float x, Index d) const {
     return add(x, bias[d]);
+  }
+};
+
+// The bias, then a fused activation (detail::ReLU, Clip or Identity).
+template <typename Activation>
+struct BiasThen {
+  const float* bias;
+  Activation activation;
+  template <typename Index>
+  __device__ float operator()(float x, Index d) const {
+    return activation(add(x, bias[d]));
   }
 };
 
@@ -184,6 +196,13 @@ void scale_broadcast(const float* in, std::size_t outer, std::size_t dim, std::s
 void bias_broadcast(const float* in, std::size_t outer, std::size_t dim, std::size_t inner, const float* bias,
                     float* out, cudaStream_t stream) {
   broadcast("bias_broadcast", in, outer, dim, inner, out, Bias{bias}, stream);
+}
+
+void bias_activation_broadcast(const float* in, std::size_t outer, std::size_t dim, std::size_t inner,
+                               const float* bias, const cpu::Activation& activation, float* out, cudaStream_t stream) {
+  detail::with_activation(activation, [&](auto op) {
+    broadcast("bias_activation_broadcast", in, outer, dim, inner, out, BiasThen<decltype(op)>{bias, op}, stream);
+  });
 }
 
 void mean_variance_normalize(const float* in, std::size_t rows, std::size_t dim, bool normalize_variance, float eps,

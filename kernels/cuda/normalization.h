@@ -7,7 +7,8 @@
 // a failed launch throws predictor::Error naming the kernel.
 //
 // Results: the element-wise kernels (batch_norm_stored_stats,
-// batch_norm_apply, scale_broadcast, bias_broadcast) round every product and
+// batch_norm_apply, scale_broadcast, bias_broadcast,
+// bias_activation_broadcast) round every product and
 // sum as the CPU does and match it bit for bit. The statistics
 // (batch_norm_batch_stats, mean_variance_normalize) accumulate in double as
 // the CPU does, in another order: equal to the CPU's up to the rounding of
@@ -16,6 +17,8 @@
 #include <cuda_runtime_api.h>
 
 #include <cstddef>
+
+#include "kernels/cpu/activation.h"
 
 namespace predictor::cuda {
 
@@ -42,6 +45,14 @@ void scale_broadcast(const float* in, std::size_t outer, std::size_t dim, std::s
 // out = in + bias[d].
 void bias_broadcast(const float* in, std::size_t outer, std::size_t dim, std::size_t inner, const float* bias,
                     float* out, cudaStream_t stream);
+// out = activation(in + bias[d]): a producing layer's bias and fused
+// activation (Convolution, Deconvolution, InnerProduct: kernels/cpu/
+// epilogue.h's arithmetic) in one pass over the output instead of two.
+// kNone: bias_broadcast. A GEMM epilogue (the bias and activation applied
+// in registers as cuBLAS/CUTLASS writes the product) would save this pass
+// too; that is future work (issue 11).
+void bias_activation_broadcast(const float* in, std::size_t outer, std::size_t dim, std::size_t inner,
+                               const float* bias, const cpu::Activation& activation, float* out, cudaStream_t stream);
 
 // --- Mean-variance normalisation of rows x dim data ---------------------------
 

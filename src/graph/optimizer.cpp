@@ -16,13 +16,17 @@ const std::vector<Pass>& all_passes() {
   // before anything goes in place); no-ops next so that folds see producer
   // and consumer side by side; BatchNorm/Scale folds before the lone-Scale
   // fold (which would otherwise take the Scale of a BatchNorm + Scale
-  // pair); in-place activations last, on the final structure.
+  // pair); in-place activations next, on the final structure; the
+  // activation fusion last (an in-place ReLU fuses as well as another; the
+  // passes before it keep BVLC's layer types, so that without it the result
+  // is a BVLC model).
   static const std::vector<Pass> passes = {
       fold_input_preprocessing_pass({}),
       remove_noops_pass(),
       fold_batch_norm_pass(),
       fold_scale_pass(),
       inplace_activations_pass(),
+      fuse_activation_pass(),
   };
   return passes;
 }
@@ -35,8 +39,16 @@ OptimizedModel optimize(const Model& model, const OptimizeOptions& options) {
     const bool is_preprocessing = std::string(pass.name) == preprocessing.name;
     // Preprocessing the caller gives is part of the model they ask for,
     // not an optimization to pick.
-    if ((is_preprocessing && !options.preprocessing.empty()) || passes.empty() ||
-        std::find(passes.begin(), passes.end(), pass.name) != passes.end()) {
+    const bool named = std::find(passes.begin(), passes.end(), pass.name) != passes.end();
+    if (pass.extension && !options.allow_extensions) {
+      if (named) {
+        throw Error(std::string("graph optimizer: pass '") + pass.name +
+                    "' writes predictor's own layer fields, which this optimization does not allow "
+                    "(allow_extensions is off)");
+      }
+      continue;
+    }
+    if ((is_preprocessing && !options.preprocessing.empty()) || passes.empty() || named) {
       selected.push_back(is_preprocessing ? &preprocessing : &pass);
     }
   }

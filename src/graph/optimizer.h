@@ -32,8 +32,14 @@ struct OptimizeOptions {
   // values.
   std::vector<std::string> keep;
   // The passes to run (names from all_passes(), run in their order
-  // whatever the order given); empty: all of them.
+  // whatever the order given); empty: all of them (but the extension passes
+  // without allow_extensions).
   std::vector<std::string> passes;
+  // Whether the passes that write predictor's own LayerParameter fields
+  // (Pass::extension: fuse_activation) may run. True for a model run here;
+  // a model written for other Caffe readers needs false (naming such a pass
+  // in `passes` then is an error).
+  bool allow_extensions = true;
   // The input preprocessing the model takes over (fold_input_preprocessing;
   // it runs whenever this is given, whatever `passes` says): the optimized
   // model reads raw input. Empty: none.
@@ -41,7 +47,8 @@ struct OptimizeOptions {
 };
 
 // Runs the passes `options` selects on `model`. Throws predictor::Error for
-// an unknown pass name, or preprocessing that does not fit the model.
+// an unknown pass name, an extension pass named without allow_extensions,
+// or preprocessing that does not fit the model.
 OptimizedModel optimize(const Model& model, const OptimizeOptions& options = {});
 
 }  // namespace predictor::graph

@@ -17,6 +17,10 @@ struct Pass {
   // Rewrites `graph`; returns how many rewrites it made. (A function
   // object: fold_input_preprocessing carries the preprocessing it folds.)
   std::function<int(Graph& graph)> run;
+  // Whether its rewrites use predictor's own LayerParameter fields
+  // (fused_activation), which BVLC Caffe does not read: such a pass runs in
+  // memory, and for files only when asked (OptimizeOptions::allow_extensions).
+  bool extension = false;
 };
 
 // Both layers run on the same device: no placement (`ctx`) differs.

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "layers/fused_activation.h"
 #include "predictor/CaffeProto.h"
 
 namespace predictor {
@@ -10,6 +11,11 @@ Layer::Layer(const caffe::LayerParameter& param)
     : param_(std::make_unique<caffe::LayerParameter>(param)) {
   // Weights live in the model, not in the layer's copy of its definition.
   param_->clear_blobs();
+  // Checked here, for every layer however it is made: a layer type that
+  // does not apply the activation must not silently run without it.
+  if (param_->has_fused_activation() && !takes_fused_activation(type())) {
+    fail("fused_activation", "only Convolution, Deconvolution and InnerProduct apply a fused activation");
+  }
 }
 
 Layer::~Layer() = default;

@@ -5,6 +5,7 @@
 #include <limits>
 #include <string>
 
+#include "layers/fused_activation.h"
 #include "predictor/CaffeProto.h"
 
 #if PREDICTOR_HAVE_CUDA
@@ -124,7 +125,10 @@ ConvParams parse_conv_params(const Layer& layer) {
 }  // namespace
 
 ConvolutionLayerBase::ConvolutionLayerBase(const caffe::LayerParameter& param, bool transposed)
-    : Layer(param), params_(parse_conv_params(*this)), transposed_(transposed) {}
+    : Layer(param),
+      params_(parse_conv_params(*this)),
+      transposed_(transposed),
+      activation_(parse_fused_activation(*this)) {}
 
 ConvShapes ConvolutionLayerBase::resolve(const Blob& bottom) const {
   const std::vector<int>& bottom_shape = bottom.shape();

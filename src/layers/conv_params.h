@@ -55,6 +55,10 @@ class ConvolutionLayerBase : public Layer {
   // forward's guard against missing or mismatched weights; then the bias
   // (null without bias_term).
   const float* checked_bias() const;
+  // The fused activation (LayerParameter.fused_activation; kNone without
+  // it), and the CPU kernels' epilogue: `bias` (may be null), then it.
+  const cpu::Activation& activation() const { return activation_; }
+  cpu::Epilogue epilogue(const float* bias) const { return {bias, activation_}; }
   // `floats` of scratch in bytes, failing when that does not fit a size_t.
   std::size_t scratch_floats_to_bytes(std::size_t floats) const;
 
@@ -99,6 +103,7 @@ class ConvolutionLayerBase : public Layer {
 
   const ConvParams params_;
   const bool transposed_;
+  const cpu::Activation activation_;
   ConvShapes shapes_;
 };
 

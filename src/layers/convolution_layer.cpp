@@ -7,11 +7,11 @@
 #include "kernels/cpu/convolution.h"
 #include "layers/builtin_layers.h"
 #include "layers/conv_params.h"
+#include "layers/fused_activation.h"
 
 #if PREDICTOR_HAVE_CUDA
 #include "kernels/cuda/conv_depthwise.h"
 #include "kernels/cuda/im2col.h"
-#include "kernels/cuda/normalization.h"
 #include "layers/cuda_context.h"
 #endif
 
@@ -36,8 +36,8 @@ class ConvolutionLayer : public ConvolutionLayerBase {
                    const ForwardContext& context) override {
     const float* bias = checked_bias();
     for (std::size_t i = 0; i < bottom.size(); ++i) {
-      cpu::convolution_forward(shapes().geometry, plan_, shapes().num, bottom[i]->cpu_data(), weight_data(0), bias,
-                               top[i]->mutable_cpu_data(), static_cast<float*>(context.scratch));
+      cpu::convolution_forward(shapes().geometry, plan_, shapes().num, bottom[i]->cpu_data(), weight_data(0),
+                               epilogue(bias), top[i]->mutable_cpu_data(), static_cast<float*>(context.scratch));
     }
   }
 
@@ -46,7 +46,9 @@ class ConvolutionLayer : public ConvolutionLayerBase {
   // one input channel (2-D; always, where the CPU also weighs its padded
   // plane), the input itself as the column matrix for 1x1 stride-1 unpadded
   // kernels, else im2col; then one batched gemm per group (or per image) and
-  // the bias.
+  // the bias with the fused activation in one pass (apply_epilogue_gpu; the
+  // depthwise kernel applies both in registers). Applying them in the GEMM's
+  // own epilogue, in registers, is future work (issue 11).
   bool supports_gpu() const override { return true; }
 
   std::size_t prepare_gpu(const std::vector<const Blob*>&, const std::vector<Blob*>&) override {
@@ -95,7 +97,8 @@ class ConvolutionLayer : public ConvolutionLayerBase {
       float* output = top[i]->mutable_gpu_data();
       if (num == 0) continue;
       if (gpu_method_ == cpu::ConvMethod::kDepthwise) {
-        cuda::depthwise_conv2d(p, g.out_channels / g.in_channels, num, input, weights, bias, output, stream);
+        cuda::depthwise_conv2d(p, g.out_channels / g.in_channels, num, input, weights, bias, activation(), output,
+                               stream);
         continue;
       }
       // out (group_out x columns) = weights (group_out x group_rows) x columns (group_rows x columns), per group.
@@ -150,7 +153,7 @@ class ConvolutionLayer : public ConvolutionLayerBase {
           }
         }
       }
-      if (bias) cuda::bias_broadcast(output, num, g.out_channels, spatial, bias, output, stream);
+      apply_epilogue_gpu(bias, activation(), num, g.out_channels, spatial, output, stream);
     }
   }
 #endif

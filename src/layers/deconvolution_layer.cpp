@@ -7,11 +7,11 @@
 #include "kernels/cpu/convolution.h"
 #include "layers/builtin_layers.h"
 #include "layers/conv_params.h"
+#include "layers/fused_activation.h"
 
 #if PREDICTOR_HAVE_CUDA
 #include "kernels/cuda/gemm.h"
 #include "kernels/cuda/im2col.h"
-#include "kernels/cuda/normalization.h"
 #include "layers/cuda_context.h"
 #endif
 
@@ -50,7 +50,7 @@ class DeconvolutionLayer : public ConvolutionLayerBase {
     const float* bias = checked_bias();
     for (std::size_t i = 0; i < bottom.size(); ++i) {
       cpu::deconvolution_forward(shapes().geometry, channels_per_block_, shapes().num, bottom[i]->cpu_data(),
-                                 weight_data(0), bias, top[i]->mutable_cpu_data(),
+                                 weight_data(0), epilogue(bias), top[i]->mutable_cpu_data(),
                                  static_cast<float*>(context.scratch));
     }
   }
@@ -150,7 +150,9 @@ class DeconvolutionLayer : public ConvolutionLayerBase {
           }
         }
       }
-      if (bias) cuda::bias_broadcast(output, num, g.out_channels, out_spatial, bias, output, stream);
+      // The bias and the fused activation in one pass, once col2im has
+      // summed the windows.
+      apply_epilogue_gpu(bias, activation(), num, g.out_channels, out_spatial, output, stream);
     }
   }
 #endif

@@ -7,8 +7,10 @@
 #include <string>
 
 #include "predictor/CaffeProto.h"
+#include "kernels/cpu/epilogue.h"
 #include "kernels/cpu/gemm.h"
 #include "layers/builtin_layers.h"
+#include "layers/fused_activation.h"
 
 #if PREDICTOR_HAVE_CUDA
 #include "kernels/cuda/gemm.h"
@@ -21,7 +23,8 @@ namespace {
 
 class InnerProductLayer : public Layer {
  public:
-  explicit InnerProductLayer(const caffe::LayerParameter& param) : Layer(param) {
+  explicit InnerProductLayer(const caffe::LayerParameter& param)
+      : Layer(param), activation_(parse_fused_activation(*this)) {
     const caffe::InnerProductParameter& p = param.inner_product_param();
     if (p.num_output() == 0) fail("inner_product_param.num_output", "must be positive (got 0)");
     if (p.num_output() > static_cast<std::uint32_t>(std::numeric_limits<int>::max())) {
@@ -70,7 +73,8 @@ class InnerProductLayer : public Layer {
     float* output = top[0]->mutable_cpu_data();
     cpu::gemm(false, !transpose_, rows_, num_output_, inputs_, 1.0f, bottom[0]->cpu_data(), inputs_, weight_data(0),
               transpose_ ? num_output_ : inputs_, 0.0f, output, num_output_);
-    if (bias_term_) cpu::add_row_bias(rows_, num_output_, weight_data(1), output);
+    // The bias and the fused activation, a row of outputs at a time.
+    cpu::apply_row_epilogue({bias_term_ ? weight_data(1) : nullptr, activation_}, rows_, num_output_, output);
   }
 
 #if PREDICTOR_HAVE_CUDA
@@ -83,7 +87,10 @@ class InnerProductLayer : public Layer {
     float* output = top[0]->mutable_gpu_data();
     cuda::gemm(cublas_handle(context), false, !transpose_, rows_, num_output_, inputs_, 1.0f, bottom[0]->gpu_data(),
                inputs_, gpu_weight_data(0), transpose_ ? num_output_ : inputs_, 0.0f, output, num_output_, stream);
-    if (bias_term_) cuda::add_row_bias(rows_, num_output_, gpu_weight_data(1), output, stream);
+    // The bias and the fused activation in one pass over the product (in
+    // the GEMM's own epilogue, in registers: future work, issue 11).
+    apply_epilogue_gpu(bias_term_ ? gpu_weight_data(1) : nullptr, activation_, static_cast<std::size_t>(rows_),
+                       static_cast<std::size_t>(num_output_), 1, output, stream);
   }
 #endif
 
@@ -129,6 +136,7 @@ class InnerProductLayer : public Layer {
     }
   }
 
+  const cpu::Activation activation_;  // kNone without fused_activation
   int num_output_ = 0;
   bool bias_term_ = true;
   bool transpose_ = false;

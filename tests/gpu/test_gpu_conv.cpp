@@ -162,7 +162,7 @@ TEST_F(GpuConv, NotTwoDimensionalIsAnError) {
   DeviceBuffer d = poisoned(1);
   EXPECT_THROW(cuda::im2col_2d(g, d.get(), d.get(), 1, stream_), Error);
   EXPECT_THROW(cuda::col2im_2d(g, d.get(), d.get(), stream_), Error);
-  EXPECT_THROW(cuda::depthwise_conv2d(g, 1, 1, d.get(), d.get(), nullptr, d.get(), stream_), Error);
+  EXPECT_THROW(cuda::depthwise_conv2d(g, 1, 1, d.get(), d.get(), nullptr, {}, d.get(), stream_), Error);
 }
 
 TEST_F(GpuConv, Depthwise) {
@@ -189,8 +189,8 @@ TEST_F(GpuConv, Depthwise) {
     const auto weights = random_values(out_channels * cpu::kernel_size(g), 64);
     const auto bias = random_values(out_channels, 65);
     DeviceBuffer d_in = upload(input), d_w = upload(weights), d_b = upload(bias), d_out = poisoned(c.batch * out_image);
-    cuda::depthwise_conv2d(g, c.multiplier, c.batch, d_in.get(), d_w.get(), c.bias ? d_b.get() : nullptr, d_out.get(),
-                           stream_);
+    cuda::depthwise_conv2d(g, c.multiplier, c.batch, d_in.get(), d_w.get(), c.bias ? d_b.get() : nullptr, {},
+                           d_out.get(), stream_);
     const auto out = download(d_out);
 
     std::vector<float> cpu_out(c.batch * out_image);
@@ -198,9 +198,25 @@ TEST_F(GpuConv, Depthwise) {
     std::vector<float> scratch(static_cast<std::size_t>(plane.rows * plane.cols));
     for (int n = 0; n < c.batch; ++n) {
       cpu::depthwise_conv2d(g, c.multiplier, input.data() + n * in_image, weights.data(),
-                            c.bias ? bias.data() : nullptr, cpu_out.data() + n * out_image, scratch.data());
+                            {c.bias ? bias.data() : nullptr}, cpu_out.data() + n * out_image, scratch.data());
     }
     EXPECT_TRUE(bitwise_equal(out, cpu_out)) << "GPU vs CPU kernel";
+    // With a fused activation, applied in the kernel's register: the CPU
+    // kernel's epilogue, bit for bit.
+    for (const cpu::Activation& activation : {cpu::Activation::relu(0.0f), cpu::Activation::relu(0.2f),
+                                              cpu::Activation::clipped(-0.5f, 0.5f)}) {
+      SCOPED_TRACE("activation " + std::to_string(static_cast<int>(activation.kind)));
+      DeviceBuffer d_fused = poisoned(c.batch * out_image);
+      cuda::depthwise_conv2d(g, c.multiplier, c.batch, d_in.get(), d_w.get(), c.bias ? d_b.get() : nullptr,
+                             activation, d_fused.get(), stream_);
+      std::vector<float> cpu_fused(c.batch * out_image);
+      for (int n = 0; n < c.batch; ++n) {
+        cpu::depthwise_conv2d(g, c.multiplier, input.data() + n * in_image, weights.data(),
+                              {c.bias ? bias.data() : nullptr, activation}, cpu_fused.data() + n * out_image,
+                              scratch.data());
+      }
+      EXPECT_TRUE(bitwise_equal(download(d_fused), cpu_fused)) << "fused: GPU vs CPU kernel";
+    }
     const ConvSpec spec{c.batch,
                         w.channels,
                         out_channels,
@@ -276,7 +292,7 @@ TEST_F(GpuConv, GroupedConvolutionFromIm2colAndGemm) {
     const cpu::ConvPlan plan = cpu::plan_convolution(geometry, c.batch);
     std::vector<float> cpu_out(c.batch * out_image);
     std::vector<float> scratch(cpu::convolution_scratch_floats(geometry, plan) + 1);
-    cpu::convolution_forward(geometry, plan, c.batch, input.data(), weights.data(), bias.data(), cpu_out.data(),
+    cpu::convolution_forward(geometry, plan, c.batch, input.data(), weights.data(), {bias.data()}, cpu_out.data(),
                              scratch.data());
     EXPECT_TRUE(near_equal(out, cpu_out, 1e-5, 1e-5)) << "GPU vs CPU convolution";
     EXPECT_TRUE(near_equal(out, testing::reference_conv(c, input, weights, bias.data()), 1e-5, 1e-5))

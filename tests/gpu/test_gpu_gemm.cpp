@@ -173,25 +173,6 @@ TEST_F(GpuGemmPrecision, DetectorSeesTf32) {
   EXPECT_EQ(c[0], static_cast<float>(kExactK)) << "cuBLAS's TF32 path kept all the bits: the detector is blind";
 }
 
-TEST_F(GpuGemm, AddRowBias) {
-  for (const auto& [m, n] : std::vector<std::pair<int, int>>{{1, 1}, {3, 7}, {64, 1000}, {1000, 3}}) {
-    SCOPED_TRACE(std::to_string(m) + " x " + std::to_string(n));
-    const auto c = with_specials(random_values(static_cast<std::size_t>(m) * n, 91), {kNaN, kInf, -0.0f});
-    const auto bias = random_values(n, 92);
-    DeviceBuffer d_c = upload(c), d_bias = upload(bias);
-    cuda::add_row_bias(m, n, d_bias.get(), d_c.get(), stream_);
-    std::vector<float> cpu_c = c;
-    cpu::add_row_bias(m, n, bias.data(), cpu_c.data());
-    std::vector<float> expected = c;
-    for (int i = 0; i < m; ++i) {
-      for (int j = 0; j < n; ++j) expected[static_cast<std::size_t>(i) * n + j] += bias[j];
-    }
-    const auto got = download(d_c);
-    EXPECT_TRUE(bitwise_equal(got, cpu_c));
-    EXPECT_TRUE(bitwise_equal(got, expected));
-  }
-}
-
 TEST_F(GpuGemm, BadLeadingDimensionIsAnError) {
   DeviceBuffer d = poisoned(64);
   // lda < k for a row-major, untransposed A.

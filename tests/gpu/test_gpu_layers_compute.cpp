@@ -1,5 +1,6 @@
 // The compute layers' forward_gpu against their forward_cpu on the same
-// bottoms and weights: Convolution, Deconvolution, InnerProduct, Pooling,
+// bottoms and weights: Convolution, Deconvolution, InnerProduct (also with
+// a fused activation), Pooling,
 // LRN, Softmax, BatchNorm, Scale, Bias, MVN, Reduction, ArgMax and PReLU,
 // over the parameter combinations the CPU layers accept (groups, depthwise,
 // dilation, padding, N-d, axes, ceil rounding, global pooling, in place,
@@ -682,6 +683,70 @@ TEST_F(GpuLayers, ArgMax) {
     for (const Blob* bottom : std::vector<const Blob*>{in.get(), tied.get(), nans.get()}) {
       const Runs runs = run_both(text, {bottom});
       EXPECT_TRUE(tops_match(runs.gpu.tops, runs.cpu.tops, 0));
+    }
+  }
+}
+
+// --- Fused activations (fused_activation) ------------------------------------------
+
+// A Convolution / Deconvolution / InnerProduct with a fused ReLU, leaky ReLU
+// or Clip: forward_gpu against the CPU layer with the same field (GEMMs:
+// within float rounding; the depthwise kernel: bit for bit), and against the
+// GPU layer without the field followed by the CPU activation kernel on its
+// output (bit for bit: the fused bias + activation kernel and the depthwise
+// kernel compute the CPU activation's bits on the bias-added values).
+TEST_F(GpuLayers, FusedActivationMatchesTheCpu) {
+  struct Case {
+    std::string layer;  // the type and its parameter block
+    std::vector<int> shape;
+    bool bitwise_vs_cpu = false;
+  };
+  const std::vector<Case> cases = {
+      {R"(type: "Convolution" convolution_param { num_output: 5 kernel_size: 3 pad: 1 })", {2, 3, 9, 7}},
+      {R"(type: "Convolution" convolution_param { num_output: 6 group: 2 kernel_size: 3 stride: 2 })", {2, 4, 9, 9}},
+      {R"(type: "Convolution" convolution_param { num_output: 7 kernel_size: 1 bias_term: false })", {3, 8, 5, 7}},
+      {R"(type: "Convolution" convolution_param { num_output: 8 kernel_size: 1 })", {2, 8, 6, 5}},
+      {R"(type: "Convolution" convolution_param { num_output: 8 group: 8 kernel_size: 3 pad: 1 })", {2, 8, 14, 14},
+       true},
+      {R"(type: "Convolution" convolution_param { num_output: 8 group: 8 kernel_size: 3 bias_term: false })",
+       {2, 8, 9, 9}, true},
+      {R"(type: "Deconvolution" convolution_param { num_output: 4 kernel_size: 4 stride: 2 pad: 1 })", {2, 3, 5, 6}},
+      {R"(type: "Deconvolution" convolution_param { num_output: 4 group: 2 kernel_size: 1 bias_term: false })",
+       {2, 4, 5, 5}},
+      {R"(type: "InnerProduct" inner_product_param { num_output: 9 })", {3, 5, 4, 3}},
+      {R"(type: "InnerProduct" inner_product_param { num_output: 7 transpose: true bias_term: false })", {4, 11}},
+  };
+  const std::vector<std::string> activations = {
+      "fused_activation { kind: RELU }",
+      "fused_activation { kind: RELU negative_slope: 0.1 }",
+      "fused_activation { kind: CLIP min: -0.25 max: 0.5 }",
+  };
+  std::uint32_t seed = 14000;
+  for (const Case& c : cases) {
+    const std::string plain = "name: \"fused\" " + c.layer;
+    auto in = random_blob(c.shape, seed += 10);
+    const Weights weights = random_weights(plain, {in.get()}, seed + 1);
+    const GpuLayerRun unfused = run_layer_gpu(plain, {in.get()}, weights);
+    ASSERT_EQ(unfused.tops.size(), 1u) << plain;
+    for (const std::string& activation : activations) {
+      const std::string text = plain + " " + activation;
+      SCOPED_TRACE(text + " on " + shape_string(c.shape));
+      const Runs runs = run_both(text, {in.get()}, weights);
+      ASSERT_EQ(runs.gpu.tops.size(), 1u);
+      if (c.bitwise_vs_cpu) {
+        EXPECT_TRUE(tops_match(runs.gpu.tops, runs.cpu.tops, kSameUlp));
+      } else {
+        EXPECT_TRUE(tops_near(runs.gpu.tops, runs.cpu.tops));
+      }
+      // The unfused GPU output through the CPU activation layer.
+      const std::string type = activation.find("CLIP") != std::string::npos ? "Clip" : "ReLU";
+      const std::string layer_text =
+          type == "Clip" ? R"(name: "act" type: "Clip" clip_param { min: -0.25 max: 0.5 })"
+                         : (activation.find("negative_slope") != std::string::npos
+                                ? R"(name: "act" type: "ReLU" relu_param { negative_slope: 0.1 })"
+                                : R"(name: "act" type: "ReLU")");
+      const testing::LayerRun separate = testing::run_layer(layer_text, {unfused.tops[0].get()});
+      EXPECT_TRUE(tops_match(runs.gpu.tops, separate.tops, kSameUlp)) << "fused vs the GPU layer, then the activation";
     }
   }
 }

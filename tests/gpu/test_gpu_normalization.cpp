@@ -1,8 +1,9 @@
-// CUDA normalisation kernels (BatchNorm, Scale/Bias broadcast, MVN) against
-// the CPU kernels (bit for bit where the arithmetic is element-wise) and
-// against plain loops written from Caffe's layers (statistics in double).
-// Shapes with inner == 1, odd sizes, batch > 1, rows longer than a block's
-// worth of threads, and in place.
+// CUDA normalisation kernels (BatchNorm, Scale/Bias broadcast, MVN, the
+// fused bias + activation of the producing layers) against the CPU kernels
+// (bit for bit where the arithmetic is element-wise) and against plain loops
+// written from Caffe's layers (statistics in double). Shapes with
+// inner == 1, odd sizes, batch > 1, rows longer than a block's worth of
+// threads, and in place.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -10,7 +11,10 @@
 #include <vector>
 
 #include "gpu/gpu_test_utils.h"
+#include "kernels/cpu/activation.h"
+#include "kernels/cpu/epilogue.h"
 #include "kernels/cpu/normalization.h"
+#include "kernels/cuda/activation.h"
 #include "kernels/cuda/normalization.h"
 
 namespace predictor {
@@ -149,6 +153,71 @@ TEST_F(GpuNormalization, ScaleAndBiasBroadcast) {
         cuda::bias_broadcast(d_copy.get(), s.outer, s.dim, s.inner, d_bias.get(), d_copy.get(), stream_);
       }
       EXPECT_TRUE(bitwise_equal(download(d_copy), out)) << "in place";
+    }
+  }
+}
+
+// The bias and a fused activation in one pass (Convolution, Deconvolution:
+// outer x channels x spatial; InnerProduct: rows x outputs, inner 1) against
+// the CPU epilogue and against the bias kernel followed by the activation
+// kernel (what the separate ReLU / Clip layer computes), bit for bit; and
+// activation_forward, the bias-free layers' epilogue.
+TEST_F(GpuNormalization, BiasActivationBroadcast) {
+  struct Shape {
+    std::size_t outer, dim, inner;
+  };
+  const std::vector<cpu::Activation> activations = {cpu::Activation{}, cpu::Activation::relu(0.0f),
+                                                    cpu::Activation::relu(0.1f), cpu::Activation::clipped(-0.5f, 1.5f)};
+  for (const Shape& s : {Shape{1, 1, 1}, Shape{3, 7, 1}, Shape{2, 5, 9}, Shape{64, 1000, 1}, Shape{1000, 3, 1},
+                         Shape{4, 3, 56 * 56 + 3}, Shape{7, 129, 33}}) {
+    const std::size_t count = s.outer * s.dim * s.inner;
+    const auto in = with_specials(random_values(count, 7, -3.0f, 3.0f), {kNaN, kInf, -kInf, -0.0f, 0.0f});
+    const auto bias = random_values(s.dim, 8, -1.0f, 1.0f);
+    DeviceBuffer d_in = upload(in), d_bias = upload(bias);
+    for (const cpu::Activation& activation : activations) {
+      SCOPED_TRACE(std::to_string(s.outer) + " x " + std::to_string(s.dim) + " x " + std::to_string(s.inner) +
+                   " activation " + std::to_string(static_cast<int>(activation.kind)) + " slope " +
+                   std::to_string(activation.negative_slope));
+      // The CPU epilogue, as the layers apply it.
+      std::vector<float> cpu_out = in;
+      for (std::size_t o = 0; o < s.outer; ++o) {
+        float* block = cpu_out.data() + o * s.dim * s.inner;
+        if (s.inner == 1) {
+          cpu::apply_row_epilogue({bias.data(), activation}, 1, static_cast<int>(s.dim), block);
+        } else {
+          cpu::apply_channel_epilogue({bias.data(), activation}, static_cast<int>(s.dim), s.inner, block, s.inner,
+                                      block, s.inner);
+        }
+      }
+      // The bias layer, then the activation layer.
+      std::vector<float> separate(count);
+      cpu::bias_broadcast(in.data(), s.outer, s.dim, s.inner, bias.data(), separate.data());
+      if (activation.kind == cpu::Activation::Kind::kReLU) {
+        cpu::relu_forward(separate.data(), separate.data(), count, activation.negative_slope);
+      } else if (activation.kind == cpu::Activation::Kind::kClip) {
+        cpu::clip_forward(separate.data(), separate.data(), count, activation.min, activation.max);
+      }
+      EXPECT_TRUE(bitwise_equal(cpu_out, separate)) << "CPU epilogue vs CPU bias + activation";
+
+      DeviceBuffer d_out = poisoned(count);
+      cuda::bias_activation_broadcast(d_in.get(), s.outer, s.dim, s.inner, d_bias.get(), activation, d_out.get(),
+                                      stream_);
+      const auto out = download(d_out);
+      EXPECT_TRUE(bitwise_equal(out, cpu_out)) << "GPU vs CPU epilogue";
+      DeviceBuffer d_copy = upload(in);
+      cuda::bias_activation_broadcast(d_copy.get(), s.outer, s.dim, s.inner, d_bias.get(), activation, d_copy.get(),
+                                      stream_);
+      EXPECT_TRUE(bitwise_equal(download(d_copy), out)) << "in place";
+
+      // Without a bias: the activation alone, -0 kept.
+      std::vector<float> cpu_plain = in;
+      cpu::apply_activation(activation, cpu_plain.data(), count);
+      DeviceBuffer d_plain = upload(in);
+      cuda::activation_forward(activation, d_plain.get(), d_plain.get(), count, stream_);
+      EXPECT_TRUE(bitwise_equal(download(d_plain), cpu_plain)) << "activation_forward in place";
+      DeviceBuffer d_plain_out = poisoned(count);
+      cuda::activation_forward(activation, d_in.get(), d_plain_out.get(), count, stream_);
+      EXPECT_TRUE(bitwise_equal(download(d_plain_out), cpu_plain)) << "activation_forward";
     }
   }
 }

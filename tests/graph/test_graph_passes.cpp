@@ -162,6 +162,7 @@ const std::vector<std::string> kNoops{"remove_noops"};
 const std::vector<std::string> kFoldBatchNorm{"fold_batch_norm"};
 const std::vector<std::string> kFoldScale{"fold_scale"};
 const std::vector<std::string> kInPlace{"inplace_activations"};
+const std::vector<std::string> kFuse{"fuse_activation"};
 
 using Types = std::vector<std::string>;
 
@@ -654,6 +655,170 @@ TEST(InPlaceActivations, DeclinesWhenAnEarlierLayerWritesTheTopsName) {
 }
 
 // ---------------------------------------------------------------------------
+// fuse_activation
+
+// The fused layers compute the separate layers' bits (tolerance 0).
+constexpr double kExact = 0.0;
+
+bool has_fused(const Model& model, const std::string& layer, caffe::FusedActivation::Kind kind) {
+  const auto& param = layer_named(model, layer);
+  return param.has_fused_activation() && param.fused_activation().kind() == kind;
+}
+
+TEST(FuseActivation, ConvolutionsInnerProductAndDeconvolutionTakeTheirActivation) {
+  const auto model = random_model(input_layer("dim: 2 dim: 4 dim: 9 dim: 9") + R"(
+    # grouped, with bias; the ReLU in place
+    layer { name: "conv1" type: "Convolution" bottom: "data" top: "c1"
+            convolution_param { num_output: 8 kernel_size: 3 pad: 1 group: 2 } }
+    layer { name: "relu1" type: "ReLU" bottom: "c1" top: "c1" }
+    # depthwise; a leaky ReLU writing a blob of its own
+    layer { name: "conv2" type: "Convolution" bottom: "c1" top: "c2"
+            convolution_param { num_output: 8 kernel_size: 3 pad: 1 group: 8 } }
+    layer { name: "relu2" type: "ReLU" bottom: "c2" top: "r2" relu_param { negative_slope: 0.1 } }
+    # 1x1 without bias; a Clip (ReLU6)
+    layer { name: "conv3" type: "Convolution" bottom: "r2" top: "c3"
+            convolution_param { num_output: 6 kernel_size: 1 bias_term: false } }
+    layer { name: "clip3" type: "Clip" bottom: "c3" top: "c3" clip_param { min: 0 max: 6 } }
+    # depthwise without bias; a Clip around 0
+    layer { name: "conv4" type: "Convolution" bottom: "c3" top: "c4"
+            convolution_param { num_output: 6 kernel_size: 3 group: 6 bias_term: false } }
+    layer { name: "clip4" type: "Clip" bottom: "c4" top: "k4" clip_param { min: -0.2 max: 0.3 } }
+    # im2col, no bias
+    layer { name: "conv5" type: "Convolution" bottom: "k4" top: "c5"
+            convolution_param { num_output: 4 kernel_size: 3 stride: 2 bias_term: false } }
+    layer { name: "relu5" type: "ReLU" bottom: "c5" top: "c5" }
+    # deconvolution, grouped
+    layer { name: "up" type: "Deconvolution" bottom: "c5" top: "up"
+            convolution_param { num_output: 4 kernel_size: 4 stride: 2 pad: 1 group: 2 } }
+    layer { name: "relu_up" type: "ReLU" bottom: "up" top: "up_r" relu_param { negative_slope: 0.25 } }
+    # inner products, transposed and not
+    layer { name: "ip1" type: "InnerProduct" bottom: "up_r" top: "ip1" inner_product_param { num_output: 10 transpose: true } }
+    layer { name: "relu_ip1" type: "ReLU" bottom: "ip1" top: "ip1" }
+    layer { name: "ip2" type: "InnerProduct" bottom: "ip1" top: "ip2" inner_product_param { num_output: 5 bias_term: false } }
+    layer { name: "clip_ip2" type: "Clip" bottom: "ip2" top: "out" clip_param { min: -1 max: 0.05 } }
+  )");
+  const auto optimized = optimize_checked(model, kFuse, {}, kExact);
+  EXPECT_EQ(layer_types(*optimized), (Types{"Input", "Convolution", "Convolution", "Convolution", "Convolution",
+                                            "Convolution", "Deconvolution", "InnerProduct", "InnerProduct"}));
+  using Kind = caffe::FusedActivation;
+  EXPECT_TRUE(has_fused(*optimized, "conv1", Kind::RELU));
+  EXPECT_EQ(layer_named(*optimized, "conv1").top(0), "c1");
+  EXPECT_TRUE(has_fused(*optimized, "conv2", Kind::RELU));
+  EXPECT_FLOAT_EQ(layer_named(*optimized, "conv2").fused_activation().negative_slope(), 0.1f);
+  EXPECT_EQ(layer_named(*optimized, "conv2").top(0), "r2");
+  EXPECT_TRUE(has_fused(*optimized, "conv3", Kind::CLIP));
+  EXPECT_EQ(layer_named(*optimized, "conv3").fused_activation().max(), 6.0f);
+  EXPECT_TRUE(has_fused(*optimized, "conv4", Kind::CLIP));
+  EXPECT_EQ(layer_named(*optimized, "conv4").top(0), "k4");
+  EXPECT_TRUE(has_fused(*optimized, "conv5", Kind::RELU));
+  EXPECT_FALSE(layer_named(*optimized, "conv5").fused_activation().has_negative_slope());
+  EXPECT_TRUE(has_fused(*optimized, "up", Kind::RELU));
+  EXPECT_TRUE(has_fused(*optimized, "ip1", Kind::RELU));
+  EXPECT_TRUE(has_fused(*optimized, "ip2", Kind::CLIP));
+  EXPECT_EQ(layer_named(*optimized, "ip2").top(0), "out");
+  // The weights are the original's: nothing but the field changed.
+  for (const char* name : {"conv1", "conv2", "conv3", "up", "ip1", "ip2"}) {
+    EXPECT_TRUE(same_weight_blobs(*model, *optimized, name)) << name;
+  }
+}
+
+TEST(FuseActivation, LargeAndBatchedConvolutionPaths) {
+  // Columns built in blocks of window rows (64 x 9 rows of 61 x 61), and
+  // small outputs batched over the images (batch 3).
+  const auto model = random_model(input_layer("dim: 1 dim: 64 dim: 61 dim: 61") + R"(
+    layer { name: "conv1" type: "Convolution" bottom: "data" top: "c1" convolution_param { num_output: 4 kernel_size: 3 pad: 1 } }
+    layer { name: "relu1" type: "ReLU" bottom: "c1" top: "c1" relu_param { negative_slope: 0.01 } }
+    layer { name: "pool" type: "Pooling" bottom: "c1" top: "pool" pooling_param { pool: MAX kernel_size: 8 stride: 8 } }
+    layer { name: "conv2" type: "Convolution" bottom: "pool" top: "c2" convolution_param { num_output: 6 kernel_size: 3 pad: 1 } }
+    layer { name: "clip2" type: "Clip" bottom: "c2" top: "c2" clip_param { min: -0.5 max: 0.5 } }
+    layer { name: "conv3" type: "Convolution" bottom: "c2" top: "c3" convolution_param { num_output: 6 kernel_size: 1 } }
+    layer { name: "relu3" type: "ReLU" bottom: "c3" top: "c3" }
+  )");
+  const auto optimized = optimize_checked(model, kFuse, {}, kExact, {1, 3});
+  EXPECT_EQ(layer_types(*optimized), (Types{"Input", "Convolution", "Pooling", "Convolution", "Convolution"}));
+}
+
+TEST(FuseActivation, AKeptActivationOutputIsWrittenByTheProducer) {
+  const auto model = random_model(input_layer("dim: 1 dim: 3 dim: 6 dim: 6") + R"(
+    layer { name: "conv" type: "Convolution" bottom: "data" top: "c" convolution_param { num_output: 4 kernel_size: 3 } }
+    layer { name: "relu" type: "ReLU" bottom: "c" top: "r" }
+    layer { name: "pool" type: "Pooling" bottom: "r" top: "pool" pooling_param { pool: MAX kernel_size: 2 } }
+  )");
+  const auto optimized = optimize_checked(model, kFuse, {"r"}, kExact);
+  EXPECT_EQ(layer_types(*optimized), (Types{"Input", "Convolution", "Pooling"}));
+  EXPECT_EQ(layer_named(*optimized, "conv").top(0), "r");
+}
+
+TEST(FuseActivation, Declines) {
+  const auto model = random_model(input_layer("dim: 1 dim: 3 dim: 8 dim: 8") + R"(
+    # a second reader of the convolution's output
+    layer { name: "conv1" type: "Convolution" bottom: "data" top: "c1" convolution_param { num_output: 4 kernel_size: 1 } }
+    layer { name: "relu_shared" type: "ReLU" bottom: "c1" top: "r1" }
+    layer { name: "sum1" type: "Eltwise" bottom: "c1" bottom: "r1" top: "sum1" }
+    # the same with the ReLU in place: the Pooling reads the value before it
+    layer { name: "conv2" type: "Convolution" bottom: "sum1" top: "c2" convolution_param { num_output: 4 kernel_size: 1 } }
+    layer { name: "pool2" type: "Pooling" bottom: "c2" top: "pool2" pooling_param { pool: MAX kernel_size: 1 } }
+    layer { name: "relu_in_place" type: "ReLU" bottom: "c2" top: "c2" }
+    layer { name: "sum2" type: "Eltwise" bottom: "c2" bottom: "pool2" top: "sum2" }
+    # the pre-activation value kept by the caller
+    layer { name: "conv3" type: "Convolution" bottom: "sum2" top: "c3" convolution_param { num_output: 4 kernel_size: 1 } }
+    layer { name: "relu_kept" type: "ReLU" bottom: "c3" top: "r3" }
+    # another placement
+    layer { name: "conv4" type: "Convolution" bottom: "r3" top: "c4" convolution_param { num_output: 4 kernel_size: 1 } }
+    layer { name: "relu_cpu" type: "ReLU" bottom: "c4" top: "c4" ctx: "cpu" }
+    # a producer that is no Convolution / InnerProduct / Deconvolution
+    layer { name: "pool5" type: "Pooling" bottom: "c4" top: "pool5" pooling_param { pool: AVE kernel_size: 1 } }
+    layer { name: "relu_pool" type: "ReLU" bottom: "pool5" top: "pool5" }
+    layer { name: "sum6" type: "Eltwise" bottom: "pool5" bottom: "pool5" top: "sum6" }
+    layer { name: "clip_sum" type: "Clip" bottom: "sum6" top: "sum6" clip_param { min: 0 max: 1 } }
+    # an activation that is neither a ReLU nor a Clip
+    layer { name: "conv7" type: "Convolution" bottom: "sum6" top: "c7" convolution_param { num_output: 4 kernel_size: 1 } }
+    layer { name: "tanh" type: "TanH" bottom: "c7" top: "c7" }
+    # a convolution of two bottoms (two tops): the activation would apply to both
+    layer { name: "conv8" type: "Convolution" bottom: "c7" bottom: "sum6" top: "c8a" top: "c8b"
+            convolution_param { num_output: 4 kernel_size: 1 } }
+    layer { name: "relu_c8a" type: "ReLU" bottom: "c8a" top: "c8a" }
+    layer { name: "sum8" type: "Eltwise" bottom: "c8a" bottom: "c8b" top: "sum8" }
+  )");
+  const auto optimized = optimize_checked(model, kFuse, {"c3"}, kExact);
+  EXPECT_EQ(layer_types(*optimized), layer_types(*model));
+  for (const auto& layer : optimized->net().layer()) {
+    EXPECT_FALSE(layer.has_fused_activation()) << layer.name();
+  }
+}
+
+TEST(FuseActivation, OneActivationPerLayer) {
+  // A ReLU then a Clip: the ReLU fuses, the Clip stays (the convolution
+  // already applies one).
+  const auto model = random_model(input_layer("dim: 1 dim: 3 dim: 6 dim: 6") + R"(
+    layer { name: "conv" type: "Convolution" bottom: "data" top: "c" convolution_param { num_output: 4 kernel_size: 3 } }
+    layer { name: "relu" type: "ReLU" bottom: "c" top: "c" }
+    layer { name: "clip" type: "Clip" bottom: "c" top: "c" clip_param { min: 0 max: 0.5 } }
+  )");
+  const auto optimized = optimize_checked(model, kFuse, {}, kExact);
+  EXPECT_EQ(layer_types(*optimized), (Types{"Input", "Convolution", "Clip"}));
+  EXPECT_TRUE(has_fused(*optimized, "conv", caffe::FusedActivation::RELU));
+}
+
+TEST(FuseActivation, NotWrittenWhenExtensionsAreNotAllowed) {
+  const auto model = random_model(input_layer("dim: 1 dim: 3 dim: 6 dim: 6") + R"(
+    layer { name: "conv" type: "Convolution" bottom: "data" top: "c" convolution_param { num_output: 4 kernel_size: 3 } }
+    layer { name: "relu" type: "ReLU" bottom: "c" top: "c" }
+  )");
+  graph::OptimizeOptions options;
+  options.allow_extensions = false;
+  const auto result = graph::optimize(*model, options);
+  EXPECT_EQ(layer_types(*result.model), (Types{"Input", "Convolution", "ReLU"}));
+  for (const auto& report : result.report) EXPECT_NE(report.pass, "fuse_activation");
+  // Named explicitly: an error.
+  options.passes = kFuse;
+  EXPECT_TRUE(testing::throws_error_naming([&] { graph::optimize(*model, options); },
+                                           {"fuse_activation", "allow_extensions"}));
+  // The default (a model run here) fuses.
+  EXPECT_EQ(layer_types(*graph::optimize(*model).model), (Types{"Input", "Convolution"}));
+}
+
+// ---------------------------------------------------------------------------
 // All passes together
 
 TEST(GraphOptimizer, AllPassesOnABatchNormNet) {
@@ -669,7 +834,7 @@ TEST(GraphOptimizer, AllPassesOnABatchNormNet) {
   )");
   const auto result = graph::optimize(*model);
   // fold_input_preprocessing first, with nothing to do without preprocessing.
-  ASSERT_EQ(result.report.size(), 5u);
+  ASSERT_EQ(result.report.size(), 6u);
   EXPECT_EQ(result.report[0].pass, "fold_input_preprocessing");
   EXPECT_EQ(result.report[0].rewrites, 0);
   EXPECT_EQ(result.report[1].pass, "remove_noops");
@@ -678,9 +843,18 @@ TEST(GraphOptimizer, AllPassesOnABatchNormNet) {
   EXPECT_EQ(result.report[3].rewrites, 1);
   EXPECT_EQ(result.report[4].rewrites, 1);
   EXPECT_EQ(result.report[4].layers_after, 5);
+  EXPECT_EQ(result.report[5].pass, "fuse_activation");
+  EXPECT_EQ(result.report[5].rewrites, 1);
+  EXPECT_EQ(result.report[5].layers_after, 4);
   const auto optimized = optimize_checked(model, {});
-  EXPECT_EQ(layer_types(*optimized), (Types{"Input", "Convolution", "ReLU", "InnerProduct", "Softmax"}));
-  EXPECT_TRUE(in_place(layer_named(*optimized, "relu1")));
+  EXPECT_EQ(layer_types(*optimized), (Types{"Input", "Convolution", "InnerProduct", "Softmax"}));
+  EXPECT_TRUE(has_fused(*optimized, "conv1", caffe::FusedActivation::RELU));
+  // Without the extension pass, the BVLC result: the ReLU in place.
+  graph::OptimizeOptions bvlc;
+  bvlc.allow_extensions = false;
+  const auto plain = graph::optimize(*model, bvlc).model;
+  EXPECT_EQ(layer_types(*plain), (Types{"Input", "Convolution", "ReLU", "InnerProduct", "Softmax"}));
+  EXPECT_TRUE(in_place(layer_named(*plain, "relu1")));
 }
 
 // ---------------------------------------------------------------------------
@@ -704,6 +878,57 @@ TEST_P(GraphZoo, OptimizedComputesTheSameWithNoMoreLayers) {
 
 INSTANTIATE_TEST_SUITE_P(Zoo, GraphZoo, ::testing::ValuesIn(testing::runnable_zoo_models()),
                          [](const auto& info) { return info.param.label(); });
+
+// The ReLU / Clip layers of `net` that fuse_activation takes: those alone
+// reading a value a Convolution / InnerProduct / Deconvolution wrote (each
+// write of a name a value of its own).
+int fusable_activations(const caffe::NetParameter& net) {
+  std::map<std::string, int> current;  // name -> its latest value
+  std::vector<std::string> producer;   // value -> the type of its writer
+  std::vector<int> readers;            // value -> how many reads
+  std::vector<std::pair<std::string, int>> activations;  // (type, value read)
+  for (const auto& layer : net.layer()) {
+    for (const std::string& bottom : layer.bottom()) ++readers[current.at(bottom)];
+    if ((layer.type() == "ReLU" || layer.type() == "Clip") && layer.bottom_size() == 1) {
+      activations.emplace_back(layer.type(), current.at(layer.bottom(0)));
+    }
+    for (const std::string& top : layer.top()) {
+      current[top] = static_cast<int>(producer.size());
+      producer.push_back(layer.type());
+      readers.push_back(0);
+    }
+  }
+  int fusable = 0;
+  for (const auto& [type, value] : activations) {
+    const std::string& writer = producer[value];
+    if ((writer == "Convolution" || writer == "InnerProduct" || writer == "Deconvolution") && readers[value] == 1) {
+      ++fusable;
+    }
+  }
+  return fusable;
+}
+
+// fuse_activation on real nets: after the BVLC passes, every ReLU / Clip
+// that alone reads a Convolution / InnerProduct / Deconvolution output goes
+// (in ResNet-50 all but those after the residual sums).
+TEST(GraphZoo, FuseActivationRemovesTheActivationsAfterConvolutions) {
+  if (testing::models_dir().empty()) GTEST_SKIP() << "../shared/models is absent: zoo not tested";
+  for (const std::string folder : {"resnet50", "mobilenet_v2"}) {
+    SCOPED_TRACE(folder);
+    const auto model = Model::WithRandomWeightsFromFile(testing::models_dir() + "/" + folder + "/deploy.prototxt", 3);
+    graph::OptimizeOptions bvlc;
+    bvlc.allow_extensions = false;
+    const auto plain = graph::optimize(*model, bvlc).model;
+    const int fusable = fusable_activations(plain->net());
+    const auto fused = graph::optimize(*model).model;
+    std::cout << "[ layers   ] " << folder << ": " << model->net().layer_size() << " -> " << plain->net().layer_size()
+              << " (BVLC passes) -> " << fused->net().layer_size() << " (fuse_activation: " << fusable
+              << " activations after convolutions)\n";
+    EXPECT_GT(fusable, 0);
+    EXPECT_EQ(fused->net().layer_size(), plain->net().layer_size() - fusable);
+    EXPECT_EQ(fusable_activations(fused->net()), 0);
+  }
+}
 
 TEST(GraphZoo, CifarBatchNormNetAsSmallAsTheSeedToolsOptimization) {
   if (testing::models_dir().empty()) GTEST_SKIP() << "../shared/models is absent: zoo not tested";

@@ -1,9 +1,12 @@
 // cpu::convolution_forward (every method: im2col 2-D and N-d, pointwise,
 // depthwise, batched gemms) and cpu::deconvolution_forward against the
-// plain loops of common/conv_reference.h, written from Caffe's definitions.
+// plain loops of common/conv_reference.h, written from Caffe's definitions;
+// their epilogue's fused activation against the activation kernels run
+// after them (bit for bit), and the epilogue functions themselves.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <sstream>
 #include <string>
@@ -11,8 +14,10 @@
 
 #include "common/conv_reference.h"
 #include "common/test_utils.h"
+#include "kernels/cpu/activation.h"
 #include "kernels/cpu/conv_depthwise.h"
 #include "kernels/cpu/convolution.h"
+#include "kernels/cpu/epilogue.h"
 
 namespace predictor {
 namespace {
@@ -70,6 +75,29 @@ void expect_near(const std::vector<float>& actual, const std::vector<float>& exp
   }
 }
 
+// The fused activations the kernels' epilogue applies: ReLU, leaky ReLU
+// and Clip.
+const std::vector<cpu::Activation>& fused_activations() {
+  static const std::vector<cpu::Activation> activations = {
+      cpu::Activation::relu(0.0f), cpu::Activation::relu(0.1f), cpu::Activation::clipped(-0.3f, 0.4f)};
+  return activations;
+}
+
+// `output` (a kernel's result without activation) run through the
+// activation kernel, as the separate ReLU / Clip layer would.
+std::vector<float> activated(std::vector<float> output, const cpu::Activation& activation) {
+  if (activation.kind == cpu::Activation::Kind::kReLU) {
+    cpu::relu_forward(output.data(), output.data(), output.size(), activation.negative_slope);
+  } else if (activation.kind == cpu::Activation::Kind::kClip) {
+    cpu::clip_forward(output.data(), output.data(), output.size(), activation.min, activation.max);
+  }
+  return output;
+}
+
+bool bitwise_equal(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
 const std::vector<Case>& conv_cases() {
   static const std::vector<Case> cases = {
       {2, 3, 4, 1, {7, 9}, {3, 3}, {1, 1}, {1, 1}, {1, 1}},
@@ -124,12 +152,23 @@ TEST(ConvolutionKernel, EveryApplicableMethodMatchesReference) {
           // is written, shows up.
           std::vector<float> output(expected.size(), nan);
           std::vector<float> scratch(cpu::convolution_scratch_floats(g, plan), nan);
-          cpu::convolution_forward(g, plan, c.batch, input.data(), weights.data(), with_bias ? bias.data() : nullptr,
-                                   output.data(), scratch.data());
-          expect_near(output, expected,
-                      describe(c) + " method " + std::to_string(static_cast<int>(plan.method)) + " images " +
-                          std::to_string(plan.images_per_gemm) + " rows " + std::to_string(plan.block_rows) +
-                          (force_nd ? " force_nd" : "") + (with_bias ? "" : " no bias"));
+          const float* b = with_bias ? bias.data() : nullptr;
+          cpu::convolution_forward(g, plan, c.batch, input.data(), weights.data(), {b}, output.data(),
+                                   scratch.data());
+          const std::string what = describe(c) + " method " + std::to_string(static_cast<int>(plan.method)) +
+                                   " images " + std::to_string(plan.images_per_gemm) + " rows " +
+                                   std::to_string(plan.block_rows) + (force_nd ? " force_nd" : "") +
+                                   (with_bias ? "" : " no bias");
+          expect_near(output, expected, what);
+          // The fused activation: the separate activation's bits.
+          for (const cpu::Activation& activation : fused_activations()) {
+            std::vector<float> fused(expected.size(), nan);
+            std::fill(scratch.begin(), scratch.end(), nan);
+            cpu::convolution_forward(g, plan, c.batch, input.data(), weights.data(), {b, activation}, fused.data(),
+                                     scratch.data());
+            EXPECT_TRUE(bitwise_equal(fused, activated(output, activation)))
+                << what << " activation " << static_cast<int>(activation.kind) << " " << activation.negative_slope;
+          }
         }
       }
     }
@@ -189,9 +228,15 @@ TEST(DepthwiseKernel, MatchesReferenceOnEveryRowShape) {
     const cpu::PatchGeometry g = geometry_of(c, false, false).patches;
     const cpu::PaddedPlane plane = cpu::depthwise_padded_plane(g);
     std::vector<float> scratch(plane.rows * plane.cols, nan);
-    cpu::depthwise_conv2d(g, c.out_channels / c.in_channels, input.data(), weights.data(), bias.data(), output.data(),
-                          scratch.data());
+    cpu::depthwise_conv2d(g, c.out_channels / c.in_channels, input.data(), weights.data(), {bias.data()},
+                          output.data(), scratch.data());
     expect_near(output, reference_conv(c, input, weights, bias.data()), describe(c));
+    for (const cpu::Activation& activation : fused_activations()) {
+      std::vector<float> fused(output.size(), nan);
+      cpu::depthwise_conv2d(g, c.out_channels / c.in_channels, input.data(), weights.data(),
+                            {bias.data(), activation}, fused.data(), scratch.data());
+      EXPECT_TRUE(bitwise_equal(fused, activated(output, activation))) << describe(c);
+    }
   }
 }
 
@@ -227,11 +272,19 @@ TEST(DeconvolutionKernel, MatchesReference) {
           std::vector<float> output(expected.size(), std::numeric_limits<float>::quiet_NaN());
           std::vector<float> scratch(cpu::deconvolution_scratch_floats(g, block),
                                      std::numeric_limits<float>::quiet_NaN());
-          cpu::deconvolution_forward(g, block, c.batch, input.data(), weights.data(), with_bias ? bias.data() : nullptr,
-                                     output.data(), scratch.data());
-          expect_near(output, expected,
-                      describe(c) + " block " + std::to_string(block) + (force_nd ? " force_nd" : "") +
-                          (with_bias ? "" : " no bias"));
+          const float* b = with_bias ? bias.data() : nullptr;
+          cpu::deconvolution_forward(g, block, c.batch, input.data(), weights.data(), {b}, output.data(),
+                                     scratch.data());
+          const std::string what = describe(c) + " block " + std::to_string(block) + (force_nd ? " force_nd" : "") +
+                                   (with_bias ? "" : " no bias");
+          expect_near(output, expected, what);
+          for (const cpu::Activation& activation : fused_activations()) {
+            std::vector<float> fused(expected.size(), std::numeric_limits<float>::quiet_NaN());
+            cpu::deconvolution_forward(g, block, c.batch, input.data(), weights.data(), {b, activation},
+                                       fused.data(), scratch.data());
+            EXPECT_TRUE(bitwise_equal(fused, activated(output, activation)))
+                << what << " activation " << static_cast<int>(activation.kind);
+          }
         }
       }
     }
@@ -248,13 +301,59 @@ TEST(DeconvolutionKernel, LargeColumnsAreBuiltInBlocksOfChannels) {
   EXPECT_EQ(cpu::deconvolution_scratch_floats(g, block), static_cast<std::size_t>(block) * 64 * 64 * 16 * 16);
 }
 
-TEST(ConvolutionKernel, AddChannelBias) {
-  std::vector<float> out = {1, 2, 3, 4, 5, 6};
-  const std::vector<float> bias = {10, 100};
-  cpu::add_channel_bias(2, 3, bias.data(), out.data());
-  EXPECT_EQ(out, (std::vector<float>{11, 12, 13, 104, 105, 106}));
-  cpu::add_channel_bias(2, 3, nullptr, out.data());
-  EXPECT_EQ(out, (std::vector<float>{11, 12, 13, 104, 105, 106}));
+TEST(Epilogue, ChannelBiasThenActivation) {
+  std::vector<float> out = {1, -2, 3, -4, 5, -6};
+  const std::vector<float> bias = {10, -1};
+  cpu::apply_channel_epilogue({bias.data()}, 2, 3, out.data(), 3, out.data(), 3);
+  EXPECT_EQ(out, (std::vector<float>{11, 8, 13, -5, 4, -7}));
+  cpu::apply_channel_epilogue({nullptr}, 2, 3, out.data(), 3, out.data(), 3);
+  EXPECT_EQ(out, (std::vector<float>{11, 8, 13, -5, 4, -7}));
+  cpu::apply_channel_epilogue({nullptr, cpu::Activation::relu(0.5f)}, 2, 3, out.data(), 3, out.data(), 3);
+  EXPECT_EQ(out, (std::vector<float>{11, 8, 13, -2.5f, 4, -3.5f}));
+  cpu::apply_channel_epilogue({bias.data(), cpu::Activation::clipped(0.0f, 12.0f)}, 2, 3, out.data(), 3, out.data(),
+                              3);
+  EXPECT_EQ(out, (std::vector<float>{12, 12, 12, 0, 3, 0}));
+  // Strided rows out of place: the first two floats of each of 2 rows of 4.
+  const std::vector<float> wide = {1, -2, 99, 99, -3, 4, 99, 99};
+  std::vector<float> dst(4, 0.0f);
+  cpu::apply_channel_epilogue({bias.data(), cpu::Activation::relu(0.0f)}, 2, 2, wide.data(), 4, dst.data(), 2);
+  EXPECT_EQ(dst, (std::vector<float>{11, 8, 0, 3}));
+}
+
+TEST(Epilogue, SpecialValuesAsTheActivationKernels) {
+  // -0 without a bias stays -0 (nothing is added), NaN and infinities as
+  // relu_forward / clip_forward treat them.
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  const std::vector<float> values = {-0.0f, 0.0f, nan, inf, -inf, 1e-30f, -1e-30f, -2.0f, 3.0f};
+  for (const cpu::Activation& activation : fused_activations()) {
+    for (bool with_bias : {false, true}) {
+      const std::vector<float> bias(values.size(), with_bias ? 0.25f : 0.0f);
+      std::vector<float> expected = values;
+      if (with_bias) {
+        for (std::size_t i = 0; i < values.size(); ++i) expected[i] = values[i] + bias[i];
+      }
+      expected = activated(expected, activation);
+      // Channels along the rows (one value each), and along the columns.
+      std::vector<float> channels = values;
+      cpu::apply_channel_epilogue({with_bias ? bias.data() : nullptr, activation}, static_cast<int>(values.size()), 1,
+                                  channels.data(), 1, channels.data(), 1);
+      EXPECT_TRUE(bitwise_equal(channels, expected)) << static_cast<int>(activation.kind) << " bias " << with_bias;
+      std::vector<float> rows = values;
+      cpu::apply_row_epilogue({with_bias ? bias.data() : nullptr, activation}, 1, static_cast<int>(values.size()),
+                              rows.data());
+      EXPECT_TRUE(bitwise_equal(rows, expected)) << static_cast<int>(activation.kind) << " bias " << with_bias;
+    }
+  }
+}
+
+TEST(Epilogue, RowBiasThenActivation) {
+  std::vector<float> c = {1, 2, 3, 4, 5, 6};
+  const std::vector<float> bias = {10, 20, 30};
+  cpu::apply_row_epilogue({bias.data()}, 2, 3, c.data());
+  EXPECT_EQ(c, (std::vector<float>{11, 22, 33, 14, 25, 36}));
+  const std::vector<float> negative = {-20, 0, -40};
+  cpu::apply_row_epilogue({negative.data(), cpu::Activation::relu(0.0f)}, 2, 3, c.data());
+  EXPECT_EQ(c, (std::vector<float>{0, 22, 0, 0, 25, 0}));
 }
 
 }  // namespace

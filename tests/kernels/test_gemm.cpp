@@ -1,4 +1,4 @@
-// cpu::gemm and add_row_bias against plain loops.
+// cpu::gemm against plain loops (the bias epilogue: test_convolution.cpp).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -85,13 +85,6 @@ TEST(Gemm, EmptyInnerDimensionScalesOrClearsC) {
   cpu::gemm(false, false, 0, 2, 3, 1.0f, nullptr, 3, nullptr, 2, 0.0f, d.data(), 2);
   cpu::gemm(false, false, 1, 0, 3, 1.0f, nullptr, 3, nullptr, 1, 0.0f, d.data(), 1);
   EXPECT_EQ(d, (std::vector<float>{0.5f, 1.0f}));
-}
-
-TEST(AddRowBias, AddsTheVectorToEveryRow) {
-  std::vector<float> c = {1, 2, 3, 4, 5, 6};
-  const std::vector<float> bias = {10, 20, 30};
-  cpu::add_row_bias(2, 3, bias.data(), c.data());
-  EXPECT_EQ(c, (std::vector<float>{11, 22, 33, 14, 25, 36}));
 }
 
 }  // namespace

@@ -839,14 +839,18 @@ TEST_F(OptimizeCliTest, OptimizeWritesANetThatRunsAndMatches) {
                                     "--output_model=" + Path("opt.prototxt"),
                                     "--output_weights=" + Path("opt.caffemodel")});
   ExpectSuccess(optimized);
-  // One line per pass and a total line.
+  // One line per pass (but the extension passes, which need
+  // --allow_extensions) and a total line.
+  std::size_t bvlc_passes = 0;
   for (const graph::Pass& pass : graph::all_passes()) {
-    EXPECT_EQ(lines_starting(optimized.out, pass.name + std::string(" ")), 1) << pass.name << " in:\n"
-                                                                              << optimized.out;
+    EXPECT_EQ(lines_starting(optimized.out, pass.name + std::string(" ")), pass.extension ? 0 : 1)
+        << pass.name << " in:\n"
+        << optimized.out;
+    bvlc_passes += pass.extension ? 0 : 1;
   }
+  EXPECT_LT(bvlc_passes, graph::all_passes().size());
   EXPECT_EQ(lines_starting(optimized.out, "total "), 1) << optimized.out;
-  EXPECT_EQ(static_cast<std::size_t>(std::count(optimized.out.begin(), optimized.out.end(), '\n')),
-            graph::all_passes().size() + 1)
+  EXPECT_EQ(static_cast<std::size_t>(std::count(optimized.out.begin(), optimized.out.end(), '\n')), bvlc_passes + 1)
       << optimized.out;
 
   // Text format, the name kept, fewer layers; weights in BVLC's format.
@@ -861,6 +865,7 @@ TEST_F(OptimizeCliTest, OptimizeWritesANetThatRunsAndMatches) {
     EXPECT_NE(layer.type(), "Dropout");
     EXPECT_NE(layer.type(), "BatchNorm");
     EXPECT_EQ(layer.blobs_size(), 0) << layer.name();
+    EXPECT_FALSE(layer.has_fused_activation()) << layer.name() << ": not a BVLC field";
   }
   const caffe::NetParameter weights = read_net_binary_file(Path("opt.caffemodel"));
   EXPECT_EQ(weights.layer_size(), net.layer_size());
@@ -870,6 +875,33 @@ TEST_F(OptimizeCliTest, OptimizeWritesANetThatRunsAndMatches) {
                      "--output_dir=" + Path("optimized")}));
   EXPECT_EQ(read_text(Path("optimized/input.npy")), read_text(Path("original/input.npy")));
   EXPECT_TRUE(npy_near(Path("optimized/fc.npy"), Path("original/fc.npy"), 1e-4));
+}
+
+TEST_F(OptimizeCliTest, AllowExtensionsFusesTheActivations) {
+  const ToolResult optimized = Run({"optimize", "--model=" + Path("net.prototxt"), "--weights=" + Path("net.caffemodel"),
+                                    "--allow_extensions", "--output_model=" + Path("fused.prototxt"),
+                                    "--output_weights=" + Path("fused.caffemodel")});
+  ExpectSuccess(optimized);
+  EXPECT_EQ(lines_starting(optimized.out, "fuse_activation "), 1) << optimized.out;
+  const caffe::NetParameter net = read_net_text_file(Path("fused.prototxt"));
+  int fused = 0;
+  for (const auto& layer : net.layer()) {
+    EXPECT_NE(layer.type(), "ReLU");
+    fused += layer.has_fused_activation() ? 1 : 0;
+  }
+  EXPECT_EQ(fused, 2);  // conv1's and conv2's ReLUs
+  ExpectSuccess(RunNet("original", {}));
+  ExpectSuccess(Run({"run", "--model=" + Path("fused.prototxt"), "--weights=" + Path("fused.caffemodel"), "--seed=4",
+                     "--output_dir=" + Path("fused")}));
+  EXPECT_TRUE(npy_near(Path("fused/fc.npy"), Path("original/fc.npy"), 1e-4));
+
+  // Named without the flag: an error that names it.
+  ExpectError(Run({"optimize", "--model=" + Path("net.prototxt"), "--passes=fuse_activation",
+                   "--output_model=" + Path("o.prototxt"), "--output_weights=" + Path("o.caffemodel")}),
+              {"--passes", "fuse_activation", "--allow_extensions"});
+  EXPECT_FALSE(std::filesystem::exists(Path("o.prototxt")));
+  const ToolResult help = Run({"optimize", "--help"});
+  EXPECT_NE(help.out.find("--allow_extensions"), std::string::npos) << help.out;
 }
 
 TEST_F(OptimizeCliTest, OptimizeKeepsBlobsAndRunsChosenPasses) {

@@ -2,7 +2,9 @@
 // offline: reads a model, runs the passes and writes the optimized deploy
 // net (.prototxt, text) and its weights (.caffemodel, BVLC's format), which
 // any Caffe reader loads and which give the original's outputs up to
-// rounding. Prints what each pass did. --mean / --mean_file and
+// rounding. The passes that write predictor's own layer fields
+// (fuse_activation) run only with --allow_extensions: those files then need
+// predictor to load. Prints what each pass did. --mean / --mean_file and
 // --input_scale give the input preprocessing the net expects (Caffe's
 // transform_param), which the written model then does itself.
 #include <algorithm>
@@ -32,8 +34,11 @@
 DEFINE_string(output_model, "", "the net to write (.prototxt, text format)");
 DEFINE_string(output_weights, "", "the weights to write (.caffemodel, BVLC's format)");
 DEFINE_string(passes, "",
-              "the passes to run, a,b,... (run in their fixed order whatever the order given; default: all; "
-              "`predictor optimize --help` lists them)");
+              "the passes to run, a,b,... (run in their fixed order whatever the order given; default: all, "
+              "fuse_activation only with --allow_extensions; `predictor optimize --help` lists them)");
+DEFINE_bool(allow_extensions, false,
+            "also run the passes that write predictor's own layer fields (fuse_activation: "
+            "fused_activation): the written net then needs predictor to load; BVLC Caffe rejects the field");
 DEFINE_string(keep, "",
               "blobs to keep besides the net outputs, b1,b2,... (read after a forward: never folded away, their "
               "values unchanged)");
@@ -69,6 +74,13 @@ std::vector<std::string> passes_from_flags() {
     const bool known =
         std::any_of(all.begin(), all.end(), [&](const graph::Pass& pass) { return name == pass.name; });
     if (!known) throw Error("--passes: unknown pass '" + name + "' (passes: " + pass_names() + ")");
+    const bool extension = std::any_of(all.begin(), all.end(),
+                                       [&](const graph::Pass& pass) { return name == pass.name && pass.extension; });
+    if (extension && !FLAGS_allow_extensions) {
+      throw Error("--passes: " + name +
+                  " writes predictor's own layer fields, which BVLC Caffe rejects; give --allow_extensions to "
+                  "write them (the net then needs predictor to load)");
+    }
     if (std::find(passes.begin(), passes.end(), name) == passes.end()) passes.push_back(name);
   }
   if (flag_was_given("passes") && passes.empty()) {
@@ -193,6 +205,7 @@ int optimize() {
   graph::OptimizeOptions optimize_options;
   optimize_options.keep = keep_from_flags(model->net());
   optimize_options.passes = passes;
+  optimize_options.allow_extensions = FLAGS_allow_extensions;
   preprocessing.input = input_name_from_flag(model->net());
   optimize_options.preprocessing = preprocessing;
   const graph::OptimizedModel optimized = graph::optimize(*model, optimize_options);
@@ -226,8 +239,12 @@ std::string passes_help() {
   for (const graph::Pass& pass : graph::all_passes()) width = std::max(width, std::string(pass.name).size());
   for (const graph::Pass& pass : graph::all_passes()) {
     const std::string name = pass.name;
-    text += "  " + name + std::string(width + 2 - name.size(), ' ') + pass.description + "\n";
+    text += "  " + name + std::string(width + 2 - name.size(), ' ') + pass.description +
+            (pass.extension ? " [--allow_extensions]" : "") + "\n";
   }
+  text += "Passes marked [--allow_extensions] write predictor's own layer fields and run only with that flag: the\n"
+          "written net then needs predictor to load (BVLC Caffe rejects the fields). Without it the files are\n"
+          "BVLC Caffe's.\n";
   return text;
 }
 
@@ -235,9 +252,10 @@ std::string passes_help() {
 
 const Command kOptimizeCommand{
     "optimize",
-    "optimize the graph (fold BatchNorm/Scale and input preprocessing, drop no-ops) and write the net and weights",
-    {"model", "weights", "seed", "output_model", "output_weights", "passes", "keep", "mean", "mean_file",
-     "input_scale", "preprocess_input"},
+    "optimize the graph (fold BatchNorm/Scale and input preprocessing, drop no-ops; fuse activations with "
+    "--allow_extensions) and write the net and weights",
+    {"model", "weights", "seed", "output_model", "output_weights", "passes", "allow_extensions", "keep", "mean",
+     "mean_file", "input_scale", "preprocess_input"},
     optimize,
     passes_help};
 

@@ -26,5 +26,9 @@ Pass fold_scale_pass();
 // ReLU, Sigmoid, TanH, PReLU, ELU, ... computed in place where their input
 // has no other reader.
 Pass inplace_activations_pass();
+// A ReLU (leaky too) or Clip after a Convolution / InnerProduct /
+// Deconvolution applied by that layer (its fused_activation, predictor's
+// extension: an extension pass).
+Pass fuse_activation_pass();
 
 }  // namespace predictor::graph

@@ -1,0 +1,81 @@
+#include "layers/fused_activation.h"
+
+#include <cstdint>
+#include <sstream>
+
+#include "predictor/CaffeProto.h"
+
+#if PREDICTOR_HAVE_CUDA
+#include "kernels/cuda/activation.h"
+#include "kernels/cuda/normalization.h"
+#endif
+
+namespace predictor {
+
+namespace {
+
+std::string value_text(float value) {
+  std::ostringstream text;
+  text << value;
+  return text.str();
+}
+
+}  // namespace
+
+bool takes_fused_activation(const std::string& type) {
+  return type == "Convolution" || type == "Deconvolution" || type == "InnerProduct";
+}
+
+cpu::Activation parse_fused_activation(const Layer& layer) {
+  if (!layer.param().has_fused_activation()) return {};
+  const caffe::FusedActivation& p = layer.param().fused_activation();
+  // A kind from a newer writer: proto2 keeps an enum value it does not know
+  // among the unknown fields (a binary file; text fails to parse), and
+  // kind() then reads as the default, RELU.
+  const google::protobuf::UnknownFieldSet& unknown = p.unknown_fields();
+  for (int i = 0; i < unknown.field_count(); ++i) {
+    const google::protobuf::UnknownField& field = unknown.field(i);
+    if (field.number() == caffe::FusedActivation::kKindFieldNumber &&
+        field.type() == google::protobuf::UnknownField::TYPE_VARINT) {
+      layer.fail("fused_activation.kind", "unknown kind " + std::to_string(static_cast<std::int64_t>(field.varint())) +
+                                              " (this version applies RELU and CLIP)");
+    }
+    layer.fail("fused_activation", "unknown field number " + std::to_string(field.number()));
+  }
+  switch (p.kind()) {
+    case caffe::FusedActivation::RELU:
+      if (p.has_min()) layer.fail("fused_activation.min", "applies to kind CLIP only");
+      if (p.has_max()) layer.fail("fused_activation.max", "applies to kind CLIP only");
+      return cpu::Activation::relu(p.negative_slope());
+    case caffe::FusedActivation::CLIP:
+      if (p.has_negative_slope()) layer.fail("fused_activation.negative_slope", "applies to kind RELU only");
+      if (!p.has_min()) layer.fail("fused_activation.min", "is required for kind CLIP");
+      if (!p.has_max()) layer.fail("fused_activation.max", "is required for kind CLIP");
+      if (!(p.min() <= p.max())) {
+        layer.fail("fused_activation.min", "must not exceed fused_activation.max (min " + value_text(p.min()) +
+                                               ", max " + value_text(p.max()) + ")");
+      }
+      return cpu::Activation::clipped(p.min(), p.max());
+  }
+  layer.fail("fused_activation.kind", "unknown kind " + std::to_string(static_cast<int>(p.kind())));
+}
+
+#if PREDICTOR_HAVE_CUDA
+void apply_epilogue_gpu(const float* bias, const cpu::Activation& activation, std::size_t outer, std::size_t channels,
+                        std::size_t inner, float* data, cudaStream_t stream) {
+  if (activation.kind == cpu::Activation::Kind::kNone) {
+    // Unfused layers keep the bias kernel verified on the H200; the fused
+    // kernel below has not run on a GPU yet (none was lent since it was
+    // written).
+    if (bias != nullptr) cuda::bias_broadcast(data, outer, channels, inner, bias, data, stream);
+    return;
+  }
+  if (bias != nullptr) {
+    cuda::bias_activation_broadcast(data, outer, channels, inner, bias, activation, data, stream);
+  } else {
+    cuda::activation_forward(activation, data, data, outer * channels * inner, stream);
+  }
+}
+#endif
+
+}  // namespace predictor

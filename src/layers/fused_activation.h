@@ -1,0 +1,38 @@
+#pragma once
+// LayerParameter.fused_activation (predictor's extension, set by the graph
+// optimizer's fuse_activation pass): the ReLU or Clip a Convolution,
+// Deconvolution or InnerProduct applies to its output after the bias, as
+// the kernels' epilogue (kernels/cpu/epilogue.h) on the CPU and in the bias
+// kernel on the GPU.
+
+#include <cstddef>
+#include <string>
+
+#include "kernels/cpu/activation.h"
+#include "predictor/Layer.h"
+
+#if PREDICTOR_HAVE_CUDA
+#include <cuda_runtime_api.h>
+#endif
+
+namespace predictor {
+
+// Whether layers of `type` apply a fused activation: Layer's constructor
+// rejects the field on every other type.
+bool takes_fused_activation(const std::string& type);
+
+// `layer`'s fused activation (kNone without the field), checked: fails
+// naming the layer and the field for a kind this version does not know, a
+// CLIP without min and max or with min > max, or a field of the other kind.
+cpu::Activation parse_fused_activation(const Layer& layer);
+
+#if PREDICTOR_HAVE_CUDA
+// The epilogue on the device, in place over outer x channels x inner data:
+// the bias (channels floats; may be null) and the activation in one pass
+// (cuda::bias_activation_broadcast), or without a bias the activation alone
+// (the ReLU / Clip layers' kernels). Nothing when there is neither.
+void apply_epilogue_gpu(const float* bias, const cpu::Activation& activation, std::size_t outer, std::size_t channels,
+                        std::size_t inner, float* data, cudaStream_t stream);
+#endif
+
+}  // namespace predictor
