@@ -35,7 +35,7 @@ class DeviceGuard {
   DeviceGuard& operator=(const DeviceGuard&) = delete;
 
  private:
-  int previous_ = -1;
+  [[maybe_unused]] int previous_ = -1;  // unused in builds without CUDA
 };
 
 // Pinned host memory, or nullptr when it cannot be had (the caller falls
