@@ -200,6 +200,7 @@ class PREDICTOR_API Net {
   std::shared_ptr<SyncedMemory> gpu_scratch_;  // GPU layers' scratch without planning
   std::unique_ptr<CapturedForward> graph_;     // GPU nets whose layers all run on the GPU
   unsigned long long memory_generation_ = 0;   // bumped whenever blobs may have moved
+  std::vector<const void*> graph_inputs_;      // the inputs' device addresses: the graph's key
 };
 
 }  // namespace predictor

@@ -369,14 +369,14 @@ void Net::Forward() {
   }
   // Every layer on the GPU: the forward may be a replayed graph. Inputs
   // are pushed outside it (their host data changes between calls).
-  CapturedForward::Key key;
-  key.generation = memory_generation_;
+  // graph_inputs_ is a member so that a replayed forward allocates nothing.
+  graph_inputs_.clear();
   for (Blob* input : input_blobs_) {
     input->data()->async_gpu_push(gpu_->stream());
-    key.inputs.push_back(input->data()->gpu_data());
+    graph_inputs_.push_back(input->data()->gpu_data());
   }
   try {
-    graph_->Run(gpu_->stream(), key, [this] { ForwardAllLayers(); });
+    graph_->Run(gpu_->stream(), memory_generation_, graph_inputs_, [this] { ForwardAllLayers(); });
   } catch (...) {
     SynchronizeQuietly();
     throw;

@@ -19,15 +19,17 @@ void CapturedForward::set_enabled(bool enabled) {
   if (!enabled) Drop();
 }
 
-void CapturedForward::Run(void* stream, const Key& key, const std::function<void()>& enqueue) {
+void CapturedForward::Run(void* stream, unsigned long long generation, const std::vector<const void*>& inputs,
+                          const std::function<void()>& enqueue) {
   replayed_ = false;
   if (!enabled()) {
     enqueue();
     return;
   }
-  if (!(key == key_)) {
+  if (generation != generation_ || inputs != inputs_) {
     Drop();
-    key_ = key;
+    generation_ = generation;
+    inputs_ = inputs;
     runs_at_key_ = 0;
   }
   if (graph_ == nullptr && runs_at_key_++ == 0) {

@@ -19,12 +19,6 @@ namespace predictor {
 
 class CapturedForward {
  public:
-  struct Key {
-    unsigned long long generation = 0;
-    std::vector<const void*> inputs;
-    bool operator==(const Key& other) const { return generation == other.generation && inputs == other.inputs; }
-  };
-
   CapturedForward() = default;
   ~CapturedForward();
   CapturedForward(const CapturedForward&) = delete;
@@ -38,15 +32,19 @@ class CapturedForward {
   bool replayed() const { return replayed_; }
 
   // Runs the forward on `stream`: `enqueue` enqueues every layer's work
-  // (and is called at most once per Run, inside a capture or not).
-  void Run(void* stream, const Key& key, const std::function<void()>& enqueue);
+  // (and is called at most once per Run, inside a capture or not). The key
+  // is the memory generation and the inputs' device addresses; a Run at an
+  // unchanged key allocates nothing.
+  void Run(void* stream, unsigned long long generation, const std::vector<const void*>& inputs,
+           const std::function<void()>& enqueue);
 
  private:
   void Drop();
 
   bool enabled_ = true;
   std::string failure_;
-  Key key_;
+  unsigned long long generation_ = 0;
+  std::vector<const void*> inputs_;
   int runs_at_key_ = 0;
   void* graph_ = nullptr;  // cudaGraphExec_t
   bool replayed_ = false;
