@@ -30,6 +30,9 @@
 namespace predictor::caffe {
 class LayerParameter;
 }
+namespace predictor::cpu {
+class ThreadPool;
+}
 
 namespace predictor {
 
@@ -44,6 +47,10 @@ struct ForwardContext {
   // host memory for forward_cpu, device memory for forward_gpu. Null when
   // the layer asked for none.
   void* scratch = nullptr;
+  // forward_cpu only: the replica's compute threads for this forward
+  // (PredictorOptions::compute_threads); null means the calling thread
+  // alone. Kernels split their work with cpu::parallel_for.
+  cpu::ThreadPool* pool = nullptr;
   // forward_gpu only: the CUDA device (already current), the replica's
   // stream (a cudaStream_t) on which every kernel and copy must be enqueued,
   // and a cuBLAS handle (a cublasHandle_t) bound to that stream. forward_gpu
@@ -78,6 +85,23 @@ class PREDICTOR_API Layer {
   // For a top that is a view of a bottom (same storage, e.g. Flatten):
   // the bottom's index; -1 when the top has storage of its own.
   virtual int top_shares_bottom(int /*top_index*/) const { return -1; }
+
+  // Copy elision (Net::EnableCopyElision): a layer whose forward only copies
+  // whole blobs into contiguous parts of another says so at the current
+  // shapes (after reshape), so that the Net can place those blobs inside
+  // the other's storage and skip the copy. kGather: bottom b is copied to
+  // top 0 at offsets[b] floats (Concat); kScatter: top t is bottom 0 from
+  // offsets[t] floats on (Slice). kNone: not at these shapes (e.g. a batch
+  // of more than one interleaves the parts).
+  enum class CopyKind { kNone, kGather, kScatter };
+  struct ElidableCopy {
+    CopyKind kind = CopyKind::kNone;
+    std::vector<std::size_t> offsets;
+  };
+  virtual ElidableCopy elidable_copy(const std::vector<const Blob*>& /*bottom*/,
+                                     const std::vector<Blob*>& /*top*/) const {
+    return {};
+  }
 
   // The learned parameters this layer expects in a .caffemodel, in Caffe's
   // order and shapes, given its input shapes. Empty for parameter-free layers.

@@ -93,6 +93,12 @@ class PREDICTOR_API Net {
   // Budgets checked by every Reshape (default: ReplicaLimits{}).
   void SetLimits(const ReplicaLimits& limits);
   const ReplicaLimits& limits() const { return limits_; }
+  // Threads that compute each forward's CPU layers, the calling thread
+  // included (default 1: the calling thread alone); N > 1 starts a pool of
+  // N - 1 threads that this net owns. Throws predictor::Error for N outside
+  // 1 to PredictorOptions::kMaxComputeThreads or a thread that cannot start.
+  void SetComputeThreads(int threads);
+  int compute_threads() const;
   // Runs every layer; reshapes first when an input's shape changed.
   void Forward();
   // Runs layer i alone (for per-layer timing); Reshape() must be current.
@@ -128,6 +134,25 @@ class PREDICTOR_API Net {
   // The plan drawn as SVG (layer order across, storage up); empty without
   // planning.
   std::string MemoryPlanSvg(const std::string& title) const;
+
+  // Copy elision (on with Optimization::GRAPH): from the next Reshape on,
+  // where a Concat's bottoms or a Slice's tops are contiguous runs of the
+  // whole at the current shapes (a batch of one along the channels), those
+  // blobs live inside the whole's storage: their producers write straight
+  // into the Concat's output, the Slice's consumers read straight from its
+  // input, and the layer is skipped (see src/net/copy_elision.h for when a
+  // blob is left alone). Every blob keeps its value.
+  void EnableCopyElision(bool enable);
+  // A blob placed inside another's storage, `offset_bytes` in.
+  struct StorageAlias {
+    const Blob* blob;
+    const Blob* root;
+    std::size_t offset_bytes;
+  };
+  // At the current shapes (after Reshape): the placed blobs, and whether
+  // layer i's copy is skipped.
+  const std::vector<StorageAlias>& storage_aliases() const { return aliases_; }
+  bool copy_elided(int i) const { return !elided_.empty() && elided_[i]; }
 
   // Scratch bytes layer i needs at the current shapes, on its backend.
   std::size_t scratch_bytes(int i) const { return scratch_bytes_[i]; }
@@ -170,6 +195,11 @@ class PREDICTOR_API Net {
   void ApplyMemoryPlan();
   // Points layer i's view tops at their bottoms' storage.
   void ShareViews(int i);
+  // Copy elision at the current shapes: decides (PlanCopyElision) and,
+  // without memory planning, points each placed blob into its whole
+  // (planning places them itself).
+  void PlanCopyElision();
+  void PlaceAliasesInRoots();
 
   std::shared_ptr<const Model> model_;
   std::string source_;
@@ -191,6 +221,7 @@ class PREDICTOR_API Net {
   ReplicaLimits limits_;
   std::shared_ptr<SyncedMemory> scratch_;  // shared by all layers: they run one at a time
   std::unique_ptr<memory::ActivationMemory> activation_memory_;  // with planning
+  std::unique_ptr<cpu::ThreadPool> compute_pool_;  // with SetComputeThreads(N > 1)
 
   Device device_;
   std::vector<Backend> backends_;          // per layer
@@ -201,6 +232,9 @@ class PREDICTOR_API Net {
   std::unique_ptr<CapturedForward> graph_;     // GPU nets whose layers all run on the GPU
   unsigned long long memory_generation_ = 0;   // bumped whenever blobs may have moved
   std::vector<const void*> graph_inputs_;      // the inputs' device addresses: the graph's key
+  bool copy_elision_ = false;
+  std::vector<bool> elided_;            // per layer, at the current shapes
+  std::vector<StorageAlias> aliases_;   // at the current shapes
 };
 
 }  // namespace predictor

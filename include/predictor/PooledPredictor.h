@@ -7,7 +7,10 @@
 //   const predictor::Blob& prob = result.get().at("prob");
 //
 // Each worker thread owns one replica of the net (so at most `workers`
-// replicas exist), all sharing the predictor's weights. Inputs are copied
+// replicas exist), all sharing the predictor's weights; a replica computes
+// with the predictor's PredictorOptions::compute_threads threads (the
+// worker and a pool of its own), so a pool uses workers * compute_threads
+// threads in all. Inputs are copied
 // when a request is queued, so the caller may reuse them at once; outputs
 // are copied into blobs the caller owns.
 

@@ -21,7 +21,11 @@ enum class Optimization : unsigned {
   // Split, ...), compute activations in place, fuse a ReLU / Clip into the
   // Convolution/InnerProduct/Deconvolution before it (model() then holds
   // predictor's fused_activation field: written to a file it needs
-  // predictor to load). Every replica runs the
+  // predictor to load), merge sibling convolutions that read the same blob
+  // into one (followed by a Slice). At run time each replica also elides
+  // copies (Net::EnableCopyElision): at a batch of one, Concat parts are
+  // written straight into the Concat's output and Slice outputs read
+  // straight from its input. Every replica runs the
   // optimized model, which holds the same outputs up to rounding; the
   // Model the caller passed is left as it is. Only the net inputs, the net
   // outputs and `extra_outputs` keep their names and values: list in
@@ -63,6 +67,16 @@ struct PredictorOptions {
   // Each replica's memory and work budgets, checked at every new input
   // shape before anything is allocated or run (see predictor/Limits.h).
   ReplicaLimits limits;
+  // Threads that compute each forward's layers on the CPU, the calling
+  // thread included: 1 (default) runs each forward on its calling thread
+  // alone, the threads that call forward() being the parallelism; N > 1
+  // gives every replica its own pool of N - 1 threads, started with the
+  // replica (an Error if one cannot start), that the layers split their work
+  // over (the outputs are the same bits for any N). Replicas never share
+  // these threads, and no BLAS's process-wide thread setting is touched.
+  // 1 to kMaxComputeThreads; other values are an Error naming this option.
+  static constexpr int kMaxComputeThreads = 256;
+  int compute_threads = 1;
 };
 
 }  // namespace predictor

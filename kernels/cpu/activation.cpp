@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/cpu/thread_pool.h"
+
 namespace predictor::cpu {
 
 namespace {
@@ -122,80 +124,121 @@ inline float log1p_unit_interval(float u) {
   return 2.0f * (s + s * s2 * p);
 }
 
+// span(x, y, count) on the ranges of [0, n): one range inline for small
+// arrays, one per thread for large ones. The loops live in `span`, where x
+// and y are plain locals that the compiler vectorises as before.
+template <typename Span>
+void split_elementwise(ThreadPool* pool, const float* in, float* out, std::size_t n, Span span) {
+  parallel_ranges(pool, n, kMinElementsPerTask, 16,
+                  [&](std::size_t begin, std::size_t end) { span(in + begin, out + begin, end - begin); });
+}
+
 }  // namespace
 
-void relu_forward(const float* in, float* out, std::size_t n, float negative_slope) {
-  for (std::size_t i = 0; i < n; ++i) out[i] = leaky_relu(in[i], negative_slope);
+void relu_forward(const float* in, float* out, std::size_t n, float negative_slope, ThreadPool* pool) {
+  split_elementwise(pool, in, out, n, [negative_slope](const float* x, float* y, std::size_t count) {
+    for (std::size_t i = 0; i < count; ++i) y[i] = leaky_relu(x[i], negative_slope);
+  });
 }
 
 void prelu_forward(const float* in, float* out, std::size_t outer, std::size_t channels, std::size_t inner,
-                   const float* slopes) {
-  for (std::size_t o = 0; o < outer; ++o) {
-    for (std::size_t c = 0; c < channels; ++c) {
-      const std::size_t offset = (o * channels + c) * inner;
-      const float slope = slopes[c];
-      for (std::size_t i = 0; i < inner; ++i) out[offset + i] = leaky_relu(in[offset + i], slope);
+                   const float* slopes, ThreadPool* pool) {
+  if (inner == 0 || channels == 0) return;
+  // Over the flattened array, so that one shared slope (outer = channels =
+  // 1) splits too; a range walks the planes it covers.
+  parallel_ranges(pool, outer * channels * inner, kMinElementsPerTask, 16, [&](std::size_t begin, std::size_t end) {
+    while (begin < end) {
+      const std::size_t plane = begin / inner;
+      const std::size_t stop = std::min(end, (plane + 1) * inner);
+      const float slope = slopes[plane % channels];
+      const float* x = in + begin;
+      float* y = out + begin;
+      for (std::size_t i = 0; i < stop - begin; ++i) y[i] = leaky_relu(x[i], slope);
+      begin = stop;
     }
-  }
+  });
 }
 
-void elu_forward(const float* in, float* out, std::size_t n, float alpha) {
-  for (std::size_t i = 0; i < n; ++i) {
-    out[i] = std::max(in[i], 0.0f) + alpha * expm1_of_nonpositive_part(in[i]);
-  }
+void elu_forward(const float* in, float* out, std::size_t n, float alpha, ThreadPool* pool) {
+  split_elementwise(pool, in, out, n, [alpha](const float* x, float* y, std::size_t count) {
+    for (std::size_t i = 0; i < count; ++i) y[i] = std::max(x[i], 0.0f) + alpha * expm1_of_nonpositive_part(x[i]);
+  });
 }
 
-void sigmoid_forward(const float* in, float* out, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) out[i] = sigmoid_approx(in[i]);
+void sigmoid_forward(const float* in, float* out, std::size_t n, ThreadPool* pool) {
+  split_elementwise(pool, in, out, n, [](const float* x, float* y, std::size_t count) {
+    for (std::size_t i = 0; i < count; ++i) y[i] = sigmoid_approx(x[i]);
+  });
 }
 
-void tanh_forward(const float* in, float* out, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) out[i] = tanh_approx(in[i]);
+void tanh_forward(const float* in, float* out, std::size_t n, ThreadPool* pool) {
+  split_elementwise(pool, in, out, n, [](const float* x, float* y, std::size_t count) {
+    for (std::size_t i = 0; i < count; ++i) y[i] = tanh_approx(x[i]);
+  });
 }
 
-void absval_forward(const float* in, float* out, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) out[i] = std::fabs(in[i]);
+void absval_forward(const float* in, float* out, std::size_t n, ThreadPool* pool) {
+  split_elementwise(pool, in, out, n, [](const float* x, float* y, std::size_t count) {
+    for (std::size_t i = 0; i < count; ++i) y[i] = std::fabs(x[i]);
+  });
 }
 
-void power_forward(const float* in, float* out, std::size_t n, float power, float scale, float shift) {
+void power_forward(const float* in, float* out, std::size_t n, float power, float scale, float shift,
+                   ThreadPool* pool) {
   if (power * scale == 0.0f) {
     const float value = power == 0.0f ? 1.0f : std::pow(shift, power);
-    std::fill(out, out + n, value);
+    split_elementwise(pool, in, out, n,
+                      [value](const float*, float* y, std::size_t count) { std::fill(y, y + count, value); });
     return;
   }
   // Caffe adds the shift only when non-zero, which keeps -0 for pow.
   const bool add_shift = shift != 0.0f;
-  const auto base = [&](float x) {
+  const auto base = [scale, shift, add_shift](float x) {
     const float t = scale * x;
     return add_shift ? t + shift : t;
   };
   if (power == 1.0f) {
-    for (std::size_t i = 0; i < n; ++i) out[i] = base(in[i]);
+    split_elementwise(pool, in, out, n, [base](const float* x, float* y, std::size_t count) {
+      for (std::size_t i = 0; i < count; ++i) y[i] = base(x[i]);
+    });
   } else {
-    for (std::size_t i = 0; i < n; ++i) out[i] = std::pow(base(in[i]), power);
+    split_elementwise(pool, in, out, n, [base, power](const float* x, float* y, std::size_t count) {
+      for (std::size_t i = 0; i < count; ++i) y[i] = std::pow(base(x[i]), power);
+    });
   }
 }
 
-void bnll_forward(const float* in, float* out, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) {
-    out[i] = std::max(in[i], 0.0f) + log1p_unit_interval(exp_approx(-std::fabs(in[i])));
-  }
+void bnll_forward(const float* in, float* out, std::size_t n, ThreadPool* pool) {
+  split_elementwise(pool, in, out, n, [](const float* x, float* y, std::size_t count) {
+    for (std::size_t i = 0; i < count; ++i) {
+      y[i] = std::max(x[i], 0.0f) + log1p_unit_interval(exp_approx(-std::fabs(x[i])));
+    }
+  });
 }
 
-void exp_forward(const float* in, float* out, std::size_t n, float inner_scale, float outer_scale) {
-  for (std::size_t i = 0; i < n; ++i) out[i] = outer_scale * exp_approx(inner_scale * in[i]);
+void exp_forward(const float* in, float* out, std::size_t n, float inner_scale, float outer_scale, ThreadPool* pool) {
+  split_elementwise(pool, in, out, n, [inner_scale, outer_scale](const float* x, float* y, std::size_t count) {
+    for (std::size_t i = 0; i < count; ++i) y[i] = outer_scale * exp_approx(inner_scale * x[i]);
+  });
 }
 
-void log_forward(const float* in, float* out, std::size_t n, float scale, float shift, float base_scale) {
-  for (std::size_t i = 0; i < n; ++i) out[i] = base_scale * std::log(scale * in[i] + shift);
+void log_forward(const float* in, float* out, std::size_t n, float scale, float shift, float base_scale,
+                 ThreadPool* pool) {
+  split_elementwise(pool, in, out, n, [scale, shift, base_scale](const float* x, float* y, std::size_t count) {
+    for (std::size_t i = 0; i < count; ++i) y[i] = base_scale * std::log(scale * x[i] + shift);
+  });
 }
 
-void threshold_forward(const float* in, float* out, std::size_t n, float threshold) {
-  for (std::size_t i = 0; i < n; ++i) out[i] = in[i] > threshold ? 1.0f : 0.0f;
+void threshold_forward(const float* in, float* out, std::size_t n, float threshold, ThreadPool* pool) {
+  split_elementwise(pool, in, out, n, [threshold](const float* x, float* y, std::size_t count) {
+    for (std::size_t i = 0; i < count; ++i) y[i] = x[i] > threshold ? 1.0f : 0.0f;
+  });
 }
 
-void clip_forward(const float* in, float* out, std::size_t n, float min, float max) {
-  for (std::size_t i = 0; i < n; ++i) out[i] = clip(in[i], min, max);
+void clip_forward(const float* in, float* out, std::size_t n, float min, float max, ThreadPool* pool) {
+  split_elementwise(pool, in, out, n, [min, max](const float* x, float* y, std::size_t count) {
+    for (std::size_t i = 0; i < count; ++i) y[i] = clip(x[i], min, max);
+  });
 }
 
 void apply_activation(const Activation& activation, float* data, std::size_t n) {
@@ -211,8 +254,10 @@ void apply_activation(const Activation& activation, float* data, std::size_t n) 
   }
 }
 
-void swish_forward(const float* in, float* out, std::size_t n, float beta) {
-  for (std::size_t i = 0; i < n; ++i) out[i] = in[i] * sigmoid_approx(beta * in[i]);
+void swish_forward(const float* in, float* out, std::size_t n, float beta, ThreadPool* pool) {
+  split_elementwise(pool, in, out, n, [beta](const float* x, float* y, std::size_t count) {
+    for (std::size_t i = 0; i < count; ++i) y[i] = x[i] * sigmoid_approx(beta * x[i]);
+  });
 }
 
 }  // namespace predictor::cpu

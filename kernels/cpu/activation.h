@@ -1,7 +1,9 @@
 #pragma once
 // Element-wise activation kernels with BVLC Caffe's forward semantics.
 // Each reads n floats from `in` and writes n floats to `out`; `out` may be
-// `in` (in place) but must not otherwise overlap it.
+// `in` (in place) but must not otherwise overlap it. Each splits a large
+// array over `pool`'s threads (null: the calling thread alone); every
+// element is computed the same way, so the result does not depend on them.
 //
 // Where Caffe's formula and the mathematical function part on special
 // values (NaN, infinities), these follow Caffe's CPU formula; each comment
@@ -11,6 +13,8 @@
 #include <cstddef>
 
 namespace predictor::cpu {
+
+class ThreadPool;
 
 // Caffe's ReLU and Clip on one value, shared by relu_forward / clip_forward
 // and the kernels that apply a fused activation (Activation below), so that
@@ -41,52 +45,55 @@ void apply_activation(const Activation& activation, float* data, std::size_t n);
 
 // y = max(x, 0) + negative_slope * min(x, 0). As in Caffe, -inf with a zero
 // slope gives NaN (0 * -inf).
-void relu_forward(const float* in, float* out, std::size_t n, float negative_slope);
+void relu_forward(const float* in, float* out, std::size_t n, float negative_slope, ThreadPool* pool = nullptr);
 
 // ReLU with a slope per channel over an [outer][channels][inner] array:
 // slopes holds `channels` values (pass channels = 1 for one shared slope).
 void prelu_forward(const float* in, float* out, std::size_t outer, std::size_t channels, std::size_t inner,
-                   const float* slopes);
+                   const float* slopes, ThreadPool* pool = nullptr);
 
 // y = max(x, 0) + alpha * (e^min(x, 0) - 1).
-void elu_forward(const float* in, float* out, std::size_t n, float alpha);
+void elu_forward(const float* in, float* out, std::size_t n, float alpha, ThreadPool* pool = nullptr);
 
 // y = 1 / (1 + e^-x).
-void sigmoid_forward(const float* in, float* out, std::size_t n);
+void sigmoid_forward(const float* in, float* out, std::size_t n, ThreadPool* pool = nullptr);
 
 // y = tanh(x).
-void tanh_forward(const float* in, float* out, std::size_t n);
+void tanh_forward(const float* in, float* out, std::size_t n, ThreadPool* pool = nullptr);
 
 // y = |x|.
-void absval_forward(const float* in, float* out, std::size_t n);
+void absval_forward(const float* in, float* out, std::size_t n, ThreadPool* pool = nullptr);
 
 // y = (shift + scale * x)^power, following Caffe's evaluation: when
 // power * scale == 0 (in float) the input is ignored and y is 1 for
 // power == 0, else shift^power; otherwise t = scale * x, plus shift only
 // when shift != 0, raised to power only when power != 1 (pow semantics:
 // NaN for a negative base with a non-integer power).
-void power_forward(const float* in, float* out, std::size_t n, float power, float scale, float shift);
+void power_forward(const float* in, float* out, std::size_t n, float power, float scale, float shift,
+                   ThreadPool* pool = nullptr);
 
 // y = log(1 + e^x), in a form that neither overflows nor cancels:
 // max(x, 0) + log1p(e^-|x|).
-void bnll_forward(const float* in, float* out, std::size_t n);
+void bnll_forward(const float* in, float* out, std::size_t n, ThreadPool* pool = nullptr);
 
 // y = outer_scale * e^(inner_scale * x): Caffe's Exp layer with
 // inner_scale = ln(base) * scale and outer_scale = base^shift.
-void exp_forward(const float* in, float* out, std::size_t n, float inner_scale, float outer_scale);
+void exp_forward(const float* in, float* out, std::size_t n, float inner_scale, float outer_scale,
+                 ThreadPool* pool = nullptr);
 
 // y = base_scale * ln(scale * x + shift): Caffe's Log layer with
 // base_scale = 1 / ln(base).
-void log_forward(const float* in, float* out, std::size_t n, float scale, float shift, float base_scale);
+void log_forward(const float* in, float* out, std::size_t n, float scale, float shift, float base_scale,
+                 ThreadPool* pool = nullptr);
 
 // y = x > threshold ? 1 : 0 (NaN gives 0).
-void threshold_forward(const float* in, float* out, std::size_t n, float threshold);
+void threshold_forward(const float* in, float* out, std::size_t n, float threshold, ThreadPool* pool = nullptr);
 
 // y = max(min, min(x, max)) with std::min/std::max argument order as in
 // Caffe's CPU layer, which maps NaN to `min`.
-void clip_forward(const float* in, float* out, std::size_t n, float min, float max);
+void clip_forward(const float* in, float* out, std::size_t n, float min, float max, ThreadPool* pool = nullptr);
 
 // y = x * sigmoid(beta * x).
-void swish_forward(const float* in, float* out, std::size_t n, float beta);
+void swish_forward(const float* in, float* out, std::size_t n, float beta, ThreadPool* pool = nullptr);
 
 }  // namespace predictor::cpu

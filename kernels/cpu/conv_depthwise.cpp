@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "kernels/cpu/thread_pool.h"
+
 namespace predictor::cpu {
 
 namespace {
@@ -11,12 +13,15 @@ std::int64_t padded_extent(int grid, int stride, int kernel, int dilation) {
   return static_cast<std::int64_t>(grid - 1) * stride + static_cast<std::int64_t>(kernel - 1) * dilation + 1;
 }
 
-// padded[r][c] = in[r - pad_h][c - pad_w], 0 outside the input.
-void pad_plane(const float* in, int height, int width, int pad_h, int pad_w, PaddedPlane plane, float* padded) {
+// Rows [first, last) of the padded plane, padded[r][c] = in[r - pad_h][c -
+// pad_w] (0 outside the input), written from `padded` on (row r at
+// padded + (r - first) * plane.cols).
+void pad_rows(const float* in, int height, int width, int pad_h, int pad_w, PaddedPlane plane, std::int64_t first,
+              std::int64_t last, float* padded) {
   const std::int64_t left = std::min<std::int64_t>(pad_w, plane.cols);
   const std::int64_t right = std::min<std::int64_t>(left + width, plane.cols);
-  for (std::int64_t r = 0; r < plane.rows; ++r) {
-    float* row = padded + r * plane.cols;
+  for (std::int64_t r = first; r < last; ++r) {
+    float* row = padded + (r - first) * plane.cols;
     const std::int64_t ih = r - pad_h;
     if (ih < 0 || ih >= height) {
       std::fill(row, row + plane.cols, 0.0f);
@@ -60,43 +65,87 @@ PaddedPlane depthwise_padded_plane(const PatchGeometry& g) {
           padded_extent(g.grid[1], g.stride[1], g.kernel[1], g.dilation[1])};
 }
 
-void depthwise_conv2d(const PatchGeometry& g, int multiplier, const float* input, const float* weights,
-                      const Epilogue& epilogue, float* output, float* scratch) {
-  const int out_h = g.grid[0], out_w = g.grid[1];
+namespace {
+
+// Output rows [first, last) of every output channel, through a buffer of
+// `buffer_rows` padded rows (at least the rows one output row reads): the
+// rows are taken in bands whose padded rows fit the buffer, and each band
+// pads those rows of each input channel once. Every output row sums the
+// same products in the same order whatever the bands.
+void depthwise_rows(const PatchGeometry& g, int multiplier, const float* input, const float* weights,
+                    const Epilogue& epilogue, float* output, int first, int last, float* buffer,
+                    std::int64_t buffer_rows) {
+  const int out_w = g.grid[1];
   const int kernel_h = g.kernel[0], kernel_w = g.kernel[1];
-  const int stride_w = g.stride[1], dilation_w = g.dilation[1];
+  const int stride_h = g.stride[0], stride_w = g.stride[1];
+  const int dilation_h = g.dilation[0], dilation_w = g.dilation[1];
   const PaddedPlane plane = depthwise_padded_plane(g);
+  const std::int64_t extent = static_cast<std::int64_t>(kernel_h - 1) * dilation_h + 1;  // rows one output row reads
+  const int band = static_cast<int>((buffer_rows - extent) / stride_h + 1);
   const std::size_t in_plane = static_cast<std::size_t>(g.image[0]) * g.image[1];
-  const std::size_t out_plane = static_cast<std::size_t>(out_h) * out_w;
+  const std::size_t out_plane = static_cast<std::size_t>(g.grid[0]) * out_w;
   const std::size_t taps = static_cast<std::size_t>(kernel_h) * kernel_w;
-  for (int c = 0; c < g.channels; ++c) {
-    // Padding read as zeros, like im2col's: a padded tap adds weight * 0.
-    pad_plane(input + c * in_plane, g.image[0], g.image[1], g.pad[0], g.pad[1], plane, scratch);
-    for (int m = 0; m < multiplier; ++m) {
-      const std::size_t o = static_cast<std::size_t>(c) * multiplier + m;
-      const float* w = weights + o * taps;
-      float* out = output + o * out_plane;
-      const float start = epilogue.bias ? epilogue.bias[o] : 0.0f;
-      for (int oh = 0; oh < out_h; ++oh) {
-        float* out_row = out + static_cast<std::size_t>(oh) * out_w;
-        std::fill(out_row, out_row + out_w, start);
-        for (int kh = 0; kh < kernel_h; ++kh) {
-          const float* row =
-              scratch + (static_cast<std::int64_t>(oh) * g.stride[0] + static_cast<std::int64_t>(kh) * g.dilation[0]) *
-                            plane.cols;
-          const float* w_row = w + kh * kernel_w;
-          if (kernel_w == 3 && stride_w == 1) {
-            accumulate_fixed<3, 1>(w_row, row, dilation_w, out_w, out_row);
-          } else if (kernel_w == 3 && stride_w == 2) {
-            accumulate_fixed<3, 2>(w_row, row, dilation_w, out_w, out_row);
-          } else {
-            accumulate_any(w_row, kernel_w, stride_w, dilation_w, row, out_w, out_row);
+  for (int band_first = first; band_first < last; band_first += band) {
+    const int band_last = std::min(last, band_first + band);
+    const std::int64_t row_first = static_cast<std::int64_t>(band_first) * stride_h;
+    const std::int64_t row_last = static_cast<std::int64_t>(band_last - 1) * stride_h + extent;
+    for (int c = 0; c < g.channels; ++c) {
+      // Padding read as zeros, like im2col's: a padded tap adds weight * 0.
+      pad_rows(input + c * in_plane, g.image[0], g.image[1], g.pad[0], g.pad[1], plane, row_first, row_last, buffer);
+      for (int m = 0; m < multiplier; ++m) {
+        const std::size_t o = static_cast<std::size_t>(c) * multiplier + m;
+        const float* w = weights + o * taps;
+        float* out = output + o * out_plane;
+        const float start = epilogue.bias ? epilogue.bias[o] : 0.0f;
+        for (int oh = band_first; oh < band_last; ++oh) {
+          float* out_row = out + static_cast<std::size_t>(oh) * out_w;
+          std::fill(out_row, out_row + out_w, start);
+          for (int kh = 0; kh < kernel_h; ++kh) {
+            const std::int64_t padded_row =
+                static_cast<std::int64_t>(oh) * stride_h + static_cast<std::int64_t>(kh) * dilation_h;
+            const float* row = buffer + (padded_row - row_first) * plane.cols;
+            const float* w_row = w + kh * kernel_w;
+            if (kernel_w == 3 && stride_w == 1) {
+              accumulate_fixed<3, 1>(w_row, row, dilation_w, out_w, out_row);
+            } else if (kernel_w == 3 && stride_w == 2) {
+              accumulate_fixed<3, 2>(w_row, row, dilation_w, out_w, out_row);
+            } else {
+              accumulate_any(w_row, kernel_w, stride_w, dilation_w, row, out_w, out_row);
+            }
           }
+          apply_activation(epilogue.activation, out_row, out_w);
         }
-        apply_activation(epilogue.activation, out_row, out_w);
       }
     }
   }
+}
+
+}  // namespace
+
+void depthwise_conv2d(const PatchGeometry& g, int multiplier, const float* input, const float* weights,
+                      const Epilogue& epilogue, float* output, float* scratch, ThreadPool* pool) {
+  const int out_h = g.grid[0];
+  const PaddedPlane plane = depthwise_padded_plane(g);
+  if (out_h <= 0 || plane.rows <= 0) return;
+  const std::int64_t extent = static_cast<std::int64_t>(g.kernel[0] - 1) * g.dilation[0] + 1;
+  // Threads split the output rows and the scratch plane: each pads the rows
+  // its band reads into its own slice of plane.rows / threads rows, which
+  // must hold one output row's window.
+  const double work = static_cast<double>(g.channels) * multiplier * out_h * g.grid[1] * g.kernel[0] * g.kernel[1];
+  std::int64_t threads = pool_threads(pool);
+  threads = std::min<std::int64_t>({threads, out_h, plane.rows / extent});
+  if (work < 2.0 * kMinElementsPerTask) threads = 1;
+  if (threads <= 1) {
+    depthwise_rows(g, multiplier, input, weights, epilogue, output, 0, out_h, scratch, plane.rows);
+    return;
+  }
+  const std::int64_t slice_rows = plane.rows / threads;
+  parallel_for(pool, static_cast<int>(threads), [&](int t) {
+    const int first = static_cast<int>(out_h * static_cast<std::int64_t>(t) / threads);
+    const int last = static_cast<int>(out_h * static_cast<std::int64_t>(t + 1) / threads);
+    depthwise_rows(g, multiplier, input, weights, epilogue, output, first, last, scratch + t * slice_rows * plane.cols,
+                   slice_rows);
+  });
 }
 
 }  // namespace predictor::cpu

@@ -14,6 +14,8 @@
 
 namespace predictor::cpu {
 
+class ThreadPool;
+
 // The zero-padded input plane: exactly the rows and columns the windows
 // cover, the input placed at (pad[0], pad[1]).
 struct PaddedPlane {
@@ -28,8 +30,11 @@ PaddedPlane depthwise_padded_plane(const PatchGeometry& g);
 // epilogue.bias[o] (when there is a bias); each output row gets the
 // epilogue's activation once its last kernel row is added. Output is
 // (channels * multiplier) x grid_size(g) floats; scratch holds one padded
-// plane (rows * cols floats).
+// plane (rows * cols floats). With `pool` (null: the calling thread alone)
+// the threads split the output rows and share out that one plane of
+// scratch, each padding only the rows its outputs read; every output sums
+// the same products in the same order.
 void depthwise_conv2d(const PatchGeometry& g, int multiplier, const float* input, const float* weights,
-                      const Epilogue& epilogue, float* output, float* scratch);
+                      const Epilogue& epilogue, float* output, float* scratch, ThreadPool* pool = nullptr);
 
 }  // namespace predictor::cpu

@@ -56,25 +56,33 @@ std::size_t column_rows(const PatchGeometry& p) { return static_cast<std::size_t
 std::size_t positions_per_row(const PatchGeometry& p) { return grid_size(p) / p.grid[0]; }
 
 // The per-group gemms of a convolution: out (out_channels x ldc-strided rows)
-// = weights x col (column_rows x ld-strided rows), `columns` wide.
+// = weights x col (column_rows x ld-strided rows), `columns` wide, with the
+// epilogue (may be null) applied in the product (output channels along its
+// rows).
 void grouped_gemm(const ConvGeometry& g, int columns, const float* weights, const float* col, std::size_t ld,
-                  float* out, std::size_t ldc) {
+                  float* out, std::size_t ldc, const Epilogue* epilogue, ThreadPool* pool) {
   const int group_out = g.out_channels / g.group;
   const int group_rows = static_cast<int>(column_rows(g.patches) / g.group);
   for (int gr = 0; gr < g.group; ++gr) {
+    GemmEpilogue fused;
+    if (epilogue) {
+      fused.row_bias = epilogue->bias ? epilogue->bias + static_cast<std::size_t>(gr) * group_out : nullptr;
+      fused.activation = epilogue->activation;
+    }
     gemm(false, false, group_out, columns, group_rows, 1.0f,
          weights + static_cast<std::size_t>(gr) * group_out * group_rows, group_rows,
          col + static_cast<std::size_t>(gr) * group_rows * ld, static_cast<int>(ld), 0.0f,
-         out + static_cast<std::size_t>(gr) * group_out * ldc, static_cast<int>(ldc));
+         out + static_cast<std::size_t>(gr) * group_out * ldc, static_cast<int>(ldc), epilogue ? &fused : nullptr,
+         pool);
   }
 }
 
 // One image by im2col, `block_rows` window rows (first spatial axis) at a
 // time: a block is the convolution over the same image of a grid starting
 // further down, which is a smaller pad. Each block's outputs get the
-// epilogue right after its gemm.
+// epilogue in the product.
 void im2col_convolution(const ConvGeometry& g, int block_rows, const float* input, const float* weights,
-                        const Epilogue& epilogue, float* output, float* col) {
+                        const Epilogue& epilogue, float* output, float* col, ThreadPool* pool) {
   const PatchGeometry& p = g.patches;
   const std::size_t spatial = grid_size(p), inner = positions_per_row(p);
   for (int first = 0; first < p.grid[0]; first += block_rows) {
@@ -84,8 +92,7 @@ void im2col_convolution(const ConvGeometry& g, int block_rows, const float* inpu
     const std::size_t columns = block.grid[0] * inner;
     float* out = output + first * inner;
     im2col(g, block, input, col, columns);
-    grouped_gemm(g, static_cast<int>(columns), weights, col, columns, out, spatial);
-    apply_channel_epilogue(epilogue, g.out_channels, columns, out, spatial, out, spatial);
+    grouped_gemm(g, static_cast<int>(columns), weights, col, columns, out, spatial, &epilogue, pool);
   }
 }
 
@@ -153,7 +160,8 @@ std::size_t convolution_scratch_floats(const ConvGeometry& g, const ConvPlan& pl
 }
 
 void convolution_forward(const ConvGeometry& g, const ConvPlan& plan, int batch, const float* input,
-                         const float* weights, const Epilogue& epilogue, float* output, float* scratch) {
+                         const float* weights, const Epilogue& epilogue, float* output, float* scratch,
+                         ThreadPool* pool) {
   const PatchGeometry& p = g.patches;
   const std::size_t spatial = grid_size(p);
   const std::size_t in_image = static_cast<std::size_t>(g.in_channels) * image_size(p);
@@ -165,13 +173,12 @@ void convolution_forward(const ConvGeometry& g, const ConvPlan& plan, int batch,
       const float* in = input + n * in_image;
       float* out = output + n * out_image;
       if (plan.method == ConvMethod::kDepthwise) {
-        depthwise_conv2d(p, g.out_channels / g.in_channels, in, weights, epilogue, out, scratch);
+        depthwise_conv2d(p, g.out_channels / g.in_channels, in, weights, epilogue, out, scratch, pool);
       } else if (pointwise) {
         // The input is its own column matrix.
-        grouped_gemm(g, static_cast<int>(spatial), weights, in, spatial, out, spatial);
-        apply_channel_epilogue(epilogue, g.out_channels, spatial, out, spatial, out, spatial);
+        grouped_gemm(g, static_cast<int>(spatial), weights, in, spatial, out, spatial, &epilogue, pool);
       } else {
-        im2col_convolution(g, block_rows, in, weights, epilogue, out, scratch);
+        im2col_convolution(g, block_rows, in, weights, epilogue, out, scratch, pool);
       }
     }
     return;
@@ -193,7 +200,7 @@ void convolution_forward(const ConvGeometry& g, const ConvPlan& plan, int batch,
     // One wide product for all the images, then each image's rows move to
     // their place in the output, through the epilogue on the way.
     float* wide = scratch + column_rows(p) * ld;
-    grouped_gemm(g, static_cast<int>(ld), weights, scratch, ld, wide, ld);
+    grouped_gemm(g, static_cast<int>(ld), weights, scratch, ld, wide, ld, nullptr, pool);
     for (int i = 0; i < images; ++i) {
       apply_channel_epilogue(epilogue, g.out_channels, spatial, wide + i * spatial, ld,
                              output + (first + i) * out_image, spatial);
@@ -214,7 +221,8 @@ std::size_t deconvolution_scratch_floats(const ConvGeometry& g, int channels_per
 }
 
 void deconvolution_forward(const ConvGeometry& g, int channels_per_block, int batch, const float* input,
-                           const float* weights, const Epilogue& epilogue, float* output, float* scratch) {
+                           const float* weights, const Epilogue& epilogue, float* output, float* scratch,
+                           ThreadPool* pool) {
   const PatchGeometry& p = g.patches;
   const std::size_t in_spatial = grid_size(p);
   const std::size_t out_spatial = image_size(p);
@@ -237,9 +245,14 @@ void deconvolution_forward(const ConvGeometry& g, int channels_per_block, int ba
         const int channels = std::min(block, group_out - first);
         const int o = gr * group_out + first;
         float* col = pointwise ? out + o * out_spatial : scratch;
+        // Pointwise, the product is the output (one row per channel): the
+        // epilogue goes in it.
+        GemmEpilogue fused;
+        fused.row_bias = epilogue.bias ? epilogue.bias + o : nullptr;
+        fused.activation = epilogue.activation;
         gemm(true, false, static_cast<int>(channels * taps), static_cast<int>(in_spatial), group_in, 1.0f,
              group_weights + first * taps, group_rows, group_input, static_cast<int>(in_spatial), 0.0f, col,
-             static_cast<int>(in_spatial));
+             static_cast<int>(in_spatial), pointwise ? &fused : nullptr, pool);
         if (!pointwise) {
           PatchGeometry slice = p;
           slice.channels = channels;
@@ -249,7 +262,7 @@ void deconvolution_forward(const ConvGeometry& g, int channels_per_block, int ba
     }
     // The image is complete only now: col2im sums overlapping windows into
     // it until the last block.
-    apply_channel_epilogue(epilogue, g.out_channels, out_spatial, out, out_spatial, out, out_spatial);
+    if (!pointwise) apply_channel_epilogue(epilogue, g.out_channels, out_spatial, out, out_spatial, out, out_spatial);
   }
 }
 

@@ -19,6 +19,8 @@
 
 namespace predictor::cpu {
 
+class ThreadPool;
+
 // One image's convolution; the batch is an argument of the calls.
 struct ConvGeometry {
   // The im2col side: for convolution the input image and the output grid;
@@ -52,12 +54,15 @@ std::size_t convolution_scratch_floats(const ConvGeometry& g, const ConvPlan& pl
 // output (batch x out_channels x grid) = input (batch x in_channels x image)
 // convolved with weights (out_channels x in_channels/group x kernel), then
 // the epilogue (the bias, then the fused activation) applied to each block of
-// output as the block is finished: a block of window rows (im2col), one
-// image (pointwise), each image's rows as they leave the batched product,
+// output as the block is finished: in the product's registers (im2col,
+// pointwise), to each image's rows as they leave the batched product, to
 // each output row (depthwise). scratch holds
 // convolution_scratch_floats(g, plan) floats.
+// The products split over `pool`'s threads (null: the calling thread alone),
+// with the same results for any thread count.
 void convolution_forward(const ConvGeometry& g, const ConvPlan& plan, int batch, const float* input,
-                         const float* weights, const Epilogue& epilogue, float* output, float* scratch);
+                         const float* weights, const Epilogue& epilogue, float* output, float* scratch,
+                         ThreadPool* pool = nullptr);
 
 // Deconvolution: the transpose of convolution_forward with the same geometry
 // seen from the other side. output (batch x out_channels x image) from input
@@ -70,6 +75,7 @@ void convolution_forward(const ConvGeometry& g, const ConvPlan& plan, int batch,
 int deconv_channels_per_block(const ConvGeometry& g);
 std::size_t deconvolution_scratch_floats(const ConvGeometry& g, int channels_per_block);
 void deconvolution_forward(const ConvGeometry& g, int channels_per_block, int batch, const float* input,
-                           const float* weights, const Epilogue& epilogue, float* output, float* scratch);
+                           const float* weights, const Epilogue& epilogue, float* output, float* scratch,
+                           ThreadPool* pool = nullptr);
 
 }  // namespace predictor::cpu

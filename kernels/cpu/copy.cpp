@@ -1,15 +1,30 @@
 #include "kernels/cpu/copy.h"
 
+#include <algorithm>
 #include <cstring>
+
+#include "kernels/cpu/thread_pool.h"
 
 namespace predictor::cpu {
 
 void copy_blocks(std::size_t num_blocks, std::size_t block_size, const float* src, std::size_t src_stride, float* dst,
-                 std::size_t dst_stride) {
+                 std::size_t dst_stride, ThreadPool* pool) {
   if (block_size == 0) return;
-  for (std::size_t b = 0; b < num_blocks; ++b) {
-    std::memcpy(dst + b * dst_stride, src + b * src_stride, block_size * sizeof(float));
+  // A copy is cheap per element: a thread gets several times the usual
+  // share before a split pays.
+  constexpr std::size_t kMinFloats = 4 * kMinElementsPerTask;
+  if (num_blocks == 1) {
+    parallel_ranges(pool, block_size, kMinFloats, 16, [&](std::size_t begin, std::size_t end) {
+      std::memcpy(dst + begin, src + begin, (end - begin) * sizeof(float));
+    });
+    return;
   }
+  parallel_ranges(pool, num_blocks, std::max<std::size_t>(kMinFloats / block_size, 1), 1,
+                  [&](std::size_t first, std::size_t last) {
+                    for (std::size_t b = first; b < last; ++b) {
+                      std::memcpy(dst + b * dst_stride, src + b * src_stride, block_size * sizeof(float));
+                    }
+                  });
 }
 
 void tile(std::size_t outer, std::size_t inner, std::size_t tiles, const float* src, float* dst) {

@@ -6,11 +6,14 @@
 
 namespace predictor::cpu {
 
+class ThreadPool;
+
 // Copies `num_blocks` blocks of `block_size` floats: block b goes from
 // src + b * src_stride to dst + b * dst_stride. Concat and Slice are this
-// with one block per outer index.
+// with one block per outer index. Large copies are split over `pool`'s
+// threads (null: the calling thread alone).
 void copy_blocks(std::size_t num_blocks, std::size_t block_size, const float* src, std::size_t src_stride, float* dst,
-                 std::size_t dst_stride);
+                 std::size_t dst_stride, ThreadPool* pool = nullptr);
 
 // dst[o][t][i] = src[o][i] for o < outer, t < tiles, i < inner: each
 // contiguous inner block of src repeated `tiles` times.

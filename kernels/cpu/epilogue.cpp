@@ -69,4 +69,22 @@ void apply_row_epilogue(const Epilogue& epilogue, int m, int n, float* c) {
   });
 }
 
+void apply_gemm_epilogue(const GemmEpilogue& epilogue, int m, int n, float* c, int ldc) {
+  if (epilogue.none()) return;
+  with_activation(epilogue.activation, [&](auto op) {
+    for (int i = 0; i < m; ++i) {
+      float* row = c + static_cast<std::size_t>(i) * ldc;
+      const float* residual =
+          epilogue.residual ? epilogue.residual + static_cast<std::size_t>(i) * epilogue.residual_ld : nullptr;
+      for (int j = 0; j < n; ++j) {
+        float x = row[j];
+        if (epilogue.row_bias) x += epilogue.row_bias[i];
+        if (epilogue.column_bias) x += epilogue.column_bias[j];
+        if (residual) x += residual[j];
+        row[j] = op(x);
+      }
+    }
+  });
+}
+
 }  // namespace predictor::cpu

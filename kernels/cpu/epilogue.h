@@ -25,4 +25,26 @@ void apply_channel_epilogue(const Epilogue& epilogue, int channels, std::size_t 
 // channels along the rows: c[i][j] = activation(c[i][j] + bias[j]).
 void apply_row_epilogue(const Epilogue& epilogue, int m, int n, float* c);
 
+// The epilogue of a matrix product (cpu::gemm), which the product applies to
+// each element of C once it is final, while the tile is still in registers:
+//   c[i][j] = activation(((c[i][j] + row_bias[i]) + column_bias[j]) + residual[i][j])
+// each term only when its pointer is set. row_bias suits convolution
+// (C = weights x columns: output channels along the rows), column_bias the
+// fully connected product (C = inputs x weights^T: outputs along the
+// columns), residual a following Eltwise sum (ResNet's shortcut).
+struct GemmEpilogue {
+  const float* row_bias = nullptr;     // m floats
+  const float* column_bias = nullptr;  // n floats
+  const float* residual = nullptr;     // m x n, row stride residual_ld; may be C itself (then residual_ld == ldc)
+  int residual_ld = 0;
+  Activation activation = {};
+
+  bool none() const { return !row_bias && !column_bias && !residual && activation.none(); }
+};
+
+// The same arithmetic as a separate pass over an m x n block of C (row stride
+// ldc): the reference for the fused one, and what products that do not fuse
+// it (matrix-vector, empty) use.
+void apply_gemm_epilogue(const GemmEpilogue& epilogue, int m, int n, float* c, int ldc);
+
 }  // namespace predictor::cpu

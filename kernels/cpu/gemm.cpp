@@ -6,15 +6,19 @@
 #include <cstddef>
 #include <mutex>
 
+#include "kernels/cpu/cpu_features.h"
+#include "kernels/cpu/sgemm/sgemm.h"
+
 namespace predictor::cpu {
 
 namespace {
 
-// Every product runs on the calling thread: the threads that call forward()
-// are the parallelism, and a multi-threaded OpenBLAS serialises concurrent
-// callers. In libpredictor the OpenBLAS is a private copy (src/CMakeLists.txt),
-// so this touches nobody else's; in the project's own tools and tests, which
-// link the shared OpenBLAS, it sets that process's.
+// OpenBLAS still does the matrix-vector products; each runs on the calling
+// thread: the threads that call forward() are the parallelism, and a
+// multi-threaded OpenBLAS serialises concurrent callers. In libpredictor the
+// OpenBLAS is a private copy (src/CMakeLists.txt), so this touches nobody
+// else's; in the project's own tools and tests, which link the shared
+// OpenBLAS, it sets that process's.
 void run_blas_on_calling_thread() {
   static std::once_flag once;
   std::call_once(once, [] { openblas_set_num_threads(1); });
@@ -49,28 +53,40 @@ void strided_gemv(bool trans, int rows, int cols, float alpha, const float* a, i
 
 void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda, const float* b,
           int ldb, float beta, float* c, int ldc) {
+  gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nullptr, nullptr);
+}
+
+void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda, const float* b,
+          int ldb, float beta, float* c, int ldc, const GemmEpilogue* epilogue, ThreadPool* pool, void* workspace) {
   if (m <= 0 || n <= 0) return;
   if (k <= 0) {
     scale_block(m, n, beta, c, ldc);
+    if (epilogue) apply_gemm_epilogue(*epilogue, m, n, c, ldc);
     return;
   }
-  run_blas_on_calling_thread();
-  // One column or one row: a matrix-vector product, which BLAS does faster
-  // (batch-1 fully connected layers, 1x1 outputs).
-  if (n == 1) {
-    // C (m x 1) = op(A) x, x the single column of op(B).
-    const int incx = trans_b ? 1 : ldb;
-    strided_gemv(trans_a, trans_a ? k : m, trans_a ? m : k, alpha, a, lda, b, incx, beta, c, ldc);
+  // One column or one row: a matrix-vector product (batch-1 fully connected
+  // layers, 1x1 outputs), then the epilogue as a pass of its own.
+  if (n == 1 || m == 1) {
+    run_blas_on_calling_thread();
+    if (n == 1) {
+      // C (m x 1) = op(A) x, x the single column of op(B).
+      const int incx = trans_b ? 1 : ldb;
+      strided_gemv(trans_a, trans_a ? k : m, trans_a ? m : k, alpha, a, lda, b, incx, beta, c, ldc);
+    } else {
+      // C^T (n x 1) = op(B)^T x, x the single row of op(A).
+      const int incx = trans_a ? lda : 1;
+      strided_gemv(!trans_b, trans_b ? n : k, trans_b ? k : n, alpha, b, ldb, a, incx, beta, c, 1);
+    }
+    if (epilogue) apply_gemm_epilogue(*epilogue, m, n, c, ldc);
     return;
   }
-  if (m == 1) {
-    // C^T (n x 1) = op(B)^T x, x the single row of op(A).
-    const int incx = trans_a ? lda : 1;
-    strided_gemv(!trans_b, trans_b ? n : k, trans_b ? k : n, alpha, b, ldb, a, incx, beta, c, 1);
-    return;
-  }
-  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha,
-              a, lda, b, ldb, beta, c, ldc);
+  sgemm::sgemm(detected_isa(), trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, epilogue, pool,
+               workspace);
+}
+
+std::size_t gemm_workspace_bytes(int m, int n, int k, int threads) {
+  if (m <= 1 || n <= 1 || k <= 0) return 0;
+  return sgemm::workspace_bytes(detected_isa(), m, n, k, threads);
 }
 
 }  // namespace predictor::cpu

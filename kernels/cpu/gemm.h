@@ -1,17 +1,39 @@
 #pragma once
-// A thin layer over OpenBLAS's single-precision BLAS: row-major matrix
-// products with explicit leading dimensions (the bias and activation of a
-// fully connected product: kernels/cpu/epilogue.h). Each product runs on the
-// calling thread.
+// Row-major single-precision matrix products with explicit leading
+// dimensions, on the project's own SGEMM (kernels/cpu/sgemm: packed,
+// cache-blocked, a microkernel per instruction set chosen at run time from
+// the CPU's features), optionally with a fused epilogue (bias, residual,
+// activation: GemmEpilogue in kernels/cpu/epilogue.h) and split over a
+// replica's compute threads.
+
+#include <cstddef>
+
+#include "kernels/cpu/epilogue.h"
 
 namespace predictor::cpu {
 
+class ThreadPool;
+
 // C = alpha * op(A) * op(B) + beta * C, row-major. op(A) is m x k, op(B) is
 // k x n, C is m x n; lda, ldb and ldc are the row strides of A, B and C as
-// stored (before op). Empty products are handled without calling BLAS: with
-// k == 0, C becomes beta * C (exactly zero when beta is 0). Products with one
-// row or one column go to BLAS's matrix-vector product.
+// stored (before op). With beta 0, C is not read (NaN or Inf garbage in it
+// does not survive). Empty products touch nothing (m or n 0) or make C beta
+// * C (k 0, exactly zero when beta is 0). Each element is a sum over k in
+// order (in blocks), so results are the same bits for any thread count.
 void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda, const float* b,
           int ldb, float beta, float* c, int ldc);
+
+// The same, then `epilogue` (null: none) applied to every element of C as
+// its tile is written, and split over `pool`'s threads (null: the calling
+// thread only). `workspace`, when not null, is 64-byte aligned scratch of
+// gemm_workspace_bytes(m, n, k, pool_threads(pool)) bytes for the packed
+// panels; null uses buffers owned by the threads that run the product.
+void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda, const float* b,
+          int ldb, float beta, float* c, int ldc, const GemmEpilogue* epilogue, ThreadPool* pool,
+          void* workspace = nullptr);
+
+// The scratch a gemm of this shape needs over `threads` threads (0 for
+// products that pack nothing).
+std::size_t gemm_workspace_bytes(int m, int n, int k, int threads);
 
 }  // namespace predictor::cpu

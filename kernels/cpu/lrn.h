@@ -7,19 +7,23 @@
 //    (shift 1, scale alpha, power -beta) -> product with x, so
 //    y = x * (1 + alpha * average of x^2 over the n x n window)^-beta; k is
 //    not used.
-// n (local_size) is odd. out may equal in.
+// n (local_size) is odd. out may equal in. Large inputs are split over
+// `pool`'s threads (null: the calling thread alone) without changing any
+// result: across channels by spatial position, within a channel by plane.
 
 #include <cstddef>
 
 namespace predictor::cpu {
+
+class ThreadPool;
 
 // Floats of scratch each kernel needs.
 std::size_t lrn_across_channels_scratch(int channels, std::size_t spatial);
 std::size_t lrn_within_channel_scratch(int height, int width);
 
 void lrn_across_channels(const float* in, int num, int channels, std::size_t spatial, int local_size, float alpha,
-                         float beta, float k, float* out, float* scratch);
+                         float beta, float k, float* out, float* scratch, ThreadPool* pool = nullptr);
 void lrn_within_channel(const float* in, int num, int channels, int height, int width, int local_size, float alpha,
-                        float beta, float* out, float* scratch);
+                        float beta, float* out, float* scratch, ThreadPool* pool = nullptr);
 
 }  // namespace predictor::cpu

@@ -1,6 +1,9 @@
 #include "kernels/cpu/normalization.h"
 
+#include <algorithm>
 #include <cmath>
+
+#include "kernels/cpu/thread_pool.h"
 
 namespace predictor::cpu {
 
@@ -9,34 +12,41 @@ namespace {
 // y = f_d(x) over (outer, dim, inner) data, where channel(d) returns f_d, the
 // element-wise function for parameter index d. channel(d) is called out of
 // the inner loop, so that f_d holds its parameters in registers; templates,
-// so that both inline into the loops.
+// so that both inline into the loops. Large data is split over the pool's
+// threads by row (inner == 1) or by plane; each element is computed the
+// same way wherever the split falls.
 template <typename Channel>
 void broadcast_apply(const float* in, std::size_t outer, std::size_t dim, std::size_t inner, float* out,
-                     Channel channel) {
+                     ThreadPool* pool, Channel channel) {
   if (inner == 1) {
     // E.g. (N, C) data: the parameters run along the contiguous axis.
-    for (std::size_t o = 0; o < outer; ++o) {
-      const float* x = in + o * dim;
-      float* y = out + o * dim;
-      for (std::size_t d = 0; d < dim; ++d) y[d] = channel(d)(x[d]);
-    }
+    const std::size_t min_rows = std::max<std::size_t>(kMinElementsPerTask / std::max<std::size_t>(dim, 1), 1);
+    parallel_ranges(pool, outer, min_rows, 1, [&](std::size_t first, std::size_t last) {
+      for (std::size_t o = first; o < last; ++o) {
+        const float* x = in + o * dim;
+        float* y = out + o * dim;
+        for (std::size_t d = 0; d < dim; ++d) y[d] = channel(d)(x[d]);
+      }
+    });
     return;
   }
-  for (std::size_t o = 0; o < outer; ++o) {
-    for (std::size_t d = 0; d < dim; ++d) {
-      const std::size_t offset = (o * dim + d) * inner;
+  if (inner == 0) return;
+  const std::size_t min_planes = std::max<std::size_t>(kMinElementsPerTask / inner, 1);
+  parallel_ranges(pool, outer * dim, min_planes, 1, [&](std::size_t first, std::size_t last) {
+    for (std::size_t plane = first; plane < last; ++plane) {
+      const std::size_t offset = plane * inner;
       const float* x = in + offset;
       float* y = out + offset;
-      const auto f = channel(d);
+      const auto f = channel(plane % dim);
       for (std::size_t i = 0; i < inner; ++i) y[i] = f(x[i]);
     }
-  }
+  });
 }
 
 template <bool kBias>
 void scale_broadcast_impl(const float* in, std::size_t outer, std::size_t dim, std::size_t inner, const float* scale,
-                          const float* bias, float* out) {
-  broadcast_apply(in, outer, dim, inner, out, [scale, bias](std::size_t d) {
+                          const float* bias, float* out, ThreadPool* pool) {
+  broadcast_apply(in, outer, dim, inner, out, pool, [scale, bias](std::size_t d) {
     const float s = scale[d];
     const float b = kBias ? bias[d] : 0.0f;
     return [s, b](float x) { return kBias ? x * s + b : x * s; };
@@ -55,34 +65,39 @@ void batch_norm_stored_stats(const float* mean, const float* variance, float mov
 }
 
 void batch_norm_batch_stats(const float* in, int num, int channels, std::size_t spatial, float eps, float* channel_mean,
-                            float* inv_std) {
+                            float* inv_std, ThreadPool* pool) {
   const double count = static_cast<double>(num) * static_cast<double>(spatial);
   if (count == 0) return;  // nothing to normalise
   const std::size_t image = static_cast<std::size_t>(channels) * spatial;
-  for (int c = 0; c < channels; ++c) {
-    // Double accumulators: a channel may hold millions of values.
-    double sum = 0;
-    for (int n = 0; n < num; ++n) {
-      const float* x = in + n * image + c * spatial;
-      for (std::size_t i = 0; i < spatial; ++i) sum += x[i];
-    }
-    const float mean = static_cast<float>(sum / count);
-    double squares = 0;
-    for (int n = 0; n < num; ++n) {
-      const float* x = in + n * image + c * spatial;
-      for (std::size_t i = 0; i < spatial; ++i) {
-        const double centred = x[i] - mean;
-        squares += centred * centred;
+  // Channels are independent; each one's sums stay on one thread, in order.
+  const std::size_t channel_work = 2 * static_cast<std::size_t>(num) * spatial;
+  const std::size_t min_channels = std::max<std::size_t>(kMinElementsPerTask / channel_work, 1);
+  parallel_ranges(pool, static_cast<std::size_t>(channels), min_channels, 1, [&](std::size_t first, std::size_t last) {
+    for (std::size_t c = first; c < last; ++c) {
+      // Double accumulators: a channel may hold millions of values.
+      double sum = 0;
+      for (int n = 0; n < num; ++n) {
+        const float* x = in + n * image + c * spatial;
+        for (std::size_t i = 0; i < spatial; ++i) sum += x[i];
       }
+      const float mean = static_cast<float>(sum / count);
+      double squares = 0;
+      for (int n = 0; n < num; ++n) {
+        const float* x = in + n * image + c * spatial;
+        for (std::size_t i = 0; i < spatial; ++i) {
+          const double centred = x[i] - mean;
+          squares += centred * centred;
+        }
+      }
+      channel_mean[c] = mean;
+      inv_std[c] = 1.0f / std::sqrt(static_cast<float>(squares / count) + eps);
     }
-    channel_mean[c] = mean;
-    inv_std[c] = 1.0f / std::sqrt(static_cast<float>(squares / count) + eps);
-  }
+  });
 }
 
 void batch_norm_apply(const float* in, int num, int channels, std::size_t spatial, const float* channel_mean,
-                      const float* inv_std, float* out) {
-  broadcast_apply(in, num, channels, spatial, out, [channel_mean, inv_std](std::size_t c) {
+                      const float* inv_std, float* out, ThreadPool* pool) {
+  broadcast_apply(in, num, channels, spatial, out, pool, [channel_mean, inv_std](std::size_t c) {
     const float mean = channel_mean[c];
     const float factor = inv_std[c];
     return [mean, factor](float x) { return (x - mean) * factor; };
@@ -90,39 +105,43 @@ void batch_norm_apply(const float* in, int num, int channels, std::size_t spatia
 }
 
 void scale_broadcast(const float* in, std::size_t outer, std::size_t dim, std::size_t inner, const float* scale,
-                     const float* bias, float* out) {
+                     const float* bias, float* out, ThreadPool* pool) {
   if (bias != nullptr) {
-    scale_broadcast_impl<true>(in, outer, dim, inner, scale, bias, out);
+    scale_broadcast_impl<true>(in, outer, dim, inner, scale, bias, out, pool);
   } else {
-    scale_broadcast_impl<false>(in, outer, dim, inner, scale, nullptr, out);
+    scale_broadcast_impl<false>(in, outer, dim, inner, scale, nullptr, out, pool);
   }
 }
 
 void bias_broadcast(const float* in, std::size_t outer, std::size_t dim, std::size_t inner, const float* bias,
-                    float* out) {
-  broadcast_apply(in, outer, dim, inner, out, [bias](std::size_t d) {
+                    float* out, ThreadPool* pool) {
+  broadcast_apply(in, outer, dim, inner, out, pool, [bias](std::size_t d) {
     const float b = bias[d];
     return [b](float x) { return x + b; };
   });
 }
 
 void mean_variance_normalize(const float* in, std::size_t rows, std::size_t dim, bool normalize_variance, float eps,
-                             float* out) {
+                             float* out, ThreadPool* pool) {
   if (dim == 0) return;
-  for (std::size_t r = 0; r < rows; ++r) {
-    const float* x = in + r * dim;
-    float* y = out + r * dim;
-    double sum = 0;
-    for (std::size_t i = 0; i < dim; ++i) sum += x[i];
-    const float mean = static_cast<float>(sum / static_cast<double>(dim));
-    for (std::size_t i = 0; i < dim; ++i) y[i] = x[i] - mean;
-    if (!normalize_variance) continue;
-    double squares = 0;
-    for (std::size_t i = 0; i < dim; ++i) squares += static_cast<double>(y[i]) * y[i];
-    const float deviation = std::sqrt(static_cast<float>(squares / static_cast<double>(dim)));
-    const float factor = 1.0f / (deviation + eps);
-    for (std::size_t i = 0; i < dim; ++i) y[i] *= factor;
-  }
+  // Rows are independent; each row's sums stay on one thread, in order.
+  const std::size_t min_rows = std::max<std::size_t>(kMinElementsPerTask / (3 * dim), 1);
+  parallel_ranges(pool, rows, min_rows, 1, [&](std::size_t first, std::size_t last) {
+    for (std::size_t r = first; r < last; ++r) {
+      const float* x = in + r * dim;
+      float* y = out + r * dim;
+      double sum = 0;
+      for (std::size_t i = 0; i < dim; ++i) sum += x[i];
+      const float mean = static_cast<float>(sum / static_cast<double>(dim));
+      for (std::size_t i = 0; i < dim; ++i) y[i] = x[i] - mean;
+      if (!normalize_variance) continue;
+      double squares = 0;
+      for (std::size_t i = 0; i < dim; ++i) squares += static_cast<double>(y[i]) * y[i];
+      const float deviation = std::sqrt(static_cast<float>(squares / static_cast<double>(dim)));
+      const float factor = 1.0f / (deviation + eps);
+      for (std::size_t i = 0; i < dim; ++i) y[i] *= factor;
+    }
+  });
 }
 
 }  // namespace predictor::cpu

@@ -2,11 +2,15 @@
 // Per-channel affine and normalisation kernels with BVLC Caffe's semantics:
 // batch normalisation, broadcast scale / bias (Caffe's Scale and Bias
 // layers) and mean-variance normalisation (MVN). Every kernel accepts
-// out == in.
+// out == in, and splits large data over `pool`'s threads (null: the calling
+// thread alone) by channel, row or plane: each sum stays on one thread, in
+// order, so the result does not depend on the threads.
 
 #include <cstddef>
 
 namespace predictor::cpu {
+
+class ThreadPool;
 
 // --- Batch normalisation on num x channels x spatial data ---------------------
 
@@ -18,19 +22,19 @@ void batch_norm_stored_stats(const float* mean, const float* variance, float mov
 // The same from the data's own statistics over num and spatial, with the
 // biased variance E((x - E x)^2), as Caffe's use_global_stats: false.
 void batch_norm_batch_stats(const float* in, int num, int channels, std::size_t spatial, float eps, float* channel_mean,
-                            float* inv_std);
+                            float* inv_std, ThreadPool* pool = nullptr);
 // out = (in - channel_mean[c]) * inv_std[c].
 void batch_norm_apply(const float* in, int num, int channels, std::size_t spatial, const float* channel_mean,
-                      const float* inv_std, float* out);
+                      const float* inv_std, float* out, ThreadPool* pool = nullptr);
 
 // --- Broadcast scale and bias on outer x dim x inner data ---------------------
 
 // out = in * scale[d] (+ bias[d] when bias is not null).
 void scale_broadcast(const float* in, std::size_t outer, std::size_t dim, std::size_t inner, const float* scale,
-                     const float* bias, float* out);
+                     const float* bias, float* out, ThreadPool* pool = nullptr);
 // out = in + bias[d].
 void bias_broadcast(const float* in, std::size_t outer, std::size_t dim, std::size_t inner, const float* bias,
-                    float* out);
+                    float* out, ThreadPool* pool = nullptr);
 
 // --- Mean-variance normalisation of rows x dim data ---------------------------
 
@@ -38,6 +42,6 @@ void bias_broadcast(const float* in, std::size_t outer, std::size_t dim, std::si
 // standard deviation plus eps (Caffe adds eps to the deviation, not to the
 // variance).
 void mean_variance_normalize(const float* in, std::size_t rows, std::size_t dim, bool normalize_variance, float eps,
-                             float* out);
+                             float* out, ThreadPool* pool = nullptr);
 
 }  // namespace predictor::cpu

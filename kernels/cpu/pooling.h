@@ -13,6 +13,8 @@
 
 namespace predictor::cpu {
 
+class ThreadPool;
+
 struct PoolGeometry {
   int height = 0;
   int width = 0;
@@ -37,10 +39,14 @@ std::int64_t pooled_extent(std::int64_t size, std::int64_t kernel, std::int64_t 
 // out (and argmax, when not null) hold planes * pooled_height * pooled_width
 // values. argmax receives the flat index h * width + w of the maximum within
 // its plane, as a float; a window holding nothing above -FLT_MAX yields
-// -FLT_MAX and index -1, as in Caffe.
-void max_pool(const float* in, std::size_t planes, const PoolGeometry& geometry, float* out, float* argmax);
-void ave_pool(const float* in, std::size_t planes, const PoolGeometry& geometry, float* out);
+// -FLT_MAX and index -1, as in Caffe. Large inputs split their planes over
+// `pool`'s threads (null: the calling thread alone); results do not change.
+void max_pool(const float* in, std::size_t planes, const PoolGeometry& geometry, float* out, float* argmax,
+              ThreadPool* pool = nullptr);
+void ave_pool(const float* in, std::size_t planes, const PoolGeometry& geometry, float* out,
+              ThreadPool* pool = nullptr);
 // geometry.pad_h and pad_w must be 0 (Caffe has no padded stochastic pooling).
-void stochastic_pool_test(const float* in, std::size_t planes, const PoolGeometry& geometry, float* out);
+void stochastic_pool_test(const float* in, std::size_t planes, const PoolGeometry& geometry, float* out,
+                          ThreadPool* pool = nullptr);
 
 }  // namespace predictor::cpu

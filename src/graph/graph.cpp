@@ -115,10 +115,43 @@ void Graph::SetTop(int producer, int index, int id) {
   values_[id].producer = producer;
 }
 
-int Graph::InsertAfter(int id, Node node, const std::string& name) {
-  for (const Value& value : values_) {
-    if (value.name == name) throw std::logic_error("graph optimizer: a value named '" + name + "' already exists");
+bool Graph::has_layer_named(const std::string& name) const {
+  return std::any_of(nodes_.begin(), nodes_.end(), [&](const Node& node) { return node.name() == name; });
+}
+
+bool Graph::has_value_named(const std::string& name) const {
+  return std::any_of(values_.begin(), values_.end(), [&](const Value& value) { return value.name == name; });
+}
+
+void Graph::MakeRoom(int at) {
+  for (Value& value : values_) {
+    if (value.producer >= at) ++value.producer;
+    for (int& consumer : value.consumers) {
+      if (consumer >= at) ++consumer;
+    }
   }
+}
+
+int Graph::AddValue(const std::string& name, const std::vector<int>& shape) {
+  if (has_value_named(name)) throw std::logic_error("graph optimizer: a value named '" + name + "' already exists");
+  values_.push_back(Value{name, shape, -1, {}, false});
+  return static_cast<int>(values_.size()) - 1;
+}
+
+int Graph::Insert(int at, Node node) {
+  MakeRoom(at);
+  for (int b : node.bottoms) {
+    auto& consumers = values_[b].consumers;
+    consumers.insert(std::upper_bound(consumers.begin(), consumers.end(), at), at);
+  }
+  for (int t : node.tops) values_[t].producer = at;
+  node.removed = false;
+  nodes_.insert(nodes_.begin() + at, std::move(node));
+  return at;
+}
+
+int Graph::InsertAfter(int id, Node node, const std::string& name) {
+  if (has_value_named(name)) throw std::logic_error("graph optimizer: a value named '" + name + "' already exists");
   // id's name as written in place after it (a deploy net writes a name
   // again only in place).
   std::vector<int> later;
@@ -129,12 +162,7 @@ int Graph::InsertAfter(int id, Node node, const std::string& name) {
     }
   }
   const int at = values_[id].producer + 1;
-  for (Value& value : values_) {
-    if (value.producer >= at) ++value.producer;
-    for (int& consumer : value.consumers) {
-      if (consumer >= at) ++consumer;
-    }
-  }
+  MakeRoom(at);
   node.param.clear_bottom();
   node.param.clear_top();
   node.param.add_bottom(values_[id].name);

@@ -95,8 +95,23 @@ class Graph {
   // version of id's name is kept (the caller reads it by that name). Throws
   // std::logic_error when `name` is already a value's (a pass bug).
   int InsertAfter(int id, Node node, const std::string& name);
+  // A new value named `name` of shape `shape`, not yet written or read: a
+  // node Insert()s as its top writes it. Throws std::logic_error when `name`
+  // is already a value's (a pass bug).
+  int AddValue(const std::string& name, const std::vector<int>& shape);
+  // Puts `node`, whose bottoms and tops are value ids already set, at index
+  // `at` (the indices of the nodes from there on move up by one): it reads
+  // its bottoms (after their producers: the caller's to ensure) and becomes
+  // the producer of its tops. Returns `at`.
+  int Insert(int at, Node node);
+  // Whether a node (removed ones too) or a value has this name.
+  bool has_layer_named(const std::string& name) const;
+  bool has_value_named(const std::string& name) const;
 
  private:
+  // Moves the node indices from `at` on up by one, in every value's
+  // producer and consumers, before a node goes in at `at`.
+  void MakeRoom(int at);
   // The node that next writes the name of value `id` in place (replacing
   // it), or num_nodes() when none does; node `skip` does not count.
   int overwritten_at(int id, int skip = -1) const;

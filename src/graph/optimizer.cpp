@@ -17,9 +17,11 @@ const std::vector<Pass>& all_passes() {
   // and consumer side by side; BatchNorm/Scale folds before the lone-Scale
   // fold (which would otherwise take the Scale of a BatchNorm + Scale
   // pair); in-place activations next, on the final structure; the
-  // activation fusion last (an in-place ReLU fuses as well as another; the
+  // activation fusion next (an in-place ReLU fuses as well as another; the
   // passes before it keep BVLC's layer types, so that without it the result
-  // is a BVLC model).
+  // is a BVLC model); the sibling convolutions last, once the activations
+  // they apply are settled (siblings merge only with the same one: each
+  // fused first, three 1x1 branches with their ReLUs become one layer).
   static const std::vector<Pass> passes = {
       fold_input_preprocessing_pass({}),
       remove_noops_pass(),
@@ -27,6 +29,7 @@ const std::vector<Pass>& all_passes() {
       fold_scale_pass(),
       inplace_activations_pass(),
       fuse_activation_pass(),
+      fuse_sibling_convolutions_pass(),
   };
   return passes;
 }

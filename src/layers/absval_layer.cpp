@@ -18,7 +18,9 @@ class AbsValLayer : public ElementwiseLayer {
   using ElementwiseLayer::ElementwiseLayer;
 
  protected:
-  void compute(const float* in, float* out, std::size_t count) override { cpu::absval_forward(in, out, count); }
+  void compute(const float* in, float* out, std::size_t count, cpu::ThreadPool* pool) override {
+    cpu::absval_forward(in, out, count, pool);
+  }
 
 #if PREDICTOR_HAVE_CUDA
  public:

@@ -81,9 +81,10 @@ class BatchNormLayer : public Layer {
       if (weights().size() != 3) fail("blobs", "no statistics bound (mean, variance, scale factor)");
       cpu::batch_norm_stored_stats(weight_data(0), weight_data(1), weight_data(2)[0], eps_, c, channel_mean, inv_std);
     } else {
-      cpu::batch_norm_batch_stats(in.cpu_data(), num, c, spatial, eps_, channel_mean, inv_std);
+      cpu::batch_norm_batch_stats(in.cpu_data(), num, c, spatial, eps_, channel_mean, inv_std, context.pool);
     }
-    cpu::batch_norm_apply(in.cpu_data(), num, c, spatial, channel_mean, inv_std, top[0]->mutable_cpu_data());
+    cpu::batch_norm_apply(in.cpu_data(), num, c, spatial, channel_mean, inv_std, top[0]->mutable_cpu_data(),
+                          context.pool);
   }
 
 #if PREDICTOR_HAVE_CUDA

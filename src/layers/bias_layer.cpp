@@ -49,12 +49,12 @@ class BiasLayer : public BroadcastLayerBase {
   }
 
   void forward_cpu(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top,
-                   const ForwardContext&) override {
+                   const ForwardContext& context) override {
     const bool bias_from_bottom = bottom.size() > 1;
     if (!bias_from_bottom && weights().size() != 1) fail("blobs", "no bias bound");
     const float* bias = bias_from_bottom ? bottom[1]->cpu_data() : weight_data(0);
     cpu::bias_broadcast(bottom[0]->cpu_data(), broadcast_.outer, broadcast_.dim, broadcast_.inner, bias,
-                        top[0]->mutable_cpu_data());
+                        top[0]->mutable_cpu_data(), context.pool);
   }
 
 #if PREDICTOR_HAVE_CUDA

@@ -27,8 +27,8 @@ class ClipLayer : public ElementwiseLayer {
   }
 
  protected:
-  void compute(const float* in, float* out, std::size_t count) override {
-    cpu::clip_forward(in, out, count, min_, max_);
+  void compute(const float* in, float* out, std::size_t count, cpu::ThreadPool* pool) override {
+    cpu::clip_forward(in, out, count, min_, max_, pool);
   }
 
 #if PREDICTOR_HAVE_CUDA

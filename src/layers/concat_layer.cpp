@@ -50,8 +50,21 @@ class ConcatLayer : public Layer {
     top[0]->Reshape(top_shape);
   }
 
+  // With one outer block (batch 1 along the channels) every bottom is one
+  // contiguous run of the top.
+  ElidableCopy elidable_copy(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top) const override {
+    if (top[0]->count(0, axis_) != 1) return {};
+    ElidableCopy copy{CopyKind::kGather, {}};
+    std::size_t offset = 0;
+    for (const Blob* b : bottom) {
+      copy.offsets.push_back(offset);
+      offset += b->count();
+    }
+    return copy;
+  }
+
   void forward_cpu(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top,
-                   const ForwardContext&) override {
+                   const ForwardContext& context) override {
     Blob& out = *top[0];
     const std::size_t outer = out.count(0, axis_);
     const std::size_t inner = out.count(axis_ + 1);
@@ -59,7 +72,7 @@ class ConcatLayer : public Layer {
     float* dst = out.mutable_cpu_data();
     for (const Blob* b : bottom) {
       const std::size_t block = static_cast<std::size_t>(b->shape(axis_)) * inner;
-      cpu::copy_blocks(outer, block, b->cpu_data(), block, dst, top_block);
+      cpu::copy_blocks(outer, block, b->cpu_data(), block, dst, top_block, context.pool);
       dst += block;
     }
   }

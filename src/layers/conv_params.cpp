@@ -10,6 +10,7 @@
 
 #if PREDICTOR_HAVE_CUDA
 #include "kernels/cuda/gemm.h"
+#include "kernels/cuda/gemm_epilogue.h"
 #endif
 
 namespace predictor {
@@ -300,6 +301,56 @@ void ConvolutionLayerBase::grouped_gemm_gpu(const GroupedGemm& p, int images, in
     }
   }
 }
+
+void ConvolutionLayerBase::grouped_gemm_epilogue_gpu(const GroupedGemm& p, int images, int groups, const float* bias,
+                                                     const cpu::Activation& activation, cudaStream_t stream) {
+  const auto stride = [](std::size_t floats) { return static_cast<long long>(floats); };
+  cuda::EpilogueGemm gemm;
+  gemm.trans_a = p.trans_a;
+  gemm.m = p.m;
+  gemm.n = p.n;
+  gemm.k = p.k;
+  gemm.a = p.a;  // one per group, shared by the images
+  gemm.lda = p.lda;
+  gemm.a_group_stride = stride(p.a_group);
+  gemm.b = p.b;
+  gemm.ldb = p.ldb;
+  gemm.b_stride = stride(p.b_image);
+  gemm.b_group_stride = stride(p.b_group);
+  gemm.c = p.c;
+  gemm.ldc = p.ldc;
+  gemm.c_stride = stride(p.c_image);
+  gemm.c_group_stride = stride(p.c_group);
+  gemm.batch = images;
+  gemm.groups = groups;
+  gemm.row_bias = bias;
+  gemm.row_bias_group_stride = p.m;
+  gemm.activation = activation;
+  cuda::gemm_epilogue(gemm, stream);
+}
 #endif
+
+namespace {
+
+// The layer's own resolution, without its kernels: reshape only.
+class ConvShapeProbe final : public ConvolutionLayerBase {
+ public:
+  ConvShapeProbe(const caffe::LayerParameter& param, bool transposed) : ConvolutionLayerBase(param, transposed) {}
+  void reshape(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top) override {
+    reshape_tops(bottom, top);
+  }
+  void forward_cpu(const std::vector<const Blob*>&, const std::vector<Blob*>&, const ForwardContext&) override {}
+  using ConvolutionLayerBase::shapes;
+};
+
+}  // namespace
+
+ConvShapes resolve_conv_shapes(const caffe::LayerParameter& param, const std::vector<int>& bottom, bool transposed) {
+  ConvShapeProbe probe(param, transposed);
+  const Blob input(bottom);  // shapes only: storage is allocated on first use
+  Blob output;
+  probe.reshape({&input}, {&output});
+  return probe.shapes();
+}
 
 }  // namespace predictor

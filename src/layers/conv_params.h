@@ -38,6 +38,14 @@ struct ConvShapes {
   cpu::ConvGeometry geometry;
 };
 
+// The shapes a Convolution (`transposed`: a Deconvolution) with parameters
+// `param` gives an input of shape `bottom`, resolved as the layer resolves
+// them: the per-axis kernel, stride, pad and dilation in geometry.patches
+// whether the parameters give them once, per axis or as _h/_w fields (for
+// the graph passes, which compare layers by geometry). Throws
+// predictor::Error where the layer would.
+ConvShapes resolve_conv_shapes(const caffe::LayerParameter& param, const std::vector<int>& bottom, bool transposed);
+
 class ConvolutionLayerBase : public Layer {
  public:
   // `transposed`: Deconvolution.
@@ -95,6 +103,12 @@ class ConvolutionLayerBase : public Layer {
   };
   static void grouped_gemm_gpu(const GroupedGemm& p, int images, int groups, cublasHandle_t handle,
                                cudaStream_t stream);
+  // The same products in one launch of cuda::gemm_epilogue, which applies
+  // the layer's epilogue in registers: `bias` (one per row, i.e. output
+  // channel; group gr's at bias + gr * m; may be null), then `activation`.
+  // For the layers that cuda::prefer_fused_gemm sends there at prepare_gpu.
+  static void grouped_gemm_epilogue_gpu(const GroupedGemm& p, int images, int groups, const float* bias,
+                                        const cpu::Activation& activation, cudaStream_t stream);
 #endif
 
  private:

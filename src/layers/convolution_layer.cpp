@@ -11,6 +11,7 @@
 
 #if PREDICTOR_HAVE_CUDA
 #include "kernels/cuda/conv_depthwise.h"
+#include "kernels/cuda/gemm_epilogue.h"
 #include "kernels/cuda/im2col.h"
 #include "layers/cuda_context.h"
 #endif
@@ -37,7 +38,8 @@ class ConvolutionLayer : public ConvolutionLayerBase {
     const float* bias = checked_bias();
     for (std::size_t i = 0; i < bottom.size(); ++i) {
       cpu::convolution_forward(shapes().geometry, plan_, shapes().num, bottom[i]->cpu_data(), weight_data(0),
-                               epilogue(bias), top[i]->mutable_cpu_data(), static_cast<float*>(context.scratch));
+                               epilogue(bias), top[i]->mutable_cpu_data(), static_cast<float*>(context.scratch),
+                               context.pool);
     }
   }
 
@@ -45,22 +47,26 @@ class ConvolutionLayer : public ConvolutionLayerBase {
   // The CPU's methods on the GPU: the direct depthwise kernel for groups of
   // one input channel (2-D; always, where the CPU also weighs its padded
   // plane), the input itself as the column matrix for 1x1 stride-1 unpadded
-  // kernels, else im2col; then one batched gemm per group (or per image) and
-  // the bias with the fused activation in one pass (apply_epilogue_gpu; the
-  // depthwise kernel applies both in registers). Applying them in the GEMM's
-  // own epilogue, in registers, is future work (issue 11).
+  // kernels, else im2col; then the products of every image and group, either
+  // in one launch of cuda::gemm_epilogue, which applies the bias and the
+  // fused activation in registers, or as batched cuBLAS gemms followed by
+  // one pass for both (apply_epilogue_gpu): cuda::prefer_fused_gemm decides
+  // by the product's shape at prepare_gpu. The depthwise kernel applies both
+  // in registers.
   bool supports_gpu() const override { return true; }
 
   std::size_t prepare_gpu(const std::vector<const Blob*>&, const std::vector<Blob*>&) override {
     const cpu::ConvGeometry& g = shapes().geometry;
     gpu_images_ = 1;
     gpu_block_rows_ = 0;
+    gpu_fused_gemm_ = false;
     if (g.group > 1 && cpu::conv_method_applies(g, cpu::ConvMethod::kDepthwise)) {
       gpu_method_ = cpu::ConvMethod::kDepthwise;
       return 0;
     }
     if (cpu::conv_method_applies(g, cpu::ConvMethod::kPointwise)) {
       gpu_method_ = cpu::ConvMethod::kPointwise;
+      plan_gemm_gpu(cpu::grid_size(g.patches), shapes().num);
       return 0;
     }
     gpu_method_ = cpu::ConvMethod::kIm2col;
@@ -70,11 +76,13 @@ class ConvolutionLayer : public ConvolutionLayerBase {
     const std::size_t budget = std::max(kGpuColumnBudget, static_cast<std::size_t>(g.out_channels) * spatial);
     if (rows * spatial <= budget) {
       gpu_images_ = gpu_images_per_chunk(rows * spatial, budget);
+      plan_gemm_gpu(spatial, gpu_images_);
       return scratch_floats_to_bytes(rows * spatial * gpu_images_);
     }
     // One image's columns a block of window rows (first spatial axis) at a time.
     const std::size_t row_floats = rows * (spatial / p.grid[0]);
     gpu_block_rows_ = static_cast<int>(std::clamp<std::size_t>(budget / row_floats, 1, p.grid[0]));
+    plan_gemm_gpu(gpu_block_rows_ * (spatial / p.grid[0]), 1);
     return scratch_floats_to_bytes(row_floats * gpu_block_rows_);
   }
 
@@ -118,7 +126,7 @@ class ConvolutionLayer : public ConvolutionLayerBase {
         gemm.b_image = in_image;
         gemm.b_group = static_cast<std::size_t>(group_rows) * spatial;
         gemm.c = output;
-        grouped_gemm_gpu(gemm, num, g.group, cublas_handle(context), stream);
+        gemm_gpu(gemm, num, bias, context);
       } else if (gpu_block_rows_ == 0) {
         // The column matrices of `images` images, one after the other: the
         // im2col of one image with their channels.
@@ -132,7 +140,7 @@ class ConvolutionLayer : public ConvolutionLayerBase {
           gemm.b_image = static_cast<std::size_t>(p.channels) * cpu::kernel_size(p) * spatial;
           gemm.b_group = static_cast<std::size_t>(group_rows) * spatial;
           gemm.c = output + first * out_image;
-          grouped_gemm_gpu(gemm, images, g.group, cublas_handle(context), stream);
+          gemm_gpu(gemm, images, bias, context);
         }
       } else {
         // A block of window rows is the convolution of a grid starting
@@ -149,11 +157,11 @@ class ConvolutionLayer : public ConvolutionLayerBase {
             gemm.b = col;
             gemm.b_group = static_cast<std::size_t>(group_rows) * columns;
             gemm.c = output + n * out_image + first * inner;
-            grouped_gemm_gpu(gemm, 1, g.group, cublas_handle(context), stream);
+            gemm_gpu(gemm, 1, bias, context);
           }
         }
       }
-      apply_epilogue_gpu(bias, activation(), num, g.out_channels, spatial, output, stream);
+      if (!gpu_fused_gemm_) apply_epilogue_gpu(bias, activation(), num, g.out_channels, spatial, output, stream);
     }
   }
 #endif
@@ -169,9 +177,31 @@ class ConvolutionLayer : public ConvolutionLayerBase {
     }
   }
 
+  // Sets gpu_fused_gemm_ for products of the group's output channels x
+  // `columns` x the group's column rows, `images` x groups per launch.
+  void plan_gemm_gpu(std::size_t columns, int images) {
+    const cpu::ConvGeometry& g = shapes().geometry;
+    const std::size_t group_rows = static_cast<std::size_t>(g.in_channels / g.group) * cpu::kernel_size(g.patches);
+    gpu_fused_gemm_ = cuda::prefer_fused_gemm(g.out_channels / g.group, static_cast<int>(columns),
+                                              static_cast<int>(group_rows), images * g.group);
+  }
+
+  // The products of `images` images and every group, with the epilogue when
+  // fused (forward_gpu then skips its separate pass).
+  void gemm_gpu(const GroupedGemm& gemm, int images, const float* bias, const ForwardContext& context) const {
+    const int groups = shapes().geometry.group;
+    if (gpu_fused_gemm_) {
+      grouped_gemm_epilogue_gpu(gemm, images, groups, bias, activation(), cuda_stream(context));
+    } else {
+      grouped_gemm_gpu(gemm, images, groups, cublas_handle(context), cuda_stream(context));
+    }
+  }
+
   cpu::ConvMethod gpu_method_ = cpu::ConvMethod::kIm2col;
   int gpu_images_ = 1;      // images whose columns share one batched gemm
   int gpu_block_rows_ = 0;  // window rows per column block of one image; 0: whole images
+  // The products in cuda::gemm_epilogue with the epilogue, else cuBLAS and then apply_epilogue_gpu.
+  bool gpu_fused_gemm_ = false;
 #endif
   cpu::ConvPlan plan_;
 };

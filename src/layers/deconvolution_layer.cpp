@@ -11,6 +11,7 @@
 
 #if PREDICTOR_HAVE_CUDA
 #include "kernels/cuda/gemm.h"
+#include "kernels/cuda/gemm_epilogue.h"
 #include "kernels/cuda/im2col.h"
 #include "layers/cuda_context.h"
 #endif
@@ -51,21 +52,29 @@ class DeconvolutionLayer : public ConvolutionLayerBase {
     for (std::size_t i = 0; i < bottom.size(); ++i) {
       cpu::deconvolution_forward(shapes().geometry, channels_per_block_, shapes().num, bottom[i]->cpu_data(),
                                  weight_data(0), epilogue(bias), top[i]->mutable_cpu_data(),
-                                 static_cast<float*>(context.scratch));
+                                 static_cast<float*>(context.scratch), context.pool);
     }
   }
 
 #if PREDICTOR_HAVE_CUDA
   // As on the CPU: per group, columns = weights^T x input (a batched gemm),
   // then col2im sums the overlapping windows into the output; a 1x1 stride-1
-  // unpadded kernel's columns are the output itself.
+  // unpadded kernel's columns are the output itself, and there, when
+  // cuda::prefer_fused_gemm picks it at prepare_gpu, one launch of
+  // cuda::gemm_epilogue computes them with the bias and fused activation
+  // applied in registers (elsewhere the epilogue needs col2im's sums first).
   bool supports_gpu() const override { return true; }
 
   std::size_t prepare_gpu(const std::vector<const Blob*>&, const std::vector<Blob*>&) override {
     const cpu::ConvGeometry& g = shapes().geometry;
     gpu_images_ = 1;
     gpu_channels_per_block_ = 0;
-    if (cpu::conv_method_applies(g, cpu::ConvMethod::kPointwise)) return 0;
+    gpu_fused_gemm_ = false;
+    if (cpu::conv_method_applies(g, cpu::ConvMethod::kPointwise)) {
+      gpu_fused_gemm_ = cuda::prefer_fused_gemm(g.out_channels / g.group, static_cast<int>(cpu::grid_size(g.patches)),
+                                                g.in_channels / g.group, shapes().num * g.group);
+      return 0;
+    }
     const std::size_t per_channel = cpu::kernel_size(g.patches) * cpu::grid_size(g.patches);
     const std::size_t columns = static_cast<std::size_t>(g.out_channels) * per_channel;
     const std::size_t budget =
@@ -122,7 +131,11 @@ class DeconvolutionLayer : public ConvolutionLayerBase {
           const int images = std::min(chunk, num - first);
           gemm.b = input + first * in_image;
           gemm.c = pointwise ? output + first * out_image : col;
-          grouped_gemm_gpu(gemm, images, g.group, handle, stream);
+          if (pointwise && gpu_fused_gemm_) {
+            grouped_gemm_epilogue_gpu(gemm, images, g.group, bias, activation(), stream);
+          } else {
+            grouped_gemm_gpu(gemm, images, g.group, handle, stream);
+          }
           if (!pointwise) {
             // The images' columns are those of one image with all their channels.
             cpu::PatchGeometry chunk_geometry = p;
@@ -151,8 +164,10 @@ class DeconvolutionLayer : public ConvolutionLayerBase {
         }
       }
       // The bias and the fused activation in one pass, once col2im has
-      // summed the windows.
-      apply_epilogue_gpu(bias, activation(), num, g.out_channels, out_spatial, output, stream);
+      // summed the windows (unless gemm_epilogue applied them).
+      if (!(pointwise && gpu_fused_gemm_)) {
+        apply_epilogue_gpu(bias, activation(), num, g.out_channels, out_spatial, output, stream);
+      }
     }
   }
 #endif
@@ -169,6 +184,8 @@ class DeconvolutionLayer : public ConvolutionLayerBase {
 
   int gpu_images_ = 1;              // images whose columns share one batched gemm and col2im
   int gpu_channels_per_block_ = 0;  // output channels per column block of one image; 0: whole images
+  // 1x1 only: the products in cuda::gemm_epilogue with the epilogue, else cuBLAS and then apply_epilogue_gpu.
+  bool gpu_fused_gemm_ = false;
 #endif
   int channels_per_block_ = 1;
 };

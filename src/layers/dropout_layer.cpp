@@ -3,9 +3,8 @@
 // nothing. A separate top is a copy, as in Caffe, not a view: a later layer
 // writing that top in place must not change the bottom, which other layers
 // may still read. (The graph optimizer removes Dropout altogether.)
-#include <algorithm>
-
 #include "predictor/CaffeProto.h"
+#include "kernels/cpu/copy.h"
 #include "layers/builtin_layers.h"
 #include "layers/elementwise_layer.h"
 
@@ -30,9 +29,9 @@ class DropoutLayer : public ElementwiseLayer {
   }
 
  protected:
-  void compute(const float* in, float* out, std::size_t count) override {
+  void compute(const float* in, float* out, std::size_t count, cpu::ThreadPool* pool) override {
     // Nothing to do in place; a separate top gets a copy.
-    if (out != in) std::copy(in, in + count, out);
+    if (out != in) cpu::copy_blocks(1, count, in, count, out, count, pool);
   }
 
 #if PREDICTOR_HAVE_CUDA

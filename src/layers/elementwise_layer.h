@@ -31,9 +31,9 @@ class ElementwiseLayer : public Layer {
   }
 
   void forward_cpu(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top,
-                   const ForwardContext& /*context*/) final {
+                   const ForwardContext& context) final {
     const float* in = bottom[0]->cpu_data();
-    compute(in, top[0]->mutable_cpu_data(), bottom[0]->count());
+    compute(in, top[0]->mutable_cpu_data(), bottom[0]->count(), context.pool);
   }
 
 #if PREDICTOR_HAVE_CUDA
@@ -58,7 +58,8 @@ class ElementwiseLayer : public Layer {
   }
 
   // Writes `count` outputs computed from `count` inputs; `out` may be `in`.
-  virtual void compute(const float* in, float* out, std::size_t count) = 0;
+  // `pool`: the forward's compute threads, for the kernel (may be null).
+  virtual void compute(const float* in, float* out, std::size_t count, cpu::ThreadPool* pool) = 0;
 
 #if PREDICTOR_HAVE_CUDA
   // compute() on device pointers, enqueued on `stream`. Only called when

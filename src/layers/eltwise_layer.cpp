@@ -45,20 +45,20 @@ class EltwiseLayer : public Layer {
   }
 
   void forward_cpu(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top,
-                   const ForwardContext&) override {
+                   const ForwardContext& context) override {
     for (std::size_t i = 0; i < bottom.size(); ++i) inputs_[i] = bottom[i]->cpu_data();
     const std::size_t count = top[0]->count();
     const int num_inputs = static_cast<int>(bottom.size());
     float* out = top[0]->mutable_cpu_data();
     switch (operation_) {
       case caffe::EltwiseParameter::PROD:
-        cpu::eltwise_prod(count, inputs_.data(), num_inputs, out);
+        cpu::eltwise_prod(count, inputs_.data(), num_inputs, out, context.pool);
         break;
       case caffe::EltwiseParameter::SUM:
-        cpu::eltwise_sum(count, inputs_.data(), coeffs_.data(), num_inputs, out);
+        cpu::eltwise_sum(count, inputs_.data(), coeffs_.data(), num_inputs, out, context.pool);
         break;
       case caffe::EltwiseParameter::MAX:
-        cpu::eltwise_max(count, inputs_.data(), num_inputs, out);
+        cpu::eltwise_max(count, inputs_.data(), num_inputs, out, context.pool);
         break;
     }
   }

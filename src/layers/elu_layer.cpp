@@ -17,7 +17,9 @@ class ELULayer : public ElementwiseLayer {
   explicit ELULayer(const caffe::LayerParameter& param) : ElementwiseLayer(param), alpha_(param.elu_param().alpha()) {}
 
  protected:
-  void compute(const float* in, float* out, std::size_t count) override { cpu::elu_forward(in, out, count, alpha_); }
+  void compute(const float* in, float* out, std::size_t count, cpu::ThreadPool* pool) override {
+    cpu::elu_forward(in, out, count, alpha_, pool);
+  }
 
 #if PREDICTOR_HAVE_CUDA
  public:

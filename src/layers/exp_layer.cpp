@@ -35,8 +35,8 @@ class ExpLayer : public ElementwiseLayer {
   }
 
  protected:
-  void compute(const float* in, float* out, std::size_t count) override {
-    cpu::exp_forward(in, out, count, inner_scale_, outer_scale_);
+  void compute(const float* in, float* out, std::size_t count, cpu::ThreadPool* pool) override {
+    cpu::exp_forward(in, out, count, inner_scale_, outer_scale_, pool);
   }
 
 #if PREDICTOR_HAVE_CUDA

@@ -2,8 +2,9 @@
 // LayerParameter.fused_activation (predictor's extension, set by the graph
 // optimizer's fuse_activation pass): the ReLU or Clip a Convolution,
 // Deconvolution or InnerProduct applies to its output after the bias, as
-// the kernels' epilogue (kernels/cpu/epilogue.h) on the CPU and in the bias
-// kernel on the GPU.
+// the kernels' epilogue (kernels/cpu/epilogue.h) on the CPU and on the GPU in
+// the bias kernel (apply_epilogue_gpu) or in the registers of the product
+// (kernels/cuda/gemm_epilogue.h), whichever the layer planned.
 
 #include <cstddef>
 #include <string>

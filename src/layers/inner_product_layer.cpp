@@ -14,6 +14,7 @@
 
 #if PREDICTOR_HAVE_CUDA
 #include "kernels/cuda/gemm.h"
+#include "kernels/cuda/gemm_epilogue.h"
 #include "layers/cuda_context.h"
 #endif
 
@@ -68,30 +69,62 @@ class InnerProductLayer : public Layer {
   }
 
   void forward_cpu(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top,
-                   const ForwardContext&) override {
+                   const ForwardContext& context) override {
     check_weights();
-    float* output = top[0]->mutable_cpu_data();
+    // The bias (one per output: per column) and the fused activation in the
+    // product, as each tile of outputs is written.
+    cpu::GemmEpilogue epilogue;
+    epilogue.column_bias = bias_term_ ? weight_data(1) : nullptr;
+    epilogue.activation = activation_;
     cpu::gemm(false, !transpose_, rows_, num_output_, inputs_, 1.0f, bottom[0]->cpu_data(), inputs_, weight_data(0),
-              transpose_ ? num_output_ : inputs_, 0.0f, output, num_output_);
-    // The bias and the fused activation, a row of outputs at a time.
-    cpu::apply_row_epilogue({bias_term_ ? weight_data(1) : nullptr, activation_}, rows_, num_output_, output);
+              transpose_ ? num_output_ : inputs_, 0.0f, top[0]->mutable_cpu_data(), num_output_, &epilogue,
+              context.pool);
   }
 
 #if PREDICTOR_HAVE_CUDA
   bool supports_gpu() const override { return true; }
+
+  // top (M x N) = bottom (M x K) x weights^T: in one launch of
+  // cuda::gemm_epilogue with the bias (per column) and the fused activation
+  // applied in registers, or cuBLAS and then one pass for both, as
+  // cuda::prefer_fused_gemm decides for this shape here, at plan time.
+  std::size_t prepare_gpu(const std::vector<const Blob*>&, const std::vector<Blob*>&) override {
+    gpu_fused_gemm_ = cuda::prefer_fused_gemm(rows_, num_output_, inputs_, 1);
+    return 0;
+  }
 
   void forward_gpu(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top,
                    const ForwardContext& context) override {
     check_weights();
     cudaStream_t stream = cuda_stream(context);
     float* output = top[0]->mutable_gpu_data();
+    const float* bias = bias_term_ ? gpu_weight_data(1) : nullptr;
+    if (gpu_fused_gemm_) {
+      cuda::EpilogueGemm gemm;
+      gemm.trans_b = !transpose_;
+      gemm.m = rows_;
+      gemm.n = num_output_;
+      gemm.k = inputs_;
+      gemm.a = bottom[0]->gpu_data();
+      gemm.lda = inputs_;
+      gemm.b = gpu_weight_data(0);
+      gemm.ldb = transpose_ ? num_output_ : inputs_;
+      gemm.c = output;
+      gemm.ldc = num_output_;
+      gemm.column_bias = bias;
+      gemm.activation = activation_;
+      cuda::gemm_epilogue(gemm, stream);
+      return;
+    }
     cuda::gemm(cublas_handle(context), false, !transpose_, rows_, num_output_, inputs_, 1.0f, bottom[0]->gpu_data(),
                inputs_, gpu_weight_data(0), transpose_ ? num_output_ : inputs_, 0.0f, output, num_output_, stream);
-    // The bias and the fused activation in one pass over the product (in
-    // the GEMM's own epilogue, in registers: future work, issue 11).
-    apply_epilogue_gpu(bias_term_ ? gpu_weight_data(1) : nullptr, activation_, static_cast<std::size_t>(rows_),
-                       static_cast<std::size_t>(num_output_), 1, output, stream);
+    // The bias and the fused activation in one pass over the product.
+    apply_epilogue_gpu(bias, activation_, static_cast<std::size_t>(rows_), static_cast<std::size_t>(num_output_), 1,
+                       output, stream);
   }
+
+ private:
+  bool gpu_fused_gemm_ = false;  // set by prepare_gpu
 #endif
 
  private:

@@ -30,8 +30,8 @@ class LogLayer : public ElementwiseLayer {
   }
 
  protected:
-  void compute(const float* in, float* out, std::size_t count) override {
-    cpu::log_forward(in, out, count, scale_, shift_, base_scale_);
+  void compute(const float* in, float* out, std::size_t count, cpu::ThreadPool* pool) override {
+    cpu::log_forward(in, out, count, scale_, shift_, base_scale_, pool);
   }
 
 #if PREDICTOR_HAVE_CUDA

@@ -65,10 +65,10 @@ class LRNLayer : public Layer {
     float* scratch = static_cast<float*>(context.scratch);
     if (across_channels_) {
       cpu::lrn_across_channels(in.cpu_data(), in.shape(0), in.shape(1), in.count(2), local_size_, alpha_, beta_, k_,
-                               top[0]->mutable_cpu_data(), scratch);
+                               top[0]->mutable_cpu_data(), scratch, context.pool);
     } else {
       cpu::lrn_within_channel(in.cpu_data(), in.shape(0), in.shape(1), in.shape(2), in.shape(3), local_size_, alpha_,
-                              beta_, top[0]->mutable_cpu_data(), scratch);
+                              beta_, top[0]->mutable_cpu_data(), scratch, context.pool);
     }
   }
 

@@ -45,9 +45,9 @@ class MVNLayer : public Layer {
   }
 
   void forward_cpu(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top,
-                   const ForwardContext&) override {
+                   const ForwardContext& context) override {
     cpu::mean_variance_normalize(bottom[0]->cpu_data(), rows_, dim_, normalize_variance_, eps_,
-                                 top[0]->mutable_cpu_data());
+                                 top[0]->mutable_cpu_data(), context.pool);
   }
 
 #if PREDICTOR_HAVE_CUDA

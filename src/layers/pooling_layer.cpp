@@ -94,19 +94,19 @@ class PoolingLayer : public Layer {
   }
 
   void forward_cpu(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top,
-                   const ForwardContext&) override {
+                   const ForwardContext& context) override {
     const float* in = bottom[0]->cpu_data();
     float* out = top[0]->mutable_cpu_data();
     const std::size_t planes = bottom[0]->count(0, 2);
     switch (method_) {
       case caffe::PoolingParameter::MAX:
-        cpu::max_pool(in, planes, geometry_, out, top.size() > 1 ? top[1]->mutable_cpu_data() : nullptr);
+        cpu::max_pool(in, planes, geometry_, out, top.size() > 1 ? top[1]->mutable_cpu_data() : nullptr, context.pool);
         break;
       case caffe::PoolingParameter::AVE:
-        cpu::ave_pool(in, planes, geometry_, out);
+        cpu::ave_pool(in, planes, geometry_, out, context.pool);
         break;
       case caffe::PoolingParameter::STOCHASTIC:
-        cpu::stochastic_pool_test(in, planes, geometry_, out);
+        cpu::stochastic_pool_test(in, planes, geometry_, out, context.pool);
         break;
     }
   }

@@ -22,8 +22,8 @@ class PowerLayer : public ElementwiseLayer {
         shift_(param.power_param().shift()) {}
 
  protected:
-  void compute(const float* in, float* out, std::size_t count) override {
-    cpu::power_forward(in, out, count, power_, scale_, shift_);
+  void compute(const float* in, float* out, std::size_t count, cpu::ThreadPool* pool) override {
+    cpu::power_forward(in, out, count, power_, scale_, shift_, pool);
   }
 
 #if PREDICTOR_HAVE_CUDA

@@ -52,12 +52,12 @@ class PReLULayer : public ElementwiseLayer {
 #endif
 
  protected:
-  void compute(const float* in, float* out, std::size_t count) override {
+  void compute(const float* in, float* out, std::size_t count, cpu::ThreadPool* pool) override {
     check_slopes();
     if (channel_shared_) {
-      cpu::prelu_forward(in, out, 1, 1, count, weight_data(0));
+      cpu::prelu_forward(in, out, 1, 1, count, weight_data(0), pool);
     } else {
-      cpu::prelu_forward(in, out, outer_, channels_, inner_, weight_data(0));
+      cpu::prelu_forward(in, out, outer_, channels_, inner_, weight_data(0), pool);
     }
   }
 

@@ -19,8 +19,8 @@ class ReLULayer : public ElementwiseLayer {
       : ElementwiseLayer(param), negative_slope_(param.relu_param().negative_slope()) {}
 
  protected:
-  void compute(const float* in, float* out, std::size_t count) override {
-    cpu::relu_forward(in, out, count, negative_slope_);
+  void compute(const float* in, float* out, std::size_t count, cpu::ThreadPool* pool) override {
+    cpu::relu_forward(in, out, count, negative_slope_, pool);
   }
 
 #if PREDICTOR_HAVE_CUDA

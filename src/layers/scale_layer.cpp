@@ -69,14 +69,14 @@ class ScaleLayer : public BroadcastLayerBase {
   }
 
   void forward_cpu(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top,
-                   const ForwardContext&) override {
+                   const ForwardContext& context) override {
     const bool scale_from_bottom = bottom.size() > 1;
     const std::size_t expected_weights = (scale_from_bottom ? 0 : 1) + (bias_term_ ? 1 : 0);
     if (weights().size() != expected_weights) fail("blobs", "no weights bound");
     const float* scale = scale_from_bottom ? bottom[1]->cpu_data() : weight_data(0);
     const float* bias = bias_term_ ? weight_data(static_cast<int>(expected_weights) - 1) : nullptr;
     cpu::scale_broadcast(bottom[0]->cpu_data(), broadcast_.outer, broadcast_.dim, broadcast_.inner, scale, bias,
-                         top[0]->mutable_cpu_data());
+                         top[0]->mutable_cpu_data(), context.pool);
   }
 
 #if PREDICTOR_HAVE_CUDA

@@ -17,7 +17,9 @@ class SigmoidLayer : public ElementwiseLayer {
   using ElementwiseLayer::ElementwiseLayer;
 
  protected:
-  void compute(const float* in, float* out, std::size_t count) override { cpu::sigmoid_forward(in, out, count); }
+  void compute(const float* in, float* out, std::size_t count, cpu::ThreadPool* pool) override {
+    cpu::sigmoid_forward(in, out, count, pool);
+  }
 
 #if PREDICTOR_HAVE_CUDA
  public:

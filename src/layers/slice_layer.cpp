@@ -70,8 +70,21 @@ class SliceLayer : public Layer {
     }
   }
 
+  // With one outer block (batch 1 along the channels) every top is one
+  // contiguous run of the bottom.
+  ElidableCopy elidable_copy(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top) const override {
+    if (bottom[0]->count(0, axis_) != 1) return {};
+    ElidableCopy copy{CopyKind::kScatter, {}};
+    std::size_t offset = 0;
+    for (const Blob* t : top) {
+      copy.offsets.push_back(offset);
+      offset += t->count();
+    }
+    return copy;
+  }
+
   void forward_cpu(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top,
-                   const ForwardContext&) override {
+                   const ForwardContext& context) override {
     const Blob& in = *bottom[0];
     const std::size_t outer = in.count(0, axis_);
     const std::size_t inner = in.count(axis_ + 1);
@@ -79,7 +92,7 @@ class SliceLayer : public Layer {
     const float* src = in.cpu_data();
     for (Blob* t : top) {
       const std::size_t block = static_cast<std::size_t>(t->shape(axis_)) * inner;
-      cpu::copy_blocks(outer, block, src, bottom_block, t->mutable_cpu_data(), block);
+      cpu::copy_blocks(outer, block, src, bottom_block, t->mutable_cpu_data(), block, context.pool);
       src += block;
     }
   }

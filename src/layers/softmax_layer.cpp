@@ -32,7 +32,7 @@ class SoftmaxLayer : public Layer {
                    const ForwardContext& context) override {
     const Blob& in = *bottom[0];
     cpu::softmax(in.cpu_data(), in.count(0, axis_), in.shape(axis_), in.count(axis_ + 1), top[0]->mutable_cpu_data(),
-                 static_cast<float*>(context.scratch));
+                 static_cast<float*>(context.scratch), context.pool);
   }
 
 #if PREDICTOR_HAVE_CUDA

@@ -18,7 +18,9 @@ class SwishLayer : public ElementwiseLayer {
       : ElementwiseLayer(param), beta_(param.swish_param().beta()) {}
 
  protected:
-  void compute(const float* in, float* out, std::size_t count) override { cpu::swish_forward(in, out, count, beta_); }
+  void compute(const float* in, float* out, std::size_t count, cpu::ThreadPool* pool) override {
+    cpu::swish_forward(in, out, count, beta_, pool);
+  }
 
 #if PREDICTOR_HAVE_CUDA
  public:

@@ -18,8 +18,8 @@ class ThresholdLayer : public ElementwiseLayer {
       : ElementwiseLayer(param), threshold_(param.threshold_param().threshold()) {}
 
  protected:
-  void compute(const float* in, float* out, std::size_t count) override {
-    cpu::threshold_forward(in, out, count, threshold_);
+  void compute(const float* in, float* out, std::size_t count, cpu::ThreadPool* pool) override {
+    cpu::threshold_forward(in, out, count, threshold_, pool);
   }
 
 #if PREDICTOR_HAVE_CUDA

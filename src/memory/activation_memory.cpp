@@ -90,6 +90,17 @@ void ActivationMemory::Apply(const Net& net, const std::vector<Blob*>& blobs, st
   current_ = &planned;
 
   std::unordered_map<const SyncedMemory*, std::shared_ptr<SyncedMemory>> placed;
+  std::unordered_map<const SyncedMemory*, char*> address_of;
+  const auto place = [&](const SyncedMemory* old_storage, std::size_t bytes, char* address) {
+    auto storage = std::make_shared<SyncedMemory>(bytes);
+    if (on_device) {
+      storage->set_gpu_data(address);
+    } else {
+      storage->set_cpu_data(address);
+    }
+    placed[old_storage] = std::move(storage);
+    address_of[old_storage] = address;
+  };
   scratch_.assign(net.num_layers(), nullptr);
   for (std::size_t r = 0; r < requests.ranges.size(); ++r) {
     const Placement& where = plan.placements[r];
@@ -98,13 +109,12 @@ void ActivationMemory::Apply(const Net& net, const std::vector<Blob*>& blobs, st
       scratch_[requests.scratch_layer[r]] = address;
       continue;
     }
-    auto storage = std::make_shared<SyncedMemory>(requests.ranges[r].bytes);
-    if (on_device) {
-      storage->set_gpu_data(address);
-    } else {
-      storage->set_cpu_data(address);
-    }
-    placed[requests.storage[r]] = std::move(storage);
+    place(requests.storage[r], requests.ranges[r].bytes, address);
+  }
+  // Copy elision: a placed blob lives inside its whole's request.
+  for (const Net::StorageAlias& alias : net.storage_aliases()) {
+    char* whole = address_of.at(alias.root->data().get());
+    place(alias.blob->data().get(), alias.blob->count() * sizeof(float), whole + alias.offset_bytes);
   }
   for (Blob* blob : blobs) {
     auto it = placed.find(blob->data().get());

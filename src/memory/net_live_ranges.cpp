@@ -21,8 +21,17 @@ NetRequests collect_net_requests(const Net& net, const std::vector<std::string>&
   std::map<SyncedMemory*, Group> groups;
   std::vector<SyncedMemory*> order;  // groups in order of first write
   const int end = net.num_layers();
+  // A blob placed inside another (copy elision) is part of its whole's
+  // storage: touching it keeps the whole alive.
+  std::map<const SyncedMemory*, const Blob*> whole_of;
+  for (const Net::StorageAlias& alias : net.storage_aliases()) whole_of[alias.blob->data().get()] = alias.root;
+  const auto resolve = [&](const Blob* blob) {
+    auto it = whole_of.find(blob->data().get());
+    return it == whole_of.end() ? blob : it->second;
+  };
 
-  const auto touch = [&](const Blob* blob, int step, const std::string& name, bool write) {
+  const auto touch = [&](const Blob* part, int step, const std::string& name, bool write) {
+    const Blob* blob = resolve(part);
     SyncedMemory* storage = blob->data().get();
     if (unplanned.count(storage)) return;
     auto [it, fresh] = groups.try_emplace(storage);
@@ -45,7 +54,7 @@ NetRequests collect_net_requests(const Net& net, const std::vector<std::string>&
     }
   }
   const auto keep_alive = [&](const Blob* blob) {
-    auto it = groups.find(blob->data().get());
+    auto it = groups.find(resolve(blob)->data().get());
     if (it != groups.end()) it->second.last = end;
   };
   for (const Blob* output : net.output_blobs()) keep_alive(output);

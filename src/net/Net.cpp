@@ -5,15 +5,18 @@
 #include "core/shape_check.h"
 #include "cuda/cuda_api.h"
 #include "cuda/stream_context.h"
+#include "kernels/cpu/thread_pool.h"
 #include "memory/activation_memory.h"
 #include "memory/net_live_ranges.h"
 #include "memory/plan_svg.h"
 #include "net/captured_forward.h"
+#include "net/copy_elision.h"
 #include "net/device_weights.h"
 #include "predictor/CaffeProto.h"
 #include "predictor/Error.h"
 #include "predictor/LayerRegistry.h"
 #include "predictor/Model.h"
+#include "predictor/PredictorOptions.h"
 
 namespace predictor {
 
@@ -215,6 +218,18 @@ void Net::SetLimits(const ReplicaLimits& limits) {
   reshaped_ = false;  // the next Forward checks the current shapes against them
 }
 
+void Net::SetComputeThreads(int threads) {
+  if (threads < 1 || threads > PredictorOptions::kMaxComputeThreads) {
+    throw Error(source_ + ": compute threads must be 1 to " + std::to_string(PredictorOptions::kMaxComputeThreads) +
+                ", not " + std::to_string(threads));
+  }
+  if (threads == compute_threads()) return;
+  compute_pool_.reset();  // the old threads stop before the new ones start
+  if (threads > 1) compute_pool_ = std::make_unique<cpu::ThreadPool>(threads);
+}
+
+int Net::compute_threads() const { return compute_pool_ ? compute_pool_->size() : 1; }
+
 const MemoryStats* Net::memory_stats() const {
   return activation_memory_ && reshaped_ ? &activation_memory_->stats() : nullptr;
 }
@@ -252,9 +267,14 @@ void Net::Reshape() {
       scratch_bytes_[i] = backends_[i] == Backend::CUDA ? layers_[i]->prepare_gpu(bottoms_[i], tops_[i])
                                                         : layers_[i]->prepare_cpu(bottoms_[i], tops_[i]);
     }
-    CheckLimits();
     if (gpu_) gpu_->Synchronize();  // no queued work may still use memory about to move
-    if (activation_memory_) ApplyMemoryPlan();
+    PlanCopyElision();
+    CheckLimits();
+    if (activation_memory_) {
+      ApplyMemoryPlan();
+    } else {
+      PlaceAliasesInRoots();
+    }
     EnsureScratch();
   } catch (const Error& error) {
     rethrow_with_context(error, source_);
@@ -293,6 +313,42 @@ void Net::CheckLimits() const {
     }
   }
   memory::check_replica_bytes(bytes + scratch, limits_.max_bytes, requests);
+}
+
+void Net::EnableCopyElision(bool enable) {
+  copy_elision_ = enable;
+  reshaped_ = false;  // the next Forward decides
+}
+
+void Net::PlanCopyElision() {
+  // Blobs placed at the previous shapes get storage of their own back (lazily
+  // allocated; planning places them anew): they may not be placed now.
+  for (const StorageAlias& alias : aliases_) {
+    Blob* blob = const_cast<Blob*>(alias.blob);  // one of the Net's own blobs
+    blob->set_data(std::make_shared<SyncedMemory>(blob->count() * sizeof(float)), blob->count());
+  }
+  aliases_.clear();
+  elided_.clear();
+  if (!copy_elision_) return;
+  CopyElisionPlan plan = plan_copy_elision(*this);
+  elided_ = std::move(plan.elided);
+  aliases_ = std::move(plan.aliases);
+}
+
+void Net::PlaceAliasesInRoots() {
+  const bool on_device = main_backend() == Backend::CUDA;
+  for (const StorageAlias& alias : aliases_) {
+    SyncedMemory& root = *alias.root->data();
+    char* base = static_cast<char*>(on_device ? root.overwrite_gpu_data() : root.mutable_cpu_data());
+    Blob* blob = const_cast<Blob*>(alias.blob);  // one of the Net's own blobs
+    auto storage = std::make_shared<SyncedMemory>(blob->count() * sizeof(float));
+    if (on_device) {
+      storage->set_gpu_data(base + alias.offset_bytes);
+    } else {
+      storage->set_cpu_data(base + alias.offset_bytes);
+    }
+    blob->set_data(std::move(storage), blob->count());
+  }
 }
 
 void Net::ShareViews(int i) {
@@ -435,6 +491,7 @@ void Net::ForwardLayer(int i) {
   try {
     cuda::DeviceGuard guard(gpu_ ? gpu_->device() : -1);
     MoveBlobsFor(i);
+    if (copy_elided(i)) return;  // its parts already live in place
     ForwardContext context;
     if (scratch_bytes_[i] > 0) {
       if (activation_memory_ && backends_[i] == main_backend()) {
@@ -451,6 +508,7 @@ void Net::ForwardLayer(int i) {
       context.cublas = gpu_->blas();
       layers_[i]->forward_gpu(bottoms_[i], tops_[i], context);
     } else {
+      context.pool = compute_pool_.get();
       layers_[i]->forward_cpu(bottoms_[i], tops_[i], context);
     }
   } catch (const Error& error) {

@@ -72,6 +72,11 @@ Predictor::Predictor(std::shared_ptr<const Model> model, const PredictorOptions&
 Predictor::~Predictor() = default;
 
 void Predictor::Init() {
+  if (options_.compute_threads < 1 || options_.compute_threads > PredictorOptions::kMaxComputeThreads) {
+    throw Error(model_->source() + ": PredictorOptions::compute_threads must be 1 to " +
+                std::to_string(PredictorOptions::kMaxComputeThreads) + ", not " +
+                std::to_string(options_.compute_threads));
+  }
   std::vector<Device> devices = options_.devices.empty() ? std::vector<Device>{options_.device} : options_.devices;
   for (const Device& device : devices) {
     if (device.is_cuda()) cuda::check_device(device.id, model_->source() + ": Predictor: device " + device.to_string());
@@ -118,12 +123,15 @@ void Predictor::Init() {
   replicas_ = std::make_shared<ReplicaSet>([model = model_, outputs = output_names_, plan_memory,
                                             strategy = options_.memory_strategy, keep = options_.extra_outputs,
                                             limits = options_.limits, devices, next_device,
-                                            graphs = options_.cuda_graphs] {
+                                            graphs = options_.cuda_graphs, compute_threads = options_.compute_threads,
+                                            elide = has(options_.optimization, Optimization::GRAPH)] {
     auto replica = std::make_unique<Replica>();
     const Device device = devices[next_device->fetch_add(1) % devices.size()];
     replica->net = std::make_unique<Net>(model, device);
     replica->net->EnableCudaGraphs(graphs);
+    replica->net->EnableCopyElision(elide);
     replica->net->SetLimits(limits);
+    replica->net->SetComputeThreads(compute_threads);  // the replica's own pool, started now
     if (plan_memory) replica->net->EnableMemoryPlanning(strategy, keep);
     for (const auto& name : outputs) replica->outputs[name] = replica->net->blob(name);
     replica->raw_inputs.resize(replica->net->input_blobs().size());

@@ -511,5 +511,50 @@ TEST_F(GpuPredictor, DeviceErrorsNameTheDevice) {
   EXPECT_THROW(Predictor(model, options), Error);
 }
 
+// Copy elision on the device: DenseNet's nested concats and a slice, parts
+// placed in their wholes' device memory, with and without planning, CUDA
+// graphs replayed, and a batch of two (no elision) in between.
+TEST_F(GpuNet, CopyElisionMatchesTheCpuAndSurvivesShapeChanges) {
+  auto model = model_of(R"(
+    input: "data" input_shape { dim: 1 dim: 3 dim: 9 dim: 8 }
+    layer { name: "stem" type: "Convolution" bottom: "data" top: "c0"
+            convolution_param { num_output: 6 kernel_size: 3 pad: 1 } }
+    layer { name: "g1" type: "Convolution" bottom: "c0" top: "g1"
+            convolution_param { num_output: 5 kernel_size: 3 pad: 1 } }
+    layer { name: "cat1" type: "Concat" bottom: "c0" bottom: "g1" top: "c1" }
+    layer { name: "g2" type: "Convolution" bottom: "c1" top: "g2"
+            convolution_param { num_output: 4 kernel_size: 1 } }
+    layer { name: "cat2" type: "Concat" bottom: "c1" bottom: "g2" top: "c2" }
+    layer { name: "split" type: "Slice" bottom: "c2" top: "s0" top: "s1" slice_param { slice_point: 7 } }
+    layer { name: "x" type: "Convolution" bottom: "s1" top: "x" convolution_param { num_output: 3 kernel_size: 1 } }
+    layer { name: "y" type: "Pooling" bottom: "s0" top: "y" pooling_param { pool: MAX kernel_size: 2 stride: 2 } })");
+  for (bool memory : {false, true}) {
+    SCOPED_TRACE(memory ? "MEMORY" : "no planning");
+    Net cpu(model);
+    Net gpu(model, Device::cuda(0));
+    gpu.EnableCopyElision(true);
+    if (memory) gpu.EnableMemoryPlanning("");
+    std::uint32_t seed = 300;
+    for (int batch : {1, 1, 1, 2, 2, 1, 1}) {
+      SCOPED_TRACE("batch " + std::to_string(batch));
+      for (Net* net : {&cpu, &gpu}) {
+        net->input_blobs()[0]->Reshape({batch, 3, 9, 8});
+        fill_inputs(net, seed);
+      }
+      ++seed;
+      cpu.Forward();
+      gpu.Forward();
+      EXPECT_LT(relative_difference(outputs_of(gpu), outputs_of(cpu)), 1e-5);
+      for (int i = 0; i < gpu.num_layers(); ++i) {
+        const std::string& name = gpu.layer(i).name();
+        if (name == "cat1" || name == "cat2" || name == "split") {
+          EXPECT_EQ(gpu.copy_elided(i), batch == 1) << name;
+        }
+      }
+    }
+    EXPECT_TRUE(gpu.cuda_graph_active());
+  }
+}
+
 }  // namespace
 }  // namespace predictor

@@ -834,7 +834,7 @@ TEST(GraphOptimizer, AllPassesOnABatchNormNet) {
   )");
   const auto result = graph::optimize(*model);
   // fold_input_preprocessing first, with nothing to do without preprocessing.
-  ASSERT_EQ(result.report.size(), 6u);
+  ASSERT_EQ(result.report.size(), 7u);
   EXPECT_EQ(result.report[0].pass, "fold_input_preprocessing");
   EXPECT_EQ(result.report[0].rewrites, 0);
   EXPECT_EQ(result.report[1].pass, "remove_noops");
@@ -846,6 +846,8 @@ TEST(GraphOptimizer, AllPassesOnABatchNormNet) {
   EXPECT_EQ(result.report[5].pass, "fuse_activation");
   EXPECT_EQ(result.report[5].rewrites, 1);
   EXPECT_EQ(result.report[5].layers_after, 4);
+  EXPECT_EQ(result.report[6].pass, "fuse_sibling_convolutions");
+  EXPECT_EQ(result.report[6].rewrites, 0);
   const auto optimized = optimize_checked(model, {});
   EXPECT_EQ(layer_types(*optimized), (Types{"Input", "Convolution", "InnerProduct", "Softmax"}));
   EXPECT_TRUE(has_fused(*optimized, "conv1", caffe::FusedActivation::RELU));
@@ -916,11 +918,16 @@ TEST(GraphZoo, FuseActivationRemovesTheActivationsAfterConvolutions) {
   for (const std::string folder : {"resnet50", "mobilenet_v2"}) {
     SCOPED_TRACE(folder);
     const auto model = Model::WithRandomWeightsFromFile(testing::models_dir() + "/" + folder + "/deploy.prototxt", 3);
+    // Without fuse_sibling_convolutions, which would merge (in ResNet-50)
+    // a projection shortcut and its sibling, putting a Slice between the
+    // latter and its ReLU.
     graph::OptimizeOptions bvlc;
-    bvlc.allow_extensions = false;
+    bvlc.passes = {"remove_noops", "fold_batch_norm", "fold_scale", "inplace_activations"};
     const auto plain = graph::optimize(*model, bvlc).model;
     const int fusable = fusable_activations(plain->net());
-    const auto fused = graph::optimize(*model).model;
+    graph::OptimizeOptions vertical = bvlc;
+    vertical.passes.push_back("fuse_activation");
+    const auto fused = graph::optimize(*model, vertical).model;
     std::cout << "[ layers   ] " << folder << ": " << model->net().layer_size() << " -> " << plain->net().layer_size()
               << " (BVLC passes) -> " << fused->net().layer_size() << " (fuse_activation: " << fusable
               << " activations after convolutions)\n";

@@ -519,6 +519,55 @@ TEST_F(PredictorCliTest, BenchWithOptimizeMemoryReportsThePlan) {
               {"--memory_strategy", "'bogus'", "best_fit"});
 }
 
+// --- --compute_threads ----------------------------------------------------
+
+// Threads inside one forward: run writes the same bits with any count; bench
+// reports the count and the instruction set of the kernels, and --threads
+// stays the number of replicas.
+TEST_F(PredictorCliTest, ComputeThreads) {
+  const std::string weights = MobilenetWeights();
+  const auto run = [&](const std::string& dir, const std::string& threads) {
+    return Run({"run", "--model=" + kMobilenet, "--weights=" + weights, "--seed=8", "--batch=2",
+                "--output_dir=" + Path(dir), "--compute_threads=" + threads});
+  };
+  ExpectSuccess(run("one", "1"));
+  ExpectSuccess(run("three", "3"));
+  for (const char* file : {"input.npy", "prob.npy"}) {
+    const std::string written = read_text(Path(std::string("one/") + file));
+    EXPECT_FALSE(written.empty()) << file;
+    EXPECT_EQ(read_text(Path(std::string("three/") + file)), written) << file;
+  }
+
+  const ToolResult text =
+      Run({"bench", "--model=" + kMobilenet, "--compute_threads=2", "--iterations=2", "--warmup=0"});
+  ExpectSuccess(text);
+  EXPECT_NE(text.out.find("\ncpu kernels: "), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find(" instruction set, 2 compute threads per forward\n"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("batch 1, 1 thread x 2 compute threads): median "), std::string::npos) << text.out;
+  for (const std::string threads : {"1", "2"}) {
+    SCOPED_TRACE("--threads=" + threads);
+    const ToolResult result = Run({"bench", "--model=" + kMobilenet, "--threads=" + threads, "--compute_threads=2",
+                                   "--iterations=2", "--warmup=0", "--json"});
+    ExpectSuccess(result);
+    Json json;
+    ASSERT_TRUE(JsonParser(result.out).Parse(&json)) << result.out;
+    EXPECT_EQ(json.members["compute_threads"].number, 2);
+    EXPECT_EQ(json.members["threads"].number, std::stoi(threads));
+    const std::string isa = json.members["isa"].text;
+    EXPECT_TRUE(isa == "portable" || isa == "avx2" || isa == "avx512") << isa;
+  }
+  Json plain;
+  const ToolResult defaults = Run({"bench", "--model=" + kMobilenet, "--iterations=1", "--warmup=0", "--json"});
+  ExpectSuccess(defaults);
+  ASSERT_TRUE(JsonParser(defaults.out).Parse(&plain)) << defaults.out;
+  EXPECT_EQ(plain.members["compute_threads"].number, 1);
+
+  for (const std::string bad : {"0", "-2", "100000"}) {
+    ExpectError(run("bad", bad), {"--compute_threads", bad});
+    ExpectError(Run({"bench", "--model=" + kMobilenet, "--compute_threads=" + bad}), {"--compute_threads", bad});
+  }
+}
+
 // --- --device -------------------------------------------------------------
 
 // `out` without its lines that start with `prefix`.

@@ -7,7 +7,9 @@
 // on a CUDA device: one thread's forwards are also timed by CUDA events on
 // the net's stream, and its layers by events around each (gpu_timing.h).
 // --optimize_graph times the model as Optimization::GRAPH runs it (the
-// header gives the layer count before and after).
+// header gives the layer count before and after). --compute_threads=N
+// computes each forward with N threads (PredictorOptions::compute_threads:
+// each replica its own pool), while --threads stays the number of replicas.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -24,6 +26,7 @@
 #include "gpu_timing.h"
 #include "graph/optimizer.h"
 #include "json_writer.h"
+#include "kernels/cpu/cpu_features.h"
 #include "memory_report.h"
 #include "predictor/Error.h"
 #include "predictor/Model.h"
@@ -91,6 +94,10 @@ void print_json(const Net& net, const ModelReport& model, const DeviceReport& de
   json.Integer(batch);
   json.Key("threads");
   json.Integer(FLAGS_threads);
+  json.Key("compute_threads");
+  json.Integer(FLAGS_compute_threads);
+  json.Key("isa");  // the instruction set the CPU kernels use
+  json.String(cpu::isa_name());
   json.Key("device");
   json.String(device.device.to_string());
   if (device.device.is_cuda()) {
@@ -215,6 +222,8 @@ void print_table(const Net& net, const ModelReport& model, const DeviceReport& d
             << (FLAGS_weights.empty() ? "random weights from seed " + std::to_string(FLAGS_seed) : FLAGS_weights)
             << ")\n";
   std::cout << "device: " << device_text(device.device) << "\n";
+  std::cout << "cpu kernels: " << cpu::isa_name() << " instruction set, " << FLAGS_compute_threads << " compute thread"
+            << (FLAGS_compute_threads == 1 ? "" : "s") << " per forward\n";
   if (FLAGS_optimize_graph) {
     std::cout << "layers: " << model.layers << " -> " << net.num_layers() << " (--optimize_graph)\n";
   } else {
@@ -227,9 +236,11 @@ void print_table(const Net& net, const ModelReport& model, const DeviceReport& d
   } else {
     print_layer_table(net, timings.layer_median_ms);
   }
-  std::printf("forward (%d iterations after %d warm-up, batch %d, %d thread%s): median %.3f ms, "
+  const std::string compute =
+      FLAGS_compute_threads == 1 ? "" : " x " + std::to_string(FLAGS_compute_threads) + " compute threads";
+  std::printf("forward (%d iterations after %d warm-up, batch %d, %d thread%s%s): median %.3f ms, "
               "p99 %.3f ms, min %.3f ms, mean %.3f ms; %.1f samples/s\n",
-              FLAGS_iterations, FLAGS_warmup, batch, FLAGS_threads, FLAGS_threads == 1 ? "" : "s",
+              FLAGS_iterations, FLAGS_warmup, batch, FLAGS_threads, FLAGS_threads == 1 ? "" : "s", compute.c_str(),
               timings.latency.p50, timings.latency.p99,
               timings.latency.min, timings.latency.mean, throughput_per_s(batch, timings));
   if (device.device.is_cuda()) print_device_lines(device, timings);
@@ -254,8 +265,12 @@ BenchTimings time_threads(const std::shared_ptr<const Model>& model, const Net& 
   PredictorOptions options;
   options.device = device;
   options.cuda_graphs = FLAGS_cuda_graphs;
+  options.compute_threads = FLAGS_compute_threads;
+  // The model is optimized already; GRAPH also turns on the runtime's part
+  // (copy elision), and its passes find nothing more to do.
+  if (FLAGS_optimize_graph) options.optimization = options.optimization | Optimization::GRAPH;
   if (optimize_memory) {
-    options.optimization = Optimization::MEMORY;
+    options.optimization = options.optimization | Optimization::MEMORY;
     options.memory_strategy = FLAGS_memory_strategy;
   }
   Predictor predictor(model, options);
@@ -286,6 +301,7 @@ int bench() {
   const bool optimize_memory = optimize_memory_from_flags();
   const int batch_flag = batch_from_flags();
   const Device device = device_from_flags();
+  const int compute_threads = compute_threads_from_flags();
   if (flag_was_given("cuda_graphs") && !device.is_cuda()) {
     throw Error("--cuda_graphs applies only with --device=gpu or gpu:N");
   }
@@ -302,6 +318,8 @@ int bench() {
   // --threads makes its own replicas there: this net stays on the CPU).
   const std::uint64_t device_bytes_before = device.is_cuda() ? cuda::device_bytes_allocated() : 0;
   Net net(model, FLAGS_threads == 1 ? device : Device::cpu());
+  if (FLAGS_threads == 1) net.SetComputeThreads(compute_threads);
+  net.EnableCopyElision(FLAGS_optimize_graph);
   if (batch_flag > 0) set_batch(&net, batch_flag);
   net.Reshape();  // the replica's budgets are checked before the inputs are drawn
   fill_random_inputs(&net, FLAGS_seed);
@@ -328,7 +346,8 @@ int bench() {
 const Command kBenchCommand{"bench",
                             "time forward passes: per layer on one thread, or throughput from many threads",
                             {"model", "weights", "batch", "threads", "iterations", "warmup", "device", "cuda_graphs",
-                             "optimize_memory", "memory_strategy", "optimize_graph", "json", "seed", "input_shape"},
+                             "compute_threads", "optimize_memory", "memory_strategy", "optimize_graph", "json", "seed",
+                             "input_shape"},
                             bench};
 
 }  // namespace predictor::tool

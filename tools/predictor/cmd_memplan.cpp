@@ -19,6 +19,8 @@
 
 DEFINE_string(strategy, "best_fit", "memory planning strategy: best_fit or linear_scan");
 DEFINE_string(svg, "", "also draw the plan as SVG into this file");
+DEFINE_bool(copy_elision, false,
+            "plan with copy elision, as Optimization::GRAPH runs (Concat parts written in place at batch 1)");
 
 namespace predictor::tool {
 
@@ -58,6 +60,7 @@ int memplan() {
   const std::unique_ptr<Net> net = Net::WithoutWeights(deploy, FLAGS_model);
   if (batch > 0) set_batch(net.get(), batch);
   net->EnableMemoryPlanning(FLAGS_strategy);
+  net->EnableCopyElision(FLAGS_copy_elision);
   net->Reshape();  // plans, and verifies the plan: an invalid one is an error
   const MemoryStats& stats = *net->memory_stats();
   // An unnamed net is called after its file's folder (zoo layout) or stem.
@@ -81,6 +84,6 @@ int memplan() {
 }  // namespace
 
 const Command kMemplanCommand{"memplan", "plan a model's activation memory from its definition (no weights)",
-                              {"model", "batch", "strategy", "svg", "json", "input_shape"}, memplan};
+                              {"model", "batch", "strategy", "copy_elision", "svg", "json", "input_shape"}, memplan};
 
 }  // namespace predictor::tool

@@ -6,7 +6,8 @@
 // (layers without a CUDA implementation stay on the CPU); the outputs are
 // copied back for the files. --optimize_graph runs the model as
 // Optimization::GRAPH does (keeping the --outputs blobs); the files hold the
-// same values up to rounding.
+// same values up to rounding. --compute_threads=N splits each layer's work
+// over N threads; the files are the same, bit for bit.
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
@@ -236,6 +237,7 @@ int run() {
   const bool optimize_memory = optimize_memory_from_flags();
   const int batch = batch_from_flags();
   const Device device = device_from_flags();
+  const int compute_threads = compute_threads_from_flags();
   const auto model = Model::FromFiles(FLAGS_model, FLAGS_weights, load_options_from_flags());
   const std::vector<std::string> requested = requested_blob_names(model->net());
   // The optimizer keeps the net outputs, and these, with their values.
@@ -248,6 +250,8 @@ int run() {
     graph_summary = GraphSummary{model->net().layer_size(), run_model->net().layer_size()};
   }
   Net net(run_model, device);
+  net.SetComputeThreads(compute_threads);
+  net.EnableCopyElision(FLAGS_optimize_graph);
   const std::vector<std::string> extra_outputs = extra_output_names(net, requested);
   // Planning keeps the net outputs intact, and these.
   if (optimize_memory) net.EnableMemoryPlanning(FLAGS_memory_strategy, extra_outputs);
@@ -268,7 +272,7 @@ int run() {
 
 const Command kRunCommand{"run", "run one forward pass and write the outputs as .npy files",
                           {"model", "weights", "input", "seed", "batch", "output_dir", "outputs", "optimize_memory",
-                           "memory_strategy", "optimize_graph", "input_shape", "device"},
+                           "memory_strategy", "optimize_graph", "input_shape", "device", "compute_threads"},
                           run};
 
 }  // namespace predictor::tool

@@ -8,6 +8,7 @@
 #include "cuda/cuda_api.h"
 #include "memory/planner.h"
 #include "predictor/Error.h"
+#include "predictor/PredictorOptions.h"
 #include "tool_common.h"
 
 DEFINE_string(model, "", "the network definition (.prototxt)");
@@ -25,6 +26,9 @@ DEFINE_bool(optimize_graph, false,
             "passes)");
 DEFINE_string(memory_strategy, "best_fit", "memory planning strategy with --optimize_memory: best_fit or linear_scan");
 DEFINE_string(device, "cpu", "where the net runs: cpu, gpu (the first CUDA device) or gpu:N");
+DEFINE_int32(compute_threads, 1,
+             "threads computing one forward's CPU layers, the calling thread included (PredictorOptions::"
+             "compute_threads): each replica gets its own pool of N - 1 threads");
 
 namespace predictor::tool {
 
@@ -91,6 +95,14 @@ bool optimize_memory_from_flags() {
   }
   if (FLAGS_optimize_memory) check_memory_strategy("memory_strategy", FLAGS_memory_strategy);
   return FLAGS_optimize_memory;
+}
+
+int compute_threads_from_flags() {
+  if (FLAGS_compute_threads < 1 || FLAGS_compute_threads > PredictorOptions::kMaxComputeThreads) {
+    throw Error("--compute_threads must be 1 to " + std::to_string(PredictorOptions::kMaxComputeThreads) + " (" +
+                std::to_string(FLAGS_compute_threads) + " given)");
+  }
+  return FLAGS_compute_threads;
 }
 
 Device device_from_flags() {

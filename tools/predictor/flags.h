@@ -20,6 +20,7 @@ DECLARE_bool(optimize_memory);
 DECLARE_bool(optimize_graph);
 DECLARE_string(memory_strategy);
 DECLARE_string(device);
+DECLARE_int32(compute_threads);
 
 namespace predictor::tool {
 
@@ -38,6 +39,9 @@ int batch_from_flags();
 void check_memory_strategy(const char* flag, const std::string& strategy);
 // --optimize_memory, validated with --memory_strategy, which needs it.
 bool optimize_memory_from_flags();
+
+// --compute_threads, validated: 1 to PredictorOptions::kMaxComputeThreads.
+int compute_threads_from_flags();
 
 // --device, parsed (Device::parse) and, for a GPU, checked to exist: throws
 // predictor::Error naming --device and the device otherwise.

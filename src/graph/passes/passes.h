@@ -30,5 +30,10 @@ Pass inplace_activations_pass();
 // Deconvolution applied by that layer (its fused_activation, predictor's
 // extension: an extension pass).
 Pass fuse_activation_pass();
+// Convolutions reading the same value with the same window merged into one
+// wider Convolution and a Slice whose tops keep the original tops' names
+// (horizontal fusion; after fuse_activation, so that siblings with the same
+// fused activation merge).
+Pass fuse_sibling_convolutions_pass();
 
 }  // namespace predictor::graph

@@ -1,0 +1,78 @@
+#pragma once
+// The interface between the SGEMM driver (sgemm.cpp) and its per-ISA parts
+// (kernel_avx512.cpp, kernel_avx2.cpp, kernel_portable.cpp, each compiled
+// for its own instruction set). Only plain structs and declarations live
+// here: an inline function compiled into an AVX-512 file could be the copy
+// the linker keeps for the whole library.
+
+#include <cstddef>
+
+namespace predictor::cpu::sgemm {
+
+// cpu::Activation's kinds, as the kernels see them.
+enum class Act { kNone, kReLU, kClip };
+
+// One MR x NR tile of C and how the microkernel writes its sums to it:
+//   x = alpha * sum (+ beta * C when beta != 0: C is not read with beta 0)
+// then, with the last block of k only, the GemmEpilogue:
+//   x = act(((x + row_bias[i]) + col_bias[j]) + residual[i][j]).
+struct Tile {
+  float* c = nullptr;
+  std::ptrdiff_t ldc = 0;
+  int rows = 0, cols = 0;  // the valid part: 1..MR x 1..NR
+  float alpha = 1.0f;
+  float beta = 0.0f;
+  bool epilogue = false;            // the last block of k: apply what follows
+  const float* row_bias = nullptr;  // at the tile's first row
+  const float* col_bias = nullptr;  // at the tile's first column
+  const float* residual = nullptr;  // at the tile's origin
+  std::ptrdiff_t ldr = 0;
+  Act act = Act::kNone;
+  float slope = 0.0f;          // kReLU
+  float lo = 0.0f, hi = 0.0f;  // kClip
+  // Cache lines to request into L2 while the kernel runs (what the next
+  // pack reads), one per step of k, the rest after the last.
+  const char* const* prefetch = nullptr;
+  int prefetches = 0;
+  // Floats from one k's B values to the next: nr in a packed panel, B's row
+  // stride when the kernel reads B in place (KernelSet::b_in_place).
+  std::ptrdiff_t ldb = 0;
+};
+
+// kc rank-1 updates, then the tile: `a` is a packed panel of MR floats per k
+// (rows of op(A), zero beyond tile.rows), `b` NR floats per k, tile.ldb
+// apart (columns of op(B): packed, zero beyond tile.cols; in place, nothing
+// beyond tile.cols is read). Packed panels are 64-byte aligned where the
+// widths allow; the kernels do not rely on it.
+using MicroKernel = void (*)(int kc, const float* a, const float* b, const Tile& tile);
+
+// Packs a block of `valid` rows (or columns) of a kc-long stretch of k into
+// panels `width` wide, each kc * width floats, one after the other: element
+// (i, p) goes to out[(i / width) * kc * width + p * width + i % width]; the
+// last panel is zero beyond `valid`.
+// pack_copy: (i, p) at src[p * ld + i] (each p a contiguous run of i);
+// pack_transpose: (i, p) at src[i * ld + p].
+using PackFn = void (*)(const float* src, std::ptrdiff_t ld, int valid, int kc, int width, float* out);
+
+// One instruction set's register and cache blocking and its routines.
+struct KernelSet {
+  int mr, nr;      // the microkernel's tile
+  int kc, mc, nc;  // cache blocks: kc x mr of A in L1, kc x nc of B in L2, mc x kc of A beyond
+  MicroKernel kernel;
+  PackFn pack_copy;
+  PackFn pack_transpose;
+  // The kernel can read an untransposed B in place (a row per k, masked at
+  // the tile's edge), which saves packing B for products of few rows.
+  bool b_in_place;
+};
+
+// Null when the library is built for a target without that instruction set.
+const KernelSet* avx512_kernel_set();
+const KernelSet* avx2_kernel_set();
+const KernelSet* portable_kernel_set();
+
+// The plain C++ packing routines (pack.cpp), for sets without their own.
+void pack_copy_generic(const float* src, std::ptrdiff_t ld, int valid, int kc, int width, float* out);
+void pack_transpose_generic(const float* src, std::ptrdiff_t ld, int valid, int kc, int width, float* out);
+
+}  // namespace predictor::cpu::sgemm

@@ -1,0 +1,125 @@
+// The AVX2 + FMA microkernel: a 6 x 16 tile of C in 12 ymm accumulators (of
+// 16), the two 8-float vectors of B loaded once per k and each A value
+// broadcast. Compiled with -mavx2 -mfma (src/CMakeLists.txt) and called only
+// when cpu_features says the CPU supports it. Nothing here may have external
+// linkage except the set accessor: see kernel.h.
+#include "kernels/cpu/sgemm/kernel.h"
+
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+
+#include "kernels/cpu/sgemm/pack_avx.h"
+
+namespace predictor::cpu::sgemm {
+
+namespace {
+
+constexpr int kMR = 6;
+constexpr int kLanes = 8;
+constexpr int kVectors = 2;
+constexpr int kNR = kLanes * kVectors;
+
+// Caffe's activations with the operand order that keeps std::max/std::min's
+// results, NaN and signed zeros included: max_ps(a, b) is a > b ? a : b.
+inline __m256 activate(__m256 x, const Tile& t) {
+  switch (t.act) {
+    case Act::kNone:
+      return x;
+    case Act::kReLU: {
+      // std::max(x, 0) + slope * std::min(x, 0)
+      const __m256 zero = _mm256_setzero_ps();
+      const __m256 pos = _mm256_max_ps(zero, x);
+      const __m256 neg = _mm256_min_ps(zero, x);
+      return _mm256_add_ps(pos, _mm256_mul_ps(_mm256_set1_ps(t.slope), neg));
+    }
+    case Act::kClip:
+      // std::max(lo, std::min(x, hi))
+      return _mm256_max_ps(_mm256_min_ps(_mm256_set1_ps(t.hi), x), _mm256_set1_ps(t.lo));
+  }
+  return x;
+}
+
+// R rows (1..6) and V vectors (1..2) of the tile; the panels are laid out for
+// the full 6 x 16 whatever R and V.
+template <int R, int V>
+void tile_kernel(int kc, const float* a, const float* b, const Tile& t) {
+  __m256 acc[R][V];
+#pragma GCC unroll 6
+  for (int i = 0; i < R; ++i) {
+#pragma GCC unroll 2
+    for (int v = 0; v < V; ++v) acc[i][v] = _mm256_setzero_ps();
+  }
+#pragma GCC unroll 4
+  for (int p = 0; p < kc; ++p) {
+    __m256 bv[V];
+#pragma GCC unroll 2
+    for (int v = 0; v < V; ++v) bv[v] = _mm256_loadu_ps(b + v * kLanes);
+#pragma GCC unroll 6
+    for (int i = 0; i < R; ++i) {
+      const __m256 ai = _mm256_broadcast_ss(a + i);
+#pragma GCC unroll 2
+      for (int v = 0; v < V; ++v) acc[i][v] = _mm256_fmadd_ps(ai, bv[v], acc[i][v]);
+    }
+    if (p < t.prefetches) _mm_prefetch(t.prefetch[p], _MM_HINT_T1);
+    a += kMR;
+    b += t.ldb;
+  }
+  for (int p = kc; p < t.prefetches; ++p) _mm_prefetch(t.prefetch[p], _MM_HINT_T1);
+
+  // Only the last vector may be partial (V is the fewest covering cols).
+  const int tail_cols = t.cols - (V - 1) * kLanes;
+  const __m256i tail = lanes_below(tail_cols);
+  const __m256i full = _mm256_set1_epi32(-1);
+  const __m256 alpha = _mm256_set1_ps(t.alpha), beta = _mm256_set1_ps(t.beta);
+#pragma GCC unroll 6
+  for (int i = 0; i < R; ++i) {
+    float* c = t.c + i * t.ldc;
+#pragma GCC unroll 2
+    for (int v = 0; v < V; ++v) {
+      const __m256i mask = v == V - 1 ? tail : full;
+      __m256 x = acc[i][v];
+      if (t.alpha != 1.0f) x = _mm256_mul_ps(x, alpha);
+      if (t.beta != 0.0f) {
+        const __m256 old = _mm256_maskload_ps(c + v * kLanes, mask);
+        x = _mm256_add_ps(x, t.beta == 1.0f ? old : _mm256_mul_ps(old, beta));
+      }
+      if (t.epilogue) {
+        if (t.row_bias) x = _mm256_add_ps(x, _mm256_set1_ps(t.row_bias[i]));
+        if (t.col_bias) x = _mm256_add_ps(x, _mm256_maskload_ps(t.col_bias + v * kLanes, mask));
+        if (t.residual) x = _mm256_add_ps(x, _mm256_maskload_ps(t.residual + i * t.ldr + v * kLanes, mask));
+        x = activate(x, t);
+      }
+      _mm256_maskstore_ps(c + v * kLanes, mask, x);
+    }
+  }
+}
+
+template <int R>
+constexpr MicroKernel row_kernels[kVectors] = {tile_kernel<R, 1>, tile_kernel<R, 2>};
+
+constexpr const MicroKernel* kKernels[kMR] = {row_kernels<1>, row_kernels<2>, row_kernels<3>,
+                                              row_kernels<4>, row_kernels<5>, row_kernels<6>};
+
+void kernel(int kc, const float* a, const float* b, const Tile& t) {
+  kKernels[t.rows - 1][(t.cols + kLanes - 1) / kLanes - 1](kc, a, b, t);
+}
+
+// kc x 6 floats of A (6 KiB) stay in L1 across a block's B panels; a block
+// of 256 x 128 floats of B (128 KiB) in L2 with the next one the kernels
+// prefetch beside it (256 KiB of L2 on the smallest AVX2 parts); A blocks
+// of up to 480 rows come from L2/L3.
+constexpr KernelSet kSet = {kMR, kNR, 256, 480, 128, kernel, pack_copy_avx, pack_transpose_avx, false};
+
+}  // namespace
+
+const KernelSet* avx2_kernel_set() { return &kSet; }
+
+}  // namespace predictor::cpu::sgemm
+
+#else
+
+namespace predictor::cpu::sgemm {
+const KernelSet* avx2_kernel_set() { return nullptr; }
+}  // namespace predictor::cpu::sgemm
+
+#endif

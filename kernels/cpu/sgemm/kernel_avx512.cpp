@@ -1,0 +1,224 @@
+// The AVX-512 microkernel: an 8 x 48 tile of C in 24 zmm accumulators (of
+// 32), the three 16-float vectors of B loaded once per k (the last masked,
+// so B may be read in place) and each A value broadcast; a few columns left
+// at a tile's edge go to a kernel vectorised along the rows instead.
+// Compiled with -mavx512f -mavx2 -mfma (src/CMakeLists.txt) and called only
+// when cpu_features says the CPU and OS support it (AVX-512F alone: no VL,
+// BW or DQ instructions are used). Nothing here may have external linkage
+// except the set accessor: see kernel.h.
+#include "kernels/cpu/sgemm/kernel.h"
+
+#if defined(__AVX512F__) && defined(__FMA__)
+#if defined(__GNUC__) && !defined(__clang__)
+// GCC 12's own avx512fintrin.h trips -Wmaybe-uninitialized (GCC bug 105593).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#include <immintrin.h>
+
+#include "kernels/cpu/sgemm/pack_avx.h"
+
+namespace predictor::cpu::sgemm {
+
+namespace {
+
+constexpr int kMR = 8;
+constexpr int kLanes = 16;
+constexpr int kVectors = 3;
+constexpr int kNR = kLanes * kVectors;
+
+// Caffe's activations with the operand order that keeps std::max/std::min's
+// results, NaN and signed zeros included: max_ps(a, b) is a > b ? a : b.
+inline __m512 activate(__m512 x, const Tile& t) {
+  switch (t.act) {
+    case Act::kNone:
+      return x;
+    case Act::kReLU: {
+      // std::max(x, 0) + slope * std::min(x, 0)
+      const __m512 zero = _mm512_setzero_ps();
+      const __m512 pos = _mm512_max_ps(zero, x);
+      const __m512 neg = _mm512_min_ps(zero, x);
+      return _mm512_add_ps(pos, _mm512_mul_ps(_mm512_set1_ps(t.slope), neg));
+    }
+    case Act::kClip:
+      // std::max(lo, std::min(x, hi))
+      return _mm512_max_ps(_mm512_min_ps(_mm512_set1_ps(t.hi), x), _mm512_set1_ps(t.lo));
+  }
+  return x;
+}
+
+inline __m256 activate(__m256 x, const Tile& t) {
+  switch (t.act) {
+    case Act::kNone:
+      return x;
+    case Act::kReLU: {
+      const __m256 zero = _mm256_setzero_ps();
+      return _mm256_add_ps(_mm256_max_ps(zero, x), _mm256_mul_ps(_mm256_set1_ps(t.slope), _mm256_min_ps(zero, x)));
+    }
+    case Act::kClip:
+      return _mm256_max_ps(_mm256_min_ps(_mm256_set1_ps(t.hi), x), _mm256_set1_ps(t.lo));
+  }
+  return x;
+}
+
+// R rows (1..8) and V vectors (1..3) of the tile; the panels are laid out for
+// the full 8 x 48 whatever R and V.
+template <int R, int V>
+void tile_kernel(int kc, const float* a, const float* b, const Tile& t) {
+  __m512 acc[R][V];
+#pragma GCC unroll 8
+  for (int i = 0; i < R; ++i) {
+#pragma GCC unroll 3
+    for (int v = 0; v < V; ++v) acc[i][v] = _mm512_setzero_ps();
+  }
+  // Only the last vector may be partial (V is the fewest covering cols);
+  // its lanes beyond cols are not read (B may be read in place).
+  const int tail_cols = t.cols - (V - 1) * kLanes;
+  const __mmask16 tail = tail_cols >= kLanes ? __mmask16(0xffff) : __mmask16((1u << tail_cols) - 1);
+  const std::ptrdiff_t ldb = t.ldb;
+#pragma GCC unroll 4
+  for (int p = 0; p < kc; ++p) {
+    __m512 bv[V];
+#pragma GCC unroll 3
+    for (int v = 0; v < V - 1; ++v) bv[v] = _mm512_loadu_ps(b + v * kLanes);
+    bv[V - 1] = _mm512_maskz_loadu_ps(tail, b + (V - 1) * kLanes);
+#pragma GCC unroll 8
+    for (int i = 0; i < R; ++i) {
+      const __m512 ai = _mm512_set1_ps(a[i]);
+#pragma GCC unroll 3
+      for (int v = 0; v < V; ++v) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
+    }
+    if (p < t.prefetches) _mm_prefetch(t.prefetch[p], _MM_HINT_T1);
+    a += kMR;
+    b += ldb;
+  }
+  for (int p = kc; p < t.prefetches; ++p) _mm_prefetch(t.prefetch[p], _MM_HINT_T1);
+
+  const __m512 alpha = _mm512_set1_ps(t.alpha), beta = _mm512_set1_ps(t.beta);
+#pragma GCC unroll 8
+  for (int i = 0; i < R; ++i) {
+    float* c = t.c + i * t.ldc;
+#pragma GCC unroll 3
+    for (int v = 0; v < V; ++v) {
+      const __mmask16 mask = v == V - 1 ? tail : __mmask16(0xffff);
+      __m512 x = acc[i][v];
+      if (t.alpha != 1.0f) x = _mm512_mul_ps(x, alpha);
+      if (t.beta != 0.0f) {
+        const __m512 old = _mm512_maskz_loadu_ps(mask, c + v * kLanes);
+        x = _mm512_add_ps(x, t.beta == 1.0f ? old : _mm512_mul_ps(old, beta));
+      }
+      if (t.epilogue) {
+        if (t.row_bias) x = _mm512_add_ps(x, _mm512_set1_ps(t.row_bias[i]));
+        if (t.col_bias) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mask, t.col_bias + v * kLanes));
+        if (t.residual) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mask, t.residual + i * t.ldr + v * kLanes));
+        x = activate(x, t);
+      }
+      _mm512_mask_storeu_ps(c + v * kLanes, mask, x);
+    }
+  }
+}
+
+// The last columns of a tile when they are few (cols % 16 <= 8): a 16-lane
+// vector for them would waste most of its lanes (a 7x7 convolution output,
+// 49 = 48 + 1 columns, would spend a quarter of its time on one column).
+// Vectorised along the tile's 8 rows instead: one ymm accumulator per
+// column, each element still the same fused multiply-adds in the same order
+// as the wide kernel's, and the same epilogue arithmetic.
+constexpr int kNarrowMax = 8;
+
+template <int N>
+void narrow_kernel(int kc, const float* a, const float* b, const Tile& t) {
+  __m256 acc[N];
+#pragma GCC unroll 8
+  for (int j = 0; j < N; ++j) acc[j] = _mm256_setzero_ps();
+#pragma GCC unroll 2
+  for (int p = 0; p < kc; ++p) {
+    const __m256 av = _mm256_loadu_ps(a);
+#pragma GCC unroll 8
+    for (int j = 0; j < N; ++j) acc[j] = _mm256_fmadd_ps(av, _mm256_broadcast_ss(b + j), acc[j]);
+    if (p < t.prefetches) _mm_prefetch(t.prefetch[p], _MM_HINT_T1);
+    a += kMR;
+    b += t.ldb;
+  }
+  for (int p = kc; p < t.prefetches; ++p) _mm_prefetch(t.prefetch[p], _MM_HINT_T1);
+
+  // Column j of the tile is lane i of acc[j], element (i, j) of C.
+  // (Columns of C are read and written a float at a time: once per tile
+  // and block of k, off the hot loop.)
+  const __m256 row_bias =
+      t.epilogue && t.row_bias ? _mm256_maskload_ps(t.row_bias, lanes_below(t.rows)) : _mm256_setzero_ps();
+  alignas(32) float column[8] = {};
+#pragma GCC unroll 8
+  for (int j = 0; j < N; ++j) {
+    __m256 x = acc[j];
+    if (t.alpha != 1.0f) x = _mm256_mul_ps(x, _mm256_set1_ps(t.alpha));
+    if (t.beta != 0.0f) {
+      for (int i = 0; i < t.rows; ++i) column[i] = t.c[i * t.ldc + j];
+      const __m256 old = _mm256_load_ps(column);
+      x = _mm256_add_ps(x, t.beta == 1.0f ? old : _mm256_mul_ps(old, _mm256_set1_ps(t.beta)));
+    }
+    if (t.epilogue) {
+      if (t.row_bias) x = _mm256_add_ps(x, row_bias);
+      if (t.col_bias) x = _mm256_add_ps(x, _mm256_set1_ps(t.col_bias[j]));
+      if (t.residual) {
+        for (int i = 0; i < t.rows; ++i) column[i] = t.residual[i * t.ldr + j];
+        x = _mm256_add_ps(x, _mm256_load_ps(column));
+      }
+      x = activate(x, t);
+    }
+    _mm256_store_ps(column, x);
+    for (int i = 0; i < t.rows; ++i) t.c[i * t.ldc + j] = column[i];
+  }
+}
+
+template <int R>
+constexpr MicroKernel row_kernels[kVectors] = {tile_kernel<R, 1>, tile_kernel<R, 2>, tile_kernel<R, 3>};
+
+constexpr const MicroKernel* kKernels[kMR] = {row_kernels<1>, row_kernels<2>, row_kernels<3>, row_kernels<4>,
+                                              row_kernels<5>, row_kernels<6>, row_kernels<7>, row_kernels<8>};
+
+constexpr MicroKernel kNarrowKernels[kNarrowMax] = {narrow_kernel<1>, narrow_kernel<2>, narrow_kernel<3>,
+                                                    narrow_kernel<4>, narrow_kernel<5>, narrow_kernel<6>,
+                                                    narrow_kernel<7>, narrow_kernel<8>};
+
+void kernel(int kc, const float* a, const float* b, const Tile& t) {
+  const int whole = t.cols / kLanes, rest = t.cols % kLanes;
+  if (rest == 0 || rest > kNarrowMax) {
+    kKernels[t.rows - 1][(t.cols + kLanes - 1) / kLanes - 1](kc, a, b, t);
+    return;
+  }
+  // Whole vectors by the wide kernel, the few columns left by the narrow one.
+  if (whole > 0) {
+    Tile wide = t;
+    wide.cols = whole * kLanes;
+    kKernels[t.rows - 1][whole - 1](kc, a, b, wide);
+  }
+  Tile narrow = t;
+  const int first = whole * kLanes;
+  narrow.c += first;
+  if (narrow.col_bias) narrow.col_bias += first;
+  if (narrow.residual) narrow.residual += first;
+  narrow.cols = rest;
+  if (whole > 0) narrow.prefetches = 0;
+  kNarrowKernels[rest - 1](kc, a, b + first, narrow);
+}
+
+// kc x 8 floats of A (8 KiB) stay in L1 across a block's B panels; a block
+// of 256 x 240 floats of B (240 KiB) in L2 with the next one the kernels
+// prefetch beside it (Zen 4 and Intel server parts have 1-2 MiB of L2 per
+// core; larger blocks measured slower here); A blocks of up to 480 rows
+// come from L2/L3.
+constexpr KernelSet kSet = {kMR, kNR, 256, 480, 240, kernel, pack_copy_avx, pack_transpose_avx, true};
+
+}  // namespace
+
+const KernelSet* avx512_kernel_set() { return &kSet; }
+
+}  // namespace predictor::cpu::sgemm
+
+#else
+
+namespace predictor::cpu::sgemm {
+const KernelSet* avx512_kernel_set() { return nullptr; }
+}  // namespace predictor::cpu::sgemm
+
+#endif

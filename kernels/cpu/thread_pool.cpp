@@ -1,0 +1,230 @@
+#include "kernels/cpu/thread_pool.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
+#include "predictor/Error.h"
+
+namespace predictor::cpu {
+
+namespace {
+
+// How long an idle thread polls before it sleeps: long enough to catch the
+// next run of a forward whose layers follow each other closely (waking a
+// sleeping thread costs 10 to 50 us on a busy virtual machine), short enough
+// to cost little while the caller runs serial work between runs.
+constexpr std::chrono::microseconds kSpin{30};
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  _mm_pause();
+#else
+  std::this_thread::yield();
+#endif
+}
+
+// Polls `done` for up to `spin`; true when it became true. The first polls
+// only pause; later ones yield the core, so that a thread we wait for that
+// shares this core (a busy machine) gets to run instead of waiting out the
+// spin.
+template <typename Done>
+bool spin_until(std::chrono::microseconds spin, Done done) {
+  if (spin.count() == 0) return done();
+  for (int i = 0; i < 256; ++i) {
+    if (done()) return true;
+    cpu_relax();
+  }
+  const auto deadline = std::chrono::steady_clock::now() + spin;
+  for (;;) {
+    if (done()) return true;
+    std::this_thread::yield();
+    if (std::chrono::steady_clock::now() >= deadline) return done();
+  }
+}
+
+}  // namespace
+
+// One run at a time: the caller publishes it (task, count, a new
+// generation) under the mutex and opens it; a worker joins an open run under
+// the mutex, claims task indices from `next` until none are left, and
+// leaves. The caller claims indices too, then closes the run (no worker may
+// join any more) and waits for the workers that joined to leave. A worker
+// that wakes after the run closed does nothing, so the caller never waits
+// for a slow-to-wake thread that has no task.
+struct ThreadPool::State {
+  std::mutex mutex;
+  std::condition_variable wake;    // workers: a new run, or stop
+  std::condition_variable idle;    // the caller: the last joined worker left
+  std::atomic<std::uint64_t> generation{0};  // written under the mutex; polled while spinning
+  bool stop = false;
+  bool open = false;               // workers may join the current run
+  // Workers inside the current run; changed under the mutex, polled without.
+  std::atomic<int> joined{0};
+  const std::function<void(int)>* task = nullptr;
+  int count = 0;
+  std::atomic<int> next{0};        // the next unclaimed task index
+  std::atomic<bool> running{false};  // run() in progress: catches a reentrant or shared use
+  std::exception_ptr error;        // the first exception of the current run
+  std::chrono::microseconds spin{0};
+  std::vector<std::thread> workers;
+
+  // Runs tasks until none are left; records the first exception.
+  void Claim(const std::function<void(int)>& run_task, int total) {
+    for (int i = next.fetch_add(1, std::memory_order_relaxed); i < total;
+         i = next.fetch_add(1, std::memory_order_relaxed)) {
+      try {
+        run_task(i);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (!error) error = std::current_exception();
+      }
+    }
+  }
+
+  void WorkerLoop() {
+    std::uint64_t seen = 0;
+    for (;;) {
+      const std::function<void(int)>* run_task = nullptr;
+      int total = 0;
+      {
+        spin_until(spin, [&] { return generation.load(std::memory_order_acquire) != seen; });
+        std::unique_lock<std::mutex> lock(mutex);
+        wake.wait(lock, [&] { return stop || generation.load(std::memory_order_relaxed) != seen; });
+        if (stop) return;
+        seen = generation.load(std::memory_order_relaxed);
+        if (!open) continue;  // closed before this thread woke: nothing left to claim
+        joined.fetch_add(1, std::memory_order_relaxed);
+        run_task = task;
+        total = count;
+      }
+      Claim(*run_task, total);
+      std::lock_guard<std::mutex> lock(mutex);
+      if (joined.fetch_sub(1, std::memory_order_relaxed) == 1) idle.notify_one();
+    }
+  }
+
+  // Stops and joins every started worker.
+  void StopWorkers() {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      stop = true;
+    }
+    wake.notify_all();
+    for (std::thread& worker : workers) worker.join();
+    workers.clear();
+  }
+};
+
+ThreadPool::ThreadPool(int threads) : threads_(threads), state_(nullptr) {
+  if (threads < 1) throw Error("ThreadPool: threads must be at least 1, not " + std::to_string(threads));
+  state_ = new State;
+  const unsigned cores = std::thread::hardware_concurrency();
+  // More threads than cores: a spinning thread would take the core another
+  // one needs; sleep at once instead.
+  state_->spin = cores != 0 && static_cast<unsigned>(threads) > cores ? std::chrono::microseconds{0} : kSpin;
+  const int to_start = threads - 1;  // the caller is the pool's first thread
+  try {
+    state_->workers.reserve(static_cast<std::size_t>(to_start));
+    for (int i = 0; i < to_start; ++i) state_->workers.emplace_back([state = state_] { state->WorkerLoop(); });
+  } catch (const std::exception& error) {
+    // No destructor runs for a constructor that throws: stop the workers
+    // already started, or their std::threads would terminate the process.
+    const std::size_t started = state_->workers.size();
+    state_->StopWorkers();
+    delete state_;
+    state_ = nullptr;
+    throw Error("ThreadPool: cannot start compute thread " + std::to_string(started + 1) + " of " +
+                std::to_string(to_start) + ": " + error.what());
+  }
+}
+
+ThreadPool::~ThreadPool() {
+  state_->StopWorkers();
+  delete state_;
+}
+
+void ThreadPool::run(int count, const std::function<void(int)>& task) {
+  if (count <= 0) return;
+  State& s = *state_;
+  if (s.running.exchange(true, std::memory_order_acquire)) {
+    throw Error("ThreadPool::run: the pool is already running (a task called run() on its own pool, or two "
+                "threads share one pool)");
+  }
+  if (s.workers.empty() || count == 1) {
+    // Nobody to share with: inline, in order.
+    std::exception_ptr error;
+    for (int i = 0; i < count; ++i) {
+      try {
+        task(i);
+      } catch (...) {
+        if (!error) error = std::current_exception();
+      }
+    }
+    s.running.store(false, std::memory_order_release);
+    if (error) std::rethrow_exception(error);
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(s.mutex);
+    s.task = &task;
+    s.count = count;
+    s.next.store(0, std::memory_order_relaxed);
+    s.error = nullptr;
+    s.open = true;
+    s.generation.store(s.generation.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+  }
+  s.wake.notify_all();
+  s.Claim(task, count);
+  std::exception_ptr error;
+  {
+    std::unique_lock<std::mutex> lock(s.mutex);
+    s.open = false;  // every index is claimed: later wakers have nothing to do
+    if (s.joined.load(std::memory_order_relaxed) > 0) {
+      lock.unlock();
+      // The workers still inside usually finish their last task about now.
+      spin_until(s.spin, [&] { return s.joined.load(std::memory_order_relaxed) == 0; });
+      lock.lock();
+      s.idle.wait(lock, [&] { return s.joined.load(std::memory_order_relaxed) == 0; });
+    }
+    s.task = nullptr;
+    error = s.error;
+    s.error = nullptr;
+  }
+  s.running.store(false, std::memory_order_release);
+  if (error) std::rethrow_exception(error);
+}
+
+void parallel_for(ThreadPool* pool, int count, const std::function<void(int)>& task) {
+  if (pool != nullptr && pool->size() > 1 && count > 1) {
+    pool->run(count, task);
+    return;
+  }
+  for (int i = 0; i < count; ++i) task(i);
+}
+
+void parallel_ranges_split(ThreadPool* pool, std::size_t n, std::size_t parts, std::size_t align,
+                           const std::function<void(std::size_t, std::size_t)>& body) {
+  align = std::max<std::size_t>(align, 1);
+  // Equal shares, rounded up to the alignment; rounding may leave the last
+  // parts empty, and those are not run.
+  const std::size_t share = ((n + parts - 1) / parts + align - 1) / align * align;
+  const int tasks = static_cast<int>((n + share - 1) / share);
+  parallel_for(pool, tasks, [&](int t) {
+    const std::size_t begin = static_cast<std::size_t>(t) * share;
+    body(begin, std::min(n, begin + share));
+  });
+}
+
+}  // namespace predictor::cpu

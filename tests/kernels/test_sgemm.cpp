@@ -1,0 +1,454 @@
+// The project's SGEMM (kernels/cpu/sgemm) for every instruction set this CPU
+// has, against a plain triple loop accumulating in double; its fused
+// epilogue against the separate epilogue passes; and its results across
+// thread counts and workspaces.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "common/test_utils.h"
+#include "kernels/cpu/convolution.h"
+#include "kernels/cpu/cpu_features.h"
+#include "kernels/cpu/epilogue.h"
+#include "kernels/cpu/gemm.h"
+#include "kernels/cpu/sgemm/sgemm.h"
+#include "kernels/cpu/thread_pool.h"
+
+namespace predictor {
+namespace {
+
+using cpu::Isa;
+using testing::random_values;
+
+constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+
+// The instruction sets this build has and this CPU runs.
+std::vector<Isa> runnable_isas() {
+  std::vector<Isa> isas;
+  for (Isa isa : {Isa::kPortable, Isa::kAvx2, Isa::kAvx512}) {
+    if (isa <= cpu::cpu_isa() && cpu::sgemm::compiled(isa)) isas.push_back(isa);
+  }
+  return isas;
+}
+
+bool bitwise_equal(const std::vector<float>& x, const std::vector<float>& y) {
+  return x.size() == y.size() && std::memcmp(x.data(), y.data(), x.size() * sizeof(float)) == 0;
+}
+
+struct Shape {
+  bool trans_a, trans_b;
+  int m, n, k;
+  int pad;  // extra floats at the end of every stored row of A, B and C
+  float alpha, beta;
+};
+
+std::ostream& operator<<(std::ostream& os, const Shape& s) {
+  return os << "trans " << s.trans_a << s.trans_b << " m " << s.m << " n " << s.n << " k " << s.k << " pad " << s.pad
+            << " alpha " << s.alpha << " beta " << s.beta;
+}
+
+// The operands of one product, stored as cpu::gemm reads them: A is m x k
+// (k x m transposed), B is k x n (n x k), C is m x n, each row `pad` wider.
+struct Operands {
+  Shape s;
+  int lda, ldb, ldc;
+  std::vector<float> a, b, c;
+
+  Operands(const Shape& shape, std::uint32_t seed) : s(shape) {
+    const int a_rows = s.trans_a ? s.k : s.m, a_cols = s.trans_a ? s.m : s.k;
+    const int b_rows = s.trans_b ? s.n : s.k, b_cols = s.trans_b ? s.k : s.n;
+    lda = a_cols + s.pad;
+    ldb = b_cols + s.pad;
+    ldc = s.n + s.pad;
+    a = random_values(static_cast<std::size_t>(a_rows) * lda, seed);
+    b = random_values(static_cast<std::size_t>(b_rows) * ldb, seed + 1);
+    c = random_values(static_cast<std::size_t>(s.m) * ldc, seed + 2);
+    // With beta 0 nothing of C may survive: make it NaN (the padding stays
+    // finite and must stay as it is).
+    if (s.beta == 0.0f) {
+      for (int i = 0; i < s.m; ++i) std::fill_n(c.begin() + static_cast<std::size_t>(i) * ldc, s.n, kNaN);
+    }
+  }
+
+  float at_a(int i, int p) const {
+    return s.trans_a ? a[static_cast<std::size_t>(p) * lda + i] : a[static_cast<std::size_t>(i) * lda + p];
+  }
+  float at_b(int p, int j) const {
+    return s.trans_b ? b[static_cast<std::size_t>(j) * ldb + p] : b[static_cast<std::size_t>(p) * ldb + j];
+  }
+};
+
+// The exact product in double and, per element, the bound on a float
+// computation's error. Any order of k float multiply-adds (fused or not),
+// then alpha, beta and the blocks of k summed, rounds each term at most
+// k + 4 times, so |computed - exact| <= gamma(k + 4) * (|alpha| sum_p |a_ip
+// b_pj| + |beta c_ij|) with gamma(n) = n u / (1 - n u), u = 2^-24 (Higham,
+// Accuracy and Stability of Numerical Algorithms, 3.1).
+struct Reference {
+  std::vector<double> value, bound;
+};
+
+double gamma(int n) {
+  const double u = std::ldexp(1.0, -24);
+  return n * u / (1 - n * u);
+}
+
+Reference reference_product(const Operands& op) {
+  const Shape& s = op.s;
+  Reference ref;
+  ref.value.assign(static_cast<std::size_t>(s.m) * s.n, 0.0);
+  ref.bound.assign(ref.value.size(), 0.0);
+  const double g = gamma(s.k + 4);
+  for (int i = 0; i < s.m; ++i) {
+    for (int j = 0; j < s.n; ++j) {
+      double sum = 0, magnitude = 0;
+      for (int p = 0; p < s.k; ++p) {
+        const double term = static_cast<double>(op.at_a(i, p)) * op.at_b(p, j);
+        sum += term;
+        magnitude += std::fabs(term);
+      }
+      const double old = s.beta == 0.0f ? 0.0 : op.c[static_cast<std::size_t>(i) * op.ldc + j];
+      const std::size_t at = static_cast<std::size_t>(i) * s.n + j;
+      ref.value[at] = s.alpha * sum + s.beta * old;
+      ref.bound[at] = g * (std::fabs(s.alpha) * magnitude + std::fabs(s.beta * old));
+    }
+  }
+  return ref;
+}
+
+// Every element of the m x n result within its bound, the padding untouched.
+void expect_close(const Operands& op, const std::vector<float>& out, const Reference& ref) {
+  const Shape& s = op.s;
+  int failures = 0;
+  for (int i = 0; i < s.m && failures < 5; ++i) {
+    for (int j = 0; j < op.ldc; ++j) {
+      const std::size_t at = static_cast<std::size_t>(i) * op.ldc + j;
+      if (j >= s.n) {
+        if (out[at] != op.c[at]) {
+          ADD_FAILURE() << s << ": padding at (" << i << ", " << j << ") changed";
+          ++failures;
+        }
+        continue;
+      }
+      const double want = ref.value[static_cast<std::size_t>(i) * s.n + j];
+      const double bound = ref.bound[static_cast<std::size_t>(i) * s.n + j];
+      if (!(std::fabs(out[at] - want) <= bound)) {
+        ADD_FAILURE() << s << ": at (" << i << ", " << j << ") " << out[at] << ", expected " << want << " +- " << bound;
+        ++failures;
+      }
+    }
+  }
+}
+
+std::vector<float> run_sgemm(Isa isa, const Operands& op, const cpu::GemmEpilogue* epilogue = nullptr,
+                             cpu::ThreadPool* pool = nullptr, void* workspace = nullptr) {
+  std::vector<float> out = op.c;
+  const Shape& s = op.s;
+  cpu::sgemm::sgemm(isa, s.trans_a, s.trans_b, s.m, s.n, s.k, s.alpha, op.a.data(), op.lda, op.b.data(), op.ldb, s.beta,
+                    out.data(), op.ldc, epilogue, pool, workspace);
+  return out;
+}
+
+void check_shape(const Shape& s, std::uint32_t seed) {
+  const Operands op(s, seed);
+  const Reference ref = reference_product(op);
+  for (Isa isa : runnable_isas()) {
+    SCOPED_TRACE(cpu::isa_name(isa));
+    expect_close(op, run_sgemm(isa, op), ref);
+  }
+  // And through cpu::gemm (the detected instruction set; one row or column
+  // goes to the matrix-vector product).
+  std::vector<float> out = op.c;
+  cpu::gemm(s.trans_a, s.trans_b, s.m, s.n, s.k, s.alpha, op.a.data(), op.lda, op.b.data(), op.ldb, s.beta, out.data(),
+            op.ldc);
+  SCOPED_TRACE("cpu::gemm");
+  expect_close(op, out, ref);
+}
+
+TEST(CpuFeatures, DetectedLevelIsNamedAndNoHigherThanTheCpus) {
+  EXPECT_LE(cpu::detected_isa(), cpu::cpu_isa());
+  EXPECT_STREQ(cpu::isa_name(Isa::kPortable), "portable");
+  EXPECT_STREQ(cpu::isa_name(Isa::kAvx2), "avx2");
+  EXPECT_STREQ(cpu::isa_name(Isa::kAvx512), "avx512");
+  EXPECT_STREQ(cpu::isa_name(), cpu::isa_name(cpu::detected_isa()));
+  EXPECT_TRUE(cpu::sgemm::compiled(Isa::kPortable));
+  EXPECT_TRUE(cpu::sgemm::compiled(cpu::detected_isa()));
+}
+
+TEST(Sgemm, SmallShapesEveryTranspose) {
+  const int sizes[] = {1, 2, 3, 7, 13, 17, 31, 33};
+  std::uint32_t seed = 1;
+  for (bool ta : {false, true}) {
+    for (bool tb : {false, true}) {
+      for (int m : sizes) {
+        for (int n : sizes) {
+          for (int k : sizes) check_shape({ta, tb, m, n, k, (m + n + k) % 3, 1.0f, 0.0f}, seed += 3);
+        }
+      }
+    }
+  }
+}
+
+TEST(Sgemm, PanelAndBlockEdgesEveryTranspose) {
+  // Sizes around the microkernels' tiles (4 x 8, 6 x 16, 8 x 48) and the
+  // cache blocks (k 256, rows 256-480, columns 128-480), with strides wider
+  // than the rows.
+  const int sizes[] = {64, 65, 127, 255, 257};
+  std::uint32_t seed = 5000;
+  for (bool ta : {false, true}) {
+    for (bool tb : {false, true}) {
+      for (int m : sizes) {
+        for (int n : sizes) check_shape({ta, tb, m, n, (m * 7 + n) % 300 + 1, 3, 1.0f, 0.0f}, seed += 3);
+      }
+      check_shape({ta, tb, 33, 49, 257, 1, 1.0f, 0.0f}, seed += 3);
+      check_shape({ta, tb, 17, 31, 513, 2, 1.0f, 0.0f}, seed += 3);
+    }
+  }
+}
+
+TEST(Sgemm, LargeShapes) {
+  std::uint32_t seed = 9000;
+  // More rows than one block of A, more columns than one block of B, k of
+  // several blocks; a convolution's shapes (weights x columns).
+  check_shape({false, false, 1031, 67, 300, 0, 1.0f, 0.0f}, seed += 3);
+  check_shape({false, false, 67, 1031, 300, 5, 1.0f, 0.0f}, seed += 3);
+  check_shape({true, true, 40, 47, 1100, 1, 1.0f, 0.0f}, seed += 3);
+  check_shape({false, true, 9, 1000, 1024, 0, 1.0f, 0.0f}, seed += 3);
+  check_shape({false, false, 128, 784, 1152 / 4, 0, 1.0f, 0.0f}, seed += 3);
+  check_shape({true, false, 500, 196, 512, 0, 1.0f, 0.0f}, seed += 3);
+}
+
+TEST(Sgemm, AlphaAndBeta) {
+  std::uint32_t seed = 12000;
+  for (bool ta : {false, true}) {
+    for (bool tb : {false, true}) {
+      for (float alpha : {1.0f, -2.0f, 0.5f}) {
+        for (float beta : {0.0f, 1.0f, 0.25f, -1.0f}) {
+          check_shape({ta, tb, 19, 53, 300, 2, alpha, beta}, seed += 3);
+          check_shape({ta, tb, 9, 18, 5, 1, alpha, beta}, seed += 3);
+        }
+      }
+    }
+  }
+}
+
+// The epilogues to try: bias along rows, columns, both; a residual (in
+// place or not); each activation.
+std::vector<cpu::Activation> activations() {
+  return {cpu::Activation{}, cpu::Activation::relu(0.0f), cpu::Activation::relu(0.1f),
+          cpu::Activation::clipped(-0.5f, 0.75f)};
+}
+
+TEST(Sgemm, FusedEpilogueIsTheSeparatePass) {
+  std::uint32_t seed = 15000;
+  const Shape shapes[] = {{false, false, 37, 71, 300, 1, 1.0f, 0.0f},
+                          {true, true, 13, 50, 40, 0, -1.5f, 0.5f},
+                          {false, true, 64, 196, 576, 2, 1.0f, 0.0f}};
+  for (const Shape& s : shapes) {
+    const Operands op(s, seed += 3);
+    const Reference ref = reference_product(op);
+    const auto row_bias = random_values(s.m, seed + 10);
+    const auto column_bias = random_values(s.n, seed + 11);
+    const auto residual = random_values(static_cast<std::size_t>(s.m) * (s.n + 4), seed + 12);
+    for (Isa isa : runnable_isas()) {
+      const std::vector<float> plain = run_sgemm(isa, op);
+      for (const cpu::Activation& activation : activations()) {
+        for (int terms = 0; terms < 8; ++terms) {
+          SCOPED_TRACE(::testing::Message() << cpu::isa_name(isa) << " " << s << " activation "
+                                            << static_cast<int>(activation.kind) << " terms " << terms);
+          cpu::GemmEpilogue e;
+          e.activation = activation;
+          if (terms & 1) e.row_bias = row_bias.data();
+          if (terms & 2) e.column_bias = column_bias.data();
+          if (terms & 4) {
+            e.residual = residual.data();
+            e.residual_ld = s.n + 4;
+          }
+          const std::vector<float> fused = run_sgemm(isa, op, &e);
+          std::vector<float> separate = plain;
+          cpu::apply_gemm_epilogue(e, s.m, s.n, separate.data(), op.ldc);
+          EXPECT_TRUE(bitwise_equal(fused, separate));
+          // And the layers' own passes, where they apply.
+          if (terms == 1) {
+            std::vector<float> channel = plain;
+            cpu::apply_channel_epilogue({row_bias.data(), activation}, s.m, s.n, channel.data(), op.ldc, channel.data(),
+                                        op.ldc);
+            EXPECT_TRUE(bitwise_equal(fused, channel));
+          }
+          if (terms == 2 && s.pad == 0) {
+            std::vector<float> rows = plain;
+            cpu::apply_row_epilogue({column_bias.data(), activation}, s.m, s.n, rows.data());
+            EXPECT_TRUE(bitwise_equal(fused, rows));
+          }
+          // Against the double reference: the epilogue's adds round at most
+          // 3 more times, its activation scales by at most max(1, |slope|).
+          if (terms == 7 && activation.kind == cpu::Activation::Kind::kReLU) {
+            const double u = std::ldexp(1.0, -24);
+            for (int i = 0; i < s.m; ++i) {
+              for (int j = 0; j < s.n; ++j) {
+                const std::size_t at = static_cast<std::size_t>(i) * s.n + j;
+                const double r = residual[static_cast<std::size_t>(i) * (s.n + 4) + j];
+                const double x = ref.value[at] + row_bias[i] + column_bias[j] + r;
+                const double want = std::max(x, 0.0) + activation.negative_slope * std::min(x, 0.0);
+                const double bound = ref.bound[at] + 4 * u *
+                                                         (std::fabs(ref.value[at]) + std::fabs(row_bias[i]) +
+                                                          std::fabs(column_bias[j]) + std::fabs(r));
+                EXPECT_NEAR(fused[static_cast<std::size_t>(i) * op.ldc + j], want, bound);
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(Sgemm, EpilogueOnSpecialValuesIsTheSeparatePass) {
+  // NaN, infinities and signed zeros reaching the activation: the vector
+  // max/min must keep std::max/std::min's operand order.
+  const float inf = std::numeric_limits<float>::infinity();
+  Shape s{false, false, 5, 37, 1, 0, 1.0f, 0.0f};
+  Operands op(s, 77);
+  const float specials[] = {kNaN, inf, -inf, -0.0f, 0.0f, 1e-30f, -1e-30f, -2.0f, 3.0f};
+  for (int i = 0; i < s.m; ++i) op.a[i] = 1.0f;
+  for (int j = 0; j < s.n; ++j) op.b[j] = specials[j % 9];
+  for (Isa isa : runnable_isas()) {
+    const std::vector<float> plain = run_sgemm(isa, op);
+    for (const cpu::Activation& activation : activations()) {
+      cpu::GemmEpilogue e;
+      e.activation = activation;
+      std::vector<float> separate = plain;
+      cpu::apply_gemm_epilogue(e, s.m, s.n, separate.data(), op.ldc);
+      EXPECT_TRUE(bitwise_equal(run_sgemm(isa, op, &e), separate))
+          << cpu::isa_name(isa) << " activation " << static_cast<int>(activation.kind);
+    }
+  }
+}
+
+TEST(Sgemm, SameBitsForAnyThreadCountAndWorkspace) {
+  cpu::ThreadPool two(2), three(3);
+  std::uint32_t seed = 20000;
+  const Shape shapes[] = {{false, false, 64, 3136, 147, 0, 1.0f, 0.0f},  // split along the columns
+                          {false, false, 512, 49, 700, 0, 1.0f, 0.0f},   // along the rows
+                          {false, true, 7, 1000, 600, 3, 1.0f, 0.5f},
+                          {true, false, 300, 301, 302, 1, -1.0f, 1.0f}};
+  for (const Shape& s : shapes) {
+    const Operands op(s, seed += 3);
+    const auto bias = random_values(s.m, seed + 9);
+    cpu::GemmEpilogue e;
+    e.row_bias = bias.data();
+    e.activation = cpu::Activation::relu(0.0f);
+    for (Isa isa : runnable_isas()) {
+      SCOPED_TRACE(::testing::Message() << cpu::isa_name(isa) << " " << s);
+      const std::vector<float> one = run_sgemm(isa, op, &e);
+      EXPECT_TRUE(bitwise_equal(one, run_sgemm(isa, op, &e, &two)));
+      EXPECT_TRUE(bitwise_equal(one, run_sgemm(isa, op, &e, &three)));
+      for (cpu::ThreadPool* pool : {static_cast<cpu::ThreadPool*>(nullptr), &two, &three}) {
+        const std::size_t bytes = cpu::sgemm::workspace_bytes(isa, s.m, s.n, s.k, cpu::pool_threads(pool));
+        std::vector<float> workspace(bytes / sizeof(float) + 16);
+        void* aligned = workspace.data() + (16 - reinterpret_cast<std::uintptr_t>(workspace.data()) / 4 % 16) % 16;
+        EXPECT_TRUE(bitwise_equal(one, run_sgemm(isa, op, &e, pool, aligned)));
+      }
+    }
+  }
+}
+
+TEST(Sgemm, GemmWithEpilogueOnEveryPath) {
+  // cpu::gemm with an epilogue: the packed product, the matrix-vector ones
+  // (one row, one column) and the empty k, all as the separate pass.
+  std::uint32_t seed = 30000;
+  cpu::ThreadPool two(2);
+  const Shape shapes[] = {{false, false, 20, 30, 40, 0, 1.0f, 0.0f},
+                          {false, true, 1, 300, 40, 0, 1.0f, 0.0f},
+                          {false, false, 50, 1, 40, 0, 1.0f, 0.0f},
+                          {false, false, 3, 4, 0, 0, 1.0f, 0.0f}};
+  for (const Shape& s : shapes) {
+    SCOPED_TRACE(::testing::Message() << s);
+    const Operands op(s, seed += 3);
+    const auto row_bias = random_values(s.m, seed + 1), column_bias = random_values(s.n, seed + 2);
+    cpu::GemmEpilogue e;
+    e.row_bias = row_bias.data();
+    e.column_bias = column_bias.data();
+    e.activation = cpu::Activation::relu(0.25f);
+    std::vector<float> separate = op.c;
+    cpu::gemm(s.trans_a, s.trans_b, s.m, s.n, s.k, s.alpha, op.a.data(), op.lda, op.b.data(), op.ldb, s.beta,
+              separate.data(), op.ldc);
+    cpu::apply_gemm_epilogue(e, s.m, s.n, separate.data(), op.ldc);
+    std::vector<float> fused = op.c;
+    cpu::gemm(s.trans_a, s.trans_b, s.m, s.n, s.k, s.alpha, op.a.data(), op.lda, op.b.data(), op.ldb, s.beta,
+              fused.data(), op.ldc, &e, &two);
+    EXPECT_TRUE(bitwise_equal(fused, separate));
+  }
+}
+
+// A 2-D convolution's geometry (square image, kernel, pad and stride).
+cpu::ConvGeometry conv_geometry(int in_channels, int out_channels, int size, int kernel, int pad, int stride,
+                                bool transposed) {
+  cpu::ConvGeometry g;
+  g.in_channels = in_channels;
+  g.out_channels = out_channels;
+  cpu::PatchGeometry& p = g.patches;
+  p.num_axes = 2;
+  p.channels = transposed ? out_channels : in_channels;
+  // Convolution: the image is the input; deconvolution: the grid is.
+  const int other = transposed ? (size - 1) * stride - 2 * pad + kernel : (size + 2 * pad - kernel) / stride + 1;
+  for (int a = 0; a < 2; ++a) {
+    p.image[a] = transposed ? other : size;
+    p.grid[a] = transposed ? size : other;
+    p.kernel[a] = kernel;
+    p.pad[a] = pad;
+    p.stride[a] = stride;
+    p.dilation[a] = 1;
+  }
+  return g;
+}
+
+TEST(Sgemm, ConvolutionLayersSameBitsWithAPool) {
+  // The convolution kernels pass their pool to the product (and fuse the
+  // bias and activation into it): the results must not depend on the pool.
+  cpu::ThreadPool two(2);
+  struct ConvCase {
+    int in, out, size, kernel, pad, stride, batch;
+  };
+  const ConvCase cases[] = {{16, 64, 30, 3, 1, 1, 1}, {64, 32, 14, 1, 0, 1, 1}, {8, 24, 9, 3, 1, 2, 3}};
+  std::uint32_t seed = 40000;
+  for (const ConvCase& c : cases) {
+    for (bool transposed : {false, true}) {
+      SCOPED_TRACE(::testing::Message() << c.in << "->" << c.out << " size " << c.size << " kernel " << c.kernel
+                                        << " transposed " << transposed);
+      const cpu::ConvGeometry g = conv_geometry(c.in, c.out, c.size, c.kernel, c.pad, c.stride, transposed);
+      const std::size_t in_count = static_cast<std::size_t>(c.batch) * c.in * c.size * c.size;
+      const std::size_t out_spatial = transposed ? cpu::image_size(g.patches) : cpu::grid_size(g.patches);
+      const std::size_t out_count = static_cast<std::size_t>(c.batch) * c.out * out_spatial;
+      const auto input = random_values(in_count, seed++);
+      const auto weights = random_values(static_cast<std::size_t>(c.in) * c.out * c.kernel * c.kernel, seed++);
+      const auto bias = random_values(c.out, seed++);
+      const cpu::Epilogue epilogue{bias.data(), cpu::Activation::relu(0.1f)};
+      std::vector<std::vector<float>> outputs;
+      for (cpu::ThreadPool* pool : {static_cast<cpu::ThreadPool*>(nullptr), &two}) {
+        std::vector<float> output(out_count, kNaN);
+        if (transposed) {
+          const int block = cpu::deconv_channels_per_block(g);
+          std::vector<float> scratch(cpu::deconvolution_scratch_floats(g, block) + 1, kNaN);
+          cpu::deconvolution_forward(g, block, c.batch, input.data(), weights.data(), epilogue, output.data(),
+                                     scratch.data(), pool);
+        } else {
+          const cpu::ConvPlan plan = cpu::plan_convolution(g, c.batch);
+          std::vector<float> scratch(cpu::convolution_scratch_floats(g, plan) + 1, kNaN);
+          cpu::convolution_forward(g, plan, c.batch, input.data(), weights.data(), epilogue, output.data(),
+                                   scratch.data(), pool);
+        }
+        for (float x : output) ASSERT_FALSE(std::isnan(x));
+        outputs.push_back(output);
+      }
+      EXPECT_TRUE(bitwise_equal(outputs[0], outputs[1]));
+    }
+  }
+}
+
+}  // namespace
+}  // namespace predictor
