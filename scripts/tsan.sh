@@ -10,4 +10,7 @@ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DPREDICTOR_BUILD_BENCHMARKS=OFF -DPREDICTOR_BUILD_EXAMPLES=OFF
 cmake --build "$build" --target test_runtime -j "$(nproc)"
 # halt_on_error: a race fails the run instead of scrolling past.
-TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" "$build/tests/test_runtime" --gtest_brief=1
+# The suppressions are false positives of the uninstrumented C++ runtime
+# (see the file).
+TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$root/scripts/tsan.supp" \
+  "$build/tests/test_runtime" --gtest_brief=1
