@@ -119,6 +119,20 @@ bool Graph::has_layer_named(const std::string& name) const {
   return std::any_of(nodes_.begin(), nodes_.end(), [&](const Node& node) { return node.name() == name; });
 }
 
+bool Graph::name_used_between(const std::string& name, int first, int last) const {
+  for (int i = first + 1; i < last; ++i) {
+    const Node& n = node(i);
+    if (n.removed) continue;
+    for (int b : n.bottoms) {
+      if (value(b).name == name) return true;
+    }
+    for (int t : n.tops) {
+      if (value(t).name == name) return true;
+    }
+  }
+  return false;
+}
+
 bool Graph::has_value_named(const std::string& name) const {
   return std::any_of(values_.begin(), values_.end(), [&](const Value& value) { return value.name == name; });
 }

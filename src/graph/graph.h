@@ -107,6 +107,10 @@ class Graph {
   // Whether a node (removed ones too) or a value has this name.
   bool has_layer_named(const std::string& name) const;
   bool has_value_named(const std::string& name) const;
+  // Whether a live node strictly between nodes `first` and `last` reads or
+  // writes a value named `name` (a pass moving a write of `name` across
+  // them would change what that node sees).
+  bool name_used_between(const std::string& name, int first, int last) const;
 
  private:
   // Moves the node indices from `at` on up by one, in every value's

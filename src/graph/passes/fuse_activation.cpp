@@ -54,22 +54,6 @@ bool fused_form(const Node& node, caffe::FusedActivation* fused) {
   return false;
 }
 
-// Whether a live node strictly between `first` and `last` reads or writes a
-// value named `name`.
-bool name_used_between(const Graph& graph, const std::string& name, int first, int last) {
-  for (int i = first + 1; i < last; ++i) {
-    const Node& node = graph.node(i);
-    if (node.removed) continue;
-    for (int b : node.bottoms) {
-      if (graph.value(b).name == name) return true;
-    }
-    for (int t : node.tops) {
-      if (graph.value(t).name == name) return true;
-    }
-  }
-  return false;
-}
-
 bool fuse(Graph& graph, int i) {
   const Node& node = graph.node(i);
   if (node.removed || node.bottoms.size() != 1 || node.tops.size() != 1) return false;
@@ -83,7 +67,7 @@ bool fuse(Graph& graph, int i) {
   if (source.bottoms.size() != 1 || source.tops.size() != 1 || source.tops[0] != input) return false;
   if (!same_placement(source, node)) return false;
   const int top = node.tops[0];
-  if (name_used_between(graph, graph.value(top).name, producer, i)) return false;
+  if (graph.name_used_between(graph.value(top).name, producer, i)) return false;
 
   *graph.node(producer).param.mutable_fused_activation() = fused;
   graph.SetTop(producer, 0, top);

@@ -105,22 +105,6 @@ bool same_window(const Graph& graph, const Sibling& a, const Sibling& b) {
   return same_placement(na, nb) && same_activation(na.param, nb.param);
 }
 
-// Whether a live node strictly between `first` and `last` reads or writes
-// a value named `name`.
-bool name_used_between(const Graph& graph, const std::string& name, int first, int last) {
-  for (int i = first + 1; i < last; ++i) {
-    const Node& node = graph.node(i);
-    if (node.removed) continue;
-    for (int b : node.bottoms) {
-      if (graph.value(b).name == name) return true;
-    }
-    for (int t : node.tops) {
-      if (graph.value(t).name == name) return true;
-    }
-  }
-  return false;
-}
-
 // Whether a live node strictly between `first` and `last` that is not in
 // `group` writes a net output (a value nothing reads).
 bool output_written_between(const Graph& graph, const std::vector<Sibling>& group, int first, int last) {
@@ -141,7 +125,7 @@ bool may_join(const Graph& graph, const std::vector<Sibling>& group, const Sibli
   if (!same_window(graph, group[0], sibling)) return false;
   const int first = group[0].node;
   const Value& top = graph.value(graph.node(sibling.node).tops[0]);
-  if (name_used_between(graph, top.name, first, sibling.node)) return false;
+  if (graph.name_used_between(top.name, first, sibling.node)) return false;
   return !top.consumers.empty() || !output_written_between(graph, group, first, sibling.node);
 }
 
