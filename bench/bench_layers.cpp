@@ -5,6 +5,10 @@
 
 #include <google/protobuf/text_format.h>
 
+#include <cstring>
+#include <memory>
+#include <vector>
+
 #include "bench_common.h"
 #include "predictor/CaffeProto.h"
 #include "predictor/LayerRegistry.h"
@@ -16,6 +20,7 @@ struct LayerCase {
   const char* name;
   const char* param;  // LayerParameter text
   std::vector<int> input;
+  int inputs = 1;  // bottoms of the input's shape (Eltwise)
 };
 
 const LayerCase kCases[] = {
@@ -33,16 +38,43 @@ const LayerCase kCases[] = {
      {8, 128, 28, 28}},
     {"InnerProduct_9216_to_4096", R"(name: "fc" type: "InnerProduct" inner_product_param { num_output: 4096 })",
      {1, 9216}},
+    // ResNet-50 pool1, GoogLeNet pool1 (with ceil rounding, Caffe's default).
     {"MaxPool3x3s2_112x112x64", R"(name: "p" type: "Pooling" pooling_param { pool: MAX kernel_size: 3 stride: 2 })",
      {1, 64, 112, 112}},
+    {"MaxPool3x3s2_111x111x64", R"(name: "p" type: "Pooling" pooling_param { pool: MAX kernel_size: 3 stride: 2 })",
+     {1, 64, 111, 111}},  // SqueezeNet 1.1 pool1
+    {"MaxPool3x3s2_35x35x288", R"(name: "p" type: "Pooling" pooling_param { pool: MAX kernel_size: 3 stride: 2 })",
+     {1, 288, 35, 35}},  // Inception-v3 mixed_3/pool
+    {"MaxPool2x2s2_224x224x64", R"(name: "p" type: "Pooling" pooling_param { pool: MAX kernel_size: 2 stride: 2 })",
+     {1, 64, 224, 224}},  // VGG-16 pool1
+    {"MaxPool3x3s1p1_28x28x192",
+     R"(name: "p" type: "Pooling" pooling_param { pool: MAX kernel_size: 3 stride: 1 pad: 1 })",
+     {1, 192, 28, 28}},  // GoogLeNet inception_3a/pool
+    {"AvePool3x3s1p1_35x35x288",
+     R"(name: "p" type: "Pooling" pooling_param { pool: AVE kernel_size: 3 stride: 1 pad: 1 })",
+     {1, 288, 35, 35}},  // Inception-v3 mixed_2/tower_2/pool
+    {"AvePool3x3s1p1_17x17x768",
+     R"(name: "p" type: "Pooling" pooling_param { pool: AVE kernel_size: 3 stride: 1 pad: 1 })",
+     {1, 768, 17, 17}},
+    {"AvePool3x3s1p1_8x8x1280",
+     R"(name: "p" type: "Pooling" pooling_param { pool: AVE kernel_size: 3 stride: 1 pad: 1 })",
+     {1, 1280, 8, 8}},
     {"AvePoolGlobal_7x7x2048", R"(name: "p" type: "Pooling" pooling_param { pool: AVE global_pooling: true })",
      {1, 2048, 7, 7}},
     {"BatchNorm_56x56x256", R"(name: "bn" type: "BatchNorm" batch_norm_param { use_global_stats: true })",
      {1, 256, 56, 56}},
     {"Scale_56x56x256", R"(name: "s" type: "Scale" scale_param { bias_term: true })", {1, 256, 56, 56}},
+    {"Scale_28x28x512", R"(name: "s" type: "Scale" scale_param { bias_term: true })", {1, 512, 28, 28}},
     {"ReLU_56x56x256", R"(name: "r" type: "ReLU")", {1, 256, 56, 56}},
+    {"ReLU_28x28x512", R"(name: "r" type: "ReLU")", {1, 512, 28, 28}},
+    {"EltwiseSum_56x56x256", R"(name: "e" type: "Eltwise")", {1, 256, 56, 56}, 2},
+    {"EltwiseSum_14x14x1024", R"(name: "e" type: "Eltwise")", {1, 1024, 14, 14}, 2},
     {"LRN_27x27x96", R"(name: "n" type: "LRN" lrn_param { local_size: 5 alpha: 0.0001 beta: 0.75 })",
      {1, 96, 27, 27}},
+    {"LRN_55x55x96", R"(name: "n" type: "LRN" lrn_param { local_size: 5 alpha: 0.0001 beta: 0.75 })",
+     {1, 96, 55, 55}},  // AlexNet norm1
+    {"LRN_56x56x192", R"(name: "n" type: "LRN" lrn_param { local_size: 5 alpha: 0.0001 beta: 0.75 })",
+     {1, 192, 56, 56}},  // GoogLeNet conv2/norm2
     {"Softmax_1000", R"(name: "s" type: "Softmax")", {1, 1000}},
 };
 
@@ -50,9 +82,14 @@ void run_layer(benchmark::State& state, const LayerCase& layer_case) {
   caffe::LayerParameter param;
   google::protobuf::TextFormat::ParseFromString(layer_case.param, &param);
   auto layer = LayerRegistry::global().create(param);
-  Blob input(layer_case.input);
-  fill_random(input, 1);
-  std::vector<const Blob*> bottom{&input};
+  std::vector<std::unique_ptr<Blob>> inputs;
+  std::vector<const Blob*> bottom;
+  for (int i = 0; i < layer_case.inputs; ++i) {
+    inputs.push_back(std::make_unique<Blob>(layer_case.input));
+    fill_random(*inputs.back(), 1 + i);
+    bottom.push_back(inputs.back().get());
+  }
+  const Blob& input = *inputs[0];
   Blob output;
   std::vector<Blob*> top{&output};
 
@@ -79,8 +116,23 @@ void run_layer(benchmark::State& state, const LayerCase& layer_case) {
   }
   state.counters["scratch_KiB"] = static_cast<double>(scratch_bytes) / 1024;
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) *
-                          static_cast<int64_t>((input.count() + output.count()) * sizeof(float)));
+                          static_cast<int64_t>((layer_case.inputs * input.count() + output.count()) * sizeof(float)));
 }
+
+// The memory bandwidth the element-wise layers are measured against: one
+// thread copying `bytes` (read + write, both counted) between two buffers,
+// from L2-sized to beyond the last-level cache.
+void copy_bandwidth(benchmark::State& state) {
+  const std::size_t floats = static_cast<std::size_t>(state.range(0)) / sizeof(float);
+  std::vector<float> src(floats, 1.0f), dst(floats, 0.0f);
+  for (auto _ : state) {
+    std::memcpy(dst.data(), src.data(), floats * sizeof(float));
+    benchmark::DoNotOptimize(dst.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(2 * floats * sizeof(float)));
+}
+BENCHMARK(copy_bandwidth)->Arg(256 << 10)->Arg(3 << 20)->Arg(12 << 20)->Arg(256 << 20)->Unit(benchmark::kMicrosecond);
 
 const bool registered = [] {
   for (const LayerCase& layer_case : kCases) {

@@ -1,17 +1,20 @@
 // The project's SGEMM (kernels/cpu/sgemm) per instruction set against
-// OpenBLAS's cblas_sgemm, on the matrix products of ResNet-50, GoogLeNet and
-// VGG16 convolutions at batch 1 (M output channels x K = Cin*kh*kw times
-// K x N = Hout*Wout), each on one thread unless named _2threads (timed by
-// the wall clock; the others by CPU time, which a shared machine disturbs
-// less). Each reports GFLOP/s and the fraction of one core's FP32 peak,
-// which the PeakFma benchmarks measure (independent FMA chains) rather than
-// assume: Zen 4, for one, runs AVX-512 as two 256-bit halves.
+// OpenBLAS's cblas_sgemm, on the matrix products of zoo convolutions at
+// batch 1 (M output channels x K = Cin*kh*kw times K x N = Hout*Wout:
+// ResNet-50, GoogLeNet, VGG-16, AlexNet, MobileNet v1/v2), each on one
+// thread unless named _2threads (timed by the wall clock; the others by CPU
+// time, which a shared machine disturbs less). _packed variants take the
+// weights (A) packed beforehand, as the convolution layers do. Each reports
+// GFLOP/s and the fraction of one core's FP32 peak, which the PeakFma
+// benchmarks measure (independent FMA chains, timed by this thread's CPU
+// time) rather than assume: Zen 4, for one, runs AVX-512 as two 256-bit
+// halves.
 //   build/bench/bench_sgemm --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 #include <cblas.h>
 
 #include <algorithm>
-#include <chrono>
+#include <ctime>
 #include <memory>
 #include <random>
 #include <string>
@@ -77,6 +80,12 @@ float run_fma_loop(Isa isa, long iterations) {
 #endif
 }
 
+double thread_seconds() {
+  timespec now{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+  return static_cast<double>(now.tv_sec) + 1e-9 * static_cast<double>(now.tv_nsec);
+}
+
 // The core's measured FP32 peak (FLOP/s): the best of several short FMA
 // loops of the widest instruction set it has, measured once.
 double measured_peak() {
@@ -86,9 +95,11 @@ double measured_peak() {
     const long iterations = 20'000'000;
     double best = 0;
     for (int run = 0; run < 5; ++run) {
-      const auto start = std::chrono::steady_clock::now();
+      // This thread's CPU time: the wall clock would count the time other
+      // processes of a shared machine hold the core.
+      const double start = thread_seconds();
       benchmark::DoNotOptimize(run_fma_loop(isa, iterations));
-      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      const double seconds = thread_seconds() - start;
       best = std::max(best, loop_flops(isa) * iterations / seconds);
     }
     return best;
@@ -129,11 +140,24 @@ const GemmShape kShapes[] = {
     {"googlenet", "3a_5x5", 32, 400, 784},
     {"googlenet", "4a_3x3", 208, 864, 196},
     {"googlenet", "5b_1x1", 384, 832, 49},
+    {"vgg16", "conv1_1", 64, 27, 50176},
     {"vgg16", "conv1_2", 64, 576, 50176},
     {"vgg16", "conv2_2", 128, 1152, 12544},
     {"vgg16", "conv3_2", 256, 2304, 3136},
     {"vgg16", "conv4_2", 512, 4608, 784},
     {"vgg16", "conv5_2", 512, 4608, 196},
+    {"alexnet", "conv1_11x11s4", 96, 363, 3025},
+    {"alexnet", "conv2_5x5_g2", 128, 1200, 729},
+    {"alexnet", "conv3_3x3", 384, 2304, 169},
+    {"mobilenet", "conv1_3x3s2", 32, 27, 12544},
+    {"mobilenet_v1", "pw2_1x1", 128, 64, 3136},
+    {"mobilenet_v1", "pw6_1x1", 512, 256, 196},
+    {"mobilenet_v1", "pw13_1x1", 1024, 1024, 49},
+    {"mobilenet_v2", "expand_1x1_24", 144, 24, 3136},
+    {"mobilenet_v2", "project_1x1_144", 24, 144, 3136},
+    {"mobilenet_v2", "expand_1x1_32", 192, 32, 784},
+    {"mobilenet_v2", "expand_1x1_160", 960, 160, 49},
+    {"mobilenet_v2", "project_1x1_960", 320, 960, 49},
 };
 // clang-format on
 
@@ -159,16 +183,25 @@ void set_counters(benchmark::State& state, const GemmShape& s) {
   }
 }
 
-void Ours(benchmark::State& state, GemmShape s, Isa isa, int threads) {
+// `packed`: A (the weights) packed beforehand, once, outside the timing.
+void Ours(benchmark::State& state, GemmShape s, Isa isa, int threads, bool packed) {
   if (isa > cpu::cpu_isa() || !cpu::sgemm::compiled(isa)) {
     state.SkipWithError("this CPU or build lacks the instruction set");
     return;
   }
   Operands op(s);
   std::unique_ptr<cpu::ThreadPool> pool = threads > 1 ? std::make_unique<cpu::ThreadPool>(threads) : nullptr;
+  std::vector<float> panels(packed ? cpu::sgemm::packed_floats(isa, cpu::sgemm::Operand::kA, s.m, s.k) : 0);
+  const cpu::sgemm::PackedMatrix a =
+      cpu::sgemm::pack(isa, cpu::sgemm::Operand::kA, false, s.m, s.k, op.a.data(), s.k, panels.data());
   for (auto _ : state) {
-    cpu::sgemm::sgemm(isa, false, false, s.m, s.n, s.k, 1.0f, op.a.data(), s.k, op.b.data(), s.n, 0.0f, op.c.data(),
-                      s.n, nullptr, pool.get(), nullptr);
+    if (packed) {
+      cpu::sgemm::sgemm_packed_a(a, false, s.n, 1.0f, op.b.data(), s.n, 0.0f, op.c.data(), s.n, nullptr, pool.get(),
+                                 nullptr);
+    } else {
+      cpu::sgemm::sgemm(isa, false, false, s.m, s.n, s.k, 1.0f, op.a.data(), s.k, op.b.data(), s.n, 0.0f, op.c.data(),
+                        s.n, nullptr, pool.get(), nullptr);
+    }
     benchmark::DoNotOptimize(op.c.data());
   }
   set_counters(state, s);
@@ -196,13 +229,16 @@ const bool registered = [] {
     const std::string name = std::string(s.net) + "/" + s.layer + "/m" + std::to_string(s.m) + "_k" +
                              std::to_string(s.k) + "_n" + std::to_string(s.n);
     for (Isa isa : {Isa::kAvx512, Isa::kAvx2, Isa::kPortable}) {
-      benchmark::RegisterBenchmark((name + "/ours_" + cpu::isa_name(isa)).c_str(), Ours, s, isa, 1)
+      benchmark::RegisterBenchmark((name + "/ours_" + cpu::isa_name(isa)).c_str(), Ours, s, isa, 1, false)
           ->Unit(benchmark::kMillisecond);
     }
+    const std::string best = cpu::isa_name(cpu::detected_isa());
+    benchmark::RegisterBenchmark((name + "/ours_" + best + "_packed").c_str(), Ours, s, cpu::detected_isa(), 1, true)
+        ->Unit(benchmark::kMillisecond);
     benchmark::RegisterBenchmark((name + "/openblas").c_str(), OpenBlas, s)->Unit(benchmark::kMillisecond);
     // Wall-clock time: CPU time would count the calling thread only.
-    benchmark::RegisterBenchmark((name + "/ours_" + std::string(cpu::isa_name()) + "_2threads").c_str(), Ours, s,
-                                 cpu::detected_isa(), 2)
+    benchmark::RegisterBenchmark((name + "/ours_" + best + "_packed_2threads").c_str(), Ours, s, cpu::detected_isa(), 2,
+                                 true)
         ->Unit(benchmark::kMillisecond)
         ->UseRealTime();
   }

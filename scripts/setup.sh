@@ -4,6 +4,7 @@
 #   scripts/setup.sh          # the build and the tests
 #   scripts/setup.sh fuzz     # and clang's libFuzzer + sanitizer runtimes (scripts/fuzz.sh)
 #   scripts/setup.sh tests    # and the test-only packages (scripts/test.sh, CI)
+#   scripts/setup.sh bench    # and OpenCV's dnn for build/bench/compare_engines
 set -euo pipefail
 
 packages=(
@@ -29,6 +30,14 @@ if [[ " $* " == *" tests "* ]]; then
   test_packages=(python3-opencv python3-numpy)
 fi
 
+# Bench-only: Debian's OpenCV 4.6 dnn module and its headers, the engine
+# build/bench/compare_engines runs side by side with predictor (core + dnn
+# alone: no GUI, no Qt). The other engines of scripts/compare_engines.py come
+# from PyPI (see that script).
+if [[ " $* " == *" bench "* ]]; then
+  test_packages+=(libopencv-dnn-dev)
+fi
+
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 missing=()
 for p in "${packages[@]}"; do installed "$p" || missing+=("$p"); done
@@ -38,7 +47,7 @@ for p in "${test_packages[@]}"; do installed "$p" || missing_tests+=("$p"); done
 if ((${#missing[@]} + ${#missing_tests[@]})); then
   sudo=""
   [[ $(id -u) -eq 0 ]] || sudo="sudo"
-  echo "setup: installing ${missing[*]}${missing_tests[*]:+ (tests:) ${missing_tests[*]}}"
+  echo "setup: installing ${missing[*]}${missing_tests[*]:+ (tests, bench:) ${missing_tests[*]}}"
   $sudo apt-get update -qq
   if ((${#missing[@]})); then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null

@@ -65,7 +65,8 @@ class PREDICTOR_API Layer {
  public:
   // Throws predictor::Error naming the layer and `fused_activation` when
   // the parameter carries that field (predictor's extension) and the type
-  // is not one that applies it (Convolution, Deconvolution, InnerProduct).
+  // is not one that applies it (Convolution, Deconvolution, InnerProduct);
+  // the same for `fused_residual` (Convolution, InnerProduct).
   explicit Layer(const caffe::LayerParameter& param);
   virtual ~Layer();
   Layer(const Layer&) = delete;
@@ -114,6 +115,21 @@ class PREDICTOR_API Layer {
   // weight_shapes by the caller).
   void set_weights(std::vector<std::shared_ptr<const Blob>> weights);
   const std::vector<std::shared_ptr<const Blob>>& weights() const { return weights_; }
+
+  // Forms of the weights prepared for this layer's CPU kernels (a Winograd
+  // transform, GEMM panels packed for the microkernel in use): derived from
+  // the bound weights, the layer's parameters and the CPU's instruction set,
+  // never from input shapes, once per model by the first replica that runs
+  // the layer on the CPU (Model::cpu_kernel_weights), then bound read-only to
+  // every replica like the weights themselves. Entries may be null (a form
+  // that does not apply). Default: none.
+  virtual std::vector<std::shared_ptr<const Blob>> derive_cpu_kernel_weights() const { return {}; }
+  void set_cpu_kernel_weights(std::vector<std::shared_ptr<const Blob>> weights) {
+    cpu_kernel_weights_ = std::move(weights);
+  }
+  // Empty when none were derived (a net built without a model, or a layer
+  // bound before the derivation): kernels then read weights() directly.
+  const std::vector<std::shared_ptr<const Blob>>& cpu_kernel_weights() const { return cpu_kernel_weights_; }
 
   // Shapes the tops from the bottoms and validates everything that depends
   // on shapes (backend-neutral: no kernel planning here). Throws
@@ -168,6 +184,7 @@ class PREDICTOR_API Layer {
  private:
   std::unique_ptr<caffe::LayerParameter> param_;
   std::vector<std::shared_ptr<const Blob>> weights_;
+  std::vector<std::shared_ptr<const Blob>> cpu_kernel_weights_;
   std::vector<const float*> gpu_weights_;
 };
 

@@ -24,6 +24,7 @@ class NetParameter;
 namespace predictor {
 
 class DeviceWeights;
+class Layer;
 
 class PREDICTOR_API Model {
  public:
@@ -77,6 +78,14 @@ class PREDICTOR_API Model {
   // Bytes of weights held on `device` (0 before the upload).
   std::size_t device_weight_bytes(int device) const;
 
+  // Layer i's kernel-ready CPU weights (Layer::derive_cpu_kernel_weights):
+  // derived by `layer` (a replica's layer i, its weights bound) on the first
+  // call for i, under the model's lock, then the same blobs for every caller
+  // for the model's lifetime. Throws what the derivation throws.
+  const std::vector<std::shared_ptr<const Blob>>& cpu_kernel_weights(int layer_index, const Layer& layer) const;
+  // Bytes of the kernel-ready CPU weights derived so far.
+  std::size_t cpu_kernel_weight_bytes() const;
+
   // The deploy net with every layer's weights as blobs: a .caffemodel that
   // BVLC Caffe and this library load.
   void ToCaffemodel(caffe::NetParameter* out) const;
@@ -88,6 +97,9 @@ class PREDICTOR_API Model {
   std::string source_;
   mutable std::mutex device_weights_mutex_;
   mutable std::map<int, std::shared_ptr<const DeviceWeights>> device_weights_;
+  mutable std::mutex cpu_kernel_weights_mutex_;
+  // Per layer; present once derived (possibly empty).
+  mutable std::map<int, std::vector<std::shared_ptr<const Blob>>> cpu_kernel_weights_;
 
   friend class ModelBuilder;
 };

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/cpu/simd_kernels.h"
 #include "kernels/cpu/thread_pool.h"
 
 namespace predictor::cpu {
@@ -136,8 +137,13 @@ void split_elementwise(ThreadPool* pool, const float* in, float* out, std::size_
 }  // namespace
 
 void relu_forward(const float* in, float* out, std::size_t n, float negative_slope, ThreadPool* pool) {
-  split_elementwise(pool, in, out, n, [negative_slope](const float* x, float* y, std::size_t count) {
-    for (std::size_t i = 0; i < count; ++i) y[i] = leaky_relu(x[i], negative_slope);
+  relu_forward(detected_isa(), in, out, n, negative_slope, pool);
+}
+
+void relu_forward(Isa isa, const float* in, float* out, std::size_t n, float negative_slope, ThreadPool* pool) {
+  const simd::Kernels& kernels = simd::kernels(isa);
+  split_elementwise(pool, in, out, n, [&kernels, negative_slope](const float* x, float* y, std::size_t count) {
+    kernels.relu(x, y, count, negative_slope);
   });
 }
 

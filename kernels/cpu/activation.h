@@ -12,6 +12,8 @@
 #include <algorithm>
 #include <cstddef>
 
+#include "kernels/cpu/cpu_features.h"
+
 namespace predictor::cpu {
 
 class ThreadPool;
@@ -46,6 +48,11 @@ void apply_activation(const Activation& activation, float* data, std::size_t n);
 // y = max(x, 0) + negative_slope * min(x, 0). As in Caffe, -inf with a zero
 // slope gives NaN (0 * -inf).
 void relu_forward(const float* in, float* out, std::size_t n, float negative_slope, ThreadPool* pool = nullptr);
+// The same with the instruction set given (tests, benchmarks): `isa` must be
+// one the CPU supports; the overload above uses detected_isa(). Every
+// instruction set computes the same bits.
+void relu_forward(Isa isa, const float* in, float* out, std::size_t n, float negative_slope,
+                  ThreadPool* pool = nullptr);
 
 // ReLU with a slope per channel over an [outer][channels][inner] array:
 // slopes holds `channels` values (pass channels = 1 for one shared slope).

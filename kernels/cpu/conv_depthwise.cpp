@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "kernels/cpu/conv_depthwise_kernel.h"
 #include "kernels/cpu/thread_pool.h"
 
 namespace predictor::cpu {
@@ -113,6 +114,10 @@ void depthwise_rows(const PatchGeometry& g, int multiplier, const float* input, 
               accumulate_any(w_row, kernel_w, stride_w, dilation_w, row, out_w, out_row);
             }
           }
+          if (epilogue.residual != nullptr) {  // laid out as output
+            const float* residual = epilogue.residual + o * out_plane + static_cast<std::size_t>(oh) * out_w;
+            for (int s = 0; s < out_w; ++s) out_row[s] += residual[s];
+          }
           apply_activation(epilogue.activation, out_row, out_w);
         }
       }
@@ -122,8 +127,8 @@ void depthwise_rows(const PatchGeometry& g, int multiplier, const float* input, 
 
 }  // namespace
 
-void depthwise_conv2d(const PatchGeometry& g, int multiplier, const float* input, const float* weights,
-                      const Epilogue& epilogue, float* output, float* scratch, ThreadPool* pool) {
+void depthwise_conv2d_padded(const PatchGeometry& g, int multiplier, const float* input, const float* weights,
+                             const Epilogue& epilogue, float* output, float* scratch, ThreadPool* pool) {
   const int out_h = g.grid[0];
   const PaddedPlane plane = depthwise_padded_plane(g);
   if (out_h <= 0 || plane.rows <= 0) return;
@@ -146,6 +151,122 @@ void depthwise_conv2d(const PatchGeometry& g, int multiplier, const float* input
     depthwise_rows(g, multiplier, input, weights, epilogue, output, first, last, scratch + t * slice_rows * plane.cols,
                    slice_rows);
   });
+}
+
+namespace {
+
+depthwise::Kernel direct_kernel(Isa isa, int k, int s) {
+  depthwise::Kernel kernel = nullptr;
+  if (isa == Isa::kAvx512) kernel = depthwise::avx512_kernel(k, s);
+  if (isa >= Isa::kAvx2 && kernel == nullptr) kernel = depthwise::avx2_kernel(k, s);
+  return kernel != nullptr ? kernel : depthwise::portable_kernel(k, s);
+}
+
+// A task should hold at least this many multiply-adds (a few microseconds):
+// waking the pool costs about that much.
+constexpr double kMinTaskMacs = 4.0 * kMinElementsPerTask;
+
+void depthwise_direct_run(Isa isa, const PatchGeometry& g, int multiplier, const float* input, const float* weights,
+                          const Epilogue& epilogue, float* output, ThreadPool* pool) {
+  const int out_h = g.grid[0], out_w = g.grid[1];
+  const int out_channels = g.channels * multiplier;
+  if (out_h <= 0 || out_w <= 0 || out_channels <= 0) return;
+  const int k = g.kernel[0], s = g.stride[0];
+  depthwise::Job job;
+  job.input = input;
+  job.height = g.image[0];
+  job.width = g.image[1];
+  job.pad_h = g.pad[0];
+  job.pad_w = g.pad[1];
+  job.multiplier = multiplier;
+  job.weights = weights;
+  job.bias = epilogue.bias;
+  job.residual = epilogue.residual;
+  job.output = output;
+  job.out_h = out_h;
+  job.out_w = out_w;
+  job.row_end = out_h;
+  const Activation& a = epilogue.activation;
+  job.act = a.kind == Activation::Kind::kReLU   ? depthwise::Act::kReLU
+            : a.kind == Activation::Kind::kClip ? depthwise::Act::kClip
+                                                : depthwise::Act::kNone;
+  job.slope = a.negative_slope;
+  job.lo = a.min;
+  job.hi = a.max;
+  const depthwise::Kernel kernel = direct_kernel(isa, k, s);
+  // Tasks take whole output channels, or bands of rows of one channel when
+  // there are too few channels to go round.
+  const int threads = pool_threads(pool);
+  const int bands = threads == 1 || out_channels >= 4 * threads
+                        ? 1
+                        : std::min(out_h, (4 * threads + out_channels - 1) / out_channels);
+  const double unit_macs = static_cast<double>(out_h) / bands * out_w * k * k;
+  const std::size_t min_units = static_cast<std::size_t>(std::max(1.0, kMinTaskMacs / unit_macs));
+  const std::size_t units = static_cast<std::size_t>(out_channels) * bands;
+  parallel_ranges(pool, units, min_units, 1, [&](std::size_t begin, std::size_t end) {
+    depthwise::Job part = job;
+    if (bands == 1) {
+      part.first = static_cast<int>(begin);
+      part.last = static_cast<int>(end);
+      kernel(part);
+      return;
+    }
+    for (std::size_t u = begin; u < end; ++u) {
+      const int band = static_cast<int>(u % bands);
+      part.first = static_cast<int>(u / bands);
+      part.last = part.first + 1;
+      part.row_begin = static_cast<int>(static_cast<std::int64_t>(out_h) * band / bands);
+      part.row_end = static_cast<int>(static_cast<std::int64_t>(out_h) * (band + 1) / bands);
+      kernel(part);
+    }
+  });
+}
+
+}  // namespace
+
+bool depthwise_direct(const PatchGeometry& g) {
+  if (g.num_axes != 2) return false;
+  const int k = g.kernel[0], s = g.stride[0];
+  return g.kernel[1] == k && (k == 3 || k == 5 || k == 7) && g.stride[1] == s && (s == 1 || s == 2) &&
+         g.dilation[0] == 1 && g.dilation[1] == 1 && g.pad[0] >= 0 && g.pad[1] >= 0;
+}
+
+bool depthwise_preferred(const PatchGeometry& g) {
+  if (depthwise_direct(g)) return true;
+  const PaddedPlane plane = depthwise_padded_plane(g);
+  return static_cast<double>(plane.rows) * plane.cols <= static_cast<double>(kernel_size(g)) * grid_size(g);
+}
+
+std::size_t depthwise_scratch_floats(const PatchGeometry& g) {
+  if (depthwise_direct(g)) return 0;
+  const PaddedPlane plane = depthwise_padded_plane(g);
+  return static_cast<std::size_t>(plane.rows) * static_cast<std::size_t>(plane.cols);
+}
+
+bool depthwise_compiled(Isa isa) {
+  switch (isa) {
+    case Isa::kAvx512:
+      return depthwise::avx512_kernel(3, 1) != nullptr;
+    case Isa::kAvx2:
+      return depthwise::avx2_kernel(3, 1) != nullptr;
+    case Isa::kPortable:
+      return true;
+  }
+  return false;
+}
+
+void depthwise_conv2d(Isa isa, const PatchGeometry& g, int multiplier, const float* input, const float* weights,
+                      const Epilogue& epilogue, float* output, float* scratch, ThreadPool* pool) {
+  if (depthwise_direct(g)) {
+    depthwise_direct_run(isa, g, multiplier, input, weights, epilogue, output, pool);
+  } else {
+    depthwise_conv2d_padded(g, multiplier, input, weights, epilogue, output, scratch, pool);
+  }
+}
+
+void depthwise_conv2d(const PatchGeometry& g, int multiplier, const float* input, const float* weights,
+                      const Epilogue& epilogue, float* output, float* scratch, ThreadPool* pool) {
+  depthwise_conv2d(detected_isa(), g, multiplier, input, weights, epilogue, output, scratch, pool);
 }
 
 }  // namespace predictor::cpu

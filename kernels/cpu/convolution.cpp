@@ -3,10 +3,13 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 
 #include "kernels/cpu/conv_depthwise.h"
+#include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/im2col.h"
+#include "kernels/cpu/winograd.h"
 
 namespace predictor::cpu {
 
@@ -33,19 +36,20 @@ bool is_pointwise(const PatchGeometry& p) {
 
 bool use_2d_im2col(const ConvGeometry& g) { return g.patches.num_axes == 2 && !g.force_nd; }
 
-void im2col(const ConvGeometry& g, const PatchGeometry& p, const float* image, float* col, std::size_t ld) {
+void im2col(const ConvGeometry& g, const PatchGeometry& p, const float* image, float* col, std::size_t ld,
+            ThreadPool* pool) {
   if (use_2d_im2col(g)) {
-    im2col_2d(p, image, col, ld);
+    im2col_2d(p, image, col, ld, pool);
   } else {
-    im2col_nd(p, image, col, ld);
+    im2col_nd(p, image, col, ld, pool);
   }
 }
 
-void col2im(const ConvGeometry& g, const PatchGeometry& p, const float* col, float* image) {
+void col2im(const ConvGeometry& g, const PatchGeometry& p, const float* col, float* image, ThreadPool* pool) {
   if (use_2d_im2col(g)) {
-    col2im_2d(p, col, image);
+    col2im_2d(p, col, image, pool);
   } else {
-    col2im_nd(p, col, image);
+    col2im_nd(p, col, image, pool);
   }
 }
 
@@ -59,21 +63,35 @@ std::size_t positions_per_row(const PatchGeometry& p) { return grid_size(p) / p.
 // = weights x col (column_rows x ld-strided rows), `columns` wide, with the
 // epilogue (may be null) applied in the product (output channels along its
 // rows).
+// `packed` (may be null): the weights as pack_conv_weights left them.
 void grouped_gemm(const ConvGeometry& g, int columns, const float* weights, const float* col, std::size_t ld,
-                  float* out, std::size_t ldc, const Epilogue* epilogue, ThreadPool* pool) {
+                  float* out, std::size_t ldc, const Epilogue* epilogue, ThreadPool* pool, const float* packed) {
   const int group_out = g.out_channels / g.group;
   const int group_rows = static_cast<int>(column_rows(g.patches) / g.group);
+  sgemm::PackedMatrix packed_group;
+  if (packed != nullptr) {
+    packed_group.isa = detected_isa();
+    packed_group.operand = sgemm::Operand::kA;
+    packed_group.rows = group_out;
+    packed_group.k = group_rows;
+  }
+  const std::size_t packed_floats = packed ? gemm_packed_floats(sgemm::Operand::kA, group_out, group_rows) : 0;
   for (int gr = 0; gr < g.group; ++gr) {
     GemmEpilogue fused;
     if (epilogue) {
       fused.row_bias = epilogue->bias ? epilogue->bias + static_cast<std::size_t>(gr) * group_out : nullptr;
       fused.activation = epilogue->activation;
+      if (epilogue->residual) {  // laid out as out
+        fused.residual = epilogue->residual + static_cast<std::size_t>(gr) * group_out * ldc;
+        fused.residual_ld = static_cast<int>(ldc);
+      }
     }
+    if (packed != nullptr) packed_group.data = packed + gr * packed_floats;
     gemm(false, false, group_out, columns, group_rows, 1.0f,
          weights + static_cast<std::size_t>(gr) * group_out * group_rows, group_rows,
          col + static_cast<std::size_t>(gr) * group_rows * ld, static_cast<int>(ld), 0.0f,
          out + static_cast<std::size_t>(gr) * group_out * ldc, static_cast<int>(ldc), epilogue ? &fused : nullptr,
-         pool);
+         pool, nullptr, {packed ? &packed_group : nullptr, nullptr});
   }
 }
 
@@ -82,7 +100,7 @@ void grouped_gemm(const ConvGeometry& g, int columns, const float* weights, cons
 // further down, which is a smaller pad. Each block's outputs get the
 // epilogue in the product.
 void im2col_convolution(const ConvGeometry& g, int block_rows, const float* input, const float* weights,
-                        const Epilogue& epilogue, float* output, float* col, ThreadPool* pool) {
+                        const float* packed, const Epilogue& epilogue, float* output, float* col, ThreadPool* pool) {
   const PatchGeometry& p = g.patches;
   const std::size_t spatial = grid_size(p), inner = positions_per_row(p);
   for (int first = 0; first < p.grid[0]; first += block_rows) {
@@ -91,12 +109,35 @@ void im2col_convolution(const ConvGeometry& g, int block_rows, const float* inpu
     block.pad[0] = static_cast<int>(p.pad[0] - static_cast<std::int64_t>(first) * p.stride[0]);
     const std::size_t columns = block.grid[0] * inner;
     float* out = output + first * inner;
-    im2col(g, block, input, col, columns);
-    grouped_gemm(g, static_cast<int>(columns), weights, col, columns, out, spatial, &epilogue, pool);
+    const Epilogue block_epilogue = epilogue.at(first * inner);
+    im2col(g, block, input, col, columns, pool);
+    grouped_gemm(g, static_cast<int>(columns), weights, col, columns, out, spatial, &block_epilogue, pool, packed);
   }
 }
 
+// Where Winograd beats im2col (a winograd_applies geometry), measured with
+// bench_winograd on one Zen 4 core (AVX-512, batch 1 unless said): 2-3.3x
+// faster from 16 input channels and 8 output channels up (VGG-16's conv1_2
+// 54 -> 17 ms, conv3_2 45 -> 14.5, conv5_1 14 -> 6.3; ResNet res2-res4
+// 2.2-2.3x; SqueezeNet fire2, 16 -> 64 channels, 0.69 -> 0.43), even with 4
+// to 8 input channels, slower with 3 (VGG-16's conv1_1: 3.8 -> 4.3 ms). On
+// few tiles the products are thin and each block reads all of the
+// transformed weights, 4x the weights: 7x7 maps (4 tiles an image) lose at
+// batch 1 (ResNet res5 3.4 -> 6.6 ms, GoogLeNet 5b 0.88 -> 1.28), break even
+// at batch 2 (8 tiles) and win at 4 (res5 14.7 -> 7.7).
+constexpr std::int64_t kWinogradMinTiles = 12;
+
+bool winograd_pays(const ConvGeometry& g, int batch) {
+  const std::int64_t tiles = static_cast<std::int64_t>(batch) * ((g.patches.grid[0] + 3) / 4) *
+                             ((g.patches.grid[1] + 3) / 4);
+  // The tiles are counted in an int.
+  return winograd_channels_pay(g.in_channels, g.out_channels) && tiles >= kWinogradMinTiles &&
+         tiles <= std::numeric_limits<int>::max();
+}
+
 }  // namespace
+
+bool winograd_channels_pay(int in_channels, int out_channels) { return in_channels >= 16 && out_channels >= 8; }
 
 bool conv_method_applies(const ConvGeometry& g, ConvMethod method) {
   switch (method) {
@@ -106,21 +147,22 @@ bool conv_method_applies(const ConvGeometry& g, ConvMethod method) {
       return is_pointwise(g.patches);
     case ConvMethod::kDepthwise:
       return g.patches.num_axes == 2 && !g.force_nd && g.in_channels == g.group;
+    case ConvMethod::kWinograd:
+      return winograd_applies(g);
   }
   return false;
 }
 
-ConvPlan plan_convolution(const ConvGeometry& g, int batch) {
+ConvPlan plan_convolution(const ConvGeometry& g, int batch, bool winograd_weights) {
   ConvPlan plan;
-  if (g.group > 1 && conv_method_applies(g, ConvMethod::kDepthwise)) {
-    // Unless its padded plane is larger than a channel's im2col columns
-    // (large strides or dilations).
-    const PaddedPlane plane = depthwise_padded_plane(g.patches);
-    if (static_cast<double>(plane.rows) * plane.cols <=
-        static_cast<double>(kernel_size(g.patches)) * grid_size(g.patches)) {
-      plan.method = ConvMethod::kDepthwise;
-      return plan;
-    }
+  if (winograd_weights && winograd_applies(g) && winograd_pays(g, batch)) {
+    plan.method = ConvMethod::kWinograd;
+    plan.tiles_per_block = winograd_tiles_per_block(g, batch);
+    return plan;
+  }
+  if (g.group > 1 && conv_method_applies(g, ConvMethod::kDepthwise) && depthwise_preferred(g.patches)) {
+    plan.method = ConvMethod::kDepthwise;
+    return plan;
   }
   plan.method = conv_method_applies(g, ConvMethod::kPointwise) ? ConvMethod::kPointwise : ConvMethod::kIm2col;
   const std::size_t columns = grid_size(g.patches);
@@ -141,10 +183,10 @@ ConvPlan plan_convolution(const ConvGeometry& g, int batch) {
 std::size_t convolution_scratch_floats(const ConvGeometry& g, const ConvPlan& plan) {
   const PatchGeometry& p = g.patches;
   switch (plan.method) {
-    case ConvMethod::kDepthwise: {
-      const PaddedPlane plane = depthwise_padded_plane(p);
-      return static_cast<std::size_t>(plane.rows) * static_cast<std::size_t>(plane.cols);
-    }
+    case ConvMethod::kDepthwise:
+      return depthwise_scratch_floats(p);
+    case ConvMethod::kWinograd:
+      return winograd_scratch_floats(g, plan.tiles_per_block);
     case ConvMethod::kPointwise:
     case ConvMethod::kIm2col:
       break;
@@ -161,24 +203,31 @@ std::size_t convolution_scratch_floats(const ConvGeometry& g, const ConvPlan& pl
 
 void convolution_forward(const ConvGeometry& g, const ConvPlan& plan, int batch, const float* input,
                          const float* weights, const Epilogue& epilogue, float* output, float* scratch,
-                         ThreadPool* pool) {
+                         ThreadPool* pool, const float* winograd_weights, const float* packed_weights) {
   const PatchGeometry& p = g.patches;
   const std::size_t spatial = grid_size(p);
   const std::size_t in_image = static_cast<std::size_t>(g.in_channels) * image_size(p);
   const std::size_t out_image = static_cast<std::size_t>(g.out_channels) * spatial;
   const bool pointwise = plan.method == ConvMethod::kPointwise;
+  if (plan.method == ConvMethod::kWinograd) {
+    winograd_forward(detected_isa(), g, plan.tiles_per_block, batch, input, winograd_weights, epilogue, output, scratch,
+                     pool);
+    return;
+  }
   if (plan.method == ConvMethod::kDepthwise || plan.images_per_gemm == 1) {
     const int block_rows = plan.block_rows > 0 ? plan.block_rows : std::max(p.grid[0], 1);
     for (int n = 0; n < batch; ++n) {
       const float* in = input + n * in_image;
       float* out = output + n * out_image;
+      const Epilogue image_epilogue = epilogue.at(n * out_image);
       if (plan.method == ConvMethod::kDepthwise) {
-        depthwise_conv2d(p, g.out_channels / g.in_channels, in, weights, epilogue, out, scratch, pool);
+        depthwise_conv2d(p, g.out_channels / g.in_channels, in, weights, image_epilogue, out, scratch, pool);
       } else if (pointwise) {
         // The input is its own column matrix.
-        grouped_gemm(g, static_cast<int>(spatial), weights, in, spatial, out, spatial, &epilogue, pool);
+        grouped_gemm(g, static_cast<int>(spatial), weights, in, spatial, out, spatial, &image_epilogue, pool,
+                     packed_weights);
       } else {
-        im2col_convolution(g, block_rows, in, weights, epilogue, out, scratch, pool);
+        im2col_convolution(g, block_rows, in, weights, packed_weights, image_epilogue, out, scratch, pool);
       }
     }
     return;
@@ -194,17 +243,29 @@ void convolution_forward(const ConvGeometry& g, const ConvPlan& plan, int batch,
           std::memcpy(dst + c * ld, image + c * spatial, spatial * sizeof(float));
         }
       } else {
-        im2col(g, p, image, dst, ld);
+        im2col(g, p, image, dst, ld, pool);
       }
     }
     // One wide product for all the images, then each image's rows move to
     // their place in the output, through the epilogue on the way.
     float* wide = scratch + column_rows(p) * ld;
-    grouped_gemm(g, static_cast<int>(ld), weights, scratch, ld, wide, ld, nullptr, pool);
+    grouped_gemm(g, static_cast<int>(ld), weights, scratch, ld, wide, ld, nullptr, pool, packed_weights);
     for (int i = 0; i < images; ++i) {
-      apply_channel_epilogue(epilogue, g.out_channels, spatial, wide + i * spatial, ld,
+      apply_channel_epilogue(epilogue.at((first + i) * out_image), g.out_channels, spatial, wide + i * spatial, ld,
                              output + (first + i) * out_image, spatial);
     }
+  }
+}
+
+std::size_t packed_conv_weights_floats(int group, int group_out, int group_rows) {
+  return static_cast<std::size_t>(group) * gemm_packed_floats(sgemm::Operand::kA, group_out, group_rows);
+}
+
+void pack_conv_weights(int group, int group_out, int group_rows, const float* weights, float* packed) {
+  const std::size_t per_group = gemm_packed_floats(sgemm::Operand::kA, group_out, group_rows);
+  for (int gr = 0; gr < group; ++gr) {
+    gemm_pack(sgemm::Operand::kA, false, group_out, group_rows,
+              weights + static_cast<std::size_t>(gr) * group_out * group_rows, group_rows, packed + gr * per_group);
   }
 }
 
@@ -256,7 +317,7 @@ void deconvolution_forward(const ConvGeometry& g, int channels_per_block, int ba
         if (!pointwise) {
           PatchGeometry slice = p;
           slice.channels = channels;
-          col2im(g, slice, col, out + o * out_spatial);
+          col2im(g, slice, col, out + o * out_spatial, pool);
         }
       }
     }

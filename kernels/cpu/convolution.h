@@ -8,6 +8,9 @@
 //   - depthwise: a direct 2-D kernel when every group has one input channel;
 //   - batching: for small outputs, the column matrices of several images side
 //     by side, so that one wide gemm replaces several thin ones.
+// And one that rounds differently (within a few times im2col's error):
+//   - Winograd F(4x4, 3x3) for 3x3 stride-1 layers (kernels/cpu/winograd.h),
+//     on weights transformed beforehand.
 // Large column matrices are built and multiplied a block of output rows at a
 // time, and deconvolution's a block of output channels at a time, which
 // bounds the scratch memory (Caffe holds a whole image's columns).
@@ -34,7 +37,7 @@ struct ConvGeometry {
   bool force_nd = false;
 };
 
-enum class ConvMethod { kIm2col, kPointwise, kDepthwise };
+enum class ConvMethod { kIm2col, kPointwise, kDepthwise, kWinograd };
 
 struct ConvPlan {
   ConvMethod method = ConvMethod::kIm2col;
@@ -43,26 +46,47 @@ struct ConvPlan {
   // kIm2col with one image per gemm: window positions along the first
   // spatial axis per column block; 0 for all of them.
   int block_rows = 0;
+  // kWinograd: the tiles taken at a time (winograd_tiles_per_block).
+  int tiles_per_block = 0;
 };
 
 // Whether `method` computes this convolution (kIm2col always does).
 bool conv_method_applies(const ConvGeometry& g, ConvMethod method);
 // The fastest applicable method, and how many images to batch per gemm.
-ConvPlan plan_convolution(const ConvGeometry& g, int batch);
+// kWinograd only with `winograd_weights` (the caller has the weights
+// transformed by winograd_transform_weights for detected_isa()).
+ConvPlan plan_convolution(const ConvGeometry& g, int batch, bool winograd_weights = false);
+// What plan_convolution requires of the channels before it weighs Winograd
+// (so a layer knows from its parameters whether transforming its weights
+// can pay at any input size).
+bool winograd_channels_pay(int in_channels, int out_channels);
 std::size_t convolution_scratch_floats(const ConvGeometry& g, const ConvPlan& plan);
 
 // output (batch x out_channels x grid) = input (batch x in_channels x image)
 // convolved with weights (out_channels x in_channels/group x kernel), then
-// the epilogue (the bias, then the fused activation) applied to each block of
-// output as the block is finished: in the product's registers (im2col,
-// pointwise), to each image's rows as they leave the batched product, to
-// each output row (depthwise). scratch holds
+// the epilogue (the bias, the residual laid out as `output`, then the fused
+// activation) applied to each block of output as the block is finished: in
+// the product's registers (im2col, pointwise), to each image's rows as they
+// leave the batched product, to each output row (depthwise). scratch holds
 // convolution_scratch_floats(g, plan) floats.
 // The products split over `pool`'s threads (null: the calling thread alone),
-// with the same results for any thread count.
+// with the same results for any thread count. kWinograd reads
+// `winograd_weights` (winograd_transform_weights for detected_isa(); must be
+// set for that plan) instead of `weights`, and runs its epilogue in the
+// output transform.
 void convolution_forward(const ConvGeometry& g, const ConvPlan& plan, int batch, const float* input,
                          const float* weights, const Epilogue& epilogue, float* output, float* scratch,
-                         ThreadPool* pool = nullptr);
+                         ThreadPool* pool = nullptr, const float* winograd_weights = nullptr,
+                         const float* packed_weights = nullptr);
+
+// The weights (group x group_out x group_rows, group_rows = in_channels /
+// group x kernel taps) packed for the products of the im2col and pointwise
+// methods, a group after the other, as cpu::gemm's packed A for
+// detected_isa() (gemm_pack): built once per model, then given to
+// convolution_forward as `packed_weights` (the same bits as without, less
+// packing at every forward).
+std::size_t packed_conv_weights_floats(int group, int group_out, int group_rows);
+void pack_conv_weights(int group, int group_out, int group_rows, const float* weights, float* packed);
 
 // Deconvolution: the transpose of convolution_forward with the same geometry
 // seen from the other side. output (batch x out_channels x image) from input

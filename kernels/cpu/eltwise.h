@@ -7,6 +7,8 @@
 
 #include <cstddef>
 
+#include "kernels/cpu/cpu_features.h"
+
 namespace predictor::cpu {
 
 class ThreadPool;
@@ -22,5 +24,15 @@ void eltwise_sum(std::size_t count, const float* const* in, const float* coeff, 
 // in[0] only when in[0] > in[1], later inputs replace the running maximum
 // only when strictly greater (this fixes which operand a NaN comes from).
 void eltwise_max(std::size_t count, const float* const* in, int num_inputs, float* out, ThreadPool* pool = nullptr);
+
+// The same with the instruction set given (tests, benchmarks): `isa` must be
+// one the CPU supports; the overloads above use detected_isa(). Every
+// instruction set computes the same bits.
+void eltwise_prod(Isa isa, std::size_t count, const float* const* in, int num_inputs, float* out,
+                  ThreadPool* pool = nullptr);
+void eltwise_sum(Isa isa, std::size_t count, const float* const* in, const float* coeff, int num_inputs, float* out,
+                 ThreadPool* pool = nullptr);
+void eltwise_max(Isa isa, std::size_t count, const float* const* in, int num_inputs, float* out,
+                 ThreadPool* pool = nullptr);
 
 }  // namespace predictor::cpu

@@ -39,13 +39,21 @@ void with_activation(const Activation& activation, F&& f) {
 
 void apply_channel_epilogue(const Epilogue& epilogue, int channels, std::size_t width, const float* in,
                             std::size_t in_ld, float* out, std::size_t out_ld) {
-  if (in == out && epilogue.bias == nullptr && epilogue.activation.none()) return;
+  if (in == out && epilogue.bias == nullptr && epilogue.residual == nullptr && epilogue.activation.none()) return;
   with_activation(epilogue.activation, [&](auto op) {
     for (int c = 0; c < channels; ++c) {
       const float* src = in + c * in_ld;
       float* dst = out + c * out_ld;
       // Without a bias nothing is added: x + 0 would turn -0 into +0.
-      if (epilogue.bias != nullptr) {
+      if (epilogue.residual != nullptr) {
+        const float* res = epilogue.residual + c * out_ld;
+        if (epilogue.bias != nullptr) {
+          const float b = epilogue.bias[c];
+          for (std::size_t s = 0; s < width; ++s) dst[s] = op((src[s] + b) + res[s]);
+        } else {
+          for (std::size_t s = 0; s < width; ++s) dst[s] = op(src[s] + res[s]);
+        }
+      } else if (epilogue.bias != nullptr) {
         const float b = epilogue.bias[c];
         for (std::size_t s = 0; s < width; ++s) dst[s] = op(src[s] + b);
       } else {
@@ -56,14 +64,16 @@ void apply_channel_epilogue(const Epilogue& epilogue, int channels, std::size_t 
 }
 
 void apply_row_epilogue(const Epilogue& epilogue, int m, int n, float* c) {
-  if (epilogue.bias == nullptr && epilogue.activation.none()) return;
+  if (epilogue.bias == nullptr && epilogue.residual == nullptr && epilogue.activation.none()) return;
   with_activation(epilogue.activation, [&](auto op) {
     for (int i = 0; i < m; ++i) {
       float* row = c + static_cast<std::size_t>(i) * n;
-      if (epilogue.bias != nullptr) {
-        for (int j = 0; j < n; ++j) row[j] = op(row[j] + epilogue.bias[j]);
-      } else {
-        for (int j = 0; j < n; ++j) row[j] = op(row[j]);
+      const float* res = epilogue.residual ? epilogue.residual + static_cast<std::size_t>(i) * n : nullptr;
+      for (int j = 0; j < n; ++j) {
+        float x = row[j];
+        if (epilogue.bias != nullptr) x += epilogue.bias[j];
+        if (res != nullptr) x += res[j];
+        row[j] = op(x);
       }
     }
   });

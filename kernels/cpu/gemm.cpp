@@ -1,28 +1,15 @@
 #include "kernels/cpu/gemm.h"
 
-#include <cblas.h>
-
 #include <algorithm>
 #include <cstddef>
-#include <mutex>
 
 #include "kernels/cpu/cpu_features.h"
+#include "kernels/cpu/gemv.h"
 #include "kernels/cpu/sgemm/sgemm.h"
 
 namespace predictor::cpu {
 
 namespace {
-
-// OpenBLAS still does the matrix-vector products; each runs on the calling
-// thread: the threads that call forward() are the parallelism, and a
-// multi-threaded OpenBLAS serialises concurrent callers. In libpredictor the
-// OpenBLAS is a private copy (src/CMakeLists.txt), so this touches nobody
-// else's; in the project's own tools and tests, which link the shared
-// OpenBLAS, it sets that process's.
-void run_blas_on_calling_thread() {
-  static std::once_flag once;
-  std::call_once(once, [] { openblas_set_num_threads(1); });
-}
 
 // beta * C for an m x n block with row stride ldc. Writing zeros rather than
 // multiplying by zero keeps NaN or Inf garbage in C from surviving.
@@ -37,16 +24,10 @@ void scale_block(int m, int n, float beta, float* c, int ldc) {
   }
 }
 
-// y = alpha * op(A) * x + beta * y for a stored rows x cols matrix A with row
-// stride lda; x and y strided by incx and incy.
-void strided_gemv(bool trans, int rows, int cols, float alpha, const float* a, int lda, const float* x, int incx,
-                  float beta, float* y, int incy) {
-  if (beta == 0.0f) {
-    // Some BLAS versions compute beta * y even for beta 0; clear garbage first.
-    const int out = trans ? cols : rows;
-    for (int i = 0; i < out; ++i) y[static_cast<std::ptrdiff_t>(i) * incy] = 0.0f;
-  }
-  cblas_sgemv(CblasRowMajor, trans ? CblasTrans : CblasNoTrans, rows, cols, alpha, a, lda, x, incx, beta, y, incy);
+// Whether `packed` is op(A) or op(B) of this product, for this instruction set.
+bool matches(const sgemm::PackedMatrix* packed, Isa isa, sgemm::Operand operand, int rows, int k) {
+  return packed != nullptr && packed->data != nullptr && packed->isa == isa && packed->operand == operand &&
+         packed->rows == rows && packed->k == k;
 }
 
 }  // namespace
@@ -57,7 +38,8 @@ void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const fl
 }
 
 void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda, const float* b,
-          int ldb, float beta, float* c, int ldc, const GemmEpilogue* epilogue, ThreadPool* pool, void* workspace) {
+          int ldb, float beta, float* c, int ldc, const GemmEpilogue* epilogue, ThreadPool* pool, void* workspace,
+          GemmPackedOperands packed) {
   if (m <= 0 || n <= 0) return;
   if (k <= 0) {
     scale_block(m, n, beta, c, ldc);
@@ -65,24 +47,39 @@ void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const fl
     return;
   }
   // One column or one row: a matrix-vector product (batch-1 fully connected
-  // layers, 1x1 outputs), then the epilogue as a pass of its own.
-  if (n == 1 || m == 1) {
-    run_blas_on_calling_thread();
-    if (n == 1) {
-      // C (m x 1) = op(A) x, x the single column of op(B).
-      const int incx = trans_b ? 1 : ldb;
-      strided_gemv(trans_a, trans_a ? k : m, trans_a ? m : k, alpha, a, lda, b, incx, beta, c, ldc);
-    } else {
-      // C^T (n x 1) = op(B)^T x, x the single row of op(A).
-      const int incx = trans_a ? lda : 1;
-      strided_gemv(!trans_b, trans_b ? n : k, trans_b ? k : n, alpha, b, ldb, a, incx, beta, c, 1);
-    }
-    if (epilogue) apply_gemm_epilogue(*epilogue, m, n, c, ldc);
+  // layers, 1x1 outputs), memory-bound: kernels/cpu/gemv.h.
+  if (n == 1) {
+    // C (m x 1) = op(A) x, x the single column of op(B).
+    gemv(detected_isa(), trans_a, trans_a ? k : m, trans_a ? m : k, alpha, a, lda, b, trans_b ? 1 : ldb, beta, c, ldc,
+         epilogue, GemvOutput::kColumnOfC, pool);
     return;
   }
-  sgemm::sgemm(detected_isa(), trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, epilogue, pool,
-               workspace);
+  if (m == 1) {
+    // C^T (n x 1) = op(B)^T x, x the single row of op(A).
+    gemv(detected_isa(), !trans_b, trans_b ? n : k, trans_b ? k : n, alpha, b, ldb, a, trans_a ? lda : 1, beta, c, 1,
+         epilogue, GemvOutput::kRowOfC, pool);
+    return;
+  }
+  const Isa isa = detected_isa();
+  if (matches(packed.a, isa, sgemm::Operand::kA, m, k)) {
+    sgemm::sgemm_packed_a(*packed.a, trans_b, n, alpha, b, ldb, beta, c, ldc, epilogue, pool, workspace);
+  } else if (matches(packed.b, isa, sgemm::Operand::kB, n, k)) {
+    sgemm::sgemm_packed_b(trans_a, m, alpha, a, lda, *packed.b, beta, c, ldc, epilogue, pool, workspace);
+  } else {
+    sgemm::sgemm(isa, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, epilogue, pool, workspace);
+  }
 }
+
+std::size_t gemm_packed_floats(sgemm::Operand operand, int rows, int k) {
+  return sgemm::packed_floats(detected_isa(), operand, rows, k);
+}
+
+sgemm::PackedMatrix gemm_pack(sgemm::Operand operand, bool trans, int rows, int k, const float* src, int ld,
+                              float* out) {
+  return sgemm::pack(detected_isa(), operand, trans, rows, k, src, ld, out);
+}
+
+int gemm_packed_width(sgemm::Operand operand) { return sgemm::packed_width(detected_isa(), operand); }
 
 std::size_t gemm_workspace_bytes(int m, int n, int k, int threads) {
   if (m <= 1 || n <= 1 || k <= 0) return 0;

@@ -9,6 +9,7 @@
 #include <cstddef>
 
 #include "kernels/cpu/epilogue.h"
+#include "kernels/cpu/sgemm/sgemm.h"
 
 namespace predictor::cpu {
 
@@ -28,9 +29,30 @@ void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const fl
 // thread only). `workspace`, when not null, is 64-byte aligned scratch of
 // gemm_workspace_bytes(m, n, k, pool_threads(pool)) bytes for the packed
 // panels; null uses buffers owned by the threads that run the product.
+//
+// `packed` may give op(A) or op(B) packed beforehand (gemm_pack: a layer's
+// weights, packed once): a product that matches it (shape, instruction set)
+// reads those panels instead of packing the plain operand, with the same
+// bits; any other ignores it (matrix-vector products always read the plain
+// operands, which must therefore be given too).
+struct GemmPackedOperands {
+  const sgemm::PackedMatrix* a = nullptr;
+  const sgemm::PackedMatrix* b = nullptr;
+};
 void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda, const float* b,
           int ldb, float beta, float* c, int ldc, const GemmEpilogue* epilogue, ThreadPool* pool,
-          void* workspace = nullptr);
+          void* workspace = nullptr, GemmPackedOperands packed = {});
+
+// Packing for `packed`, for the instruction set gemm uses (detected_isa()):
+// op(A) (rows = m) or op(B) (rows = n) of k, read as gemm reads it (`trans`,
+// `ld`), into gemm_packed_floats(...) floats at `out`.
+std::size_t gemm_packed_floats(sgemm::Operand operand, int rows, int k);
+sgemm::PackedMatrix gemm_pack(sgemm::Operand operand, bool trans, int rows, int k, const float* src, int ld,
+                              float* out);
+// The rows (A) or columns (B) per panel there: what a caller that keeps the
+// packed floats records, to recognise them later as packed for this
+// instruction set.
+int gemm_packed_width(sgemm::Operand operand);
 
 // The scratch a gemm of this shape needs over `threads` threads (0 for
 // products that pack nothing).

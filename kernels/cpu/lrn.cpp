@@ -1,31 +1,15 @@
 #include "kernels/cpu/lrn.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <vector>
 
 #include "kernels/cpu/pooling.h"
+#include "kernels/cpu/simd_kernels.h"
 #include "kernels/cpu/thread_pool.h"
 
 namespace predictor::cpu {
-
-namespace {
-
-// y = x * base^-beta. The usual beta = 0.75 (AlexNet, GoogLeNet) avoids pow:
-// base^-0.75 = 1 / (sqrt(base) * sqrt(sqrt(base))), within a few ulps.
-void scale_by_power(const float* x, const float* base, std::size_t n, float beta, float* y) {
-  if (beta == 0.75f) {
-    for (std::size_t i = 0; i < n; ++i) {
-      const float root = std::sqrt(base[i]);
-      y[i] = x[i] / (root * std::sqrt(root));
-    }
-  } else {
-    const float power = -beta;
-    for (std::size_t i = 0; i < n; ++i) y[i] = x[i] * std::pow(base[i], power);
-  }
-}
-
-}  // namespace
 
 std::size_t lrn_across_channels_scratch(int channels, std::size_t spatial) {
   return (static_cast<std::size_t>(channels) + 1) * spatial;
@@ -35,45 +19,31 @@ std::size_t lrn_within_channel_scratch(int height, int width) { return 2 * stati
 
 void lrn_across_channels(const float* in, int num, int channels, std::size_t spatial, int local_size, float alpha,
                          float beta, float k, float* out, float* scratch, ThreadPool* pool) {
-  const int half = (local_size - 1) / 2;
-  const float alpha_over_n = alpha / static_cast<float>(local_size);
-  const std::size_t image = static_cast<std::size_t>(channels) * spatial;
-  // The squares of a whole image first, so that out may overwrite in.
-  float* squares = scratch;
-  float* base = scratch + image;
-  // Every position is normalised over the channels on its own: a thread
-  // takes a range of positions, in every channel and image, and uses only
-  // those columns of the scratch.
-  const std::size_t position_work = static_cast<std::size_t>(num) * channels * (local_size + 3);
-  const std::size_t min_positions =
-      std::max<std::size_t>(kMinElementsPerTask / std::max<std::size_t>(position_work, 1), 1);
-  parallel_ranges(pool, spatial, min_positions, 16, [&](std::size_t begin, std::size_t end) {
-    const std::size_t width = end - begin;
-    for (int n = 0; n < num; ++n) {
-      const float* x = in + n * image;
-      float* y = out + n * image;
-      for (int c = 0; c < channels; ++c) {
-        const std::size_t row = c * spatial + begin;
-        for (std::size_t i = 0; i < width; ++i) squares[row + i] = x[row + i] * x[row + i];
-      }
-      for (int c = 0; c < channels; ++c) {
-        const int first = std::max(0, c - half);
-        const int last = std::min(channels - 1, c + half);
-        float* sum = base + begin;
-        std::copy(squares + first * spatial + begin, squares + first * spatial + end, sum);
-        for (int window_c = first + 1; window_c <= last; ++window_c) {
-          const float* square = squares + window_c * spatial + begin;
-          for (std::size_t i = 0; i < width; ++i) sum[i] += square[i];
-        }
-        for (std::size_t i = 0; i < width; ++i) sum[i] = k + alpha_over_n * sum[i];
-        scale_by_power(x + c * spatial + begin, sum, width, beta, y + c * spatial + begin);
-      }
-    }
-  });
+  lrn_across_channels(detected_isa(), in, num, channels, spatial, local_size, alpha, beta, k, out, scratch, pool);
 }
 
 void lrn_within_channel(const float* in, int num, int channels, int height, int width, int local_size, float alpha,
                         float beta, float* out, float* scratch, ThreadPool* pool) {
+  lrn_within_channel(detected_isa(), in, num, channels, height, width, local_size, alpha, beta, out, scratch, pool);
+}
+
+void lrn_across_channels(Isa isa, const float* in, int num, int channels, std::size_t spatial, int local_size,
+                         float alpha, float beta, float k, float* out, float* scratch, ThreadPool* pool) {
+  const simd::LrnAcross args{
+      in, out, scratch, num, channels, spatial, local_size, alpha / static_cast<float>(local_size), beta, k};
+  const simd::Kernels& kernels = simd::kernels(isa);
+  // Every position is normalised over the channels on its own: a thread
+  // takes a range of positions, in every channel and image, and uses only
+  // those columns of the scratch (a ring of the squares its windows need).
+  const std::size_t position_work = static_cast<std::size_t>(num) * channels * (std::min(local_size, channels) + 4);
+  const std::size_t min_positions =
+      std::max<std::size_t>(kMinElementsPerTask / std::max<std::size_t>(position_work, 1), 1);
+  parallel_ranges(pool, spatial, min_positions, 16,
+                  [&](std::size_t begin, std::size_t end) { kernels.lrn_across_channels(args, begin, end); });
+}
+
+void lrn_within_channel(Isa isa, const float* in, int num, int channels, int height, int width, int local_size,
+                        float alpha, float beta, float* out, float* scratch, ThreadPool* pool) {
   const std::size_t plane = static_cast<std::size_t>(height) * width;
   const std::size_t planes = static_cast<std::size_t>(num) * channels;
   // Caffe's Power layer outputs the constant 1^-beta = 1 when power * scale
@@ -87,6 +57,7 @@ void lrn_within_channel(const float* in, int num, int channels, int height, int 
   window.width = window.pooled_width = width;
   window.kernel_h = window.kernel_w = local_size;
   window.pad_h = window.pad_w = (local_size - 1) / 2;
+  const simd::Kernels& kernels = simd::kernels(isa);
   // Planes are independent. The first range uses the caller's scratch; the
   // others, run by other threads, two planes of their own (the scratch the
   // layer plans holds one thread's).
@@ -102,12 +73,15 @@ void lrn_within_channel(const float* in, int num, int channels, int height, int 
     }
     float* squares = buffer;
     float* base = buffer + plane;
+    const float one = 1.0f;
     for (std::size_t p = first; p < last; ++p) {
       const float* x = in + p * plane;
-      for (std::size_t i = 0; i < plane; ++i) squares[i] = x[i] * x[i];
-      ave_pool(squares, 1, window, base);
-      for (std::size_t i = 0; i < plane; ++i) base[i] = 1.0f + alpha * base[i];
-      scale_by_power(x, base, plane, beta, out + p * plane);
+      // squares = x * x; base = 1 + alpha * (their window average).
+      const std::array<const float*, 2> factors{x, x};
+      kernels.eltwise(simd::EltwiseOp::kProd, factors.data(), nullptr, 2, 0, plane, squares);
+      ave_pool(isa, squares, 1, window, base);
+      kernels.affine_planes(simd::AffineOp::kScaleBias, base, base, 0, 1, 1, plane, &alpha, &one);
+      kernels.scale_by_power(x, base, plane, beta, out + p * plane);
     }
   });
 }

@@ -13,6 +13,8 @@
 
 #include <cstddef>
 
+#include "kernels/cpu/cpu_features.h"
+
 namespace predictor::cpu {
 
 class ThreadPool;
@@ -25,5 +27,13 @@ void lrn_across_channels(const float* in, int num, int channels, std::size_t spa
                          float beta, float k, float* out, float* scratch, ThreadPool* pool = nullptr);
 void lrn_within_channel(const float* in, int num, int channels, int height, int width, int local_size, float alpha,
                         float beta, float* out, float* scratch, ThreadPool* pool = nullptr);
+
+// The same with the instruction set given (tests, benchmarks): `isa` must be
+// one the CPU supports; the overloads above use detected_isa(). Every
+// instruction set computes the same bits.
+void lrn_across_channels(Isa isa, const float* in, int num, int channels, std::size_t spatial, int local_size,
+                         float alpha, float beta, float k, float* out, float* scratch, ThreadPool* pool = nullptr);
+void lrn_within_channel(Isa isa, const float* in, int num, int channels, int height, int width, int local_size,
+                        float alpha, float beta, float* out, float* scratch, ThreadPool* pool = nullptr);
 
 }  // namespace predictor::cpu

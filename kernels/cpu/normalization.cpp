@@ -3,53 +3,32 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/cpu/simd_kernels.h"
 #include "kernels/cpu/thread_pool.h"
 
 namespace predictor::cpu {
 
 namespace {
 
-// y = f_d(x) over (outer, dim, inner) data, where channel(d) returns f_d, the
-// element-wise function for parameter index d. channel(d) is called out of
-// the inner loop, so that f_d holds its parameters in registers; templates,
-// so that both inline into the loops. Large data is split over the pool's
-// threads by row (inner == 1) or by plane; each element is computed the
-// same way wherever the split falls.
-template <typename Channel>
-void broadcast_apply(const float* in, std::size_t outer, std::size_t dim, std::size_t inner, float* out,
-                     ThreadPool* pool, Channel channel) {
+// `op` over (outer, dim, inner) data with parameters a[d], b[d] (b may be
+// null where op does not read it). Large data is split over the pool's
+// threads by row (inner == 1) or by plane; each element is computed the same
+// way wherever the split falls.
+void broadcast_apply(Isa isa, simd::AffineOp op, const float* in, std::size_t outer, std::size_t dim, std::size_t inner,
+                     const float* a, const float* b, float* out, ThreadPool* pool) {
+  const simd::Kernels& kernels = simd::kernels(isa);
   if (inner == 1) {
     // E.g. (N, C) data: the parameters run along the contiguous axis.
     const std::size_t min_rows = std::max<std::size_t>(kMinElementsPerTask / std::max<std::size_t>(dim, 1), 1);
     parallel_ranges(pool, outer, min_rows, 1, [&](std::size_t first, std::size_t last) {
-      for (std::size_t o = first; o < last; ++o) {
-        const float* x = in + o * dim;
-        float* y = out + o * dim;
-        for (std::size_t d = 0; d < dim; ++d) y[d] = channel(d)(x[d]);
-      }
+      for (std::size_t o = first; o < last; ++o) kernels.affine_rows(op, in + o * dim, out + o * dim, dim, a, b);
     });
     return;
   }
   if (inner == 0) return;
   const std::size_t min_planes = std::max<std::size_t>(kMinElementsPerTask / inner, 1);
   parallel_ranges(pool, outer * dim, min_planes, 1, [&](std::size_t first, std::size_t last) {
-    for (std::size_t plane = first; plane < last; ++plane) {
-      const std::size_t offset = plane * inner;
-      const float* x = in + offset;
-      float* y = out + offset;
-      const auto f = channel(plane % dim);
-      for (std::size_t i = 0; i < inner; ++i) y[i] = f(x[i]);
-    }
-  });
-}
-
-template <bool kBias>
-void scale_broadcast_impl(const float* in, std::size_t outer, std::size_t dim, std::size_t inner, const float* scale,
-                          const float* bias, float* out, ThreadPool* pool) {
-  broadcast_apply(in, outer, dim, inner, out, pool, [scale, bias](std::size_t d) {
-    const float s = scale[d];
-    const float b = kBias ? bias[d] : 0.0f;
-    return [s, b](float x) { return kBias ? x * s + b : x * s; };
+    kernels.affine_planes(op, in, out, first, last, dim, inner, a, b);
   });
 }
 
@@ -97,28 +76,36 @@ void batch_norm_batch_stats(const float* in, int num, int channels, std::size_t 
 
 void batch_norm_apply(const float* in, int num, int channels, std::size_t spatial, const float* channel_mean,
                       const float* inv_std, float* out, ThreadPool* pool) {
-  broadcast_apply(in, num, channels, spatial, out, pool, [channel_mean, inv_std](std::size_t c) {
-    const float mean = channel_mean[c];
-    const float factor = inv_std[c];
-    return [mean, factor](float x) { return (x - mean) * factor; };
-  });
+  batch_norm_apply(detected_isa(), in, num, channels, spatial, channel_mean, inv_std, out, pool);
 }
 
 void scale_broadcast(const float* in, std::size_t outer, std::size_t dim, std::size_t inner, const float* scale,
                      const float* bias, float* out, ThreadPool* pool) {
-  if (bias != nullptr) {
-    scale_broadcast_impl<true>(in, outer, dim, inner, scale, bias, out, pool);
-  } else {
-    scale_broadcast_impl<false>(in, outer, dim, inner, scale, nullptr, out, pool);
-  }
+  scale_broadcast(detected_isa(), in, outer, dim, inner, scale, bias, out, pool);
 }
 
 void bias_broadcast(const float* in, std::size_t outer, std::size_t dim, std::size_t inner, const float* bias,
                     float* out, ThreadPool* pool) {
-  broadcast_apply(in, outer, dim, inner, out, pool, [bias](std::size_t d) {
-    const float b = bias[d];
-    return [b](float x) { return x + b; };
-  });
+  bias_broadcast(detected_isa(), in, outer, dim, inner, bias, out, pool);
+}
+
+void batch_norm_apply(Isa isa, const float* in, int num, int channels, std::size_t spatial, const float* channel_mean,
+                      const float* inv_std, float* out, ThreadPool* pool) {
+  // (x - mean) * inv_std
+  broadcast_apply(isa, simd::AffineOp::kCenterScale, in, num, channels, spatial, channel_mean, inv_std, out, pool);
+}
+
+void scale_broadcast(Isa isa, const float* in, std::size_t outer, std::size_t dim, std::size_t inner,
+                     const float* scale, const float* bias, float* out, ThreadPool* pool) {
+  // x * scale (+ bias)
+  broadcast_apply(isa, bias != nullptr ? simd::AffineOp::kScaleBias : simd::AffineOp::kScale, in, outer, dim, inner,
+                  scale, bias, out, pool);
+}
+
+void bias_broadcast(Isa isa, const float* in, std::size_t outer, std::size_t dim, std::size_t inner, const float* bias,
+                    float* out, ThreadPool* pool) {
+  // x + bias
+  broadcast_apply(isa, simd::AffineOp::kBias, in, outer, dim, inner, bias, nullptr, out, pool);
 }
 
 void mean_variance_normalize(const float* in, std::size_t rows, std::size_t dim, bool normalize_variance, float eps,

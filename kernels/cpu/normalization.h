@@ -8,6 +8,8 @@
 
 #include <cstddef>
 
+#include "kernels/cpu/cpu_features.h"
+
 namespace predictor::cpu {
 
 class ThreadPool;
@@ -34,6 +36,16 @@ void scale_broadcast(const float* in, std::size_t outer, std::size_t dim, std::s
                      const float* bias, float* out, ThreadPool* pool = nullptr);
 // out = in + bias[d].
 void bias_broadcast(const float* in, std::size_t outer, std::size_t dim, std::size_t inner, const float* bias,
+                    float* out, ThreadPool* pool = nullptr);
+
+// The same with the instruction set given (tests, benchmarks): `isa` must be
+// one the CPU supports; the overloads above use detected_isa(). Every
+// instruction set computes the same bits.
+void batch_norm_apply(Isa isa, const float* in, int num, int channels, std::size_t spatial, const float* channel_mean,
+                      const float* inv_std, float* out, ThreadPool* pool = nullptr);
+void scale_broadcast(Isa isa, const float* in, std::size_t outer, std::size_t dim, std::size_t inner,
+                     const float* scale, const float* bias, float* out, ThreadPool* pool = nullptr);
+void bias_broadcast(Isa isa, const float* in, std::size_t outer, std::size_t dim, std::size_t inner, const float* bias,
                     float* out, ThreadPool* pool = nullptr);
 
 // --- Mean-variance normalisation of rows x dim data ---------------------------

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cfloat>
 
+#include "kernels/cpu/simd_kernels.h"
 #include "kernels/cpu/thread_pool.h"
 
 namespace predictor::cpu {
@@ -82,6 +83,48 @@ void max_pool_planes(const float* in, std::size_t planes, const PoolGeometry& g,
   pool_planes(in, planes, g, out, thread_pool, window_max);
 }
 
+// Splits the planes over the pool's threads as pool_planes does and runs
+// `planes_fn`(in, first, last, g, out) on each range.
+template <typename PlanesFn>
+void split_planes(const float* in, std::size_t planes, const PoolGeometry& g, float* out, ThreadPool* thread_pool,
+                  PlanesFn planes_fn) {
+  const std::size_t out_plane = static_cast<std::size_t>(g.pooled_height) * g.pooled_width;
+  const std::size_t plane_work = std::max<std::size_t>(out_plane * g.kernel_h * g.kernel_w, 1);
+  const std::size_t min_planes = std::max<std::size_t>(kMinElementsPerTask / plane_work, 1);
+  parallel_ranges(thread_pool, planes, min_planes, 1,
+                  [&](std::size_t first, std::size_t last) { planes_fn(in, first, last, g, out); });
+}
+
+// One window covering each whole plane (global pooling): the plain loop's
+// single running sum or maximum is a chain of dependent operations, so
+// several planes are walked side by side, each still in its own order.
+bool covers_plane(const PoolGeometry& g) {
+  return g.pooled_height == 1 && g.pooled_width == 1 && g.pad_h == 0 && g.pad_w == 0 && g.kernel_h == g.height &&
+         g.kernel_w == g.width && g.height > 0 && g.width > 0;
+}
+
+template <bool kMax>
+void whole_planes(const float* in, std::size_t first, std::size_t last, const PoolGeometry& g, float* out) {
+  constexpr std::size_t kSide = 8;
+  const std::size_t plane = static_cast<std::size_t>(g.height) * g.width;
+  const float divisor = static_cast<float>(static_cast<std::int64_t>(g.height) * g.width);
+  std::size_t p = first;
+  for (; p < last; p += kSide) {
+    const std::size_t side = std::min(kSide, last - p);
+    float acc[kSide];
+    for (std::size_t l = 0; l < kSide; ++l) acc[l] = kMax ? -FLT_MAX : 0.0f;
+    const float* src = in + p * plane;
+    for (std::size_t i = 0; i < plane; ++i) {
+      for (std::size_t l = 0; l < side; ++l) {
+        const float v = src[l * plane + i];
+        // MAX: the first strictly greater value, as Caffe.
+        acc[l] = kMax ? (v > acc[l] ? v : acc[l]) : acc[l] + v;
+      }
+    }
+    for (std::size_t l = 0; l < side; ++l) out[p + l] = kMax ? acc[l] : acc[l] / divisor;
+  }
+}
+
 }  // namespace
 
 std::int64_t pooled_extent(std::int64_t size, std::int64_t kernel, std::int64_t pad, std::int64_t stride, bool ceil,
@@ -94,14 +137,35 @@ std::int64_t pooled_extent(std::int64_t size, std::int64_t kernel, std::int64_t 
 
 void max_pool(const float* in, std::size_t planes, const PoolGeometry& geometry, float* out, float* argmax,
               ThreadPool* pool) {
+  max_pool(detected_isa(), in, planes, geometry, out, argmax, pool);
+}
+
+void ave_pool(const float* in, std::size_t planes, const PoolGeometry& geometry, float* out, ThreadPool* pool) {
+  ave_pool(detected_isa(), in, planes, geometry, out, pool);
+}
+
+void max_pool(Isa isa, const float* in, std::size_t planes, const PoolGeometry& geometry, float* out, float* argmax,
+              ThreadPool* pool) {
   if (argmax != nullptr) {
     max_pool_planes<true>(in, planes, geometry, out, argmax, pool);
+  } else if (covers_plane(geometry)) {
+    split_planes(in, planes, geometry, out, pool, whole_planes<true>);
+  } else if (simd::fast_pool_applies(geometry)) {
+    split_planes(in, planes, geometry, out, pool, simd::kernels(isa).max_pool_planes);
   } else {
     max_pool_planes<false>(in, planes, geometry, out, nullptr, pool);
   }
 }
 
-void ave_pool(const float* in, std::size_t planes, const PoolGeometry& g, float* out, ThreadPool* pool) {
+void ave_pool(Isa isa, const float* in, std::size_t planes, const PoolGeometry& g, float* out, ThreadPool* pool) {
+  if (covers_plane(g)) {
+    split_planes(in, planes, g, out, pool, whole_planes<false>);
+    return;
+  }
+  if (simd::fast_pool_applies(g)) {
+    split_planes(in, planes, g, out, pool, simd::kernels(isa).ave_pool_planes);
+    return;
+  }
   const auto window_average = [&](const float* src, Span rows, Span cols, std::size_t) {
     // The divisor counts padding but not what lies beyond it. A window
     // entirely past an unpadded image (ceil rounding, stride > kernel)

@@ -11,6 +11,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/cpu/cpu_features.h"
+
 namespace predictor::cpu {
 
 class ThreadPool;
@@ -41,9 +43,18 @@ std::int64_t pooled_extent(std::int64_t size, std::int64_t kernel, std::int64_t 
 // its plane, as a float; a window holding nothing above -FLT_MAX yields
 // -FLT_MAX and index -1, as in Caffe. Large inputs split their planes over
 // `pool`'s threads (null: the calling thread alone); results do not change.
+// Without argmax, common windows are vectorised across adjacent outputs,
+// each output still summed (or compared) in the plain loop's order: the
+// results are the same bits for every instruction set.
 void max_pool(const float* in, std::size_t planes, const PoolGeometry& geometry, float* out, float* argmax,
               ThreadPool* pool = nullptr);
 void ave_pool(const float* in, std::size_t planes, const PoolGeometry& geometry, float* out,
+              ThreadPool* pool = nullptr);
+// The same with the instruction set given (tests, benchmarks): `isa` must
+// be one the CPU supports; the overloads above use detected_isa().
+void max_pool(Isa isa, const float* in, std::size_t planes, const PoolGeometry& geometry, float* out, float* argmax,
+              ThreadPool* pool = nullptr);
+void ave_pool(Isa isa, const float* in, std::size_t planes, const PoolGeometry& geometry, float* out,
               ThreadPool* pool = nullptr);
 // geometry.pad_h and pad_w must be 0 (Caffe has no padded stochastic pooling).
 void stochastic_pool_test(const float* in, std::size_t planes, const PoolGeometry& geometry, float* out,

@@ -103,6 +103,17 @@ struct BiasThen {
   }
 };
 
+// out = activation((in + bias[d]) + residual) (no bias: activation(in +
+// residual)), d = (i / inner) % dim.
+template <typename Index, typename Activation, bool kBias>
+__global__ void bias_residual_kernel(const float* in, Index total, Index dim, Index inner, const float* bias,
+                                     const float* residual, Activation activation, float* out) {
+  for (Index i = detail::grid_start<Index>(); i < total; i += detail::grid_stride<Index>()) {
+    const float x = kBias ? add(in[i], bias[(i / inner) % dim]) : in[i];
+    out[i] = activation(add(x, residual[i]));
+  }
+}
+
 template <typename Channel>
 void broadcast(const char* name, const float* in, std::size_t outer, std::size_t dim, std::size_t inner, float* out,
                Channel channel, cudaStream_t stream) {
@@ -203,6 +214,28 @@ void bias_activation_broadcast(const float* in, std::size_t outer, std::size_t d
   detail::with_activation(activation, [&](auto op) {
     broadcast("bias_activation_broadcast", in, outer, dim, inner, out, BiasThen<decltype(op)>{bias, op}, stream);
   });
+}
+
+void bias_residual_activation(const float* in, std::size_t outer, std::size_t dim, std::size_t inner,
+                              const float* bias, const float* residual, const cpu::Activation& activation, float* out,
+                              cudaStream_t stream) {
+  const std::size_t total = outer * dim * inner;
+  if (total == 0) return;
+  detail::with_activation(activation, [&](auto op) {
+    using Op = decltype(op);
+    detail::with_index_type(total, [&](auto index) {
+      using Index = decltype(index);
+      const unsigned blocks = detail::blocks_for(total);
+      if (bias != nullptr) {
+        bias_residual_kernel<Index, Op, true><<<blocks, kThreads, 0, stream>>>(
+            in, static_cast<Index>(total), static_cast<Index>(dim), static_cast<Index>(inner), bias, residual, op, out);
+      } else {
+        bias_residual_kernel<Index, Op, false><<<blocks, kThreads, 0, stream>>>(
+            in, static_cast<Index>(total), static_cast<Index>(dim), static_cast<Index>(inner), bias, residual, op, out);
+      }
+    });
+  });
+  detail::check_launch("bias_residual_activation");
 }
 
 void mean_variance_normalize(const float* in, std::size_t rows, std::size_t dim, bool normalize_variance, float eps,

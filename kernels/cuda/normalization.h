@@ -8,7 +8,7 @@
 //
 // Results: the element-wise kernels (batch_norm_stored_stats,
 // batch_norm_apply, scale_broadcast, bias_broadcast,
-// bias_activation_broadcast) round every product and
+// bias_activation_broadcast, bias_residual_activation) round every product and
 // sum as the CPU does and match it bit for bit. The statistics
 // (batch_norm_batch_stats, mean_variance_normalize) accumulate in double as
 // the CPU does, in another order: equal to the CPU's up to the rounding of
@@ -52,6 +52,13 @@ void bias_broadcast(const float* in, std::size_t outer, std::size_t dim, std::si
 // (gemm_epilogue.h) get the same arithmetic in registers, without this pass.
 void bias_activation_broadcast(const float* in, std::size_t outer, std::size_t dim, std::size_t inner,
                                const float* bias, const cpu::Activation& activation, float* out, cudaStream_t stream);
+// out = activation((in + bias[d]) + residual), residual laid out as in
+// (without a bias: activation(in + residual)): the same with a fused
+// residual (a following Eltwise sum, LayerParameter.fused_residual), in the
+// epilogue's order. residual may be out (then with in's layout, elementwise).
+void bias_residual_activation(const float* in, std::size_t outer, std::size_t dim, std::size_t inner,
+                              const float* bias, const float* residual, const cpu::Activation& activation, float* out,
+                              cudaStream_t stream);
 
 // --- Mean-variance normalisation of rows x dim data ---------------------------
 

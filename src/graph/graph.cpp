@@ -110,6 +110,13 @@ void Graph::Remove(int i) {
   node.removed = true;
 }
 
+void Graph::Absorb(int into, int i) {
+  std::vector<std::string>& absorbed = nodes_[into].absorbed;
+  absorbed.push_back(nodes_[i].name());
+  absorbed.insert(absorbed.end(), nodes_[i].absorbed.begin(), nodes_[i].absorbed.end());
+  Remove(i);
+}
+
 void Graph::SetTop(int producer, int index, int id) {
   nodes_[producer].tops[index] = id;
   values_[id].producer = producer;
@@ -237,6 +244,14 @@ std::vector<LayerWeights> Graph::ToWeights() const {
     if (!node.removed) weights.push_back(node.weights);
   }
   return weights;
+}
+
+std::vector<std::vector<std::string>> Graph::ToAbsorbed() const {
+  std::vector<std::vector<std::string>> absorbed;
+  for (const Node& node : nodes_) {
+    if (!node.removed) absorbed.push_back(node.absorbed);
+  }
+  return absorbed;
 }
 
 }  // namespace predictor::graph

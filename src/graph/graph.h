@@ -38,6 +38,10 @@ struct Node {
   std::vector<int> bottoms;     // value ids
   std::vector<int> tops;        // value ids
   bool removed = false;
+  // The layers of the net as written whose work this node now does besides
+  // its own (BatchNorm folded into it, a fused activation, merged siblings),
+  // so per-layer reports name them.
+  std::vector<std::string> absorbed;
 
   const std::string& name() const { return param.name(); }
   const std::string& type() const { return param.type(); }
@@ -56,6 +60,8 @@ class Graph {
   // after an in-place write replaced it (a pass bug).
   caffe::NetParameter ToNet() const;
   std::vector<LayerWeights> ToWeights() const;
+  // The live layers' `absorbed` names, in the order of ToNet.
+  std::vector<std::vector<std::string>> ToAbsorbed() const;
 
   int num_nodes() const { return static_cast<int>(nodes_.size()); }
   Node& node(int i) { return nodes_[i]; }
@@ -80,6 +86,9 @@ class Graph {
   // Removes node `i` after a pass moved its work elsewhere (the pass has
   // made another node produce what node i's tops held).
   void Remove(int i);
+  // Remove(i) where node `into` now does node i's work: i's name (and what
+  // i had absorbed) join into's `absorbed`.
+  void Absorb(int into, int i);
   // Makes node `producer` write value `id` as its top `index` (the value it
   // wrote there before is dropped).
   void SetTop(int producer, int index, int id);

@@ -16,10 +16,12 @@ const std::vector<Pass>& all_passes() {
   // before anything goes in place); no-ops next so that folds see producer
   // and consumer side by side; BatchNorm/Scale folds before the lone-Scale
   // fold (which would otherwise take the Scale of a BatchNorm + Scale
-  // pair); in-place activations next, on the final structure; the
-  // activation fusion next (an in-place ReLU fuses as well as another; the
-  // passes before it keep BVLC's layer types, so that without it the result
-  // is a BVLC model); the sibling convolutions last, once the activations
+  // pair); in-place activations next, on the final structure; the residual
+  // fusion next (the passes before it keep BVLC's layer types, so that
+  // without it and the activation fusion the result is a BVLC model), then
+  // the activation fusion (an in-place ReLU fuses as well as another; the
+  // ReLU after a residual sum fuses into the layer that took the sum); the
+  // sibling convolutions last, once the activations
   // they apply are settled (siblings merge only with the same one: each
   // fused first, three 1x1 branches with their ReLUs become one layer).
   static const std::vector<Pass> passes = {
@@ -28,6 +30,7 @@ const std::vector<Pass>& all_passes() {
       fold_batch_norm_pass(),
       fold_scale_pass(),
       inplace_activations_pass(),
+      fuse_residual_pass(),
       fuse_activation_pass(),
       fuse_sibling_convolutions_pass(),
   };
@@ -82,6 +85,7 @@ OptimizedModel optimize(const Model& model, const OptimizeOptions& options) {
     throw Error(model.source() + ": " + error.what());
   }
   result.model = model_from_parts(net, graph.ToWeights(), model.source() + " (optimized)");
+  result.absorbed = graph.ToAbsorbed();
   return result;
 }
 

@@ -25,6 +25,9 @@ struct PassReport {
 struct OptimizedModel {
   std::shared_ptr<const Model> model;
   std::vector<PassReport> report;
+  // For each layer of model->net(): the layers as written whose work it
+  // now does besides its own (see graph::Node::absorbed).
+  std::vector<std::vector<std::string>> absorbed;
 };
 
 struct OptimizeOptions {

@@ -16,6 +16,9 @@ Layer::Layer(const caffe::LayerParameter& param)
   if (param_->has_fused_activation() && !takes_fused_activation(type())) {
     fail("fused_activation", "only Convolution, Deconvolution and InnerProduct apply a fused activation");
   }
+  if (param_->fused_residual() && !takes_fused_residual(type())) {
+    fail("fused_residual", "only Convolution and InnerProduct add a fused residual");
+  }
 }
 
 Layer::~Layer() = default;

@@ -129,7 +129,8 @@ ConvolutionLayerBase::ConvolutionLayerBase(const caffe::LayerParameter& param, b
     : Layer(param),
       params_(parse_conv_params(*this)),
       transposed_(transposed),
-      activation_(parse_fused_activation(*this)) {}
+      activation_(parse_fused_activation(*this)),
+      residual_(param.fused_residual()) {}
 
 ConvShapes ConvolutionLayerBase::resolve(const Blob& bottom) const {
   const std::vector<int>& bottom_shape = bottom.shape();
@@ -224,17 +225,20 @@ std::vector<std::vector<int>> ConvolutionLayerBase::weight_shapes(const std::vec
 
 void ConvolutionLayerBase::reshape_tops(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top) {
   if (bottom.empty()) fail("bottom", "missing");
-  if (top.size() != bottom.size()) {
-    fail("top", "needs one top per bottom (" + std::to_string(bottom.size()) + " bottoms, " +
-                    std::to_string(top.size()) + " tops)");
-  }
-  for (std::size_t i = 1; i < bottom.size(); ++i) {
-    if (bottom[i]->shape() != bottom[0]->shape()) {
-      fail("bottom", "all bottoms must have one shape: bottom 0 is " + bottom[0]->shape_string() + ", bottom " +
-                         std::to_string(i) + " is " + bottom[i]->shape_string());
+  if (!residual_) {
+    if (top.size() != bottom.size()) {
+      fail("top", "needs one top per bottom (" + std::to_string(bottom.size()) + " bottoms, " +
+                      std::to_string(top.size()) + " tops)");
+    }
+    for (std::size_t i = 1; i < bottom.size(); ++i) {
+      if (bottom[i]->shape() != bottom[0]->shape()) {
+        fail("bottom", "all bottoms must have one shape: bottom 0 is " + bottom[0]->shape_string() + ", bottom " +
+                           std::to_string(i) + " is " + bottom[i]->shape_string());
+      }
     }
   }
   shapes_ = resolve(*bottom[0]);
+  if (residual_) check_fused_residual(*this, bottom, top.size(), shapes_.top_shape);
   if (!weights().empty()) check_weights();
   for (Blob* t : top) t->Reshape(shapes_.top_shape);
 }
@@ -325,6 +329,12 @@ void ConvolutionLayerBase::grouped_gemm_epilogue_gpu(const GroupedGemm& p, int i
   gemm.groups = groups;
   gemm.row_bias = bias;
   gemm.row_bias_group_stride = p.m;
+  if (p.residual != nullptr) {
+    gemm.residual = p.residual;
+    gemm.residual_ld = p.ldc;
+    gemm.residual_stride = gemm.c_stride;
+    gemm.residual_group_stride = gemm.c_group_stride;
+  }
   gemm.activation = activation;
   cuda::gemm_epilogue(gemm, stream);
 }

@@ -60,13 +60,23 @@ class ConvolutionLayerBase : public Layer {
   // bound weights (when there are any), shapes the tops, sets shapes().
   void reshape_tops(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top);
   const ConvShapes& shapes() const { return shapes_; }
+  // The parameters as written (for what depends on them alone, such as
+  // derive_cpu_kernel_weights).
+  const ConvParams& params() const { return params_; }
   // forward's guard against missing or mismatched weights; then the bias
   // (null without bias_term).
   const float* checked_bias() const;
   // The fused activation (LayerParameter.fused_activation; kNone without
-  // it), and the CPU kernels' epilogue: `bias` (may be null), then it.
+  // it), and the CPU kernels' epilogue: `bias` (may be null), `residual`
+  // (may be null), then it.
   const cpu::Activation& activation() const { return activation_; }
-  cpu::Epilogue epilogue(const float* bias) const { return {bias, activation_}; }
+  cpu::Epilogue epilogue(const float* bias, const float* residual = nullptr) const {
+    return {bias, activation_, residual};
+  }
+  // LayerParameter.fused_residual: the last bottom is a residual added to
+  // the one top (reshape_tops has checked the wiring), not an input.
+  bool has_residual() const { return residual_; }
+  const Blob* residual(const std::vector<const Blob*>& bottom) const { return residual_ ? bottom.back() : nullptr; }
   // `floats` of scratch in bytes, failing when that does not fit a size_t.
   std::size_t scratch_floats_to_bytes(std::size_t floats) const;
 
@@ -100,12 +110,16 @@ class ConvolutionLayerBase : public Layer {
     float* c = nullptr;
     int ldc = 0;
     std::size_t c_image = 0, c_group = 0;
+    // Added in the epilogue, laid out as c (c's strides); null: none.
+    const float* residual = nullptr;
   };
   static void grouped_gemm_gpu(const GroupedGemm& p, int images, int groups, cublasHandle_t handle,
                                cudaStream_t stream);
   // The same products in one launch of cuda::gemm_epilogue, which applies
   // the layer's epilogue in registers: `bias` (one per row, i.e. output
-  // channel; group gr's at bias + gr * m; may be null), then `activation`.
+  // channel; group gr's at bias + gr * m; may be null), p.residual, then
+  // `activation`. (grouped_gemm_gpu ignores p.residual: the caller's
+  // epilogue pass adds it.)
   // For the layers that cuda::prefer_fused_gemm sends there at prepare_gpu.
   static void grouped_gemm_epilogue_gpu(const GroupedGemm& p, int images, int groups, const float* bias,
                                         const cpu::Activation& activation, cudaStream_t stream);
@@ -118,6 +132,7 @@ class ConvolutionLayerBase : public Layer {
   const ConvParams params_;
   const bool transposed_;
   const cpu::Activation activation_;
+  const bool residual_;
   ConvShapes shapes_;
 };
 

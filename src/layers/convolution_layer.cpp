@@ -2,9 +2,13 @@
 // dilation, over one or more bottoms of one shape (one top each).
 #include <algorithm>
 #include <cstdint>
+#include <limits>
 
 #include "predictor/CaffeProto.h"
 #include "kernels/cpu/convolution.h"
+#include "kernels/cpu/cpu_features.h"
+#include "kernels/cpu/gemm.h"
+#include "kernels/cpu/winograd.h"
 #include "layers/builtin_layers.h"
 #include "layers/conv_params.h"
 #include "layers/fused_activation.h"
@@ -28,18 +32,35 @@ class ConvolutionLayer : public ConvolutionLayerBase {
     reshape_tops(bottom, top);
   }
 
+  // The slots of derive_cpu_kernel_weights (null where a form does not apply).
+  enum KernelWeightSlot { kPackedGemmWeights = 0, kWinogradWeights = 1, kNumKernelWeightSlots };
+
+  std::vector<std::shared_ptr<const Blob>> derive_cpu_kernel_weights() const override {
+    std::vector<std::shared_ptr<const Blob>> derived(kNumKernelWeightSlots);
+    derived[kWinogradWeights] = derive_winograd_weights();
+    // The products' panels, unless Winograd takes the layer (they would go unused).
+    if (!derived[kWinogradWeights]) derived[kPackedGemmWeights] = derive_packed_gemm_weights();
+    return derived;
+  }
+
+  // Winograd where the plan prefers it and the weights were transformed
+  // (a net built without a model has none: im2col then).
   std::size_t prepare_cpu(const std::vector<const Blob*>&, const std::vector<Blob*>&) override {
-    plan_ = cpu::plan_convolution(shapes().geometry, shapes().num);
+    plan_ = cpu::plan_convolution(shapes().geometry, shapes().num, winograd_weights() != nullptr);
     return scratch_floats_to_bytes(cpu::convolution_scratch_floats(shapes().geometry, plan_));
   }
 
   void forward_cpu(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top,
                    const ForwardContext& context) override {
     const float* bias = checked_bias();
-    for (std::size_t i = 0; i < bottom.size(); ++i) {
+    // One top per input bottom (a fused residual is a last bottom of its own).
+    const float* residual = has_residual() ? this->residual(bottom)->cpu_data() : nullptr;
+    for (std::size_t i = 0; i < top.size(); ++i) {
       cpu::convolution_forward(shapes().geometry, plan_, shapes().num, bottom[i]->cpu_data(), weight_data(0),
-                               epilogue(bias), top[i]->mutable_cpu_data(), static_cast<float*>(context.scratch),
-                               context.pool);
+                               epilogue(bias, residual), top[i]->mutable_cpu_data(),
+                               static_cast<float*>(context.scratch), context.pool,
+                               plan_.method == cpu::ConvMethod::kWinograd ? winograd_weights() : nullptr,
+                               packed_gemm_weights());
     }
   }
 
@@ -48,11 +69,12 @@ class ConvolutionLayer : public ConvolutionLayerBase {
   // one input channel (2-D; always, where the CPU also weighs its padded
   // plane), the input itself as the column matrix for 1x1 stride-1 unpadded
   // kernels, else im2col; then the products of every image and group, either
-  // in one launch of cuda::gemm_epilogue, which applies the bias and the
-  // fused activation in registers, or as batched cuBLAS gemms followed by
-  // one pass for both (apply_epilogue_gpu): cuda::prefer_fused_gemm decides
-  // by the product's shape at prepare_gpu. The depthwise kernel applies both
-  // in registers.
+  // in one launch of cuda::gemm_epilogue, which applies the bias, the fused
+  // residual and the fused activation in registers, or as batched cuBLAS
+  // gemms followed by one pass for them all (apply_epilogue_gpu):
+  // cuda::prefer_fused_gemm decides by the product's shape at prepare_gpu.
+  // The depthwise kernel applies the bias and activation in registers (with
+  // a residual, the bias alone: one pass adds the rest).
   bool supports_gpu() const override { return true; }
 
   std::size_t prepare_gpu(const std::vector<const Blob*>&, const std::vector<Blob*>&) override {
@@ -100,13 +122,18 @@ class ConvolutionLayer : public ConvolutionLayerBase {
     const int group_out = g.out_channels / g.group;
     const int group_rows = static_cast<int>(static_cast<std::size_t>(g.in_channels / g.group) * cpu::kernel_size(p));
     float* col = static_cast<float*>(context.scratch);
-    for (std::size_t i = 0; i < bottom.size(); ++i) {
+    // Laid out as the output; the products add it in registers, or the
+    // epilogue pass after them.
+    const float* residual = has_residual() ? this->residual(bottom)->gpu_data() : nullptr;
+    for (std::size_t i = 0; i < top.size(); ++i) {
       const float* input = bottom[i]->gpu_data();
       float* output = top[i]->mutable_gpu_data();
       if (num == 0) continue;
       if (gpu_method_ == cpu::ConvMethod::kDepthwise) {
-        cuda::depthwise_conv2d(p, g.out_channels / g.in_channels, num, input, weights, bias, activation(), output,
-                               stream);
+        // The kernel applies the bias; the residual and activation then in one pass.
+        cuda::depthwise_conv2d(p, g.out_channels / g.in_channels, num, input, weights, bias,
+                               residual ? cpu::Activation{} : activation(), output, stream);
+        if (residual) apply_epilogue_gpu(nullptr, activation(), num, g.out_channels, spatial, output, stream, residual);
         continue;
       }
       // out (group_out x columns) = weights (group_out x group_rows) x columns (group_rows x columns), per group.
@@ -119,6 +146,7 @@ class ConvolutionLayer : public ConvolutionLayerBase {
       gemm.ldc = static_cast<int>(spatial);
       gemm.c_image = out_image;
       gemm.c_group = static_cast<std::size_t>(group_out) * spatial;
+      gemm.residual = residual;
       if (gpu_method_ == cpu::ConvMethod::kPointwise) {
         // The input is its own column matrix.
         gemm.n = gemm.ldb = static_cast<int>(spatial);
@@ -140,6 +168,7 @@ class ConvolutionLayer : public ConvolutionLayerBase {
           gemm.b_image = static_cast<std::size_t>(p.channels) * cpu::kernel_size(p) * spatial;
           gemm.b_group = static_cast<std::size_t>(group_rows) * spatial;
           gemm.c = output + first * out_image;
+          if (residual) gemm.residual = residual + first * out_image;
           gemm_gpu(gemm, images, bias, context);
         }
       } else {
@@ -157,16 +186,102 @@ class ConvolutionLayer : public ConvolutionLayerBase {
             gemm.b = col;
             gemm.b_group = static_cast<std::size_t>(group_rows) * columns;
             gemm.c = output + n * out_image + first * inner;
+            if (residual) gemm.residual = residual + n * out_image + first * inner;
             gemm_gpu(gemm, 1, bias, context);
           }
         }
       }
-      if (!gpu_fused_gemm_) apply_epilogue_gpu(bias, activation(), num, g.out_channels, spatial, output, stream);
+      if (!gpu_fused_gemm_) {
+        apply_epilogue_gpu(bias, activation(), num, g.out_channels, spatial, output, stream, residual);
+      }
     }
   }
 #endif
 
  private:
+  // The weights packed for the im2col and pointwise products
+  // (cpu::pack_conv_weights, for the instruction set in use), as group x
+  // panels x group_rows x panel rows (the shape records the panel width);
+  // null for depthwise layers (their own kernel) and sizes beyond a blob's.
+  std::shared_ptr<const Blob> derive_packed_gemm_weights() const {
+    if (weights().empty() || !weights()[0] || weights()[0]->num_axes() < 2) return nullptr;
+    const Blob& w = *weights()[0];
+    const int group = params().group;
+    if (group < 1 || w.shape(0) % group != 0 || (group > 1 && w.shape(1) == 1)) return nullptr;
+    const std::size_t group_rows = w.count(1);
+    if (w.count() == 0 || group_rows > static_cast<std::size_t>(std::numeric_limits<int>::max())) return nullptr;
+    const int group_out = w.shape(0) / group;
+    const std::vector<int> shape = packed_gemm_shape(group, group_out, static_cast<int>(group_rows));
+    if (static_cast<double>(shape[0]) * shape[1] * shape[2] * shape[3] >
+        static_cast<double>(std::numeric_limits<int>::max())) {
+      return nullptr;
+    }
+    auto packed = std::make_shared<Blob>(shape);
+    cpu::pack_conv_weights(group, group_out, static_cast<int>(group_rows), w.cpu_data(), packed->mutable_cpu_data());
+    return packed;
+  }
+
+  static std::vector<int> packed_gemm_shape(int group, int group_out, int group_rows) {
+    const int width = cpu::gemm_packed_width(cpu::sgemm::Operand::kA);
+    return {group, (group_out + width - 1) / width, group_rows, width};
+  }
+
+  // The derived packed weights when they fit this geometry and the
+  // instruction set in use; null otherwise (the products pack the weights).
+  const float* packed_gemm_weights() const {
+    const std::vector<std::shared_ptr<const Blob>>& derived = cpu_kernel_weights();
+    if (derived.size() <= kPackedGemmWeights || !derived[kPackedGemmWeights]) return nullptr;
+    const cpu::ConvGeometry& g = shapes().geometry;
+    const int group_rows = static_cast<int>(static_cast<std::size_t>(g.in_channels / g.group) *
+                                            cpu::kernel_size(g.patches));
+    if (derived[kPackedGemmWeights]->shape() != packed_gemm_shape(g.group, g.out_channels / g.group, group_rows)) {
+      return nullptr;
+    }
+    return derived[kPackedGemmWeights]->cpu_data();
+  }
+
+  // The Winograd transform of the weights (cpu::winograd_transform_weights
+  // for the instruction set in use), for 3x3 stride-1 undilated ungrouped
+  // 2-D windows whose channels can make it pay; null otherwise.
+  std::shared_ptr<const Blob> derive_winograd_weights() const {
+    if (weights().empty() || !weights()[0] || weights()[0]->num_axes() != 4) return nullptr;
+    const Blob& w = *weights()[0];
+    const ConvParams& p = params();
+    // A per-axis list as written: one value for every axis, one per axis, or none (1).
+    auto axis_value = [](const std::vector<int>& values, int axis) {
+      return values.empty() ? 1 : values[values.size() == 1 ? 0 : axis];
+    };
+    const int kernel[2] = {w.shape(2), w.shape(3)};
+    const int stride[2] = {axis_value(p.stride, 0), axis_value(p.stride, 1)};
+    const int dilation[2] = {axis_value(p.dilation, 0), axis_value(p.dilation, 1)};
+    const int out_channels = w.shape(0), in_channels = w.shape(1);
+    if (p.force_nd_im2col || !cpu::winograd_applies(2, kernel, stride, dilation, p.group) ||
+        !cpu::winograd_channels_pay(in_channels, out_channels)) {
+      return nullptr;
+    }
+    const cpu::Isa isa = cpu::detected_isa();
+    const std::size_t floats = cpu::winograd_weights_floats(isa, out_channels, in_channels);
+    // 36 x (output channels rounded up to the microkernel's rows) x input channels.
+    auto transformed = std::make_shared<Blob>(std::vector<int>{
+        36, static_cast<int>(floats / 36 / static_cast<std::size_t>(in_channels)), in_channels});
+    cpu::winograd_transform_weights(isa, out_channels, in_channels, w.cpu_data(), transformed->mutable_cpu_data());
+    return transformed;
+  }
+
+  // The derived Winograd weights when they fit this geometry and the
+  // instruction set in use; null otherwise.
+  const float* winograd_weights() const {
+    const std::vector<std::shared_ptr<const Blob>>& derived = cpu_kernel_weights();
+    if (derived.size() <= kWinogradWeights || !derived[kWinogradWeights]) return nullptr;
+    const cpu::ConvGeometry& g = shapes().geometry;
+    const Blob& transformed = *derived[kWinogradWeights];
+    if (!cpu::winograd_applies(g) ||
+        transformed.count() != cpu::winograd_weights_floats(cpu::detected_isa(), g.out_channels, g.in_channels)) {
+      return nullptr;
+    }
+    return transformed.cpu_data();
+  }
+
 #if PREDICTOR_HAVE_CUDA
   void im2col_gpu(const cpu::PatchGeometry& p, const float* image, float* col, std::size_t ld,
                   cudaStream_t stream) const {

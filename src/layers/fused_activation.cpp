@@ -60,9 +60,28 @@ cpu::Activation parse_fused_activation(const Layer& layer) {
   layer.fail("fused_activation.kind", "unknown kind " + std::to_string(static_cast<int>(p.kind())));
 }
 
+bool takes_fused_residual(const std::string& type) { return type == "Convolution" || type == "InnerProduct"; }
+
+void check_fused_residual(const Layer& layer, const std::vector<const Blob*>& bottom, std::size_t tops,
+                          const std::vector<int>& top_shape) {
+  if (bottom.size() != 2 || tops != 1) {
+    layer.fail("fused_residual", "needs two bottoms (the input, then the residual) and one top; " +
+                                     std::to_string(bottom.size()) + " bottoms and " + std::to_string(tops) +
+                                     " tops given");
+  }
+  if (bottom[1]->shape() != top_shape) {
+    layer.fail("fused_residual", "the residual (the last bottom) is " + shape_string(bottom[1]->shape()) +
+                                     " but the output is " + shape_string(top_shape) + ": they must be of one shape");
+  }
+}
+
 #if PREDICTOR_HAVE_CUDA
 void apply_epilogue_gpu(const float* bias, const cpu::Activation& activation, std::size_t outer, std::size_t channels,
-                        std::size_t inner, float* data, cudaStream_t stream) {
+                        std::size_t inner, float* data, cudaStream_t stream, const float* residual) {
+  if (residual != nullptr) {
+    cuda::bias_residual_activation(data, outer, channels, inner, bias, residual, activation, data, stream);
+    return;
+  }
   if (activation.kind == cpu::Activation::Kind::kNone) {
     // Unfused layers keep the bias kernel verified on the H200; the fused
     // kernel below has not run on a GPU yet (none was lent since it was

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "predictor/CaffeProto.h"
+#include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/epilogue.h"
 #include "kernels/cpu/gemm.h"
 #include "layers/builtin_layers.h"
@@ -25,7 +26,7 @@ namespace {
 class InnerProductLayer : public Layer {
  public:
   explicit InnerProductLayer(const caffe::LayerParameter& param)
-      : Layer(param), activation_(parse_fused_activation(*this)) {
+      : Layer(param), activation_(parse_fused_activation(*this)), residual_(param.fused_residual()) {
     const caffe::InnerProductParameter& p = param.inner_product_param();
     if (p.num_output() == 0) fail("inner_product_param.num_output", "must be positive (got 0)");
     if (p.num_output() > static_cast<std::uint32_t>(std::numeric_limits<int>::max())) {
@@ -35,6 +36,9 @@ class InnerProductLayer : public Layer {
     bias_term_ = p.bias_term();
     transpose_ = p.transpose();
   }
+
+  // With fused_residual, the residual too (reshape checks the count, naming the field).
+  int max_bottoms() const override { return residual_ ? -1 : 1; }
 
   std::vector<std::vector<int>> weight_shapes(const std::vector<const Blob*>& bottom) const override {
     if (bottom.empty()) fail("bottom", "missing");
@@ -65,6 +69,7 @@ class InnerProductLayer : public Layer {
     }
     weight_shapes_ = expected_weight_shapes(inputs_);
     if (!weights().empty()) check_weights();
+    if (residual_) check_fused_residual(*this, bottom, top.size(), top_shape);
     top[0]->Reshape(top_shape);
   }
 
@@ -75,10 +80,44 @@ class InnerProductLayer : public Layer {
     // product, as each tile of outputs is written.
     cpu::GemmEpilogue epilogue;
     epilogue.column_bias = bias_term_ ? weight_data(1) : nullptr;
+    if (residual_) {  // rows x num_output, as the top
+      epilogue.residual = bottom[1]->cpu_data();
+      epilogue.residual_ld = num_output_;
+    }
     epilogue.activation = activation_;
+    // The weights as op(B), also packed beforehand where derived.
+    cpu::sgemm::PackedMatrix packed;
+    if (const float* data = packed_weights()) {
+      packed.isa = cpu::detected_isa();
+      packed.operand = cpu::sgemm::Operand::kB;
+      packed.rows = num_output_;
+      packed.k = inputs_;
+      packed.data = data;
+    }
     cpu::gemm(false, !transpose_, rows_, num_output_, inputs_, 1.0f, bottom[0]->cpu_data(), inputs_, weight_data(0),
               transpose_ ? num_output_ : inputs_, 0.0f, top[0]->mutable_cpu_data(), num_output_, &epilogue,
-              context.pool);
+              context.pool, nullptr, {nullptr, packed.data ? &packed : nullptr});
+  }
+
+  // Slot 0: the weights as the product's op(B) (K x N) packed for the
+  // instruction set in use (cpu::gemm_pack), panels x K x panel columns (the
+  // shape records the panel width). The products of more than one row read
+  // them instead of packing the weights at every forward (a batch of 2-8
+  // reads the weights once instead of twice: 2x); one row is a
+  // matrix-vector product on the weights as they are.
+  std::vector<std::shared_ptr<const Blob>> derive_cpu_kernel_weights() const override {
+    if (weights().empty() || !weights()[0] || weights()[0]->num_axes() != 2 || weights()[0]->count() == 0) return {};
+    const Blob& w = *weights()[0];
+    const int inputs = w.shape(transpose_ ? 0 : 1);
+    if (w.shape(transpose_ ? 1 : 0) != num_output_) return {};
+    const std::vector<int> shape = packed_shape(inputs);
+    if (static_cast<double>(shape[0]) * shape[1] * shape[2] > static_cast<double>(std::numeric_limits<int>::max())) {
+      return {};
+    }
+    auto packed = std::make_shared<Blob>(shape);
+    cpu::gemm_pack(cpu::sgemm::Operand::kB, !transpose_, num_output_, inputs, w.cpu_data(),
+                   transpose_ ? num_output_ : inputs, packed->mutable_cpu_data());
+    return {packed};
   }
 
 #if PREDICTOR_HAVE_CUDA
@@ -99,6 +138,7 @@ class InnerProductLayer : public Layer {
     cudaStream_t stream = cuda_stream(context);
     float* output = top[0]->mutable_gpu_data();
     const float* bias = bias_term_ ? gpu_weight_data(1) : nullptr;
+    const float* residual = residual_ ? bottom[1]->gpu_data() : nullptr;  // rows x num_output, as the top
     if (gpu_fused_gemm_) {
       cuda::EpilogueGemm gemm;
       gemm.trans_b = !transpose_;
@@ -112,15 +152,17 @@ class InnerProductLayer : public Layer {
       gemm.c = output;
       gemm.ldc = num_output_;
       gemm.column_bias = bias;
+      gemm.residual = residual;
+      gemm.residual_ld = num_output_;
       gemm.activation = activation_;
       cuda::gemm_epilogue(gemm, stream);
       return;
     }
     cuda::gemm(cublas_handle(context), false, !transpose_, rows_, num_output_, inputs_, 1.0f, bottom[0]->gpu_data(),
                inputs_, gpu_weight_data(0), transpose_ ? num_output_ : inputs_, 0.0f, output, num_output_, stream);
-    // The bias and the fused activation in one pass over the product.
+    // The bias, the residual and the fused activation in one pass over the product.
     apply_epilogue_gpu(bias, activation_, static_cast<std::size_t>(rows_), static_cast<std::size_t>(num_output_), 1,
-                       output, stream);
+                       output, stream, residual);
   }
 
  private:
@@ -128,6 +170,19 @@ class InnerProductLayer : public Layer {
 #endif
 
  private:
+  std::vector<int> packed_shape(int inputs) const {
+    const int width = cpu::gemm_packed_width(cpu::sgemm::Operand::kB);
+    return {(num_output_ + width - 1) / width, inputs, width};
+  }
+
+  // The derived packed weights when they fit K and the instruction set in
+  // use; null otherwise.
+  const float* packed_weights() const {
+    const std::vector<std::shared_ptr<const Blob>>& derived = cpu_kernel_weights();
+    if (derived.empty() || !derived[0] || derived[0]->shape() != packed_shape(inputs_)) return nullptr;
+    return derived[0]->cpu_data();
+  }
+
   int input_axis(const Blob& bottom) const {
     return canonical_axis(bottom, param().inner_product_param().axis(), "inner_product_param.axis");
   }
@@ -170,6 +225,7 @@ class InnerProductLayer : public Layer {
   }
 
   const cpu::Activation activation_;  // kNone without fused_activation
+  const bool residual_;               // fused_residual: bottom 1 is added to the output
   int num_output_ = 0;
   bool bias_term_ = true;
   bool transpose_ = false;

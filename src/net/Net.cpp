@@ -52,6 +52,15 @@ Net::Net(const caffe::NetParameter& net, std::shared_ptr<const Model> model, con
   }
   if (model_) {
     for (int i = 0; i < num_layers(); ++i) layers_[i]->set_weights(model_->layer_weights(i));
+    try {
+      // Eagerly, like the device weights: the first replica derives each
+      // CPU layer's kernel-ready weights for all of them.
+      for (int i = 0; i < num_layers(); ++i) {
+        if (backends_[i] == Backend::CPU) layers_[i]->set_cpu_kernel_weights(model_->cpu_kernel_weights(i, *layers_[i]));
+      }
+    } catch (const Error& error) {
+      rethrow_with_context(error, source_);
+    }
   }
   if (std::find(backends_.begin(), backends_.end(), Backend::CUDA) == backends_.end()) return;
   const int gpu = device_.is_cuda() ? device_.id : 0;

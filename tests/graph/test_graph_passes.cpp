@@ -17,6 +17,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -834,7 +835,7 @@ TEST(GraphOptimizer, AllPassesOnABatchNormNet) {
   )");
   const auto result = graph::optimize(*model);
   // fold_input_preprocessing first, with nothing to do without preprocessing.
-  ASSERT_EQ(result.report.size(), 7u);
+  ASSERT_EQ(result.report.size(), 8u);
   EXPECT_EQ(result.report[0].pass, "fold_input_preprocessing");
   EXPECT_EQ(result.report[0].rewrites, 0);
   EXPECT_EQ(result.report[1].pass, "remove_noops");
@@ -843,11 +844,13 @@ TEST(GraphOptimizer, AllPassesOnABatchNormNet) {
   EXPECT_EQ(result.report[3].rewrites, 1);
   EXPECT_EQ(result.report[4].rewrites, 1);
   EXPECT_EQ(result.report[4].layers_after, 5);
-  EXPECT_EQ(result.report[5].pass, "fuse_activation");
-  EXPECT_EQ(result.report[5].rewrites, 1);
-  EXPECT_EQ(result.report[5].layers_after, 4);
-  EXPECT_EQ(result.report[6].pass, "fuse_sibling_convolutions");
-  EXPECT_EQ(result.report[6].rewrites, 0);
+  EXPECT_EQ(result.report[5].pass, "fuse_residual");
+  EXPECT_EQ(result.report[5].rewrites, 0);
+  EXPECT_EQ(result.report[6].pass, "fuse_activation");
+  EXPECT_EQ(result.report[6].rewrites, 1);
+  EXPECT_EQ(result.report[6].layers_after, 4);
+  EXPECT_EQ(result.report[7].pass, "fuse_sibling_convolutions");
+  EXPECT_EQ(result.report[7].rewrites, 0);
   const auto optimized = optimize_checked(model, {});
   EXPECT_EQ(layer_types(*optimized), (Types{"Input", "Convolution", "InnerProduct", "Softmax"}));
   EXPECT_TRUE(has_fused(*optimized, "conv1", caffe::FusedActivation::RELU));
@@ -895,6 +898,30 @@ TEST_P(GraphZoo, OptimizedComputesTheSameWithNoMoreLayers) {
   }
   std::cout << "[ layers   ] " << zoo.folder << "/" << zoo.file << ": " << model->net().layer_size() << " -> "
             << optimized->net().layer_size() << "\n";
+}
+
+// Per-layer reports stay truthful: every layer as written is, after all the
+// passes, exactly one of: a layer of the optimized net under its own name,
+// absorbed by exactly one layer (OptimizedModel::absorbed: folded or fused
+// into it), or a removed no-op (remove_noops' types).
+TEST_P(GraphZoo, EveryLayerAsWrittenIsRunOrAbsorbedOnce) {
+  if (testing::models_dir().empty()) GTEST_SKIP() << "../shared/models is absent: zoo not tested";
+  const ZooModel& zoo = GetParam();
+  LoadOptions options;
+  options.input_shapes = zoo.input_shapes;
+  const auto model = Model::WithRandomWeightsFromFile(zoo.path(), 1234, options);
+  const graph::OptimizedModel optimized = graph::optimize(*model);
+  ASSERT_EQ(optimized.absorbed.size(), static_cast<std::size_t>(optimized.model->net().layer_size()));
+  std::map<std::string, int> seen;
+  for (int i = 0; i < optimized.model->net().layer_size(); ++i) {
+    ++seen[optimized.model->net().layer(i).name()];
+    for (const std::string& name : optimized.absorbed[i]) ++seen[name];
+  }
+  const std::set<std::string> no_ops = {"Dropout", "Split", "Power", "Reshape", "Flatten"};
+  for (const auto& layer : model->net().layer()) {
+    if (no_ops.count(layer.type()) && !seen.count(layer.name())) continue;
+    EXPECT_EQ(seen[layer.name()], 1) << "'" << layer.name() << "' (" << layer.type() << ")";
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Zoo, GraphZoo, ::testing::ValuesIn(testing::runnable_zoo_models()),

@@ -1,13 +1,17 @@
 // im2col / col2im (2-D fast path and N-d path) against plain loops written
 // from Caffe's definition: column row (c, tap), column = window position,
 // entry = image[c][pos * stride - pad + tap * dilation] or 0 in the padding.
+// Each on 1, 2 and 3 compute threads: the geometries at the end of windows()
+// are large enough to split.
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <vector>
 
 #include "common/conv_reference.h"
 #include "common/test_utils.h"
 #include "kernels/cpu/im2col.h"
+#include "kernels/cpu/thread_pool.h"
 
 namespace predictor {
 namespace {
@@ -73,8 +77,27 @@ std::vector<Window> windows() {
       {3, {13}, {4}, {2}, {3}, {2}},                               // 1-D
       {2, {4, 5, 6}, {3, 2, 3}, {1, 0, 2}, {2, 1, 1}, {1, 2, 1}},  // 3-D
       {1, {3, 2, 3, 2}, {2, 1, 2, 2}, {0, 1, 1, 0}, {1, 2, 1, 1}, {1, 1, 1, 1}},  // 4-D
+      // As wide as the image with stride 1 (one shifted copy per column row):
+      // dilated, kernels wider than the image, a one-column image.
+      {4, {9, 11}, {3, 3}, {2, 2}, {1, 1}, {2, 2}},
+      {2, {4, 3}, {1, 5}, {0, 2}, {1, 1}, {1, 1}},
+      {2, {5, 1}, {3, 3}, {1, 1}, {1, 1}, {1, 1}},
+      {1, {6, 6}, {2, 2}, {1, 1}, {1, 1}, {2, 2}},
+      // Large enough to split over threads, with odd row and channel counts.
+      {37, {23, 19}, {3, 3}, {1, 1}, {1, 1}, {1, 1}},
+      {13, {31, 29}, {5, 3}, {2, 0}, {2, 1}, {1, 2}},
+      {5, {9, 10, 11}, {3, 3, 2}, {1, 1, 0}, {1, 1, 1}, {1, 1, 2}},  // 3-D
+      {7, {2001}, {3}, {1}, {1}, {1}},                               // 1-D, one long row per tap
   };
 }
+
+// Null (the calling thread alone), then pools of 2 and 3 threads.
+std::vector<cpu::ThreadPool*> pools() {
+  static cpu::ThreadPool two(2), three(3);
+  return {nullptr, &two, &three};
+}
+
+int threads_of(const cpu::ThreadPool* pool) { return cpu::pool_threads(pool); }
 
 constexpr float kUntouched = 1234.5f;
 
@@ -91,13 +114,15 @@ TEST(Im2col, MatchesReferenceOnEveryGeometry) {
     for (std::size_t r = 0; r < rows; ++r) std::fill_n(expected.begin() + r * ld, positions, 0.0f);
     for_each_inside(w, [&](std::size_t row, std::size_t p, std::size_t i) { expected[row * ld + p] = image[i]; });
 
-    std::vector<float> col(rows * ld, kUntouched);
-    cpu::im2col_nd(g, image.data(), col.data(), ld);
-    EXPECT_EQ(col, expected) << "im2col_nd";
-    if (g.num_axes == 2) {
-      std::fill(col.begin(), col.end(), kUntouched);
-      cpu::im2col_2d(g, image.data(), col.data(), ld);
-      EXPECT_EQ(col, expected) << "im2col_2d";
+    for (cpu::ThreadPool* pool : pools()) {
+      std::vector<float> col(rows * ld, kUntouched);
+      cpu::im2col_nd(g, image.data(), col.data(), ld, pool);
+      EXPECT_EQ(col, expected) << "im2col_nd, threads " << threads_of(pool);
+      if (g.num_axes == 2) {
+        std::fill(col.begin(), col.end(), kUntouched);
+        cpu::im2col_2d(g, image.data(), col.data(), ld, pool);
+        EXPECT_EQ(col, expected) << "im2col_2d, threads " << threads_of(pool);
+      }
     }
   }
 }
@@ -113,13 +138,24 @@ TEST(Col2im, MatchesReferenceOnEveryGeometry) {
     std::vector<double> sums(w.channels * product(w.image), 0.0);
     for_each_inside(w, [&](std::size_t row, std::size_t p, std::size_t i) { sums[i] += col[row * positions + p]; });
 
-    std::vector<void (*)(const cpu::PatchGeometry&, const float*, float*)> versions = {cpu::col2im_nd};
+    using Col2im = void (*)(const cpu::PatchGeometry&, const float*, float*, cpu::ThreadPool*);
+    std::vector<Col2im> versions = {cpu::col2im_nd};
     if (g.num_axes == 2) versions.push_back(cpu::col2im_2d);
-    for (auto col2im : versions) {
-      std::vector<float> image(sums.size(), kUntouched);  // col2im overwrites, it does not accumulate
-      col2im(g, col.data(), image.data());
-      for (std::size_t i = 0; i < sums.size(); ++i) {
-        EXPECT_NEAR(image[i], sums[i], 1e-5) << (col2im == cpu::col2im_nd ? "col2im_nd" : "col2im_2d") << " at " << i;
+    for (Col2im col2im : versions) {
+      const char* name = col2im == cpu::col2im_nd ? "col2im_nd" : "col2im_2d";
+      std::vector<float> single;
+      for (cpu::ThreadPool* pool : pools()) {
+        std::vector<float> image(sums.size(), kUntouched);  // col2im overwrites, it does not accumulate
+        col2im(g, col.data(), image.data(), pool);
+        for (std::size_t i = 0; i < sums.size(); ++i) {
+          ASSERT_NEAR(image[i], sums[i], 1e-5) << name << " at " << i << ", threads " << threads_of(pool);
+        }
+        // Each element sums its channel's rows in the same order on any thread count.
+        if (pool == nullptr) {
+          single = image;
+        } else {
+          EXPECT_EQ(image, single) << name << ", threads " << threads_of(pool);
+        }
       }
     }
   }

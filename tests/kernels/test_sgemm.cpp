@@ -385,6 +385,180 @@ TEST(Sgemm, GemmWithEpilogueOnEveryPath) {
   }
 }
 
+TEST(Sgemm, NarrowRightEdgeColumns) {
+  // n % 48 (or n % 16) of 1..8: those columns go to the strip kernel, over
+  // several row panels at a time (up to 8), row counts around them; with
+  // alpha, beta and every epilogue term, split over threads.
+  cpu::ThreadPool two(2), three(3);
+  const int ms[] = {3, 8, 17, 67, 200};
+  const int ns[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 24, 49, 52, 55, 56, 57, 196};
+  std::uint32_t seed = 50000;
+  for (int m : ms) {
+    for (int n : ns) {
+      const int k = (m + n) % 2 ? 5 : 300, pad = (m + n) % 3;
+      const float alpha = (m + n) % 2 ? 1.0f : -0.5f, beta = (m + n) % 4 == 1 ? 0.5f : 0.0f;
+      const Shape s{false, false, m, n, k, pad, alpha, beta};
+      const Operands op(s, seed += 7);
+      const Reference ref = reference_product(op);
+      const auto row_bias = random_values(s.m, seed + 1), column_bias = random_values(s.n, seed + 2);
+      const auto residual = random_values(static_cast<std::size_t>(s.m) * op.ldc, seed + 3);
+      cpu::GemmEpilogue e;
+      e.row_bias = row_bias.data();
+      e.column_bias = column_bias.data();
+      e.residual = residual.data();
+      e.residual_ld = op.ldc;
+      e.activation = cpu::Activation::relu(0.1f);
+      for (Isa isa : runnable_isas()) {
+        SCOPED_TRACE(::testing::Message() << cpu::isa_name(isa) << " " << s);
+        const std::vector<float> plain = run_sgemm(isa, op);
+        expect_close(op, plain, ref);
+        std::vector<float> separate = plain;
+        cpu::apply_gemm_epilogue(e, s.m, s.n, separate.data(), op.ldc);
+        for (cpu::ThreadPool* pool : {static_cast<cpu::ThreadPool*>(nullptr), &two, &three}) {
+          EXPECT_TRUE(bitwise_equal(run_sgemm(isa, op, &e, pool), separate));
+        }
+      }
+    }
+  }
+}
+
+// The documented panel layout (sgemm.h), written out: element (i, p) of
+// op(A) (i < rows) or (p, i) of op(B), in block b = p / kc of k, panel i /
+// width, at b * kc * panels * width + (i / width) * kcb * width + (p - b *
+// kc) * width + i % width (kcb: the block's length); zeros past the last row
+// (column).
+std::vector<float> expected_panels(const Operands& op, cpu::sgemm::Operand operand, int width, int kc) {
+  const Shape& s = op.s;
+  const int rows = operand == cpu::sgemm::Operand::kA ? s.m : s.n;
+  const std::size_t panels = (rows + width - 1) / width;
+  std::vector<float> out(panels * width * s.k, 0.0f);
+  for (int i = 0; i < rows; ++i) {
+    for (int p = 0; p < s.k; ++p) {
+      const float x = operand == cpu::sgemm::Operand::kA ? op.at_a(i, p) : op.at_b(p, i);
+      const std::size_t b = p / kc, kcb = std::min(kc, s.k - static_cast<int>(b) * kc);
+      out[b * kc * panels * width + i / width * kcb * width + (p - b * kc) * width + i % width] = x;
+    }
+  }
+  return out;
+}
+
+cpu::sgemm::PackedMatrix pack_operand(Isa isa, const Operands& op, cpu::sgemm::Operand operand,
+                                      std::vector<float>& storage) {
+  const Shape& s = op.s;
+  const bool is_a = operand == cpu::sgemm::Operand::kA;
+  const int rows = is_a ? s.m : s.n;
+  // NaN in the storage: the packing must write every float, padding too.
+  storage.assign(cpu::sgemm::packed_floats(isa, operand, rows, s.k), kNaN);
+  return cpu::sgemm::pack(isa, operand, is_a ? s.trans_a : s.trans_b, rows, s.k, is_a ? op.a.data() : op.b.data(),
+                          is_a ? op.lda : op.ldb, storage.data());
+}
+
+TEST(SgemmPacked, PanelLayout) {
+  std::uint32_t seed = 60000;
+  for (Isa isa : runnable_isas()) {
+    for (bool trans : {false, true}) {
+      for (int rows : {1, 5, 8, 13, 48, 50}) {
+        for (int k : {1, 7, 300, 520}) {
+          for (cpu::sgemm::Operand operand : {cpu::sgemm::Operand::kA, cpu::sgemm::Operand::kB}) {
+            const bool is_a = operand == cpu::sgemm::Operand::kA;
+            const Shape s{is_a && trans, !is_a && trans, is_a ? rows : 3, is_a ? 3 : rows, k, 2, 1.0f, 0.0f};
+            SCOPED_TRACE(::testing::Message() << cpu::isa_name(isa) << " " << s << " operand " << (is_a ? "A" : "B"));
+            const Operands op(s, seed += 3);
+            std::vector<float> storage;
+            const cpu::sgemm::PackedMatrix packed = pack_operand(isa, op, operand, storage);
+            EXPECT_EQ(packed.rows, rows);
+            EXPECT_EQ(packed.k, k);
+            EXPECT_EQ(packed.data, storage.data());
+            const int kc = cpu::sgemm::packed_block_k(isa, k);
+            EXPECT_TRUE(kc >= 1 && kc <= k);
+            EXPECT_TRUE(
+                bitwise_equal(storage, expected_panels(op, operand, cpu::sgemm::packed_width(isa, operand), kc)));
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(SgemmPacked, SameBitsAsThePlainOperand) {
+  // With A or B packed beforehand: every transpose, awkward shapes (tiles,
+  // narrow edges, several blocks of k, rows and columns), alpha and beta,
+  // the epilogue, 1-3 threads: the plain product's bits.
+  cpu::ThreadPool two(2), three(3);
+  const Shape shapes[] = {{false, false, 1, 1, 1, 0, 1.0f, 0.0f},        {false, true, 7, 9, 13, 1, 1.0f, 0.0f},
+                          {true, false, 13, 49, 33, 2, -1.5f, 0.5f},     {true, true, 17, 50, 257, 0, 1.0f, 1.0f},
+                          {false, false, 64, 196, 576, 0, 1.0f, 0.0f},   {false, false, 65, 3, 520, 3, 1.0f, 0.0f},
+                          {false, false, 512, 49, 700, 0, 1.0f, 0.0f},   {false, true, 10, 1000, 600, 1, 1.0f, 0.0f},
+                          {false, false, 300, 301, 1100, 1, 1.0f, 0.0f}, {true, false, 130, 520, 24, 0, 2.0f, 0.0f}};
+  std::uint32_t seed = 70000;
+  for (const Shape& s : shapes) {
+    const Operands op(s, seed += 5);
+    const auto row_bias = random_values(s.m, seed + 1), column_bias = random_values(s.n, seed + 2);
+    cpu::GemmEpilogue e;
+    e.row_bias = row_bias.data();
+    e.column_bias = column_bias.data();
+    e.activation = cpu::Activation::clipped(-0.5f, 0.75f);
+    for (Isa isa : runnable_isas()) {
+      SCOPED_TRACE(::testing::Message() << cpu::isa_name(isa) << " " << s);
+      std::vector<float> a_storage, b_storage;
+      const cpu::sgemm::PackedMatrix a = pack_operand(isa, op, cpu::sgemm::Operand::kA, a_storage);
+      const cpu::sgemm::PackedMatrix b = pack_operand(isa, op, cpu::sgemm::Operand::kB, b_storage);
+      const cpu::GemmEpilogue* const epilogues[] = {nullptr, &e};
+      for (const cpu::GemmEpilogue* epilogue : epilogues) {
+        const std::vector<float> plain = run_sgemm(isa, op, epilogue);
+        for (cpu::ThreadPool* pool : {static_cast<cpu::ThreadPool*>(nullptr), &two, &three}) {
+          std::vector<float> with_a = op.c, with_b = op.c;
+          cpu::sgemm::sgemm_packed_a(a, s.trans_b, s.n, s.alpha, op.b.data(), op.ldb, s.beta, with_a.data(), op.ldc,
+                                     epilogue, pool, nullptr);
+          cpu::sgemm::sgemm_packed_b(s.trans_a, s.m, s.alpha, op.a.data(), op.lda, b, s.beta, with_b.data(), op.ldc,
+                                     epilogue, pool, nullptr);
+          EXPECT_TRUE(bitwise_equal(plain, with_a)) << "packed A, threads " << cpu::pool_threads(pool);
+          EXPECT_TRUE(bitwise_equal(plain, with_b)) << "packed B, threads " << cpu::pool_threads(pool);
+        }
+      }
+    }
+  }
+}
+
+TEST(SgemmPacked, GemmUsesThemWhereTheyMatch) {
+  // cpu::gemm with packed operands: the plain product's bits on every path
+  // (packed, matrix-vector, empty k), and packed matrices of another shape
+  // ignored.
+  std::uint32_t seed = 80000;
+  const Shape shapes[] = {{false, false, 20, 30, 40, 0, 1.0f, 0.0f},
+                          {true, true, 33, 70, 300, 1, 1.0f, 0.0f},
+                          {false, true, 1, 300, 40, 0, 1.0f, 0.0f},
+                          {false, false, 50, 1, 40, 0, 1.0f, 0.0f}};
+  cpu::ThreadPool two(2);
+  for (const Shape& s : shapes) {
+    SCOPED_TRACE(::testing::Message() << s);
+    const Operands op(s, seed += 3);
+    const auto row_bias = random_values(s.m, seed + 1);
+    cpu::GemmEpilogue e;
+    e.row_bias = row_bias.data();
+    e.activation = cpu::Activation::relu(0.0f);
+    std::vector<float> a_storage(cpu::gemm_packed_floats(cpu::sgemm::Operand::kA, s.m, s.k));
+    std::vector<float> b_storage(cpu::gemm_packed_floats(cpu::sgemm::Operand::kB, s.n, s.k));
+    const cpu::sgemm::PackedMatrix a =
+        cpu::gemm_pack(cpu::sgemm::Operand::kA, s.trans_a, s.m, s.k, op.a.data(), op.lda, a_storage.data());
+    const cpu::sgemm::PackedMatrix b =
+        cpu::gemm_pack(cpu::sgemm::Operand::kB, s.trans_b, s.n, s.k, op.b.data(), op.ldb, b_storage.data());
+    EXPECT_EQ(cpu::gemm_packed_width(cpu::sgemm::Operand::kA), cpu::sgemm::packed_width(a.isa, a.operand));
+    std::vector<float> plain = op.c;
+    cpu::gemm(s.trans_a, s.trans_b, s.m, s.n, s.k, s.alpha, op.a.data(), op.lda, op.b.data(), op.ldb, s.beta,
+              plain.data(), op.ldc, &e, &two);
+    cpu::sgemm::PackedMatrix other = a;
+    other.k = s.k + 1;
+    const cpu::GemmPackedOperands choices[] = {{&a, nullptr}, {nullptr, &b}, {&a, &b}, {&other, nullptr}};
+    for (const cpu::GemmPackedOperands& packed : choices) {
+      std::vector<float> out = op.c;
+      cpu::gemm(s.trans_a, s.trans_b, s.m, s.n, s.k, s.alpha, op.a.data(), op.lda, op.b.data(), op.ldb, s.beta,
+                out.data(), op.ldc, &e, &two, nullptr, packed);
+      EXPECT_TRUE(bitwise_equal(plain, out));
+    }
+  }
+}
+
 // A 2-D convolution's geometry (square image, kernel, pad and stride).
 cpu::ConvGeometry conv_geometry(int in_channels, int out_channels, int size, int kernel, int pad, int stride,
                                 bool transposed) {

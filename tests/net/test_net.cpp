@@ -2,6 +2,8 @@
 // layers registered here so that these tests depend on no real kernel.
 #include <gtest/gtest.h>
 
+#include <atomic>
+
 #include "predictor/CaffeProto.h"
 #include "common/test_utils.h"
 #include "io/proto_io.h"
@@ -44,8 +46,33 @@ class TestViewLayer : public Layer {
   void forward_cpu(const std::vector<const Blob*>&, const std::vector<Blob*>&, const ForwardContext&) override {}
 };
 
+// y = x + 2w, where 2w is a kernel-ready form of its weight derived once per
+// model; counts derivations, and throws from the derivation while
+// `fail_derivation` is set.
+class DerivedWeightLayer : public AddWeightLayer {
+ public:
+  using AddWeightLayer::AddWeightLayer;
+  static inline std::atomic<int> derivations{0};
+  static inline std::atomic<bool> fail_derivation{false};
+  std::vector<std::shared_ptr<const Blob>> derive_cpu_kernel_weights() const override {
+    ++derivations;
+    if (fail_derivation) fail("", "derivation failed");
+    auto doubled = std::make_shared<Blob>(std::vector<int>{1});
+    doubled->mutable_cpu_data()[0] = 2 * weight_data(0)[0];
+    return {nullptr, doubled};
+  }
+  void forward_cpu(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top,
+                   const ForwardContext&) override {
+    const float w = cpu_kernel_weights().empty() ? 2 * weight_data(0)[0] : cpu_kernel_weights()[1]->cpu_data()[0];
+    for (std::size_t i = 0; i < bottom[0]->count(); ++i) top[0]->mutable_cpu_data()[i] = bottom[0]->cpu_data()[i] + w;
+  }
+};
+
 void register_test_layers() {
   static const bool registered = [] {
+    LayerRegistry::global().add("TestDerivedWeight", [](const caffe::LayerParameter& p) {
+      return std::make_unique<DerivedWeightLayer>(p);
+    });
     LayerRegistry::global().add("TestAddWeight", [](const caffe::LayerParameter& p) {
       return std::make_unique<AddWeightLayer>(p);
     });
@@ -223,6 +250,42 @@ TEST_F(NetTest, CaffemodelRoundTripAndWeightChecks) {
 
 TEST_F(NetTest, NetWithoutInputsIsAnError) {
   EXPECT_THROW(Model::WithRandomWeights(parse(R"(name: "empty")"), 1), Error);
+}
+
+TEST_F(NetTest, KernelReadyWeightsAreDerivedOncePerModelAndShared) {
+  const auto definition = parse(R"(
+    input: "data" input_shape { dim: 3 }
+    layer { name: "d" type: "TestDerivedWeight" bottom: "data" top: "d" })");
+  auto model = Model::WithRandomWeights(definition, 5);
+  DerivedWeightLayer::derivations = 0;
+  Net first(model), second(model);
+  EXPECT_EQ(DerivedWeightLayer::derivations, 1) << "the second replica reuses the first one's derivation";
+  const auto& derived = first.layer(1).cpu_kernel_weights();
+  ASSERT_EQ(derived.size(), 2u);
+  EXPECT_EQ(derived[0], nullptr);
+  EXPECT_EQ(derived[1].get(), second.layer(1).cpu_kernel_weights()[1].get()) << "one copy for both replicas";
+  EXPECT_EQ(model->cpu_kernel_weight_bytes(), sizeof(float));
+  const float w = model->layer_weights(1)[0]->cpu_data()[0];
+  first.input_blobs()[0]->mutable_cpu_data()[0] = 1.0f;
+  first.Forward();
+  EXPECT_FLOAT_EQ(first.output_blobs()[0]->cpu_data()[0], 1.0f + 2 * w);
+  // A net without a model has no kernel-ready weights; its layer reads the weights.
+  auto probe = Net::WithoutWeights(model->net(), "probe");
+  EXPECT_TRUE(probe->layer(1).cpu_kernel_weights().empty());
+}
+
+TEST_F(NetTest, AFailedDerivationIsAnErrorAndTheNextReplicaRetries) {
+  auto model = Model::WithRandomWeights(parse(R"(
+    input: "data" input_shape { dim: 3 }
+    layer { name: "broken" type: "TestDerivedWeight" bottom: "data" top: "d" })"),
+                                        5);
+  DerivedWeightLayer::derivations = 0;
+  DerivedWeightLayer::fail_derivation = true;
+  EXPECT_NE(error_of([&] { Net net(model); }).find("layer 'broken'"), std::string::npos);
+  DerivedWeightLayer::fail_derivation = false;
+  Net net(model);
+  EXPECT_EQ(DerivedWeightLayer::derivations, 2);
+  EXPECT_EQ(net.layer(1).cpu_kernel_weights().size(), 2u);
 }
 
 }  // namespace

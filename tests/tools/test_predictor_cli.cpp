@@ -1163,6 +1163,16 @@ TEST_F(OptimizeCliTest, BenchWithOptimizeGraphReportsTheLayers) {
     EXPECT_LT(optimized.members["weight_bytes"].number, plain.members["weight_bytes"].number);
     if (threads == "1") {
       EXPECT_EQ(static_cast<double>(optimized.members["layers"].items.size()), optimized.members["num_layers"].number);
+      // Per-layer times stay truthful: the folded and fused layers are
+      // reported under the layer now doing their work (Dropout, a no-op, is
+      // just gone).
+      std::map<std::string, std::vector<std::string>> fused;
+      for (Json& layer : optimized.members["layers"].items) {
+        for (const Json& name : layer.members["fused_layers"].items) fused[layer.members["name"].text].push_back(name.text);
+      }
+      EXPECT_EQ(fused["conv1"], (std::vector<std::string>{"bn1", "scale1", "relu1"}));
+      EXPECT_EQ(fused["conv2"], (std::vector<std::string>{"bn2", "scale2", "relu2"}));
+      EXPECT_EQ(fused.size(), 2u);
     }
   }
   const ToolResult text =
@@ -1170,6 +1180,7 @@ TEST_F(OptimizeCliTest, BenchWithOptimizeGraphReportsTheLayers) {
   ExpectSuccess(text);
   EXPECT_NE(text.out.find("\nlayers: " + std::to_string(kFoldableLayers) + " -> "), std::string::npos) << text.out;
   EXPECT_NE(text.out.find(" (--optimize_graph)\n"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("  bn2, scale2, relu2\n"), std::string::npos) << text.out;
 }
 
 // --- convert --------------------------------------------------------------

@@ -51,7 +51,18 @@ namespace {
 struct ModelReport {
   std::string name;
   int layers = 0;  // in the deploy net as written
+  // With --optimize_graph, per layer run: the layers as written whose work
+  // it does besides its own (folded, fused), so their time is not lost.
+  std::vector<std::vector<std::string>> absorbed;
 };
+
+// ", fused: a, b" for layer i, or "".
+std::string absorbed_text(const ModelReport& model, int i) {
+  if (static_cast<std::size_t>(i) >= model.absorbed.size() || model.absorbed[i].empty()) return "";
+  std::string text;
+  for (const std::string& name : model.absorbed[i]) text += (text.empty() ? "" : ", ") + name;
+  return text;
+}
 
 // Where the bench ran, and what it holds on a GPU.
 struct DeviceReport {
@@ -81,6 +92,8 @@ void print_json(const Net& net, const ModelReport& model, const DeviceReport& de
   }
   json.Key("weight_bytes");
   json.Integer(static_cast<long long>(net.model()->weight_bytes()));
+  json.Key("cpu_kernel_weight_bytes");
+  json.Integer(static_cast<long long>(net.model()->cpu_kernel_weight_bytes()));
   json.Key("optimize_graph");
   json.Bool(FLAGS_optimize_graph);
   json.Key("num_layers");  // as run ("layers" holds their times)
@@ -161,6 +174,12 @@ void print_json(const Net& net, const ModelReport& model, const DeviceReport& de
       json.String(net.layer(i).type());
       json.Key("median_ms");
       json.Number(timings.layer_median_ms[i]);
+      if (static_cast<std::size_t>(i) < model.absorbed.size() && !model.absorbed[i].empty()) {
+        json.Key("fused_layers");  // the layers as written whose work this one does too
+        json.BeginArray();
+        for (const std::string& name : model.absorbed[i]) json.String(name);
+        json.EndArray();
+      }
       if (device.device.is_cuda()) {
         json.Key("backend");
         json.String(net.layer_backend(i) == Backend::CUDA ? "gpu" : "cpu");
@@ -174,7 +193,7 @@ void print_json(const Net& net, const ModelReport& model, const DeviceReport& de
 }
 
 // On a GPU, an "on" column says where each layer ran.
-void print_layer_table(const Net& net, const std::vector<double>& layer_median_ms) {
+void print_layer_table(const Net& net, const ModelReport& model, const std::vector<double>& layer_median_ms) {
   const bool gpu = net.device().is_cuda();
   std::size_t name_width = 5, type_width = 4;
   for (int i = 0; i < net.num_layers(); ++i) {
@@ -185,12 +204,15 @@ void print_layer_table(const Net& net, const std::vector<double>& layer_median_m
   const double layer_total = std::accumulate(layer_median_ms.begin(), layer_median_ms.end(), 0.0);
   const int name_w = static_cast<int>(name_width), type_w = static_cast<int>(type_width);
   if (gpu) std::printf("\nper-layer times: CUDA events around each layer on the GPU, the host clock on the CPU\n");
-  std::printf("\n%-*s  %-*s  %s%10s  %6s\n", name_w, "layer", type_w, "type", gpu ? " on  " : "", "median ms", "%");
+  const bool fused_column = !model.absorbed.empty();
+  std::printf("\n%-*s  %-*s  %s%10s  %6s%s\n", name_w, "layer", type_w, "type", gpu ? " on  " : "", "median ms", "%",
+              fused_column ? "  also does (layers as written, folded or fused into it)" : "");
   for (int i = 0; i < net.num_layers(); ++i) {
     const double share = layer_total > 0 ? 100.0 * layer_median_ms[i] / layer_total : 0.0;
     const char* on = !gpu ? "" : net.layer_backend(i) == Backend::CUDA ? "gpu  " : "cpu  ";
-    std::printf("%-*s  %-*s  %s%10.3f  %6.1f\n", name_w, net.layer(i).name().c_str(), type_w,
-                net.layer(i).type().c_str(), on, layer_median_ms[i], share);
+    const std::string fused = absorbed_text(model, i);
+    std::printf("%-*s  %-*s  %s%10.3f  %6.1f%s%s\n", name_w, net.layer(i).name().c_str(), type_w,
+                net.layer(i).type().c_str(), on, layer_median_ms[i], share, fused.empty() ? "" : "  ", fused.c_str());
   }
   std::printf("%-*s  %-*s  %s%10.3f  %6.1f\n\n", name_w, "sum of layers", type_w, "", gpu ? "     " : "",
               layer_total, 100.0);
@@ -234,7 +256,7 @@ void print_table(const Net& net, const ModelReport& model, const DeviceReport& d
     std::printf("\nper-layer times: not with --threads=%d (they time one thread's Net layer by layer)\n\n",
                 FLAGS_threads);
   } else {
-    print_layer_table(net, timings.layer_median_ms);
+    print_layer_table(net, model, timings.layer_median_ms);
   }
   const std::string compute =
       FLAGS_compute_threads == 1 ? "" : " x " + std::to_string(FLAGS_compute_threads) + " compute threads";
@@ -245,8 +267,9 @@ void print_table(const Net& net, const ModelReport& model, const DeviceReport& d
               timings.latency.min, timings.latency.mean, throughput_per_s(batch, timings));
   if (device.device.is_cuda()) print_device_lines(device, timings);
   if (timings.memory_plan) std::cout << memory_plan_line(*timings.memory_plan) << "\n";
-  std::printf("resident memory: %.1f MB, peak %.1f MB (weights %.1f MB)\n", timings.resident.rss_mb,
-              timings.resident.peak_rss_mb, megabytes(net.model()->weight_bytes()));
+  std::printf("resident memory: %.1f MB, peak %.1f MB (weights %.1f MB, their kernel-ready CPU forms %.1f MB)\n",
+              timings.resident.rss_mb, timings.resident.peak_rss_mb, megabytes(net.model()->weight_bytes()),
+              megabytes(net.model()->cpu_kernel_weight_bytes()));
 }
 
 // One thread: `net` itself, layer by layer.
@@ -309,10 +332,14 @@ int bench() {
   std::shared_ptr<const Model> model = FLAGS_weights.empty()
                                           ? Model::WithRandomWeightsFromFile(FLAGS_model, FLAGS_seed, options)
                                           : Model::FromFiles(FLAGS_model, FLAGS_weights, options);
-  const ModelReport written{model->name(), model->net().layer_size()};
+  ModelReport written{model->name(), model->net().layer_size(), {}};
   // The original is released: only the optimized model's weights are held,
   // as in a Predictor with Optimization::GRAPH whose caller dropped its Model.
-  if (FLAGS_optimize_graph) model = graph::optimize(*model).model;
+  if (FLAGS_optimize_graph) {
+    graph::OptimizedModel optimized = graph::optimize(*model);
+    model = optimized.model;
+    written.absorbed = std::move(optimized.absorbed);
+  }
   // The inputs are drawn into this net's input blobs, the same for any
   // --threads; one thread also runs this net, on --device (the Predictor of
   // --threads makes its own replicas there: this net stays on the CPU).

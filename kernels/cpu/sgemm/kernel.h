@@ -43,8 +43,19 @@ struct Tile {
 // (rows of op(A), zero beyond tile.rows), `b` NR floats per k, tile.ldb
 // apart (columns of op(B): packed, zero beyond tile.cols; in place, nothing
 // beyond tile.cols is read). Packed panels are 64-byte aligned where the
-// widths allow; the kernels do not rely on it.
+// widths allow; the kernels do not rely on it. Any tile of up to mr x nr
+// (a kernel set may pass a few trailing columns to its strip kernel).
 using MicroKernel = void (*)(int kc, const float* a, const float* b, const Tile& tile);
+
+// The few columns at the right edge of C (at most KernelSet::narrow_max) for
+// `panels` row panels of A (`a_stride` floats apart): tile.rows (up to
+// panels * mr) x tile.cols of C, vectorised along the rows, each element the
+// same multiply-adds in the same order as the wide kernel's. Several panels
+// at a time: one panel's rows alone leave one chain of dependent
+// multiply-adds per column waiting on the FMA latency (a 7x7 output's 49th
+// column took a seventh of the product's time).
+using StripKernel = void (*)(int kc, const float* a, std::ptrdiff_t a_stride, int panels, const float* b,
+                             const Tile& tile);
 
 // Packs a block of `valid` rows (or columns) of a kc-long stretch of k into
 // panels `width` wide, each kc * width floats, one after the other: element
@@ -64,6 +75,12 @@ struct KernelSet {
   // The kernel can read an untransposed B in place (a row per k, masked at
   // the tile's edge), which saves packing B for products of few rows.
   bool b_in_place;
+  // Columns of a tile past its last whole vector of `lanes`, when there are
+  // 1..narrow_max of them, go to `strip` instead of a mostly empty vector
+  // (narrow_max 0: the kernel takes every tile whole).
+  int lanes;
+  int narrow_max;
+  StripKernel strip;
 };
 
 // Null when the library is built for a target without that instruction set.

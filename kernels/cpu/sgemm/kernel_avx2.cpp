@@ -1,14 +1,17 @@
 // The AVX2 + FMA microkernel: a 6 x 16 tile of C in 12 ymm accumulators (of
 // 16), the two 8-float vectors of B loaded once per k and each A value
-// broadcast. Compiled with -mavx2 -mfma (src/CMakeLists.txt) and called only
-// when cpu_features says the CPU supports it. Nothing here may have external
-// linkage except the set accessor: see kernel.h.
+// broadcast; a few columns left at C's right edge go to a strip kernel
+// vectorised along the rows instead. Compiled with -mavx2 -mfma
+// (src/CMakeLists.txt) and called only when cpu_features says the CPU
+// supports it. Nothing here may have external linkage except the set
+// accessor: see kernel.h.
 #include "kernels/cpu/sgemm/kernel.h"
 
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 
 #include "kernels/cpu/sgemm/pack_avx.h"
+#include "kernels/cpu/sgemm/strip_avx.h"
 
 namespace predictor::cpu::sgemm {
 
@@ -18,26 +21,6 @@ constexpr int kMR = 6;
 constexpr int kLanes = 8;
 constexpr int kVectors = 2;
 constexpr int kNR = kLanes * kVectors;
-
-// Caffe's activations with the operand order that keeps std::max/std::min's
-// results, NaN and signed zeros included: max_ps(a, b) is a > b ? a : b.
-inline __m256 activate(__m256 x, const Tile& t) {
-  switch (t.act) {
-    case Act::kNone:
-      return x;
-    case Act::kReLU: {
-      // std::max(x, 0) + slope * std::min(x, 0)
-      const __m256 zero = _mm256_setzero_ps();
-      const __m256 pos = _mm256_max_ps(zero, x);
-      const __m256 neg = _mm256_min_ps(zero, x);
-      return _mm256_add_ps(pos, _mm256_mul_ps(_mm256_set1_ps(t.slope), neg));
-    }
-    case Act::kClip:
-      // std::max(lo, std::min(x, hi))
-      return _mm256_max_ps(_mm256_min_ps(_mm256_set1_ps(t.hi), x), _mm256_set1_ps(t.lo));
-  }
-  return x;
-}
 
 // R rows (1..6) and V vectors (1..2) of the tile; the panels are laid out for
 // the full 6 x 16 whatever R and V.
@@ -104,11 +87,24 @@ void kernel(int kc, const float* a, const float* b, const Tile& t) {
   kKernels[t.rows - 1][(t.cols + kLanes - 1) / kLanes - 1](kc, a, b, t);
 }
 
+// C's last 1-4 columns past a whole vector go to the strip kernel
+// (strip_avx.h): a vector for them costs 6 multiply-adds per k and panel
+// whatever the columns, the strip one per column.
+constexpr int kNarrowMax = 4;
+
+constexpr StripKernel kStripKernels[kNarrowMax] = {strip_kernel<kMR, 1>, strip_kernel<kMR, 2>, strip_kernel<kMR, 3>,
+                                                   strip_kernel<kMR, 4>};
+
+void strip(int kc, const float* a, std::ptrdiff_t a_stride, int panels, const float* b, const Tile& t) {
+  kStripKernels[t.cols - 1](kc, a, a_stride, panels, b, t);
+}
+
 // kc x 6 floats of A (6 KiB) stay in L1 across a block's B panels; a block
 // of 256 x 128 floats of B (128 KiB) in L2 with the next one the kernels
 // prefetch beside it (256 KiB of L2 on the smallest AVX2 parts); A blocks
 // of up to 480 rows come from L2/L3.
-constexpr KernelSet kSet = {kMR, kNR, 256, 480, 128, kernel, pack_copy_avx, pack_transpose_avx, false};
+constexpr KernelSet kSet = {kMR, kNR, 256, 480, 128, kernel, pack_copy_avx, pack_transpose_avx,
+                            /*b_in_place=*/false, kLanes, kNarrowMax, strip};
 
 }  // namespace
 

@@ -1,7 +1,7 @@
 // The AVX-512 microkernel: an 8 x 48 tile of C in 24 zmm accumulators (of
 // 32), the three 16-float vectors of B loaded once per k (the last masked,
 // so B may be read in place) and each A value broadcast; a few columns left
-// at a tile's edge go to a kernel vectorised along the rows instead.
+// at C's right edge go to a strip kernel vectorised along the rows instead.
 // Compiled with -mavx512f -mavx2 -mfma (src/CMakeLists.txt) and called only
 // when cpu_features says the CPU and OS support it (AVX-512F alone: no VL,
 // BW or DQ instructions are used). Nothing here may have external linkage
@@ -16,6 +16,7 @@
 #include <immintrin.h>
 
 #include "kernels/cpu/sgemm/pack_avx.h"
+#include "kernels/cpu/sgemm/strip_avx.h"
 
 namespace predictor::cpu::sgemm {
 
@@ -42,20 +43,6 @@ inline __m512 activate(__m512 x, const Tile& t) {
     case Act::kClip:
       // std::max(lo, std::min(x, hi))
       return _mm512_max_ps(_mm512_min_ps(_mm512_set1_ps(t.hi), x), _mm512_set1_ps(t.lo));
-  }
-  return x;
-}
-
-inline __m256 activate(__m256 x, const Tile& t) {
-  switch (t.act) {
-    case Act::kNone:
-      return x;
-    case Act::kReLU: {
-      const __m256 zero = _mm256_setzero_ps();
-      return _mm256_add_ps(_mm256_max_ps(zero, x), _mm256_mul_ps(_mm256_set1_ps(t.slope), _mm256_min_ps(zero, x)));
-    }
-    case Act::kClip:
-      return _mm256_max_ps(_mm256_min_ps(_mm256_set1_ps(t.hi), x), _mm256_set1_ps(t.lo));
   }
   return x;
 }
@@ -117,58 +104,15 @@ void tile_kernel(int kc, const float* a, const float* b, const Tile& t) {
   }
 }
 
-// The last columns of a tile when they are few (cols % 16 <= 8): a 16-lane
-// vector for them would waste most of its lanes (a 7x7 convolution output,
-// 49 = 48 + 1 columns, would spend a quarter of its time on one column).
-// Vectorised along the tile's 8 rows instead: one ymm accumulator per
-// column, each element still the same fused multiply-adds in the same order
-// as the wide kernel's, and the same epilogue arithmetic.
+// The last columns of C when they are few (n % 16 <= 8): a 16-lane vector
+// for them would waste most of its lanes (a 7x7 convolution output, 49 = 48
+// + 1 columns, would spend a quarter of its time on one column); the strip
+// kernel (strip_avx.h) takes them.
 constexpr int kNarrowMax = 8;
 
-template <int N>
-void narrow_kernel(int kc, const float* a, const float* b, const Tile& t) {
-  __m256 acc[N];
-#pragma GCC unroll 8
-  for (int j = 0; j < N; ++j) acc[j] = _mm256_setzero_ps();
-#pragma GCC unroll 2
-  for (int p = 0; p < kc; ++p) {
-    const __m256 av = _mm256_loadu_ps(a);
-#pragma GCC unroll 8
-    for (int j = 0; j < N; ++j) acc[j] = _mm256_fmadd_ps(av, _mm256_broadcast_ss(b + j), acc[j]);
-    if (p < t.prefetches) _mm_prefetch(t.prefetch[p], _MM_HINT_T1);
-    a += kMR;
-    b += t.ldb;
-  }
-  for (int p = kc; p < t.prefetches; ++p) _mm_prefetch(t.prefetch[p], _MM_HINT_T1);
-
-  // Column j of the tile is lane i of acc[j], element (i, j) of C.
-  // (Columns of C are read and written a float at a time: once per tile
-  // and block of k, off the hot loop.)
-  const __m256 row_bias =
-      t.epilogue && t.row_bias ? _mm256_maskload_ps(t.row_bias, lanes_below(t.rows)) : _mm256_setzero_ps();
-  alignas(32) float column[8] = {};
-#pragma GCC unroll 8
-  for (int j = 0; j < N; ++j) {
-    __m256 x = acc[j];
-    if (t.alpha != 1.0f) x = _mm256_mul_ps(x, _mm256_set1_ps(t.alpha));
-    if (t.beta != 0.0f) {
-      for (int i = 0; i < t.rows; ++i) column[i] = t.c[i * t.ldc + j];
-      const __m256 old = _mm256_load_ps(column);
-      x = _mm256_add_ps(x, t.beta == 1.0f ? old : _mm256_mul_ps(old, _mm256_set1_ps(t.beta)));
-    }
-    if (t.epilogue) {
-      if (t.row_bias) x = _mm256_add_ps(x, row_bias);
-      if (t.col_bias) x = _mm256_add_ps(x, _mm256_set1_ps(t.col_bias[j]));
-      if (t.residual) {
-        for (int i = 0; i < t.rows; ++i) column[i] = t.residual[i * t.ldr + j];
-        x = _mm256_add_ps(x, _mm256_load_ps(column));
-      }
-      x = activate(x, t);
-    }
-    _mm256_store_ps(column, x);
-    for (int i = 0; i < t.rows; ++i) t.c[i * t.ldc + j] = column[i];
-  }
-}
+constexpr StripKernel kStripKernels[kNarrowMax] = {strip_kernel<kMR, 1>, strip_kernel<kMR, 2>, strip_kernel<kMR, 3>,
+                                                   strip_kernel<kMR, 4>, strip_kernel<kMR, 5>, strip_kernel<kMR, 6>,
+                                                   strip_kernel<kMR, 7>, strip_kernel<kMR, 8>};
 
 template <int R>
 constexpr MicroKernel row_kernels[kVectors] = {tile_kernel<R, 1>, tile_kernel<R, 2>, tile_kernel<R, 3>};
@@ -176,17 +120,15 @@ constexpr MicroKernel row_kernels[kVectors] = {tile_kernel<R, 1>, tile_kernel<R,
 constexpr const MicroKernel* kKernels[kMR] = {row_kernels<1>, row_kernels<2>, row_kernels<3>, row_kernels<4>,
                                               row_kernels<5>, row_kernels<6>, row_kernels<7>, row_kernels<8>};
 
-constexpr MicroKernel kNarrowKernels[kNarrowMax] = {narrow_kernel<1>, narrow_kernel<2>, narrow_kernel<3>,
-                                                    narrow_kernel<4>, narrow_kernel<5>, narrow_kernel<6>,
-                                                    narrow_kernel<7>, narrow_kernel<8>};
-
+// Any tile: a few columns past its whole vectors go to the strip kernel
+// with the tile's one panel (the driver peels C's last columns off for the
+// strip itself; other callers, such as the Winograd products, come here).
 void kernel(int kc, const float* a, const float* b, const Tile& t) {
   const int whole = t.cols / kLanes, rest = t.cols % kLanes;
   if (rest == 0 || rest > kNarrowMax) {
     kKernels[t.rows - 1][(t.cols + kLanes - 1) / kLanes - 1](kc, a, b, t);
     return;
   }
-  // Whole vectors by the wide kernel, the few columns left by the narrow one.
   if (whole > 0) {
     Tile wide = t;
     wide.cols = whole * kLanes;
@@ -199,7 +141,11 @@ void kernel(int kc, const float* a, const float* b, const Tile& t) {
   if (narrow.residual) narrow.residual += first;
   narrow.cols = rest;
   if (whole > 0) narrow.prefetches = 0;
-  kNarrowKernels[rest - 1](kc, a, b + first, narrow);
+  kStripKernels[rest - 1](kc, a, 0, 1, b + first, narrow);
+}
+
+void strip(int kc, const float* a, std::ptrdiff_t a_stride, int panels, const float* b, const Tile& t) {
+  kStripKernels[t.cols - 1](kc, a, a_stride, panels, b, t);
 }
 
 // kc x 8 floats of A (8 KiB) stay in L1 across a block's B panels; a block
@@ -207,7 +153,8 @@ void kernel(int kc, const float* a, const float* b, const Tile& t) {
 // prefetch beside it (Zen 4 and Intel server parts have 1-2 MiB of L2 per
 // core; larger blocks measured slower here); A blocks of up to 480 rows
 // come from L2/L3.
-constexpr KernelSet kSet = {kMR, kNR, 256, 480, 240, kernel, pack_copy_avx, pack_transpose_avx, true};
+constexpr KernelSet kSet = {kMR, kNR, 256, 480, 240, kernel, pack_copy_avx, pack_transpose_avx,
+                            /*b_in_place=*/true, kLanes, kNarrowMax, strip};
 
 }  // namespace
 

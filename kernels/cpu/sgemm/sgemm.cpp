@@ -4,22 +4,29 @@
 //
 //   for each block of mc rows of C            (A block: mc x kc, L2/L3)
 //     for each block of k (even split, <= kc)
-//       pack the A block into mr-row panels
+//       pack the A block into mr-row panels (or take it from A packed beforehand)
 //       for each block of nc columns          (B block: kc x nc, L2)
-//         pack the B block into nr-column panels
+//         pack the B block into nr-column panels (or take it, or read B in place)
 //         for each mr-row panel of A          (kc x mr, L1: reused across the nr panels)
 //           for each nr-column panel of B     (streamed from L2)
 //             microkernel: the mr x nr tile in registers, then written to C
 //             (alpha, beta, and the epilogue after the last block of k)
+//         the last few columns of C, if any, by the strip kernel, several
+//         row panels at a time (KernelSet::strip)
 //
-// While the microkernels run, they prefetch what the next pack reads (see
-// Prefetcher). Tasks of few rows read an untransposed B in place instead of
-// packing it (kInPlaceRows).
+// A packed beforehand (PackedMatrix, a layer's weights) holds exactly what
+// the A packs would write, block of k after block of k, so an A block is a
+// contiguous stretch of it: no pack, and the next one streams in order.
+//
+// While the microkernels run, they prefetch what the next pack (or B read
+// in place, or packed A block) reads (see Prefetcher). Tasks of few rows
+// read an untransposed B in place instead of packing it (kInPlaceRows).
 //
 // Threads split C into whole panels along one dimension; each packs what it
 // needs into its own workspace, so the only synchronisation is the end of
 // the product, and every element is computed by the same instructions in
-// the same order whatever the thread count.
+// the same order whatever the thread count (and whether an operand came
+// packed).
 #include "kernels/cpu/sgemm/sgemm.h"
 
 #include <algorithm>
@@ -58,10 +65,15 @@ const KernelSet* kernel_set(Isa isa) {
 int ceil_div(int a, int b) { return (a + b - 1) / b; }
 std::size_t round_up(std::size_t a, std::size_t b) { return (a + b - 1) / b * b; }
 
+// The block of k: the fewest blocks of at most ks.kc, as even as possible
+// (all but the last this long). Its boundaries fix each element's order of
+// summation: they depend on k and the instruction set only.
+int block_k(const KernelSet& ks, int k) { return ceil_div(k, ceil_div(k, ks.kc)); }
+
 // Everything about one product that the tasks share.
 struct Plan {
   const KernelSet* ks = nullptr;
-  int kc = 0;           // the block of k: the fewest blocks of at most ks->kc, as even as possible
+  int kc = 0;           // block_k
   bool along_n = true;  // tasks split the columns (else the rows)
   int tasks = 1;
   int panels = 0;                             // in the split dimension
@@ -76,7 +88,7 @@ Plan make_plan(Isa isa, int m, int n, int k, int threads) {
   plan.ks = kernel_set(isa);
   if (plan.ks == nullptr) plan.ks = portable_kernel_set();
   const KernelSet& ks = *plan.ks;
-  plan.kc = ceil_div(k, ceil_div(k, ks.kc));
+  plan.kc = block_k(ks, k);
   const int m_panels = ceil_div(m, ks.mr), n_panels = ceil_div(n, ks.nr);
   // Split the larger operand: each task packs its share of it and all of the
   // other, so the smaller is the one packed more than once.
@@ -129,6 +141,9 @@ struct Product {
   float* c;
   int ldc;
   const GemmEpilogue* epilogue;  // null when there is none
+  // Operands packed beforehand (PackedMatrix: panels of all of k), or null.
+  const float* a_packed = nullptr;
+  const float* b_packed = nullptr;
 };
 
 Act act_of(const Activation& activation) {
@@ -152,11 +167,11 @@ class Prefetcher {
  public:
   static constexpr int kMaxPerCall = 256;
 
-  // Forgets the regions; the next ones are spread over `calls` kernel calls.
-  void reset(int calls) {
+  // Forgets the regions.
+  void reset() {
     regions_ = current_ = 0;
     lines_ = 0;
-    calls_ = std::max(calls, 1);
+    per_call_ = 0;
   }
   // `rows` runs of `run` floats, `ld` apart (at most two regions).
   void add(const float* start, std::ptrdiff_t ld, int rows, int run) {
@@ -168,7 +183,10 @@ class Prefetcher {
     r.lines = static_cast<int>((run * sizeof(float) + kLine - 1) / kLine);
     r.row = r.line = 0;
     lines_ += static_cast<std::int64_t>(rows) * r.lines;
-    per_call_ = static_cast<int>(std::min<std::int64_t>((lines_ + calls_ - 1) / calls_, kMaxPerCall));
+  }
+  // The regions' lines are to be spread over the next `calls` kernel calls.
+  void spread(int calls) {
+    per_call_ = static_cast<int>(std::min<std::int64_t>((lines_ + calls - 1) / std::max(calls, 1), kMaxPerCall));
   }
   // The next share of line addresses for one kernel call, into `tile`.
   void next(Tile& tile) {
@@ -222,81 +240,214 @@ Source b_source(const Product& pr, int j, int cols, int p, int kc) {
   return {pr.b + static_cast<std::ptrdiff_t>(p) * pr.ldb + j, kc, cols};
 }
 
+// Where one block of k of the A and B panels lies: A's row panels `a_stride`
+// floats apart (mr floats per k), B's column panels `b_stride` apart (ldb
+// floats per k: nr packed), or B in place (column j at b + j, ldb = B's
+// row stride).
+struct Panels {
+  const float* a;
+  std::ptrdiff_t a_stride;
+  const float* b;
+  std::ptrdiff_t b_stride;
+  bool b_in_place;
+};
+
+// The tasks' shared view of one product: the kernel set, the product, and
+// the tile fields that do not change from tile to tile.
+class Multiplier {
+ public:
+  Multiplier(const KernelSet& ks, const Product& pr) : ks_(ks), pr_(pr) {
+    tile_.ldc = pr.ldc;
+    tile_.alpha = pr.alpha;
+    if (const GemmEpilogue* e = pr.epilogue) {
+      tile_.ldr = e->residual_ld;
+      tile_.act = act_of(e->activation);
+      tile_.slope = e->activation.negative_slope;
+      tile_.lo = e->activation.min;
+      tile_.hi = e->activation.max;
+    }
+  }
+
+  Prefetcher& prefetcher() { return prefetcher_; }
+
+  // C[i0, i0 + rows) x [j0, j0 + cols) += the block of k [pc, pc + kc): the
+  // first block of k writes alpha * sum + beta * C, the last applies the
+  // epilogue. Columns past the block's last whole vector, when few, go to
+  // the strip kernel (they are C's last: only its last block is partial).
+  void block(int pc, int kc, int i0, int rows, int j0, int cols, const Panels& panels) {
+    const int mr = ks_.mr, nr = ks_.nr;
+    const GemmEpilogue* e = pr_.epilogue;
+    tile_.beta = pc == 0 ? pr_.beta : 1.0f;
+    tile_.epilogue = e != nullptr && pc + kc == pr_.k;
+    tile_.ldb = panels.b_in_place ? pr_.ldb : nr;
+    int narrow = 0;
+    if (ks_.narrow_max > 0) {
+      const int rest = cols % nr % ks_.lanes;
+      if (rest <= ks_.narrow_max) narrow = rest;
+    }
+    const int wide = cols - narrow;
+    prefetcher_.spread(ceil_div(rows, mr) * ceil_div(wide, nr) + (narrow > 0 ? 1 : 0));
+    for (int ir = 0; ir < rows; ir += mr) {
+      tile_.rows = std::min(mr, rows - ir);
+      const float* a_tile = panels.a + ir / mr * panels.a_stride;
+      for (int jr = 0; jr < wide; jr += nr) {
+        tile_.cols = std::min(nr, wide - jr);
+        place(i0 + ir, j0 + jr);
+        prefetcher_.next(tile_);
+        ks_.kernel(kc, a_tile, b_column(panels, jr), tile_);
+      }
+    }
+    if (narrow > 0) {
+      tile_.rows = rows;
+      tile_.cols = narrow;
+      place(i0, j0 + wide);
+      prefetcher_.next(tile_);
+      ks_.strip(kc, panels.a, panels.a_stride, ceil_div(rows, mr), b_column(panels, wide), tile_);
+    }
+  }
+
+ private:
+  // Column j of the block in B's panels (or in place).
+  const float* b_column(const Panels& panels, int j) const {
+    if (panels.b_in_place) return panels.b + j;
+    return panels.b + j / ks_.nr * panels.b_stride + j % ks_.nr;
+  }
+
+  // The tile's origin in C and in the epilogue's operands.
+  void place(int i, int j) {
+    tile_.c = pr_.c + static_cast<std::ptrdiff_t>(i) * pr_.ldc + j;
+    if (tile_.epilogue) {
+      const GemmEpilogue* e = pr_.epilogue;
+      tile_.row_bias = e->row_bias ? e->row_bias + i : nullptr;
+      tile_.col_bias = e->column_bias ? e->column_bias + j : nullptr;
+      tile_.residual = e->residual ? e->residual + static_cast<std::ptrdiff_t>(i) * e->residual_ld + j : nullptr;
+    }
+  }
+
+  const KernelSet& ks_;
+  const Product& pr_;
+  Tile tile_;
+  Prefetcher prefetcher_;
+};
+
+// Where the block of k from `pc` on starts in a packed matrix of `rows`
+// rows (columns) in panels of `width`: the blocks before it, each of
+// block_k, hold their panels for all the rows.
+std::ptrdiff_t packed_block(int pc, int rows, int width) {
+  return static_cast<std::ptrdiff_t>(pc) * ceil_div(rows, width) * width;
+}
+
 // C[m0:m1, n0:n1] of the product, with `ws` holding plan.task_floats.
 void run_task(const Plan& plan, const Product& pr, int m0, int m1, int n0, int n1, float* ws) {
   const KernelSet& ks = *plan.ks;
   const int mr = ks.mr, nr = ks.nr;
   float* const a_pack = ws;
   float* const b_pack = ws + plan.a_floats;
-  // Row blocks as even as possible (a 512-row task: 2 x 256, not 480 + 32).
   const int rows = m1 - m0;
-  const int mc = static_cast<int>(round_up(ceil_div(rows, ceil_div(rows, ks.mc)), mr));
-  const GemmEpilogue* e = pr.epilogue;
-  Tile tile;
-  tile.ldc = pr.ldc;
-  tile.alpha = pr.alpha;
-  if (e != nullptr) {
-    tile.ldr = e->residual_ld;
-    tile.act = act_of(e->activation);
-    tile.slope = e->activation.negative_slope;
-    tile.lo = e->activation.min;
-    tile.hi = e->activation.max;
-  }
   // Few rows use each packed value of B too few times to repay packing it:
   // the kernel reads an untransposed B where it lies.
-  const bool b_in_place = ks.b_in_place && !pr.trans_b && rows <= kInPlaceRows;
-  tile.ldb = b_in_place ? pr.ldb : nr;
-  Prefetcher prefetcher;
+  const bool b_in_place = ks.b_in_place && pr.b_packed == nullptr && !pr.trans_b && rows <= kInPlaceRows;
+  Multiplier multiplier(ks, pr);
+  Prefetcher& prefetcher = multiplier.prefetcher();
+  Panels panels{};
+  panels.b_in_place = b_in_place;
+  // A's block of rows [ic, ic + rows) and k [pc, pc + kc): packed here, or
+  // its part of the packed A (there a block's panels lie side by side).
+  const auto a_panels = [&](int ic, int rows, int pc, int kc) {
+    panels.a_stride = static_cast<std::ptrdiff_t>(kc) * mr;
+    if (pr.a_packed != nullptr) {
+      panels.a = pr.a_packed + packed_block(pc, pr.m, mr) + ic / mr * panels.a_stride;
+      return;
+    }
+    const Source a = a_source(pr, ic, rows, pc, kc);
+    (pr.trans_a ? ks.pack_copy : ks.pack_transpose)(a.start, pr.lda, rows, kc, mr, a_pack);
+    panels.a = a_pack;
+  };
+  // B's block of k [pc, pc + kc) and columns [jc, jc + cols): packed here,
+  // its part of the packed B, or in place.
+  const auto b_panels = [&](int jc, int cols, int pc, int kc) {
+    panels.b_stride = static_cast<std::ptrdiff_t>(kc) * nr;
+    if (pr.b_packed != nullptr) {
+      panels.b = pr.b_packed + packed_block(pc, pr.n, nr) + jc / nr * panels.b_stride;
+      return;
+    }
+    const Source b = b_source(pr, jc, cols, pc, kc);
+    if (b_in_place) {
+      panels.b = b.start;
+    } else {
+      (pr.trans_b ? ks.pack_transpose : ks.pack_copy)(b.start, pr.ldb, cols, kc, nr, b_pack);
+      panels.b = b_pack;
+    }
+  };
+  // What the kernels read next from memory, requested into L2 while they
+  // work: A's block of rows from ic and k from pc, B's block of columns from
+  // jc and k from pc (packed here or read in place), as far as they are not
+  // in the cache already.
+  const auto prefetch_a = [&](int ic, int rows, int pc, int kc) {
+    if (pr.a_packed != nullptr) {
+      prefetcher.add(pr.a_packed + packed_block(pc, pr.m, mr) + static_cast<std::ptrdiff_t>(ic / mr) * kc * mr, 0, 1,
+                     ceil_div(rows, mr) * mr * kc);
+    } else {
+      const Source a = a_source(pr, ic, rows, pc, kc);
+      prefetcher.add(a.start, pr.lda, a.runs, a.run);
+    }
+  };
+  const auto prefetch_b = [&](int jc, int cols, int pc, int kc) {
+    if (pr.b_packed != nullptr) return;  // one block of panels, read in order: the hardware prefetches it
+    const Source b = b_source(pr, jc, cols, pc, kc);
+    prefetcher.add(b.start, pr.ldb, b.runs, b.run);
+  };
+
+  // Row blocks as even as possible (a 512-row task: 2 x 256, not 480 + 32).
+  const int mc = static_cast<int>(round_up(ceil_div(rows, ceil_div(rows, ks.mc)), mr));
   for (int ic = m0; ic < m1; ic += mc) {
     const int m_block = std::min(mc, m1 - ic);
     for (int pc = 0; pc < pr.k; pc += plan.kc) {
       const int kc = std::min(plan.kc, pr.k - pc);
-      const std::ptrdiff_t a_panel = static_cast<std::ptrdiff_t>(kc) * mr;
-      const std::ptrdiff_t b_panel = static_cast<std::ptrdiff_t>(kc) * nr;
-      const Source a = a_source(pr, ic, m_block, pc, kc);
-      (pr.trans_a ? ks.pack_copy : ks.pack_transpose)(a.start, pr.lda, m_block, kc, mr, a_pack);
-      // C's old values count once, with the first block of k; the epilogue
-      // goes with the last.
-      tile.beta = pc == 0 ? pr.beta : 1.0f;
-      tile.epilogue = e != nullptr && pc + kc == pr.k;
+      a_panels(ic, m_block, pc, kc);
       for (int jc = n0; jc < n1; jc += ks.nc) {
         const int n_block = std::min(ks.nc, n1 - jc);
-        const Source b = b_source(pr, jc, n_block, pc, kc);
-        if (!b_in_place) (pr.trans_b ? ks.pack_transpose : ks.pack_copy)(b.start, pr.ldb, n_block, kc, nr, b_pack);
-        // What the next packs read: the next block of B, or with the last
-        // one the next blocks of k (or rows) of A and B.
-        prefetcher.reset(ceil_div(m_block, mr) * ceil_div(n_block, nr));
+        b_panels(jc, n_block, pc, kc);
+        // The next block of B, or with the last one the next blocks of k
+        // (or rows) of A and B.
+        prefetcher.reset();
         if (jc + ks.nc < n1) {
-          const Source next = b_source(pr, jc + ks.nc, std::min(ks.nc, n1 - jc - ks.nc), pc, kc);
-          prefetcher.add(next.start, pr.ldb, next.runs, next.run);
+          prefetch_b(jc + ks.nc, std::min(ks.nc, n1 - jc - ks.nc), pc, kc);
         } else if (pc + kc < pr.k || ic + mc < m1) {
           const int next_i = pc + kc < pr.k ? ic : ic + mc, next_p = pc + kc < pr.k ? pc + kc : 0;
           const int next_kc = std::min(plan.kc, pr.k - next_p);
-          const Source next_a = a_source(pr, next_i, std::min(mc, m1 - next_i), next_p, next_kc);
-          const Source next_b = b_source(pr, n0, std::min(ks.nc, n1 - n0), next_p, next_kc);
-          prefetcher.add(next_a.start, pr.lda, next_a.runs, next_a.run);
-          prefetcher.add(next_b.start, pr.ldb, next_b.runs, next_b.run);
+          prefetch_a(next_i, std::min(mc, m1 - next_i), next_p, next_kc);
+          prefetch_b(n0, std::min(ks.nc, n1 - n0), next_p, next_kc);
         }
-        for (int ir = 0; ir < m_block; ir += mr) {
-          const int i = ic + ir;
-          tile.rows = std::min(mr, m_block - ir);
-          const float* a_tile = a_pack + ir / mr * a_panel;
-          for (int jr = 0; jr < n_block; jr += nr) {
-            const int j = jc + jr;
-            tile.cols = std::min(nr, n_block - jr);
-            tile.c = pr.c + static_cast<std::ptrdiff_t>(i) * pr.ldc + j;
-            if (tile.epilogue) {
-              tile.row_bias = e->row_bias ? e->row_bias + i : nullptr;
-              tile.col_bias = e->column_bias ? e->column_bias + j : nullptr;
-              tile.residual = e->residual ? e->residual + static_cast<std::ptrdiff_t>(i) * e->residual_ld + j : nullptr;
-            }
-            prefetcher.next(tile);
-            ks.kernel(kc, a_tile, b_in_place ? b.start + jr : b_pack + jr / nr * b_panel, tile);
-          }
-        }
+        multiplier.block(pc, kc, ic, m_block, jc, n_block, panels);
       }
     }
   }
+}
+
+// The split of `pr` over the pool's threads, each task a range of whole
+// panels of rows or of columns.
+void run(Isa isa, const Product& pr, ThreadPool* pool, void* workspace) {
+  const Plan plan = make_plan(isa, pr.m, pr.n, pr.k, pool_threads(pool));
+  const auto task = [&](int t) {
+    float* ws = workspace ? static_cast<float*>(workspace) + plan.task_floats * t : thread_buffer(plan.task_floats);
+    const int first = task_panel(t, plan.tasks, plan.panels), last = task_panel(t + 1, plan.tasks, plan.panels);
+    if (plan.along_n) {
+      run_task(plan, pr, 0, pr.m, first * plan.ks->nr, std::min(pr.n, last * plan.ks->nr), ws);
+    } else {
+      run_task(plan, pr, first * plan.ks->mr, std::min(pr.m, last * plan.ks->mr), 0, pr.n, ws);
+    }
+  };
+  if (plan.tasks == 1) {
+    task(0);
+  } else {
+    parallel_for(pool, plan.tasks, task);
+  }
+}
+
+const KernelSet& usable_kernel_set(Isa isa) {
+  const KernelSet* ks = kernel_set(isa);
+  return ks != nullptr ? *ks : *portable_kernel_set();
 }
 
 }  // namespace
@@ -312,23 +463,61 @@ std::size_t workspace_bytes(Isa isa, int m, int n, int k, int threads) {
 void sgemm(Isa isa, bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda,
            const float* b, int ldb, float beta, float* c, int ldc, const GemmEpilogue* epilogue, ThreadPool* pool,
            void* workspace) {
-  const Plan plan = make_plan(isa, m, n, k, pool_threads(pool));
   Product pr{trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nullptr};
   if (epilogue != nullptr && !epilogue->none()) pr.epilogue = epilogue;
-  const auto task = [&](int t) {
-    float* ws = workspace ? static_cast<float*>(workspace) + plan.task_floats * t : thread_buffer(plan.task_floats);
-    const int first = task_panel(t, plan.tasks, plan.panels), last = task_panel(t + 1, plan.tasks, plan.panels);
-    if (plan.along_n) {
-      run_task(plan, pr, 0, m, first * plan.ks->nr, std::min(n, last * plan.ks->nr), ws);
-    } else {
-      run_task(plan, pr, first * plan.ks->mr, std::min(m, last * plan.ks->mr), 0, n, ws);
+  run(isa, pr, pool, workspace);
+}
+
+int packed_width(Isa isa, Operand operand) {
+  const KernelSet& ks = usable_kernel_set(isa);
+  return operand == Operand::kA ? ks.mr : ks.nr;
+}
+
+int packed_block_k(Isa isa, int k) { return k > 0 ? block_k(usable_kernel_set(isa), k) : 0; }
+
+std::size_t packed_floats(Isa isa, Operand operand, int rows, int k) {
+  if (rows <= 0 || k <= 0) return 0;
+  const int width = packed_width(isa, operand);
+  return static_cast<std::size_t>(ceil_div(rows, width)) * width * static_cast<std::size_t>(k);
+}
+
+PackedMatrix pack(Isa isa, Operand operand, bool trans, int rows, int k, const float* src, int ld, float* out) {
+  const KernelSet& ks = usable_kernel_set(isa);
+  if (rows > 0 && k > 0) {
+    // What a product's packs of each block of k (all the rows) would write,
+    // one block after the other. op(A) untransposed and op(B) transposed
+    // have their k along the stored rows.
+    const bool along_rows = (operand == Operand::kA) != trans;
+    const int width = packed_width(isa, operand), kc = block_k(ks, k);
+    for (int pc = 0; pc < k; pc += kc) {
+      const float* block = along_rows ? src + pc : src + static_cast<std::ptrdiff_t>(pc) * ld;
+      (along_rows ? ks.pack_transpose : ks.pack_copy)(block, ld, rows, std::min(kc, k - pc), width,
+                                                      out + packed_block(pc, rows, width));
     }
-  };
-  if (plan.tasks == 1) {
-    task(0);
-  } else {
-    parallel_for(pool, plan.tasks, task);
   }
+  PackedMatrix packed;
+  packed.isa = isa;
+  packed.operand = operand;
+  packed.rows = rows;
+  packed.k = k;
+  packed.data = out;
+  return packed;
+}
+
+void sgemm_packed_a(const PackedMatrix& a, bool trans_b, int n, float alpha, const float* b, int ldb, float beta,
+                    float* c, int ldc, const GemmEpilogue* epilogue, ThreadPool* pool, void* workspace) {
+  Product pr{false, trans_b, a.rows, n, a.k, alpha, nullptr, 0, b, ldb, beta, c, ldc, nullptr};
+  if (epilogue != nullptr && !epilogue->none()) pr.epilogue = epilogue;
+  pr.a_packed = a.data;
+  run(a.isa, pr, pool, workspace);
+}
+
+void sgemm_packed_b(bool trans_a, int m, float alpha, const float* a, int lda, const PackedMatrix& b, float beta,
+                    float* c, int ldc, const GemmEpilogue* epilogue, ThreadPool* pool, void* workspace) {
+  Product pr{trans_a, false, m, b.rows, b.k, alpha, a, lda, nullptr, 0, beta, c, ldc, nullptr};
+  if (epilogue != nullptr && !epilogue->none()) pr.epilogue = epilogue;
+  pr.b_packed = b.data;
+  run(b.isa, pr, pool, workspace);
 }
 
 }  // namespace predictor::cpu::sgemm

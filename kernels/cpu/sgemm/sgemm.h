@@ -9,7 +9,8 @@
 //
 // Results are exact FP32 products (each element a sum over k in order, in
 // blocks of k whose boundaries depend on k and the instruction set only), so
-// they are bit for bit the same for any number of threads.
+// they are bit for bit the same for any number of threads, and with an
+// operand packed beforehand (PackedMatrix) as with the plain one.
 //
 // Scratch: the packed panels need sgemm_workspace_bytes() bytes. A caller
 // that knows its thread count passes that much (64-byte aligned); with a null
@@ -41,8 +42,47 @@ void sgemm(Isa isa, bool trans_a, bool trans_b, int m, int n, int k, float alpha
            const float* b, int ldb, float beta, float* c, int ldc, const GemmEpilogue* epilogue, ThreadPool* pool,
            void* workspace);
 
-// The scratch bytes of one sgemm of this shape split over `threads` threads.
+// The scratch bytes of one sgemm of this shape split over `threads` threads
+// (enough for the products with a packed operand too).
 std::size_t workspace_bytes(Isa isa, int m, int n, int k, int threads);
+
+// An operand packed once for many products (a layer's weights), as the
+// products' own packing would leave it for `isa`'s microkernel: op(A) (m x
+// k) in panels of packed_width(isa, kA) rows, or op(B) (k x n) in panels of
+// packed_width(isa, kB) columns, zero past the last row (column), for each
+// block of k (packed_block_k long, the last one shorter) one after the
+// other:
+//   element (i, p), block b = p / kc, panel q = i / width, at
+//   b * kc * panels * width + q * kcb * width + (p - b * kc) * width + i % width
+// where kcb is block b's length. The products then skip packing it, and
+// stream a packed A from memory in order.
+enum class Operand { kA, kB };
+
+struct PackedMatrix {
+  Isa isa = Isa::kPortable;
+  Operand operand = Operand::kA;
+  int rows = 0;  // m of op(A), or n of op(B)
+  int k = 0;
+  const float* data = nullptr;  // packed_floats(isa, operand, rows, k) floats
+};
+
+// The rows (A) or columns (B) of one panel, and the block of k.
+int packed_width(Isa isa, Operand operand);
+int packed_block_k(Isa isa, int k);
+std::size_t packed_floats(Isa isa, Operand operand, int rows, int k);
+
+// Packs `rows` x k of op(A) (a[i * ld + p], or a[p * ld + i] with trans) or k
+// x `rows` of op(B) (b[p * ld + j], or b[j * ld + p] with trans) into `out`
+// (packed_floats(...) floats), and describes it.
+PackedMatrix pack(Isa isa, Operand operand, bool trans, int rows, int k, const float* src, int ld, float* out);
+
+// sgemm with op(A), or op(B), packed: k, m (or n) and the instruction set
+// are the packed matrix's. The same bits as sgemm with the matrix it was
+// packed from.
+void sgemm_packed_a(const PackedMatrix& a, bool trans_b, int n, float alpha, const float* b, int ldb, float beta,
+                    float* c, int ldc, const GemmEpilogue* epilogue, ThreadPool* pool, void* workspace);
+void sgemm_packed_b(bool trans_a, int m, float alpha, const float* a, int lda, const PackedMatrix& b, float beta,
+                    float* c, int ldc, const GemmEpilogue* epilogue, ThreadPool* pool, void* workspace);
 
 }  // namespace sgemm
 }  // namespace predictor::cpu

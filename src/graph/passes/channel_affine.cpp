@@ -127,7 +127,7 @@ void fold_into_producer(Graph& graph, int producer, const ChannelAffine& affine,
     node.param.mutable_convolution_param()->set_bias_term(true);
   }
   graph.SetTop(producer, 0, top);
-  for (int n : nodes) graph.Remove(n);
+  for (int n : nodes) graph.Absorb(producer, n);
 }
 
 }  // namespace predictor::graph

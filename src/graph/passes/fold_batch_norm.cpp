@@ -97,7 +97,7 @@ void become_scale(Graph& graph, int batch_norm, const ChannelAffine& affine, int
   }
   node.weights = {gamma, beta};
   graph.SetTop(batch_norm, 0, top);
-  if (scale >= 0) graph.Remove(scale);
+  if (scale >= 0) graph.Absorb(batch_norm, scale);
 }
 
 int fold_batch_norms(Graph& graph) {

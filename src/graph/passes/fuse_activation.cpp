@@ -7,8 +7,9 @@
 //
 // It matches when the activation has one bottom and one top, and its input
 //   - is the one top of a Convolution / InnerProduct / Deconvolution without
-//     a fused_activation already (one bottom: the activation would apply to
-//     every top of a layer with several);
+//     a fused_activation already (one bottom, or two with fused_residual:
+//     the activation would apply to every top of a layer with several
+//     inputs; after the residual, as the ReLU after the sum did);
 //   - is read by the activation alone and not kept (the caller never sees
 //     the value before the activation);
 //   - comes from a layer running where the activation runs;
@@ -20,6 +21,7 @@
 // The field is not BVLC's: the optimizer runs this pass last, in memory
 // (Optimization::GRAPH, --optimize_graph), and `predictor optimize` only
 // with --allow_extensions (Pass::extension).
+#include <cstddef>
 #include <string>
 
 #include "graph/passes/passes.h"
@@ -64,14 +66,15 @@ bool fuse(Graph& graph, int i) {
   if (producer < 0 || !graph.only_read_by(input, i)) return false;
   const Node& source = graph.node(producer);
   if (!is_producer(source) || source.param.has_fused_activation()) return false;
-  if (source.bottoms.size() != 1 || source.tops.size() != 1 || source.tops[0] != input) return false;
+  const std::size_t inputs = source.param.fused_residual() ? 2 : 1;  // a fused residual is a last bottom
+  if (source.bottoms.size() != inputs || source.tops.size() != 1 || source.tops[0] != input) return false;
   if (!same_placement(source, node)) return false;
   const int top = node.tops[0];
   if (graph.name_used_between(graph.value(top).name, producer, i)) return false;
 
   *graph.node(producer).param.mutable_fused_activation() = fused;
   graph.SetTop(producer, 0, top);
-  graph.Remove(i);
+  graph.Absorb(producer, i);
   return true;
 }
 

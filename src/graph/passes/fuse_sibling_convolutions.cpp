@@ -233,7 +233,12 @@ bool merge(Graph& graph, int input, const std::vector<Sibling>& group) {
   slice.bottoms = {merged};
 
   const int at = group[0].node;
-  for (const Sibling& s : group) graph.Remove(s.node);
+  for (const Sibling& s : group) {
+    const Node& sibling = graph.node(s.node);
+    conv.absorbed.push_back(sibling.name());
+    conv.absorbed.insert(conv.absorbed.end(), sibling.absorbed.begin(), sibling.absorbed.end());
+    graph.Remove(s.node);
+  }
   graph.Insert(at, std::move(conv));
   graph.Insert(at + 1, std::move(slice));
   return true;

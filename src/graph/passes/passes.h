@@ -26,6 +26,11 @@ Pass fold_scale_pass();
 // ReLU, Sigmoid, TanH, PReLU, ELU, ... computed in place where their input
 // has no other reader.
 Pass inplace_activations_pass();
+// An Eltwise sum of two values added by the Convolution / InnerProduct that
+// computes one of them, after its bias (its fused_residual, predictor's
+// extension: an extension pass; before fuse_activation, so that ResNet's
+// ReLU after the sum then fuses into the same layer).
+Pass fuse_residual_pass();
 // A ReLU (leaky too) or Clip after a Convolution / InnerProduct /
 // Deconvolution applied by that layer (its fused_activation, predictor's
 // extension: an extension pass).

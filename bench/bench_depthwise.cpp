@@ -1,0 +1,196 @@
+// The depthwise convolutions of MobileNet v1 and v2 at batch 1 (3x3, pad 1,
+// stride 1 or 2, with the fused ReLU6), by the direct kernel of each
+// instruction set and by the padded path (a zero-padded copy of each plane,
+// then row loops: the method before the direct kernels), on 1 and 2
+// threads. Each reports GB/s of its compulsory traffic (the input read once,
+// the output written once), to set against the Copy benchmarks' memcpy
+// bandwidth at the same sizes. The *All benchmarks run every depthwise layer
+// of a net in turn on buffers of their own, as a forward meets them.
+//   build/bench/bench_depthwise --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+#include <benchmark/benchmark.h>
+
+#include <cstring>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/cpu/conv_depthwise.h"
+#include "kernels/cpu/cpu_features.h"
+#include "kernels/cpu/thread_pool.h"
+
+namespace predictor::bench {
+namespace {
+
+using cpu::Isa;
+
+struct Layer {
+  const char* net;
+  const char* name;
+  int channels, size, stride;  // a size x size input, 3x3 window, pad 1
+  int repeats;                 // layers of this shape in the net
+};
+
+// clang-format off
+// Channels x size x size in, stride; how many times the net has it.
+const Layer kLayers[] = {
+    {"mobilenet_v2", "c32_112x112_s1", 32, 112, 1, 1},
+    {"mobilenet_v2", "c96_112x112_s2", 96, 112, 2, 1},
+    {"mobilenet_v2", "c144_56x56_s1", 144, 56, 1, 1},
+    {"mobilenet_v2", "c144_56x56_s2", 144, 56, 2, 1},
+    {"mobilenet_v2", "c192_28x28_s1", 192, 28, 1, 3},
+    {"mobilenet_v2", "c384_28x28_s1", 384, 28, 1, 3},
+    {"mobilenet_v2", "c384_28x28_s2", 384, 28, 2, 1},
+    {"mobilenet_v2", "c576_14x14_s1", 576, 14, 1, 2},
+    {"mobilenet_v2", "c576_14x14_s2", 576, 14, 2, 1},
+    {"mobilenet_v2", "c960_7x7_s1", 960, 7, 1, 3},
+    {"mobilenet_v1", "c32_112x112_s1", 32, 112, 1, 1},
+    {"mobilenet_v1", "c64_112x112_s2", 64, 112, 2, 1},
+    {"mobilenet_v1", "c128_56x56_s1", 128, 56, 1, 1},
+    {"mobilenet_v1", "c128_56x56_s2", 128, 56, 2, 1},
+    {"mobilenet_v1", "c256_28x28_s1", 256, 28, 1, 1},
+    {"mobilenet_v1", "c256_28x28_s2", 256, 28, 2, 1},
+    {"mobilenet_v1", "c512_14x14_s1", 512, 14, 1, 5},
+    {"mobilenet_v1", "c512_14x14_s2", 512, 14, 2, 1},
+    {"mobilenet_v1", "c1024_7x7_s1", 1024, 7, 1, 1},
+};
+// clang-format on
+
+cpu::PatchGeometry geometry(const Layer& l) {
+  cpu::PatchGeometry g;
+  g.num_axes = 2;
+  g.channels = l.channels;
+  for (int a = 0; a < 2; ++a) {
+    g.image[a] = l.size;
+    g.kernel[a] = 3;
+    g.stride[a] = l.stride;
+    g.pad[a] = 1;
+    g.dilation[a] = 1;
+    g.grid[a] = (l.size + 2 - 3) / l.stride + 1;
+  }
+  return g;
+}
+
+std::vector<float> random_values(std::size_t n, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<float> v(n);
+  for (float& x : v) x = dist(rng);
+  return v;
+}
+
+// One layer's operands; `padded` runs the padded path, else isa's kernel.
+struct Run {
+  cpu::PatchGeometry g;
+  std::vector<float> input, weights, bias, output, scratch;
+
+  explicit Run(const Layer& l) : g(geometry(l)) {
+    input = random_values(static_cast<std::size_t>(l.channels) * l.size * l.size, 1);
+    weights = random_values(static_cast<std::size_t>(l.channels) * 9, 2);
+    bias = random_values(l.channels, 3);
+    output.assign(static_cast<std::size_t>(l.channels) * cpu::grid_size(g), 0.0f);
+    const cpu::PaddedPlane plane = cpu::depthwise_padded_plane(g);
+    scratch.assign(static_cast<std::size_t>(plane.rows * plane.cols), 0.0f);
+  }
+
+  void operator()(bool padded, Isa isa, cpu::ThreadPool* pool) {
+    const cpu::Epilogue epilogue{bias.data(), cpu::Activation::clipped(0.0f, 6.0f)};
+    if (padded) {
+      cpu::depthwise_conv2d_padded(g, 1, input.data(), weights.data(), epilogue, output.data(), scratch.data(), pool);
+    } else {
+      cpu::depthwise_conv2d(isa, g, 1, input.data(), weights.data(), epilogue, output.data(), nullptr, pool);
+    }
+  }
+
+  double bytes() const { return static_cast<double>(input.size() + output.size()) * sizeof(float); }
+};
+
+cpu::ThreadPool* pool_of(int threads) {
+  static cpu::ThreadPool two(2);
+  return threads == 2 ? &two : nullptr;
+}
+
+void Depthwise(benchmark::State& state, const Layer& layer, bool padded, Isa isa, int threads) {
+  Run run(layer);
+  cpu::ThreadPool* pool = pool_of(threads);
+  for (auto _ : state) {
+    run(padded, isa, pool);
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * run.bytes()));
+}
+
+void DepthwiseAll(benchmark::State& state, const char* net, bool padded, Isa isa, int threads) {
+  std::vector<std::unique_ptr<Run>> runs;
+  double bytes = 0;
+  for (std::size_t i = 0; i < std::size(kLayers); ++i) {
+    if (std::string(kLayers[i].net) != net) continue;
+    for (int r = 0; r < kLayers[i].repeats; ++r) {
+      runs.push_back(std::make_unique<Run>(kLayers[i]));
+      bytes += runs.back()->bytes();
+    }
+  }
+  cpu::ThreadPool* pool = pool_of(threads);
+  for (auto _ : state) {
+    for (auto& run : runs) (*run)(padded, isa, pool);
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * bytes));
+}
+
+// memcpy of `bytes`: reads and writes counted, as for the layers.
+void Copy(benchmark::State& state) {
+  const std::size_t n = static_cast<std::size_t>(state.range(0)) / sizeof(float);
+  std::vector<float> src = random_values(n, 4), dst(n);
+  for (auto _ : state) {
+    std::memcpy(dst.data(), src.data(), n * sizeof(float));
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * 2.0 * n * sizeof(float)));
+}
+
+struct Method {
+  const char* name;
+  bool padded;
+  Isa isa;
+};
+
+void register_all() {
+  std::vector<Method> methods = {{"padded", true, Isa::kPortable}, {"portable", false, Isa::kPortable}};
+  if (cpu::cpu_isa() >= Isa::kAvx2 && cpu::depthwise_compiled(Isa::kAvx2)) {
+    methods.push_back({"avx2", false, Isa::kAvx2});
+  }
+  if (cpu::cpu_isa() >= Isa::kAvx512 && cpu::depthwise_compiled(Isa::kAvx512)) {
+    methods.push_back({"avx512", false, Isa::kAvx512});
+  }
+  for (int threads : {1, 2}) {
+    const std::string suffix = threads == 2 ? "/2threads" : "";
+    for (const Method& m : methods) {
+      for (const char* net : {"mobilenet_v2", "mobilenet_v1"}) {
+        auto* b = benchmark::RegisterBenchmark(("DepthwiseAll/" + std::string(net) + "/" + m.name + suffix).c_str(),
+                                               DepthwiseAll, net, m.padded, m.isa, threads);
+        b->Unit(benchmark::kMicrosecond)->UseRealTime();
+      }
+      for (const Layer& l : kLayers) {
+        auto* b = benchmark::RegisterBenchmark(
+            ("Depthwise/" + std::string(l.net) + "/" + l.name + "/" + m.name + suffix).c_str(), Depthwise, l, m.padded,
+            m.isa, threads);
+        b->Unit(benchmark::kMicrosecond)->UseRealTime();
+      }
+    }
+  }
+  // 64 KiB .. 64 MiB: L1, L2, L3 and memory.
+  benchmark::RegisterBenchmark("Copy", Copy)->RangeMultiplier(4)->Range(64 << 10, 64 << 20)->UseRealTime();
+}
+
+}  // namespace
+}  // namespace predictor::bench
+
+int main(int argc, char** argv) {
+  predictor::bench::register_all();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

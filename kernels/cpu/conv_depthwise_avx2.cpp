@@ -1,0 +1,410 @@
+// The AVX2 direct depthwise kernel: conv_depthwise_avx512.cpp's scheme with
+// 8-float vectors (its flat path only for rows narrower than 16). Vectors
+// whose windows reach the
+// padding load through vmaskmovps (zeros outside the rows, no access
+// there); stride 2 splits 16 consecutive inputs into even and odd columns
+// with vshufps + vpermpd. Partial vectors are stored through a buffer
+// (AMD's masked stores are slow). Compiled with -mavx2 -mfma
+// -ffp-contract=off (src/CMakeLists.txt): no FMA, so the sums round as the
+// plain loop's do.
+#include "kernels/cpu/conv_depthwise_kernel.h"
+
+#if defined(__AVX2__)
+#include <immintrin.h>
+
+#include <cstdint>
+#include <type_traits>
+
+namespace predictor::cpu::depthwise {
+
+namespace {
+
+constexpr int kLanes = 8;
+
+// See conv_depthwise_avx512.cpp.
+template <int K, int S>
+struct Shape {
+  static constexpr int kLoads = S == 1 ? K : (K + 1) / 2;
+  static constexpr int kReach = S == 1 ? kLanes + K - 1 : 2 * (kLoads - 1) + 2 * kLanes;
+  static constexpr int kMasks = S == 1 ? K : 2 * kLoads;
+};
+
+// All bits of lane j set where 0 <= start + j < width.
+inline __m256i lanes_inside(std::ptrdiff_t start, std::ptrdiff_t width) {
+  const std::ptrdiff_t lo = start < 0 ? (-start < kLanes ? -start : kLanes) : 0;
+  const std::ptrdiff_t reach = width - start;
+  const std::ptrdiff_t hi = reach < 0 ? 0 : (reach < kLanes ? reach : kLanes);
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i below_lo = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(lo)), lane);
+  const __m256i below_hi = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(hi)), lane);
+  return _mm256_andnot_si256(below_lo, below_hi);
+}
+
+struct Finish {
+  __m256 slope, lo, hi;
+};
+
+// Residual, then Caffe's activation with the operand order that keeps
+// std::max/std::min's results, NaN and signed zeros included: max_ps(a, b)
+// is a > b ? a : b.
+template <Act A>
+inline __m256 activate(__m256 acc, const Finish& f) {
+  if constexpr (A == Act::kReLU) {
+    const __m256 zero = _mm256_setzero_ps();
+    return _mm256_add_ps(_mm256_max_ps(zero, acc), _mm256_mul_ps(f.slope, _mm256_min_ps(zero, acc)));
+  } else if constexpr (A == Act::kClip) {
+    return _mm256_max_ps(_mm256_min_ps(f.hi, acc), f.lo);
+  } else {
+    return acc;
+  }
+}
+
+// n (1..8) outputs from lane 0 on: the residual added, then the activation.
+template <Act A, bool kResidual>
+inline void store(__m256 acc, const float* residual, int n, const Finish& f, float* out) {
+  if (n == kLanes) {
+    if constexpr (kResidual) acc = _mm256_add_ps(acc, _mm256_loadu_ps(residual));
+    _mm256_storeu_ps(out, activate<A>(acc, f));
+    return;
+  }
+  const __m256i valid = lanes_inside(0, n);
+  if constexpr (kResidual) acc = _mm256_add_ps(acc, _mm256_maskload_ps(residual, valid));
+  _mm256_maskstore_ps(out, valid, activate<A>(acc, f));
+}
+
+// The even and odd elements of a:b (16 consecutive floats), in order.
+inline __m256 evens(__m256 a, __m256 b) {
+  const __m256 mixed = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));  // a0 a2 b0 b2 | a4 a6 b4 b6
+  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(mixed), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+inline __m256 odds(__m256 a, __m256 b) {
+  const __m256 mixed = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(mixed), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+
+// The taps of one kernel row for U vectors side by side (vector u's first
+// input column at row + u * 8 * S), added to acc[u] in kernel column order.
+// kMasked (U == 1): load through masks; else plain loads.
+template <int K, int S, bool kMasked, int U>
+__attribute__((always_inline)) inline void row_taps(const float* row, const float* w, const __m256i* masks,
+                                                    __m256* acc) {
+  if constexpr (S == 1) {
+#pragma GCC unroll 7
+    for (int kw = 0; kw < K; ++kw) {
+      const __m256 weight = _mm256_broadcast_ss(w + kw);
+#pragma GCC unroll 4
+      for (int u = 0; u < U; ++u) {
+        const float* at = row + u * kLanes + kw;
+        const __m256 x = kMasked ? _mm256_maskload_ps(at, masks[kw]) : _mm256_loadu_ps(at);
+        acc[u] = _mm256_add_ps(acc[u], _mm256_mul_ps(weight, x));
+      }
+    }
+  } else {
+#pragma GCC unroll 4
+    for (int t = 0; t < (K + 1) / 2; ++t) {
+#pragma GCC unroll 4
+      for (int u = 0; u < U; ++u) {
+        const float* at = row + u * 2 * kLanes + 2 * t;
+        const __m256 a = kMasked ? _mm256_maskload_ps(at, masks[2 * t]) : _mm256_loadu_ps(at);
+        const __m256 b = kMasked ? _mm256_maskload_ps(at + kLanes, masks[2 * t + 1]) : _mm256_loadu_ps(at + kLanes);
+        acc[u] = _mm256_add_ps(acc[u], _mm256_mul_ps(_mm256_broadcast_ss(w + 2 * t), evens(a, b)));
+        if (2 * t + 1 < K) {
+          acc[u] = _mm256_add_ps(acc[u], _mm256_mul_ps(_mm256_broadcast_ss(w + 2 * t + 1), odds(a, b)));
+        }
+      }
+    }
+  }
+}
+
+// The load masks of the vector whose first input column is `base`.
+template <int K, int S>
+__attribute__((always_inline)) inline void vector_masks(std::ptrdiff_t base, int width, __m256i* masks) {
+  if constexpr (S == 1) {
+    for (int kw = 0; kw < K; ++kw) masks[kw] = lanes_inside(base + kw, width);
+  } else {
+    for (int t = 0; t < (K + 1) / 2; ++t) {
+      masks[2 * t] = lanes_inside(base + 2 * t, width);
+      masks[2 * t + 1] = lanes_inside(base + 2 * t + kLanes, width);
+    }
+  }
+}
+
+// See conv_depthwise_avx512.cpp's RowPlan.
+constexpr int kBorder = 8;
+
+template <int K, int S>
+struct RowPlan {
+  static constexpr int kMasks = Shape<K, S>::kMasks;
+  int vectors = 0, inner_begin = 0, inner_end = 0;
+  __m256i left[kBorder][kMasks], right[kBorder][kMasks];
+
+  void make(const Job& job) {
+    constexpr int kReach = Shape<K, S>::kReach;
+    const int width = job.width, out_w = job.out_w, pad_w = job.pad_w;
+    vectors = (out_w + kLanes - 1) / kLanes;
+    inner_begin = (pad_w + kLanes * S - 1) / (kLanes * S);
+    if (inner_begin > vectors) inner_begin = vectors;
+    inner_end = width + pad_w - kReach >= 0 ? (width + pad_w - kReach) / (kLanes * S) + 1 : 0;
+    if (inner_end > out_w / kLanes) inner_end = out_w / kLanes;
+    if (inner_end < inner_begin) inner_end = inner_begin;
+    for (int v = 0; v < inner_begin && v < kBorder; ++v) masks_of(v, width, pad_w, left[v]);
+    for (int v = inner_end; v < vectors && v - inner_end < kBorder; ++v) {
+      masks_of(v, width, pad_w, right[v - inner_end]);
+    }
+  }
+
+  static void masks_of(int v, int width, int pad_w, __m256i* masks) {
+    vector_masks<K, S>(static_cast<std::ptrdiff_t>(v) * kLanes * S - pad_w, width, masks);
+  }
+
+  const __m256i* border(int v, int width, int pad_w, __m256i* scratch) const {
+    if (v < inner_begin && v < kBorder) return left[v];
+    if (v >= inner_end && v - inner_end < kBorder) return right[v - inner_end];
+    masks_of(v, width, pad_w, scratch);
+    return scratch;
+  }
+};
+
+template <int K>
+constexpr int kUnroll = K == 3 ? 4 : 2;
+
+template <int K, int S, Act A, bool kResidual>
+void plane(const Job& job, const RowPlan<K, S>& plan, const float* in, const float* w, __m256 start,
+           const float* residual, float* out, const Finish& f) {
+  constexpr int kMasks = RowPlan<K, S>::kMasks;
+  constexpr int U = kUnroll<K>;
+  const int height = job.height, width = job.width, out_w = job.out_w, pad_w = job.pad_w;
+  const int vectors = plan.vectors;
+  __m256i all[kMasks], none[kMasks];
+  for (int i = 0; i < kMasks; ++i) {
+    all[i] = _mm256_set1_epi32(-1);
+    none[i] = _mm256_setzero_si256();
+  }
+  for (int oh = job.row_begin; oh < job.row_end; ++oh) {
+    const int ih0 = oh * S - job.pad_h;
+    const float* rows[K];
+    bool row_inside[K];
+    bool all_rows = true;
+    for (int kh = 0; kh < K; ++kh) {
+      const int ih = ih0 + kh;
+      row_inside[kh] = ih >= 0 && ih < height;
+      rows[kh] = in + static_cast<std::ptrdiff_t>(row_inside[kh] ? ih : 0) * width;
+      all_rows = all_rows && row_inside[kh];
+    }
+    float* out_row = out + static_cast<std::size_t>(oh) * out_w;
+    const float* residual_row = kResidual ? residual + static_cast<std::size_t>(oh) * out_w : nullptr;
+    auto masked = [&](int v) {
+      const int ow = v * kLanes;
+      const std::ptrdiff_t base = static_cast<std::ptrdiff_t>(ow) * S - pad_w;
+      __m256i scratch[kMasks];
+      const bool inner = v >= plan.inner_begin && v < plan.inner_end;
+      const __m256i* masks = inner ? all : plan.border(v, width, pad_w, scratch);
+      __m256 acc[1] = {start};
+#pragma GCC unroll 7
+      for (int kh = 0; kh < K; ++kh) {
+        if (all_rows || row_inside[kh]) {
+          row_taps<K, S, true, 1>(rows[kh] + base, w + kh * K, masks, acc);
+        } else {
+          row_taps<K, S, true, 1>(rows[kh], w + kh * K, none, acc);
+        }
+      }
+      const int n = out_w - ow < kLanes ? out_w - ow : kLanes;
+      store<A, kResidual>(acc[0], kResidual ? residual_row + ow : nullptr, n, f, out_row + ow);
+    };
+    auto inner = [&](auto unroll, int v) {
+      constexpr int kU = decltype(unroll)::value;
+      const std::ptrdiff_t base = static_cast<std::ptrdiff_t>(v) * kLanes * S - pad_w;
+      __m256 acc[kU];
+      for (int u = 0; u < kU; ++u) acc[u] = start;
+#pragma GCC unroll 7
+      for (int kh = 0; kh < K; ++kh) row_taps<K, S, false, kU>(rows[kh] + base, w + kh * K, nullptr, acc);
+      for (int u = 0; u < kU; ++u) {
+        const int ow = (v + u) * kLanes;
+        store<A, kResidual>(acc[u], kResidual ? residual_row + ow : nullptr, kLanes, f, out_row + ow);
+      }
+    };
+    if (!all_rows) {
+      for (int v = 0; v < vectors; ++v) masked(v);
+      continue;
+    }
+    for (int v = 0; v < plan.inner_begin; ++v) masked(v);
+    int v = plan.inner_begin;
+    for (; v + U <= plan.inner_end; v += U) inner(std::integral_constant<int, U>{}, v);
+    for (; v < plan.inner_end; ++v) inner(std::integral_constant<int, 1>{}, v);
+    for (v = plan.inner_end; v < vectors; ++v) masked(v);
+  }
+}
+
+// See conv_depthwise_avx512.cpp's FlatPlan: masks per tap column, and per
+// kernel row for the vectors that reach above or below the image.
+constexpr int kFlatVectors = 64;   // 12 KiB of masks for K = 3
+constexpr int kFlatMaxWidth = 16;  // wider rows have whole vectors without masks
+
+template <int K>
+struct FlatPlan {
+  int vectors = 0;
+  int inner_begin = 0, inner_end = 0;
+  std::ptrdiff_t first = 0, count = 0;
+  std::ptrdiff_t offset[K * K];
+  __m256i columns[kFlatVectors][K];
+  __m256i rows[kFlatVectors][K];
+
+  bool make(const Job& job) {
+    const int width = job.width;
+    first = static_cast<std::ptrdiff_t>(job.row_begin) * width;
+    count = static_cast<std::ptrdiff_t>(job.row_end - job.row_begin) * width;
+    vectors = static_cast<int>((count + kLanes - 1) / kLanes);
+    if (vectors > kFlatVectors) return false;
+    for (int kh = 0; kh < K; ++kh) {
+      for (int kw = 0; kw < K; ++kw) {
+        offset[kh * K + kw] = static_cast<std::ptrdiff_t>(kh - job.pad_h) * width + kw - job.pad_w;
+      }
+    }
+    inner_begin = vectors;
+    inner_end = 0;
+    int row = job.row_begin, column = 0;
+    for (int v = 0; v < vectors; ++v) {
+      bool inner = true;
+      alignas(32) int column_lanes[K][kLanes] = {}, row_lanes[K][kLanes] = {};
+      for (int j = 0; j < kLanes && v * kLanes + j < count; ++j) {
+        for (int i = 0; i < K; ++i) {
+          const int ih = row - job.pad_h + i, iw = column - job.pad_w + i;
+          if (ih >= 0 && ih < job.height) {
+            row_lanes[i][j] = -1;
+          } else {
+            inner = false;
+          }
+          if (iw >= 0 && iw < width) column_lanes[i][j] = -1;
+        }
+        if (++column == width) {
+          column = 0;
+          ++row;
+        }
+      }
+      for (int i = 0; i < K; ++i) {
+        columns[v][i] = _mm256_load_si256(reinterpret_cast<const __m256i*>(column_lanes[i]));
+        rows[v][i] = _mm256_load_si256(reinterpret_cast<const __m256i*>(row_lanes[i]));
+      }
+      if (inner && (v + 1) * kLanes <= count) {
+        if (inner_begin > v) inner_begin = v;
+        inner_end = v + 1;
+      }
+    }
+    if (inner_begin > inner_end) inner_begin = inner_end = 0;
+    for (int v = inner_begin; v < inner_end; ++v) {
+      for (int i = 0; i < K; ++i) {
+        if (_mm256_movemask_epi8(rows[v][i]) != -1) return false;
+      }
+    }
+    return true;
+  }
+};
+
+template <int K, Act A, bool kResidual>
+void flat_plane(const FlatPlan<K>& plan, const float* in, const float* w, __m256 start, const float* residual,
+                float* out, const Finish& f) {
+  in += plan.first;
+  out += plan.first;
+  if (kResidual) residual += plan.first;
+  auto vectors = [&](auto unroll, auto with_rows, int v) {
+    constexpr int kU = decltype(unroll)::value;
+    constexpr bool kRows = decltype(with_rows)::value;
+    const float* at = in + v * kLanes;
+    __m256 acc[kU];
+    for (int u = 0; u < kU; ++u) acc[u] = start;
+#pragma GCC unroll 7
+    for (int kh = 0; kh < K; ++kh) {
+#pragma GCC unroll 7
+      for (int kw = 0; kw < K; ++kw) {
+        const __m256 weight = _mm256_broadcast_ss(w + kh * K + kw);
+#pragma GCC unroll 4
+        for (int u = 0; u < kU; ++u) {
+          const __m256i mask =
+              kRows ? _mm256_and_si256(plan.columns[v + u][kw], plan.rows[v + u][kh]) : plan.columns[v + u][kw];
+          const __m256 x = _mm256_maskload_ps(at + u * kLanes + plan.offset[kh * K + kw], mask);
+          acc[u] = _mm256_add_ps(acc[u], _mm256_mul_ps(weight, x));
+        }
+      }
+    }
+    for (int u = 0; u < kU; ++u) {
+      const std::ptrdiff_t p = static_cast<std::ptrdiff_t>(v + u) * kLanes;
+      const std::ptrdiff_t left = plan.count - p;
+      store<A, kResidual>(acc[u], kResidual ? residual + p : nullptr, left < kLanes ? static_cast<int>(left) : kLanes,
+                          f, out + p);
+    }
+  };
+  using One = std::integral_constant<int, 1>;
+  constexpr int U = kUnroll<K>;
+  for (int v = 0; v < plan.inner_begin; ++v) vectors(One{}, std::true_type{}, v);
+  int v = plan.inner_begin;
+  for (; v + U <= plan.inner_end; v += U) vectors(std::integral_constant<int, U>{}, std::false_type{}, v);
+  for (; v < plan.inner_end; ++v) vectors(One{}, std::false_type{}, v);
+  for (v = plan.inner_end; v < plan.vectors; ++v) vectors(One{}, std::true_type{}, v);
+}
+
+template <int K, int S, Act A, bool kResidual>
+void run(const Job& job) {
+  constexpr int kTaps = K * K;
+  const std::size_t in_plane = static_cast<std::size_t>(job.height) * job.width;
+  const std::size_t out_plane = static_cast<std::size_t>(job.out_h) * job.out_w;
+  const Finish f{_mm256_set1_ps(job.slope), _mm256_set1_ps(job.lo), _mm256_set1_ps(job.hi)};
+  FlatPlan<K> flat;
+  const bool use_flat = S == 1 && job.out_w == job.width && job.width < kFlatMaxWidth && flat.make(job);
+  RowPlan<K, S> rows;
+  if (!use_flat) rows.make(job);
+  for (int o = job.first; o < job.last; ++o) {
+    const __m256 start = _mm256_set1_ps(job.bias ? job.bias[o] : 0.0f);
+    const float* in = job.input + static_cast<std::size_t>(o / job.multiplier) * in_plane;
+    const float* w = job.weights + static_cast<std::size_t>(o) * kTaps;
+    const float* residual = kResidual ? job.residual + o * out_plane : nullptr;
+    float* out = job.output + o * out_plane;
+    if (use_flat) {
+      flat_plane<K, A, kResidual>(flat, in, w, start, residual, out, f);
+    } else {
+      plane<K, S, A, kResidual>(job, rows, in, w, start, residual, out, f);
+    }
+  }
+}
+
+template <int K, int S>
+void dispatch(const Job& job) {
+  const bool residual = job.residual != nullptr;
+  switch (job.act) {
+    case Act::kNone:
+      return residual ? run<K, S, Act::kNone, true>(job) : run<K, S, Act::kNone, false>(job);
+    case Act::kReLU:
+      return residual ? run<K, S, Act::kReLU, true>(job) : run<K, S, Act::kReLU, false>(job);
+    case Act::kClip:
+      return residual ? run<K, S, Act::kClip, true>(job) : run<K, S, Act::kClip, false>(job);
+  }
+}
+
+}  // namespace
+
+Kernel avx2_kernel(int k, int s) {
+  switch (k * 10 + s) {
+    case 31:
+      return dispatch<3, 1>;
+    case 32:
+      return dispatch<3, 2>;
+    case 51:
+      return dispatch<5, 1>;
+    case 52:
+      return dispatch<5, 2>;
+    case 71:
+      return dispatch<7, 1>;
+    case 72:
+      return dispatch<7, 2>;
+  }
+  return nullptr;
+}
+
+}  // namespace predictor::cpu::depthwise
+
+#else
+
+namespace predictor::cpu::depthwise {
+Kernel avx2_kernel(int, int) { return nullptr; }
+}  // namespace predictor::cpu::depthwise
+
+#endif

@@ -1,0 +1,489 @@
+// The AVX-512 direct depthwise kernel. Output rows go 16 outputs per
+// vector, the K x K weights broadcast once per channel, each tap an
+// unaligned load multiplied and added (no FMA: the sums must round as the
+// plain loop's do, so this file is compiled with -ffp-contract=off), several
+// vectors at a time so that their sums overlap. Vectors whose windows reach
+// the padding load with a mask instead, which reads zeros there and touches
+// no memory outside the rows. Stride 2 loads 32 consecutive inputs and
+// splits them into the even and odd columns with vpermt2ps. Narrow rows
+// would leave lanes idle: a small stride-1 plane whose rows keep their width
+// is taken as one flat run of outputs (FlatPlan), and stride 2 onto rows of
+// 8 or fewer puts two rows in a vector (pair_plane).
+// Compiled with -mavx512f -mavx2 -mfma -ffp-contract=off (src/CMakeLists.txt)
+// and called only when cpu_features says the CPU and OS support AVX-512F.
+#include "kernels/cpu/conv_depthwise_kernel.h"
+
+#if defined(__AVX512F__)
+#if defined(__GNUC__) && !defined(__clang__)
+// GCC 12's own avx512fintrin.h trips -W(maybe-)uninitialized (GCC bug 105593).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <type_traits>
+
+namespace predictor::cpu::depthwise {
+
+namespace {
+
+constexpr int kLanes = 16;
+
+// Loads per kernel row of one vector of outputs, and the input columns they
+// span from the vector's first input column: stride 1 loads 16 floats at
+// each tap; stride 2 loads 32 at every other tap (pair t: taps 2t, 2t + 1).
+template <int K, int S>
+struct Shape {
+  static constexpr int kLoads = S == 1 ? K : (K + 1) / 2;
+  static constexpr int kReach = S == 1 ? kLanes + K - 1 : 2 * (kLoads - 1) + 2 * kLanes;
+};
+
+// Bit i set where column start + i of a row of `width` floats is inside it,
+// for i < 64 (Shape::kReach <= 64).
+inline std::uint64_t columns_inside(std::ptrdiff_t start, std::ptrdiff_t width) {
+  const std::ptrdiff_t lo = start < 0 ? (-start < 64 ? -start : 64) : 0;
+  const std::ptrdiff_t reach = width - start;
+  const std::ptrdiff_t hi = reach < 0 ? 0 : (reach < 64 ? reach : 64);
+  if (hi <= lo) return 0;
+  const std::uint64_t below_hi = hi == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << hi) - 1;
+  return below_hi & ~((std::uint64_t{1} << lo) - 1);
+}
+
+inline __mmask16 lanes(std::uint64_t columns, int from) { return static_cast<__mmask16>(columns >> from); }
+
+// The epilogue's parameters as vectors.
+struct Finish {
+  __m512 slope, lo, hi;
+};
+
+// Residual, then Caffe's activation with the operand order that keeps
+// std::max/std::min's results, NaN and signed zeros included: max_ps(a, b)
+// is a > b ? a : b.
+template <Act A, bool kResidual>
+inline __m512 finish(__m512 acc, const float* residual, __mmask16 valid, const Finish& f) {
+  if constexpr (kResidual) acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(valid, residual));
+  if constexpr (A == Act::kReLU) {
+    // std::max(x, 0) + slope * std::min(x, 0)
+    const __m512 zero = _mm512_setzero_ps();
+    return _mm512_add_ps(_mm512_max_ps(zero, acc), _mm512_mul_ps(f.slope, _mm512_min_ps(zero, acc)));
+  } else if constexpr (A == Act::kClip) {
+    // std::max(lo, std::min(x, hi))
+    return _mm512_max_ps(_mm512_min_ps(f.hi, acc), f.lo);
+  } else {
+    return acc;
+  }
+}
+
+// The taps of one kernel row for U vectors of outputs side by side, vector
+// u's first input column at row + u * 16 * S, added to acc[u] in kernel
+// column order. The U sums are independent chains that the core overlaps.
+// kMasked (U == 1): load through masks (zeros elsewhere); else plain loads.
+template <int K, int S, bool kMasked, int U>
+__attribute__((always_inline)) inline void row_taps(const float* row, const __m512* w, const __mmask16* masks,
+                                                    __m512* acc) {
+  if constexpr (S == 1) {
+#pragma GCC unroll 7
+    for (int kw = 0; kw < K; ++kw) {
+#pragma GCC unroll 4
+      for (int u = 0; u < U; ++u) {
+        const float* at = row + u * kLanes + kw;
+        const __m512 x = kMasked ? _mm512_maskz_loadu_ps(masks[kw], at) : _mm512_loadu_ps(at);
+        acc[u] = _mm512_add_ps(acc[u], _mm512_mul_ps(w[kw], x));
+      }
+    }
+  } else {
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+#pragma GCC unroll 4
+    for (int t = 0; t < (K + 1) / 2; ++t) {
+#pragma GCC unroll 4
+      for (int u = 0; u < U; ++u) {
+        const float* at = row + u * 2 * kLanes + 2 * t;
+        const __m512 a = kMasked ? _mm512_maskz_loadu_ps(masks[2 * t], at) : _mm512_loadu_ps(at);
+        const __m512 b = kMasked ? _mm512_maskz_loadu_ps(masks[2 * t + 1], at + kLanes) : _mm512_loadu_ps(at + kLanes);
+        acc[u] = _mm512_add_ps(acc[u], _mm512_mul_ps(w[2 * t], _mm512_permutex2var_ps(a, even, b)));
+        if (2 * t + 1 < K) {
+          acc[u] = _mm512_add_ps(acc[u], _mm512_mul_ps(w[2 * t + 1], _mm512_permutex2var_ps(a, odd, b)));
+        }
+      }
+    }
+  }
+}
+
+// The load masks of the vector whose first input column is `base`: for
+// stride 1, tap kw at [kw]; for stride 2, pair t's halves at [2t], [2t + 1].
+template <int K, int S>
+__attribute__((always_inline)) inline void vector_masks(std::ptrdiff_t base, int width, __mmask16* masks) {
+  const std::uint64_t columns = columns_inside(base, width);
+  if constexpr (S == 1) {
+    for (int kw = 0; kw < K; ++kw) masks[kw] = lanes(columns, kw);
+  } else {
+    for (int t = 0; t < (K + 1) / 2; ++t) {
+      masks[2 * t] = lanes(columns, 2 * t);
+      masks[2 * t + 1] = lanes(columns, 2 * t + kLanes);
+    }
+  }
+}
+
+// The columns of a row of outputs, the same for every row and channel:
+// vectors [inner_begin, inner_end) are whole and their loads lie inside the
+// row (first input column >= 0, and + kReach <= width); the others load
+// through masks, made once per call for up to kBorder vectors on each side
+// (beyond that, for very wide padding, per vector).
+constexpr int kBorder = 8;
+
+template <int K, int S>
+struct RowPlan {
+  static constexpr int kMasks = S == 1 ? K : 2 * Shape<K, S>::kLoads;
+  int vectors = 0, inner_begin = 0, inner_end = 0;
+  __mmask16 left[kBorder][kMasks], right[kBorder][kMasks];
+
+  void make(const Job& job) {
+    constexpr int kReach = Shape<K, S>::kReach;
+    const int width = job.width, out_w = job.out_w, pad_w = job.pad_w;
+    vectors = (out_w + kLanes - 1) / kLanes;
+    inner_begin = (pad_w + kLanes * S - 1) / (kLanes * S);
+    if (inner_begin > vectors) inner_begin = vectors;
+    inner_end = width + pad_w - kReach >= 0 ? (width + pad_w - kReach) / (kLanes * S) + 1 : 0;
+    if (inner_end > out_w / kLanes) inner_end = out_w / kLanes;
+    if (inner_end < inner_begin) inner_end = inner_begin;
+    for (int v = 0; v < inner_begin && v < kBorder; ++v) masks_of(v, width, pad_w, left[v]);
+    for (int v = inner_end; v < vectors && v - inner_end < kBorder; ++v) {
+      masks_of(v, width, pad_w, right[v - inner_end]);
+    }
+  }
+
+  static void masks_of(int v, int width, int pad_w, __mmask16* masks) {
+    vector_masks<K, S>(static_cast<std::ptrdiff_t>(v) * kLanes * S - pad_w, width, masks);
+  }
+
+  // The masks of border vector v (outside [inner_begin, inner_end)), in
+  // `scratch` when not kept.
+  const __mmask16* border(int v, int width, int pad_w, __mmask16* scratch) const {
+    if (v < inner_begin && v < kBorder) return left[v];
+    if (v >= inner_end && v - inner_end < kBorder) return right[v - inner_end];
+    masks_of(v, width, pad_w, scratch);
+    return scratch;
+  }
+};
+
+// Vectors of outputs per iteration of the unmasked loops: enough
+// independent sums to cover the add latency (each output's K * K additions
+// are one chain, in the plain loop's order).
+template <int K>
+constexpr int kUnroll = K == 3 ? 4 : 2;
+
+// One output channel's rows [row_begin, row_end).
+template <int K, int S, Act A, bool kResidual>
+void plane(const Job& job, const RowPlan<K, S>& plan, const float* in, const __m512* w, __m512 start,
+           const float* residual, float* out, const Finish& f) {
+  constexpr int kMasks = RowPlan<K, S>::kMasks;
+  constexpr int U = kUnroll<K>;
+  const int height = job.height, width = job.width, out_w = job.out_w, pad_w = job.pad_w;
+  const int vectors = plan.vectors;
+  __mmask16 all[kMasks], none[kMasks];
+  for (int i = 0; i < kMasks; ++i) {
+    all[i] = 0xFFFF;
+    none[i] = 0;
+  }
+  for (int oh = job.row_begin; oh < job.row_end; ++oh) {
+    const int ih0 = oh * S - job.pad_h;
+    const float* rows[K];
+    bool row_inside[K];
+    bool all_rows = true;
+    for (int kh = 0; kh < K; ++kh) {
+      const int ih = ih0 + kh;
+      row_inside[kh] = ih >= 0 && ih < height;
+      rows[kh] = in + static_cast<std::ptrdiff_t>(row_inside[kh] ? ih : 0) * width;
+      all_rows = all_rows && row_inside[kh];
+    }
+    float* out_row = out + static_cast<std::size_t>(oh) * out_w;
+    const float* residual_row = kResidual ? residual + static_cast<std::size_t>(oh) * out_w : nullptr;
+    // A vector through masks: zeros for columns outside the row, and for
+    // rows outside the image.
+    auto masked = [&](int v) {
+      const int ow = v * kLanes;
+      const std::ptrdiff_t base = static_cast<std::ptrdiff_t>(ow) * S - pad_w;
+      __mmask16 scratch[kMasks];
+      const bool inner = v >= plan.inner_begin && v < plan.inner_end;
+      const __mmask16* masks = inner ? all : plan.border(v, width, pad_w, scratch);
+      __m512 acc[1] = {start};
+#pragma GCC unroll 7
+      for (int kh = 0; kh < K; ++kh) {
+        if (all_rows || row_inside[kh]) {
+          row_taps<K, S, true, 1>(rows[kh] + base, w + kh * K, masks, acc);
+        } else {
+          row_taps<K, S, true, 1>(rows[kh], w + kh * K, none, acc);
+        }
+      }
+      const int n = out_w - ow < kLanes ? out_w - ow : kLanes;
+      const __mmask16 valid = static_cast<__mmask16>((1u << n) - 1);
+      _mm512_mask_storeu_ps(out_row + ow, valid,
+                            finish<A, kResidual>(acc[0], kResidual ? residual_row + ow : nullptr, valid, f));
+    };
+    // U vectors from v on, inside the row.
+    auto inner = [&](auto unroll, int v) {
+      constexpr int kU = decltype(unroll)::value;
+      const std::ptrdiff_t base = static_cast<std::ptrdiff_t>(v) * kLanes * S - pad_w;
+      __m512 acc[kU];
+      for (int u = 0; u < kU; ++u) acc[u] = start;
+#pragma GCC unroll 7
+      for (int kh = 0; kh < K; ++kh) row_taps<K, S, false, kU>(rows[kh] + base, w + kh * K, nullptr, acc);
+      for (int u = 0; u < kU; ++u) {
+        const int ow = (v + u) * kLanes;
+        _mm512_storeu_ps(out_row + ow,
+                         finish<A, kResidual>(acc[u], kResidual ? residual_row + ow : nullptr, 0xFFFF, f));
+      }
+    };
+    if (!all_rows) {
+      for (int v = 0; v < vectors; ++v) masked(v);
+      continue;
+    }
+    for (int v = 0; v < plan.inner_begin; ++v) masked(v);
+    int v = plan.inner_begin;
+    for (; v + U <= plan.inner_end; v += U) inner(std::integral_constant<int, U>{}, v);
+    for (; v < plan.inner_end; ++v) inner(std::integral_constant<int, 1>{}, v);
+    for (v = plan.inner_end; v < vectors; ++v) masked(v);
+  }
+}
+
+// Small planes whose output rows are as wide as the input's (stride 1,
+// padding (K - 1) / 2 across): the rows [row_begin, row_end) of a channel as
+// one flat run of outputs, 16 at a time across row ends. Output p reads
+// input p + (kh - pad_h) * width + kw - pad_w, through masks (the same for
+// every channel, made once per call): per tap column, the lanes whose
+// column does not wrap around a row end; per kernel row, for the vectors
+// that reach above or below the image, the lanes whose input row is
+// inside. No per-row work, no lanes idle at the end of narrow rows.
+constexpr int kFlatVectors = 256;  // 4 KiB of masks for K = 3
+constexpr int kFlatMaxWidth = 32;  // wider rows have whole vectors without masks
+
+template <int K>
+struct FlatPlan {
+  int vectors = 0;
+  int inner_begin = 0, inner_end = 0;   // vectors whose input rows are all inside
+  std::ptrdiff_t first = 0, count = 0;  // flat outputs
+  std::ptrdiff_t offset[K * K];         // input - output index of each tap
+  __mmask16 columns[kFlatVectors][K];   // [vector][kw]
+  __mmask16 rows[kFlatVectors][K];      // [vector][kh]
+
+  bool make(const Job& job) {
+    const int width = job.width;
+    first = static_cast<std::ptrdiff_t>(job.row_begin) * width;
+    count = static_cast<std::ptrdiff_t>(job.row_end - job.row_begin) * width;
+    vectors = static_cast<int>((count + kLanes - 1) / kLanes);
+    if (vectors > kFlatVectors) return false;
+    for (int kh = 0; kh < K; ++kh) {
+      for (int kw = 0; kw < K; ++kw) {
+        offset[kh * K + kw] = static_cast<std::ptrdiff_t>(kh - job.pad_h) * width + kw - job.pad_w;
+      }
+    }
+    inner_begin = vectors;
+    inner_end = 0;
+    // Lane j of vector v is output (row, column).
+    int row = job.row_begin, column = 0;
+    for (int v = 0; v < vectors; ++v) {
+      bool inner = true;
+      for (int i = 0; i < K; ++i) columns[v][i] = rows[v][i] = 0;
+      for (int j = 0; j < kLanes && v * kLanes + j < count; ++j) {
+        for (int i = 0; i < K; ++i) {
+          const int ih = row - job.pad_h + i, iw = column - job.pad_w + i;
+          if (ih >= 0 && ih < job.height) {
+            rows[v][i] |= static_cast<__mmask16>(1u << j);
+          } else {
+            inner = false;
+          }
+          if (iw >= 0 && iw < width) columns[v][i] |= static_cast<__mmask16>(1u << j);
+        }
+        if (++column == width) {
+          column = 0;
+          ++row;
+        }
+      }
+      // Whole vectors only: the unmasked store is whole.
+      if (inner && (v + 1) * kLanes <= count) {
+        if (inner_begin > v) inner_begin = v;
+        inner_end = v + 1;
+      }
+    }
+    if (inner_begin > inner_end) inner_begin = inner_end = 0;
+    // The rows inside the image form one run of vectors.
+    for (int v = inner_begin; v < inner_end; ++v) {
+      for (int i = 0; i < K; ++i) {
+        if (rows[v][i] != 0xFFFF) return false;
+      }
+    }
+    return true;
+  }
+};
+
+template <int K, Act A, bool kResidual>
+void flat_plane(const FlatPlan<K>& plan, const float* in, const __m512* w, __m512 start, const float* residual,
+                float* out, const Finish& f) {
+  in += plan.first;
+  out += plan.first;
+  if (kResidual) residual += plan.first;
+  // U vectors from v on; kRows: with the row masks too (and maybe partial).
+  auto vectors = [&](auto unroll, auto with_rows, int v) {
+    constexpr int kU = decltype(unroll)::value;
+    constexpr bool kRows = decltype(with_rows)::value;
+    const float* at = in + v * kLanes;
+    __m512 acc[kU];
+    for (int u = 0; u < kU; ++u) acc[u] = start;
+#pragma GCC unroll 7
+    for (int kh = 0; kh < K; ++kh) {
+#pragma GCC unroll 7
+      for (int kw = 0; kw < K; ++kw) {
+#pragma GCC unroll 4
+        for (int u = 0; u < kU; ++u) {
+          const __mmask16 mask = kRows ? plan.columns[v + u][kw] & plan.rows[v + u][kh] : plan.columns[v + u][kw];
+          const __m512 x = _mm512_maskz_loadu_ps(mask, at + u * kLanes + plan.offset[kh * K + kw]);
+          acc[u] = _mm512_add_ps(acc[u], _mm512_mul_ps(w[kh * K + kw], x));
+        }
+      }
+    }
+    for (int u = 0; u < kU; ++u) {
+      const std::ptrdiff_t p = static_cast<std::ptrdiff_t>(v + u) * kLanes;
+      if (kRows) {
+        const std::ptrdiff_t left = plan.count - p;
+        const __mmask16 valid = left >= kLanes ? 0xFFFF : static_cast<__mmask16>((1u << left) - 1);
+        _mm512_mask_storeu_ps(out + p, valid,
+                              finish<A, kResidual>(acc[u], kResidual ? residual + p : nullptr, valid, f));
+      } else {
+        _mm512_storeu_ps(out + p, finish<A, kResidual>(acc[u], kResidual ? residual + p : nullptr, 0xFFFF, f));
+      }
+    }
+  };
+  using One = std::integral_constant<int, 1>;
+  using Rows = std::true_type;
+  using NoRows = std::false_type;
+  constexpr int U = kUnroll<K>;
+  for (int v = 0; v < plan.inner_begin; ++v) vectors(One{}, Rows{}, v);
+  int v = plan.inner_begin;
+  for (; v + U <= plan.inner_end; v += U) vectors(std::integral_constant<int, U>{}, NoRows{}, v);
+  for (; v < plan.inner_end; ++v) vectors(One{}, NoRows{}, v);
+  for (v = plan.inner_end; v < plan.vectors; ++v) vectors(One{}, Rows{}, v);
+}
+
+// Stride 2 with output rows of at most 8: two rows per vector, row oh in
+// lanes 0-7 and row oh + 1 in lanes 8-15. Each kernel row loads 16 inputs
+// from each of the two input rows (they are 2 apart) and vpermt2ps takes
+// the even or odd columns of both at once. Half the vectors of one row each.
+template <int K, Act A, bool kResidual>
+void pair_plane(const Job& job, const float* in, const __m512* w, __m512 start, const float* residual, float* out,
+                const Finish& f) {
+  constexpr int kPairs = (K + 1) / 2;
+  const int height = job.height, width = job.width, out_w = job.out_w;
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  const std::ptrdiff_t base = -static_cast<std::ptrdiff_t>(job.pad_w);
+  // The 16 columns each pair of taps loads, from base + 2t.
+  const std::uint64_t columns = columns_inside(base, width);
+  const __mmask16 low = static_cast<__mmask16>((1u << out_w) - 1);
+  for (int oh = job.row_begin; oh < job.row_end; oh += 2) {
+    const bool second = oh + 1 < job.row_end;
+    __m512 acc = start;
+#pragma GCC unroll 7
+    for (int kh = 0; kh < K; ++kh) {
+      const int ih = oh * 2 - job.pad_h + kh;  // row oh + 1 reads ih + 2
+      const bool inside0 = ih >= 0 && ih < height;
+      const bool inside1 = second && ih + 2 >= 0 && ih + 2 < height;
+      const float* row0 = in + static_cast<std::ptrdiff_t>(inside0 ? ih : 0) * width + (inside0 ? base : 0);
+      const float* row1 = in + static_cast<std::ptrdiff_t>(inside1 ? ih + 2 : 0) * width + (inside1 ? base : 0);
+#pragma GCC unroll 4
+      for (int t = 0; t < kPairs; ++t) {
+        const __mmask16 cols = lanes(columns, 2 * t);
+        const __m512 a = _mm512_maskz_loadu_ps(inside0 ? cols : 0, row0 + 2 * t);
+        const __m512 b = _mm512_maskz_loadu_ps(inside1 ? cols : 0, row1 + 2 * t);
+        acc = _mm512_add_ps(acc, _mm512_mul_ps(w[kh * K + 2 * t], _mm512_permutex2var_ps(a, even, b)));
+        if (2 * t + 1 < K) {
+          acc = _mm512_add_ps(acc, _mm512_mul_ps(w[kh * K + 2 * t + 1], _mm512_permutex2var_ps(a, odd, b)));
+        }
+      }
+    }
+    // Row oh + 1's outputs sit 8 lanes on: its pointers go 8 floats back.
+    float* out0 = out + static_cast<std::size_t>(oh) * out_w;
+    const __mmask16 high = second ? static_cast<__mmask16>(low << 8) : 0;
+    if constexpr (kResidual) {
+      const float* residual0 = residual + static_cast<std::size_t>(oh) * out_w;
+      const __m512 r = _mm512_mask_loadu_ps(_mm512_maskz_loadu_ps(low, residual0), high, residual0 + out_w - 8);
+      acc = _mm512_add_ps(acc, r);
+    }
+    acc = finish<A, false>(acc, nullptr, 0, f);
+    _mm512_mask_storeu_ps(out0, low, acc);
+    _mm512_mask_storeu_ps(out0 + out_w - 8, high, acc);
+  }
+}
+
+template <int K, int S, Act A, bool kResidual>
+void run(const Job& job) {
+  constexpr int kTaps = K * K;
+  const std::size_t in_plane = static_cast<std::size_t>(job.height) * job.width;
+  const std::size_t out_plane = static_cast<std::size_t>(job.out_h) * job.out_w;
+  const Finish f{_mm512_set1_ps(job.slope), _mm512_set1_ps(job.lo), _mm512_set1_ps(job.hi)};
+  FlatPlan<K> flat;
+  const bool use_flat = S == 1 && job.out_w == job.width && job.width < kFlatMaxWidth && flat.make(job);
+  const bool use_pairs = S == 2 && job.out_w <= kLanes / 2;
+  RowPlan<K, S> rows;
+  if (!use_flat && !use_pairs) rows.make(job);
+  for (int o = job.first; o < job.last; ++o) {
+    __m512 w[kTaps];
+    for (int i = 0; i < kTaps; ++i) w[i] = _mm512_set1_ps(job.weights[static_cast<std::size_t>(o) * kTaps + i]);
+    const __m512 start = _mm512_set1_ps(job.bias ? job.bias[o] : 0.0f);
+    const float* in = job.input + static_cast<std::size_t>(o / job.multiplier) * in_plane;
+    const float* residual = kResidual ? job.residual + o * out_plane : nullptr;
+    float* out = job.output + o * out_plane;
+    if (use_flat) {
+      flat_plane<K, A, kResidual>(flat, in, w, start, residual, out, f);
+    } else if (use_pairs) {
+      pair_plane<K, A, kResidual>(job, in, w, start, residual, out, f);
+    } else {
+      plane<K, S, A, kResidual>(job, rows, in, w, start, residual, out, f);
+    }
+  }
+}
+
+template <int K, int S>
+void dispatch(const Job& job) {
+  const bool residual = job.residual != nullptr;
+  switch (job.act) {
+    case Act::kNone:
+      return residual ? run<K, S, Act::kNone, true>(job) : run<K, S, Act::kNone, false>(job);
+    case Act::kReLU:
+      return residual ? run<K, S, Act::kReLU, true>(job) : run<K, S, Act::kReLU, false>(job);
+    case Act::kClip:
+      return residual ? run<K, S, Act::kClip, true>(job) : run<K, S, Act::kClip, false>(job);
+  }
+}
+
+}  // namespace
+
+Kernel avx512_kernel(int k, int s) {
+  switch (k * 10 + s) {
+    case 31:
+      return dispatch<3, 1>;
+    case 32:
+      return dispatch<3, 2>;
+    case 51:
+      return dispatch<5, 1>;
+    case 52:
+      return dispatch<5, 2>;
+    case 71:
+      return dispatch<7, 1>;
+    case 72:
+      return dispatch<7, 2>;
+  }
+  return nullptr;
+}
+
+}  // namespace predictor::cpu::depthwise
+
+#else
+
+namespace predictor::cpu::depthwise {
+Kernel avx512_kernel(int, int) { return nullptr; }
+}  // namespace predictor::cpu::depthwise
+
+#endif

@@ -1,0 +1,294 @@
+// The Winograd driver: the weight transform, the blocking of the tiles, and
+// the forward's two phases per block over the thread pool (see winograd.h).
+#include "kernels/cpu/winograd.h"
+
+#include <algorithm>
+#include <cstdint>
+
+#include "kernels/cpu/sgemm/kernel.h"
+#include "kernels/cpu/thread_pool.h"
+#include "kernels/cpu/winograd/kernel.h"
+
+namespace predictor::cpu {
+
+namespace {
+
+using winograd::kInTile;
+using winograd::kOutTile;
+using winograd::kPositions;
+
+// V's and M's rows are padded to a multiple of this many tiles (the widest
+// microkernel vector).
+constexpr int kTileAlign = 16;
+// The widest microkernel panel (AVX-512's 48 columns): V is allocated in
+// whole panels of it beyond one.
+constexpr int kWidestPanel = 48;
+// Blocks of at least one such panel of tiles (each block streams all of U,
+// 36 x K x C floats, from memory: fewer tiles per block, more traffic;
+// 16-tile blocks measured up to 1.6x slower on 256-512 channels), and more
+// while V and M together stay within this many floats (4 MiB, an L3 share).
+constexpr int kMinBlock = kWidestPanel;
+constexpr std::size_t kBlockBudget = std::size_t{1} << 20;
+// The products of a task cover about this many output channels: their M
+// rows (36 x 32 x the block's tiles) stay in L2 until the task's output
+// transform reads them.
+constexpr int kChannelsPerTask = 32;
+// The microkernel takes the input channels in blocks of at most this many
+// (its left panel, mr x 512 floats, stays in L1).
+constexpr int kMaxKc = 512;
+
+const sgemm::KernelSet& gemm_set(Isa isa) {
+  const sgemm::KernelSet* set = nullptr;
+  switch (isa) {
+    case Isa::kAvx512:
+      set = sgemm::avx512_kernel_set();
+      break;
+    case Isa::kAvx2:
+      set = sgemm::avx2_kernel_set();
+      break;
+    case Isa::kPortable:
+      break;
+  }
+  return set ? *set : *sgemm::portable_kernel_set();
+}
+
+const winograd::TransformSet& transform_set(Isa isa) {
+  const winograd::TransformSet* set = nullptr;
+  switch (isa) {
+    case Isa::kAvx512:
+      set = winograd::avx512_transform_set();
+      break;
+    case Isa::kAvx2:
+      set = winograd::avx2_transform_set();
+      break;
+    case Isa::kPortable:
+      break;
+  }
+  return set ? *set : *winograd::portable_transform_set();
+}
+
+int ceil_div(int a, int b) { return (a + b - 1) / b; }
+
+winograd::Tiling tiling_of(const ConvGeometry& g) {
+  const PatchGeometry& p = g.patches;
+  winograd::Tiling t;
+  t.in_channels = g.in_channels;
+  t.out_channels = g.out_channels;
+  t.in_h = p.image[0];
+  t.in_w = p.image[1];
+  t.out_h = p.grid[0];
+  t.out_w = p.grid[1];
+  t.pad_h = p.pad[0];
+  t.pad_w = p.pad[1];
+  t.tiles_y = ceil_div(t.out_h, kOutTile);
+  t.tiles_x = ceil_div(t.out_w, kOutTile);
+  return t;
+}
+
+int round_up(int a, int b) { return ceil_div(a, b) * b; }
+
+// V's columns for a block (whole panels of every instruction set: panel_width).
+int v_columns(int tiles_per_block) {
+  return tiles_per_block <= kWidestPanel ? round_up(tiles_per_block, kTileAlign)
+                                         : round_up(tiles_per_block, kWidestPanel);
+}
+
+// The columns of V's panels: the microkernel's, or fewer for a small block.
+int panel_width(const sgemm::KernelSet& ks, int tiles_per_block) {
+  return std::min(ks.nr, round_up(tiles_per_block, kTileAlign));
+}
+
+// M's row stride.
+int m_columns(int tiles_per_block) { return round_up(tiles_per_block, kTileAlign); }
+
+// Floats from one of the 36 matrices of V (or M) to the next: `floats`
+// plus a cache line. The transforms touch all 36 at once; sizes that are
+// multiples of 4 KiB (64 channels x 48 tiles) would put them all in one set
+// of the L1 cache (the input transform ran 1.7x slower so on Zen 4).
+std::ptrdiff_t position_stride(std::size_t floats) { return static_cast<std::ptrdiff_t>(floats) + kTileAlign; }
+
+// body(begin, end) for `parts` even ranges of [0, n): on the pool when
+// there are several.
+template <class Body>
+void split_range(ThreadPool* pool, int n, int parts, const Body& body) {
+  if (parts <= 1) {
+    body(0, n);
+    return;
+  }
+  parallel_for(pool, parts, [&](int i) {
+    const int begin = static_cast<int>(static_cast<std::int64_t>(n) * i / parts);
+    const int end = static_cast<int>(static_cast<std::int64_t>(n) * (i + 1) / parts);
+    body(begin, end);
+  });
+}
+
+winograd::Finish finish_of(const Epilogue& e) {
+  winograd::Finish f;
+  f.bias = e.bias;
+  f.residual = e.residual;
+  switch (e.activation.kind) {
+    case Activation::Kind::kNone:
+      break;
+    case Activation::Kind::kReLU:
+      f.act = sgemm::Act::kReLU;
+      f.slope = e.activation.negative_slope;
+      break;
+    case Activation::Kind::kClip:
+      f.act = sgemm::Act::kClip;
+      f.lo = e.activation.min;
+      f.hi = e.activation.max;
+      break;
+  }
+  return f;
+}
+
+}  // namespace
+
+bool winograd_applies(int num_axes, const int* kernel, const int* stride, const int* dilation, int group) {
+  if (num_axes != 2 || group != 1) return false;
+  for (int a = 0; a < 2; ++a) {
+    if (kernel[a] != 3 || stride[a] != 1 || dilation[a] != 1) return false;
+  }
+  return true;
+}
+
+bool winograd_applies(const ConvGeometry& g) {
+  const PatchGeometry& p = g.patches;
+  return !g.force_nd && g.in_channels > 0 && g.out_channels > 0 &&
+         winograd_applies(p.num_axes, p.kernel, p.stride, p.dilation, g.group);
+}
+
+std::size_t winograd_weights_floats(Isa isa, int out_channels, int in_channels) {
+  const int mr = gemm_set(isa).mr;
+  return static_cast<std::size_t>(kPositions) * ceil_div(out_channels, mr) * mr * in_channels;
+}
+
+void winograd_transform_weights(Isa isa, int out_channels, int in_channels, const float* weights,
+                                float* transformed) {
+  // G times one line of three weights: G = | 1/4     0    0 |
+  //                                        | -1/6 -1/6 -1/6 |
+  //                                        | -1/6  1/6 -1/6 |
+  //                                        | 1/24 1/12  1/6 |
+  //                                        | 1/24 -1/12 1/6 |
+  //                                        |   0     0    1 |
+  auto line = [](double g0, double g1, double g2, double* u) {
+    const double even = g0 + g2, high = g0 / 24 + g2 / 6;
+    u[0] = g0 / 4;
+    u[1] = -(even + g1) / 6;
+    u[2] = -(even - g1) / 6;
+    u[3] = high + g1 / 12;
+    u[4] = high - g1 / 12;
+    u[5] = g2;
+  };
+  const int mr = gemm_set(isa).mr;
+  const int panels = ceil_div(out_channels, mr);
+  // U[xi] of output k, input c at ((xi * panels + k / mr) * in_channels + c) * mr + k % mr: mr-row panels.
+  auto at = [&](int xi, int k, int c) {
+    return ((static_cast<std::size_t>(xi) * panels + k / mr) * in_channels + c) * mr + k % mr;
+  };
+  // In the order of the output (a panel's rows for one input channel after
+  // the other): each of the 36 matrices is written sequentially (output
+  // channels outermost, 1.3x slower: ~40 ms for 512 x 512 channels).
+  for (int panel = 0; panel < panels; ++panel) {
+    for (int c = 0; c < in_channels; ++c) {
+      for (int k = panel * mr; k < (panel + 1) * mr; ++k) {
+        if (k >= out_channels) {  // the last panel's rows beyond the output channels
+          for (int xi = 0; xi < kPositions; ++xi) transformed[at(xi, k, c)] = 0.0f;
+          continue;
+        }
+        const float* g = weights + (static_cast<std::size_t>(k) * in_channels + c) * 9;
+        double columns[3][kInTile];  // G g, column by column
+        for (int x = 0; x < 3; ++x) line(g[x], g[3 + x], g[6 + x], columns[x]);
+        for (int i = 0; i < kInTile; ++i) {
+          double row[kInTile];  // row i of G g G^T
+          line(columns[0][i], columns[1][i], columns[2][i], row);
+          for (int j = 0; j < kInTile; ++j) transformed[at(i * kInTile + j, k, c)] = static_cast<float>(row[j]);
+        }
+      }
+    }
+  }
+}
+
+int winograd_tiles_per_block(const ConvGeometry& g, int batch) {
+  const winograd::Tiling t = tiling_of(g);
+  const std::int64_t total = static_cast<std::int64_t>(batch) * t.tiles_y * t.tiles_x;
+  if (total <= 0) return 1;
+  const std::size_t per_tile = static_cast<std::size_t>(kPositions) * (g.in_channels + g.out_channels);
+  const std::int64_t fit = std::max<std::int64_t>(kMinBlock, kBlockBudget / per_tile / kTileAlign * kTileAlign);
+  if (total <= fit) return static_cast<int>(total);
+  // Even blocks: a last block of a few tiles would read all of U for them
+  // (196 tiles in blocks of 48 leave one of 4).
+  const std::int64_t blocks = (total + fit - 1) / fit;
+  return static_cast<int>((total + blocks - 1) / blocks);
+}
+
+std::size_t winograd_scratch_floats(const ConvGeometry& g, int tiles_per_block) {
+  return static_cast<std::size_t>(kPositions) *
+         (position_stride(static_cast<std::size_t>(v_columns(tiles_per_block)) * g.in_channels) +
+          position_stride(static_cast<std::size_t>(m_columns(tiles_per_block)) * g.out_channels));
+}
+
+void winograd_forward(Isa isa, const ConvGeometry& g, int tiles_per_block, int batch, const float* input,
+                      const float* transformed, const Epilogue& epilogue, float* output, float* scratch,
+                      ThreadPool* pool) {
+  const sgemm::KernelSet& ks = gemm_set(isa);
+  const winograd::TransformSet& ts = transform_set(isa);
+  const winograd::Tiling tiling = tiling_of(g);
+  const winograd::Finish finish = finish_of(epilogue);
+  const int in_channels = g.in_channels, out_channels = g.out_channels;
+  const int total = batch * tiling.tiles_y * tiling.tiles_x;
+  // A block larger than all the tiles would only spread V's panels.
+  tiles_per_block = std::max(1, std::min(tiles_per_block, total));
+  winograd::VLayout v;
+  v.v = scratch;
+  v.panel = panel_width(ks, tiles_per_block);
+  v.panel_stride = static_cast<std::ptrdiff_t>(in_channels) * v.panel;
+  v.position = position_stride(static_cast<std::size_t>(in_channels) * v_columns(tiles_per_block));
+  const std::ptrdiff_t ldm = m_columns(tiles_per_block);
+  const std::ptrdiff_t m_position = position_stride(static_cast<std::size_t>(out_channels) * ldm);
+  float* m = scratch + kPositions * v.position;
+  const int panels = ceil_div(out_channels, ks.mr);
+  const int kc_blocks = ceil_div(in_channels, kMaxKc);
+  const int threads = pool_threads(pool);
+  // Tasks of about kChannelsPerTask output channels, as many as a multiple
+  // of the threads (when there are enough panels) so that they share evenly.
+  const int panels_per_task = std::max(1, kChannelsPerTask / ks.mr);
+  int product_tasks = ceil_div(panels, panels_per_task);
+  if (threads > 1) product_tasks = std::min(panels, ceil_div(product_tasks, threads) * threads);
+  const int input_tasks = std::min(threads, in_channels);
+
+  for (int first = 0; first < total; first += tiles_per_block) {
+    const int tiles = std::min(tiles_per_block, total - first);
+    split_range(pool, in_channels, input_tasks,
+                [&](int begin, int end) { ts.input(tiling, input, first, tiles, begin, end, v); });
+    parallel_for(pool, product_tasks, [&](int task) {
+      const int panel_begin = static_cast<int>(static_cast<std::int64_t>(panels) * task / product_tasks);
+      const int panel_end = static_cast<int>(static_cast<std::int64_t>(panels) * (task + 1) / product_tasks);
+      sgemm::Tile tile;
+      tile.ldc = ldm;
+      tile.ldb = v.panel;
+      for (int xi = 0; xi < kPositions; ++xi) {
+        for (int panel = panel_begin; panel < panel_end; ++panel) {
+          const float* a = transformed + (static_cast<std::ptrdiff_t>(xi) * panels + panel) * in_channels * ks.mr;
+          tile.rows = std::min(ks.mr, out_channels - panel * ks.mr);
+          for (int kb = 0; kb < kc_blocks; ++kb) {
+            const int c_begin = in_channels * kb / kc_blocks, c_end = in_channels * (kb + 1) / kc_blocks;
+            tile.beta = kb == 0 ? 0.0f : 1.0f;
+            // Each of V's panels in turn, the left panel (mr x kc of U) staying in L1.
+            for (int col = 0; col < tiles; col += v.panel) {
+              tile.c = m + xi * m_position + static_cast<std::ptrdiff_t>(panel) * ks.mr * ldm + col;
+              tile.cols = std::min(v.panel, tiles - col);
+              const float* b = v.v + xi * v.position + (col / v.panel) * v.panel_stride +
+                               static_cast<std::ptrdiff_t>(c_begin) * v.panel;
+              ks.kernel(c_end - c_begin, a + static_cast<std::ptrdiff_t>(c_begin) * ks.mr, b, tile);
+            }
+          }
+        }
+      }
+      ts.output(tiling, m, ldm, m_position, first, tiles, panel_begin * ks.mr,
+                std::min(out_channels, panel_end * ks.mr), finish, output);
+    });
+  }
+}
+
+}  // namespace predictor::cpu

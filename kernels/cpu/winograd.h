@@ -1,0 +1,66 @@
+#pragma once
+// Winograd convolution F(4x4, 3x3) for 3x3, stride-1, undilated, ungrouped
+// 2-D convolutions (VGG, the ResNet bottlenecks' middle layers, GoogLeNet,
+// SqueezeNet's expand3x3, DenseNet): 36 multiplications per 4x4 outputs and
+// channel pair instead of 144.
+//
+// The weights are transformed once (U = G g G^T for each output/input
+// channel pair, by winograd_transform_weights, which a model does at load),
+// laid out as the left operand of the instruction set's SGEMM microkernel.
+// A forward then takes the tiles of all the images a block at a time:
+//   1. the input transform V = B^T d B of each tile and input channel
+//      (split over the input channels);
+//   2. for each of the 36 positions of a transformed tile, the product
+//      M = U (out x in channels) x V (in channels x the block's tiles), by the
+//      SGEMM microkernels reading both operands in place, then the output
+//      transform Y = A^T M A of those channels' tiles with the epilogue
+//      (bias, residual, activation) applied in registers, writing only the
+//      outputs inside the image (split over blocks of output channels).
+// Every element is computed by the same instructions in the same order for
+// any thread count (the splits never cut a sum), so results are bit for bit
+// the same for 1 to N threads. The arithmetic differs from im2col's: the
+// transforms add rounding; against a double-precision direct convolution
+// the error stays within a few times im2col's (tests/kernels/test_winograd.cpp
+// states the bound).
+
+#include <cstddef>
+
+#include "kernels/cpu/convolution.h"
+#include "kernels/cpu/cpu_features.h"
+#include "kernels/cpu/epilogue.h"
+
+namespace predictor::cpu {
+
+class ThreadPool;
+
+// Whether F(4x4, 3x3) computes this convolution: 2-D (not force_nd), a 3x3
+// window, stride 1, dilation 1, one group. Any zero padding.
+bool winograd_applies(const ConvGeometry& g);
+// The same from the parameters alone (what a layer knows before its input
+// shape): kernel, stride and dilation per spatial axis, the group count.
+bool winograd_applies(int num_axes, const int* kernel, const int* stride, const int* dilation, int group);
+
+// The transformed weights for `isa`'s microkernel: floats, and the transform
+// of `weights` (out_channels x in_channels x 3 x 3, Caffe's layout) into
+// `transformed` (that many floats), computed in double and rounded once.
+std::size_t winograd_weights_floats(Isa isa, int out_channels, int in_channels);
+void winograd_transform_weights(Isa isa, int out_channels, int in_channels, const float* weights,
+                                float* transformed);
+
+// The tiles a forward takes at a time for `batch` images of this geometry
+// (bounds the scratch), and the scratch floats of a forward with that block.
+int winograd_tiles_per_block(const ConvGeometry& g, int batch);
+std::size_t winograd_scratch_floats(const ConvGeometry& g, int tiles_per_block);
+
+// convolution_forward's contract (output = input convolved with the weights
+// whose transform is `transformed`, then the epilogue: bias, residual,
+// activation), for a geometry where winograd_applies and whose tiles
+// (batch x ceil(H/4) x ceil(W/4)) fit an int, with `transformed` made for
+// the same `isa` (supported by the CPU; one this build lacks runs the
+// portable transforms and microkernel). scratch holds
+// winograd_scratch_floats(g, tiles_per_block) floats.
+void winograd_forward(Isa isa, const ConvGeometry& g, int tiles_per_block, int batch, const float* input,
+                      const float* transformed, const Epilogue& epilogue, float* output, float* scratch,
+                      ThreadPool* pool = nullptr);
+
+}  // namespace predictor::cpu
