@@ -153,6 +153,7 @@ const GemmShape kShapes[] = {
     {"mobilenet_v1", "pw2_1x1", 128, 64, 3136},
     {"mobilenet_v1", "pw6_1x1", 512, 256, 196},
     {"mobilenet_v1", "pw13_1x1", 1024, 1024, 49},
+    {"mobilenet_v2", "expand_1x1_16", 96, 16, 12544},
     {"mobilenet_v2", "expand_1x1_24", 144, 24, 3136},
     {"mobilenet_v2", "project_1x1_144", 24, 144, 3136},
     {"mobilenet_v2", "expand_1x1_32", 192, 32, 784},
@@ -192,8 +193,9 @@ void Ours(benchmark::State& state, GemmShape s, Isa isa, int threads, bool packe
   Operands op(s);
   std::unique_ptr<cpu::ThreadPool> pool = threads > 1 ? std::make_unique<cpu::ThreadPool>(threads) : nullptr;
   std::vector<float> panels(packed ? cpu::sgemm::packed_floats(isa, cpu::sgemm::Operand::kA, s.m, s.k) : 0);
-  const cpu::sgemm::PackedMatrix a =
-      cpu::sgemm::pack(isa, cpu::sgemm::Operand::kA, false, s.m, s.k, op.a.data(), s.k, panels.data());
+  // Packed beforehand (as a layer's weights are) for the packed variants only.
+  cpu::sgemm::PackedMatrix a;
+  if (packed) a = cpu::sgemm::pack(isa, cpu::sgemm::Operand::kA, false, s.m, s.k, op.a.data(), s.k, panels.data());
   for (auto _ : state) {
     if (packed) {
       cpu::sgemm::sgemm_packed_a(a, false, s.n, 1.0f, op.b.data(), s.n, 0.0f, op.c.data(), s.n, nullptr, pool.get(),

@@ -11,7 +11,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   protobuf-compiler libprotobuf-dev
   libgoogle-glog-dev libgflags-dev
-  libopenblas-dev
+  libopenblas-dev  # the baseline bench_sgemm and bench_gemv measure against (not linked by the library)
   libgtest-dev libgmock-dev libbenchmark-dev
   libjpeg-dev libpng-dev
 )

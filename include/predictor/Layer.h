@@ -19,6 +19,7 @@
 
 #include "predictor/Export.h"
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <random>
 #include <string>
@@ -117,19 +118,18 @@ class PREDICTOR_API Layer {
   const std::vector<std::shared_ptr<const Blob>>& weights() const { return weights_; }
 
   // Forms of the weights prepared for this layer's CPU kernels (a Winograd
-  // transform, GEMM panels packed for the microkernel in use): derived from
-  // the bound weights, the layer's parameters and the CPU's instruction set,
-  // never from input shapes, once per model by the first replica that runs
-  // the layer on the CPU (Model::cpu_kernel_weights), then bound read-only to
-  // every replica like the weights themselves. Entries may be null (a form
-  // that does not apply). Default: none.
-  virtual std::vector<std::shared_ptr<const Blob>> derive_cpu_kernel_weights() const { return {}; }
-  void set_cpu_kernel_weights(std::vector<std::shared_ptr<const Blob>> weights) {
-    cpu_kernel_weights_ = std::move(weights);
-  }
-  // Empty when none were derived (a net built without a model, or a layer
-  // bound before the derivation): kernels then read weights() directly.
-  const std::vector<std::shared_ptr<const Blob>>& cpu_kernel_weights() const { return cpu_kernel_weights_; }
+  // transform, GEMM panels packed for the microkernel in use), numbered by
+  // the layer: derived from the bound weights, the layer's parameters and
+  // the CPU's instruction set, never from input shapes. A form is derived
+  // only when prepare_cpu plans a kernel that reads it, once per model
+  // (Model::cpu_kernel_weight), then shared read-only by every replica like
+  // the weights themselves. Null where the form does not apply. Default: none.
+  virtual std::shared_ptr<const Blob> derive_cpu_kernel_weight(int form) const;
+  // Where cpu_kernel_weight gets its forms (the Net binds its model's
+  // shared cache). Without one (a net built without a model) there are none,
+  // and the kernels read weights() directly.
+  using CpuKernelWeightSource = std::function<std::shared_ptr<const Blob>(const Layer& layer, int form)>;
+  void set_cpu_kernel_weight_source(CpuKernelWeightSource source) { cpu_kernel_weight_source_ = std::move(source); }
 
   // Shapes the tops from the bottoms and validates everything that depends
   // on shapes (backend-neutral: no kernel planning here). Throws
@@ -180,11 +180,15 @@ class PREDICTOR_API Layer {
   // Weight i on the device (read-only, shared between replicas); fails
   // naming the layer when no device weights are bound.
   const float* gpu_weight_data(int i) const;
+  // Form `form` of the weights for a CPU kernel (derive_cpu_kernel_weight),
+  // from the bound source; null without one or where the form does not
+  // apply. Called from prepare_cpu (a first call may derive the form).
+  std::shared_ptr<const Blob> cpu_kernel_weight(int form) const;
 
  private:
   std::unique_ptr<caffe::LayerParameter> param_;
   std::vector<std::shared_ptr<const Blob>> weights_;
-  std::vector<std::shared_ptr<const Blob>> cpu_kernel_weights_;
+  CpuKernelWeightSource cpu_kernel_weight_source_;
   std::vector<const float*> gpu_weights_;
 };
 

@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "predictor/Blob.h"
@@ -78,11 +79,13 @@ class PREDICTOR_API Model {
   // Bytes of weights held on `device` (0 before the upload).
   std::size_t device_weight_bytes(int device) const;
 
-  // Layer i's kernel-ready CPU weights (Layer::derive_cpu_kernel_weights):
-  // derived by `layer` (a replica's layer i, its weights bound) on the first
-  // call for i, under the model's lock, then the same blobs for every caller
-  // for the model's lifetime. Throws what the derivation throws.
-  const std::vector<std::shared_ptr<const Blob>>& cpu_kernel_weights(int layer_index, const Layer& layer) const;
+  // Form `form` of layer i's kernel-ready CPU weights
+  // (Layer::derive_cpu_kernel_weight): derived by `layer` (a replica's layer
+  // i, its weights bound) on the first call for (i, form), under the model's
+  // lock, then the same blob (or null) for every caller for the model's
+  // lifetime. Throws what the derivation throws (out of memory as an
+  // OutOfMemoryError naming the layer); the next call then tries again.
+  std::shared_ptr<const Blob> cpu_kernel_weight(int layer_index, const Layer& layer, int form) const;
   // Bytes of the kernel-ready CPU weights derived so far.
   std::size_t cpu_kernel_weight_bytes() const;
 
@@ -98,8 +101,8 @@ class PREDICTOR_API Model {
   mutable std::mutex device_weights_mutex_;
   mutable std::map<int, std::shared_ptr<const DeviceWeights>> device_weights_;
   mutable std::mutex cpu_kernel_weights_mutex_;
-  // Per layer; present once derived (possibly empty).
-  mutable std::map<int, std::vector<std::shared_ptr<const Blob>>> cpu_kernel_weights_;
+  // Per (layer, form); present once derived (possibly null).
+  mutable std::map<std::pair<int, int>, std::shared_ptr<const Blob>> cpu_kernel_weights_;
 
   friend class ModelBuilder;
 };

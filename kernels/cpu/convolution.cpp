@@ -116,15 +116,17 @@ void im2col_convolution(const ConvGeometry& g, int block_rows, const float* inpu
 }
 
 // Where Winograd beats im2col (a winograd_applies geometry), measured with
-// bench_winograd on one Zen 4 core (AVX-512, batch 1 unless said): 2-3.3x
-// faster from 16 input channels and 8 output channels up (VGG-16's conv1_2
-// 54 -> 17 ms, conv3_2 45 -> 14.5, conv5_1 14 -> 6.3; ResNet res2-res4
-// 2.2-2.3x; SqueezeNet fire2, 16 -> 64 channels, 0.69 -> 0.43), even with 4
-// to 8 input channels, slower with 3 (VGG-16's conv1_1: 3.8 -> 4.3 ms). On
-// few tiles the products are thin and each block reads all of the
-// transformed weights, 4x the weights: 7x7 maps (4 tiles an image) lose at
-// batch 1 (ResNet res5 3.4 -> 6.6 ms, GoogLeNet 5b 0.88 -> 1.28), break even
-// at batch 2 (8 tiles) and win at 4 (res5 14.7 -> 7.7).
+// bench_winograd on one Zen 4 core (AVX-512; batch 1 unless said; CPU time,
+// medians of 3): 2-3.4x faster on the zoo's layers of 16 channels and more
+// (VGG-16's conv1_2 64.1 -> 20.0 ms, conv3_2 47.7 -> 18.2, conv4_2 59.4 ->
+// 18.8, conv5_1 16.8 -> 6.2; ResNet res2-res4 branch2b 2.9 -> 0.9, 2.9 -> 1.1,
+// 3.2 -> 1.8; SqueezeNet fire2 0.70 -> 0.34), 1.5x with 8 input channels (8 ->
+// 64 at 56x56: 0.37 -> 0.24; 64 -> 8: 2.3x), 1.3x with 4, slower with 3
+// (VGG-16's conv1_1 4.35 -> 5.17). On few tiles the products are thin and each
+// block reads all of the transformed weights, 4x the weights: 7x7 maps (4 tiles
+// an image) lose at batch 1 (ResNet res5 3.7 -> 6.3 ms, GoogLeNet 5b 0.93 ->
+// 1.60), break even at batch 2 (8 tiles: 6.2 -> 6.5, 1.65 -> 1.48) and win at 4
+// (13.1 -> 8.0, 3.3 -> 1.6).
 constexpr std::int64_t kWinogradMinTiles = 12;
 
 bool winograd_pays(const ConvGeometry& g, int batch) {
@@ -137,7 +139,7 @@ bool winograd_pays(const ConvGeometry& g, int batch) {
 
 }  // namespace
 
-bool winograd_channels_pay(int in_channels, int out_channels) { return in_channels >= 16 && out_channels >= 8; }
+bool winograd_channels_pay(int in_channels, int out_channels) { return in_channels >= 8 && out_channels >= 8; }
 
 bool conv_method_applies(const ConvGeometry& g, ConvMethod method) {
   switch (method) {

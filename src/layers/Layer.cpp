@@ -92,6 +92,12 @@ const float* Layer::gpu_weight_data(int i) const {
 
 std::size_t Layer::prepare_cpu(const std::vector<const Blob*>&, const std::vector<Blob*>&) { return 0; }
 
+std::shared_ptr<const Blob> Layer::derive_cpu_kernel_weight(int) const { return nullptr; }
+
+std::shared_ptr<const Blob> Layer::cpu_kernel_weight(int form) const {
+  return cpu_kernel_weight_source_ ? cpu_kernel_weight_source_(*this, form) : nullptr;
+}
+
 std::size_t Layer::prepare_gpu(const std::vector<const Blob*>&, const std::vector<Blob*>&) { return 0; }
 
 void Layer::forward_gpu(const std::vector<const Blob*>&, const std::vector<Blob*>&, const ForwardContext&) {

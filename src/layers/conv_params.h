@@ -61,7 +61,7 @@ class ConvolutionLayerBase : public Layer {
   void reshape_tops(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top);
   const ConvShapes& shapes() const { return shapes_; }
   // The parameters as written (for what depends on them alone, such as
-  // derive_cpu_kernel_weights).
+  // derive_cpu_kernel_weight).
   const ConvParams& params() const { return params_; }
   // forward's guard against missing or mismatched weights; then the bias
   // (null without bias_term).

@@ -32,22 +32,38 @@ class ConvolutionLayer : public ConvolutionLayerBase {
     reshape_tops(bottom, top);
   }
 
-  // The slots of derive_cpu_kernel_weights (null where a form does not apply).
-  enum KernelWeightSlot { kPackedGemmWeights = 0, kWinogradWeights = 1, kNumKernelWeightSlots };
+  // The forms of derive_cpu_kernel_weight.
+  enum KernelWeightForm { kPackedGemmWeights = 0, kWinogradWeights = 1 };
 
-  std::vector<std::shared_ptr<const Blob>> derive_cpu_kernel_weights() const override {
-    std::vector<std::shared_ptr<const Blob>> derived(kNumKernelWeightSlots);
-    derived[kWinogradWeights] = derive_winograd_weights();
-    // The products' panels, unless Winograd takes the layer (they would go unused).
-    if (!derived[kWinogradWeights]) derived[kPackedGemmWeights] = derive_packed_gemm_weights();
-    return derived;
+  std::shared_ptr<const Blob> derive_cpu_kernel_weight(int form) const override {
+    switch (form) {
+      case kPackedGemmWeights:
+        return derive_packed_gemm_weights();
+      case kWinogradWeights:
+        return derive_winograd_weights();
+      default:
+        return nullptr;
+    }
   }
 
-  // Winograd where the plan prefers it and the weights were transformed
-  // (a net built without a model has none: im2col then).
+  // Winograd where the plan prefers it for these shapes and its weights
+  // exist (a net built without a model has none: im2col then); the packed
+  // panels where the plan is a product. Only the forms the plan reads are
+  // derived: a 7x7 map at batch 1 never costs its layer a Winograd form
+  // (4x the weights), nor a Winograd layer the panels.
   std::size_t prepare_cpu(const std::vector<const Blob*>&, const std::vector<Blob*>&) override {
-    plan_ = cpu::plan_convolution(shapes().geometry, shapes().num, winograd_weights() != nullptr);
-    return scratch_floats_to_bytes(cpu::convolution_scratch_floats(shapes().geometry, plan_));
+    const cpu::ConvGeometry& g = shapes().geometry;
+    winograd_weights_ = nullptr;
+    packed_gemm_weights_ = nullptr;
+    plan_ = cpu::plan_convolution(g, shapes().num, /*winograd_weights=*/true);
+    if (plan_.method == cpu::ConvMethod::kWinograd) {
+      winograd_weights_ = fitting_winograd_weights(cpu_kernel_weight(kWinogradWeights));
+      if (!winograd_weights_) plan_ = cpu::plan_convolution(g, shapes().num, /*winograd_weights=*/false);
+    }
+    if (plan_.method == cpu::ConvMethod::kIm2col || plan_.method == cpu::ConvMethod::kPointwise) {
+      packed_gemm_weights_ = fitting_packed_gemm_weights(cpu_kernel_weight(kPackedGemmWeights));
+    }
+    return scratch_floats_to_bytes(cpu::convolution_scratch_floats(g, plan_));
   }
 
   void forward_cpu(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top,
@@ -59,8 +75,8 @@ class ConvolutionLayer : public ConvolutionLayerBase {
       cpu::convolution_forward(shapes().geometry, plan_, shapes().num, bottom[i]->cpu_data(), weight_data(0),
                                epilogue(bias, residual), top[i]->mutable_cpu_data(),
                                static_cast<float*>(context.scratch), context.pool,
-                               plan_.method == cpu::ConvMethod::kWinograd ? winograd_weights() : nullptr,
-                               packed_gemm_weights());
+                               winograd_weights_ ? winograd_weights_->cpu_data() : nullptr,
+                               packed_gemm_weights_ ? packed_gemm_weights_->cpu_data() : nullptr);
     }
   }
 
@@ -226,18 +242,15 @@ class ConvolutionLayer : public ConvolutionLayerBase {
     return {group, (group_out + width - 1) / width, group_rows, width};
   }
 
-  // The derived packed weights when they fit this geometry and the
+  // `derived` when it is the packed weights for this geometry and the
   // instruction set in use; null otherwise (the products pack the weights).
-  const float* packed_gemm_weights() const {
-    const std::vector<std::shared_ptr<const Blob>>& derived = cpu_kernel_weights();
-    if (derived.size() <= kPackedGemmWeights || !derived[kPackedGemmWeights]) return nullptr;
+  std::shared_ptr<const Blob> fitting_packed_gemm_weights(std::shared_ptr<const Blob> derived) const {
+    if (!derived) return nullptr;
     const cpu::ConvGeometry& g = shapes().geometry;
     const int group_rows = static_cast<int>(static_cast<std::size_t>(g.in_channels / g.group) *
                                             cpu::kernel_size(g.patches));
-    if (derived[kPackedGemmWeights]->shape() != packed_gemm_shape(g.group, g.out_channels / g.group, group_rows)) {
-      return nullptr;
-    }
-    return derived[kPackedGemmWeights]->cpu_data();
+    if (derived->shape() != packed_gemm_shape(g.group, g.out_channels / g.group, group_rows)) return nullptr;
+    return derived;
   }
 
   // The Winograd transform of the weights (cpu::winograd_transform_weights
@@ -268,18 +281,15 @@ class ConvolutionLayer : public ConvolutionLayerBase {
     return transformed;
   }
 
-  // The derived Winograd weights when they fit this geometry and the
+  // `derived` when it is the Winograd form for this geometry and the
   // instruction set in use; null otherwise.
-  const float* winograd_weights() const {
-    const std::vector<std::shared_ptr<const Blob>>& derived = cpu_kernel_weights();
-    if (derived.size() <= kWinogradWeights || !derived[kWinogradWeights]) return nullptr;
+  std::shared_ptr<const Blob> fitting_winograd_weights(std::shared_ptr<const Blob> derived) const {
     const cpu::ConvGeometry& g = shapes().geometry;
-    const Blob& transformed = *derived[kWinogradWeights];
-    if (!cpu::winograd_applies(g) ||
-        transformed.count() != cpu::winograd_weights_floats(cpu::detected_isa(), g.out_channels, g.in_channels)) {
+    if (!derived || !cpu::winograd_applies(g) ||
+        derived->count() != cpu::winograd_weights_floats(cpu::detected_isa(), g.out_channels, g.in_channels)) {
       return nullptr;
     }
-    return transformed.cpu_data();
+    return derived;
   }
 
 #if PREDICTOR_HAVE_CUDA
@@ -319,6 +329,8 @@ class ConvolutionLayer : public ConvolutionLayerBase {
   bool gpu_fused_gemm_ = false;
 #endif
   cpu::ConvPlan plan_;
+  // The kernel-ready forms the plan reads (shared with every replica), or null.
+  std::shared_ptr<const Blob> winograd_weights_, packed_gemm_weights_;
 };
 
 }  // namespace

@@ -87,37 +87,50 @@ class InnerProductLayer : public Layer {
     epilogue.activation = activation_;
     // The weights as op(B), also packed beforehand where derived.
     cpu::sgemm::PackedMatrix packed;
-    if (const float* data = packed_weights()) {
+    if (packed_weights_) {
       packed.isa = cpu::detected_isa();
       packed.operand = cpu::sgemm::Operand::kB;
       packed.rows = num_output_;
       packed.k = inputs_;
-      packed.data = data;
+      packed.data = packed_weights_->cpu_data();
     }
     cpu::gemm(false, !transpose_, rows_, num_output_, inputs_, 1.0f, bottom[0]->cpu_data(), inputs_, weight_data(0),
               transpose_ ? num_output_ : inputs_, 0.0f, top[0]->mutable_cpu_data(), num_output_, &epilogue,
               context.pool, nullptr, {nullptr, packed.data ? &packed : nullptr});
   }
 
-  // Slot 0: the weights as the product's op(B) (K x N) packed for the
+  // Form 0: the weights as the product's op(B) (K x N) packed for the
   // instruction set in use (cpu::gemm_pack), panels x K x panel columns (the
   // shape records the panel width). The products of more than one row read
   // them instead of packing the weights at every forward (a batch of 2-8
   // reads the weights once instead of twice: 2x); one row is a
-  // matrix-vector product on the weights as they are.
-  std::vector<std::shared_ptr<const Blob>> derive_cpu_kernel_weights() const override {
-    if (weights().empty() || !weights()[0] || weights()[0]->num_axes() != 2 || weights()[0]->count() == 0) return {};
+  // matrix-vector product on the weights as they are, so a batch-1 net
+  // never derives them (they would double the layer's memory for nothing).
+  std::shared_ptr<const Blob> derive_cpu_kernel_weight(int form) const override {
+    if (form != 0 || weights().empty() || !weights()[0] || weights()[0]->num_axes() != 2 ||
+        weights()[0]->count() == 0) {
+      return nullptr;
+    }
     const Blob& w = *weights()[0];
     const int inputs = w.shape(transpose_ ? 0 : 1);
-    if (w.shape(transpose_ ? 1 : 0) != num_output_) return {};
+    if (w.shape(transpose_ ? 1 : 0) != num_output_) return nullptr;
     const std::vector<int> shape = packed_shape(inputs);
     if (static_cast<double>(shape[0]) * shape[1] * shape[2] > static_cast<double>(std::numeric_limits<int>::max())) {
-      return {};
+      return nullptr;
     }
     auto packed = std::make_shared<Blob>(shape);
     cpu::gemm_pack(cpu::sgemm::Operand::kB, !transpose_, num_output_, inputs, w.cpu_data(),
                    transpose_ ? num_output_ : inputs, packed->mutable_cpu_data());
-    return {packed};
+    return packed;
+  }
+
+  std::size_t prepare_cpu(const std::vector<const Blob*>&, const std::vector<Blob*>&) override {
+    packed_weights_ = nullptr;
+    if (rows_ > 1) {
+      std::shared_ptr<const Blob> derived = cpu_kernel_weight(0);
+      if (derived && derived->shape() == packed_shape(inputs_)) packed_weights_ = std::move(derived);
+    }
+    return 0;
   }
 
 #if PREDICTOR_HAVE_CUDA
@@ -175,14 +188,6 @@ class InnerProductLayer : public Layer {
     return {(num_output_ + width - 1) / width, inputs, width};
   }
 
-  // The derived packed weights when they fit K and the instruction set in
-  // use; null otherwise.
-  const float* packed_weights() const {
-    const std::vector<std::shared_ptr<const Blob>>& derived = cpu_kernel_weights();
-    if (derived.empty() || !derived[0] || derived[0]->shape() != packed_shape(inputs_)) return nullptr;
-    return derived[0]->cpu_data();
-  }
-
   int input_axis(const Blob& bottom) const {
     return canonical_axis(bottom, param().inner_product_param().axis(), "inner_product_param.axis");
   }
@@ -231,6 +236,8 @@ class InnerProductLayer : public Layer {
   bool transpose_ = false;
   int inputs_ = 0;  // K
   int rows_ = 0;    // M
+  // Form 0 when the plan reads it (more than one row), shared with every replica.
+  std::shared_ptr<const Blob> packed_weights_;
   std::vector<std::vector<int>> weight_shapes_;
 };
 

@@ -121,30 +121,27 @@ std::size_t Model::device_weight_bytes(int device) const {
   auto it = device_weights_.find(device);
   return it == device_weights_.end() ? 0 : it->second->bytes();
 }
-const std::vector<std::shared_ptr<const Blob>>& Model::cpu_kernel_weights(int layer_index, const Layer& layer) const {
+std::shared_ptr<const Blob> Model::cpu_kernel_weight(int layer_index, const Layer& layer, int form) const {
   std::lock_guard<std::mutex> lock(cpu_kernel_weights_mutex_);
-  auto it = cpu_kernel_weights_.find(layer_index);
-  if (it == cpu_kernel_weights_.end()) {
-    // Derived before it is inserted: a derivation that throws leaves no
-    // entry, and the next replica tries again.
-    std::vector<std::shared_ptr<const Blob>> derived;
-    try {
-      derived = layer.derive_cpu_kernel_weights();
-    } catch (const std::bad_alloc&) {
-      throw OutOfMemoryError(source_ + ": layer '" + layer.name() + "': out of memory preparing its CPU weights");
-    }
-    it = cpu_kernel_weights_.emplace(layer_index, std::move(derived)).first;
+  const std::pair<int, int> key{layer_index, form};
+  auto it = cpu_kernel_weights_.find(key);
+  if (it != cpu_kernel_weights_.end()) return it->second;
+  // Derived before it is inserted: a derivation that throws leaves no
+  // entry, and the next replica tries again.
+  std::shared_ptr<const Blob> derived;
+  try {
+    derived = layer.derive_cpu_kernel_weight(form);
+  } catch (const std::bad_alloc&) {
+    throw OutOfMemoryError(source_ + ": layer '" + layer.name() + "': out of memory preparing its CPU weights");
   }
-  // std::map's elements never move: the reference stays valid.
-  return it->second;
+  cpu_kernel_weights_.emplace(key, derived);
+  return derived;
 }
 
 std::size_t Model::cpu_kernel_weight_bytes() const {
   std::lock_guard<std::mutex> lock(cpu_kernel_weights_mutex_);
   std::size_t bytes = 0;
-  for (const auto& [index, blobs] : cpu_kernel_weights_) {
-    for (const auto& blob : blobs) bytes += blob ? blob->count() * sizeof(float) : 0;
-  }
+  for (const auto& [key, blob] : cpu_kernel_weights_) bytes += blob ? blob->count() * sizeof(float) : 0;
   return bytes;
 }
 

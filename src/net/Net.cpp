@@ -52,14 +52,13 @@ Net::Net(const caffe::NetParameter& net, std::shared_ptr<const Model> model, con
   }
   if (model_) {
     for (int i = 0; i < num_layers(); ++i) layers_[i]->set_weights(model_->layer_weights(i));
-    try {
-      // Eagerly, like the device weights: the first replica derives each
-      // CPU layer's kernel-ready weights for all of them.
-      for (int i = 0; i < num_layers(); ++i) {
-        if (backends_[i] == Backend::CPU) layers_[i]->set_cpu_kernel_weights(model_->cpu_kernel_weights(i, *layers_[i]));
-      }
-    } catch (const Error& error) {
-      rethrow_with_context(error, source_);
+    // Kernel-ready CPU weights come from the model, derived by the first
+    // replica whose plan reads them and shared by all (the Model outlives
+    // the Net: model_ holds it).
+    for (int i = 0; i < num_layers(); ++i) {
+      layers_[i]->set_cpu_kernel_weight_source([model = model_.get(), i](const Layer& layer, int form) {
+        return model->cpu_kernel_weight(i, layer, form);
+      });
     }
   }
   if (std::find(backends_.begin(), backends_.end(), Backend::CUDA) == backends_.end()) return;

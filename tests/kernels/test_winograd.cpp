@@ -240,17 +240,21 @@ struct Problem {
     return ep;
   }
 
-  // winograd_forward into a NaN-filled output with guard floats after it
-  // (which must stay as they are).
+  // winograd_forward into a NaN-filled output and NaN-filled scratch, each
+  // with guard floats after it (which must stay as they are).
   std::vector<float> run(Isa isa, int tiles_per_block, cpu::ThreadPool* pool) const {
     std::vector<float> transformed(cpu::winograd_weights_floats(isa, s.out_channels, s.in_channels));
     cpu::winograd_transform_weights(isa, s.out_channels, s.in_channels, weights.data(), transformed.data());
-    std::vector<float> scratch(cpu::winograd_scratch_floats(g, tiles_per_block), kNaN);
+    const std::size_t scratch_floats = cpu::winograd_scratch_floats(g, tiles_per_block);
+    std::vector<float> scratch(scratch_floats + kGuard, kNaN);
     std::vector<float> output(expected.size() + kGuard, kNaN);
-    for (int i = 0; i < kGuard; ++i) output[expected.size() + i] = 12345.0f + i;
+    for (int i = 0; i < kGuard; ++i) output[expected.size() + i] = scratch[scratch_floats + i] = 12345.0f + i;
     cpu::winograd_forward(isa, g, tiles_per_block, s.batch, input.data(), transformed.data(), epilogue(),
                           output.data(), scratch.data(), pool);
-    for (int i = 0; i < kGuard; ++i) EXPECT_EQ(output[expected.size() + i], 12345.0f + i) << "guard " << i;
+    for (int i = 0; i < kGuard; ++i) {
+      EXPECT_EQ(output[expected.size() + i], 12345.0f + i) << "output guard " << i;
+      EXPECT_EQ(scratch[scratch_floats + i], 12345.0f + i) << "scratch guard " << i;
+    }
     output.resize(expected.size());
     return output;
   }

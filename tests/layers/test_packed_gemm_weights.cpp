@@ -1,5 +1,5 @@
 // Convolution and InnerProduct with their weights packed once for the SGEMM
-// (derive_cpu_kernel_weights, slot 0): the same bits as the layer reading the
+// (derive_cpu_kernel_weight, form 0): the same bits as the layer reading the
 // weights as they are, for any thread count, and the packed form ignored
 // where it does not fit.
 #include <gtest/gtest.h>
@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,16 +24,20 @@ using testing::layer_param;
 using testing::random_blob;
 using testing::random_weight;
 
-// The layer's top for `bottom`, with the derived kernel weights bound (or
+// The layer's top for `bottom`, with a source of kernel weights that derives
+// them bound (or not), recording in `requested` the forms its plan asked for
 // not), on `threads` compute threads.
 std::vector<float> forward(const std::string& text, const Blob& bottom,
                            const std::vector<std::shared_ptr<const Blob>>& weights, bool derived, int threads,
-                           std::vector<std::shared_ptr<const Blob>>* kernel_weights = nullptr) {
+                           std::map<int, std::shared_ptr<const Blob>>* requested = nullptr) {
   auto layer = LayerRegistry::global().create(layer_param(text));
   layer->set_weights(weights);
   if (derived) {
-    layer->set_cpu_kernel_weights(layer->derive_cpu_kernel_weights());
-    if (kernel_weights) *kernel_weights = layer->cpu_kernel_weights();
+    layer->set_cpu_kernel_weight_source([requested](const Layer& self, int form) {
+      std::shared_ptr<const Blob> blob = self.derive_cpu_kernel_weight(form);
+      if (requested) (*requested)[form] = blob;
+      return blob;
+    });
   }
   Blob top;
   const std::vector<const Blob*> bottoms{&bottom};
@@ -80,13 +85,13 @@ TEST(PackedGemmWeights, ConvolutionSameBitsAsTheWeightsAsTheyAre) {
     const auto bottom = random_blob(c.bottom, seed++);
     const std::vector<std::shared_ptr<const Blob>> weights{random_weight(c.weights, seed++),
                                                            random_weight({c.weights[0]}, seed++)};
-    std::vector<std::shared_ptr<const Blob>> derived;
+    std::map<int, std::shared_ptr<const Blob>> requested;
     const std::vector<float> plain = forward(text, *bottom, weights, false, 1);
     for (int threads : {1, 2, 3}) {
-      EXPECT_TRUE(bitwise_equal(plain, forward(text, *bottom, weights, true, threads, &derived))) << threads;
+      EXPECT_TRUE(bitwise_equal(plain, forward(text, *bottom, weights, true, threads, &requested))) << threads;
     }
-    ASSERT_FALSE(derived.empty());
-    EXPECT_NE(derived[0], nullptr) << "slot 0: the packed weights";
+    ASSERT_EQ(requested.size(), 1u) << "the products' plan reads the packed weights alone";
+    EXPECT_NE(requested[0], nullptr) << "form 0: the packed weights";
   }
 }
 
@@ -95,8 +100,7 @@ TEST(PackedGemmWeights, DepthwiseConvolutionHasNone) {
       R"(name: "dw" type: "Convolution" convolution_param { num_output: 8 kernel_size: 3 group: 8 })";
   auto layer = LayerRegistry::global().create(layer_param(text));
   layer->set_weights({random_weight({8, 1, 3, 3}, 1), random_weight({8}, 2)});
-  const auto derived = layer->derive_cpu_kernel_weights();
-  EXPECT_TRUE(derived.empty() || derived[0] == nullptr);
+  EXPECT_EQ(layer->derive_cpu_kernel_weight(0), nullptr);
 }
 
 TEST(PackedGemmWeights, InnerProductSameBitsAsTheWeightsAsTheyAre) {
@@ -115,24 +119,31 @@ TEST(PackedGemmWeights, InnerProductSameBitsAsTheWeightsAsTheyAre) {
       const std::vector<int> shape = transpose ? std::vector<int>{inputs, outputs} : std::vector<int>{outputs, inputs};
       const std::vector<std::shared_ptr<const Blob>> weights{random_weight(shape, seed++),
                                                              random_weight({outputs}, seed++)};
-      std::vector<std::shared_ptr<const Blob>> derived;
+      std::map<int, std::shared_ptr<const Blob>> requested;
       const std::vector<float> plain = forward(text, *bottom, weights, false, 1);
       for (int threads : {1, 2, 3}) {
-        EXPECT_TRUE(bitwise_equal(plain, forward(text, *bottom, weights, true, threads, &derived))) << threads;
+        EXPECT_TRUE(bitwise_equal(plain, forward(text, *bottom, weights, true, threads, &requested))) << threads;
       }
-      ASSERT_EQ(derived.size(), 1u);
-      EXPECT_NE(derived[0], nullptr);
+      if (batch == 1) {
+        EXPECT_TRUE(requested.empty()) << "a matrix-vector product reads the weights as they are";
+      } else {
+        ASSERT_EQ(requested.size(), 1u);
+        EXPECT_NE(requested[0], nullptr);
+      }
     }
   }
 }
 
-// Runs the layer with kernel weights `kernel` bound (as given).
+// Runs the layer with a source of kernel weights that gives form i as
+// kernel[i].
 std::vector<float> forward_with(const std::string& text, const Blob& bottom,
                                 const std::vector<std::shared_ptr<const Blob>>& weights,
                                 const std::vector<std::shared_ptr<const Blob>>& kernel) {
   auto layer = LayerRegistry::global().create(layer_param(text));
   layer->set_weights(weights);
-  layer->set_cpu_kernel_weights(kernel);
+  layer->set_cpu_kernel_weight_source([kernel](const Layer&, int form) {
+    return form >= 0 && form < static_cast<int>(kernel.size()) ? kernel[form] : nullptr;
+  });
   Blob top;
   layer->reshape({&bottom}, {&top});
   SyncedMemory scratch(layer->prepare_cpu({&bottom}, {&top}));
@@ -163,13 +174,11 @@ TEST(PackedGemmWeights, TheProductsReadThePackedForm) {
     const std::vector<std::shared_ptr<const Blob>> weights{random_weight(c.weights, 4), bias};
     auto layer = LayerRegistry::global().create(layer_param(c.text));
     layer->set_weights(weights);
-    const auto derived = layer->derive_cpu_kernel_weights();
-    ASSERT_FALSE(derived.empty());
-    ASSERT_NE(derived[0], nullptr);
-    auto zeros = std::make_shared<Blob>(derived[0]->shape());
+    const auto derived = layer->derive_cpu_kernel_weight(0);
+    ASSERT_NE(derived, nullptr);
+    auto zeros = std::make_shared<Blob>(derived->shape());
     std::fill_n(zeros->mutable_cpu_data(), zeros->count(), 0.0f);
-    std::vector<std::shared_ptr<const Blob>> kernel = derived;
-    kernel[0] = zeros;
+    const std::vector<std::shared_ptr<const Blob>> kernel{zeros};
     const std::vector<float> out = forward_with(c.text, *bottom, weights, kernel);
     const std::size_t per_output = out.size() / c.bias / static_cast<std::size_t>(c.bottom[0]);
     for (std::size_t i = 0; i < out.size(); ++i) {

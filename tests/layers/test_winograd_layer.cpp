@@ -1,5 +1,5 @@
 // Convolution with its weights transformed once for Winograd F(4x4, 3x3)
-// (derive_cpu_kernel_weights, slot 1): derived for 3x3 stride-1 undilated
+// (derive_cpu_kernel_weight, form 1): derived for 3x3 stride-1 undilated
 // ungrouped 2-D windows with enough channels and for nothing else, used
 // where the plan prefers it (close to the plain double-precision reference
 // of common/conv_reference.h, the same bits for any thread count), and
@@ -30,7 +30,7 @@ using testing::layer_param;
 using testing::random_blob;
 using testing::random_weight;
 
-constexpr int kWinogradSlot = 1;
+constexpr int kWinogradForm = 1;
 
 struct LayerOutput {
   std::vector<float> top;
@@ -43,7 +43,10 @@ LayerOutput forward(const std::string& text, const Blob& bottom, const std::vect
             bool derived, int threads) {
   auto layer = LayerRegistry::global().create(layer_param(text));
   layer->set_weights(weights);
-  if (derived) layer->set_cpu_kernel_weights(layer->derive_cpu_kernel_weights());
+  if (derived) {
+    layer->set_cpu_kernel_weight_source(
+        [](const Layer& self, int form) { return self.derive_cpu_kernel_weight(form); });
+  }
   Blob top;
   const std::vector<const Blob*> bottoms{&bottom};
   const std::vector<Blob*> tops{&top};
@@ -74,8 +77,7 @@ std::string conv_text(const std::string& param) {
 std::shared_ptr<const Blob> winograd_form(const std::string& param, const std::vector<int>& weight_shape) {
   auto layer = LayerRegistry::global().create(layer_param(conv_text(param)));
   layer->set_weights({random_weight(weight_shape, 1), random_weight({weight_shape[0]}, 2)});
-  const auto derived = layer->derive_cpu_kernel_weights();
-  return derived.size() > kWinogradSlot ? derived[kWinogradSlot] : nullptr;
+  return layer->derive_cpu_kernel_weight(kWinogradForm);
 }
 
 TEST(WinogradLayer, DerivedFor3x3Stride1UndilatedUngroupedLayersWithEnoughChannels) {
@@ -143,6 +145,30 @@ TEST(WinogradLayer, CloseToTheDirectConvolutionAndTheSameBitsForAnyThreadCount) 
   }
 }
 
+TEST(WinogradLayer, ThePlanAsksOnlyForTheFormItReads) {
+  // A 7x7 map: 4 tiles an image, Winograd from batch 3 (12 tiles). Below
+  // that the plan is a product and asks for the packed panels alone; from
+  // there the Winograd form alone.
+  const std::string text = conv_text("num_output: 32 kernel_size: 3 pad: 1");
+  const std::vector<std::shared_ptr<const Blob>> weights{random_weight({32, 16, 3, 3}, 11),
+                                                         random_weight({32}, 12)};
+  for (int batch : {1, 2, 3, 4}) {
+    SCOPED_TRACE(::testing::Message() << "batch " << batch);
+    auto layer = LayerRegistry::global().create(layer_param(text));
+    layer->set_weights(weights);
+    std::vector<int> requested;
+    layer->set_cpu_kernel_weight_source([&requested](const Layer& self, int form) {
+      requested.push_back(form);
+      return self.derive_cpu_kernel_weight(form);
+    });
+    const auto bottom = random_blob({batch, 16, 7, 7}, 13);
+    Blob top;
+    layer->reshape({bottom.get()}, {&top});
+    layer->prepare_cpu({bottom.get()}, {&top});
+    EXPECT_EQ(requested, std::vector<int>{batch >= 3 ? kWinogradForm : 0});
+  }
+}
+
 TEST(WinogradLayer, SmallMapsAndNetsWithoutTheFormRunIm2col) {
   const std::string text = conv_text("num_output: 32 kernel_size: 3 pad: 1");
   const std::vector<std::shared_ptr<const Blob>> weights{random_weight({32, 16, 3, 3}, 5),
@@ -155,9 +181,8 @@ TEST(WinogradLayer, SmallMapsAndNetsWithoutTheFormRunIm2col) {
   auto layer = LayerRegistry::global().create(layer_param(text));
   layer->set_weights(weights);
   auto wrong = std::make_shared<Blob>(std::vector<int>{36, 8, 16});
-  std::vector<std::shared_ptr<const Blob>> derived(2);
-  derived[kWinogradSlot] = wrong;
-  layer->set_cpu_kernel_weights(derived);
+  layer->set_cpu_kernel_weight_source(
+      [wrong](const Layer&, int form) { return form == kWinogradForm ? wrong : nullptr; });
   const auto bottom = random_blob({1, 16, 16, 16}, 8);
   Blob top;
   const std::vector<const Blob*> bottoms{bottom.get()};

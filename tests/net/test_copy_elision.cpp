@@ -146,11 +146,13 @@ TEST(CopyElision, BatchOfTwoCopiesAndGoingBackElidesAgain) {
       net->Forward();
     }
     EXPECT_EQ(elided.copy_elided(layer_index(elided, "join")), batch == 1);
-    for (const std::string& name : {"a", "b", "join", "out"}) {
+    for (const char* name : {"a", "b", "join", "out"}) {
       EXPECT_EQ(values_of(*plain->blob(name)), values_of(*elided.blob(name))) << name;
     }
     // Parts given back their own storage do not overlap the join.
-    if (batch != 1) EXPECT_NE(elided.blob("b")->cpu_data(), elided.blob("join")->cpu_data() + 4 * 7 * 6 * batch);
+    if (batch != 1) {
+      EXPECT_NE(elided.blob("b")->cpu_data(), elided.blob("join")->cpu_data() + 4 * 7 * 6 * batch);
+    }
   }
 }
 

@@ -46,26 +46,32 @@ class TestViewLayer : public Layer {
   void forward_cpu(const std::vector<const Blob*>&, const std::vector<Blob*>&, const ForwardContext&) override {}
 };
 
-// y = x + 2w, where 2w is a kernel-ready form of its weight derived once per
-// model; counts derivations, and throws from the derivation while
-// `fail_derivation` is set.
+// y = x + 2w, where 2w is kernel-ready form 1 of its weight, derived once
+// per model when a replica first plans the layer; counts derivations, and
+// throws from the derivation while `fail_derivation` is set.
 class DerivedWeightLayer : public AddWeightLayer {
  public:
   using AddWeightLayer::AddWeightLayer;
   static inline std::atomic<int> derivations{0};
   static inline std::atomic<bool> fail_derivation{false};
-  std::vector<std::shared_ptr<const Blob>> derive_cpu_kernel_weights() const override {
+  std::shared_ptr<const Blob> derive_cpu_kernel_weight(int form) const override {
+    if (form != 1) return nullptr;
     ++derivations;
     if (fail_derivation) fail("", "derivation failed");
     auto doubled = std::make_shared<Blob>(std::vector<int>{1});
     doubled->mutable_cpu_data()[0] = 2 * weight_data(0)[0];
-    return {nullptr, doubled};
+    return doubled;
+  }
+  std::size_t prepare_cpu(const std::vector<const Blob*>&, const std::vector<Blob*>&) override {
+    doubled_ = cpu_kernel_weight(1);
+    return 0;
   }
   void forward_cpu(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top,
                    const ForwardContext&) override {
-    const float w = cpu_kernel_weights().empty() ? 2 * weight_data(0)[0] : cpu_kernel_weights()[1]->cpu_data()[0];
+    const float w = doubled_ ? doubled_->cpu_data()[0] : 2 * weight_data(0)[0];
     for (std::size_t i = 0; i < bottom[0]->count(); ++i) top[0]->mutable_cpu_data()[i] = bottom[0]->cpu_data()[i] + w;
   }
+  std::shared_ptr<const Blob> doubled_;
 };
 
 void register_test_layers() {
@@ -259,19 +265,27 @@ TEST_F(NetTest, KernelReadyWeightsAreDerivedOncePerModelAndShared) {
   auto model = Model::WithRandomWeights(definition, 5);
   DerivedWeightLayer::derivations = 0;
   Net first(model), second(model);
+  EXPECT_EQ(DerivedWeightLayer::derivations, 0) << "derived when a plan first reads it, not before";
+  first.Forward();
+  second.Forward();
   EXPECT_EQ(DerivedWeightLayer::derivations, 1) << "the second replica reuses the first one's derivation";
-  const auto& derived = first.layer(1).cpu_kernel_weights();
-  ASSERT_EQ(derived.size(), 2u);
-  EXPECT_EQ(derived[0], nullptr);
-  EXPECT_EQ(derived[1].get(), second.layer(1).cpu_kernel_weights()[1].get()) << "one copy for both replicas";
+  const auto& first_layer = dynamic_cast<const DerivedWeightLayer&>(first.layer(1));
+  const auto& second_layer = dynamic_cast<const DerivedWeightLayer&>(second.layer(1));
+  ASSERT_NE(first_layer.doubled_, nullptr);
+  EXPECT_EQ(first_layer.doubled_.get(), second_layer.doubled_.get()) << "one copy for both replicas";
   EXPECT_EQ(model->cpu_kernel_weight_bytes(), sizeof(float));
   const float w = model->layer_weights(1)[0]->cpu_data()[0];
   first.input_blobs()[0]->mutable_cpu_data()[0] = 1.0f;
   first.Forward();
   EXPECT_FLOAT_EQ(first.output_blobs()[0]->cpu_data()[0], 1.0f + 2 * w);
+  // A form the layer does not have is null, and asked for once.
+  EXPECT_EQ(model->cpu_kernel_weight(1, first.layer(1), 0), nullptr);
+  EXPECT_EQ(DerivedWeightLayer::derivations, 1);
   // A net without a model has no kernel-ready weights; its layer reads the weights.
   auto probe = Net::WithoutWeights(model->net(), "probe");
-  EXPECT_TRUE(probe->layer(1).cpu_kernel_weights().empty());
+  probe->Reshape();
+  EXPECT_EQ(dynamic_cast<const DerivedWeightLayer&>(probe->layer(1)).doubled_, nullptr);
+  EXPECT_EQ(DerivedWeightLayer::derivations, 1);
 }
 
 TEST_F(NetTest, AFailedDerivationIsAnErrorAndTheNextReplicaRetries) {
@@ -281,11 +295,18 @@ TEST_F(NetTest, AFailedDerivationIsAnErrorAndTheNextReplicaRetries) {
                                         5);
   DerivedWeightLayer::derivations = 0;
   DerivedWeightLayer::fail_derivation = true;
-  EXPECT_NE(error_of([&] { Net net(model); }).find("layer 'broken'"), std::string::npos);
+  Net failing(model);
+  const std::string error = error_of([&] { failing.Forward(); });
+  EXPECT_NE(error.find("layer 'broken'"), std::string::npos) << error;
   DerivedWeightLayer::fail_derivation = false;
   Net net(model);
+  net.Forward();
   EXPECT_EQ(DerivedWeightLayer::derivations, 2);
-  EXPECT_EQ(net.layer(1).cpu_kernel_weights().size(), 2u);
+  EXPECT_NE(dynamic_cast<const DerivedWeightLayer&>(net.layer(1)).doubled_, nullptr);
+  // The replica whose plan failed plans again at its next forward.
+  failing.Forward();
+  EXPECT_EQ(DerivedWeightLayer::derivations, 2);
+  EXPECT_NE(dynamic_cast<const DerivedWeightLayer&>(failing.layer(1)).doubled_, nullptr);
 }
 
 }  // namespace
