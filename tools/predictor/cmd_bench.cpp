@@ -27,6 +27,7 @@
 #include "graph/optimizer.h"
 #include "json_writer.h"
 #include "kernels/cpu/cpu_features.h"
+#include "layer_work.h"
 #include "memory_report.h"
 #include "predictor/Error.h"
 #include "predictor/Model.h"
@@ -174,6 +175,10 @@ void print_json(const Net& net, const ModelReport& model, const DeviceReport& de
       json.String(net.layer(i).type());
       json.Key("median_ms");
       json.Number(timings.layer_median_ms[i]);
+      if (const std::int64_t macs = layer_multiply_adds(net, i)) {
+        json.Key("multiply_adds");  // as a direct computation does them
+        json.Integer(static_cast<long long>(macs));
+      }
       if (static_cast<std::size_t>(i) < model.absorbed.size() && !model.absorbed[i].empty()) {
         json.Key("fused_layers");  // the layers as written whose work this one does too
         json.BeginArray();
@@ -205,17 +210,26 @@ void print_layer_table(const Net& net, const ModelReport& model, const std::vect
   const int name_w = static_cast<int>(name_width), type_w = static_cast<int>(type_width);
   if (gpu) std::printf("\nper-layer times: CUDA events around each layer on the GPU, the host clock on the CPU\n");
   const bool fused_column = !model.absorbed.empty();
-  std::printf("\n%-*s  %-*s  %s%10s  %6s%s\n", name_w, "layer", type_w, "type", gpu ? " on  " : "", "median ms", "%",
-              fused_column ? "  also does (layers as written, folded or fused into it)" : "");
+  std::printf("\n%-*s  %-*s  %s%10s  %6s  %8s%s\n", name_w, "layer", type_w, "type", gpu ? " on  " : "", "median ms", "%",
+              "GFLOP/s", fused_column ? "  also does (layers as written, folded or fused into it)" : "");
+  std::int64_t total_macs = 0;
   for (int i = 0; i < net.num_layers(); ++i) {
     const double share = layer_total > 0 ? 100.0 * layer_median_ms[i] / layer_total : 0.0;
     const char* on = !gpu ? "" : net.layer_backend(i) == Backend::CUDA ? "gpu  " : "cpu  ";
     const std::string fused = absorbed_text(model, i);
-    std::printf("%-*s  %-*s  %s%10.3f  %6.1f%s%s\n", name_w, net.layer(i).name().c_str(), type_w,
-                net.layer(i).type().c_str(), on, layer_median_ms[i], share, fused.empty() ? "" : "  ", fused.c_str());
+    const std::int64_t macs = layer_multiply_adds(net, i);
+    total_macs += macs;
+    char rate[32] = "";
+    if (macs > 0 && layer_median_ms[i] > 0) std::snprintf(rate, sizeof rate, "%.1f", 2e-6 * macs / layer_median_ms[i]);
+    std::printf("%-*s  %-*s  %s%10.3f  %6.1f  %8s%s%s\n", name_w, net.layer(i).name().c_str(), type_w,
+                net.layer(i).type().c_str(), on, layer_median_ms[i], share, rate, fused.empty() ? "" : "  ",
+                fused.c_str());
   }
-  std::printf("%-*s  %-*s  %s%10.3f  %6.1f\n\n", name_w, "sum of layers", type_w, "", gpu ? "     " : "",
-              layer_total, 100.0);
+  std::printf("%-*s  %-*s  %s%10.3f  %6.1f  %8.1f\n", name_w, "sum of layers", type_w, "", gpu ? "     " : "",
+              layer_total, 100.0, layer_total > 0 ? 2e-6 * total_macs / layer_total : 0.0);
+  std::printf("GFLOP/s: 2 x the multiply-adds of a direct convolution / product (Winograd layers do fewer), "
+              "%.2f GFLOP per forward\n\n",
+              2e-9 * total_macs);
 }
 
 // On a GPU: the event times, the CUDA graph and the device memory.
