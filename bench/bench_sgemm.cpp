@@ -155,6 +155,8 @@ const GemmShape kShapes[] = {
     {"mobilenet_v1", "pw13_1x1", 1024, 1024, 49},
     {"mobilenet_v2", "expand_1x1_16", 96, 16, 12544},
     {"mobilenet_v2", "expand_1x1_24", 144, 24, 3136},
+    {"mobilenet_v2", "expand_1x1_64", 384, 64, 196},
+    {"mobilenet_v2", "project_1x1_384", 64, 384, 196},
     {"mobilenet_v2", "project_1x1_144", 24, 144, 3136},
     {"mobilenet_v2", "expand_1x1_32", 192, 32, 784},
     {"mobilenet_v2", "expand_1x1_160", 960, 160, 49},
