@@ -6,11 +6,14 @@
 //   - pointwise: a 1x1 kernel with stride 1 and no padding, where the input
 //     already is the column matrix;
 //   - depthwise: a direct 2-D kernel when every group has one input channel;
+//   - direct: a direct 2-D kernel for few input channels (first layers),
+//     whose im2col products are too shallow (kernels/cpu/conv_direct.h);
 //   - batching: for small outputs, the column matrices of several images side
 //     by side, so that one wide gemm replaces several thin ones.
 // And one that rounds differently (within a few times im2col's error):
 //   - Winograd F(4x4, 3x3) for 3x3 stride-1 layers (kernels/cpu/winograd.h),
-//     on weights transformed beforehand.
+//     on weights transformed beforehand; a grouped layer (AlexNet's conv4
+//     and conv5) group by group.
 // Large column matrices are built and multiplied a block of output rows at a
 // time, and deconvolution's a block of output channels at a time, which
 // bounds the scratch memory (Caffe holds a whole image's columns).
@@ -37,7 +40,7 @@ struct ConvGeometry {
   bool force_nd = false;
 };
 
-enum class ConvMethod { kIm2col, kPointwise, kDepthwise, kWinograd };
+enum class ConvMethod { kIm2col, kPointwise, kDepthwise, kWinograd, kDirect };
 
 struct ConvPlan {
   ConvMethod method = ConvMethod::kIm2col;
@@ -54,13 +57,23 @@ struct ConvPlan {
 bool conv_method_applies(const ConvGeometry& g, ConvMethod method);
 // The fastest applicable method, and how many images to batch per gemm.
 // kWinograd only with `winograd_weights` (the caller has the weights
-// transformed by winograd_transform_weights for detected_isa()).
+// transformed by conv_winograd_transform_weights).
 ConvPlan plan_convolution(const ConvGeometry& g, int batch, bool winograd_weights = false);
 // What plan_convolution requires of the channels before it weighs Winograd
 // (so a layer knows from its parameters whether transforming its weights
 // can pay at any input size).
 bool winograd_channels_pay(int in_channels, int out_channels);
 std::size_t convolution_scratch_floats(const ConvGeometry& g, const ConvPlan& plan);
+
+// One group's convolution: g's channels divided by its groups, group 1.
+ConvGeometry group_geometry(const ConvGeometry& g);
+// The weights (group x group_out x group_in x 3 x 3) transformed for the
+// Winograd method (winograd_transform_weights for detected_isa()), a group
+// after the other: built once per model, given to convolution_forward as
+// `winograd_weights`.
+std::size_t conv_winograd_weights_floats(int group, int group_out, int group_in);
+void conv_winograd_transform_weights(int group, int group_out, int group_in, const float* weights,
+                                     float* transformed);
 
 // output (batch x out_channels x grid) = input (batch x in_channels x image)
 // convolved with weights (out_channels x in_channels/group x kernel), then
@@ -71,8 +84,8 @@ std::size_t convolution_scratch_floats(const ConvGeometry& g, const ConvPlan& pl
 // convolution_scratch_floats(g, plan) floats.
 // The products split over `pool`'s threads (null: the calling thread alone),
 // with the same results for any thread count. kWinograd reads
-// `winograd_weights` (winograd_transform_weights for detected_isa(); must be
-// set for that plan) instead of `weights`, and runs its epilogue in the
+// `winograd_weights` (conv_winograd_transform_weights; must be set for that
+// plan) instead of `weights`, and runs its epilogue in the
 // output transform.
 void convolution_forward(const ConvGeometry& g, const ConvPlan& plan, int batch, const float* input,
                          const float* weights, const Epilogue& epilogue, float* output, float* scratch,

@@ -253,9 +253,9 @@ class ConvolutionLayer : public ConvolutionLayerBase {
     return derived;
   }
 
-  // The Winograd transform of the weights (cpu::winograd_transform_weights
-  // for the instruction set in use), for 3x3 stride-1 undilated ungrouped
-  // 2-D windows whose channels can make it pay; null otherwise.
+  // The Winograd transform of the weights (cpu::conv_winograd_transform_weights
+  // for the instruction set in use), for 3x3 stride-1 undilated 2-D windows
+  // whose channels per group can make it pay; null otherwise.
   std::shared_ptr<const Blob> derive_winograd_weights() const {
     if (weights().empty() || !weights()[0] || weights()[0]->num_axes() != 4) return nullptr;
     const Blob& w = *weights()[0];
@@ -267,17 +267,19 @@ class ConvolutionLayer : public ConvolutionLayerBase {
     const int kernel[2] = {w.shape(2), w.shape(3)};
     const int stride[2] = {axis_value(p.stride, 0), axis_value(p.stride, 1)};
     const int dilation[2] = {axis_value(p.dilation, 0), axis_value(p.dilation, 1)};
-    const int out_channels = w.shape(0), in_channels = w.shape(1);
-    if (p.force_nd_im2col || !cpu::winograd_applies(2, kernel, stride, dilation, p.group) ||
-        !cpu::winograd_channels_pay(in_channels, out_channels)) {
+    const int group = p.group;
+    if (group < 1 || w.shape(0) % group != 0) return nullptr;
+    const int group_out = w.shape(0) / group, group_in = w.shape(1);
+    if (p.force_nd_im2col || !cpu::winograd_applies(2, kernel, stride, dilation, /*group=*/1) ||
+        !cpu::winograd_channels_pay(group_in, group_out)) {
       return nullptr;
     }
-    const cpu::Isa isa = cpu::detected_isa();
-    const std::size_t floats = cpu::winograd_weights_floats(isa, out_channels, in_channels);
-    // 36 x (output channels rounded up to the microkernel's rows) x input channels.
+    const std::size_t floats = cpu::conv_winograd_weights_floats(group, group_out, group_in);
+    if (floats > static_cast<std::size_t>(std::numeric_limits<int>::max())) return nullptr;
+    // Per group: 36 x (output channels rounded up to the microkernel's rows) x input channels.
     auto transformed = std::make_shared<Blob>(std::vector<int>{
-        36, static_cast<int>(floats / 36 / static_cast<std::size_t>(in_channels)), in_channels});
-    cpu::winograd_transform_weights(isa, out_channels, in_channels, w.cpu_data(), transformed->mutable_cpu_data());
+        group, 36, static_cast<int>(floats / group / 36 / static_cast<std::size_t>(group_in)), group_in});
+    cpu::conv_winograd_transform_weights(group, group_out, group_in, w.cpu_data(), transformed->mutable_cpu_data());
     return transformed;
   }
 
@@ -285,8 +287,9 @@ class ConvolutionLayer : public ConvolutionLayerBase {
   // instruction set in use; null otherwise.
   std::shared_ptr<const Blob> fitting_winograd_weights(std::shared_ptr<const Blob> derived) const {
     const cpu::ConvGeometry& g = shapes().geometry;
-    if (!derived || !cpu::winograd_applies(g) ||
-        derived->count() != cpu::winograd_weights_floats(cpu::detected_isa(), g.out_channels, g.in_channels)) {
+    if (!derived || !cpu::conv_method_applies(g, cpu::ConvMethod::kWinograd) ||
+        derived->count() !=
+            cpu::conv_winograd_weights_floats(g.group, g.out_channels / g.group, g.in_channels / g.group)) {
       return nullptr;
     }
     return derived;

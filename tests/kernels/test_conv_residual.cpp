@@ -113,14 +113,19 @@ const std::vector<Case>& cases() {
       {2, 4, 2, 2, {5, 6, 7}, {3, 2, 3}, {1, 0, 2}, {2, 1, 1}, {1, 2, 1}},  // 3-D
       {5, 8, 12, 4, {6, 5}, {3, 3}, {1, 1}, {2, 1}, {1, 2}},                // batch not a multiple of the gemm batch
       {1, 64, 3, 1, {61, 61}, {3, 3}, {1, 1}, {1, 1}, {1, 1}},              // columns over budget: blocked
+      {2, 16, 9, 1, {13, 11}, {3, 3}, {1, 1}, {1, 1}, {1, 1}},              // Winograd, batched tiles
+      {2, 16, 24, 2, {14, 13}, {3, 3}, {1, 0}, {1, 1}, {1, 1}},             // Winograd, grouped
   };
   return all;
 }
 
-// Every plan that computes `g`: the default, each method with 1, 2 and all
-// images per gemm, and column blocks of 1 to 3 window rows.
+// Every plan that computes `g`: the default, Winograd where the plan takes
+// it, each method with 1, 2 and all images per gemm, and column blocks of 1
+// to 3 window rows.
 std::vector<cpu::ConvPlan> plans_of(const cpu::ConvGeometry& g, int batch) {
   std::vector<cpu::ConvPlan> plans = {cpu::plan_convolution(g, batch)};
+  const cpu::ConvPlan winograd = cpu::plan_convolution(g, batch, /*winograd_weights=*/true);
+  if (winograd.method == cpu::ConvMethod::kWinograd) plans.push_back(winograd);
   for (cpu::ConvMethod method : {cpu::ConvMethod::kIm2col, cpu::ConvMethod::kPointwise, cpu::ConvMethod::kDepthwise}) {
     if (!cpu::conv_method_applies(g, method)) continue;
     for (int images : {1, 2, batch}) {
@@ -149,11 +154,20 @@ TEST(ConvolutionResidual, EveryMethodAndThreadCountMatchesTheSeparateSum) {
       const std::vector<float> reference = testing::reference_conv(c, input, weights, b);
       for (bool force_nd : {false, true}) {
         const cpu::ConvGeometry g = geometry_of(c, force_nd);
+        // The weights as the Winograd plan reads them, where it applies.
+        std::vector<float> transformed;
+        if (cpu::conv_method_applies(g, cpu::ConvMethod::kWinograd)) {
+          const int group_out = c.out_channels / c.group, group_in = c.in_channels / c.group;
+          transformed.resize(cpu::conv_winograd_weights_floats(c.group, group_out, group_in));
+          cpu::conv_winograd_transform_weights(c.group, group_out, group_in, weights.data(), transformed.data());
+        }
         for (const cpu::ConvPlan& plan : plans_of(g, c.batch)) {
+          const float* winograd_weights = plan.method == cpu::ConvMethod::kWinograd ? transformed.data() : nullptr;
           std::vector<float> scratch(cpu::convolution_scratch_floats(g, plan), nan);
           // The convolution alone on one thread: what the Eltwise would read.
           std::vector<float> plain(count, nan);
-          cpu::convolution_forward(g, plan, c.batch, input.data(), weights.data(), {b}, plain.data(), scratch.data());
+          cpu::convolution_forward(g, plan, c.batch, input.data(), weights.data(), {b}, plain.data(), scratch.data(),
+                                   nullptr, winograd_weights);
           for (const cpu::Activation& activation : activations()) {
             std::vector<float> expected(count), separate(count);
             for (std::size_t i = 0; i < count; ++i) {
@@ -171,7 +185,7 @@ TEST(ConvolutionResidual, EveryMethodAndThreadCountMatchesTheSeparateSum) {
               std::vector<float> fused(count, nan);
               std::fill(scratch.begin(), scratch.end(), nan);
               cpu::convolution_forward(g, plan, c.batch, input.data(), weights.data(), epilogue, fused.data(),
-                                       scratch.data(), pool);
+                                       scratch.data(), pool, winograd_weights);
               expect_near(fused, expected, what);
               EXPECT_TRUE(bitwise_equal(fused, separate)) << what << ": not the separate sum's bits";
               if (first.empty()) {

@@ -1,6 +1,6 @@
 // Convolution with its weights transformed once for Winograd F(4x4, 3x3)
 // (derive_cpu_kernel_weight, form 1): derived for 3x3 stride-1 undilated
-// ungrouped 2-D windows with enough channels and for nothing else, used
+// 2-D windows with enough channels per group and for nothing else, used
 // where the plan prefers it (close to the plain double-precision reference
 // of common/conv_reference.h, the same bits for any thread count), and
 // ignored where it does not fit (small maps, a net built without them:
@@ -80,7 +80,7 @@ std::shared_ptr<const Blob> winograd_form(const std::string& param, const std::v
   return layer->derive_cpu_kernel_weight(kWinogradForm);
 }
 
-TEST(WinogradLayer, DerivedFor3x3Stride1UndilatedUngroupedLayersWithEnoughChannels) {
+TEST(WinogradLayer, DerivedFor3x3Stride1UndilatedLayersWithEnoughChannelsPerGroup) {
   const std::shared_ptr<const Blob> form = winograd_form("num_output: 24 kernel_size: 3 pad: 1", {24, 16, 3, 3});
   ASSERT_NE(form, nullptr);
   EXPECT_EQ(form->count(), cpu::winograd_weights_floats(cpu::detected_isa(), 24, 16));
@@ -89,15 +89,20 @@ TEST(WinogradLayer, DerivedFor3x3Stride1UndilatedUngroupedLayersWithEnoughChanne
                           {8, 16, 3, 3}),
             nullptr);
   EXPECT_NE(winograd_form("num_output: 8 kernel_size: 3 stride: 1 dilation: 1", {8, 16, 3, 3}), nullptr);
-  // Not for other windows, strides, dilations, groups, the N-d im2col, or
-  // too few channels.
+  // Groups of enough channels: each group's transform, a group after the other.
+  const std::shared_ptr<const Blob> grouped = winograd_form("num_output: 24 kernel_size: 3 group: 2", {24, 8, 3, 3});
+  ASSERT_NE(grouped, nullptr);
+  EXPECT_EQ(grouped->count(), 2 * cpu::winograd_weights_floats(cpu::detected_isa(), 12, 8));
+  // Not for other windows, strides, dilations, groups of too few channels
+  // (depthwise), the N-d im2col, or too few channels.
   EXPECT_EQ(winograd_form("num_output: 24 kernel_size: 3 stride: 2", {24, 16, 3, 3}), nullptr);
   EXPECT_EQ(winograd_form("num_output: 24 kernel_h: 3 kernel_w: 3 stride_h: 1 stride_w: 2", {24, 16, 3, 3}),
             nullptr);
   EXPECT_EQ(winograd_form("num_output: 24 kernel_size: 3 dilation: 2", {24, 16, 3, 3}), nullptr);
   EXPECT_EQ(winograd_form("num_output: 24 kernel_size: 5", {24, 16, 5, 5}), nullptr);
   EXPECT_EQ(winograd_form("num_output: 24 kernel_h: 3 kernel_w: 1", {24, 16, 3, 1}), nullptr);
-  EXPECT_EQ(winograd_form("num_output: 24 kernel_size: 3 group: 2", {24, 8, 3, 3}), nullptr);
+  EXPECT_EQ(winograd_form("num_output: 16 kernel_size: 3 group: 16", {16, 1, 3, 3}), nullptr);
+  EXPECT_EQ(winograd_form("num_output: 24 kernel_size: 3 group: 4", {24, 4, 3, 3}), nullptr);
   EXPECT_EQ(winograd_form("num_output: 24 kernel_size: 3 force_nd_im2col: true", {24, 16, 3, 3}), nullptr);
   EXPECT_EQ(winograd_form("num_output: 24 kernel_size: 3", {24, 3, 3, 3}), nullptr);
   EXPECT_EQ(winograd_form("num_output: 24 kernel_size: 3 axis: 1", {24, 16, 3, 3, 3}), nullptr);
@@ -105,26 +110,29 @@ TEST(WinogradLayer, DerivedFor3x3Stride1UndilatedUngroupedLayersWithEnoughChanne
 
 TEST(WinogradLayer, CloseToTheDirectConvolutionAndTheSameBitsForAnyThreadCount) {
   // Maps of 16 tiles or more an image (the plan's Winograd), odd sizes,
-  // pads 0 to 2, a batch, a fused ReLU and the bias.
+  // pads 0 to 2, a batch, groups (AlexNet's conv4: 2 of 13 x 13), a fused
+  // ReLU and the bias.
   struct Case {
-    int batch, in_channels, out_channels, height, width, pad;
+    int batch, in_channels, out_channels, height, width, pad, group = 1;
   };
-  const Case cases[] = {{1, 16, 24, 16, 16, 1}, {2, 17, 9, 13, 15, 0}, {1, 32, 40, 21, 30, 2}, {3, 20, 16, 9, 9, 1}};
+  const Case cases[] = {{1, 16, 24, 16, 16, 1},    {2, 17, 9, 13, 15, 0},     {1, 32, 40, 21, 30, 2},
+                        {3, 20, 16, 9, 9, 1},      {1, 32, 48, 13, 13, 1, 2}, {2, 24, 27, 14, 17, 0, 3}};
   std::uint32_t seed = 300;
   for (const Case& c : cases) {
     const std::string text = R"(name: "conv" type: "Convolution" fused_activation { kind: RELU } convolution_param { )"
                              "num_output: " +
-                             std::to_string(c.out_channels) + " kernel_size: 3 pad: " + std::to_string(c.pad) + " }";
+                             std::to_string(c.out_channels) + " kernel_size: 3 pad: " + std::to_string(c.pad) +
+                             " group: " + std::to_string(c.group) + " }";
     SCOPED_TRACE(text + " batch " + std::to_string(c.batch) + " image " + std::to_string(c.height) + "x" +
                  std::to_string(c.width));
     const auto bottom = random_blob({c.batch, c.in_channels, c.height, c.width}, seed++);
-    const std::vector<std::shared_ptr<const Blob>> weights{random_weight({c.out_channels, c.in_channels, 3, 3}, seed++),
-                                                           random_weight({c.out_channels}, seed++)};
+    const std::vector<std::shared_ptr<const Blob>> weights{
+        random_weight({c.out_channels, c.in_channels / c.group, 3, 3}, seed++), random_weight({c.out_channels}, seed++)};
     const LayerOutput winograd = forward(text, *bottom, weights, true, 1);
     const LayerOutput im2col = forward(text, *bottom, weights, false, 1);
     EXPECT_FALSE(bitwise_equal(winograd.top, im2col.top)) << "the transformed weights were not used";
     // The reference, then the ReLU.
-    const testing::ConvSpec spec{c.batch, c.in_channels, c.out_channels, 1, {c.height, c.width}, {3, 3},
+    const testing::ConvSpec spec{c.batch, c.in_channels, c.out_channels, c.group, {c.height, c.width}, {3, 3},
                                  {c.pad, c.pad},  {1, 1},        {1, 1}};
     const std::vector<float> input(bottom->cpu_data(), bottom->cpu_data() + bottom->count());
     const std::vector<float> w(weights[0]->cpu_data(), weights[0]->cpu_data() + weights[0]->count());

@@ -3,7 +3,7 @@
 // net (.prototxt, text) and its weights (.caffemodel, BVLC's format), which
 // any Caffe reader loads and which give the original's outputs up to
 // rounding. The passes that write predictor's own layer fields
-// (fuse_activation) run only with --allow_extensions: those files then need
+// (fuse_residual, fuse_activation) run only with --allow_extensions: those files then need
 // predictor to load. Prints what each pass did. --mean / --mean_file and
 // --input_scale give the input preprocessing the net expects (Caffe's
 // transform_param), which the written model then does itself.
@@ -35,10 +35,12 @@ DEFINE_string(output_model, "", "the net to write (.prototxt, text format)");
 DEFINE_string(output_weights, "", "the weights to write (.caffemodel, BVLC's format)");
 DEFINE_string(passes, "",
               "the passes to run, a,b,... (run in their fixed order whatever the order given; default: all, "
-              "fuse_activation only with --allow_extensions; `predictor optimize --help` lists them)");
+              "fuse_residual and fuse_activation only with --allow_extensions; `predictor optimize --help` lists "
+              "them)");
 DEFINE_bool(allow_extensions, false,
-            "also run the passes that write predictor's own layer fields (fuse_activation: "
-            "fused_activation): the written net then needs predictor to load; BVLC Caffe rejects the field");
+            "also run the passes that write predictor's own layer fields (fuse_residual: fused_residual; "
+            "fuse_activation: fused_activation): the written net then needs predictor to load; BVLC Caffe rejects "
+            "those fields");
 DEFINE_string(keep, "",
               "blobs to keep besides the net outputs, b1,b2,... (read after a forward: never folded away, their "
               "values unchanged)");
@@ -252,8 +254,8 @@ std::string passes_help() {
 
 const Command kOptimizeCommand{
     "optimize",
-    "optimize the graph (fold BatchNorm/Scale and input preprocessing, drop no-ops; fuse activations with "
-    "--allow_extensions) and write the net and weights",
+    "optimize the graph (fold BatchNorm/Scale and input preprocessing, drop no-ops; fuse residual sums and "
+    "activations with --allow_extensions) and write the net and weights",
     {"model", "weights", "seed", "output_model", "output_weights", "passes", "allow_extensions", "keep", "mean",
      "mean_file", "input_scale", "preprocess_input"},
     optimize,
