@@ -211,6 +211,32 @@ void convert_data_and_training_layers(caffe::NetParameter* net, const std::strin
   net->mutable_layer()->Swap(&kept);
 }
 
+// --- fork aliases ------------------------------------------------------------
+
+// ShuffleNet's ConvolutionDepthwise (farmingyard/ShuffleNet) is a grouped
+// convolution with one group per input channel: weights (C, 1, kh, kw), C
+// outputs. It reads convolution_param and ignores num_output and group; its
+// files set num_output to C, so it becomes a Convolution with group =
+// num_output, which then needs C == num_output of its input (a file where
+// they differ fails at the weights' shape or at the group check).
+void rewrite_fork_aliases(caffe::NetParameter* net, const std::string& source) {
+  for (auto& layer : *net->mutable_layer()) {
+    if (layer.type() != "ConvolutionDepthwise") continue;
+    const std::string where = source + ": layer '" + layer.name() + "' (ConvolutionDepthwise)";
+    auto* conv = layer.mutable_convolution_param();
+    if (!conv->has_num_output() || conv->num_output() == 0) {
+      throw Error(where + ": convolution_param.num_output: needed (the input's channel count)");
+    }
+    if (conv->has_group() && conv->group() != 1 && conv->group() != conv->num_output()) {
+      throw Error(where + ": convolution_param.group: " + std::to_string(conv->group()) +
+                  " is neither 1 nor num_output (" + std::to_string(conv->num_output()) +
+                  "); a depthwise convolution has one group per channel");
+    }
+    conv->set_group(conv->num_output());
+    layer.set_type("Convolution");
+  }
+}
+
 // --- input shapes ------------------------------------------------------------
 
 void apply_input_shapes(caffe::NetParameter* net, const LoadOptions& options, const std::string& source,
@@ -288,6 +314,7 @@ caffe::NetParameter make_deploy_net(caffe::NetParameter net, const LoadOptions& 
   filter_for_state(&net, options, source);
   std::map<std::string, std::string> unknown_shape_reasons;
   convert_data_and_training_layers(&net, source, &unknown_shape_reasons);
+  rewrite_fork_aliases(&net, source);
   apply_input_shapes(&net, options, source, unknown_shape_reasons);
   net.clear_state();
   return net;

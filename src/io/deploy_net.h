@@ -6,7 +6,9 @@
 //   - net inputs (top-level `input` + `input_dim`/`input_shape`, Input layers,
 //     and the data layers of train_val files) as Input layers with full shapes;
 //   - training-only layers (losses, Accuracy, Silence) removed, with the blobs
-//     only they used (labels).
+//     only they used (labels);
+//   - the forks' aliases as the layers they stand for (ShuffleNet's
+//     ConvolutionDepthwise as a Convolution with one group per channel).
 // Errors name the file (`source`), the layer and the field.
 
 #include <string>
