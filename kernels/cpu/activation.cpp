@@ -125,6 +125,25 @@ inline float log1p_unit_interval(float u) {
   return 2.0f * (s + s * s2 * p);
 }
 
+// Mish, x * tanh(log(1 + e^x)), through tanh(log(1 + e)) = e (e + 2) /
+// (e (e + 2) + 2) with e = e^x: one exp and no cancellation. Written as
+// x * (m * q) * 2^n with e = m * 2^n and q = (e + 2) / (e (e + 2) + 2), the
+// power of two applied last, so that where e^x is subnormal (x < -87.3) but
+// the result is not, the result still gets full precision. Past x = 20 the
+// ratio is 1 in float and y = x (which also keeps +inf and FLT_MAX); below
+// -120 the result underflows to -0.
+inline float mish_approx(float x) {
+  const ReducedArgument a = reduce_by_ln2(clamp_keep_nan(x, -120.0f, 20.0f));
+  const std::int32_t half = a.n / 2;
+  const float m = 1.0f + expm1_reduced(a.r);
+  const float e = m * pow2(half) * pow2(a.n - half);
+  const float q = (e + 2.0f) / (e * (e + 2.0f) + 2.0f);
+  const float y = clamp_keep_nan(x, -120.0f, 20.0f) * (m * q) * pow2(half) * pow2(a.n - half);
+  // x itself above 20, through bit masks as in clamp_keep_nan.
+  const std::uint32_t large = 0u - static_cast<std::uint32_t>(x > 20.0f);
+  return from_bits((to_bits(y) & ~large) | (to_bits(x) & large));
+}
+
 // span(x, y, count) on the ranges of [0, n): one range inline for small
 // arrays, one per thread for large ones. The loops live in `span`, where x
 // and y are plain locals that the compiler vectorises as before.
@@ -263,6 +282,12 @@ void apply_activation(const Activation& activation, float* data, std::size_t n) 
 void swish_forward(const float* in, float* out, std::size_t n, float beta, ThreadPool* pool) {
   split_elementwise(pool, in, out, n, [beta](const float* x, float* y, std::size_t count) {
     for (std::size_t i = 0; i < count; ++i) y[i] = x[i] * sigmoid_approx(beta * x[i]);
+  });
+}
+
+void mish_forward(const float* in, float* out, std::size_t n, ThreadPool* pool) {
+  split_elementwise(pool, in, out, n, [](const float* x, float* y, std::size_t count) {
+    for (std::size_t i = 0; i < count; ++i) y[i] = mish_approx(x[i]);
   });
 }
 

@@ -103,4 +103,9 @@ void clip_forward(const float* in, float* out, std::size_t n, float min, float m
 // y = x * sigmoid(beta * x).
 void swish_forward(const float* in, float* out, std::size_t n, float beta, ThreadPool* pool = nullptr);
 
+// y = x * tanh(log(1 + e^x)) (Mish), within a few ulp of the exact value
+// wherever y is a normal float; NaN gives NaN, +inf gives +inf and -inf
+// gives -0 (the limit; the literal formula's -inf * 0 would be NaN).
+void mish_forward(const float* in, float* out, std::size_t n, ThreadPool* pool = nullptr);
+
 }  // namespace predictor::cpu

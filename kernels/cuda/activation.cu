@@ -182,6 +182,21 @@ struct Swish {
   __device__ float operator()(float x) const { return mul(x, sigmoid(mul(beta, x))); }
 };
 
+// The CPU's mish_approx: x * (m * q) * 2^n with e^x = m * 2^n and
+// q = (e + 2) / (e (e + 2) + 2); x itself above 20.
+struct Mish {
+  __device__ float operator()(float x) const {
+    const float xc = clamp_keep_nan(x, -120.0f, 20.0f);
+    const ReducedArgument a = reduce_by_ln2(xc);
+    const int half = a.n / 2;
+    const float m = add(1.0f, expm1_reduced(a.r));
+    const float e = mul(mul(m, pow2(half)), pow2(a.n - half));
+    const float q = divide(add(e, 2.0f), add(mul(e, add(e, 2.0f)), 2.0f));
+    const float y = mul(mul(mul(xc, mul(m, q)), pow2(half)), pow2(a.n - half));
+    return x > 20.0f ? x : y;
+  }
+};
+
 // PReLU over [outer][channels][inner]: channel = (i / inner) % channels.
 template <typename Index>
 __global__ void prelu_kernel(const float* in, float* out, Index n, Index channels, Index inner, const float* slopes) {
@@ -268,6 +283,10 @@ void activation_forward(const cpu::Activation& activation, const float* in, floa
 
 void swish_forward(const float* in, float* out, std::size_t n, float beta, cudaStream_t stream) {
   launch_map("swish_forward", in, out, n, Swish{beta}, stream);
+}
+
+void mish_forward(const float* in, float* out, std::size_t n, cudaStream_t stream) {
+  launch_map("mish_forward", in, out, n, Mish{}, stream);
 }
 
 }  // namespace predictor::cuda

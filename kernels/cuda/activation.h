@@ -10,7 +10,7 @@
 // Clip) and the rounding of every product and sum are those of the CPU
 // kernels (products are never fused into multiply-adds), so they match the
 // CPU bit for bit. So do the exp-based ones (ELU, Sigmoid, TanH, BNLL, Exp,
-// Swish): they evaluate the CPU kernels' own exp / expm1 / log1p
+// Swish, Mish): they evaluate the CPU kernels' own exp / expm1 / log1p
 // approximations operation for operation. Log and Power use CUDA's logf and
 // powf (at most 1 and 4 ulp from the exact value) where the CPU calls libm,
 // so they agree with the CPU to a few ulp, with the same special values.
@@ -68,6 +68,10 @@ void clip_forward(const float* in, float* out, std::size_t n, float min, float m
 
 // y = x * sigmoid(beta * x).
 void swish_forward(const float* in, float* out, std::size_t n, float beta, cudaStream_t stream);
+
+// y = x * tanh(log(1 + e^x)) (Mish), the CPU kernel's evaluation step for
+// step: the CPU's bits.
+void mish_forward(const float* in, float* out, std::size_t n, cudaStream_t stream);
 
 // A fused activation (cpu::Activation) on its own, for a producing layer
 // without a bias: relu_forward's or clip_forward's arithmetic (kNone: a

@@ -27,7 +27,7 @@ std::string dims_text(const std::vector<int>& shape) {
 // shape: element-wise, or per channel along axis 1.
 const std::set<std::string>& shape_agnostic_types() {
   static const std::set<std::string> types = {"AbsVal", "BatchNorm", "BNLL",  "Clip",    "Dropout", "ELU",
-                                              "Exp",    "Log",       "Power", "PReLU",   "ReLU",    "Sigmoid",
+                                              "Exp",    "Log",       "Mish",  "Power", "PReLU",   "ReLU",    "Sigmoid",
                                               "Split",  "Swish",     "TanH",  "Threshold"};
   return types;
 }

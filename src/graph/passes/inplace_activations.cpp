@@ -36,7 +36,7 @@ namespace {
 bool is_activation(const Node& node) {
   static const std::set<std::string> types = {"ReLU",  "Sigmoid",   "TanH",  "PReLU", "ELU",
                                               "AbsVal", "BNLL",     "Clip",  "Swish", "Threshold",
-                                              "Power", "Exp",       "Log"};
+                                              "Power", "Exp",       "Log",   "Mish"};
   return types.count(node.type()) > 0;
 }
 
