@@ -21,9 +21,9 @@
 #include <string>
 #include <vector>
 
-#include "image_io.h"
+#include "image/image_io.h"
+#include "image/preprocess.h"
 #include "predictor/Predictor.h"
-#include "preprocess.h"
 
 DEFINE_string(model, "", "the network definition (.prototxt)");
 DEFINE_string(weights, "", "the trained weights (.caffemodel)");
@@ -38,8 +38,8 @@ DEFINE_string(output, "", "the blob holding the class scores; default: the net's
 
 namespace {
 
-using classify::ChannelOrder;
-using classify::Preprocessing;
+using predictor::image::ChannelOrder;
+using predictor::image::Preprocessing;
 
 [[noreturn]] void fail(const std::string& message) { throw std::runtime_error(message); }
 
@@ -127,7 +127,7 @@ int run() {
   if (FLAGS_top < 1) fail("--top must be at least 1");
   const Preprocessing prep = preprocessing_from_flags();
   const std::vector<std::string> labels = FLAGS_labels.empty() ? std::vector<std::string>{} : read_labels(FLAGS_labels);
-  const classify::Image image = classify::read_image(FLAGS_image);
+  const predictor::image::Image image = predictor::image::read_image(FLAGS_image);
 
   predictor::Predictor net(FLAGS_model, FLAGS_weights);
   const std::vector<int>& declared = image_input_shape(net);
@@ -136,7 +136,8 @@ int run() {
 
   // Batch of one, whatever batch size the model file declares.
   std::vector<float> input_data(std::size_t(channels) * height * width);
-  classify::to_net_input(classify::resize_bilinear(image, width, height), channels, prep, input_data.data());
+  predictor::image::to_net_input(predictor::image::resize_bilinear(image, width, height), channels, prep,
+                                 input_data.data());
   predictor::Blob input({1, channels, height, width});
   input.set_cpu_data(input_data.data());
   const predictor::Blob& scores = *net.forward({&input}, {output_name})[0];

@@ -1,6 +1,6 @@
-// Unit tests of classify's preprocessing: the bilinear resize (expected
+// Unit tests of the preprocessing classify uses (tools/image): the bilinear resize (expected
 // values are OpenCV's INTER_LINEAR results) and the CHW float conversion.
-#include "preprocess.h"
+#include "image/preprocess.h"
 
 #include <gtest/gtest.h>
 
@@ -8,7 +8,7 @@
 #include <stdexcept>
 #include <vector>
 
-namespace classify {
+namespace predictor::image {
 namespace {
 
 Image gray_image(int width, int height, std::vector<std::uint8_t> pixels) {
@@ -78,4 +78,4 @@ TEST(ToNetInput, RejectsFourChannelNets) {
 }
 
 }  // namespace
-}  // namespace classify
+}  // namespace predictor::image

@@ -46,15 +46,23 @@ const std::vector<ZooModel>& runnable_zoo_models() {
   return models;
 }
 
-const std::vector<std::pair<std::string, std::string>>& fork_zoo_models() {
-  static const std::vector<std::pair<std::string, std::string>> models = {
-      {"mobilenet_ssd", "permute_param"},
-      {"shufflenet_v1_1x_g3", "shuffle_channel_param"},
-      {"shufflenet_v2_1x", "shuffle_channel_param"},
-      {"yolov3_416", "upsample_param"},
-      {"yolov3_tiny", "upsample_param"},
-      {"yolov4", "upsample_param"},
+const std::vector<ZooModel>& fork_zoo_models() {
+  static const std::vector<ZooModel> models = {
+      {"mobilenet_ssd", "deploy.prototxt", {}},
+      {"shufflenet_v1_1x_g3", "deploy.prototxt", {}},
+      {"shufflenet_v2_1x", "deploy.prototxt", {}},
+      {"yolov3_416", "deploy.prototxt", {}},
+      {"yolov4", "deploy.prototxt", {}},
   };
+  return models;
+}
+
+const std::vector<ZooModel>& all_zoo_models() {
+  static const std::vector<ZooModel> models = [] {
+    std::vector<ZooModel> all = runnable_zoo_models();
+    all.insert(all.end(), fork_zoo_models().begin(), fork_zoo_models().end());
+    return all;
+  }();
   return models;
 }
 

@@ -361,7 +361,7 @@ TEST_P(GpuZoo, GraphOptimizedMatchesTheCpu) {
   EXPECT_LE(relative_difference(outputs_of(net), expected), 1e-4) << zoo.folder;
 }
 
-INSTANTIATE_TEST_SUITE_P(Zoo, GpuZoo, ::testing::ValuesIn(testing::runnable_zoo_models()),
+INSTANTIATE_TEST_SUITE_P(Zoo, GpuZoo, ::testing::ValuesIn(testing::all_zoo_models()),
                          [](const auto& info) { return info.param.label(); });
 
 // ---- Predictor ----------------------------------------------------------

@@ -924,7 +924,7 @@ TEST_P(GraphZoo, EveryLayerAsWrittenIsRunOrAbsorbedOnce) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Zoo, GraphZoo, ::testing::ValuesIn(testing::runnable_zoo_models()),
+INSTANTIATE_TEST_SUITE_P(Zoo, GraphZoo, ::testing::ValuesIn(testing::all_zoo_models()),
                          [](const auto& info) { return info.param.label(); });
 
 // The ReLU / Clip layers of `net` that fuse_activation takes: those alone

@@ -121,7 +121,7 @@ TEST_P(ZooMemoryTest, PlannedOutputsAreBitwiseIdentical) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Zoo, ZooMemoryTest, ::testing::ValuesIn(testing::runnable_zoo_models()),
+INSTANTIATE_TEST_SUITE_P(Zoo, ZooMemoryTest, ::testing::ValuesIn(testing::all_zoo_models()),
                          [](const auto& info) { return info.param.label(); });
 
 TEST(NetMemory, KeptBlobsAreNeverOverwritten) {

@@ -12,7 +12,8 @@
 #include "predictor/Limits.h"
 #include "predictor/Model.h"
 
-DEFINE_string(output, "", "the .caffemodel to write");
+DEFINE_string(output, "",
+              "the file to write (init-weights: the .caffemodel; detect: the image with the boxes drawn)");
 
 namespace predictor::tool {
 

@@ -46,7 +46,8 @@ DEFINE_string(keep, "",
               "values unchanged)");
 DEFINE_string(mean, "",
               "the mean the net expects subtracted from its input, per channel: m1,m2,... (one per channel, or "
-              "one for all; Caffe's mean_value): the written model subtracts it itself");
+              "one for all; Caffe's mean_value): optimize: the written model subtracts it itself; detect: "
+              "subtracted from the image's pixels");
 DEFINE_string(mean_file, "",
               "the mean as an image (a .binaryproto BlobProto of shape CxHxW or 1xCxHxW; Caffe's mean_file): the "
               "written model subtracts it itself; not with --mean");

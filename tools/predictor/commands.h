@@ -26,5 +26,8 @@ extern const Command kBenchCommand;
 extern const Command kMemplanCommand;
 extern const Command kOptimizeCommand;
 extern const Command kConvertCommand;
+#ifdef PREDICTOR_TOOL_DETECT
+extern const Command kDetectCommand;  // built with libjpeg and libpng only
+#endif
 
 }  // namespace predictor::tool

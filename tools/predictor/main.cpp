@@ -23,7 +23,11 @@ namespace predictor::tool {
 namespace {
 
 const Command* const kCommands[] = {&kInitWeightsCommand, &kRunCommand, &kBenchCommand, &kMemplanCommand,
-                                   &kOptimizeCommand, &kConvertCommand};
+                                   &kOptimizeCommand, &kConvertCommand,
+#ifdef PREDICTOR_TOOL_DETECT
+                                   &kDetectCommand
+#endif
+};
 
 void print_usage(std::ostream& out) {
   out << "usage: predictor <command> --flag=value ...\n\ncommands:\n";
@@ -82,6 +86,9 @@ int run_tool(int argc, char** argv) {
   const auto it = std::find_if(std::begin(kCommands), std::end(kCommands),
                                [&](const Command* command) { return name == command->name; });
   if (it == std::end(kCommands)) {
+#ifndef PREDICTOR_TOOL_DETECT
+    if (name == "detect") return report_error("this predictor was built without libjpeg and libpng: no 'detect'");
+#endif
     print_usage(std::cerr);
     return report_error("unknown command '" + name + "'");
   }

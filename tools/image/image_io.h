@@ -1,12 +1,13 @@
 #pragma once
-// Reads JPEG and PNG files into 8-bit RGB pixels with libjpeg and libpng.
+// Reads JPEG and PNG files into 8-bit RGB pixels, and writes them back, with
+// libjpeg and libpng. Shared by `predictor detect` and examples/classify.
 
 #include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
-namespace classify {
+namespace predictor::image {
 
 // Interleaved (HWC) 8-bit pixels, row-major, no padding between rows.
 struct Image {
@@ -29,4 +30,9 @@ class ImageError : public std::runtime_error {
 // truncated files included, is an error rather than a partly gray image.
 Image read_image(const std::string& path);
 
-}  // namespace classify
+// Writes `image` (1 or 3 channels) as a JPEG (quality 92) when `path` ends
+// in .jpg or .jpeg (any case), else as a PNG. Throws ImageError naming the
+// file when it cannot be written.
+void write_image(const std::string& path, const Image& image);
+
+}  // namespace predictor::image

@@ -1,6 +1,7 @@
-#include "image_io.h"
+#include "image/image_io.h"
 
 // jpeglib.h needs FILE and size_t declared before it.
+#include <cctype>
 #include <cerrno>
 #include <csetjmp>
 #include <cstdio>
@@ -9,7 +10,7 @@
 #include <jpeglib.h>
 #include <png.h>
 
-namespace classify {
+namespace predictor::image {
 
 namespace {
 
@@ -170,6 +171,96 @@ bool is_jpeg(const std::vector<std::uint8_t>& bytes) {
   return bytes.size() >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF;
 }
 
+// --- writing ----------------------------------------------------------------
+// The same longjmp scheme; the FILE is closed by its owner's destructor,
+// created before the setjmp.
+
+struct OutputFile {
+  std::FILE* file = nullptr;
+  ~OutputFile() {
+    if (file != nullptr) std::fclose(file);
+  }
+  // Closes the file, reporting a failed final flush.
+  bool close() {
+    const bool ok = std::fclose(file) == 0;
+    file = nullptr;
+    return ok;
+  }
+};
+
+void open_for_writing(const std::string& path, OutputFile& out) {
+  out.file = std::fopen(path.c_str(), "wb");
+  if (out.file == nullptr) throw ImageError("cannot write image '" + path + "': " + std::strerror(errno));
+}
+
+struct JpegEncoder {
+  jpeg_compress_struct cinfo{};
+  JpegErrors errors{};
+  ~JpegEncoder() { jpeg_destroy_compress(&cinfo); }
+};
+
+void encode_jpeg(const std::string& path, const Image& image, std::FILE* file) {
+  JpegEncoder encoder;
+  jpeg_compress_struct& cinfo = encoder.cinfo;
+  cinfo.err = jpeg_std_error(&encoder.errors.manager);
+  encoder.errors.manager.error_exit = jpeg_fail;
+  encoder.errors.manager.emit_message = jpeg_message;
+  if (setjmp(encoder.errors.jump) != 0) {
+    throw ImageError("cannot write JPEG '" + path + "': " + encoder.errors.message);
+  }
+  jpeg_create_compress(&cinfo);
+  jpeg_stdio_dest(&cinfo, file);
+  cinfo.image_width = static_cast<JDIMENSION>(image.width);
+  cinfo.image_height = static_cast<JDIMENSION>(image.height);
+  cinfo.input_components = image.channels;
+  cinfo.in_color_space = image.channels == 1 ? JCS_GRAYSCALE : JCS_RGB;
+  jpeg_set_defaults(&cinfo);
+  jpeg_set_quality(&cinfo, 92, TRUE);
+  jpeg_start_compress(&cinfo, TRUE);
+  const std::size_t stride = std::size_t(image.width) * image.channels;
+  while (cinfo.next_scanline < cinfo.image_height) {
+    // libjpeg reads the rows; its API takes them non-const.
+    JSAMPROW row = const_cast<JSAMPROW>(image.pixels.data() + cinfo.next_scanline * stride);
+    jpeg_write_scanlines(&cinfo, &row, 1);
+  }
+  jpeg_finish_compress(&cinfo);
+}
+
+struct PngEncoder {
+  png_structp png = nullptr;
+  png_infop info = nullptr;
+  ~PngEncoder() { png_destroy_write_struct(&png, info ? &info : nullptr); }
+};
+
+void encode_png(const std::string& path, const Image& image, std::FILE* file) {
+  PngSource errors{nullptr, 0, {}};  // only its message buffer
+  PngEncoder encoder;
+  encoder.png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &errors, png_fail, png_ignore_warning);
+  if (encoder.png != nullptr) encoder.info = png_create_info_struct(encoder.png);
+  if (encoder.info == nullptr) throw ImageError("cannot write PNG '" + path + "': out of memory");
+  png_structp png = encoder.png;
+  png_infop info = encoder.info;
+  if (setjmp(png_jmpbuf(png)) != 0) {
+    throw ImageError("cannot write PNG '" + path + "': " + errors.message);
+  }
+  png_init_io(png, file);
+  png_set_IHDR(png, info, static_cast<png_uint_32>(image.width), static_cast<png_uint_32>(image.height), 8,
+               image.channels == 1 ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
+               PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+  png_write_info(png, info);
+  const std::size_t stride = std::size_t(image.width) * image.channels;
+  for (int y = 0; y < image.height; ++y) png_write_row(png, image.pixels.data() + y * stride);
+  png_write_end(png, nullptr);
+}
+
+bool has_jpeg_extension(const std::string& path) {
+  const std::size_t dot = path.find_last_of('.');
+  if (dot == std::string::npos || path.find('/', dot) != std::string::npos) return false;
+  std::string extension = path.substr(dot + 1);
+  for (char& c : extension) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return extension == "jpg" || extension == "jpeg";
+}
+
 }  // namespace
 
 Image read_image(const std::string& path) {
@@ -187,4 +278,18 @@ Image read_image(const std::string& path) {
   return image;
 }
 
-}  // namespace classify
+void write_image(const std::string& path, const Image& image) {
+  const bool valid = image.width > 0 && image.height > 0 && (image.channels == 1 || image.channels == 3) &&
+                     image.pixels.size() == std::size_t(image.width) * image.height * image.channels;
+  if (!valid) throw ImageError("cannot write image '" + path + "': not an 8-bit gray or RGB image");
+  OutputFile out;
+  open_for_writing(path, out);
+  if (has_jpeg_extension(path)) {
+    encode_jpeg(path, image, out.file);
+  } else {
+    encode_png(path, image, out.file);
+  }
+  if (!out.close()) throw ImageError("cannot write image '" + path + "': " + std::strerror(errno));
+}
+
+}  // namespace predictor::image
