@@ -102,16 +102,21 @@ class DetectionOutputLayer : public Layer {
     }
     const bool has_background = config_.background_label_id >= 0 && config_.background_label_id < classes;
     std::int64_t k;
+    const char* k_field;  // the field that sets k, for the error
     if (config_.keep_top_k > 0) {
       k = config_.keep_top_k;
+      k_field = "detection_output_param.keep_top_k";
     } else if (config_.top_k > 0) {
       k = static_cast<std::int64_t>(classes - (has_background ? 1 : 0)) * config_.top_k;
+      k_field = "detection_output_param.nms_param.top_k";
     } else {
       k = static_cast<std::int64_t>(classes) * num_priors_;
+      k_field = "detection_output_param.num_classes";
     }
     if (k < 1) k = 1;
     if (k * num_ * 7 > std::numeric_limits<int>::max()) {
-      fail("detection_output_param.keep_top_k", "the output of " + std::to_string(k) + " rows per image is too large");
+      fail(k_field, "the output of " + std::to_string(k) + " rows per image (" + std::to_string(num_) +
+                        " images) is too large");
     }
     config_.rows_per_image = static_cast<int>(k);
     top[0]->Reshape({1, 1, static_cast<int>(k * num_), 7});
