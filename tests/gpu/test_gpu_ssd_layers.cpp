@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "common/ssd_inputs.h"
 #include "common/test_utils.h"
 #include "gpu/gpu_layer_runner.h"
 #include "gpu/gpu_test_utils.h"
@@ -92,34 +93,9 @@ TEST_F(GpuSsdLayers, PriorBox) {
   }
 }
 
-struct DetInputs {
-  std::unique_ptr<Blob> loc, conf, prior;
-};
-
-// Valid random priors, loc offsets, softmaxed confidences quantized to 1/64
-// (ties are common).
-DetInputs det_inputs(int num, int num_priors, int loc_classes, int classes, std::uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> unit(0.0f, 1.0f);
-  std::vector<float> prior;
-  for (int q = 0; q < num_priors; ++q) {
-    const float cx = unit(rng), cy = unit(rng), w = 0.05f + 0.4f * unit(rng), h = 0.05f + 0.4f * unit(rng);
-    prior.insert(prior.end(), {cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2});
-  }
-  for (int q = 0; q < num_priors; ++q) prior.insert(prior.end(), {0.1f, 0.1f, 0.2f, 0.2f});
-  std::vector<float> loc(std::size_t(num) * num_priors * loc_classes * 4);
-  for (float& v : loc) v = unit(rng) - 0.5f;
-  std::vector<float> conf(std::size_t(num) * num_priors * classes);
-  for (std::size_t r = 0; r < conf.size() / classes; ++r) {
-    float sum = 0;
-    for (int c = 0; c < classes; ++c) sum += conf[r * classes + c] = std::exp(4.0f * unit(rng));
-    for (int c = 0; c < classes; ++c) conf[r * classes + c] = std::round(conf[r * classes + c] / sum * 64) / 64;
-  }
-  DetInputs in;
-  in.loc = blob_of({num, num_priors * loc_classes * 4}, loc);
-  in.conf = blob_of({num, num_priors * classes}, conf);
-  in.prior = blob_of({1, 2, num_priors * 4}, prior);
-  return in;
+// DetectionOutput's inputs, confidences quantized to 1/64 (ties are common).
+testing::DetectionInputs det_inputs(int num, int num_priors, int loc_classes, int classes, std::uint32_t seed) {
+  return testing::detection_inputs(num, num_priors, loc_classes, classes, seed, 64);
 }
 
 ::testing::AssertionResult rows_match(const Blob& gpu, const Blob& cpu) {

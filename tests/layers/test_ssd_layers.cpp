@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "common/ssd_inputs.h"
 #include "common/test_utils.h"
 #include "kernels/cpu/detection.h"
 #include "kernels/cpu/thread_pool.h"
@@ -448,35 +449,9 @@ std::vector<float> reference_detection(const DetParams& p, const Blob& loc, cons
   return out;
 }
 
-// Random priors (valid boxes inside the image, variances 0.1 / 0.2), loc
-// offsets, and per-prior softmaxed confidences quantized to 1/32 so that
-// equal scores (ties) are common.
-struct DetInputs {
-  std::unique_ptr<Blob> loc, conf, prior;
-};
-
-DetInputs det_inputs(int num, int num_priors, int loc_classes, int classes, std::uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> unit(0.0f, 1.0f);
-  std::vector<float> prior;
-  for (int q = 0; q < num_priors; ++q) {
-    const float cx = unit(rng), cy = unit(rng), w = 0.05f + 0.4f * unit(rng), h = 0.05f + 0.4f * unit(rng);
-    prior.insert(prior.end(), {cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2});
-  }
-  for (int q = 0; q < num_priors; ++q) prior.insert(prior.end(), {0.1f, 0.1f, 0.2f, 0.2f});
-  std::vector<float> loc(std::size_t(num) * num_priors * loc_classes * 4);
-  for (float& v : loc) v = unit(rng) - 0.5f;
-  std::vector<float> conf(std::size_t(num) * num_priors * classes);
-  for (std::size_t r = 0; r < conf.size() / classes; ++r) {
-    float sum = 0;
-    for (int c = 0; c < classes; ++c) sum += conf[r * classes + c] = std::exp(4.0f * unit(rng));
-    for (int c = 0; c < classes; ++c) conf[r * classes + c] = std::round(conf[r * classes + c] / sum * 32) / 32;
-  }
-  DetInputs in;
-  in.loc = blob_of({num, num_priors * loc_classes * 4}, loc);
-  in.conf = blob_of({num, num_priors * classes}, conf);
-  in.prior = blob_of({1, 2, num_priors * 4}, prior);
-  return in;
+// DetectionOutput's inputs, confidences quantized to 1/32 (ties are common).
+testing::DetectionInputs det_inputs(int num, int num_priors, int loc_classes, int classes, std::uint32_t seed) {
+  return testing::detection_inputs(num, num_priors, loc_classes, classes, seed, 32);
 }
 
 // Rows equal: image, label and score exactly, coordinates within 1e-6.

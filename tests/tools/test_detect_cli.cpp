@@ -4,10 +4,7 @@
 // get_yolo_box, correct_yolo_boxes), computed here, not by the code under
 // test. Also the drawn output image and the error contract (exit code 1, one
 // stderr line). Needs tools/image (libjpeg, libpng); skipped without it.
-#include <fcntl.h>
 #include <stdlib.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cctype>
 #include <cmath>
@@ -24,6 +21,7 @@
 
 #include "io/proto_io.h"
 #include "predictor/CaffeProto.h"
+#include "tool_runner.h"
 
 #ifdef PREDICTOR_HAVE_IMAGE
 #include "image/image_io.h"
@@ -34,106 +32,11 @@ namespace {
 
 #ifdef PREDICTOR_HAVE_IMAGE
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-void write_text(const std::string& path, const std::string& text) { std::ofstream(path, std::ios::binary) << text; }
-
-// A JSON value and a strict little parser (numbers, strings without
-// escapes beyond \", arrays, objects, true/false/null).
-struct Json {
-  enum Type { kNull, kBool, kNumber, kString, kArray, kObject } type = kNull;
-  double number = 0;
-  std::string text;
-  std::vector<Json> items;
-  std::map<std::string, Json> members;
-};
-
-class JsonParser {
- public:
-  explicit JsonParser(const std::string& text) : text_(text) {}
-  bool Parse(Json* value) {
-    if (!Value(value)) return false;
-    Space();
-    return pos_ == text_.size();
-  }
-
- private:
-  void Space() {
-    while (pos_ < text_.size() && std::isspace(static_cast<unsigned char>(text_[pos_]))) ++pos_;
-  }
-  bool Eat(char c) {
-    Space();
-    if (pos_ < text_.size() && text_[pos_] == c) return ++pos_, true;
-    return false;
-  }
-  bool String(std::string* out) {
-    if (!Eat('"')) return false;
-    while (pos_ < text_.size() && text_[pos_] != '"') {
-      if (text_[pos_] == '\\') ++pos_;
-      if (pos_ < text_.size()) *out += text_[pos_++];
-    }
-    return Eat('"');
-  }
-  bool Value(Json* value) {
-    Space();
-    if (pos_ >= text_.size()) return false;
-    const char c = text_[pos_];
-    if (c == '{') {
-      value->type = Json::kObject;
-      ++pos_;
-      if (Eat('}')) return true;
-      do {
-        std::string key;
-        Json member;
-        if (!String(&key) || !Eat(':') || !Value(&member)) return false;
-        value->members[key] = member;
-      } while (Eat(','));
-      return Eat('}');
-    }
-    if (c == '[') {
-      value->type = Json::kArray;
-      ++pos_;
-      if (Eat(']')) return true;
-      do {
-        value->items.emplace_back();
-        if (!Value(&value->items.back())) return false;
-      } while (Eat(','));
-      return Eat(']');
-    }
-    if (c == '"') {
-      value->type = Json::kString;
-      return String(&value->text);
-    }
-    for (const char* word : {"true", "false", "null"}) {
-      if (text_.compare(pos_, std::strlen(word), word) == 0) {
-        pos_ += std::strlen(word);
-        value->type = word[0] == 'n' ? Json::kNull : Json::kBool;
-        return true;
-      }
-    }
-    value->type = Json::kNumber;
-    const char* start = text_.c_str() + pos_;
-    char* end = nullptr;
-    value->number = std::strtod(start, &end);
-    if (end == start) return false;
-    pos_ += end - start;
-    return true;
-  }
-
-  const std::string& text_;
-  std::size_t pos_ = 0;
-};
-
-struct ToolResult {
-  bool exited = false;
-  int exit_code = -1;
-  std::string out, err;
-};
+using testing::Json;
+using testing::JsonParser;
+using testing::read_text;
+using testing::ToolResult;
+using testing::write_text;
 
 double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 
@@ -216,47 +119,19 @@ Box expected_box() {
 class DetectCliTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern = ::testing::TempDir() + "predictor_detect_XXXXXX";
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
+    dir_ = testing::make_temp_dir("predictor_detect");
+    ASSERT_FALSE(dir_.empty());
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
   std::string Path(const std::string& name) const { return dir_ + "/" + name; }
 
-  ToolResult Run(const std::vector<std::string>& args) const {
-    const std::string out_path = Path(".stdout"), err_path = Path(".stderr");
-    const pid_t pid = fork();
-    if (pid == 0) {
-      const int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      const int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      if (out < 0 || err < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0 || chdir(dir_.c_str()) != 0) _exit(127);
-      std::vector<char*> argv = {const_cast<char*>(PREDICTOR_TOOL_PATH)};
-      for (const std::string& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
-      argv.push_back(nullptr);
-      execv(PREDICTOR_TOOL_PATH, argv.data());
-      _exit(127);
-    }
-    ToolResult result;
-    int status = 0;
-    if (pid < 0 || waitpid(pid, &status, 0) != pid) return result;
-    result.exited = WIFEXITED(status);
-    if (result.exited) result.exit_code = WEXITSTATUS(status);
-    result.out = read_text(out_path);
-    result.err = read_text(err_path);
-    return result;
-  }
+  ToolResult Run(const std::vector<std::string>& args) const { return testing::run_tool(dir_, args); }
 
+  // The tool's error contract, and nothing on stdout (no partial JSON).
   static void ExpectError(const ToolResult& result, const std::vector<std::string>& fragments) {
-    ASSERT_TRUE(result.exited) << "killed by a signal; stderr: " << result.err;
-    EXPECT_EQ(result.exit_code, 1) << "stderr: " << result.err;
-    EXPECT_EQ(result.err.rfind("predictor: error: ", 0), 0u) << result.err;
-    ASSERT_FALSE(result.err.empty());
-    EXPECT_EQ(result.err.find('\n'), result.err.size() - 1) << "not exactly one line: " << result.err;
+    testing::expect_tool_error(result, fragments);
     EXPECT_EQ(result.out, "");
-    for (const std::string& fragment : fragments) {
-      EXPECT_NE(result.err.find(fragment), std::string::npos) << "no '" << fragment << "' in: " << result.err;
-    }
   }
 
   // Writes the net, its weights, the cfg and the image; returns the

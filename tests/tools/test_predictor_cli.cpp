@@ -5,10 +5,7 @@
 // --optimize_graph on run and bench, on a small net written here. convert
 // (fully convolutional, V1 -> current) on small nets written here and on the
 // zoo's AlexNet and VGG-16 (skipped without ../shared/models).
-#include <fcntl.h>
 #include <stdlib.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -32,146 +29,20 @@
 #include "io/deploy_net.h"
 #include "io/npy.h"
 #include "io/proto_io.h"
+#include "tool_runner.h"
 
 namespace predictor {
 namespace {
 
 const std::string kMobilenet = PREDICTOR_SOURCE_DIR "/models/predictor_mobilenet/deploy.prototxt";
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+using testing::Json;
+using testing::JsonParser;
+using testing::read_text;
+using testing::ToolResult;
+using testing::write_text;
 
-void write_text(const std::string& path, const std::string& text) {
-  std::ofstream(path, std::ios::binary) << text;
-}
-
-std::string make_temp_dir() {
-  std::string pattern = ::testing::TempDir() + "predictor_cli_XXXXXX";
-  if (mkdtemp(pattern.data()) == nullptr) return "";
-  return pattern;
-}
-
-// A JSON value, parsed strictly enough to tell that bench --json is valid.
-struct Json {
-  enum Type { kNull, kBool, kNumber, kString, kArray, kObject } type = kNull;
-  double number = 0;
-  bool boolean = false;
-  std::string text;
-  std::vector<Json> items;
-  std::map<std::string, Json> members;
-};
-
-class JsonParser {
- public:
-  explicit JsonParser(const std::string& text) : text_(text) {}
-
-  // The whole text as one value (surrounding whitespace allowed); false on
-  // any syntax error.
-  bool Parse(Json* value) {
-    if (!Value(value)) return false;
-    Space();
-    return pos_ == text_.size();
-  }
-
- private:
-  void Space() {
-    while (pos_ < text_.size() && std::isspace(static_cast<unsigned char>(text_[pos_]))) ++pos_;
-  }
-  bool Eat(char c) {
-    Space();
-    if (pos_ < text_.size() && text_[pos_] == c) {
-      ++pos_;
-      return true;
-    }
-    return false;
-  }
-  bool Word(const char* word) {
-    const std::size_t n = std::strlen(word);
-    if (text_.compare(pos_, n, word) != 0) return false;
-    pos_ += n;
-    return true;
-  }
-  bool String(std::string* out) {
-    if (!Eat('"')) return false;
-    while (pos_ < text_.size() && text_[pos_] != '"') {
-      char c = text_[pos_++];
-      if (static_cast<unsigned char>(c) < 0x20) return false;
-      if (c == '\\') {
-        if (pos_ >= text_.size()) return false;
-        const char escape = text_[pos_++];
-        const std::string simple = "\"\\/bfnrt";
-        if (escape == 'u') {
-          if (pos_ + 4 > text_.size()) return false;
-          c = static_cast<char>(std::stoi(text_.substr(pos_, 4), nullptr, 16));
-          pos_ += 4;
-        } else if (simple.find(escape) != std::string::npos) {
-          c = "\"\\/\b\f\n\r\t"[simple.find(escape)];
-        } else {
-          return false;
-        }
-      }
-      *out += c;
-    }
-    return Eat('"');
-  }
-  bool Value(Json* value) {
-    Space();
-    if (pos_ >= text_.size()) return false;
-    const char c = text_[pos_];
-    if (c == '{') {
-      value->type = Json::kObject;
-      ++pos_;
-      if (Eat('}')) return true;
-      do {
-        std::string key;
-        Json member;
-        if (!String(&key) || !Eat(':') || !Value(&member)) return false;
-        value->members[key] = member;
-      } while (Eat(','));
-      return Eat('}');
-    }
-    if (c == '[') {
-      value->type = Json::kArray;
-      ++pos_;
-      if (Eat(']')) return true;
-      do {
-        value->items.emplace_back();
-        if (!Value(&value->items.back())) return false;
-      } while (Eat(','));
-      return Eat(']');
-    }
-    if (c == '"') {
-      value->type = Json::kString;
-      return String(&value->text);
-    }
-    if (Word("true") || Word("false")) {
-      value->type = Json::kBool;
-      value->boolean = c == 't';
-      return true;
-    }
-    if (Word("null")) return true;
-    value->type = Json::kNumber;
-    const char* start = text_.c_str() + pos_;
-    char* end = nullptr;
-    value->number = std::strtod(start, &end);
-    if (end == start) return false;
-    pos_ += end - start;
-    return true;
-  }
-
-  const std::string& text_;
-  std::size_t pos_ = 0;
-};
-
-struct ToolResult {
-  bool exited = false;  // false: killed by a signal
-  int exit_code = -1;
-  std::string out, err;
-};
+std::string make_temp_dir() { return testing::make_temp_dir("predictor_cli"); }
 
 class PredictorCliTest : public ::testing::Test {
  protected:
@@ -184,47 +55,15 @@ class PredictorCliTest : public ::testing::Test {
   std::string Path(const std::string& name) const { return dir_ + "/" + name; }
 
   // Runs the tool in the test's directory, without a shell.
-  ToolResult Run(const std::vector<std::string>& args) const {
-    const std::string out_path = Path(".stdout"), err_path = Path(".stderr");
-    const pid_t pid = fork();
-    if (pid == 0) {
-      const int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      const int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      if (out < 0 || err < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0 || chdir(dir_.c_str()) != 0) _exit(127);
-      std::vector<char*> argv = {const_cast<char*>(PREDICTOR_TOOL_PATH)};
-      for (const std::string& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
-      argv.push_back(nullptr);
-      execv(PREDICTOR_TOOL_PATH, argv.data());
-      _exit(127);
-    }
-    ToolResult result;
-    int status = 0;
-    if (pid < 0 || waitpid(pid, &status, 0) != pid) return result;
-    result.exited = WIFEXITED(status);
-    if (result.exited) result.exit_code = WEXITSTATUS(status);
-    result.out = read_text(out_path);
-    result.err = read_text(err_path);
-    return result;
-  }
+  ToolResult Run(const std::vector<std::string>& args) const { return testing::run_tool(dir_, args); }
 
   // Success: exit code 0, nothing on stderr.
-  static void ExpectSuccess(const ToolResult& result) {
-    EXPECT_TRUE(result.exited) << "killed by a signal";
-    EXPECT_EQ(result.exit_code, 0) << "stderr: " << result.err;
-    EXPECT_EQ(result.err, "");
-  }
+  static void ExpectSuccess(const ToolResult& result) { testing::expect_tool_success(result); }
 
   // Failure as the tool promises it: exit code 1 and exactly one stderr line
   // "predictor: error: ..." containing every fragment.
   static void ExpectError(const ToolResult& result, const std::vector<std::string>& fragments) {
-    ASSERT_TRUE(result.exited) << "killed by a signal; stderr: " << result.err;
-    EXPECT_EQ(result.exit_code, 1) << "stderr: " << result.err;
-    EXPECT_EQ(result.err.rfind("predictor: error: ", 0), 0u) << result.err;
-    ASSERT_FALSE(result.err.empty());
-    EXPECT_EQ(result.err.find('\n'), result.err.size() - 1) << "not exactly one line: " << result.err;
-    for (const std::string& fragment : fragments) {
-      EXPECT_NE(result.err.find(fragment), std::string::npos) << "no '" << fragment << "' in: " << result.err;
-    }
+    testing::expect_tool_error(result, fragments);
   }
 
   static void SetUpTestSuite() { suite_dir_ = new std::string(make_temp_dir()); }
