@@ -128,9 +128,9 @@ void whole_planes(const float* in, std::size_t first, std::size_t last, const Po
 }  // namespace
 
 std::int64_t pooled_extent(std::int64_t size, std::int64_t kernel, std::int64_t pad, std::int64_t stride, bool ceil,
-                           bool padded) {
+                           bool padded, std::int64_t extra) {
   const std::int64_t span = size + 2 * pad - kernel;
-  std::int64_t pooled = (ceil ? ceil_div(span, stride) : floor_div(span, stride)) + 1;
+  std::int64_t pooled = (ceil ? ceil_div(span, stride) : floor_div(span, stride)) + 1 + extra;
   if (padded && (pooled - 1) * stride >= size + pad) --pooled;
   return pooled;
 }

@@ -34,9 +34,12 @@ struct PoolGeometry {
 // rounded up (ceil) or down, plus one; then, when the layer pads at all
 // (`padded`: pad_h or pad_w nonzero, so this applies to an unpadded axis
 // too, as in Caffe), a last window starting at or beyond size + pad is
-// dropped. Exact integer arithmetic; the result is <= 0 when no window fits.
+// dropped. `extra` windows are added before that fix-up (caffe-yolov3's
+// rule; see PoolingParameter.caffe_yolov3_extra_output); the kernels clip
+// them at the image's end. Exact integer arithmetic; the result is <= 0 when
+// no window fits.
 std::int64_t pooled_extent(std::int64_t size, std::int64_t kernel, std::int64_t pad, std::int64_t stride, bool ceil,
-                           bool padded);
+                           bool padded, std::int64_t extra = 0);
 
 // out (and argmax, when not null) hold planes * pooled_height * pooled_width
 // values. argmax receives the flat index h * width + w of the maximum within

@@ -237,6 +237,19 @@ void rewrite_fork_aliases(caffe::NetParameter* net, const std::string& source) {
   }
 }
 
+// --- the Caffe build's pooling rule --------------------------------------------
+
+// Marks every Pooling layer with the rule of the Caffe the model was made for
+// (LoadOptions::pooling_rule); the layer applies it. A mark the file already
+// carries (an optimized file written after such a load) is kept.
+void apply_pooling_rule(caffe::NetParameter* net, PoolingRule rule) {
+  if (rule == PoolingRule::CAFFE) return;
+  for (auto& layer : *net->mutable_layer()) {
+    if (layer.type() != "Pooling") continue;
+    layer.mutable_pooling_param()->set_caffe_yolov3_extra_output(true);
+  }
+}
+
 // --- input shapes ------------------------------------------------------------
 
 void apply_input_shapes(caffe::NetParameter* net, const LoadOptions& options, const std::string& source,
@@ -315,6 +328,7 @@ caffe::NetParameter make_deploy_net(caffe::NetParameter net, const LoadOptions& 
   std::map<std::string, std::string> unknown_shape_reasons;
   convert_data_and_training_layers(&net, source, &unknown_shape_reasons);
   rewrite_fork_aliases(&net, source);
+  apply_pooling_rule(&net, options.pooling_rule);
   apply_input_shapes(&net, options, source, unknown_shape_reasons);
   net.clear_state();
   return net;

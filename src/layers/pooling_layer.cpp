@@ -1,5 +1,6 @@
 // Pooling: MAX, AVE and STOCHASTIC pooling over the H x W planes of a 4-D
-// blob, with BVLC Caffe's parameter rules and output sizes. STOCHASTIC runs
+// blob, with BVLC Caffe's parameter rules and output sizes (or caffe-yolov3's
+// sizes, when the layer carries pooling_param.caffe_yolov3_extra_output). STOCHASTIC runs
 // Caffe's test-phase rule (the probability-weighted average), the only one
 // that makes sense at inference. MAX may write the argmax as a second top.
 #include <algorithm>
@@ -45,6 +46,10 @@ class PoolingLayer : public Layer {
       if (p.has_round_mode() && p.ceil_mode() != ceil_) fail("pooling_param.ceil_mode", "contradicts round_mode");
       ceil_ = p.ceil_mode();
     }
+    // caffe-yolov3's rule, decided by the H axis for both axes as there.
+    // Global pooling keeps its 1 x 1 (the rule would give 2 x 2 on an even
+    // map; no published file relies on that).
+    if (p.caffe_yolov3_extra_output() && !global_ && (kernel_h_ - stride_h_) % 2 != 0) extra_outputs_ = 1;
   }
 
   int max_tops() const override { return method_ == caffe::PoolingParameter::MAX ? 2 : 1; }
@@ -70,9 +75,9 @@ class PoolingLayer : public Layer {
     geometry_.pad_w = pad_w_;
     const bool padded = pad_h_ != 0 || pad_w_ != 0;
     const std::int64_t pooled_h =
-        cpu::pooled_extent(geometry_.height, geometry_.kernel_h, pad_h_, stride_h_, ceil_, padded);
+        cpu::pooled_extent(geometry_.height, geometry_.kernel_h, pad_h_, stride_h_, ceil_, padded, extra_outputs_);
     const std::int64_t pooled_w =
-        cpu::pooled_extent(geometry_.width, geometry_.kernel_w, pad_w_, stride_w_, ceil_, padded);
+        cpu::pooled_extent(geometry_.width, geometry_.kernel_w, pad_w_, stride_w_, ceil_, padded, extra_outputs_);
     if (pooled_h < 1 || pooled_w < 1 || pooled_h > INT_MAX || pooled_w > INT_MAX) {
       fail("bottom", "input " + in.shape_string() + " gives a pooled size of " + std::to_string(pooled_h) + " x " +
                          std::to_string(pooled_w) + " with kernel " + std::to_string(geometry_.kernel_h) + " x " +
@@ -195,6 +200,7 @@ class PoolingLayer : public Layer {
   caffe::PoolingParameter::PoolMethod method_ = caffe::PoolingParameter::MAX;
   bool global_ = false;
   bool ceil_ = true;
+  int extra_outputs_ = 0;  // per axis, caffe-yolov3's rule
   int kernel_h_ = 0;
   int kernel_w_ = 0;
   int pad_h_ = 0;

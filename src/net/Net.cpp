@@ -1,6 +1,7 @@
 #include "predictor/Net.h"
 
 #include <algorithm>
+#include <cstdint>
 
 #include "core/shape_check.h"
 #include "cuda/cuda_api.h"
@@ -27,6 +28,25 @@ namespace {
   const std::string message = context + ": " + error.what();
   if (dynamic_cast<const OutOfMemoryError*>(&error)) throw OutOfMemoryError(message);
   throw Error(message);
+}
+
+// For a shape error at layer `failed`: a hint when an earlier Pooling layer
+// is darknet's stride-1 max pool with an even kernel (yolov3-tiny's), which
+// caffe-yolov3's Caffe sizes one larger than BVLC's; a file made for it
+// fails downstream, at a Concat, under BVLC's rule. Empty otherwise.
+std::string pooling_rule_hint(const std::vector<std::unique_ptr<Layer>>& layers, int failed) {
+  for (int i = 0; i < failed; ++i) {
+    const caffe::LayerParameter& param = layers[i]->param();
+    if (param.type() != "Pooling") continue;
+    const caffe::PoolingParameter& p = param.pooling_param();
+    const std::uint32_t kernel = p.has_kernel_h() ? p.kernel_h() : p.kernel_size();
+    const std::uint32_t stride = p.has_stride_h() ? p.stride_h() : p.stride();
+    if (p.global_pooling() || p.caffe_yolov3_extra_output() || stride != 1 || kernel % 2 != 0) continue;
+    return " (layer '" + param.name() + "' is a stride-1 Pooling with an even kernel, which caffe-yolov3's Caffe "
+           "sizes one row and column larger than BVLC's: if the model comes from there, load it with "
+           "LoadOptions::pooling_rule = PoolingRule::CAFFE_YOLOV3, --pooling_rule=caffe-yolov3 in the tool)";
+  }
+  return {};
 }
 
 std::string count_range(int min, int max) {
@@ -270,7 +290,12 @@ void Net::Reshape() {
   try {
     cuda::DeviceGuard guard(gpu_ ? gpu_->device() : -1);
     for (int i = 0; i < num_layers(); ++i) {
-      layers_[i]->reshape(bottoms_[i], tops_[i]);
+      try {
+        layers_[i]->reshape(bottoms_[i], tops_[i]);
+      } catch (const Error& error) {
+        if (dynamic_cast<const OutOfMemoryError*>(&error)) throw;
+        throw Error(error.what() + pooling_rule_hint(layers_, i));
+      }
       ShareViews(i);
       scratch_bytes_[i] = backends_[i] == Backend::CUDA ? layers_[i]->prepare_gpu(bottoms_[i], tops_[i])
                                                         : layers_[i]->prepare_cpu(bottoms_[i], tops_[i]);

@@ -8,6 +8,13 @@ namespace predictor::testing {
 
 std::string ZooModel::path() const { return models_dir() + "/" + folder + "/" + file; }
 
+LoadOptions ZooModel::load_options() const {
+  LoadOptions options;
+  options.input_shapes = input_shapes;
+  options.pooling_rule = pooling_rule;
+  return options;
+}
+
 std::string ZooModel::label() const {
   std::string name = folder + "_" + file;
   for (char& c : name) {
@@ -51,6 +58,8 @@ const std::vector<ZooModel>& fork_zoo_models() {
       {"mobilenet_ssd", "deploy.prototxt", {}},
       {"shufflenet_v1_1x_g3", "deploy.prototxt", {}},
       {"shufflenet_v2_1x", "deploy.prototxt", {}},
+      // Its stride-1 2x2 max pool keeps 13x13 only with caffe-yolov3's rule.
+      {"yolov3_tiny", "deploy.prototxt", {}, PoolingRule::CAFFE_YOLOV3},
       {"yolov3_416", "deploy.prototxt", {}},
       {"yolov4", "deploy.prototxt", {}},
   };

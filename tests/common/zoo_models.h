@@ -7,6 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include "predictor/LoadOptions.h"
+
 namespace predictor::testing {
 
 struct ZooModel {
@@ -14,6 +16,11 @@ struct ZooModel {
   std::string file;
   // Input shapes the file leaves open (train_val files without crop_size).
   std::map<std::string, std::vector<int>> input_shapes;
+  // The pooling rule of the Caffe build the file was made for.
+  PoolingRule pooling_rule = PoolingRule::CAFFE;
+
+  // How the tests load it: input_shapes and pooling_rule.
+  LoadOptions load_options() const;
 
   std::string path() const;
   std::string label() const;  // folder_file, for test names
@@ -26,8 +33,7 @@ inline void PrintTo(const ZooModel& model, std::ostream* out) { *out << model.fo
 const std::vector<ZooModel>& runnable_zoo_models();
 
 // The folders that need a Caffe fork's layers and fields (SSD, ShuffleNet,
-// the YOLO ports). Not yolov3_tiny: as published it runs in no Caffe (see
-// tests/models/test_zoo.cpp).
+// the YOLO ports); yolov3_tiny with its port's pooling rule.
 const std::vector<ZooModel>& fork_zoo_models();
 
 // Both: every network of the zoo.

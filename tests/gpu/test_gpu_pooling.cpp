@@ -24,20 +24,22 @@ using namespace gpu_testing;
 struct Case {
   int planes, height, width, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w;
   bool ceil;
+  int extra = 0;  // caffe-yolov3's extra windows per axis
 };
 
 std::string name_of(const Case& c) {
   return std::to_string(c.planes) + "x" + std::to_string(c.height) + "x" + std::to_string(c.width) + " k" +
          std::to_string(c.kernel_h) + "x" + std::to_string(c.kernel_w) + " s" + std::to_string(c.stride_h) + "x" +
          std::to_string(c.stride_w) + " p" + std::to_string(c.pad_h) + "x" + std::to_string(c.pad_w) +
-         (c.ceil ? " ceil" : " floor");
+         (c.ceil ? " ceil" : " floor") + (c.extra ? " +" + std::to_string(c.extra) : "");
 }
 
-// Caffe's output size, as Caffe computes it (float division, rounding, then
-// dropping a last window that starts in the trailing padding).
-int caffe_pooled(int size, int kernel, int pad, int stride, bool ceil, bool padded) {
+// Caffe's output size, as Caffe computes it (float division, rounding, the
+// extra windows of caffe-yolov3's patch, then dropping a last window that
+// starts in the trailing padding).
+int caffe_pooled(int size, int kernel, int pad, int stride, bool ceil, bool padded, int extra) {
   const float ratio = static_cast<float>(size + 2 * pad - kernel) / static_cast<float>(stride);
-  int pooled = static_cast<int>(ceil ? std::ceil(ratio) : std::floor(ratio)) + 1;
+  int pooled = static_cast<int>(ceil ? std::ceil(ratio) : std::floor(ratio)) + 1 + extra;
   if (padded && (pooled - 1) * stride >= size + pad) --pooled;
   return pooled;
 }
@@ -47,11 +49,12 @@ cpu::PoolGeometry geometry_of(const Case& c) {
   cpu::PoolGeometry g;
   g.height = c.height;
   g.width = c.width;
-  g.pooled_height = caffe_pooled(c.height, c.kernel_h, c.pad_h, c.stride_h, c.ceil, padded);
-  g.pooled_width = caffe_pooled(c.width, c.kernel_w, c.pad_w, c.stride_w, c.ceil, padded);
+  g.pooled_height = caffe_pooled(c.height, c.kernel_h, c.pad_h, c.stride_h, c.ceil, padded, c.extra);
+  g.pooled_width = caffe_pooled(c.width, c.kernel_w, c.pad_w, c.stride_w, c.ceil, padded, c.extra);
   // The library's own computation agrees.
-  EXPECT_EQ(g.pooled_height, cpu::pooled_extent(c.height, c.kernel_h, c.pad_h, c.stride_h, c.ceil, padded));
-  EXPECT_EQ(g.pooled_width, cpu::pooled_extent(c.width, c.kernel_w, c.pad_w, c.stride_w, c.ceil, padded));
+  EXPECT_EQ(g.pooled_height,
+            cpu::pooled_extent(c.height, c.kernel_h, c.pad_h, c.stride_h, c.ceil, padded, c.extra));
+  EXPECT_EQ(g.pooled_width, cpu::pooled_extent(c.width, c.kernel_w, c.pad_w, c.stride_w, c.ceil, padded, c.extra));
   g.kernel_h = c.kernel_h;
   g.kernel_w = c.kernel_w;
   g.stride_h = c.stride_h;
@@ -127,6 +130,11 @@ const std::vector<Case> kCases = {
     {5, 15, 17, 15, 17, 1, 1, 0, 0, false},  // global, 255 elements: one warp per plane
     {300, 14, 14, 14, 14, 1, 1, 0, 0, false},
     {2800, 56, 56, 3, 3, 2, 2, 0, 0, true},  // more outputs than one grid has threads
+    // caffe-yolov3's extra window at the end of each axis: yolov3-tiny's
+    // stride-1 2x2 pool (13x13 stays 13x13), a 3x3 / 2 pool, a padded one.
+    {64, 13, 13, 2, 2, 1, 1, 0, 0, true, 1},
+    {3, 9, 8, 3, 3, 2, 2, 0, 0, true, 1},
+    {2, 12, 7, 4, 4, 1, 1, 1, 1, false, 1},
 };
 
 class GpuPooling : public GpuTest {

@@ -309,8 +309,7 @@ class GpuZoo : public GpuTest, public ::testing::WithParamInterface<testing::Zoo
 TEST_P(GpuZoo, MatchesTheCpuAtBatch1And8AndMemoryIsBitwiseNone) {
   if (testing::models_dir().empty()) GTEST_SKIP() << "../shared/models is absent (set PREDICTOR_MODELS_DIR)";
   const testing::ZooModel& zoo = GetParam();
-  LoadOptions options;
-  options.input_shapes = zoo.input_shapes;
+  LoadOptions options = zoo.load_options();
   auto model = Model::WithRandomWeightsFromFile(zoo.path(), 1234, options);
   for (int batch : {1, 8}) {
     Net cpu(model, Device::cpu());
@@ -346,8 +345,7 @@ TEST_P(GpuZoo, MatchesTheCpuAtBatch1And8AndMemoryIsBitwiseNone) {
 TEST_P(GpuZoo, GraphOptimizedMatchesTheCpu) {
   if (testing::models_dir().empty()) GTEST_SKIP() << "../shared/models is absent (set PREDICTOR_MODELS_DIR)";
   const testing::ZooModel& zoo = GetParam();
-  LoadOptions options;
-  options.input_shapes = zoo.input_shapes;
+  LoadOptions options = zoo.load_options();
   auto model = Model::WithRandomWeightsFromFile(zoo.path(), 1234, options);
   const auto optimized = graph::optimize(*model, {});
   EXPECT_LE(optimized.model->net().layer_size(), model->net().layer_size());

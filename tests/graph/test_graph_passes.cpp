@@ -872,8 +872,7 @@ class GraphZoo : public ::testing::TestWithParam<ZooModel> {};
 TEST_P(GraphZoo, OptimizedComputesTheSameWithNoMoreLayers) {
   if (testing::models_dir().empty()) GTEST_SKIP() << "../shared/models is absent: zoo not tested";
   const ZooModel& zoo = GetParam();
-  LoadOptions options;
-  options.input_shapes = zoo.input_shapes;
+  LoadOptions options = zoo.load_options();
   const auto model = Model::WithRandomWeightsFromFile(zoo.path(), 1234, options);
   const auto optimized = optimize_checked(model, {}, {}, 1e-4, {1});
   EXPECT_LE(optimized->net().layer_size(), model->net().layer_size());
@@ -907,8 +906,7 @@ TEST_P(GraphZoo, OptimizedComputesTheSameWithNoMoreLayers) {
 TEST_P(GraphZoo, EveryLayerAsWrittenIsRunOrAbsorbedOnce) {
   if (testing::models_dir().empty()) GTEST_SKIP() << "../shared/models is absent: zoo not tested";
   const ZooModel& zoo = GetParam();
-  LoadOptions options;
-  options.input_shapes = zoo.input_shapes;
+  LoadOptions options = zoo.load_options();
   const auto model = Model::WithRandomWeightsFromFile(zoo.path(), 1234, options);
   const graph::OptimizedModel optimized = graph::optimize(*model);
   ASSERT_EQ(optimized.absorbed.size(), static_cast<std::size_t>(optimized.model->net().layer_size()));

@@ -69,6 +69,27 @@ TEST(DeployNet, InputShapeOverride) {
   EXPECT_NE(message.find("data"), std::string::npos) << "should list the real inputs: " << message;
 }
 
+// caffe-yolov3's pooling rule marks every Pooling layer, and nothing else;
+// BVLC's rule leaves the file as it is, a mark it carries included.
+TEST(DeployNet, PoolingRuleMarksThePoolingLayers) {
+  const std::string text = R"(
+    input: "data" input_shape { dim: 1 dim: 3 dim: 13 dim: 13 }
+    layer { name: "p1" type: "Pooling" bottom: "data" top: "a" pooling_param { kernel_size: 2 stride: 1 } }
+    layer { name: "relu" type: "ReLU" bottom: "a" top: "b" }
+    layer { name: "p2" type: "Pooling" bottom: "b" top: "c"
+            pooling_param { kernel_size: 2 stride: 2 caffe_yolov3_extra_output: true } })";
+  LoadOptions yolo;
+  yolo.pooling_rule = PoolingRule::CAFFE_YOLOV3;
+  const auto marked = deploy(text, yolo);
+  ASSERT_EQ(marked.layer_size(), 4);
+  EXPECT_TRUE(marked.layer(1).pooling_param().caffe_yolov3_extra_output());
+  EXPECT_FALSE(marked.layer(2).has_pooling_param());
+  EXPECT_TRUE(marked.layer(3).pooling_param().caffe_yolov3_extra_output());
+  const auto plain = deploy(text);
+  EXPECT_FALSE(plain.layer(1).pooling_param().has_caffe_yolov3_extra_output());
+  EXPECT_TRUE(plain.layer(3).pooling_param().caffe_yolov3_extra_output());
+}
+
 TEST(DeployNet, UpgradesV1Layers) {
   const auto net = deploy(R"(
     input: "data" input_dim: 1 input_dim: 3 input_dim: 4 input_dim: 4

@@ -204,6 +204,15 @@ TEST(PoolingKernel, PooledExtentKnownValues) {
   EXPECT_EQ(cpu::pooled_extent(5, 1, 0, 3, true, false), 3);
   EXPECT_EQ(cpu::pooled_extent(5, 1, 0, 3, true, true), 2);
   EXPECT_LE(cpu::pooled_extent(1, 3, 0, 1, true, false), 0);
+  // caffe-yolov3's extra window, added before the padding fix-up:
+  // yolov3-tiny's 2x2 / 1 pool keeps 13; a 3x3 / 2 pool on 13 with pad 1
+  // gets ceil(12 / 2) + 1 + 1 = 8, whose last window starts at 14 = 13 + 1,
+  // in the padding: dropped again.
+  EXPECT_EQ(cpu::pooled_extent(13, 2, 0, 1, true, false, 1), 13);
+  EXPECT_EQ(cpu::pooled_extent(13, 2, 0, 1, false, false, 1), 13);
+  EXPECT_EQ(cpu::pooled_extent(13, 3, 0, 2, true, false, 1), 7);
+  EXPECT_EQ(cpu::pooled_extent(13, 3, 1, 2, true, true, 1), 7);
+  EXPECT_EQ(cpu::pooled_extent(12, 3, 1, 2, true, true, 1), 7);
 }
 
 TEST(PoolingKernel, MaxMatchesReference) {

@@ -91,6 +91,7 @@ std::vector<float> awkward_values(std::size_t n, std::uint32_t seed, float lo = 
 struct PoolCase {
   int planes, height, width, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w;
   bool ceil;
+  int extra = 0;  // caffe-yolov3's extra windows per axis
 };
 
 cpu::PoolGeometry geometry_of(const PoolCase& c) {
@@ -104,8 +105,10 @@ cpu::PoolGeometry geometry_of(const PoolCase& c) {
   g.stride_w = c.stride_w;
   g.pad_h = c.pad_h;
   g.pad_w = c.pad_w;
-  g.pooled_height = static_cast<int>(cpu::pooled_extent(c.height, c.kernel_h, c.pad_h, c.stride_h, c.ceil, padded));
-  g.pooled_width = static_cast<int>(cpu::pooled_extent(c.width, c.kernel_w, c.pad_w, c.stride_w, c.ceil, padded));
+  g.pooled_height =
+      static_cast<int>(cpu::pooled_extent(c.height, c.kernel_h, c.pad_h, c.stride_h, c.ceil, padded, c.extra));
+  g.pooled_width =
+      static_cast<int>(cpu::pooled_extent(c.width, c.kernel_w, c.pad_w, c.stride_w, c.ceil, padded, c.extra));
   return g;
 }
 
@@ -113,7 +116,7 @@ std::string describe(const PoolCase& c) {
   return std::to_string(c.planes) + "x" + std::to_string(c.height) + "x" + std::to_string(c.width) + " k" +
          std::to_string(c.kernel_h) + "x" + std::to_string(c.kernel_w) + " s" + std::to_string(c.stride_h) + "x" +
          std::to_string(c.stride_w) + " p" + std::to_string(c.pad_h) + "x" + std::to_string(c.pad_w) +
-         (c.ceil ? " ceil" : " floor");
+         (c.ceil ? " ceil" : " floor") + (c.extra ? " +" + std::to_string(c.extra) : "");
 }
 
 // Every kernel offset of every window, kept when it lands in the image.
@@ -186,6 +189,24 @@ TEST(VectorizedPooling, SweepOfSmallWindows) {
       }
     }
   }
+}
+
+// caffe-yolov3's extra output row and column: windows that start inside
+// the image but end past it, on every path (the "same" path too, as a
+// stride-1 pool then keeps the input's size).
+TEST(VectorizedPooling, ExtraEndWindowsOfCaffeYolov3) {
+  for (int size : {1, 2, 5, 13, 16, 17, 26}) {
+    for (int kernel : {2, 3, 4}) {
+      for (int stride : {1, 2}) {
+        for (int pad : {0, 1}) {
+          if (pad >= kernel) continue;
+          check_pooling({4, size, size, kernel, kernel, stride, stride, pad, pad, true, 1},
+                        static_cast<std::uint32_t>(size * 100 + kernel * 10 + stride + pad * 7));
+        }
+      }
+    }
+  }
+  check_pooling({3, 13, 29, 2, 2, 1, 1, 0, 0, false, 1}, 11);
 }
 
 TEST(VectorizedPooling, RectangularWindowsAndMixedStrides) {

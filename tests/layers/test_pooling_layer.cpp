@@ -132,6 +132,38 @@ TEST(PoolingLayer, OutputSizes) {
   EXPECT_EQ(top_shape("kernel_size: 2 kernel_h: 3", {1, 1, 4, 4}), (std::vector<int>{1, 1, 3, 3}));
 }
 
+// caffe-yolov3's rule (pooling_param.caffe_yolov3_extra_output): one more
+// row and column where kernel_h - stride_h is odd, the extra windows
+// clipped at the image's end.
+TEST(PoolingLayer, CaffeYolov3ExtraOutput) {
+  const std::string yolo = " caffe_yolov3_extra_output: true";
+  EXPECT_EQ(top_shape("kernel_size: 2 stride: 1" + yolo, {1, 512, 13, 13}), (std::vector<int>{1, 512, 13, 13}));
+  EXPECT_EQ(top_shape("kernel_size: 2 stride: 1", {1, 512, 13, 13}), (std::vector<int>{1, 512, 12, 12}));
+  EXPECT_EQ(top_shape("kernel_size: 3 stride: 2" + yolo, {1, 1, 13, 13}), (std::vector<int>{1, 1, 7, 7}));
+  // kernel - stride even: unchanged.
+  EXPECT_EQ(top_shape("kernel_size: 2 stride: 2" + yolo, {1, 1, 26, 26}), (std::vector<int>{1, 1, 13, 13}));
+  EXPECT_EQ(top_shape("kernel_size: 5 stride: 1 pad: 2" + yolo, {1, 1, 19, 19}), (std::vector<int>{1, 1, 19, 19}));
+  // Decided by H for both axes, as in the port.
+  EXPECT_EQ(top_shape("kernel_h: 2 kernel_w: 3 stride_h: 1 stride_w: 1" + yolo, {1, 1, 6, 6}),
+            (std::vector<int>{1, 1, 6, 5}));
+  // The padding fix-up still applies after it: ceil(12 / 2) + 1 + 1 = 8,
+  // whose last window would start at 14 = H + pad.
+  EXPECT_EQ(top_shape("kernel_size: 3 stride: 2 pad: 1" + yolo, {1, 1, 13, 13}), (std::vector<int>{1, 1, 7, 7}));
+  // Global pooling keeps 1 x 1.
+  EXPECT_EQ(top_shape("global_pooling: true" + yolo, {1, 3, 6, 6}), (std::vector<int>{1, 3, 1, 1}));
+
+  // Values: 2 x 2 / 1 on a 3 x 3 plane; the last row and column of windows
+  // hold what remains of them in the image.
+  auto in = blob_of({1, 1, 3, 3}, {1, 2, 3, 4, 5, 6, 7, 8, 9});
+  const auto max_run = run_layer(
+      R"(name: "pool" type: "Pooling" pooling_param { pool: MAX kernel_size: 2 stride: 1)" + yolo + " }", {in.get()});
+  EXPECT_TRUE(blobs_near(*max_run.tops[0], {1, 1, 3, 3}, {5, 6, 6, 8, 9, 9, 8, 9, 9}, 0.0f, 0.0f));
+  // AVE divides by the window clipped to the image (no padding here).
+  const auto ave_run = run_layer(
+      R"(name: "pool" type: "Pooling" pooling_param { pool: AVE kernel_size: 2 stride: 1)" + yolo + " }", {in.get()});
+  EXPECT_TRUE(blobs_near(*ave_run.tops[0], {1, 1, 3, 3}, {3, 4, 4.5f, 6, 7, 7.5f, 7.5f, 8.5f, 9}));
+}
+
 TEST(PoolingLayer, Wiring) {
   const auto max =
       LayerRegistry::global().create(layer_param(R"(name: "p" type: "Pooling" pooling_param { kernel_size: 2 })"));

@@ -21,8 +21,7 @@ namespace {
 using testing::ZooModel;
 
 LoadOptions options_with_batch(const ZooModel& zoo, const caffe::NetParameter& deploy_probe, int batch) {
-  LoadOptions options;
-  options.input_shapes = zoo.input_shapes;
+  LoadOptions options = zoo.load_options();
   if (batch > 0) {
     std::unique_ptr<Net> net = Net::WithoutWeights(deploy_probe, zoo.path());
     for (std::size_t i = 0; i < net->input_blobs().size(); ++i) {
@@ -50,8 +49,7 @@ class ZooMemoryTest : public ::testing::TestWithParam<ZooModel> {
 // batch, linear_scan is never better, and both plans verify.
 TEST_P(ZooMemoryTest, BestFitPlanIsAtTheLowerBound) {
   const ZooModel& zoo = GetParam();
-  LoadOptions file_batch;
-  file_batch.input_shapes = zoo.input_shapes;
+  LoadOptions file_batch = zoo.load_options();
   const caffe::NetParameter deploy = deploy_form(file_batch);
   for (int batch : {1, 0}) {  // 0: the batch in the file
     const caffe::NetParameter at_batch = deploy_form(options_with_batch(zoo, deploy, batch));
@@ -100,8 +98,7 @@ std::vector<std::vector<float>> outputs_of(const Net& net) {
 // batch sizes, including after a reshape back and forth (cached plans).
 TEST_P(ZooMemoryTest, PlannedOutputsAreBitwiseIdentical) {
   const ZooModel& zoo = GetParam();
-  LoadOptions options;
-  options.input_shapes = zoo.input_shapes;
+  LoadOptions options = zoo.load_options();
   const caffe::NetParameter deploy = deploy_form(options);
   auto model = Model::WithRandomWeightsFromFile(zoo.path(), 7, options_with_batch(zoo, deploy, 1));
   Net plain(model), planned(model);

@@ -651,6 +651,22 @@ TEST_F(PredictorCliTest, MemplanPrintsTheFiguresAndDrawsTheSvg) {
   EXPECT_NE(svg.find("</svg>"), std::string::npos);
 }
 
+// --pooling_rule reaches the loader: a stride-1 2x2 pool keeps 13x13 under
+// caffe-yolov3's rule, so its Concat with the input fits; under BVLC's rule
+// (the default) the Concat fails with a hint naming the flag.
+TEST_F(PredictorCliTest, PoolingRuleFlag) {
+  write_text(Path("tiny_pool.prototxt"), R"(
+    input: "data" input_shape { dim: 1 dim: 2 dim: 13 dim: 13 }
+    layer { name: "pool" type: "Pooling" bottom: "data" top: "pooled"
+            pooling_param { pool: MAX kernel_size: 2 stride: 1 } }
+    layer { name: "cat" type: "Concat" bottom: "data" bottom: "pooled" top: "out" })");
+  const std::string model = "--model=" + Path("tiny_pool.prototxt");
+  ExpectError(Run({"memplan", model}), {"'cat'", "'pool'", "--pooling_rule=caffe-yolov3"});
+  ExpectSuccess(Run({"memplan", model, "--pooling_rule=caffe-yolov3"}));
+  ExpectSuccess(Run({"bench", model, "--pooling_rule=caffe-yolov3", "--iterations=1", "--warmup=0"}));
+  ExpectError(Run({"memplan", model, "--pooling_rule=darknet"}), {"--pooling_rule", "'darknet'", "caffe-yolov3"});
+}
+
 TEST_F(PredictorCliTest, MemplanErrors) {
   ExpectError(Run({"memplan", "--model=" + kMobilenet, "--strategy=bogus"}), {"--strategy", "'bogus'", "best_fit"});
   ExpectError(Run({"memplan", "--model=" + Path("missing.prototxt")}), {Path("missing.prototxt")});

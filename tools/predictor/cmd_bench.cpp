@@ -388,7 +388,7 @@ const Command kBenchCommand{"bench",
                             "time forward passes: per layer on one thread, or throughput from many threads",
                             {"model", "weights", "batch", "threads", "iterations", "warmup", "device", "cuda_graphs",
                              "compute_threads", "optimize_memory", "memory_strategy", "optimize_graph", "json", "seed",
-                             "input_shape"},
+                             "input_shape", "pooling_rule"},
                             bench};
 
 }  // namespace predictor::tool

@@ -48,7 +48,7 @@ int to_fully_convolutional() {
     throw Error("--weights and --seed exclude each other: the weights come from the file or are drawn");
   }
   check_outputs_differ();
-  LoadOptions options;
+  LoadOptions options = load_options_from_flags();
   // Drawn weights must fit one .caffemodel, as with init-weights.
   if (FLAGS_weights.empty()) {
     options.max_weight_bytes = std::min(options.max_weight_bytes, kMaxCaffemodelBytes - (std::size_t{64} << 20));
@@ -160,7 +160,7 @@ std::string conversions_help() {
 const Command kConvertCommand{
     "convert",
     "convert a model: fully convolutional (InnerProduct -> Convolution) or V1 -> current format",
-    {"to", "model", "weights", "seed", "output_model", "output_weights"},
+    {"to", "model", "weights", "seed", "output_model", "output_weights", "pooling_rule"},
     convert,
     conversions_help};
 

@@ -406,7 +406,7 @@ std::string detect_help() {
 const Command kDetectCommand{"detect", "find objects in an image with an SSD or YOLO model; boxes as JSON",
                              {"model", "weights", "image", "kind", "yolo_config", "anchors", "masks", "mean", "scale",
                               "channel_order", "letterbox", "threshold", "nms_threshold", "labels", "output", "seed",
-                              "input_shape", "device", "compute_threads"},
+                              "input_shape", "pooling_rule", "device", "compute_threads"},
                              detect, detect_help};
 
 }  // namespace predictor::tool

@@ -49,6 +49,6 @@ int init_weights() {
 
 const Command kInitWeightsCommand{
     "init-weights", "write a .caffemodel of deterministic random weights for a .prototxt",
-    {"model", "output", "seed", "input_shape"}, init_weights};
+    {"model", "output", "seed", "input_shape", "pooling_rule"}, init_weights};
 
 }  // namespace predictor::tool

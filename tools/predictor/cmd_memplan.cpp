@@ -84,6 +84,8 @@ int memplan() {
 }  // namespace
 
 const Command kMemplanCommand{"memplan", "plan a model's activation memory from its definition (no weights)",
-                              {"model", "batch", "strategy", "copy_elision", "svg", "json", "input_shape"}, memplan};
+                              {"model", "batch", "strategy", "copy_elision", "svg", "json", "input_shape",
+                               "pooling_rule"},
+                              memplan};
 
 }  // namespace predictor::tool

@@ -198,7 +198,7 @@ int optimize() {
   }
   const std::vector<std::string> passes = passes_from_flags();
   graph::InputPreprocessing preprocessing = preprocessing_from_flags();
-  LoadOptions options;
+  LoadOptions options = load_options_from_flags();
   // Drawn weights must fit one .caffemodel, as with init-weights.
   if (FLAGS_weights.empty()) {
     options.max_weight_bytes = std::min(options.max_weight_bytes, kMaxCaffemodelBytes - (std::size_t{64} << 20));
@@ -258,7 +258,7 @@ const Command kOptimizeCommand{
     "optimize the graph (fold BatchNorm/Scale and input preprocessing, drop no-ops; fuse residual sums and "
     "activations with --allow_extensions) and write the net and weights",
     {"model", "weights", "seed", "output_model", "output_weights", "passes", "allow_extensions", "keep", "mean",
-     "mean_file", "input_scale", "preprocess_input"},
+     "mean_file", "input_scale", "preprocess_input", "pooling_rule"},
     optimize,
     passes_help};
 

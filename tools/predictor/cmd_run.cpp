@@ -272,7 +272,8 @@ int run() {
 
 const Command kRunCommand{"run", "run one forward pass and write the outputs as .npy files",
                           {"model", "weights", "input", "seed", "batch", "output_dir", "outputs", "optimize_memory",
-                           "memory_strategy", "optimize_graph", "input_shape", "device", "compute_threads"},
+                           "memory_strategy", "optimize_graph", "input_shape", "pooling_rule", "device",
+                           "compute_threads"},
                           run};
 
 }  // namespace predictor::tool

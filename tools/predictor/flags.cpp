@@ -15,6 +15,9 @@ DEFINE_string(model, "", "the network definition (.prototxt)");
 DEFINE_string(weights, "", "the trained weights (.caffemodel)");
 DEFINE_string(input_shape, "",
               "shapes replacing the declared input shapes: name:d0,d1,...;name2:d0,d1,...");
+DEFINE_string(pooling_rule, "caffe",
+              "how Pooling layers size their output: caffe (BVLC's) or caffe-yolov3 (ChenYingpeng/caffe-yolov3's, "
+              "which its yolov3-tiny files need: one more row and column where kernel - stride is odd)");
 DEFINE_int32(batch, 0, "batch size, the first dimension of every input; 0 keeps the declared one");
 DEFINE_uint32(seed, 1, "seed of the random weights and inputs");
 DEFINE_bool(json, false, "print one JSON object instead of text");
@@ -55,6 +58,11 @@ void require_flag(const char* name, const std::string& value) {
 
 LoadOptions load_options_from_flags() {
   LoadOptions options;
+  if (FLAGS_pooling_rule == "caffe-yolov3") {
+    options.pooling_rule = PoolingRule::CAFFE_YOLOV3;
+  } else if (FLAGS_pooling_rule != "caffe") {
+    throw Error("--pooling_rule: '" + FLAGS_pooling_rule + "' is neither caffe nor caffe-yolov3");
+  }
   if (FLAGS_input_shape.empty()) return options;
   for (const std::string& entry : split(FLAGS_input_shape, ';')) {
     if (entry.empty()) continue;  // tolerate a trailing ';'

@@ -13,6 +13,7 @@
 DECLARE_string(model);
 DECLARE_string(weights);
 DECLARE_string(input_shape);
+DECLARE_string(pooling_rule);
 DECLARE_int32(batch);
 DECLARE_uint32(seed);
 DECLARE_bool(json);
@@ -29,7 +30,8 @@ bool flag_was_given(const char* name);
 // Throws predictor::Error("--name is required") when the flag is empty.
 void require_flag(const char* name, const std::string& value);
 
-// LoadOptions with --input_shape ("name:d0,d1,...;name2:...") applied.
+// LoadOptions with --input_shape ("name:d0,d1,...;name2:...") and
+// --pooling_rule applied.
 LoadOptions load_options_from_flags();
 // --batch, validated: 0 when not given (keep the declared batch).
 int batch_from_flags();
