@@ -76,6 +76,15 @@ const LayerCase kCases[] = {
     {"LRN_56x56x192", R"(name: "n" type: "LRN" lrn_param { local_size: 5 alpha: 0.0001 beta: 0.75 })",
      {1, 192, 56, 56}},  // GoogLeNet conv2/norm2
     {"Softmax_1000", R"(name: "s" type: "Softmax")", {1, 1000}},
+    // The transcendental activations at a YOLOv4 Mish (the stride-2
+    // convolution's 64 channels at 608x608 input), beyond the last-level cache.
+    {"Mish_304x304x64", R"(name: "m" type: "Mish")", {1, 64, 304, 304}},
+    {"Swish_304x304x64", R"(name: "s" type: "Swish")", {1, 64, 304, 304}},
+    {"Sigmoid_304x304x64", R"(name: "s" type: "Sigmoid")", {1, 64, 304, 304}},
+    {"TanH_304x304x64", R"(name: "t" type: "TanH")", {1, 64, 304, 304}},
+    {"ELU_304x304x64", R"(name: "e" type: "ELU")", {1, 64, 304, 304}},
+    // The same at an L2-sized blob, where memory does not bound them.
+    {"Mish_38x38x64", R"(name: "m" type: "Mish")", {1, 64, 38, 38}},
 };
 
 void run_layer(benchmark::State& state, const LayerCase& layer_case) {

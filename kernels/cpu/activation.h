@@ -59,14 +59,23 @@ void relu_forward(Isa isa, const float* in, float* out, std::size_t n, float neg
 void prelu_forward(const float* in, float* out, std::size_t outer, std::size_t channels, std::size_t inner,
                    const float* slopes, ThreadPool* pool = nullptr);
 
+// The exp-based activations (ELU, Sigmoid, TanH, BNLL, Exp, Swish, Mish)
+// run one set of scalar approximations (activation_math.h) vectorised for
+// the instruction set in use; each also has an overload taking that set
+// first (tests, benchmarks), which must be one the CPU supports, as
+// relu_forward. Every instruction set computes the same bits.
+
 // y = max(x, 0) + alpha * (e^min(x, 0) - 1).
 void elu_forward(const float* in, float* out, std::size_t n, float alpha, ThreadPool* pool = nullptr);
+void elu_forward(Isa isa, const float* in, float* out, std::size_t n, float alpha, ThreadPool* pool = nullptr);
 
 // y = 1 / (1 + e^-x).
 void sigmoid_forward(const float* in, float* out, std::size_t n, ThreadPool* pool = nullptr);
+void sigmoid_forward(Isa isa, const float* in, float* out, std::size_t n, ThreadPool* pool = nullptr);
 
 // y = tanh(x).
 void tanh_forward(const float* in, float* out, std::size_t n, ThreadPool* pool = nullptr);
+void tanh_forward(Isa isa, const float* in, float* out, std::size_t n, ThreadPool* pool = nullptr);
 
 // y = |x|.
 void absval_forward(const float* in, float* out, std::size_t n, ThreadPool* pool = nullptr);
@@ -82,10 +91,13 @@ void power_forward(const float* in, float* out, std::size_t n, float power, floa
 // y = log(1 + e^x), in a form that neither overflows nor cancels:
 // max(x, 0) + log1p(e^-|x|).
 void bnll_forward(const float* in, float* out, std::size_t n, ThreadPool* pool = nullptr);
+void bnll_forward(Isa isa, const float* in, float* out, std::size_t n, ThreadPool* pool = nullptr);
 
 // y = outer_scale * e^(inner_scale * x): Caffe's Exp layer with
 // inner_scale = ln(base) * scale and outer_scale = base^shift.
 void exp_forward(const float* in, float* out, std::size_t n, float inner_scale, float outer_scale,
+                 ThreadPool* pool = nullptr);
+void exp_forward(Isa isa, const float* in, float* out, std::size_t n, float inner_scale, float outer_scale,
                  ThreadPool* pool = nullptr);
 
 // y = base_scale * ln(scale * x + shift): Caffe's Log layer with
@@ -102,10 +114,12 @@ void clip_forward(const float* in, float* out, std::size_t n, float min, float m
 
 // y = x * sigmoid(beta * x).
 void swish_forward(const float* in, float* out, std::size_t n, float beta, ThreadPool* pool = nullptr);
+void swish_forward(Isa isa, const float* in, float* out, std::size_t n, float beta, ThreadPool* pool = nullptr);
 
 // y = x * tanh(log(1 + e^x)) (Mish), within a few ulp of the exact value
 // wherever y is a normal float; NaN gives NaN, +inf gives +inf and -inf
 // gives -0 (the limit; the literal formula's -inf * 0 would be NaN).
 void mish_forward(const float* in, float* out, std::size_t n, ThreadPool* pool = nullptr);
+void mish_forward(Isa isa, const float* in, float* out, std::size_t n, ThreadPool* pool = nullptr);
 
 }  // namespace predictor::cpu

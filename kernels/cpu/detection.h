@@ -43,12 +43,20 @@ struct DetectionOutputConfig {
   int rows_per_image = 1;  // K: the output's rows per image
 };
 
+// The scratch bytes detection_output needs for these sizes: one image's
+// decoded boxes, one class's scores, candidates and kept list, and the
+// keep_top_k best over the classes (a bound from the sizes alone, whatever
+// the scores).
+std::size_t detection_output_scratch_bytes(int num_priors, const DetectionOutputConfig& config);
+
 // loc: num x (num_priors * num_loc_classes * 4), conf: num x (num_priors *
 // num_classes), prior: num_priors * 4 boxes then num_priors * 4 variances.
 // Writes num * K rows of 7 floats: image i's detections in rows [i*K, ...)
 // as [i, label, score, xmin, ymin, xmax, ymax] (by label ascending, within a
-// label by score descending), every other row all -1.
+// label by score descending), every other row all -1. `scratch`: at least
+// detection_output_scratch_bytes(num_priors, config) bytes, 8-byte aligned;
+// nothing is allocated.
 void detection_output(const float* loc, const float* conf, const float* prior, int num, int num_priors,
-                      const DetectionOutputConfig& config, float* out);
+                      const DetectionOutputConfig& config, float* out, void* scratch);
 
 }  // namespace predictor::cpu

@@ -22,39 +22,43 @@ std::size_t min_rows(std::size_t row_size) {
 
 }  // namespace
 
-void permute(int num_axes, const int* src_shape, const int* order, const float* src, float* dst, ThreadPool* pool) {
-  // dst's axes as (extent, stride in src), with 1-element axes dropped and
-  // each axis merged into the one before it when the two step through src
-  // as one (extent * stride == the outer stride): an identity order becomes
-  // one contiguous run, NCHW -> NHWC becomes three axes.
+PermutePlan plan_permute(int num_axes, const int* src_shape, const int* order) {
+  // An identity order becomes one contiguous run, NCHW -> NHWC three axes.
   std::vector<std::size_t> src_stride(static_cast<std::size_t>(std::max(num_axes, 0)), 1);
-  std::size_t count = 1;
+  PermutePlan plan;
+  plan.count = 1;
   for (int a = num_axes - 1; a >= 0; --a) {
-    src_stride[a] = count;
-    count *= static_cast<std::size_t>(src_shape[a]);
+    src_stride[a] = plan.count;
+    plan.count *= static_cast<std::size_t>(src_shape[a]);
   }
-  if (count == 0) return;
-  std::vector<std::size_t> extent, stride;
+  if (plan.count == 0) return plan;
   for (int i = 0; i < num_axes; ++i) {
     const std::size_t e = static_cast<std::size_t>(src_shape[order[i]]);
     const std::size_t s = src_stride[order[i]];
     if (e == 1) continue;
-    if (!extent.empty() && stride.back() == e * s) {
-      extent.back() *= e;
-      stride.back() = s;
+    if (!plan.extent.empty() && plan.stride.back() == e * s) {
+      plan.extent.back() *= e;
+      plan.stride.back() = s;
     } else {
-      extent.push_back(e);
-      stride.push_back(s);
+      plan.extent.push_back(e);
+      plan.stride.push_back(s);
     }
   }
-  if (extent.empty()) {  // a single element
+  return plan;
+}
+
+void permute(const PermutePlan& plan, const float* src, float* dst, ThreadPool* pool) {
+  if (plan.count == 0) return;
+  if (plan.extent.empty()) {  // a single element
     dst[0] = src[0];
     return;
   }
+  const std::vector<std::size_t>& extent = plan.extent;
+  const std::vector<std::size_t>& stride = plan.stride;
   // Rows of dst's last axis; each row's start in src from its coordinates.
   const std::size_t axes = extent.size();
   const std::size_t row = extent.back(), row_stride = stride.back();
-  const std::size_t rows = count / row;
+  const std::size_t rows = plan.count / row;
   parallel_ranges(pool, rows, min_rows(row), 1, [&](std::size_t first, std::size_t last) {
     for (std::size_t r = first; r < last; ++r) {
       std::size_t rest = r, offset = 0;
@@ -87,14 +91,18 @@ void shuffle_channel(std::size_t num, std::size_t group, std::size_t channels_pe
   });
 }
 
-void upsample_nearest(std::size_t planes, int in_h, int in_w, int out_h, int out_w, const float* src, float* dst,
-                      ThreadPool* pool) {
+std::vector<std::size_t> upsample_columns(int in_w, int out_w) {
+  const std::size_t ow = static_cast<std::size_t>(std::max(out_w, 0)), iw = static_cast<std::size_t>(std::max(in_w, 0));
+  std::vector<std::size_t> column(ow);
+  for (std::size_t x = 0; x < ow; ++x) column[x] = static_cast<std::size_t>((std::uint64_t{x} * iw) / ow);
+  return column;
+}
+
+void upsample_nearest(std::size_t planes, int in_h, int in_w, int out_h, int out_w, const std::size_t* column,
+                      const float* src, float* dst, ThreadPool* pool) {
   if (planes == 0 || in_h <= 0 || in_w <= 0 || out_h <= 0 || out_w <= 0) return;
   const std::size_t ow = static_cast<std::size_t>(out_w), oh = static_cast<std::size_t>(out_h);
   const std::size_t iw = static_cast<std::size_t>(in_w), ih = static_cast<std::size_t>(in_h);
-  // The source column of every output column, once.
-  std::vector<std::size_t> column(ow);
-  for (std::size_t x = 0; x < ow; ++x) column[x] = static_cast<std::size_t>((std::uint64_t{x} * iw) / ow);
   parallel_ranges(pool, planes * oh, min_rows(ow), 1, [&](std::size_t first, std::size_t last) {
     for (std::size_t r = first; r < last; ++r) {
       const std::size_t p = r / oh, y = r % oh;

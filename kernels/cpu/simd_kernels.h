@@ -1,7 +1,8 @@
 #pragma once
 // The vectorised parts of the pooling, LRN, element-wise, activation and
 // per-channel affine kernels, one table per instruction set: the templates
-// of pooling_simd.h and elementwise_simd.h compiled for AVX-512
+// of pooling_simd.h and elementwise_simd.h and the loops of
+// transcendental_simd.h compiled for AVX-512
 // (simd_avx512.cpp), AVX2 (simd_avx2.cpp) and plain C++ (simd_portable.cpp).
 // The public kernels (pooling.h, lrn.h, eltwise.h, normalization.h,
 // activation.h) split the work over the compute threads and call these on
@@ -15,6 +16,11 @@
 namespace predictor::cpu::simd {
 
 enum class EltwiseOp { kProd, kSum, kMax };
+
+// activation.h's exp-based activations: y = sigmoid(x), tanh(x),
+// x * sigmoid(a * x) (Swish, a = beta), Mish, max(x, 0) + a * (e^min(x, 0)
+// - 1) (ELU, a = alpha), BNLL, b * e^(a * x) (Exp).
+enum class Transcendental { kSigmoid, kTanH, kSwish, kMish, kELU, kBNLL, kExp };
 
 // y = x * a, x * a + b, x + a, or (x - a) * b.
 enum class AffineOp { kScale, kScaleBias, kBias, kCenterScale };
@@ -49,6 +55,8 @@ struct Kernels {
                   std::size_t end, float* out);
   // activation.h's leaky_relu on n floats.
   void (*relu)(const float* in, float* out, std::size_t n, float negative_slope);
+  // `op` on n floats, with its parameters a and b (unused by most).
+  void (*transcendental)(Transcendental op, const float* in, float* out, std::size_t n, float a, float b);
   // `op` on planes [first, last) of `inner` floats, plane p with a[p % dim]
   // and b[p % dim] (b unused by kScale, kBias).
   void (*affine_planes)(AffineOp op, const float* in, float* out, std::size_t first, std::size_t last, std::size_t dim,

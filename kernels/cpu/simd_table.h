@@ -7,6 +7,7 @@
 #include "kernels/cpu/elementwise_simd.h"
 #include "kernels/cpu/pooling_simd.h"
 #include "kernels/cpu/simd_kernels.h"
+#include "kernels/cpu/transcendental_simd.h"
 
 namespace predictor::cpu::simd {
 namespace {
@@ -20,6 +21,7 @@ Kernels make_kernels() {
   k.scale_by_power = scale_by_power<V>;
   k.eltwise = eltwise<V>;
   k.relu = relu<V>;
+  k.transcendental = transcendental;
   k.affine_planes = affine_planes<V>;
   k.affine_rows = affine_rows<V>;
   return k;

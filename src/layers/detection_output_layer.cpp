@@ -27,7 +27,9 @@
 // -1 (or any id outside the classes) means none (with share_location the
 // fork would abort on -1). Priors of zero or negative width are decoded as
 // they are (the fork aborts). save_output_param and visualize are ignored.
-// The CUDA path runs wholly on the device (scratch from prepare_gpu).
+// Neither path allocates in forward: the CPU's working lists and the CUDA
+// path's (which runs wholly on the device) are scratch from prepare_cpu /
+// prepare_gpu.
 #include <cfloat>
 #include <cstdint>
 #include <limits>
@@ -122,10 +124,14 @@ class DetectionOutputLayer : public Layer {
     top[0]->Reshape({1, 1, static_cast<int>(k * num_), 7});
   }
 
+  std::size_t prepare_cpu(const std::vector<const Blob*>&, const std::vector<Blob*>&) override {
+    return cpu::detection_output_scratch_bytes(num_priors_, config_);
+  }
+
   void forward_cpu(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top,
-                   const ForwardContext&) override {
+                   const ForwardContext& context) override {
     cpu::detection_output(bottom[0]->cpu_data(), bottom[1]->cpu_data(), bottom[2]->cpu_data(), num_, num_priors_,
-                          config_, top[0]->mutable_cpu_data());
+                          config_, top[0]->mutable_cpu_data(), context.scratch);
   }
 
 #if PREDICTOR_HAVE_CUDA

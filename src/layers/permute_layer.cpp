@@ -44,11 +44,15 @@ class PermuteLayer : public Layer {
     top[0]->Reshape(top_shape);
   }
 
+  std::size_t prepare_cpu(const std::vector<const Blob*>& bottom, const std::vector<Blob*>&) override {
+    const Blob& in = *bottom[0];
+    plan_ = cpu::plan_permute(in.num_axes(), in.shape().data(), order_.data());
+    return 0;
+  }
+
   void forward_cpu(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top,
                    const ForwardContext& context) override {
-    const Blob& in = *bottom[0];
-    cpu::permute(in.num_axes(), in.shape().data(), order_.data(), in.cpu_data(), top[0]->mutable_cpu_data(),
-                 context.pool);
+    cpu::permute(plan_, bottom[0]->cpu_data(), top[0]->mutable_cpu_data(), context.pool);
   }
 
 #if PREDICTOR_HAVE_CUDA
@@ -64,6 +68,7 @@ class PermuteLayer : public Layer {
 
  private:
   std::vector<int> order_;  // the full order, from the last reshape
+  cpu::PermutePlan plan_;   // for the shapes of the last prepare_cpu
 };
 
 }  // namespace

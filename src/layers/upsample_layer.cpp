@@ -64,12 +64,17 @@ class UpsampleLayer : public Layer {
     top[0]->Reshape({in.shape(0), in.shape(1), static_cast<int>(out_h), static_cast<int>(out_w)});
   }
 
+  std::size_t prepare_cpu(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top) override {
+    columns_ = cpu::upsample_columns(bottom[0]->shape(3), top[0]->shape(3));
+    return 0;
+  }
+
   void forward_cpu(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top,
                    const ForwardContext& context) override {
     const Blob& in = *bottom[0];
     const Blob& out = *top[0];
-    cpu::upsample_nearest(in.count(0, 2), in.shape(2), in.shape(3), out.shape(2), out.shape(3), in.cpu_data(),
-                          top[0]->mutable_cpu_data(), context.pool);
+    cpu::upsample_nearest(in.count(0, 2), in.shape(2), in.shape(3), out.shape(2), out.shape(3), columns_.data(),
+                          in.cpu_data(), top[0]->mutable_cpu_data(), context.pool);
   }
 
 #if PREDICTOR_HAVE_CUDA
@@ -83,6 +88,9 @@ class UpsampleLayer : public Layer {
                            top[0]->mutable_gpu_data(), cuda_stream(context));
   }
 #endif
+
+ private:
+  std::vector<std::size_t> columns_;  // cpu::upsample_columns for the shapes of the last prepare_cpu
 };
 
 }  // namespace

@@ -3,12 +3,14 @@
 // double precision. Inputs mix random values of several magnitudes with the
 // special values where Caffe's formulas have edges (zeros, subnormals,
 // exp overflow and underflow, infinities, NaN); sizes are odd so that the
-// vectorised loops' tails run too.
+// vectorised loops' tails run too. The exp-based kernels also run on every
+// instruction set this build has and the CPU runs.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <limits>
 #include <string>
@@ -16,6 +18,8 @@
 
 #include "common/test_utils.h"
 #include "kernels/cpu/activation.h"
+#include "kernels/cpu/cpu_features.h"
+#include "kernels/cpu/simd_kernels.h"
 
 namespace predictor {
 namespace {
@@ -279,6 +283,85 @@ TEST(ExpKernel, MatchesReference) {
     };
     check_kernel(kernel, reference, test_inputs(7));
     check_sizes(kernel, reference);
+  }
+}
+
+// --- exp-based, on every instruction set ----------------------------------------
+
+// The instruction sets this build has and this CPU runs.
+std::vector<cpu::Isa> runnable_isas() {
+  std::vector<cpu::Isa> isas;
+  for (cpu::Isa isa : {cpu::Isa::kPortable, cpu::Isa::kAvx2, cpu::Isa::kAvx512}) {
+    if (isa <= cpu::cpu_isa() && cpu::simd::compiled(isa)) isas.push_back(isa);
+  }
+  return isas;
+}
+
+double mish_reference(float x) {
+  if (x == -kInf) return -0.0;  // the documented limit; the formula gives -inf * 0
+  const double v = x;
+  return v * std::tanh(std::log1p(std::exp(v)));
+}
+
+struct ExpBasedKernel {
+  const char* name;
+  std::function<void(cpu::Isa isa, const float* in, float* out, std::size_t n)> run;
+  Reference reference;
+  double rel_tol;
+};
+
+std::vector<ExpBasedKernel> exp_based_kernels() {
+  using cpu::Isa;
+  const auto sigmoid = [](double x) { return 1.0 / (1.0 + std::exp(-x)); };
+  return {
+      {"sigmoid", [](Isa isa, const float* i, float* o, std::size_t n) { cpu::sigmoid_forward(isa, i, o, n); },
+       [sigmoid](float x) { return sigmoid(x); }, 1e-6},
+      {"tanh", [](Isa isa, const float* i, float* o, std::size_t n) { cpu::tanh_forward(isa, i, o, n); },
+       [](float x) { return std::tanh(static_cast<double>(x)); }, 1e-6},
+      {"swish beta=0.75",
+       [](Isa isa, const float* i, float* o, std::size_t n) { cpu::swish_forward(isa, i, o, n, 0.75f); },
+       [sigmoid](float x) { return static_cast<double>(x) * sigmoid(0.75f * x); }, 1e-6},
+      // 8 ulp where the result is normal.
+      {"mish", [](Isa isa, const float* i, float* o, std::size_t n) { cpu::mish_forward(isa, i, o, n); },
+       mish_reference, 8 * std::numeric_limits<float>::epsilon() / 2},
+      {"elu alpha=1.5", [](Isa isa, const float* i, float* o, std::size_t n) { cpu::elu_forward(isa, i, o, n, 1.5f); },
+       [](float x) { return std::max<double>(x, 0.0) + 1.5 * std::expm1(std::min<double>(x, 0.0)); }, 1e-6},
+      {"bnll", [](Isa isa, const float* i, float* o, std::size_t n) { cpu::bnll_forward(isa, i, o, n); },
+       [](float x) {
+         const double v = x;
+         return v > 0 ? v + std::log1p(std::exp(-v)) : std::log1p(std::exp(v));
+       },
+       1e-6},
+      {"exp inner=0.5 outer=3",
+       [](Isa isa, const float* i, float* o, std::size_t n) { cpu::exp_forward(isa, i, o, n, 0.5f, 3.0f); },
+       [](float x) { return 3.0 * std::exp(static_cast<double>(0.5f * x)); }, 1e-6},
+  };
+}
+
+// Each instruction set's loop against double precision, and bit for bit
+// against the portable one's (all are built without fused multiply-adds).
+TEST(ExpBasedKernels, EveryInstructionSet) {
+  std::vector<float> in = test_inputs(20);
+  for (int i = 0; i <= 24000; ++i) in.push_back(-130.0f + 0.01f * static_cast<float>(i));
+  for (const ExpBasedKernel& k : exp_based_kernels()) {
+    std::vector<float> portable(in.size(), kNaN);
+    k.run(cpu::Isa::kPortable, in.data(), portable.data(), in.size());
+    for (cpu::Isa isa : runnable_isas()) {
+      SCOPED_TRACE(std::string(k.name) + " on " + cpu::isa_name(isa));
+      const Kernel kernel = [&k, isa](const float* i, float* o, std::size_t n) { k.run(isa, i, o, n); };
+      check_kernel(kernel, k.reference, in, k.rel_tol);
+      check_sizes(kernel, k.reference);
+      std::vector<float> out(in.size(), kNaN);
+      kernel(in.data(), out.data(), in.size());
+      for (std::size_t i = 0; i < in.size(); ++i) {
+        const bool same =
+            std::isnan(portable[i]) ? std::isnan(out[i]) : std::memcmp(&out[i], &portable[i], sizeof(float)) == 0;
+        if (!same) {
+          ADD_FAILURE() << "x = " << in[i] << ": " << out[i] << ", the portable loop's " << portable[i];
+          break;
+        }
+      }
+    }
   }
 }
 

@@ -524,6 +524,16 @@ std::vector<DetParams> det_cases() {
   p = base;
   p.top_k = 0;
   cases.push_back(p);
+  // keep_top_k above the count kept: nothing dropped, rows still by label.
+  p = base;
+  p.share_location = false;
+  p.background = -1;
+  p.keep_top_k = 1000;
+  cases.push_back(p);
+  p = base;
+  p.has_threshold = false;
+  p.keep_top_k = 1;
+  cases.push_back(p);
   return cases;
 }
 
@@ -541,6 +551,35 @@ TEST(DetectionOutputLayer, MatchesReference) {
     if (p.keep_top_k != 0 && p.top_k != 0) {
       EXPECT_GT(kept_rows(expected), 0);  // the case tests something
     }
+  }
+}
+
+// The forward works in the scratch prepare_cpu asks for and writes nothing
+// past it: a guard after the scratch keeps its bytes.
+TEST(DetectionOutputLayer, StaysInItsScratch) {
+  const int num = 2, num_priors = 37;
+  constexpr std::size_t kGuard = 256;
+  constexpr unsigned char kPattern = 0xA5;
+  int case_index = 0;
+  for (const DetParams& p : det_cases()) {
+    SCOPED_TRACE(det_text(p));
+    const int loc_classes = p.share_location ? 1 : p.num_classes;
+    auto in = det_inputs(num, num_priors, loc_classes, p.num_classes, 300 + case_index++);
+    auto layer = LayerRegistry::global().create(layer_param(det_text(p)));
+    Blob top;
+    const std::vector<const Blob*> bottoms = {in.loc.get(), in.conf.get(), in.prior.get()};
+    const std::vector<Blob*> tops = {&top};
+    layer->reshape(bottoms, tops);
+    const std::size_t bytes = layer->prepare_cpu(bottoms, tops);
+    std::vector<std::uint64_t> storage((bytes + kGuard) / sizeof(std::uint64_t) + 1);
+    auto* scratch = reinterpret_cast<unsigned char*>(storage.data());
+    std::fill(scratch, scratch + bytes + kGuard, kPattern);
+    ForwardContext context;
+    context.scratch = scratch;
+    layer->forward_cpu(bottoms, tops, context);
+    EXPECT_TRUE(rows_match(top, reference_detection(p, *in.loc, *in.conf, *in.prior)));
+    EXPECT_TRUE(std::all_of(scratch + bytes, scratch + bytes + kGuard, [](unsigned char b) { return b == kPattern; }))
+        << "wrote past its " << bytes << " scratch bytes";
   }
 }
 
