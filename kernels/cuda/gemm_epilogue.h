@@ -19,6 +19,9 @@
 //
 // Device pointers; enqueued on `stream`, never synchronising; bad arguments
 // and failed launches throw predictor::Error naming gemm_epilogue.
+//
+// The kernel's tile loop and epilogue (kernels/cuda/gemm_tile.cuh) are
+// shared with conv_implicit_gemm, which gathers B from an image instead.
 
 #include <cuda_runtime_api.h>
 
