@@ -281,8 +281,14 @@ GemmTile choose_conv_tile(const cpu::ConvGeometry& g, int batch) {
   if (g.group < 1 || batch <= 0) return GemmTile::k32x32Sliced;
   const long long columns = static_cast<long long>(batch) * static_cast<long long>(cpu::grid_size(p));
   const long long k = static_cast<long long>(g.in_channels / g.group) * static_cast<long long>(cpu::kernel_size(p));
-  return choose_gemm_tile(g.out_channels / g.group, static_cast<int>(std::min<long long>(columns, INT_MAX)),
-                          static_cast<int>(std::min<long long>(k, INT_MAX)), g.group);
+  const GemmTile tile = choose_gemm_tile(g.out_channels / g.group, static_cast<int>(std::min<long long>(columns, INT_MAX)),
+                                         static_cast<int>(std::min<long long>(k, INT_MAX)), g.group);
+  // The 128 x 128 tile, whose gathered loads spill registers, won on 2 of
+  // bench_conv_gpu's 28 layers on the H200 (VGG-16 conv3_3 and AlexNet conv1
+  // at batch 32, by 10-19%); 64 x 64 beat it on the 12 others where the
+  // model picks it, by up to 1.6x (ResNet-50 conv1 at batch 32: 0.33 against
+  // 0.50 ms).
+  return tile == GemmTile::k128x128 ? GemmTile::k64x64 : tile;
 }
 
 void conv_implicit_gemm(const ImplicitConvParams& params, cudaStream_t stream) {

@@ -57,7 +57,8 @@ struct ImplicitConvParams {
 void conv_implicit_gemm(const ImplicitConvParams& params, cudaStream_t stream);
 
 // The tile kAuto picks: choose_gemm_tile's for the per-group product
-// (OC/group x K) x (K x batch * OH * OW), groups products.
+// (OC/group x K) x (K x batch * OH * OW), groups products, with 64 x 64 for
+// 128 x 128 (see the .cu for the figures).
 GemmTile choose_conv_tile(const cpu::ConvGeometry& geometry, int batch);
 
 }  // namespace predictor::cuda

@@ -15,6 +15,7 @@
 
 #if PREDICTOR_HAVE_CUDA
 #include "kernels/cuda/conv_depthwise.h"
+#include "kernels/cuda/conv_implicit_gemm.h"
 #include "kernels/cuda/gemm_epilogue.h"
 #include "kernels/cuda/im2col.h"
 #include "layers/cuda_context.h"
@@ -90,7 +91,10 @@ class ConvolutionLayer : public ConvolutionLayerBase {
   // gemms followed by one pass for them all (apply_epilogue_gpu):
   // cuda::prefer_fused_gemm decides by the product's shape at prepare_gpu.
   // The depthwise kernel applies the bias and activation in registers (with
-  // a residual, the bias alone: one pass adds the rest).
+  // a residual, the bias alone: one pass adds the rest). 2-D convolutions
+  // that im2col would serve badly run as an implicit GEMM instead
+  // (cuda::conv_implicit_gemm: no column matrix, the epilogue in registers;
+  // see implicit_gemm_wins).
   bool supports_gpu() const override { return true; }
 
   std::size_t prepare_gpu(const std::vector<const Blob*>&, const std::vector<Blob*>&) override {
@@ -98,6 +102,7 @@ class ConvolutionLayer : public ConvolutionLayerBase {
     gpu_images_ = 1;
     gpu_block_rows_ = 0;
     gpu_fused_gemm_ = false;
+    gpu_implicit_gemm_ = false;
     if (g.group > 1 && cpu::conv_method_applies(g, cpu::ConvMethod::kDepthwise)) {
       gpu_method_ = cpu::ConvMethod::kDepthwise;
       return 0;
@@ -112,6 +117,10 @@ class ConvolutionLayer : public ConvolutionLayerBase {
     const std::size_t rows = static_cast<std::size_t>(p.channels) * cpu::kernel_size(p);
     const std::size_t spatial = cpu::grid_size(p);
     const std::size_t budget = std::max(kGpuColumnBudget, static_cast<std::size_t>(g.out_channels) * spatial);
+    if (implicit_gemm_wins(rows / g.group, rows * spatial * std::max(shapes().num, 1) > budget)) {
+      gpu_implicit_gemm_ = gpu_fused_gemm_ = true;  // the kernel applies the epilogue
+      return 0;
+    }
     if (rows * spatial <= budget) {
       gpu_images_ = gpu_images_per_chunk(rows * spatial, budget);
       plan_gemm_gpu(spatial, gpu_images_);
@@ -145,6 +154,19 @@ class ConvolutionLayer : public ConvolutionLayerBase {
       const float* input = bottom[i]->gpu_data();
       float* output = top[i]->mutable_gpu_data();
       if (num == 0) continue;
+      if (gpu_implicit_gemm_) {
+        cuda::ImplicitConvParams conv;
+        conv.geometry = g;
+        conv.batch = num;
+        conv.input = input;
+        conv.weights = weights;
+        conv.output = output;
+        conv.bias = bias;
+        conv.residual = residual;
+        conv.activation = activation();
+        cuda::conv_implicit_gemm(conv, stream);
+        continue;
+      }
       if (gpu_method_ == cpu::ConvMethod::kDepthwise) {
         // The kernel applies the bias; the residual and activation then in one pass.
         cuda::depthwise_conv2d(p, g.out_channels / g.in_channels, num, input, weights, bias,
@@ -305,6 +327,27 @@ class ConvolutionLayer : public ConvolutionLayerBase {
     }
   }
 
+  // Whether a 2-D convolution whose products have `group_rows` (K) rows runs
+  // faster as an implicit GEMM than as im2col + the faster product, by
+  // bench_conv_gpu's figures on the H200 (ResNet-50, VGG-16, GoogLeNet,
+  // Inception-v3 and AlexNet layers at batch 1 and 32): the implicit kernel
+  // wins for K < 1024 (0.50-0.94 of the im2col paths' time: the column
+  // matrix's write and read cost more than the gather) and loses for long K
+  // with few columns, where cuBLAS reaches 30+ TFLOP/s (ResNet-50 res5 3x3
+  // at batch 1: 0.080 against 0.026 ms); and wherever the batch's column
+  // matrices exceed the scratch budget (`chunked`), as im2col then runs in
+  // chunks of images or of window rows, a launch pair each (ResNet-50's
+  // 3x3 layers at batch 32: 0.38-0.46 ms chunked, 0.27-0.37 implicit).
+  // Grouped layers (depthwise ones have their own kernel) always: their
+  // column matrix holds every group's rows, so its scratch dwarfs the
+  // output (AlexNet conv2: 7 MB for a 0.75 MB output, the arena's peak at
+  // batch 1), and one launch serves every group.
+  bool implicit_gemm_wins(std::size_t group_rows, bool chunked) const {
+    const cpu::ConvGeometry& g = shapes().geometry;
+    if (g.patches.num_axes != 2 || g.force_nd) return false;
+    return group_rows < 1024 || chunked || g.group > 1;
+  }
+
   // Sets gpu_fused_gemm_ for products of the group's output channels x
   // `columns` x the group's column rows, `images` x groups per launch.
   void plan_gemm_gpu(std::size_t columns, int images) {
@@ -330,6 +373,7 @@ class ConvolutionLayer : public ConvolutionLayerBase {
   int gpu_block_rows_ = 0;  // window rows per column block of one image; 0: whole images
   // The products in cuda::gemm_epilogue with the epilogue, else cuBLAS and then apply_epilogue_gpu.
   bool gpu_fused_gemm_ = false;
+  bool gpu_implicit_gemm_ = false;  // cuda::conv_implicit_gemm, no scratch
 #endif
   cpu::ConvPlan plan_;
   // The kernel-ready forms the plan reads (shared with every replica), or null.

@@ -137,23 +137,29 @@ void check_conv(const std::string& type, const ConvCase& c, std::uint32_t seed) 
 }
 
 TEST_F(GpuLayers, Convolution) {
+  // 2-D convolutions with fewer than 1024 rows per product (K), grouped
+  // ones and those whose columns exceed the budget run as an implicit GEMM
+  // (no scratch), the others as im2col + a product.
   const std::vector<ConvCase> cases = {
-      {"num_output: 5 kernel_size: 3 pad: 1", {2, 3, 7, 9}},
-      {"num_output: 9 group: 3 kernel_size: 3 stride: 2 pad: 1 dilation: 2", {3, 6, 9, 10}},
-      {"num_output: 4 kernel_h: 3 kernel_w: 2 pad_h: 2 pad_w: 0 stride_h: 2 stride_w: 3", {2, 4, 11, 8}},
-      {"num_output: 6 kernel_size: 3 bias_term: false", {2, 3, 8, 6}},
-      {"num_output: 6 kernel_size: 5 stride: 3 pad: 2", {1, 2, 13, 7}},
-      {"num_output: 2 kernel_size: 5 pad: 3", {1, 2, 4, 4}},           // kernel larger than the image
-      {"num_output: 3 kernel_size: 3", {2, 1, 6, 6}},                  // one input channel, group 1: im2col
-      {"num_output: 4 group: 2 kernel_size: 3 pad: 1", {1, 4, 6, 6}},  // batch 1: batched over the groups
+      {"num_output: 5 kernel_size: 3 pad: 1", {2, 3, 7, 9}, 1, false},
+      {"num_output: 9 group: 3 kernel_size: 3 stride: 2 pad: 1 dilation: 2", {3, 6, 9, 10}, 1, false},
+      {"num_output: 4 kernel_h: 3 kernel_w: 2 pad_h: 2 pad_w: 0 stride_h: 2 stride_w: 3", {2, 4, 11, 8}, 1, false},
+      {"num_output: 6 kernel_size: 3 bias_term: false", {2, 3, 8, 6}, 1, false},
+      {"num_output: 6 kernel_size: 5 stride: 3 pad: 2", {1, 2, 13, 7}, 1, false},
+      {"num_output: 2 kernel_size: 5 pad: 3", {1, 2, 4, 4}, 1, false},           // kernel larger than the image
+      {"num_output: 3 kernel_size: 3", {2, 1, 6, 6}, 1, false},                  // one input channel, group 1
+      {"num_output: 4 group: 2 kernel_size: 3 pad: 1", {1, 4, 6, 6}, 1, false},  // batch 1, two groups
+      // Long K: im2col and a product; grouped, the implicit GEMM.
+      {"num_output: 8 kernel_size: 3 pad: 1", {2, 128, 10, 9}},
+      {"num_output: 6 group: 2 kernel_size: 3 stride: 2", {1, 256, 9, 11}, 1, false},
       // 1x1 stride 1 unpadded: the input is the column matrix.
       {"num_output: 7 kernel_size: 1", {3, 8, 5, 7}, 1, false},
       {"num_output: 6 group: 2 kernel_size: 1 bias_term: false", {2, 8, 3, 5}, 1, false},
       {"num_output: 8 group: 4 kernel_size: 1", {1, 8, 6, 5}, 1, false},
       {"num_output: 4", {3, 6}, 1, false},  // no spatial axes: a 1x1 convolution of nothing
-      // 1x1 with a stride or padding: im2col.
-      {"num_output: 5 kernel_size: 1 stride: 2", {2, 3, 9, 7}},
-      {"num_output: 5 kernel_size: 1 pad: 1", {2, 3, 4, 5}},
+      // 1x1 with a stride or padding: the implicit GEMM.
+      {"num_output: 5 kernel_size: 1 stride: 2", {2, 3, 9, 7}, 1, false},
+      {"num_output: 5 kernel_size: 1 pad: 1", {2, 3, 4, 5}, 1, false},
       // Depthwise (group == channels): the direct kernel.
       {"num_output: 8 group: 8 kernel_size: 3 pad: 1", {2, 8, 14, 14}, 1, false},
       {"num_output: 12 group: 4 kernel_size: 3 stride: 2 dilation: 2 pad: 2", {3, 4, 11, 10}, 1, false},
@@ -167,14 +173,19 @@ TEST_F(GpuLayers, Convolution) {
       {"num_output: 5 kernel_size: 3 pad: 1 stride: 2 force_nd_im2col: true", {2, 3, 9, 8}},
       {"num_output: 4 group: 4 kernel_size: 3 force_nd_im2col: true", {2, 4, 7, 7}},
       // The channel axis elsewhere: 2 x 3 images of 4 channels.
-      {"num_output: 5 kernel_size: 3 axis: 2", {2, 3, 4, 7, 6}},
+      {"num_output: 5 kernel_size: 3 axis: 2", {2, 3, 4, 7, 6}, 1, false},
       // Several bottoms, one top each.
-      {"num_output: 5 kernel_size: 3 stride: 2", {2, 3, 9, 9}, 3},
+      {"num_output: 5 kernel_size: 3 stride: 2", {2, 3, 9, 9}, 3, false},
+      {"num_output: 8 kernel_size: 3 stride: 2", {2, 128, 9, 9}, 2},
       {"num_output: 4 kernel_size: 1", {2, 3, 4, 4}, 2, false},
-      // Columns of 2 images per gemm, the third alone (1.5 M floats each).
-      {"num_output: 8 kernel_size: 3 pad: 1", {3, 16, 104, 104}},
-      // One image's columns over the budget: blocks of window rows.
-      {"num_output: 4 kernel_size: 3 pad: 1", {2, 64, 100, 100}},
+      // Columns of 2 images per gemm, the third alone (1.6 M floats each;
+      // N-d: a 2-D layer's batch over the budget runs as an implicit GEMM).
+      {"num_output: 8 kernel_size: 3 pad: 1 force_nd_im2col: true", {3, 16, 104, 104}},
+      {"num_output: 8 kernel_size: 3 pad: 1", {3, 128, 40, 40}, 1, false},
+      // One image's columns over the budget: the implicit GEMM, also for a
+      // long K (2-D), or blocks of window rows (N-d).
+      {"num_output: 4 kernel_size: 3 pad: 1", {2, 64, 100, 100}, 1, false},
+      {"num_output: 4 kernel_size: 3 pad: 1", {1, 128, 70, 70}, 1, false},
       {"num_output: 4 group: 2 kernel_size: 3 pad: 1 stride: 2 force_nd_im2col: true", {1, 64, 180, 180}},
   };
   std::uint32_t seed = 1000;
