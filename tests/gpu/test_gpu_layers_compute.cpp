@@ -138,8 +138,8 @@ void check_conv(const std::string& type, const ConvCase& c, std::uint32_t seed) 
 
 TEST_F(GpuLayers, Convolution) {
   // 2-D convolutions with fewer than 1024 rows per product (K), grouped
-  // ones and those whose columns exceed the budget run as an implicit GEMM
-  // (no scratch), the others as im2col + a product.
+  // ones, batches above 1 and those whose columns exceed the budget run as
+  // an implicit GEMM (no scratch), the others as im2col + a product.
   const std::vector<ConvCase> cases = {
       {"num_output: 5 kernel_size: 3 pad: 1", {2, 3, 7, 9}, 1, false},
       {"num_output: 9 group: 3 kernel_size: 3 stride: 2 pad: 1 dilation: 2", {3, 6, 9, 10}, 1, false},
@@ -150,7 +150,8 @@ TEST_F(GpuLayers, Convolution) {
       {"num_output: 3 kernel_size: 3", {2, 1, 6, 6}, 1, false},                  // one input channel, group 1
       {"num_output: 4 group: 2 kernel_size: 3 pad: 1", {1, 4, 6, 6}, 1, false},  // batch 1, two groups
       // Long K: im2col and a product; grouped, the implicit GEMM.
-      {"num_output: 8 kernel_size: 3 pad: 1", {2, 128, 10, 9}},
+      {"num_output: 8 kernel_size: 3 pad: 1", {1, 128, 10, 9}},
+      {"num_output: 8 kernel_size: 3 pad: 1", {2, 128, 10, 9}, 1, false},
       {"num_output: 6 group: 2 kernel_size: 3 stride: 2", {1, 256, 9, 11}, 1, false},
       // 1x1 stride 1 unpadded: the input is the column matrix.
       {"num_output: 7 kernel_size: 1", {3, 8, 5, 7}, 1, false},
@@ -176,7 +177,7 @@ TEST_F(GpuLayers, Convolution) {
       {"num_output: 5 kernel_size: 3 axis: 2", {2, 3, 4, 7, 6}, 1, false},
       // Several bottoms, one top each.
       {"num_output: 5 kernel_size: 3 stride: 2", {2, 3, 9, 9}, 3, false},
-      {"num_output: 8 kernel_size: 3 stride: 2", {2, 128, 9, 9}, 2},
+      {"num_output: 8 kernel_size: 3 stride: 2", {1, 128, 9, 9}, 2},
       {"num_output: 4 kernel_size: 1", {2, 3, 4, 4}, 2, false},
       // Columns of 2 images per gemm, the third alone (1.6 M floats each;
       // N-d: a 2-D layer's batch over the budget runs as an implicit GEMM).
