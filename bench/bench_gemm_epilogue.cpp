@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "cuda_bench_util.h"
 #include "kernels/cuda/gemm.h"
 #include "kernels/cuda/gemm_epilogue.h"
 #include "kernels/cuda/normalization.h"
@@ -33,15 +34,9 @@ namespace {
 
 using predictor::cpu::Activation;
 namespace cuda = predictor::cuda;
+using namespace predictor::bench_cuda;
 
-constexpr double kPeakTflops = 51.0;  // H200 FP32 SIMT, as cuBLAS SGEMM reaches it
 constexpr double kTargetMs = 4.0;     // timed work per measurement
-
-void check(cudaError_t status, const char* what) {
-  if (status == cudaSuccess) return;
-  std::fprintf(stderr, "%s: %s\n", what, cudaGetErrorString(status));
-  std::exit(1);
-}
 
 struct Shape {
   const char* model;
@@ -95,77 +90,6 @@ const Shape kShapes[] = {
     {"mobilenet", "fc7 (1x1)", 1000, 1, 1024, false},
 };
 
-// Device memory of random values (a 1 M-float random block repeated).
-class Buffer {
- public:
-  Buffer(std::size_t count, const float* pattern, std::size_t pattern_count) {
-    check(cudaMalloc(reinterpret_cast<void**>(&ptr_), std::max<std::size_t>(count, 1) * sizeof(float)), "cudaMalloc");
-    for (std::size_t at = 0; at < count; at += pattern_count) {
-      check(
-          cudaMemcpy(ptr_ + at, pattern, std::min(pattern_count, count - at) * sizeof(float), cudaMemcpyDeviceToDevice),
-          "cudaMemcpy");
-    }
-  }
-  Buffer(const Buffer&) = delete;
-  Buffer& operator=(const Buffer&) = delete;
-  ~Buffer() { cudaFree(ptr_); }
-  float* get() const { return ptr_; }
-
- private:
-  float* ptr_ = nullptr;
-};
-
-class Timer {
- public:
-  explicit Timer(cudaStream_t stream) : stream_(stream) {
-    check(cudaEventCreate(&start_), "cudaEventCreate");
-    check(cudaEventCreate(&stop_), "cudaEventCreate");
-  }
-  ~Timer() {
-    cudaEventDestroy(start_);
-    cudaEventDestroy(stop_);
-  }
-  // Mean milliseconds of `run` over enough repetitions for kTargetMs, after
-  // a warm-up.
-  template <typename F>
-  double time(F&& run) {
-    run();
-    run();
-    const float once = measure(run, 1);
-    const int repetitions = static_cast<int>(std::clamp(kTargetMs / std::max(once, 1e-3f), 3.0, 200.0));
-    return measure(run, repetitions) / repetitions;
-  }
-
- private:
-  template <typename F>
-  float measure(F& run, int repetitions) {
-    check(cudaEventRecord(start_, stream_), "cudaEventRecord");
-    for (int i = 0; i < repetitions; ++i) run();
-    check(cudaEventRecord(stop_, stream_), "cudaEventRecord");
-    check(cudaEventSynchronize(stop_), "cudaEventSynchronize");
-    float ms = 0;
-    check(cudaEventElapsedTime(&ms, start_, stop_), "cudaEventElapsedTime");
-    return ms;
-  }
-  cudaStream_t stream_;
-  cudaEvent_t start_, stop_;
-};
-
-const char* tile_name(cuda::GemmTile tile) {
-  switch (tile) {
-    case cuda::GemmTile::k128x128:
-      return "128";
-    case cuda::GemmTile::k64x64:
-      return "64";
-    case cuda::GemmTile::k32x32Sliced:
-      return "32s";
-    case cuda::GemmTile::kAuto:
-      return "auto";
-  }
-  return "?";
-}
-
-double tflops(double flop, double ms) { return flop / (ms * 1e-3) / 1e12; }
 
 }  // namespace
 
@@ -194,7 +118,7 @@ int main() {
   float* pattern = nullptr;
   check(cudaMalloc(reinterpret_cast<void**>(&pattern), kPattern * sizeof(float)), "cudaMalloc");
   check(cudaMemcpy(pattern, host.data(), kPattern * sizeof(float), cudaMemcpyHostToDevice), "cudaMemcpy");
-  Timer timer(stream);
+  Timer timer(stream, kTargetMs, 200.0);
   const Activation relu = Activation::relu(0.0f);
   const cuda::GemmTile tiles[] = {cuda::GemmTile::k128x128, cuda::GemmTile::k64x64, cuda::GemmTile::k32x32Sliced};
 

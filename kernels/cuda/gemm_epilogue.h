@@ -41,6 +41,21 @@ namespace predictor::cuda {
 // kAuto: choose_gemm_tile.
 enum class GemmTile { kAuto, k128x128, k64x64, k32x32Sliced };
 
+// The variant's name, for messages and test traces.
+inline const char* gemm_tile_name(GemmTile tile) {
+  switch (tile) {
+    case GemmTile::k128x128:
+      return "128x128";
+    case GemmTile::k64x64:
+      return "64x64";
+    case GemmTile::k32x32Sliced:
+      return "32x32sliced";
+    case GemmTile::kAuto:
+      return "auto";
+  }
+  return "?";
+}
+
 // C_p = epilogue(op(A_p) x op(B_p)) for each product p of the batch, row-major:
 // op(A) is m x k, op(B) is k x n, C is m x n; lda, ldb, ldc are the row
 // strides of A, B and C as stored (before op). Supported: A x B, A x B^T

@@ -20,10 +20,23 @@
 
 #include "common/test_utils.h"
 #include "cuda/cuda_api.h"
+#include "kernels/cpu/activation.h"
 
 namespace predictor::gpu_testing {
 
 using testing::random_values;
+
+// A fused activation as test traces print it: "", " relu(s)" or " clip(a,b)".
+inline std::string activation_text(const cpu::Activation& activation) {
+  switch (activation.kind) {
+    case cpu::Activation::Kind::kReLU:
+      return " relu(" + std::to_string(activation.negative_slope) + ")";
+    case cpu::Activation::Kind::kClip:
+      return " clip(" + std::to_string(activation.min) + "," + std::to_string(activation.max) + ")";
+    default:
+      return "";
+  }
+}
 
 constexpr float kInf = std::numeric_limits<float>::infinity();
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();

@@ -37,20 +37,6 @@ constexpr GemmTile kTiles[] = {GemmTile::k128x128, GemmTile::k64x64, GemmTile::k
 constexpr std::size_t kGuard = 1024;  // floats around the input and the output
 constexpr float kSentinel = 12345.0f;
 
-const char* tile_name(GemmTile tile) {
-  switch (tile) {
-    case GemmTile::k128x128:
-      return "128x128";
-    case GemmTile::k64x64:
-      return "64x64";
-    case GemmTile::k32x32Sliced:
-      return "32x32sliced";
-    case GemmTile::kAuto:
-      return "auto";
-  }
-  return "?";
-}
-
 struct Shape {
   const char* name;
   int batch, channels, height, width, out_channels;
@@ -92,8 +78,8 @@ struct Epilogue {
   cpu::Activation activation = {};
 };
 
-// The 16 epilogues: bias and residual on or off, times four activations;
-// the residual in place for odd `index`.
+// The 32 epilogues of index 0-31: bias (bit 0), residual (bit 1), four
+// activations (bits 2-3), the residual in place (bit 4, with bit 1).
 Epilogue epilogue_number(int index) {
   Epilogue e;
   e.bias = index & 1;
@@ -122,19 +108,10 @@ std::string describe(const Shape& s, const Epilogue& e, GemmTile tile) {
                      std::to_string(s.kernel_w) + " stride " + std::to_string(s.stride_h) + "," +
                      std::to_string(s.stride_w) + " pad " + std::to_string(s.pad_h) + "," + std::to_string(s.pad_w) +
                      " dilation " + std::to_string(s.dilation_h) + "," + std::to_string(s.dilation_w) + " group " +
-                     std::to_string(s.group) + ", tile " + tile_name(tile) + ", epilogue:";
+                     std::to_string(s.group) + ", tile " + cuda::gemm_tile_name(tile) + ", epilogue:";
   if (e.bias) text += " bias";
   if (e.residual) text += e.residual_in_place ? " residual(in place)" : " residual";
-  switch (e.activation.kind) {
-    case cpu::Activation::Kind::kNone:
-      break;
-    case cpu::Activation::Kind::kReLU:
-      text += " relu(" + std::to_string(e.activation.negative_slope) + ")";
-      break;
-    case cpu::Activation::Kind::kClip:
-      text += " clip(" + std::to_string(e.activation.min) + "," + std::to_string(e.activation.max) + ")";
-      break;
-  }
+  text += activation_text(e.activation);
   return text;
 }
 
@@ -431,7 +408,7 @@ TEST_F(GpuConvImplicitGemm, SameBitsEveryRun) {
   e.residual = true;
   e.activation = cpu::Activation::relu(0.0f);
   for (GemmTile tile : kTiles) {
-    SCOPED_TRACE(tile_name(tile));
+    SCOPED_TRACE(cuda::gemm_tile_name(tile));
     const std::vector<float> first = run(s, h, e, tile);
     const std::vector<float> second = run(s, h, e, tile);
     std::size_t differ = 0;

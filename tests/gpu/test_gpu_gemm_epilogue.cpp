@@ -39,20 +39,6 @@ using cuda::GemmTile;
 constexpr GemmTile kTiles[] = {GemmTile::k128x128, GemmTile::k64x64, GemmTile::k32x32Sliced};
 constexpr float kSentinel = 12345.0f;  // C's padding must keep it
 
-const char* tile_name(GemmTile tile) {
-  switch (tile) {
-    case GemmTile::k128x128:
-      return "128x128";
-    case GemmTile::k64x64:
-      return "64x64";
-    case GemmTile::k32x32Sliced:
-      return "32x32sliced";
-    case GemmTile::kAuto:
-      return "auto";
-  }
-  return "?";
-}
-
 // One test problem: the products, their layout in memory and the epilogue.
 struct Problem {
   bool trans_a = false, trans_b = false;
@@ -72,20 +58,11 @@ std::string describe(const Problem& p) {
                      std::to_string(p.n) + " k" + std::to_string(p.k) + " batch " + std::to_string(p.batch) + "x" +
                      std::to_string(p.groups) + " ld+" + std::to_string(p.extra_lda) + "/" +
                      std::to_string(p.extra_ldb) + "/" + std::to_string(p.extra_ldc) + " gap " + std::to_string(p.gap) +
-                     " tile " + tile_name(p.tile) + " epilogue:";
+                     " tile " + cuda::gemm_tile_name(p.tile) + " epilogue:";
   if (p.row_bias) text += " row_bias";
   if (p.column_bias) text += " column_bias";
   if (p.residual) text += p.residual_in_c ? " residual(in C)" : " residual";
-  switch (p.activation.kind) {
-    case cpu::Activation::Kind::kNone:
-      break;
-    case cpu::Activation::Kind::kReLU:
-      text += " relu(" + std::to_string(p.activation.negative_slope) + ")";
-      break;
-    case cpu::Activation::Kind::kClip:
-      text += " clip(" + std::to_string(p.activation.min) + "," + std::to_string(p.activation.max) + ")";
-      break;
-  }
+  text += activation_text(p.activation);
   return text;
 }
 
@@ -568,7 +545,7 @@ TEST_F(GpuGemmEpilogue, FullSinglePrecision) {
     g.ldc = n;
     g.tile = tile;
     cuda::gemm_epilogue(g, stream_);
-    for (float x : download(c)) ASSERT_EQ(x, static_cast<float>(k) * value) << tile_name(tile);
+    for (float x : download(c)) ASSERT_EQ(x, static_cast<float>(k) * value) << cuda::gemm_tile_name(tile);
   }
 }
 
@@ -582,7 +559,7 @@ TEST_F(GpuGemmEpilogue, SpecialValuesStayInTheirRows) {
   const std::vector<float> b = random_values(static_cast<std::size_t>(k) * n, 16001, 0.5f, 1.0f);  // positive
   for (GemmTile tile : kTiles) {
     for (int act = 0; act < 2; ++act) {
-      SCOPED_TRACE(std::string(tile_name(tile)) + (act == 0 ? " relu" : " clip"));
+      SCOPED_TRACE(std::string(cuda::gemm_tile_name(tile)) + (act == 0 ? " relu" : " clip"));
       DeviceBuffer da = upload(a), db = upload(b), dc = poisoned(static_cast<std::size_t>(m) * n);
       cuda::EpilogueGemm g;
       g.m = m;
