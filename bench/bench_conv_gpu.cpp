@@ -8,7 +8,14 @@
 //                  over the images), then bias_activation_broadcast;
 //   im2col+fused:  im2col, then gemm_epilogue (tile by choose_gemm_tile);
 //   implicit:      conv_implicit_gemm, tile by choose_conv_tile, and with
-//                  each tile forced.
+//                  each tile forced;
+//   winograd:      conv_winograd (F(4x4,3x3): input transform, 36 cuBLAS
+//                  FP32 products, output transform with the epilogue) for
+//                  the 3x3 stride-1 layers, its scratch capped at 256 MB
+//                  (chunks of tiles), TFLOP/s counted as the direct
+//                  convolution's; and each transform timed on its own over
+//                  every chunk, as GB/s of the bytes it must move (the input
+//                  read once and V written; M read and the output written).
 // Prints milliseconds, TFLOP/s (2 x OC x OH x OW x C x kh x kw per image) and
 // the fraction of the H200's FP32 SIMT peak (51 TFLOP/s, as cuBLAS reaches
 // it), and the column matrix the im2col paths need (the layer caps its
@@ -30,11 +37,13 @@
 
 #include "cuda_bench_util.h"
 #include "kernels/cpu/convolution.h"
+#include "kernels/cpu/winograd.h"
 #include "kernels/cuda/conv_implicit_gemm.h"
 #include "kernels/cuda/gemm.h"
 #include "kernels/cuda/gemm_epilogue.h"
 #include "kernels/cuda/im2col.h"
 #include "kernels/cuda/normalization.h"
+#include "kernels/cuda/winograd.h"
 
 namespace {
 
@@ -44,6 +53,7 @@ using namespace predictor::bench_cuda;
 namespace cpu = predictor::cpu;
 
 constexpr double kTargetMs = 20.0;    // timed work per measurement
+constexpr std::size_t kWinogradBudget = std::size_t{256} << 20;  // scratch bytes
 
 struct Layer {
   const char* name;
@@ -122,11 +132,13 @@ int main(int argc, char** argv) {
   const Activation relu = Activation::relu(0.0f);
   const cuda::GemmTile tiles[] = {cuda::GemmTile::k128x128, cuda::GemmTile::k64x64, cuda::GemmTile::k32x32Sliced};
 
-  std::printf("%-22s %5s %5s %6s %5s %8s | %8s %6s | %8s %6s | %8s %4s %6s %5s | %8s %8s %8s | %6s %6s\n", "layer",
-              "batch", "M", "N", "K", "col MB", "cublas", "TF/s", "fused", "TF/s", "implic", "tile", "TF/s", "peak",
-              "128", "64", "32s", "imp/cb", "imp/fu");
-  std::printf("%s\n", std::string(160, '-').c_str());
-  double total_cublas = 0, total_fused = 0, total_implicit = 0;
+  std::printf(
+      "%-22s %5s %5s %6s %5s %8s | %8s %6s | %8s %6s | %8s %4s %6s %5s | %8s %8s %8s | %6s %6s | %8s %6s %6s %7s "
+      "%7s %6s\n",
+      "layer", "batch", "M", "N", "K", "col MB", "cublas", "TF/s", "fused", "TF/s", "implic", "tile", "TF/s", "peak",
+      "128", "64", "32s", "imp/cb", "imp/fu", "wino", "TF/s", "chunks", "in GB/s", "outGB/s", "w/best");
+  std::printf("%s\n", std::string(210, '-').c_str());
+  double total_cublas = 0, total_fused = 0, total_implicit = 0, total_winograd = 0, total_best_direct = 0;
   for (int batch : {1, 32}) {
     for (const Layer& l : kLayers) {
       if (std::strstr(l.name, filter) == nullptr) continue;
@@ -190,27 +202,87 @@ int main(int argc, char** argv) {
         forced.tile = tiles[t];
         tile_ms[t] = timer.time([&] { cuda::conv_implicit_gemm(forced, stream); });
       }
+      // Winograd, where it applies.
+      double winograd_ms = 0, input_gbs = 0, output_gbs = 0;
+      long long chunks = 0;
+      const bool winograd = cpu::winograd_applies(g);
+      if (winograd) {
+        const int chunk = cuda::winograd_tiles_per_chunk(g, batch, kWinogradBudget);
+        const long long tiles = cuda::winograd_tiles(g, batch);
+        chunks = (tiles + chunk - 1) / chunk;
+        float* transformed = nullptr;
+        void* scratch = nullptr;
+        check(cudaMalloc(reinterpret_cast<void**>(&transformed),
+                         cuda::winograd_weights_floats(m, l.channels) * sizeof(float)),
+              "cudaMalloc");
+        check(cudaMalloc(&scratch, cuda::winograd_scratch_bytes(g, chunk)), "cudaMalloc");
+        cuda::winograd_transform_weights(m, l.channels, weights.get(), transformed, stream);
+        cuda::WinogradConvParams wp;
+        wp.geometry = g;
+        wp.batch = batch;
+        wp.input = input.get();
+        wp.transformed_weights = transformed;
+        wp.output = output.get();
+        wp.bias = bias.get();
+        wp.activation = relu;
+        winograd_ms = timer.time([&] { cuda::conv_winograd(wp, chunk, scratch, handle, stream); });
+        // The transforms alone over every chunk, on the scratch as it is.
+        float* v = static_cast<float*>(scratch);
+        const std::size_t v_bytes = std::size_t{36} * l.channels * chunk * sizeof(float);
+        float* mm = reinterpret_cast<float*>(static_cast<char*>(scratch) + (v_bytes + 255) / 256 * 256);
+        const double input_ms = timer.time([&] {
+          for (long long first = 0; first < tiles; first += chunk)
+            cuda::winograd_transform_input(wp, first, static_cast<int>(std::min<long long>(chunk, tiles - first)), v,
+                                           stream);
+        });
+        const double output_ms = timer.time([&] {
+          for (long long first = 0; first < tiles; first += chunk)
+            cuda::winograd_transform_output(wp, first, static_cast<int>(std::min<long long>(chunk, tiles - first)),
+                                            mm, stream);
+        });
+        const double input_bytes = (static_cast<double>(in_image) * batch + 36.0 * l.channels * tiles) * sizeof(float);
+        const double output_bytes = (36.0 * m * tiles + static_cast<double>(out_image) * batch) * sizeof(float);
+        input_gbs = input_bytes / (input_ms * 1e6);
+        output_gbs = output_bytes / (output_ms * 1e6);
+        check(cudaFree(scratch), "cudaFree");
+        check(cudaFree(transformed), "cudaFree");
+      }
       check(cudaGetLastError(), "launches");
+      const double best_direct = std::min({cublas_ms, fused_ms, implicit_ms});
+      if (winograd) {
+        total_winograd += winograd_ms;
+        total_best_direct += best_direct;
+      }
       total_cublas += cublas_ms;
       total_fused += fused_ms;
       total_implicit += implicit_ms;
       std::printf(
           "%-22s %5d %5d %6d %5d %8.1f | %8.4f %6.2f | %8.4f %6.2f | %8.4f %4s %6.2f %4.0f%% | %8.4f %8.4f %8.4f | "
-          "%6.2f %6.2f\n",
+          "%6.2f %6.2f | ",
           l.name, batch, m, pixels * batch, k, col_image * batch * sizeof(float) / 1e6, cublas_ms,
           tflops(flop, cublas_ms), fused_ms, tflops(flop, fused_ms), implicit_ms,
           tile_name(cuda::choose_conv_tile(g, batch)), tflops(flop, implicit_ms),
           100 * tflops(flop, implicit_ms) / kPeakTflops, tile_ms[0], tile_ms[1], tile_ms[2], implicit_ms / cublas_ms,
           implicit_ms / fused_ms);
+      if (winograd) {
+        std::printf("%8.4f %6.2f %6lld %7.0f %7.0f %6.2f\n", winograd_ms, tflops(flop, winograd_ms), chunks, input_gbs,
+                    output_gbs, winograd_ms / best_direct);
+      } else {
+        std::printf("%8s %6s %6s %7s %7s %6s\n", "-", "-", "-", "-", "-", "-");
+      }
     }
   }
   std::printf(
       "\nsum over the layers: im2col + cuBLAS + bias pass %.3f ms, im2col + gemm_epilogue %.3f ms, implicit %.3f ms\n",
       total_cublas, total_fused, total_implicit);
+  std::printf("over the Winograd layers: winograd %.3f ms, the best direct path of each %.3f ms\n", total_winograd,
+              total_best_direct);
   std::printf(
       "(M = output channels, N = columns = batch x OH x OW, K = C x kh x kw; col MB: the column matrix the im2col\n"
       " paths write and read; cublas / fused / implic: ms of each path with its TF/s; 128 / 64 / 32s: the implicit\n"
-      " kernel with each tile forced, ms; imp/cb, imp/fu: implicit ms over the im2col paths' ms.)\n");
+      " kernel with each tile forced, ms; imp/cb, imp/fu: implicit ms over the im2col paths' ms; wino: conv_winograd\n"
+      " ms and direct-equivalent TF/s, chunks of tiles within 256 MB of scratch, each transform's GB/s alone (H200:\n"
+      " ~4.8 TB/s HBM3e peak), w/best: Winograd ms over the fastest direct path's.)\n");
   cublasDestroy(handle);
   cudaFree(pattern);
   cudaStreamDestroy(stream);

@@ -27,6 +27,7 @@
 
 #include "predictor/Blob.h"
 #include "predictor/Error.h"
+#include "predictor/Precision.h"
 
 namespace predictor::caffe {
 class LayerParameter;
@@ -164,6 +165,10 @@ class PREDICTOR_API Layer {
   // the device this layer's replica runs on; read-only, shared between
   // replicas. Owned by the model's per-device weight upload.
   void set_gpu_weights(std::vector<const float*> weights) { gpu_weights_ = std::move(weights); }
+  // The arithmetic of this layer's products on the GPU (Net::SetPrecision),
+  // read by prepare_gpu and forward_gpu; FP32 unless set.
+  void set_gpu_precision(Precision precision) { gpu_precision_ = precision; }
+  Precision gpu_precision() const { return gpu_precision_; }
 
   // Throws predictor::Error("layer 'NAME' (TYPE): FIELD: MESSAGE").
   // `field` may be empty when no single field is at fault.
@@ -190,6 +195,7 @@ class PREDICTOR_API Layer {
   std::vector<std::shared_ptr<const Blob>> weights_;
   CpuKernelWeightSource cpu_kernel_weight_source_;
   std::vector<const float*> gpu_weights_;
+  Precision gpu_precision_ = Precision::FP32;
 };
 
 }  // namespace predictor

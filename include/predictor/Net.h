@@ -171,6 +171,12 @@ class PREDICTOR_API Net {
   // captured once and replayed. On by default; a capture that fails turns
   // them off for this net and the forward runs uncaptured.
   void EnableCudaGraphs(bool enable);
+  // The arithmetic of the products of the layers that run on the GPU
+  // (predictor/Precision.h; FP32 by default). TF32 on a net with no layer
+  // on a GPU is an Error naming the net. Takes effect at the next forward
+  // (it reshapes: layers choose their kernels by it).
+  void SetPrecision(Precision precision);
+  Precision precision() const { return precision_; }
   bool cuda_graph_active() const;
   const std::string& source() const { return source_; }
   const Model* model() const { return model_.get(); }
@@ -229,6 +235,7 @@ class PREDICTOR_API Net {
   std::shared_ptr<const DeviceWeights> device_weights_;
   std::unique_ptr<cuda::StreamContext> gpu_;  // with any layer on a GPU
   std::shared_ptr<SyncedMemory> gpu_scratch_;  // GPU layers' scratch without planning
+  Precision precision_ = Precision::FP32;
   std::unique_ptr<CapturedForward> graph_;     // GPU nets whose layers all run on the GPU
   unsigned long long memory_generation_ = 0;   // bumped whenever blobs may have moved
   std::vector<const void*> graph_inputs_;      // the inputs' device addresses: the graph's key

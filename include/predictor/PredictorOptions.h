@@ -7,6 +7,7 @@
 #include "predictor/Device.h"
 #include "predictor/Limits.h"
 #include "predictor/LoadOptions.h"
+#include "predictor/Precision.h"
 
 namespace predictor {
 
@@ -53,6 +54,10 @@ struct PredictorOptions {
   // GPU replicas capture their forward into a CUDA graph once an input
   // shape repeats, and replay it (see Net::EnableCudaGraphs).
   bool cuda_graphs = true;
+  // The arithmetic of the GPU replicas' matrix products: FP32 (default) or
+  // TF32 tensor cores (opt-in; see predictor/Precision.h for what it
+  // changes and by how much). TF32 with a CPU among the devices is an Error.
+  Precision precision = Precision::FP32;
   // Blobs returned by forward() besides the net outputs (and, with
   // Optimization::MEMORY, kept out of storage sharing; with
   // Optimization::GRAPH, kept by the optimizer, which never folds them away

@@ -28,10 +28,18 @@ __global__ void scale_block_kernel(Index m, Index n, float beta, float* c, Index
   }
 }
 
+cublasMath_t math_mode(Precision precision) {
+  return precision == Precision::TF32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH;
+}
+
+cublasComputeType_t compute_type(Precision precision) {
+  return precision == Precision::TF32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
+}
+
 }  // namespace
 
 void gemm(cublasHandle_t handle, bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda,
-          const float* b, int ldb, float beta, float* c, int ldc, cudaStream_t stream) {
+          const float* b, int ldb, float beta, float* c, int ldc, cudaStream_t stream, Precision precision) {
   if (m <= 0 || n <= 0) return;
   if (k <= 0) {
     if (beta == 1.0f) return;
@@ -47,36 +55,37 @@ void gemm(cublasHandle_t handle, bool trans_a, bool trans_b, int m, int n, int k
   }
   check_cublas(cublasSetStream(handle, stream), "cublasSetStream");
   check_cublas(cublasSetPointerMode(handle, CUBLAS_POINTER_MODE_HOST), "cublasSetPointerMode");
-  check_cublas(cublasSetMathMode(handle, CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
+  check_cublas(cublasSetMathMode(handle, math_mode(precision)), "cublasSetMathMode");
   // Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: a
   // row-major matrix read column-major is its transpose, so B and A swap
   // places and keep their transposition flags.
   check_cublas(cublasGemmEx(handle, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k,
                             &alpha, b, CUDA_R_32F, ldb, a, CUDA_R_32F, lda, &beta, c, CUDA_R_32F, ldc,
-                            CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+                            compute_type(precision), CUBLAS_GEMM_DEFAULT),
                "cublasGemmEx (gemm)");
 }
 
 void gemm_strided_batched(cublasHandle_t handle, bool trans_a, bool trans_b, int m, int n, int k, float alpha,
                           const float* a, int lda, long long stride_a, const float* b, int ldb, long long stride_b,
-                          float beta, float* c, int ldc, long long stride_c, int batch, cudaStream_t stream) {
+                          float beta, float* c, int ldc, long long stride_c, int batch, cudaStream_t stream,
+                          Precision precision) {
   if (batch <= 0 || m <= 0 || n <= 0) return;
   if (batch == 1 || k <= 0) {
     // k == 0 is gemm's beta * C, one matrix at a time (no cuBLAS call).
     for (int i = 0; i < batch; ++i) {
       gemm(handle, trans_a, trans_b, m, n, k, alpha, a + i * stride_a, lda, b + i * stride_b, ldb, beta,
-           c + i * stride_c, ldc, stream);
+           c + i * stride_c, ldc, stream, precision);
     }
     return;
   }
   check_cublas(cublasSetStream(handle, stream), "cublasSetStream");
   check_cublas(cublasSetPointerMode(handle, CUBLAS_POINTER_MODE_HOST), "cublasSetPointerMode");
-  check_cublas(cublasSetMathMode(handle, CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
+  check_cublas(cublasSetMathMode(handle, math_mode(precision)), "cublasSetMathMode");
   // Row-major to column-major as in gemm: B and A swap places.
   check_cublas(
       cublasGemmStridedBatchedEx(handle, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, n, m,
                                  k, &alpha, b, CUDA_R_32F, ldb, stride_b, a, CUDA_R_32F, lda, stride_a, &beta, c,
-                                 CUDA_R_32F, ldc, stride_c, batch, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+                                 CUDA_R_32F, ldc, stride_c, batch, compute_type(precision), CUBLAS_GEMM_DEFAULT),
       "cublasGemmStridedBatchedEx (gemm_strided_batched)");
 }
 

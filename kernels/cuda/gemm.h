@@ -1,16 +1,20 @@
 #pragma once
 // A thin layer over cuBLAS's single-precision matrix product with the
 // row-major convention of kernels/cpu/gemm.h (a fully connected product's
-// bias and activation: bias_activation_broadcast, normalization.h). FP32 throughout: cublasGemmEx with
-// CUBLAS_COMPUTE_32F and CUBLAS_GEMM_DEFAULT, the handle's math mode set to
-// CUBLAS_DEFAULT_MATH first, so that neither TF32 tensor cores nor BF16x9
-// emulation may be used whatever the handle was set to before.
+// bias and activation: bias_activation_broadcast, normalization.h). FP32 by
+// default: cublasGemmEx with CUBLAS_COMPUTE_32F and CUBLAS_GEMM_DEFAULT, the
+// handle's math mode set to CUBLAS_DEFAULT_MATH first, so that neither TF32
+// tensor cores nor BF16x9 emulation may be used whatever the handle was set
+// to before. Precision::TF32 (opt-in) asks for CUBLAS_COMPUTE_32F_FAST_TF32
+// with CUBLAS_TF32_TENSOR_OP_MATH instead: TF32 tensor cores, FP32 sums.
 //
 // Device pointers; enqueued on `stream`, never synchronising; failures throw
 // predictor::Error naming the call.
 
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
+
+#include "predictor/Precision.h"
 
 namespace predictor::cuda {
 
@@ -22,10 +26,12 @@ namespace predictor::cuda {
 //
 // `handle` is the caller's; this call sets its stream (to `stream`), its
 // pointer mode (host: alpha and beta are host values) and its math mode
-// (CUBLAS_DEFAULT_MATH), and leaves them so. A handle must not be used by two
+// (CUBLAS_DEFAULT_MATH, or CUBLAS_TF32_TENSOR_OP_MATH for TF32), and leaves
+// them so. A handle must not be used by two
 // threads at once.
 void gemm(cublasHandle_t handle, bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda,
-          const float* b, int ldb, float beta, float* c, int ldc, cudaStream_t stream);
+          const float* b, int ldb, float beta, float* c, int ldc, cudaStream_t stream,
+          Precision precision = Precision::FP32);
 
 // `batch` independent products of one shape, C_i = alpha * op(A_i) * op(B_i)
 // + beta * C_i for i < batch, with A_i = a + i * stride_a (and so for B and
@@ -37,6 +43,7 @@ void gemm(cublasHandle_t handle, bool trans_a, bool trans_b, int m, int n, int k
 // not overlap.
 void gemm_strided_batched(cublasHandle_t handle, bool trans_a, bool trans_b, int m, int n, int k, float alpha,
                           const float* a, int lda, long long stride_a, const float* b, int ldb, long long stride_b,
-                          float beta, float* c, int ldc, long long stride_c, int batch, cudaStream_t stream);
+                          float beta, float* c, int ldc, long long stride_c, int batch, cudaStream_t stream,
+                          Precision precision = Precision::FP32);
 
 }  // namespace predictor::cuda

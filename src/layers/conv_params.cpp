@@ -295,13 +295,13 @@ void ConvolutionLayerBase::grouped_gemm_gpu(const GroupedGemm& p, int images, in
     for (int gr = 0; gr < groups; ++gr) {
       cuda::gemm_strided_batched(handle, p.trans_a, false, p.m, p.n, p.k, 1.0f, p.a + gr * p.a_group, p.lda, 0,
                                  p.b + gr * p.b_group, p.ldb, stride(p.b_image), 0.0f, p.c + gr * p.c_group, p.ldc,
-                                 stride(p.c_image), images, stream);
+                                 stride(p.c_image), images, stream, p.precision);
     }
   } else {
     for (int i = 0; i < images; ++i) {
       cuda::gemm_strided_batched(handle, p.trans_a, false, p.m, p.n, p.k, 1.0f, p.a, p.lda, stride(p.a_group),
                                  p.b + i * p.b_image, p.ldb, stride(p.b_group), 0.0f, p.c + i * p.c_image, p.ldc,
-                                 stride(p.c_group), groups, stream);
+                                 stride(p.c_group), groups, stream, p.precision);
     }
   }
 }

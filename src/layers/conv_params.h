@@ -112,6 +112,8 @@ class ConvolutionLayerBase : public Layer {
     std::size_t c_image = 0, c_group = 0;
     // Added in the epilogue, laid out as c (c's strides); null: none.
     const float* residual = nullptr;
+    // cuBLAS's arithmetic (grouped_gemm_gpu; the epilogue kernel is FP32).
+    Precision precision = Precision::FP32;
   };
   static void grouped_gemm_gpu(const GroupedGemm& p, int images, int groups, cublasHandle_t handle,
                                cudaStream_t stream);

@@ -18,6 +18,7 @@
 #include "kernels/cuda/conv_implicit_gemm.h"
 #include "kernels/cuda/gemm_epilogue.h"
 #include "kernels/cuda/im2col.h"
+#include "kernels/cuda/winograd.h"
 #include "layers/cuda_context.h"
 #endif
 
@@ -94,7 +95,8 @@ class ConvolutionLayer : public ConvolutionLayerBase {
   // a residual, the bias alone: one pass adds the rest). 2-D convolutions
   // that im2col would serve badly run as an implicit GEMM instead
   // (cuda::conv_implicit_gemm: no column matrix, the epilogue in registers;
-  // see implicit_gemm_wins).
+  // see implicit_gemm_wins), and large 3x3 stride-1 ones at batches above 1
+  // as Winograd F(4x4, 3x3) (cuda::conv_winograd; see winograd_wins_gpu).
   bool supports_gpu() const override { return true; }
 
   std::size_t prepare_gpu(const std::vector<const Blob*>&, const std::vector<Blob*>&) override {
@@ -112,11 +114,17 @@ class ConvolutionLayer : public ConvolutionLayerBase {
       plan_gemm_gpu(cpu::grid_size(g.patches), shapes().num);
       return 0;
     }
+    if (winograd_wins_gpu()) {
+      gpu_method_ = cpu::ConvMethod::kWinograd;
+      gpu_winograd_tiles_ = cuda::winograd_tiles_per_chunk(g, shapes().num, winograd_budget_bytes());
+      return gpu_winograd_weights_bytes() + cuda::winograd_scratch_bytes(g, gpu_winograd_tiles_);
+    }
     gpu_method_ = cpu::ConvMethod::kIm2col;
     const cpu::PatchGeometry& p = g.patches;
     const std::size_t rows = static_cast<std::size_t>(p.channels) * cpu::kernel_size(p);
     const std::size_t spatial = cpu::grid_size(p);
-    const std::size_t budget = std::max(kGpuColumnBudget, static_cast<std::size_t>(g.out_channels) * spatial);
+    const std::size_t budget = std::max(kGpuColumnBudget, static_cast<std::size_t>(g.out_channels) * spatial *
+                                                              (tf32() ? std::max(shapes().num, 1) : 1));
     if (implicit_gemm_wins(rows / g.group, rows * spatial * std::max(shapes().num, 1) > budget)) {
       gpu_implicit_gemm_ = gpu_fused_gemm_ = true;  // the kernel applies the epilogue
       return 0;
@@ -167,6 +175,24 @@ class ConvolutionLayer : public ConvolutionLayerBase {
         cuda::conv_implicit_gemm(conv, stream);
         continue;
       }
+      if (gpu_method_ == cpu::ConvMethod::kWinograd) {
+        // The weights' transform first, into the scratch (see winograd_wins_gpu).
+        float* transformed = col;
+        cuda::winograd_transform_weights(g.out_channels, g.in_channels, weights, transformed, stream);
+        cuda::WinogradConvParams conv;
+        conv.geometry = g;
+        conv.batch = num;
+        conv.input = input;
+        conv.transformed_weights = transformed;
+        conv.output = output;
+        conv.bias = bias;
+        conv.residual = residual;
+        conv.activation = activation();
+        cuda::conv_winograd(conv, gpu_winograd_tiles_,
+                            static_cast<char*>(context.scratch) + gpu_winograd_weights_bytes(),
+                            cublas_handle(context), stream);
+        continue;
+      }
       if (gpu_method_ == cpu::ConvMethod::kDepthwise) {
         // The kernel applies the bias; the residual and activation then in one pass.
         cuda::depthwise_conv2d(p, g.out_channels / g.in_channels, num, input, weights, bias,
@@ -185,6 +211,7 @@ class ConvolutionLayer : public ConvolutionLayerBase {
       gemm.c_image = out_image;
       gemm.c_group = static_cast<std::size_t>(group_out) * spatial;
       gemm.residual = residual;
+      gemm.precision = gpu_precision();
       if (gpu_method_ == cpu::ConvMethod::kPointwise) {
         // The input is its own column matrix.
         gemm.n = gemm.ldb = static_cast<int>(spatial);
@@ -327,6 +354,49 @@ class ConvolutionLayer : public ConvolutionLayerBase {
     }
   }
 
+  // Whether a convolution that F(4x4, 3x3) computes runs as
+  // cuda::conv_winograd: at a batch above 1 (at batch 1 its scratch would
+  // raise the arena's peak: VGG-16's conv1_2 is that peak), when the direct
+  // product has at least 256 M multiply-adds. bench_conv_gpu on the H200:
+  // every 3x3 layer of ResNet-50, VGG-16 and GoogLeNet at batch 32 takes
+  // 0.26-0.44 of the faster direct path's time (VGG-16 conv3_3 0.85 ms
+  // against 3.21, 139 TFLOP/s direct-equivalent); at batch 1 the layers of
+  // 462 M multiply-adds and more win (VGG-16 conv1_2 0.46, conv5_3 0.89)
+  // and those of 115 M and less mostly lose (three launches and 36 small
+  // products: ResNet-50 res2 1.25, res5 1.41). Its scratch holds the
+  // transformed weights (36 x OC x IC floats, written by every forward: at
+  // these sizes under 2% of the layer's time) and the transformed tiles of
+  // a chunk (winograd_budget_bytes). Its products stay FP32 in
+  // Precision::TF32 too: it beats the TF32 direct products where it runs
+  // (VGG-16 at batch 32: 12.5 ms all TF32 against 11.5 with Winograd), and
+  // its transforms would add to TF32's rounding.
+  bool winograd_wins_gpu() const {
+    const cpu::ConvGeometry& g = shapes().geometry;
+    if (!cpu::winograd_applies(g) || shapes().num < 2) return false;
+    const double multiply_adds = static_cast<double>(shapes().num) * cpu::grid_size(g.patches) * g.out_channels *
+                                 g.in_channels * 9.0;
+    return multiply_adds >= 256e6;
+  }
+  std::size_t gpu_winograd_weights_bytes() const {
+    const cpu::ConvGeometry& g = shapes().geometry;
+    const std::size_t bytes = cuda::winograd_weights_floats(g.out_channels, g.in_channels) * sizeof(float);
+    return (bytes + 255) / 256 * 256;
+  }
+  // The transformed tiles of one chunk (36 floats per tile and input
+  // channel, as many per output channel): the layer's output in bytes,
+  // within 16 to 64 MiB. The whole-network figures on the H200 at batch 32
+  // (graph passes and MEMORY on): with this budget every model's arena
+  // stays below PyTorch's activation peak (Inception-v3 333 MB against 370)
+  // and VGG-16 runs in 11.5 ms; a budget of input + output up to 256 MiB
+  // gains 10% on VGG-16 (10.3 ms) but raises Inception-v3's arena to 531
+  // MB, its early 147x147 layers being its peak.
+  std::size_t winograd_budget_bytes() const {
+    const cpu::ConvGeometry& g = shapes().geometry;
+    const std::size_t output_bytes =
+        static_cast<std::size_t>(shapes().num) * g.out_channels * cpu::grid_size(g.patches) * sizeof(float);
+    return std::clamp<std::size_t>(output_bytes, std::size_t{16} << 20, std::size_t{64} << 20);
+  }
+
   // Whether a 2-D convolution whose products have `group_rows` (K) rows runs
   // faster as an implicit GEMM than as im2col + the faster product, by
   // bench_conv_gpu's figures on the H200 (ResNet-50, VGG-16, GoogLeNet,
@@ -347,7 +417,7 @@ class ConvolutionLayer : public ConvolutionLayerBase {
   // (ResNet-50 res5 3x3: 0.029 ms at batch 1, 0.143 at batch 2).
   bool implicit_gemm_wins(std::size_t group_rows, bool chunked) const {
     const cpu::ConvGeometry& g = shapes().geometry;
-    if (g.patches.num_axes != 2 || g.force_nd) return false;
+    if (g.patches.num_axes != 2 || g.force_nd || tf32()) return false;
     return group_rows < 1024 || chunked || g.group > 1 || shapes().num > 1;
   }
 
@@ -356,9 +426,14 @@ class ConvolutionLayer : public ConvolutionLayerBase {
   void plan_gemm_gpu(std::size_t columns, int images) {
     const cpu::ConvGeometry& g = shapes().geometry;
     const std::size_t group_rows = static_cast<std::size_t>(g.in_channels / g.group) * cpu::kernel_size(g.patches);
-    gpu_fused_gemm_ = cuda::prefer_fused_gemm(g.out_channels / g.group, static_cast<int>(columns),
-                                              static_cast<int>(group_rows), images * g.group);
+    gpu_fused_gemm_ = !tf32() && cuda::prefer_fused_gemm(g.out_channels / g.group, static_cast<int>(columns),
+                                                         static_cast<int>(group_rows), images * g.group);
   }
+
+  // Precision::TF32: the direct products in cuBLAS on TF32 tensor cores
+  // (the implicit GEMM and the epilogue kernel are FP32 SIMT code), with
+  // columns up to the batch's output in size per chunk.
+  bool tf32() const { return gpu_precision() == Precision::TF32; }
 
   // The products of `images` images and every group, with the epilogue when
   // fused (forward_gpu then skips its separate pass).
@@ -372,8 +447,9 @@ class ConvolutionLayer : public ConvolutionLayerBase {
   }
 
   cpu::ConvMethod gpu_method_ = cpu::ConvMethod::kIm2col;
-  int gpu_images_ = 1;      // images whose columns share one batched gemm
-  int gpu_block_rows_ = 0;  // window rows per column block of one image; 0: whole images
+  int gpu_images_ = 1;          // images whose columns share one batched gemm
+  int gpu_block_rows_ = 0;      // window rows per column block of one image; 0: whole images
+  int gpu_winograd_tiles_ = 0;  // tiles per chunk of cuda::conv_winograd
   // The products in cuda::gemm_epilogue with the epilogue, else cuBLAS and then apply_epilogue_gpu.
   bool gpu_fused_gemm_ = false;
   bool gpu_implicit_gemm_ = false;  // cuda::conv_implicit_gemm, no scratch

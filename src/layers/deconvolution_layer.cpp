@@ -71,7 +71,9 @@ class DeconvolutionLayer : public ConvolutionLayerBase {
     gpu_channels_per_block_ = 0;
     gpu_fused_gemm_ = false;
     if (cpu::conv_method_applies(g, cpu::ConvMethod::kPointwise)) {
-      gpu_fused_gemm_ = cuda::prefer_fused_gemm(g.out_channels / g.group, static_cast<int>(cpu::grid_size(g.patches)),
+      // In Precision::TF32, always cuBLAS: the epilogue kernel is FP32.
+      gpu_fused_gemm_ = gpu_precision() == Precision::FP32 &&
+                        cuda::prefer_fused_gemm(g.out_channels / g.group, static_cast<int>(cpu::grid_size(g.patches)),
                                                 g.in_channels / g.group, shapes().num * g.group);
       return 0;
     }
@@ -126,6 +128,7 @@ class DeconvolutionLayer : public ConvolutionLayerBase {
         gemm.b_group = static_cast<std::size_t>(group_in) * in_spatial;
         gemm.c_image = static_cast<std::size_t>(g.out_channels) * taps * in_spatial;
         gemm.c_group = static_cast<std::size_t>(group_rows) * in_spatial;
+        gemm.precision = gpu_precision();
         const int chunk = pointwise ? num : gpu_images_;
         for (int first = 0; first < num; first += chunk) {
           const int images = std::min(chunk, num - first);
@@ -155,7 +158,7 @@ class DeconvolutionLayer : public ConvolutionLayerBase {
               const int o = gr * group_out + first;
               cuda::gemm(handle, true, false, static_cast<int>(channels * taps), static_cast<int>(in_spatial),
                          group_in, 1.0f, group_weights + first * taps, group_rows, group_input,
-                         static_cast<int>(in_spatial), 0.0f, col, static_cast<int>(in_spatial), stream);
+                         static_cast<int>(in_spatial), 0.0f, col, static_cast<int>(in_spatial), stream, gpu_precision());
               cpu::PatchGeometry slice = p;
               slice.channels = channels;
               col2im_gpu(slice, col, out + o * out_spatial, stream);

@@ -139,9 +139,11 @@ class InnerProductLayer : public Layer {
   // top (M x N) = bottom (M x K) x weights^T: in one launch of
   // cuda::gemm_epilogue with the bias (per column) and the fused activation
   // applied in registers, or cuBLAS and then one pass for both, as
-  // cuda::prefer_fused_gemm decides for this shape here, at plan time.
+  // cuda::prefer_fused_gemm decides for this shape here, at plan time
+  // (in Precision::TF32, always cuBLAS: the epilogue kernel is FP32).
   std::size_t prepare_gpu(const std::vector<const Blob*>&, const std::vector<Blob*>&) override {
-    gpu_fused_gemm_ = cuda::prefer_fused_gemm(rows_, num_output_, inputs_, 1);
+    gpu_fused_gemm_ =
+        gpu_precision() == Precision::FP32 && cuda::prefer_fused_gemm(rows_, num_output_, inputs_, 1);
     return 0;
   }
 
@@ -172,7 +174,8 @@ class InnerProductLayer : public Layer {
       return;
     }
     cuda::gemm(cublas_handle(context), false, !transpose_, rows_, num_output_, inputs_, 1.0f, bottom[0]->gpu_data(),
-               inputs_, gpu_weight_data(0), transpose_ ? num_output_ : inputs_, 0.0f, output, num_output_, stream);
+               inputs_, gpu_weight_data(0), transpose_ ? num_output_ : inputs_, 0.0f, output, num_output_, stream,
+               gpu_precision());
     // The bias, the residual and the fused activation in one pass over the product.
     apply_epilogue_gpu(bias, activation_, static_cast<std::size_t>(rows_), static_cast<std::size_t>(num_output_), 1,
                        output, stream, residual);

@@ -428,6 +428,16 @@ void Net::EnableCudaGraphs(bool enable) {
   if (graph_) graph_->set_enabled(enable);
 }
 
+void Net::SetPrecision(Precision precision) {
+  if (precision == precision_) return;
+  if (precision != Precision::FP32 && !gpu_) {
+    throw Error(source_ + ": precision " + precision_name(precision) + " needs a net with layers on a CUDA device");
+  }
+  precision_ = precision;
+  for (auto& layer : layers_) layer->set_gpu_precision(precision);
+  reshaped_ = false;  // the layers choose their kernels again
+}
+
 bool Net::cuda_graph_active() const { return graph_ && graph_->replayed(); }
 
 void Net::Forward() {

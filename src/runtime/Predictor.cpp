@@ -80,6 +80,10 @@ void Predictor::Init() {
   std::vector<Device> devices = options_.devices.empty() ? std::vector<Device>{options_.device} : options_.devices;
   for (const Device& device : devices) {
     if (device.is_cuda()) cuda::check_device(device.id, model_->source() + ": Predictor: device " + device.to_string());
+    if (!device.is_cuda() && options_.precision != Precision::FP32) {
+      throw Error(model_->source() + ": PredictorOptions::precision " + precision_name(options_.precision) +
+                  " applies only to CUDA devices, and " + device.to_string() + " is among the devices");
+    }
   }
 
   if (has(options_.optimization, Optimization::GRAPH)) {
@@ -124,11 +128,13 @@ void Predictor::Init() {
                                             strategy = options_.memory_strategy, keep = options_.extra_outputs,
                                             limits = options_.limits, devices, next_device,
                                             graphs = options_.cuda_graphs, compute_threads = options_.compute_threads,
+                                            precision = options_.precision,
                                             elide = has(options_.optimization, Optimization::GRAPH)] {
     auto replica = std::make_unique<Replica>();
     const Device device = devices[next_device->fetch_add(1) % devices.size()];
     replica->net = std::make_unique<Net>(model, device);
     replica->net->EnableCudaGraphs(graphs);
+    replica->net->SetPrecision(precision);
     replica->net->EnableCopyElision(elide);
     replica->net->SetLimits(limits);
     replica->net->SetComputeThreads(compute_threads);  // the replica's own pool, started now

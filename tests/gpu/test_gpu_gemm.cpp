@@ -1,8 +1,8 @@
 // The cuBLAS SGEMM wrapper against the CPU gemm (OpenBLAS) and a double
 // reference: every transposition, odd sizes, leading dimensions wider than
 // the matrices, beta 0 over a NaN-filled C, beta 1, k == 0, one row or one
-// column; and a check that no TF32 (or any reduced-precision mode) is used
-// even when the handle asks for it.
+// column; a check that no TF32 (or any reduced-precision mode) is used
+// even when the handle asks for it, and that Precision::TF32 does use it.
 #include <cublas_v2.h>
 #include <gtest/gtest.h>
 
@@ -171,6 +171,32 @@ TEST_F(GpuGemmPrecision, DetectorSeesTf32) {
               CUBLAS_STATUS_SUCCESS);
   });
   EXPECT_EQ(c[0], static_cast<float>(kExactK)) << "cuBLAS's TF32 path kept all the bits: the detector is blind";
+}
+
+// Precision::TF32 (opt-in) reaches the tensor cores in both entry points,
+// and the next FP32 call is exact again on the same handle.
+TEST_F(GpuGemmPrecision, Tf32WhenAskedAndFp32Again) {
+  int major = 0;
+  ASSERT_EQ(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, 0), cudaSuccess);
+  if (major < 8) GTEST_SKIP() << "no TF32 before compute capability 8.0";
+  const float exact = static_cast<float>(kExactK) * kNotTf32;
+  const auto count = [](const std::vector<float>& c, float value) {
+    return static_cast<std::size_t>(std::count(c.begin(), c.end(), value));
+  };
+  const auto tf32 = run(512, 512, [&](const float* a, const float* b, float* out, int m, int n, int k) {
+    cuda::gemm(handle_, false, false, m, n, k, 1.0f, a, k, b, n, 0.0f, out, n, stream_, Precision::TF32);
+  });
+  EXPECT_EQ(count(tf32, static_cast<float>(kExactK)), tf32.size()) << "first value " << tf32[0];
+  // Two products of 256 rows each, the same A and B for both.
+  const auto batched = run(512, 512, [&](const float* a, const float* b, float* out, int, int n, int k) {
+    cuda::gemm_strided_batched(handle_, false, false, 256, n, k, 1.0f, a, k, 0, b, n, 0, 0.0f, out, n, 256LL * n, 2,
+                               stream_, Precision::TF32);
+  });
+  EXPECT_EQ(count(batched, static_cast<float>(kExactK)), batched.size()) << "first value " << batched[0];
+  const auto fp32 = run(512, 512, [&](const float* a, const float* b, float* out, int m, int n, int k) {
+    cuda::gemm(handle_, false, false, m, n, k, 1.0f, a, k, b, n, 0.0f, out, n, stream_);
+  });
+  EXPECT_EQ(count(fp32, exact), fp32.size()) << "first value " << fp32[0];
 }
 
 TEST_F(GpuGemm, BadLeadingDimensionIsAnError) {

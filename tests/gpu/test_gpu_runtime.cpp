@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstring>
 #include <future>
+#include <iostream>
 #include <thread>
 
 #include "common/test_utils.h"
@@ -359,6 +360,75 @@ TEST_P(GpuZoo, GraphOptimizedMatchesTheCpu) {
   EXPECT_LE(relative_difference(outputs_of(net), expected), 1e-4) << zoo.folder;
 }
 
+// Precision::TF32 (opt-in): the classification zoo on the GPU, graph
+// optimized, planned, replayed, against the CPU's FP32. TF32 keeps 10 of
+// FP32's 23 mantissa bits in the products' inputs, so outputs move by about
+// 1e-3 of their scale; the bound leaves room for deep nets (the figure for
+// each model is printed). The FP32 GPU run of the same net must be closer:
+// the mode did change the arithmetic. Compared: the net's outputs, a
+// Softmax's input in place of its output (random weights saturate the
+// probabilities to 0 and 1, where no rounding shows).
+class GpuZooTf32 : public GpuTest, public ::testing::WithParamInterface<testing::ZooModel> {};
+
+std::vector<std::string> compared_blobs(const Net& net) {
+  std::vector<std::string> names;
+  for (const std::string& output : net.output_names()) {
+    std::string name = output;
+    for (const caffe::LayerParameter& layer : net.model()->net().layer()) {
+      if (layer.type() == "Softmax" && layer.top_size() == 1 && layer.top(0) == output && layer.bottom_size() == 1) {
+        name = layer.bottom(0);
+      }
+    }
+    names.push_back(name);
+  }
+  return names;
+}
+
+std::vector<std::vector<float>> blobs_of(const Net& net, const std::vector<std::string>& names) {
+  std::vector<std::vector<float>> result;
+  for (const std::string& name : names) {
+    const Blob* blob = net.blob(name);
+    EXPECT_NE(blob, nullptr) << name;
+    if (blob != nullptr) result.emplace_back(blob->cpu_data(), blob->cpu_data() + blob->count());
+  }
+  return result;
+}
+
+TEST_P(GpuZooTf32, StaysNearTheCpuFp32) {
+  if (testing::models_dir().empty()) GTEST_SKIP() << "../shared/models is absent (set PREDICTOR_MODELS_DIR)";
+  const testing::ZooModel& zoo = GetParam();
+  auto model = Model::WithRandomWeightsFromFile(zoo.path(), 1234, zoo.load_options());
+  Net cpu(model, Device::cpu());
+  const std::vector<std::string> names = compared_blobs(cpu);
+  fill_inputs(&cpu, 21);
+  cpu.Forward();
+  const auto expected = blobs_of(cpu, names);
+  graph::OptimizeOptions keep;
+  keep.keep = names;
+  const auto optimized = graph::optimize(*model, keep).model;
+  std::vector<std::vector<float>> results[2];
+  for (Precision precision : {Precision::FP32, Precision::TF32}) {
+    Net net(optimized, Device::cuda(0));
+    net.SetPrecision(precision);
+    EXPECT_EQ(net.precision(), precision);
+    net.EnableMemoryPlanning("", names);
+    fill_inputs(&net, 21);
+    net.Forward();
+    net.Forward();  // replayed
+    results[precision == Precision::TF32] = blobs_of(net, names);
+  }
+  const double fp32_error = relative_difference(results[0], expected);
+  const double tf32_error = relative_difference(results[1], expected);
+  std::cout << "[ tf32     ] " << zoo.label() << ": max relative difference from the CPU " << tf32_error
+            << " (FP32 on the GPU: " << fp32_error << ")\n";
+  EXPECT_LE(tf32_error, 2e-2) << zoo.folder;
+  EXPECT_LE(fp32_error, 1e-4) << zoo.folder;
+  EXPECT_GT(tf32_error, fp32_error) << zoo.folder << ": TF32 changed nothing";
+}
+
+INSTANTIATE_TEST_SUITE_P(Zoo, GpuZooTf32, ::testing::ValuesIn(testing::runnable_zoo_models()),
+                         [](const auto& info) { return info.param.label(); });
+
 INSTANTIATE_TEST_SUITE_P(Zoo, GpuZoo, ::testing::ValuesIn(testing::all_zoo_models()),
                          [](const auto& info) { return info.param.label(); });
 
@@ -408,6 +478,44 @@ layer { name: "relu" type: "ReLU" bottom: "ip" top: "ip" }
   // Each replica: its stream's cuBLAS workspace and a few KiB of activations.
   EXPECT_LT(added, weights / 2) << "8 replicas allocated " << added << " bytes; the weights are " << weights;
   EXPECT_EQ(model->device_weight_bytes(0), weights) << "still one copy";
+}
+
+// PredictorOptions::precision reaches every replica: TF32 outputs differ
+// from FP32 ones (within TF32's bound of the CPU), the same on every thread.
+TEST_F(GpuPredictor, Tf32OptionReachesEveryReplica) {
+  auto model = model_of(R"(
+layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 4 dim: 32 dim: 20 dim: 20 } } }
+layer { name: "conv" type: "Convolution" bottom: "data" top: "conv" convolution_param { num_output: 64 kernel_size: 3 } }
+layer { name: "ip" type: "InnerProduct" bottom: "conv" top: "ip" inner_product_param { num_output: 100 } }
+)");
+  Net probe(model);
+  fill_inputs(&probe, 3);
+  const Blob& input = *probe.input_blobs()[0];
+  const auto expected = run_net(model, Device::cpu(), false, 3);
+  const auto forward = [&](Predictor& predictor) {
+    const Blob* out = predictor.forward({{input.cpu_data(), input.shape()}}).at("ip");
+    return std::vector<std::vector<float>>{std::vector<float>(out->cpu_data(), out->cpu_data() + out->count())};
+  };
+  PredictorOptions options;
+  options.device = Device::cuda(0);
+  Predictor fp32(model, options);
+  options.precision = Precision::TF32;
+  Predictor tf32(model, options);
+  const auto fp32_out = forward(fp32);
+  const auto tf32_out = forward(tf32);
+  EXPECT_LE(relative_difference(fp32_out, expected), 1e-5);
+  const double error = relative_difference(tf32_out, expected);
+  EXPECT_LE(error, 1e-2);
+  EXPECT_GT(error, 10 * relative_difference(fp32_out, expected)) << "TF32 changed nothing";
+  std::atomic<int> mismatches{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 3; ++t) {
+    threads.emplace_back([&] {
+      if (!bitwise_equal(forward(tf32), tf32_out)) ++mismatches;
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(mismatches.load(), 0);
 }
 
 TEST_F(GpuPredictor, HostAndDeviceInputsAndOutputs) {

@@ -260,5 +260,33 @@ TEST(Device, ParsesAndPrints) {
   }
 }
 
+TEST(Precision, ParsesAndPrints) {
+  EXPECT_EQ(parse_precision("fp32"), Precision::FP32);
+  EXPECT_EQ(parse_precision("tf32"), Precision::TF32);
+  EXPECT_STREQ(precision_name(Precision::FP32), "fp32");
+  EXPECT_STREQ(precision_name(Precision::TF32), "tf32");
+  EXPECT_EQ(PredictorOptions{}.precision, Precision::FP32);
+  for (const char* bad : {"", "FP32", "tf16", "bf16", "fp16", "tf32 "}) {
+    EXPECT_TRUE(testing::throws_error_naming([&] { parse_precision(bad); }, {"precision", "fp32 or tf32"})) << bad;
+  }
+}
+
+// TF32 is a GPU arithmetic: asking for it where a replica would run on the
+// CPU is an error, never FP32 in its place without a word.
+TEST(Precision, Tf32OnTheCpuIsAnErrorNamingTheOption) {
+  PredictorOptions options;
+  options.precision = Precision::TF32;
+  EXPECT_TRUE(testing::throws_error_naming([&] { small_predictor(options); },
+                                           {"PredictorOptions::precision", "tf32", "cpu"}));
+  options.devices = {Device::cpu(), Device::cpu()};
+  EXPECT_TRUE(testing::throws_error_naming([&] { small_predictor(options); }, {"PredictorOptions::precision"}));
+
+  Net net(Model::WithRandomWeights(parse_net_text(kSmallNet, "small"), 11));
+  EXPECT_EQ(net.precision(), Precision::FP32);
+  net.SetPrecision(Precision::FP32);  // the default: always accepted
+  EXPECT_TRUE(testing::throws_error_naming([&] { net.SetPrecision(Precision::TF32); }, {"precision tf32", "CUDA"}));
+  EXPECT_EQ(net.precision(), Precision::FP32);
+}
+
 }  // namespace
 }  // namespace predictor

@@ -407,6 +407,30 @@ TEST_F(PredictorCliTest, ComputeThreads) {
   }
 }
 
+// --- --precision ------------------------------------------------------------
+
+// FP32 unless asked; TF32 only on a GPU; anything else an error naming the flag.
+TEST_F(PredictorCliTest, Precision) {
+  const ToolResult result = Run({"bench", "--model=" + kMobilenet, "--iterations=1", "--warmup=0", "--json"});
+  ExpectSuccess(result);
+  Json json;
+  ASSERT_TRUE(JsonParser(result.out).Parse(&json)) << result.out;
+  EXPECT_EQ(json.members["precision"].text, "fp32");
+  ExpectSuccess(Run({"bench", "--model=" + kMobilenet, "--iterations=1", "--warmup=0", "--precision=fp32"}));
+  const std::string weights = MobilenetWeights();
+  for (const std::vector<std::string>& base : std::vector<std::vector<std::string>>{
+           {"bench", "--model=" + kMobilenet},
+           {"run", "--model=" + kMobilenet, "--weights=" + weights, "--output_dir=" + Path("precision")},
+           {"detect", "--model=" + kMobilenet, "--image=" + Path("absent.ppm")}}) {
+    SCOPED_TRACE(base[0]);
+    std::vector<std::string> tf32 = base, bad = base;
+    tf32.push_back("--precision=tf32");
+    bad.push_back("--precision=fp16");
+    ExpectError(Run(tf32), {"--precision=tf32", "--device=gpu"});
+    ExpectError(Run(bad), {"--precision", "'fp16'", "fp32 or tf32"});
+  }
+}
+
 // --- --device -------------------------------------------------------------
 
 // `out` without its lines that start with `prefix`.

@@ -118,6 +118,8 @@ void print_json(const Net& net, const ModelReport& model, const DeviceReport& de
     json.Key("device_name");
     json.String(device.name);
   }
+  json.Key("precision");
+  json.String(FLAGS_precision);
   json.Key("iterations");
   json.Integer(FLAGS_iterations);
   json.Key("warmup");
@@ -257,7 +259,8 @@ void print_table(const Net& net, const ModelReport& model, const DeviceReport& d
   std::cout << "model: " << (model.name.empty() ? "(unnamed)" : model.name) << " (" << FLAGS_model << ", "
             << (FLAGS_weights.empty() ? "random weights from seed " + std::to_string(FLAGS_seed) : FLAGS_weights)
             << ")\n";
-  std::cout << "device: " << device_text(device.device) << "\n";
+  std::cout << "device: " << device_text(device.device)
+            << (FLAGS_precision == "fp32" ? "" : ", precision " + FLAGS_precision) << "\n";
   std::cout << "cpu kernels: " << cpu::isa_name() << " instruction set, " << FLAGS_compute_threads << " compute thread"
             << (FLAGS_compute_threads == 1 ? "" : "s") << " per forward\n";
   if (FLAGS_optimize_graph) {
@@ -303,6 +306,7 @@ BenchTimings time_threads(const std::shared_ptr<const Model>& model, const Net& 
   options.device = device;
   options.cuda_graphs = FLAGS_cuda_graphs;
   options.compute_threads = FLAGS_compute_threads;
+  options.precision = parse_precision(FLAGS_precision);  // validated by bench()
   // The model is optimized already; GRAPH also turns on the runtime's part
   // (copy elision), and its passes find nothing more to do.
   if (FLAGS_optimize_graph) options.optimization = options.optimization | Optimization::GRAPH;
@@ -339,6 +343,7 @@ int bench() {
   const int batch_flag = batch_from_flags();
   const Device device = device_from_flags();
   const int compute_threads = compute_threads_from_flags();
+  const Precision precision = precision_from_flags(device);
   if (flag_was_given("cuda_graphs") && !device.is_cuda()) {
     throw Error("--cuda_graphs applies only with --device=gpu or gpu:N");
   }
@@ -359,7 +364,10 @@ int bench() {
   // --threads makes its own replicas there: this net stays on the CPU).
   const std::uint64_t device_bytes_before = device.is_cuda() ? cuda::device_bytes_allocated() : 0;
   Net net(model, FLAGS_threads == 1 ? device : Device::cpu());
-  if (FLAGS_threads == 1) net.SetComputeThreads(compute_threads);
+  if (FLAGS_threads == 1) {
+    net.SetComputeThreads(compute_threads);
+    net.SetPrecision(precision);
+  }
   net.EnableCopyElision(FLAGS_optimize_graph);
   if (batch_flag > 0) set_batch(&net, batch_flag);
   net.Reshape();  // the replica's budgets are checked before the inputs are drawn
@@ -387,8 +395,8 @@ int bench() {
 const Command kBenchCommand{"bench",
                             "time forward passes: per layer on one thread, or throughput from many threads",
                             {"model", "weights", "batch", "threads", "iterations", "warmup", "device", "cuda_graphs",
-                             "compute_threads", "optimize_memory", "memory_strategy", "optimize_graph", "json", "seed",
-                             "input_shape", "pooling_rule"},
+                             "precision", "compute_threads", "optimize_memory", "memory_strategy", "optimize_graph",
+                             "json", "seed", "input_shape", "pooling_rule"},
                             bench};
 
 }  // namespace predictor::tool

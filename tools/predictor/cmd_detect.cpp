@@ -352,6 +352,7 @@ int detect() {
   require_flag("image", FLAGS_image);
   const Device device = device_from_flags();
   const int compute_threads = compute_threads_from_flags();
+  const Precision precision = precision_from_flags(device);
   const std::vector<std::string> labels = FLAGS_labels.empty() ? std::vector<std::string>{} : read_labels(FLAGS_labels);
   const image::Image picture = image::read_image(FLAGS_image);
 
@@ -365,6 +366,7 @@ int detect() {
 
   Net net(model, device);
   net.SetComputeThreads(compute_threads);
+  net.SetPrecision(precision);
   Blob* input = image_input(&net);
   const int channels = input->shape(1), height = input->shape(2), width = input->shape(3);
   float* data = input->mutable_cpu_data();
@@ -406,7 +408,7 @@ std::string detect_help() {
 const Command kDetectCommand{"detect", "find objects in an image with an SSD or YOLO model; boxes as JSON",
                              {"model", "weights", "image", "kind", "yolo_config", "anchors", "masks", "mean", "scale",
                               "channel_order", "letterbox", "threshold", "nms_threshold", "labels", "output", "seed",
-                              "input_shape", "pooling_rule", "device", "compute_threads"},
+                              "input_shape", "pooling_rule", "device", "precision", "compute_threads"},
                              detect, detect_help};
 
 }  // namespace predictor::tool

@@ -238,6 +238,7 @@ int run() {
   const int batch = batch_from_flags();
   const Device device = device_from_flags();
   const int compute_threads = compute_threads_from_flags();
+  const Precision precision = precision_from_flags(device);
   const auto model = Model::FromFiles(FLAGS_model, FLAGS_weights, load_options_from_flags());
   const std::vector<std::string> requested = requested_blob_names(model->net());
   // The optimizer keeps the net outputs, and these, with their values.
@@ -251,6 +252,7 @@ int run() {
   }
   Net net(run_model, device);
   net.SetComputeThreads(compute_threads);
+  net.SetPrecision(precision);
   net.EnableCopyElision(FLAGS_optimize_graph);
   const std::vector<std::string> extra_outputs = extra_output_names(net, requested);
   // Planning keeps the net outputs intact, and these.
@@ -273,7 +275,7 @@ int run() {
 const Command kRunCommand{"run", "run one forward pass and write the outputs as .npy files",
                           {"model", "weights", "input", "seed", "batch", "output_dir", "outputs", "optimize_memory",
                            "memory_strategy", "optimize_graph", "input_shape", "pooling_rule", "device",
-                           "compute_threads"},
+                           "precision", "compute_threads"},
                           run};
 
 }  // namespace predictor::tool

@@ -29,6 +29,9 @@ DEFINE_bool(optimize_graph, false,
             "passes)");
 DEFINE_string(memory_strategy, "best_fit", "memory planning strategy with --optimize_memory: best_fit or linear_scan");
 DEFINE_string(device, "cpu", "where the net runs: cpu, gpu (the first CUDA device) or gpu:N");
+DEFINE_string(precision, "fp32",
+              "with a GPU --device: the arithmetic of the matrix products, fp32 or tf32 (TF32 tensor cores in cuBLAS, "
+              "opt-in: PredictorOptions::precision)");
 DEFINE_int32(compute_threads, 1,
              "threads computing one forward's CPU layers, the calling thread included (PredictorOptions::"
              "compute_threads): each replica gets its own pool of N - 1 threads");
@@ -123,6 +126,19 @@ Device device_from_flags() {
   // Checked before the model is read: a missing GPU is reported at once.
   if (device.is_cuda()) cuda::check_device(device.id, "--device=" + FLAGS_device);
   return device;
+}
+
+Precision precision_from_flags(const Device& device) {
+  Precision precision;
+  try {
+    precision = parse_precision(FLAGS_precision);
+  } catch (const Error& error) {
+    throw Error(std::string("--precision: ") + error.what());
+  }
+  if (precision != Precision::FP32 && !device.is_cuda()) {
+    throw Error("--precision=" + FLAGS_precision + " applies only with --device=gpu or gpu:N");
+  }
+  return precision;
 }
 
 }  // namespace predictor::tool

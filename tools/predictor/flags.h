@@ -9,6 +9,7 @@
 
 #include "predictor/Device.h"
 #include "predictor/LoadOptions.h"
+#include "predictor/Precision.h"
 
 DECLARE_string(model);
 DECLARE_string(weights);
@@ -21,6 +22,7 @@ DECLARE_bool(optimize_memory);
 DECLARE_bool(optimize_graph);
 DECLARE_string(memory_strategy);
 DECLARE_string(device);
+DECLARE_string(precision);
 DECLARE_int32(compute_threads);
 
 namespace predictor::tool {
@@ -48,5 +50,9 @@ int compute_threads_from_flags();
 // --device, parsed (Device::parse) and, for a GPU, checked to exist: throws
 // predictor::Error naming --device and the device otherwise.
 Device device_from_flags();
+
+// --precision, parsed; anything but fp32 needs a GPU `device`: throws
+// predictor::Error naming --precision otherwise.
+Precision precision_from_flags(const Device& device);
 
 }  // namespace predictor::tool
