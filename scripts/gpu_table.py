@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""Prints the README's GPU table from scripts/gpu_table.sh's JSON files.
+"""Prints the README's GPU tables from scripts/gpu_table.sh's JSON files: the
+times and memory beside PyTorch's, then each model's distance from the H200's
+arithmetic and memory-traffic limits.
 
 usage: scripts/gpu_table.py OUT_DIR
 """
@@ -52,6 +54,43 @@ def main():
         print(f"| {name} | {cell1} | {torch_b1} | {cell32} | {torch_b32} | "
               f"{mb(b1['arena_bytes_on_device'])} / {mb(b32['arena_bytes_on_device'])} | {torch_mb1} / {torch_mb32} | "
               f"{mb(b1['weights_bytes_on_device'])} |")
+    print_limits(folder)
+
+
+# The H200's limits as issue 11 measured them: FP32 SGEMM peak and device
+# copy bandwidth.
+PEAK_FLOPS = 51e12
+BANDWIDTH = 4.2e12
+
+
+def limits(run):
+    """(time, arithmetic floor, traffic floor) in ms for one bench JSON.
+
+    Arithmetic: 2 x the multiply-adds of the direct convolutions and products
+    (Winograd layers do fewer) at the FP32 peak. Traffic: the weights read
+    once and every activation blob of the planned net (naive_bytes) written
+    once and read once, at the copy bandwidth."""
+    flops = 2.0 * sum(layer.get("multiply_adds", 0) for layer in run["layers"])
+    traffic = run["weights_bytes_on_device"] + 2.0 * run["naive_bytes"]
+    return run["device_ms"]["median"], 1e3 * flops / PEAK_FLOPS, 1e3 * traffic / BANDWIDTH
+
+
+def print_limits(folder):
+    print()
+    print("| model | b1 ms | b1 arithmetic / traffic floor ms | b1 x floor | b32 ms "
+          "| b32 arithmetic / traffic floor ms | b32 x floor | b32 TFLOP/s |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name in MODELS:
+        runs = [load(folder, name, 1), load(folder, name, 32)]
+        if not all(runs) or any("naive_bytes" not in r or "layers" not in r for r in runs):
+            continue
+        cells = []
+        for run in runs:
+            ms, arithmetic, traffic = limits(run)
+            cells += [f"{ms:.3f}", f"{arithmetic:.3f} / {traffic:.3f}", f"{ms / max(arithmetic, traffic):.1f}"]
+        ms32, arithmetic32, _ = limits(runs[1])
+        cells.append(f"{arithmetic32 * PEAK_FLOPS / ms32 / 1e12:.1f}")
+        print(f"| {name} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

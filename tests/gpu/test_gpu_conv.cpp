@@ -178,6 +178,14 @@ TEST_F(GpuConv, Depthwise) {
       {{5, {7, 6}, {3, 3}, {4, 3}, {3, 1}, {2, 1}}, 3, 1, true},     // padding past the kernel's reach
       {{2, {1, 17}, {1, 7}, {0, 3}, {1, 1}, {1, 1}}, 1, 4, false},
       {{64, {56, 56}, {3, 3}, {1, 1}, {1, 1}, {1, 1}}, 1, 2, true},
+      // The kernel's launch shapes: several 7x7 planes per block (the last
+      // block part empty), a 14x14 plane per block with idle threads, planes
+      // of many blocks, stride 2 on an even map, a 1x1 kernel.
+      {{33, {7, 7}, {3, 3}, {1, 1}, {1, 1}, {1, 1}}, 1, 5, true},
+      {{17, {14, 14}, {3, 3}, {1, 1}, {1, 1}, {1, 1}}, 1, 3, true},
+      {{6, {112, 112}, {3, 3}, {1, 1}, {1, 1}, {1, 1}}, 1, 1, true},
+      {{12, {28, 28}, {3, 3}, {1, 1}, {2, 2}, {1, 1}}, 2, 3, false},
+      {{9, {5, 3}, {1, 1}, {0, 0}, {1, 1}, {1, 1}}, 1, 7, true},
   };
   for (const Case& c : cases) {
     const Window& w = c.window;
