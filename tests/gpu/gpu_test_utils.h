@@ -38,6 +38,38 @@ inline std::string activation_text(const cpu::Activation& activation) {
   }
 }
 
+// A convolution's epilogue as the layers apply it: bias, a residual (which
+// may be the output buffer itself), an activation.
+struct ConvEpilogue {
+  bool bias = false;
+  bool residual = false;
+  bool residual_in_place = false;  // the residual is the output buffer itself
+  cpu::Activation activation = {};
+};
+
+// The 32 epilogues of index 0-31: bias (bit 0), residual (bit 1), four
+// activations (bits 2-3), the residual in place (bit 4, with bit 1).
+inline ConvEpilogue epilogue_number(int index) {
+  ConvEpilogue e;
+  e.bias = index & 1;
+  e.residual = index & 2;
+  e.residual_in_place = e.residual && (index & 16);
+  switch ((index >> 2) & 3) {
+    case 0:
+      break;
+    case 1:
+      e.activation = cpu::Activation::relu(0.0f);
+      break;
+    case 2:
+      e.activation = cpu::Activation::relu(0.1f);
+      break;
+    case 3:
+      e.activation = cpu::Activation::clipped(-0.25f, 0.5f);
+      break;
+  }
+  return e;
+}
+
 constexpr float kInf = std::numeric_limits<float>::infinity();
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 

@@ -71,37 +71,7 @@ cpu::ConvGeometry geometry_of(const Shape& s) {
   return g;
 }
 
-struct Epilogue {
-  bool bias = false;
-  bool residual = false;
-  bool residual_in_place = false;  // the residual is the output buffer itself
-  cpu::Activation activation = {};
-};
-
-// The 32 epilogues of index 0-31: bias (bit 0), residual (bit 1), four
-// activations (bits 2-3), the residual in place (bit 4, with bit 1).
-Epilogue epilogue_number(int index) {
-  Epilogue e;
-  e.bias = index & 1;
-  e.residual = index & 2;
-  e.residual_in_place = e.residual && (index & 16);
-  switch ((index >> 2) & 3) {
-    case 0:
-      break;
-    case 1:
-      e.activation = cpu::Activation::relu(0.0f);
-      break;
-    case 2:
-      e.activation = cpu::Activation::relu(0.1f);
-      break;
-    case 3:
-      e.activation = cpu::Activation::clipped(-0.25f, 0.5f);
-      break;
-  }
-  return e;
-}
-
-std::string describe(const Shape& s, const Epilogue& e, GemmTile tile) {
+std::string describe(const Shape& s, const ConvEpilogue& e, GemmTile tile) {
   std::string text = std::string(s.name) + ": batch " + std::to_string(s.batch) + ", " + std::to_string(s.channels) +
                      " x " + std::to_string(s.height) + " x " + std::to_string(s.width) + " -> " +
                      std::to_string(s.out_channels) + ", kernel " + std::to_string(s.kernel_h) + "x" +
@@ -148,7 +118,7 @@ std::vector<float> guarded(const std::vector<float>& values, float fill) {
 class GpuConvImplicitGemm : public GpuTest {
  protected:
   // Runs the convolution; returns the output buffer with its guards.
-  std::vector<float> run(const Shape& s, const Host& h, const Epilogue& e, GemmTile tile) {
+  std::vector<float> run(const Shape& s, const Host& h, const ConvEpilogue& e, GemmTile tile) {
     DeviceBuffer input = upload(guarded(h.input, kNaN));
     DeviceBuffer weights = upload(h.weights);
     DeviceBuffer bias = upload(h.bias);
@@ -172,7 +142,7 @@ class GpuConvImplicitGemm : public GpuTest {
 
   // im2col of every image, then gemm_epilogue with `tile`: the products the
   // implicit kernel computes, from a materialised column matrix.
-  std::vector<float> run_im2col_gemm(const Shape& s, const Host& h, const Epilogue& e, GemmTile tile) {
+  std::vector<float> run_im2col_gemm(const Shape& s, const Host& h, const ConvEpilogue& e, GemmTile tile) {
     const int pixels = h.out_h * h.out_w;
     const int rows = s.channels * s.kernel_h * s.kernel_w;
     const int group_out = s.out_channels / s.group, group_rows = rows / s.group;
@@ -225,7 +195,7 @@ class GpuConvImplicitGemm : public GpuTest {
   // `got` (the output with its guards) against the convolution in double:
   // within an FP32 accumulation's error bound relative to the sum of the
   // terms' sizes, and the guards untouched.
-  static ::testing::AssertionResult check(const Shape& s, const Host& h, const Epilogue& e,
+  static ::testing::AssertionResult check(const Shape& s, const Host& h, const ConvEpilogue& e,
                                           const std::vector<float>& got) {
     const double eps = FLT_EPSILON;
     const double slope = e.activation.kind == cpu::Activation::Kind::kReLU ? e.activation.negative_slope : 1.0;
@@ -334,7 +304,7 @@ TEST_F(GpuConvImplicitGemm, AwkwardShapesEveryTile) {
   for (const Shape& s : kShapes) {
     const Host h = make_host(s, seed += 10);
     for (GemmTile tile : kTiles) {
-      const Epilogue e = epilogue_number(index * 7 + 3);
+      const ConvEpilogue e = epilogue_number(index * 7 + 3);
       SCOPED_TRACE(describe(s, e, tile));
       EXPECT_TRUE(check(s, h, e, run(s, h, e, tile)));
       ++index;
@@ -354,7 +324,7 @@ TEST_F(GpuConvImplicitGemm, EveryEpilogue) {
   for (const Shape& s : shapes) {
     const Host h = make_host(s, seed += 10);
     for (int index = 0; index < 32; ++index) {
-      const Epilogue e = epilogue_number(index);
+      const ConvEpilogue e = epilogue_number(index);
       const GemmTile tile = kTiles[index % 3];
       SCOPED_TRACE(describe(s, e, tile));
       EXPECT_TRUE(check(s, h, e, run(s, h, e, tile)));
@@ -368,7 +338,7 @@ TEST_F(GpuConvImplicitGemm, EveryEpilogue) {
 TEST_F(GpuConvImplicitGemm, MoreGroupsThanOneLaunch) {
   const Shape s = {"70000 groups", 2, 70000, 1, 1, 70000, 1, 1, 1, 1, 0, 0, 1, 1, 70000};
   const Host h = make_host(s, 3000);
-  Epilogue e;
+  ConvEpilogue e;
   e.bias = true;
   e.activation = cpu::Activation::relu(0.0f);
   SCOPED_TRACE(describe(s, e, GemmTile::kAuto));
@@ -391,7 +361,7 @@ TEST_F(GpuConvImplicitGemm, BitIdenticalToIm2colThenGemmEpilogue) {
   for (const Shape& s : shapes) {
     const Host h = make_host(s, seed += 10);
     for (int t = 0; t < 3; ++t) {
-      const Epilogue e = epilogue_number(index * 5 + 1);
+      const ConvEpilogue e = epilogue_number(index * 5 + 1);
       SCOPED_TRACE(describe(s, e, kTiles[t]));
       EXPECT_TRUE(bitwise_equal(run(s, h, e, kTiles[t]), run_im2col_gemm(s, h, e, kTiles[t])));
       ++index;
@@ -403,7 +373,7 @@ TEST_F(GpuConvImplicitGemm, BitIdenticalToIm2colThenGemmEpilogue) {
 TEST_F(GpuConvImplicitGemm, SameBitsEveryRun) {
   const Shape s = {"batch 32, 7x7", 32, 64, 7, 7, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1};
   const Host h = make_host(s, 5000);
-  Epilogue e;
+  ConvEpilogue e;
   e.bias = true;
   e.residual = true;
   e.activation = cpu::Activation::relu(0.0f);

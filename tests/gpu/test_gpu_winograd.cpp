@@ -81,37 +81,7 @@ cpu::ConvGeometry geometry_of(const Shape& s) {
   return g;
 }
 
-struct Epilogue {
-  bool bias = false;
-  bool residual = false;
-  bool residual_in_place = false;  // the residual is the output buffer itself
-  cpu::Activation activation = {};
-};
-
-// The 32 epilogues of index 0-31: bias (bit 0), residual (bit 1), four
-// activations (bits 2-3), the residual in place (bit 4, with bit 1).
-Epilogue epilogue_number(int index) {
-  Epilogue e;
-  e.bias = index & 1;
-  e.residual = index & 2;
-  e.residual_in_place = e.residual && (index & 16);
-  switch ((index >> 2) & 3) {
-    case 0:
-      break;
-    case 1:
-      e.activation = cpu::Activation::relu(0.0f);
-      break;
-    case 2:
-      e.activation = cpu::Activation::relu(0.1f);
-      break;
-    case 3:
-      e.activation = cpu::Activation::clipped(-0.25f, 0.5f);
-      break;
-  }
-  return e;
-}
-
-std::string describe(const Shape& s, const Epilogue& e, int tiles_per_chunk) {
+std::string describe(const Shape& s, const ConvEpilogue& e, int tiles_per_chunk) {
   std::string text = std::string(s.name) + ": batch " + std::to_string(s.batch) + ", " + std::to_string(s.channels) +
                      " x " + std::to_string(s.height) + " x " + std::to_string(s.width) + " -> " +
                      std::to_string(s.out_channels) + ", pad " + std::to_string(s.pad_h) + "," +
@@ -172,7 +142,7 @@ struct Reference {
   std::vector<double> expected, bound;
 };
 
-Reference reference(const Shape& s, const Host& h, const Epilogue& e) {
+Reference reference(const Shape& s, const Host& h, const ConvEpilogue& e) {
   const int C = s.channels, K = s.out_channels, oh = h.out_h, ow = h.out_w;
   Reference ref;
   ref.expected.resize(h.output_count);
@@ -300,7 +270,7 @@ class GpuWinograd : public GpuTest {
 
   // Transforms the weights and runs the forward `tiles_per_chunk` tiles at a
   // time; returns the output buffer with its guards.
-  std::vector<float> run(const Shape& s, const Host& h, const Epilogue& e, int tiles_per_chunk) {
+  std::vector<float> run(const Shape& s, const Host& h, const ConvEpilogue& e, int tiles_per_chunk) {
     DeviceBuffer input = upload(guarded(h.input, kNaN));
     DeviceBuffer weights = upload(h.weights);
     DeviceBuffer transformed(cuda::winograd_weights_floats(s.out_channels, s.channels));
@@ -395,7 +365,7 @@ TEST_F(GpuWinograd, AwkwardShapesAgainstDirectDouble) {
   for (const Shape& s : kShapes) {
     const Host h = make_host(s, seed += 10);
     for (const int chunk : {default_chunk(s), 5}) {
-      const Epilogue e = epilogue_number(index * 7 + 3);
+      const ConvEpilogue e = epilogue_number(index * 7 + 3);
       SCOPED_TRACE(describe(s, e, chunk));
       const Reference ref = reference(s, h, e);
       EXPECT_TRUE(check(h, ref, run(s, h, e, chunk)));
@@ -414,7 +384,7 @@ TEST_F(GpuWinograd, EveryEpilogue) {
   for (const Shape& s : shapes) {
     const Host h = make_host(s, seed += 10);
     for (int index = 0; index < 32; ++index) {
-      const Epilogue e = epilogue_number(index);
+      const ConvEpilogue e = epilogue_number(index);
       const int chunk = index % 2 == 0 ? default_chunk(s) : 5;
       SCOPED_TRACE(describe(s, e, chunk));
       EXPECT_TRUE(check(h, reference(s, h, e), run(s, h, e, chunk)));
@@ -429,7 +399,7 @@ TEST_F(GpuWinograd, EveryEpilogue) {
 TEST_F(GpuWinograd, ChunksCutImages) {
   const Shape s = {"batch 3, 9x10 map", 3, 7, 9, 10, 6, 1, 1};
   const Host h = make_host(s, 3000);
-  Epilogue e;
+  ConvEpilogue e;
   e.bias = true;
   e.residual = true;
   e.residual_in_place = true;
@@ -465,7 +435,7 @@ TEST_F(GpuWinograd, ChunkFitsTheBudget) {
   EXPECT_GE(chunk, 7);
   EXPECT_LE(chunk, 9);
   const Host h = make_host(s, 3100);
-  const Epilogue e = epilogue_number(3);
+  const ConvEpilogue e = epilogue_number(3);
   SCOPED_TRACE(describe(s, e, chunk));
   EXPECT_TRUE(check(h, reference(s, h, e), run(s, h, e, chunk)));
 }
