@@ -30,7 +30,8 @@ Engines, all FP32 on the CPU, `--threads` N meaning threads inside one forward:
   openvino      OpenVINO CPU plugin, INFERENCE_PRECISION_HINT f32 (left alone it
                 runs bf16 on CPUs with AMX/AVX512-BF16), INFERENCE_NUM_THREADS=N,
                 one stream, LATENCY hint
-  mnn           MNN's module API, CPU backend, precision High (FP32), thread_num=N; the
+  mnn           MNN's module API, CPU backend, precision high (FP32), numThread=N in a
+                runtime manager (load_module_from_file's thread_num is ignored); the
                 model converted from the Caffe files (MNN's converter, called directly:
                 the `mnnconvert` script pip-installs a logging package and reports each
                 conversion to a remote service), or from the ONNX file where MNN's
@@ -130,8 +131,14 @@ class Mnn(PythonEngine):
         import MNN.nn as nn
         self.F = F
         self.names = outputs
-        self.module = nn.load_module_from_file(path, list(inputs), outputs, thread_num=threads,
-                                               precision_mode=F.PrecisionMode.High, shape_mutable=False)
+        # The threads through a runtime manager: load_module_from_file's own
+        # thread_num is not honoured (MNN 3.x runs its default of 4 threads
+        # whatever it says: 1.99 cores busy at thread_num=1 here, and half the
+        # speed when pinned to one core), which made MNN's "1 thread" figures
+        # 4-thread ones. With the manager, thread_num=1 keeps one core busy.
+        self.runtime = nn.create_runtime_manager(({"backend": 0, "numThread": threads, "precision": "high"},))
+        self.module = nn.load_module_from_file(path, list(inputs), outputs, runtime_manager=self.runtime,
+                                               shape_mutable=False)
         # A module takes its inputs in the layout of the model it was converted
         # from: NC4HW4 from Caffe, NCHW from ONNX.
         formats = [var.data_format for var in self.module.get_info()["inputs"]]
