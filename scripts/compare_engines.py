@@ -132,10 +132,11 @@ class Mnn(PythonEngine):
         self.F = F
         self.names = outputs
         # The threads through a runtime manager: load_module_from_file's own
-        # thread_num is not honoured (MNN 3.x runs its default of 4 threads
+        # thread_num is not honoured (MNN 3.6.1 runs its default of 4 threads
         # whatever it says: 1.99 cores busy at thread_num=1 here, and half the
         # speed when pinned to one core), which made MNN's "1 thread" figures
-        # 4-thread ones. With the manager, thread_num=1 keeps one core busy.
+        # 4-thread ones. With the manager, numThread=1 keeps one core busy.
+        # Backend 0 is MNN_FORWARD_CPU.
         self.runtime = nn.create_runtime_manager(({"backend": 0, "numThread": threads, "precision": "high"},))
         self.module = nn.load_module_from_file(path, list(inputs), outputs, runtime_manager=self.runtime,
                                                shape_mutable=False)
