@@ -356,26 +356,33 @@ class ConvolutionLayer : public ConvolutionLayerBase {
 
   // Whether a convolution that F(4x4, 3x3) computes runs as
   // cuda::conv_winograd: at a batch above 1 (at batch 1 its scratch would
-  // raise the arena's peak: VGG-16's conv1_2 is that peak), when the direct
-  // product has at least 256 M multiply-adds. bench_conv_gpu on the H200:
-  // every 3x3 layer of ResNet-50, VGG-16 and GoogLeNet at batch 32 takes
-  // 0.26-0.44 of the faster direct path's time (VGG-16 conv3_3 0.85 ms
-  // against 3.21, 139 TFLOP/s direct-equivalent); at batch 1 the layers of
-  // 462 M multiply-adds and more win (VGG-16 conv1_2 0.46, conv5_3 0.89)
-  // and those of 115 M and less mostly lose (three launches and 36 small
-  // products: ResNet-50 res2 1.25, res5 1.41). Its scratch holds the
-  // transformed weights (36 x OC x IC floats, written by every forward: at
-  // these sizes under 2% of the layer's time) and the transformed tiles of
-  // a chunk (winograd_budget_bytes). Its products stay FP32 in
-  // Precision::TF32 too: it beats the TF32 direct products where it runs
-  // (VGG-16 at batch 32: 12.5 ms all TF32 against 11.5 with Winograd), and
-  // its transforms would add to TF32's rounding.
+  // raise the arena's peak: VGG-16's conv1_2 is that peak, and the direct
+  // im2col + cuBLAS product, split along K, is fast there), when the layer
+  // has at least kWinogradMinChannels input channels. Above batch 1 the
+  // alternative is the implicit GEMM (see implicit_gemm_wins), and Winograd
+  // beat it on every 3x3 layer of the zoo with 32 input channels or more,
+  // however small: on the H200 at batch 2, ResNet-50 res5 0.101 -> 0.055 ms,
+  // res4 0.054 -> 0.027, res2 0.030 -> 0.021, Inception-v3's 8x8 3x3
+  // 0.090 -> 0.042, DenseNet-121's 7x7 x2 layers (4 M multiply-adds)
+  // 0.030 -> 0.018; whole forwards (CUDA graphs) at batch 2 ResNet-18 0.85
+  // -> 0.51 ms, ResNet-50 1.69 -> 1.27, DenseNet-121 3.21 -> 2.47 (batch 8:
+  // 4.33 -> 3.69). It lost only on VGG-16's conv1_1, whose 3 input channels
+  // leave its 36 products nothing to do (0.034 -> 0.081 ms). Its scratch
+  // holds the transformed weights (36 x OC x IC floats, written by every
+  // forward: at these sizes under 2% of the layer's time) and the
+  // transformed tiles of a chunk (winograd_budget_bytes). Its products stay
+  // FP32 in Precision::TF32, where the direct products run on TF32 tensor
+  // cores instead: there it runs only from 256 M multiply-adds (VGG-16 at
+  // batch 32: 12.5 ms all TF32 against 11.5 with Winograd), and its
+  // transforms would add to TF32's rounding.
+  static constexpr int kWinogradMinChannels = 16;
   bool winograd_wins_gpu() const {
     const cpu::ConvGeometry& g = shapes().geometry;
     if (!cpu::winograd_applies(g) || shapes().num < 2) return false;
     const double multiply_adds = static_cast<double>(shapes().num) * cpu::grid_size(g.patches) * g.out_channels *
                                  g.in_channels * 9.0;
-    return multiply_adds >= 256e6;
+    if (tf32()) return multiply_adds >= 256e6;
+    return g.in_channels >= kWinogradMinChannels;
   }
   std::size_t gpu_winograd_weights_bytes() const {
     const cpu::ConvGeometry& g = shapes().geometry;
