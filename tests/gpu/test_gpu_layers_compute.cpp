@@ -139,7 +139,9 @@ void check_conv(const std::string& type, const ConvCase& c, std::uint32_t seed) 
 TEST_F(GpuLayers, Convolution) {
   // 2-D convolutions with fewer than 1024 rows per product (K), grouped
   // ones, batches above 1 and those whose columns exceed the budget run as
-  // an implicit GEMM (no scratch), the others as im2col + a product.
+  // an implicit GEMM (no scratch), the others as im2col + a product; 3x3
+  // stride-1 ones with 16+ input channels at batches above 1 as Winograd
+  // (its scratch: the transformed weights and tiles).
   const std::vector<ConvCase> cases = {
       {"num_output: 5 kernel_size: 3 pad: 1", {2, 3, 7, 9}, 1, false},
       {"num_output: 9 group: 3 kernel_size: 3 stride: 2 pad: 1 dilation: 2", {3, 6, 9, 10}, 1, false},
@@ -151,7 +153,11 @@ TEST_F(GpuLayers, Convolution) {
       {"num_output: 4 group: 2 kernel_size: 3 pad: 1", {1, 4, 6, 6}, 1, false},  // batch 1, two groups
       // Long K: im2col and a product; grouped, the implicit GEMM.
       {"num_output: 8 kernel_size: 3 pad: 1", {1, 128, 10, 9}},
-      {"num_output: 8 kernel_size: 3 pad: 1", {2, 128, 10, 9}, 1, false},
+      {"num_output: 8 kernel_size: 3 pad: 1 stride: 2", {2, 128, 10, 9}, 1, false},
+      // Batch above 1, 3x3 stride 1, 16+ input channels: Winograd; with 8, the implicit GEMM.
+      {"num_output: 8 kernel_size: 3 pad: 1", {2, 128, 10, 9}},
+      {"num_output: 5 kernel_size: 3 pad: 1", {2, 16, 9, 13}},
+      {"num_output: 5 kernel_size: 3 pad: 1", {2, 8, 9, 13}, 1, false},
       {"num_output: 6 group: 2 kernel_size: 3 stride: 2", {1, 256, 9, 11}, 1, false},
       // 1x1 stride 1 unpadded: the input is the column matrix.
       {"num_output: 7 kernel_size: 1", {3, 8, 5, 7}, 1, false},
@@ -182,10 +188,10 @@ TEST_F(GpuLayers, Convolution) {
       // Columns of 2 images per gemm, the third alone (1.6 M floats each;
       // N-d: a 2-D layer's batch over the budget runs as an implicit GEMM).
       {"num_output: 8 kernel_size: 3 pad: 1 force_nd_im2col: true", {3, 16, 104, 104}},
-      {"num_output: 8 kernel_size: 3 pad: 1", {3, 128, 40, 40}, 1, false},
+      {"num_output: 8 kernel_size: 5 pad: 2", {3, 128, 40, 40}, 1, false},
       // One image's columns over the budget: the implicit GEMM, also for a
       // long K (2-D), or blocks of window rows (N-d).
-      {"num_output: 4 kernel_size: 3 pad: 1", {2, 64, 100, 100}, 1, false},
+      {"num_output: 4 kernel_size: 5 pad: 2", {2, 64, 100, 100}, 1, false},
       {"num_output: 4 kernel_size: 3 pad: 1", {1, 128, 70, 70}, 1, false},
       {"num_output: 4 group: 2 kernel_size: 3 pad: 1 stride: 2 force_nd_im2col: true", {1, 64, 180, 180}},
   };
