@@ -91,15 +91,22 @@ class PythonEngine:
         return times
 
 
+def ort_options(threads):
+    """ONNX Runtime's session options as compared: `threads` inside one forward, sequential, all graph
+    optimizations (compare_layers.py profiles with the same)."""
+    import onnxruntime as ort
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return options
+
+
 class OnnxRuntime(PythonEngine):
     def __init__(self, path, threads, inputs):
         import onnxruntime as ort
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(path, ort_options(threads), providers=["CPUExecutionProvider"])
         self.inputs = inputs
         self.names = [o.name for o in self.session.get_outputs()]
 

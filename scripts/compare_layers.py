@@ -53,11 +53,7 @@ def predictor_layers(tool, prototxt, weights, threads, iterations):
 def ort_nodes(onnx_path, feed, threads, iterations):
     """ONNX Runtime's per-node kernel medians (ms) and the median forward (ms)."""
     import onnxruntime as ort
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options = compare_engines.ort_options(threads)
     options.enable_profiling = True
     with tempfile.TemporaryDirectory() as work:
         options.profile_file_prefix = os.path.join(work, "ort")
