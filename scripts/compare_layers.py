@@ -8,7 +8,7 @@ side, with the difference and the layer's multiply-adds, worst first.
       [--threads 1,2] [--iterations 50] [--rows 25] [--json FILE] model ...
 
 predictor's times come from `predictor bench --optimize_graph --compute_threads=N
---json` (its per-layer medians; a layer the graph passes fused into another
+--json` with compare_engines.PREDICTOR_OPTIONS (the memory plan) (its per-layer medians; a layer the graph passes fused into another
 is reported under the one that absorbed it); ONNX Runtime's from its own
 profiler (SessionOptions.enable_profiling: each node's kernel time, medians
 over the runs), with the same settings as compare_engines.py (all graph
@@ -46,7 +46,7 @@ def predictor_layers(tool, prototxt, weights, threads, iterations):
     """predictor bench's per-layer medians (ms), in order, with their fused layers and multiply-adds."""
     report = json.loads(compare_engines.run(
         tool, "bench", f"--model={prototxt}", f"--weights={weights}", "--batch=1", "--optimize_graph",
-        f"--compute_threads={threads}", f"--iterations={iterations}", "--json"))
+        *compare_engines.PREDICTOR_OPTIONS, f"--compute_threads={threads}", f"--iterations={iterations}", "--json"))
     return report["layers"], report["median_ms"]
 
 
