@@ -7,8 +7,9 @@
 // no memory outside the rows. Stride 2 loads 32 consecutive inputs and
 // splits them into the even and odd columns with vpermt2ps. Narrow rows
 // would leave lanes idle: a small stride-1 plane whose rows keep their width
-// is taken as one flat run of outputs (FlatPlan), and stride 2 onto rows of
-// 8 or fewer puts two rows in a vector (pair_plane).
+// is taken as one flat run of outputs (FlatPlan), stride 2 onto rows of
+// 8 or fewer puts two rows in a vector (pair_plane), and onto rows of 9-32
+// computes several output rows at a time (narrow_plane).
 // Compiled with -mavx512f -mavx2 -mfma -ffp-contract=off (src/CMakeLists.txt)
 // and called only when cpu_features says the CPU and OS support AVX-512F.
 #include "kernels/cpu/conv_depthwise_kernel.h"
@@ -249,6 +250,84 @@ void plane(const Job& job, const RowPlan<K, S>& plan, const float* in, const __m
   }
 }
 
+// Stride 2 onto rows of one or two vectors (MobileNet's 56 -> 28 and 28 ->
+// 14): every vector of such a row reaches the padding, so plane() would
+// take them one at a time through masks, each a lone chain of K * K
+// dependent additions. Here G output rows of V vectors go together (G * V
+// = 4 chains side by side), and an input row that two of the G rows need
+// (stride 2 < K) is loaded and split into its taps once for both. Each
+// output still adds its taps kernel row by kernel row, left to right, a
+// row outside the image as w * 0, as plane() does.
+template <int K, int V>
+constexpr int kNarrowRows = V == 1 ? 4 : 2;
+
+template <int K, int V, Act A, bool kResidual>
+void narrow_plane(const Job& job, const RowPlan<K, 2>& plan, const float* in, const __m512* w, __m512 start,
+                  const float* residual, float* out, const Finish& f) {
+  constexpr int S = 2;
+  constexpr int G = kNarrowRows<K, V>;
+  constexpr int kInputRows = (G - 1) * S + K;
+  constexpr int kPairs = (K + 1) / 2;
+  constexpr int kMasks = RowPlan<K, S>::kMasks;
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  const int height = job.height, width = job.width, out_w = job.out_w, pad_w = job.pad_w;
+  // Each vector's load masks (the same for every row) and valid outputs.
+  __mmask16 masks[V][kMasks];
+  __mmask16 valid[V];
+  for (int v = 0; v < V; ++v) {
+    __mmask16 scratch[kMasks];
+    const bool inner = v >= plan.inner_begin && v < plan.inner_end;
+    const __mmask16* m = inner ? nullptr : plan.border(v, width, pad_w, scratch);
+    for (int i = 0; i < kMasks; ++i) masks[v][i] = inner ? __mmask16(0xFFFF) : m[i];
+    const int n = std::min(out_w - v * kLanes, kLanes);
+    valid[v] = static_cast<__mmask16>((1u << n) - 1);
+  }
+  for (int oh = job.row_begin; oh < job.row_end; oh += G) {
+    const int rows = std::min(G, job.row_end - oh);
+    __m512 acc[G][V];
+    for (int g = 0; g < G; ++g) {
+      for (int v = 0; v < V; ++v) acc[g][v] = start;
+    }
+#pragma GCC unroll 16
+    for (int i = 0; i < kInputRows; ++i) {
+      const int ih = oh * S - job.pad_h + i;
+      // Rows past the last output row's window count as outside (zeros).
+      const bool inside = ih >= 0 && ih < height && i < (rows - 1) * S + K;
+      const float* row = in + static_cast<std::ptrdiff_t>(inside ? ih : 0) * width;
+#pragma GCC unroll 2
+      for (int v = 0; v < V; ++v) {
+        const float* at = row + (inside ? static_cast<std::ptrdiff_t>(v) * kLanes * S - pad_w : 0);
+        __m512 x[2 * kPairs];
+#pragma GCC unroll 4
+        for (int t = 0; t < kPairs; ++t) {
+          const __m512 a = _mm512_maskz_loadu_ps(inside ? masks[v][2 * t] : 0, at + 2 * t);
+          const __m512 b = _mm512_maskz_loadu_ps(inside ? masks[v][2 * t + 1] : 0, at + 2 * t + kLanes);
+          x[2 * t] = _mm512_permutex2var_ps(a, even, b);
+          if (2 * t + 1 < K) x[2 * t + 1] = _mm512_permutex2var_ps(a, odd, b);
+        }
+        // Output row g's kernel row kh = i - g * S.
+#pragma GCC unroll 4
+        for (int g = 0; g < G; ++g) {
+          const int kh = i - g * S;
+          if (kh < 0 || kh >= K) continue;
+#pragma GCC unroll 7
+          for (int kw = 0; kw < K; ++kw) acc[g][v] = _mm512_add_ps(acc[g][v], _mm512_mul_ps(w[kh * K + kw], x[kw]));
+        }
+      }
+    }
+    for (int g = 0; g < rows; ++g) {
+      float* out_row = out + static_cast<std::size_t>(oh + g) * out_w;
+      const float* residual_row = kResidual ? residual + static_cast<std::size_t>(oh + g) * out_w : nullptr;
+      for (int v = 0; v < V; ++v) {
+        const int ow = v * kLanes;
+        _mm512_mask_storeu_ps(out_row + ow, valid[v],
+                              finish<A, kResidual>(acc[g][v], kResidual ? residual_row + ow : nullptr, valid[v], f));
+      }
+    }
+  }
+}
+
 // Small planes whose output rows are as wide as the input's (stride 1,
 // padding (K - 1) / 2 across): the rows [row_begin, row_end) of a channel as
 // one flat run of outputs, 16 at a time across row ends. Output p reads
@@ -426,6 +505,7 @@ void run(const Job& job) {
   FlatPlan<K> flat;
   const bool use_flat = S == 1 && job.out_w == job.width && job.width < kFlatMaxWidth && flat.make(job);
   const bool use_pairs = S == 2 && job.out_w <= kLanes / 2;
+  const int narrow_vectors = S == 2 && !use_pairs && job.out_w <= 2 * kLanes ? (job.out_w + kLanes - 1) / kLanes : 0;
   RowPlan<K, S> rows;
   if (!use_flat && !use_pairs) rows.make(job);
   for (int o = job.first; o < job.last; ++o) {
@@ -439,6 +519,14 @@ void run(const Job& job) {
       flat_plane<K, A, kResidual>(flat, in, w, start, residual, out, f);
     } else if (use_pairs) {
       pair_plane<K, A, kResidual>(job, in, w, start, residual, out, f);
+    } else if (narrow_vectors > 0) {
+      if constexpr (S == 2) {
+        if (narrow_vectors == 1) {
+          narrow_plane<K, 1, A, kResidual>(job, rows, in, w, start, residual, out, f);
+        } else {
+          narrow_plane<K, 2, A, kResidual>(job, rows, in, w, start, residual, out, f);
+        }
+      }
     } else {
       plane<K, S, A, kResidual>(job, rows, in, w, start, residual, out, f);
     }

@@ -286,6 +286,13 @@ TEST(ConvDepthwise, DirectKernelsMatchThePlainLoop) {
       {2, 1, 5, 6, 3, 3, 2, 2, 4, 3},
       {2, 1, 9, 12, 5, 5, 2, 2, 2, 2},
       {2, 1, 11, 13, 7, 7, 2, 2, 3, 3},
+      // Stride 2 onto rows of 9-32 (AVX-512: one or two vectors, several
+      // output rows at a time), row counts not a multiple of 2 or 4.
+      {3, 1, 27, 56, 3, 3, 2, 2, 1, 1},
+      {2, 1, 30, 28, 3, 3, 2, 2, 1, 1},
+      {2, 1, 11, 35, 3, 3, 2, 2, 0, 2},
+      {2, 1, 17, 40, 5, 5, 2, 2, 2, 2},
+      {2, 1, 14, 50, 7, 7, 2, 2, 3, 3},
       // Channel multipliers.
       {3, 2, 12, 18, 3, 3, 1, 1, 1, 1},
       {2, 3, 11, 23, 3, 3, 2, 2, 1, 1},
