@@ -35,12 +35,12 @@ inline void cpu_relax() {
 #endif
 }
 
-// Polls `done` for up to `spin`; true when it became true. The first polls
-// only pause; later ones yield the core, so that a thread we wait for that
-// shares this core (a busy machine) gets to run instead of waiting out the
-// spin.
-template <typename Done>
-bool spin_until(std::chrono::microseconds spin, Done done) {
+// Polls `done` for up to `spin`, and past it for as long as `keep` says;
+// true when `done` became true. The first polls only pause; later ones
+// yield the core, so that a thread we wait for that shares this core (a
+// busy machine) gets to run instead of waiting out the spin.
+template <typename Done, typename Keep>
+bool spin_until(std::chrono::microseconds spin, Done done, Keep keep) {
   if (spin.count() == 0) return done();
   for (int i = 0; i < 256; ++i) {
     if (done()) return true;
@@ -50,9 +50,10 @@ bool spin_until(std::chrono::microseconds spin, Done done) {
   for (;;) {
     if (done()) return true;
     std::this_thread::yield();
-    if (std::chrono::steady_clock::now() >= deadline) return done();
+    if (std::chrono::steady_clock::now() >= deadline && !keep()) return done();
   }
 }
+
 
 }  // namespace
 
@@ -68,7 +69,7 @@ struct ThreadPool::State {
   std::condition_variable wake;    // workers: a new run, or stop
   std::condition_variable idle;    // the caller: the last joined worker left
   std::atomic<std::uint64_t> generation{0};  // written under the mutex; polled while spinning
-  bool stop = false;
+  std::atomic<bool> stop{false};  // written under the mutex; polled while spinning
   bool open = false;               // workers may join the current run
   // Workers inside the current run; changed under the mutex, polled without.
   std::atomic<int> joined{0};
@@ -78,7 +79,14 @@ struct ThreadPool::State {
   std::atomic<bool> running{false};  // run() in progress: catches a reentrant or shared use
   std::exception_ptr error;        // the first exception of the current run
   std::chrono::microseconds spin{0};
+  std::atomic<int> holds{0};       // ThreadPool::hold() minus release(): idle workers poll while positive
   std::vector<std::thread> workers;
+
+  // Whether idle workers poll past the spin (and are not to sleep); never
+  // once the pool stops, held or not.
+  bool held() const {
+    return spin.count() > 0 && holds.load(std::memory_order_relaxed) > 0 && !stop.load(std::memory_order_relaxed);
+  }
 
   // Runs tasks until none are left; records the first exception.
   void Claim(const std::function<void(int)>& run_task, int total) {
@@ -99,10 +107,12 @@ struct ThreadPool::State {
       const std::function<void(int)>* run_task = nullptr;
       int total = 0;
       {
-        spin_until(spin, [&] { return generation.load(std::memory_order_acquire) != seen; });
+        spin_until(
+            spin, [&] { return generation.load(std::memory_order_acquire) != seen; }, [&] { return held(); });
         std::unique_lock<std::mutex> lock(mutex);
-        wake.wait(lock, [&] { return stop || generation.load(std::memory_order_relaxed) != seen; });
-        if (stop) return;
+        wake.wait(lock, [&] { return stop.load(std::memory_order_relaxed) || generation.load(std::memory_order_relaxed) != seen || held(); });
+        if (stop.load(std::memory_order_relaxed)) return;
+        if (generation.load(std::memory_order_relaxed) == seen) continue;  // held: back to polling
         seen = generation.load(std::memory_order_relaxed);
         if (!open) continue;  // closed before this thread woke: nothing left to claim
         joined.fetch_add(1, std::memory_order_relaxed);
@@ -119,7 +129,7 @@ struct ThreadPool::State {
   void StopWorkers() {
     {
       std::lock_guard<std::mutex> lock(mutex);
-      stop = true;
+      stop.store(true, std::memory_order_relaxed);
     }
     wake.notify_all();
     for (std::thread& worker : workers) worker.join();
@@ -193,8 +203,9 @@ void ThreadPool::run(int count, const std::function<void(int)>& task) {
     s.open = false;  // every index is claimed: later wakers have nothing to do
     if (s.joined.load(std::memory_order_relaxed) > 0) {
       lock.unlock();
-      // The workers still inside usually finish their last task about now.
-      spin_until(s.spin, [&] { return s.joined.load(std::memory_order_relaxed) == 0; });
+      // The workers still inside usually finish their last task about now;
+      // held, the caller has nothing else to do until they have.
+      spin_until(s.spin, [&] { return s.joined.load(std::memory_order_relaxed) == 0; }, [&] { return s.held(); });
       lock.lock();
       s.idle.wait(lock, [&] { return s.joined.load(std::memory_order_relaxed) == 0; });
     }
@@ -205,6 +216,17 @@ void ThreadPool::run(int count, const std::function<void(int)>& task) {
   s.running.store(false, std::memory_order_release);
   if (error) std::rethrow_exception(error);
 }
+
+void ThreadPool::hold() {
+  State& s = *state_;
+  if (s.holds.fetch_add(1, std::memory_order_relaxed) == 0 && s.spin.count() > 0) {
+    // Under the mutex: a worker deciding to sleep sees the hold or gets the notification.
+    { std::lock_guard<std::mutex> lock(s.mutex); }
+    s.wake.notify_all();
+  }
+}
+
+void ThreadPool::release() { state_->holds.fetch_sub(1, std::memory_order_relaxed); }
 
 void parallel_for(ThreadPool* pool, int count, const std::function<void(int)>& task) {
   if (pool != nullptr && pool->size() > 1 && count > 1) {

@@ -30,6 +30,16 @@ class ThreadPool {
   // reentrant: a task must not call run() on the same pool.
   void run(int count, const std::function<void(int)>& task);
 
+  // While holds outnumber releases, idle workers poll for the next run
+  // instead of going to sleep after a short spin, and hold() wakes the
+  // sleeping ones, so that the next run finds them ready. For a forward:
+  // between its runs the caller does serial work (layers too small to
+  // split) that can outlast the spin, and waking a sleeping worker costs
+  // 30-50 us, as much as a small layer takes. A pool with more threads than
+  // the machine has cores never polls, held or not.
+  void hold();
+  void release();
+
  private:
   struct State;
   int threads_;

@@ -493,7 +493,16 @@ void Net::Forward() {
 }
 
 void Net::ForwardAllLayers() {
+  const ComputeThreadsAwake awake(*this);
   for (int i = 0; i < num_layers(); ++i) ForwardLayer(i);
+}
+
+Net::ComputeThreadsAwake::ComputeThreadsAwake(const Net& net) : pool_(net.compute_pool_.get()) {
+  if (pool_) pool_->hold();
+}
+
+Net::ComputeThreadsAwake::~ComputeThreadsAwake() {
+  if (pool_) pool_->release();
 }
 
 void Net::MoveBlobsFor(int i) {

@@ -140,6 +140,35 @@ TEST(ThreadPool, PoolsComeAndGo) {
   }
 }
 
+TEST(ThreadPool, HeldPoolRunsEveryTaskOnceAcrossSerialStretches) {
+  // Held, idle workers poll instead of sleeping; runs separated by serial
+  // work longer than their spin must still see every task once, nested
+  // holds count, and after the last release the workers sleep and wake as
+  // before.
+  cpu::ThreadPool pool(3);
+  pool.hold();
+  pool.hold();
+  for (int round = 0; round < 40; ++round) {
+    if (round % 8 == 0) std::this_thread::sleep_for(std::chrono::microseconds(300));
+    expect_each_task_once(&pool, 1 + round % 7);
+    if (round == 20) pool.release();
+  }
+  pool.release();
+  for (int round = 0; round < 10; ++round) {
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+    expect_each_task_once(&pool, 2 + round);
+  }
+}
+
+TEST(ThreadPool, APoolDestroyedWhileHeldStops) {
+  // Polling workers must notice the stop (the destructor would wait forever).
+  for (int i = 0; i < 20; ++i) {
+    cpu::ThreadPool pool(2 + i % 3);
+    pool.hold();
+    if (i % 2 == 0) expect_each_task_once(&pool, 5);
+  }
+}
+
 TEST(ThreadPool, BadThreadCountsAreErrors) {
   EXPECT_THROW(cpu::ThreadPool(0), Error);
   EXPECT_THROW(cpu::ThreadPool(-2), Error);

@@ -86,6 +86,7 @@ BenchTimings time_net_layers(Net* net, int warmup, int iterations) {
   std::vector<double> forward_ms(iterations);
   const auto phase_start = Clock::now();
   for (int it = 0; it < iterations; ++it) {
+    const Net::ComputeThreadsAwake awake(*net);  // as Forward() keeps them
     const auto start = Clock::now();
     auto previous = start;
     for (int i = 0; i < layers; ++i) {
