@@ -6,7 +6,8 @@
 // with vshufps + vpermpd. Partial vectors are stored through a buffer
 // (AMD's masked stores are slow). Compiled with -mavx2 -mfma
 // -ffp-contract=off (src/CMakeLists.txt): no FMA, so the sums round as the
-// plain loop's do.
+// plain loop's do. Stride 2 onto rows of up to 16 outputs computes several
+// output rows at a time (narrow_plane).
 #include "kernels/cpu/conv_depthwise_kernel.h"
 
 #if defined(__AVX2__)
@@ -235,6 +236,77 @@ void plane(const Job& job, const RowPlan<K, S>& plan, const float* in, const flo
   }
 }
 
+// See conv_depthwise_avx512.cpp's narrow_plane: stride 2 onto rows of one
+// or two vectors (up to 16 outputs), G output rows at a time (G * V = 4
+// chains), an input row two of them read loaded and split once.
+template <int V>
+constexpr int kNarrowRows = V == 1 ? 4 : 2;
+
+template <int K, int V, Act A, bool kResidual>
+void narrow_plane(const Job& job, const RowPlan<K, 2>& plan, const float* in, const float* w, __m256 start,
+                  const float* residual, float* out, const Finish& f) {
+  constexpr int S = 2;
+  constexpr int G = kNarrowRows<V>;
+  constexpr int kInputRows = (G - 1) * S + K;
+  constexpr int kPairs = (K + 1) / 2;
+  constexpr int kMasks = RowPlan<K, S>::kMasks;
+  const int height = job.height, width = job.width, out_w = job.out_w, pad_w = job.pad_w;
+  __m256i masks[V][kMasks];
+  int valid[V];
+  for (int v = 0; v < V; ++v) {
+    __m256i scratch[kMasks];
+    const bool inner = v >= plan.inner_begin && v < plan.inner_end;
+    const __m256i* m = inner ? nullptr : plan.border(v, width, pad_w, scratch);
+    for (int i = 0; i < kMasks; ++i) masks[v][i] = inner ? _mm256_set1_epi32(-1) : m[i];
+    valid[v] = out_w - v * kLanes < kLanes ? out_w - v * kLanes : kLanes;
+  }
+  const __m256i none = _mm256_setzero_si256();
+  for (int oh = job.row_begin; oh < job.row_end; oh += G) {
+    const int rows = job.row_end - oh < G ? job.row_end - oh : G;
+    __m256 acc[G][V];
+    for (int g = 0; g < G; ++g) {
+      for (int v = 0; v < V; ++v) acc[g][v] = start;
+    }
+#pragma GCC unroll 16
+    for (int i = 0; i < kInputRows; ++i) {
+      const int ih = oh * S - job.pad_h + i;
+      // Rows past the last output row's window count as outside (zeros).
+      const bool inside = ih >= 0 && ih < height && i < (rows - 1) * S + K;
+      const float* row = in + static_cast<std::ptrdiff_t>(inside ? ih : 0) * width;
+#pragma GCC unroll 2
+      for (int v = 0; v < V; ++v) {
+        const float* at = row + (inside ? static_cast<std::ptrdiff_t>(v) * kLanes * S - pad_w : 0);
+        __m256 x[2 * kPairs];
+#pragma GCC unroll 4
+        for (int t = 0; t < kPairs; ++t) {
+          const __m256 a = _mm256_maskload_ps(at + 2 * t, inside ? masks[v][2 * t] : none);
+          const __m256 b = _mm256_maskload_ps(at + 2 * t + kLanes, inside ? masks[v][2 * t + 1] : none);
+          x[2 * t] = evens(a, b);
+          if (2 * t + 1 < K) x[2 * t + 1] = odds(a, b);
+        }
+        // Output row g's kernel row kh = i - g * S.
+#pragma GCC unroll 4
+        for (int g = 0; g < G; ++g) {
+          const int kh = i - g * S;
+          if (kh < 0 || kh >= K) continue;
+#pragma GCC unroll 7
+          for (int kw = 0; kw < K; ++kw) {
+            acc[g][v] = _mm256_add_ps(acc[g][v], _mm256_mul_ps(_mm256_broadcast_ss(w + kh * K + kw), x[kw]));
+          }
+        }
+      }
+    }
+    for (int g = 0; g < rows; ++g) {
+      float* out_row = out + static_cast<std::size_t>(oh + g) * out_w;
+      const float* residual_row = kResidual ? residual + static_cast<std::size_t>(oh + g) * out_w : nullptr;
+      for (int v = 0; v < V; ++v) {
+        const int ow = v * kLanes;
+        store<A, kResidual>(acc[g][v], kResidual ? residual_row + ow : nullptr, valid[v], f, out_row + ow);
+      }
+    }
+  }
+}
+
 // See conv_depthwise_avx512.cpp's FlatPlan: masks per tap column, and per
 // kernel row for the vectors that reach above or below the image.
 constexpr int kFlatVectors = 64;   // 12 KiB of masks for K = 3
@@ -350,6 +422,7 @@ void run(const Job& job) {
   const Finish f{_mm256_set1_ps(job.slope), _mm256_set1_ps(job.lo), _mm256_set1_ps(job.hi)};
   FlatPlan<K> flat;
   const bool use_flat = S == 1 && job.out_w == job.width && job.width < kFlatMaxWidth && flat.make(job);
+  const int narrow_vectors = S == 2 && job.out_w <= 2 * kLanes ? (job.out_w + kLanes - 1) / kLanes : 0;
   RowPlan<K, S> rows;
   if (!use_flat) rows.make(job);
   for (int o = job.first; o < job.last; ++o) {
@@ -360,6 +433,14 @@ void run(const Job& job) {
     float* out = job.output + o * out_plane;
     if (use_flat) {
       flat_plane<K, A, kResidual>(flat, in, w, start, residual, out, f);
+    } else if (narrow_vectors > 0) {
+      if constexpr (S == 2) {
+        if (narrow_vectors == 1) {
+          narrow_plane<K, 1, A, kResidual>(job, rows, in, w, start, residual, out, f);
+        } else {
+          narrow_plane<K, 2, A, kResidual>(job, rows, in, w, start, residual, out, f);
+        }
+      }
     } else {
       plane<K, S, A, kResidual>(job, rows, in, w, start, residual, out, f);
     }
