@@ -13,6 +13,8 @@
 #if defined(__AVX2__)
 #include <immintrin.h>
 
+#include "kernels/cpu/avx2_store.h"
+
 #include <cstdint>
 #include <type_traits>
 
@@ -70,7 +72,7 @@ inline void store(__m256 acc, const float* residual, int n, const Finish& f, flo
   }
   const __m256i valid = lanes_inside(0, n);
   if constexpr (kResidual) acc = _mm256_add_ps(acc, _mm256_maskload_ps(residual, valid));
-  _mm256_maskstore_ps(out, valid, activate<A>(acc, f));
+  store_first_lanes(out, activate<A>(acc, f), n);
 }
 
 // The even and odd elements of a:b (16 consecutive floats), in order.

@@ -9,13 +9,20 @@
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 
+#include "kernels/cpu/avx2_store.h"
+
 namespace predictor::cpu::direct {
 
 namespace {
 
 struct Avx2 {
   using Vec = __m256;
-  using Mask = __m256i;
+  // The lanes' mask for loads, and their count for stores (avx2_store.h:
+  // no masked stores on AVX2).
+  struct Mask {
+    __m256i bits;
+    int lanes;
+  };
   static constexpr int kLanes = 8;
   static Vec zero() { return _mm256_setzero_ps(); }
   static Vec set1(float x) { return _mm256_set1_ps(x); }
@@ -25,10 +32,10 @@ struct Avx2 {
   static void store(float* p, Vec x) { _mm256_storeu_ps(p, x); }
   // Lanes below n (all for n >= 8): their sign bits set.
   static Mask mask(int n) {
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    return {_mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)), n};
   }
-  static Vec load_masked(const float* p, Mask m) { return _mm256_maskload_ps(p, m); }
-  static void store_masked(float* p, Vec x, Mask m) { _mm256_maskstore_ps(p, m, x); }
+  static Vec load_masked(const float* p, Mask m) { return _mm256_maskload_ps(p, m.bits); }
+  static void store_masked(float* p, Vec x, Mask m) { store_first_lanes(p, x, m.lanes); }
   // kernels/cpu/sgemm/strip_avx.h's activate(), operand for operand (see
   // conv_direct_avx512.cpp).
   static Vec activate(Vec x, const Job& j) {

@@ -9,6 +9,8 @@
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 
+#include "kernels/cpu/avx2_store.h"
+
 namespace predictor::cpu::gemv_kernels {
 
 namespace {
@@ -77,7 +79,7 @@ void axpy(int rows, int cols, const float* a, std::ptrdiff_t lda, const float* x
   const int body = cols / kLanes * kLanes;
   const __m256i mask = tail_mask(cols - body);
   for (int j = 0; j < body; j += kLanes) _mm256_storeu_ps(out + j, _mm256_setzero_ps());
-  if (body < cols) _mm256_maskstore_ps(out + body, mask, _mm256_setzero_ps());
+  if (body < cols) store_first_lanes(out + body, _mm256_setzero_ps(), cols - body);
   int k = 0;
   for (; k + kRows <= rows; k += kRows) {
     __m256 xs[kRows];
@@ -97,7 +99,7 @@ void axpy(int rows, int cols, const float* a, std::ptrdiff_t lda, const float* x
       __m256 sum = _mm256_maskload_ps(out + body, mask);
       for (int r = 0; r < kRows; ++r)
         sum = _mm256_fmadd_ps(_mm256_maskload_ps(block + r * lda + body, mask), xs[r], sum);
-      _mm256_maskstore_ps(out + body, mask, sum);
+      store_first_lanes(out + body, sum, cols - body);
     }
   }
   for (; k < rows; ++k) {
@@ -109,7 +111,7 @@ void axpy(int rows, int cols, const float* a, std::ptrdiff_t lda, const float* x
     if (body < cols) {
       const __m256 sum =
           _mm256_fmadd_ps(_mm256_maskload_ps(row + body, mask), xk, _mm256_maskload_ps(out + body, mask));
-      _mm256_maskstore_ps(out + body, mask, sum);
+      store_first_lanes(out + body, sum, cols - body);
     }
   }
 }

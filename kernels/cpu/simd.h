@@ -26,6 +26,8 @@
 
 #if defined(__AVX2__) || defined(__AVX512F__)
 #include <immintrin.h>
+
+#include "kernels/cpu/avx2_store.h"
 #endif
 
 namespace predictor::cpu::simd {
@@ -115,7 +117,7 @@ struct Vec256 {
   }
   static Reg load_n(const float* p, int n) { return _mm256_maskload_ps(p, mask(n)); }
   static void store(float* p, Reg a) { _mm256_storeu_ps(p, a); }
-  static void store_n(float* p, Reg a, int n) { _mm256_maskstore_ps(p, mask(n), a); }
+  static void store_n(float* p, Reg a, int n) { store_first_lanes(p, a, n); }
   static Reg add(Reg a, Reg b) { return _mm256_add_ps(a, b); }
   static Reg sub(Reg a, Reg b) { return _mm256_sub_ps(a, b); }
   static Reg mul(Reg a, Reg b) { return _mm256_mul_ps(a, b); }

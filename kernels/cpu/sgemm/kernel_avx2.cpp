@@ -10,6 +10,7 @@
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 
+#include "kernels/cpu/avx2_store.h"
 #include "kernels/cpu/sgemm/pack_avx.h"
 #include "kernels/cpu/sgemm/strip_avx.h"
 
@@ -72,7 +73,7 @@ void tile_kernel(int kc, const float* a, const float* b, const Tile& t) {
         if (t.residual) x = _mm256_add_ps(x, _mm256_maskload_ps(t.residual + i * t.ldr + v * kLanes, mask));
         x = activate(x, t);
       }
-      _mm256_maskstore_ps(c + v * kLanes, mask, x);
+      store_first_lanes(c + v * kLanes, x, v == V - 1 ? tail_cols : kLanes);
     }
   }
 }

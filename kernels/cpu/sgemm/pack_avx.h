@@ -8,6 +8,8 @@
 
 #include <cstddef>
 
+#include "kernels/cpu/avx2_store.h"
+
 namespace predictor::cpu::sgemm {
 namespace {
 
@@ -40,12 +42,11 @@ inline void transpose8x8(__m256 r[8]) {
 inline void pack_zero_tail(int valid, int kc, int width, float* out) {
   const int pad = width - valid;
   if (pad <= 0) return;
-  const __m256i tail = lanes_below(pad % 8);
   for (int p = 0; p < kc; ++p) {
     float* dst = out + static_cast<std::ptrdiff_t>(p) * width + valid;
     int j = 0;
     for (; j + 8 <= pad; j += 8) _mm256_storeu_ps(dst + j, _mm256_setzero_ps());
-    if (j < pad) _mm256_maskstore_ps(dst + j, tail, _mm256_setzero_ps());
+    if (j < pad) store_first_lanes(dst + j, _mm256_setzero_ps(), pad - j);
   }
 }
 
@@ -74,14 +75,13 @@ inline void pack_transpose_panel(const float* src, std::ptrdiff_t ld, int valid,
     // The last rows (fewer than 8): the block with zero rows below.
     const int rows = valid - i;
     const float* s = src + i * ld;
-    const __m256i store = lanes_below(rows);
     for (int p = 0; p < kc; p += 8) {
       const __m256i mask = lanes_below(kc - p);
       __m256 r[8];
       for (int q = 0; q < 8; ++q) r[q] = q < rows ? _mm256_maskload_ps(s + q * ld + p, mask) : _mm256_setzero_ps();
       transpose8x8(r);
       for (int q = 0; q < 8 && p + q < kc; ++q) {
-        _mm256_maskstore_ps(out + static_cast<std::ptrdiff_t>(p + q) * width + i, store, r[q]);
+        store_first_lanes(out + static_cast<std::ptrdiff_t>(p + q) * width + i, r[q], rows);
       }
     }
   }
@@ -110,7 +110,7 @@ inline void copy_run(const float* from, int n, int width, float* to) {
     const __m256 x = j + 8 <= n ? _mm256_loadu_ps(from + j) : _mm256_maskload_ps(from + j, lanes_below(n - j));
     _mm256_storeu_ps(to + j, x);
   }
-  if (j < width) _mm256_maskstore_ps(to + j, lanes_below(width - j), _mm256_maskload_ps(from + j, lanes_below(n - j)));
+  if (j < width) store_first_lanes(to + j, _mm256_maskload_ps(from + j, lanes_below(n - j)), width - j);
 }
 
 // kernel.h's pack_copy: along the source's rows (one per k), which the

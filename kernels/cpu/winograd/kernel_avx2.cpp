@@ -1,7 +1,7 @@
 // The AVX2 tile transforms: kernel_avx512.cpp's scheme on 8 tiles at a
 // time, one per lane of a ymm register. The tiles' columns are
 // (de)interleaved with 128-bit permutes and 4x4 transposes within the
-// halves; masked loads and stores (maskload/maskstore) keep to the image.
+// halves; masked loads and partial stores (avx2_store.h) keep to the image.
 // Compiled with -mavx2 -mfma (src/CMakeLists.txt) and called only when
 // cpu_features says the CPU and OS support AVX2 + FMA. Nothing here may have
 // external linkage except the set accessor: see kernel.h.
@@ -10,6 +10,7 @@
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 
+#include "kernels/cpu/avx2_store.h"
 #include "kernels/cpu/winograd/transforms.h"
 
 namespace predictor::cpu::winograd {
@@ -114,7 +115,6 @@ void input_segment(const Tiling& tl, const float* plane, const Segment& s, bool 
     input_line<Ops>(d, col);
     for (int i = 0; i < kInTile; ++i) t[i][q] = col[i];
   }
-  const __m256i store = lanes_between(0, s.count);
   for (int i = 0; i < kInTile; ++i) {
     __m256 lines[kInTile], out[kInTile];
     deinterleave(t[i], lines);
@@ -123,7 +123,7 @@ void input_segment(const Tiling& tl, const float* plane, const Segment& s, bool 
       if (whole) {
         _mm256_storeu_ps(v + (i * kInTile + j) * v_position, out[j]);
       } else {
-        _mm256_maskstore_ps(v + (i * kInTile + j) * v_position, store, out[j]);
+        store_first_lanes(v + (i * kInTile + j) * v_position, out[j], s.count);
       }
     }
   }
@@ -175,7 +175,7 @@ void output_segment(const Tiling& tl, const float* m, std::ptrdiff_t m_position,
       if (whole) {
         _mm256_storeu_ps(dst, activate(value, f));
       } else {
-        _mm256_maskstore_ps(dst, mask, activate(value, f));
+        store_first_lanes(dst, activate(value, f), valid - q * kLanes);
       }
     }
   }
