@@ -3,11 +3,11 @@
 // whose windows reach the
 // padding load through vmaskmovps (zeros outside the rows, no access
 // there); stride 2 splits 16 consecutive inputs into even and odd columns
-// with vshufps + vpermpd. Partial vectors are stored through a buffer
-// (AMD's masked stores are slow). Compiled with -mavx2 -mfma
+// with vshufps + vpermpd. Partial vectors are stored with plain stores
+// (avx2_store.h: AMD microcodes masked stores). Compiled with -mavx2 -mfma
 // -ffp-contract=off (src/CMakeLists.txt): no FMA, so the sums round as the
-// plain loop's do. Stride 2 onto rows of up to 16 outputs computes several
-// output rows at a time (narrow_plane).
+// plain loop's do. Stride 2 onto rows of up to 16 outputs (narrow_plane) and
+// 3x3 stride 1 (row_group) compute several output rows at a time.
 #include "kernels/cpu/conv_depthwise_kernel.h"
 
 #if defined(__AVX2__)
@@ -171,6 +171,72 @@ struct RowPlan {
 template <int K>
 constexpr int kUnroll = K == 3 ? 4 : 2;
 
+// Stride 1, 3x3: G output rows at a time where all their windows' rows lie
+// in the image. One vector's sum is 9 dependent adds (the plain loop's
+// order), so a row of few vectors (28 or 56 wide) left one chain in flight
+// at a time; G rows x U vectors are independent chains, and each input row
+// loaded serves every output row whose window holds it. (5x5 and 7x7 were
+// no faster two rows at a time; stride 2, one to four vectors at a time,
+// within +-10%.)
+template <int K, int S>
+constexpr int kRowGroup = K == 3 && S == 1 ? 4 : 1;
+
+template <int K, Act A, bool kResidual>
+void row_group(const Job& job, const RowPlan<K, 1>& plan, const float* top, const float* w, __m256 start,
+               const float* residual, float* out, const Finish& f) {
+  constexpr int G = kRowGroup<K, 1>;
+  constexpr int U = 2;
+  const int width = job.width, out_w = job.out_w, pad_w = job.pad_w;
+  // kU vectors from vector v on: through `masks` (kU 1) or plain loads.
+  auto vectors = [&](auto unroll, auto with_masks, const __m256i* masks, int v) {
+    constexpr int kU = decltype(unroll)::value;
+    constexpr bool kMasked = decltype(with_masks)::value;
+    const float* at = top + static_cast<std::ptrdiff_t>(v) * kLanes - pad_w;
+    __m256 acc[G][kU];
+    for (int g = 0; g < G; ++g) {
+      for (int u = 0; u < kU; ++u) acc[g][u] = start;
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < G - 1 + K; ++i) {
+      const float* row = at + static_cast<std::ptrdiff_t>(i) * width;
+#pragma GCC unroll 3
+      for (int kw = 0; kw < K; ++kw) {
+        __m256 x[kU];
+        for (int u = 0; u < kU; ++u) {
+          x[u] = kMasked ? _mm256_maskload_ps(row + kw, masks[kw]) : _mm256_loadu_ps(row + u * kLanes + kw);
+        }
+        // Output row g's kernel row kh = i - g.
+#pragma GCC unroll 4
+        for (int g = 0; g < G; ++g) {
+          const int kh = i - g;
+          if (kh < 0 || kh >= K) continue;
+          const __m256 weight = _mm256_broadcast_ss(w + kh * K + kw);
+          for (int u = 0; u < kU; ++u) acc[g][u] = _mm256_add_ps(acc[g][u], _mm256_mul_ps(weight, x[u]));
+        }
+      }
+    }
+    for (int g = 0; g < G; ++g) {
+      const std::size_t row_start = static_cast<std::size_t>(g) * out_w;
+      for (int u = 0; u < kU; ++u) {
+        const int ow = (v + u) * kLanes;
+        const int n = out_w - ow < kLanes ? out_w - ow : kLanes;
+        store<A, kResidual>(acc[g][u], kResidual ? residual + row_start + ow : nullptr, n, f, out + row_start + ow);
+      }
+    }
+  };
+  using One = std::integral_constant<int, 1>;
+  __m256i scratch[RowPlan<K, 1>::kMasks];
+  for (int v = 0; v < plan.inner_begin; ++v) {
+    vectors(One{}, std::true_type{}, plan.border(v, width, pad_w, scratch), v);
+  }
+  int v = plan.inner_begin;
+  for (; v + U <= plan.inner_end; v += U) vectors(std::integral_constant<int, U>{}, std::false_type{}, nullptr, v);
+  for (; v < plan.inner_end; ++v) vectors(One{}, std::false_type{}, nullptr, v);
+  for (v = plan.inner_end; v < plan.vectors; ++v) {
+    vectors(One{}, std::true_type{}, plan.border(v, width, pad_w, scratch), v);
+  }
+}
+
 template <int K, int S, Act A, bool kResidual>
 void plane(const Job& job, const RowPlan<K, S>& plan, const float* in, const float* w, __m256 start,
            const float* residual, float* out, const Finish& f) {
@@ -184,6 +250,16 @@ void plane(const Job& job, const RowPlan<K, S>& plan, const float* in, const flo
     none[i] = _mm256_setzero_si256();
   }
   for (int oh = job.row_begin; oh < job.row_end; ++oh) {
+    if constexpr (kRowGroup<K, S> > 1) {
+      constexpr int G = kRowGroup<K, S>;
+      while (oh + G <= job.row_end && oh - job.pad_h >= 0 && oh - job.pad_h + G - 1 + K <= height) {
+        const std::size_t at = static_cast<std::size_t>(oh) * out_w;
+        row_group<K, A, kResidual>(job, plan, in + static_cast<std::ptrdiff_t>(oh - job.pad_h) * width, w, start,
+                                   kResidual ? residual + at : nullptr, out + at, f);
+        oh += G;
+      }
+      if (oh == job.row_end) break;
+    }
     const int ih0 = oh * S - job.pad_h;
     const float* rows[K];
     bool row_inside[K];
