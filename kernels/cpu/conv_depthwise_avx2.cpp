@@ -191,6 +191,7 @@ void row_group(const Job& job, const RowPlan<K, 1>& plan, const float* top, cons
   auto vectors = [&](auto unroll, auto with_masks, const __m256i* masks, int v) {
     constexpr int kU = decltype(unroll)::value;
     constexpr bool kMasked = decltype(with_masks)::value;
+    static_assert(!kMasked || kU == 1, "masks are one vector's");
     const float* at = top + static_cast<std::ptrdiff_t>(v) * kLanes - pad_w;
     __m256 acc[G][kU];
     for (int g = 0; g < G; ++g) {
