@@ -47,6 +47,18 @@ struct Tile {
 // (a kernel set may pass a few trailing columns to its strip kernel).
 using MicroKernel = void (*)(int kc, const float* a, const float* b, const Tile& tile);
 
+// A row of tiles: tile.rows (1..mr) x tile.cols of C from tile.c on (the
+// epilogue's operands at the row's first column), nr columns per tile, the
+// last tile possibly narrower; `a` as for MicroKernel, B's nr-wide panels
+// `b_stride` floats apart (packed: kc * nr; in place: nr), tile.ldb as
+// above; the prefetch lines spread over the row's tiles. The driver calls
+// it once per row panel of A: the tiles' settings are then a local copy,
+// which stores to C cannot alias (the Tile it gets by reference they might:
+// the compiler reloads its fields after every store), and the driver's work
+// per tile leaves the loop (short products of k 16-64 spend as long on a
+// tile's overhead as on its multiply-adds).
+using RowKernel = void (*)(int kc, const float* a, const float* b, std::ptrdiff_t b_stride, const Tile& tile);
+
 // The few columns at the right edge of C (at most KernelSet::narrow_max) for
 // `panels` row panels of A (`a_stride` floats apart): tile.rows (up to
 // panels * mr) x tile.cols of C, vectorised along the rows, each element the
@@ -70,6 +82,7 @@ struct KernelSet {
   int mr, nr;      // the microkernel's tile
   int kc, mc, nc;  // cache blocks: kc x mr of A in L1, kc x nc of B in L2, mc x kc of A beyond
   MicroKernel kernel;
+  RowKernel row;
   PackFn pack_copy;
   PackFn pack_transpose;
   // The kernel can read an untransposed B in place (a row per k, masked at

@@ -16,6 +16,7 @@
 #include <immintrin.h>
 
 #include "kernels/cpu/sgemm/pack_avx.h"
+#include "kernels/cpu/sgemm/row_walk.h"
 #include "kernels/cpu/sgemm/strip_avx.h"
 
 namespace predictor::cpu::sgemm {
@@ -29,8 +30,9 @@ constexpr int kNR = kLanes * kVectors;
 
 // Caffe's activations with the operand order that keeps std::max/std::min's
 // results, NaN and signed zeros included: max_ps(a, b) is a > b ? a : b.
-inline __m512 activate(__m512 x, const Tile& t) {
-  switch (t.act) {
+template <Act A>
+inline __m512 activate_as(__m512 x, const Tile& t) {
+  switch (A) {
     case Act::kNone:
       return x;
     case Act::kReLU: {
@@ -48,9 +50,10 @@ inline __m512 activate(__m512 x, const Tile& t) {
 }
 
 // R rows (1..8) and V vectors (1..3) of the tile; the panels are laid out for
-// the full 8 x 48 whatever R and V.
+// the full 8 x 48 whatever R and V. Inlined into each caller: the row
+// kernel's calls work on its local Tile.
 template <int R, int V>
-void tile_kernel(int kc, const float* a, const float* b, const Tile& t) {
+[[gnu::always_inline]] inline void tile_body(int kc, const float* a, const float* b, const Tile& t) {
   __m512 acc[R][V];
 #pragma GCC unroll 8
   for (int i = 0; i < R; ++i) {
@@ -80,28 +83,55 @@ void tile_kernel(int kc, const float* a, const float* b, const Tile& t) {
   }
   for (int p = kc; p < t.prefetches; ++p) _mm_prefetch(t.prefetch[p], _MM_HINT_T1);
 
-  const __m512 alpha = _mm512_set1_ps(t.alpha), beta = _mm512_set1_ps(t.beta);
+  // The write-back: one pass over the accumulators per step, each step's
+  // condition tested once per tile (kernel_avx2.cpp measured why). Every
+  // element goes through the same operations in the same order; C and the
+  // residual are read before anything is stored, so a residual that is C
+  // itself reads the same values.
+  const auto mask = [&](int v) { return v == V - 1 ? tail : __mmask16(0xffff); };
+  const auto each = [&](auto&& step) __attribute__((always_inline)) {
 #pragma GCC unroll 8
-  for (int i = 0; i < R; ++i) {
-    float* c = t.c + i * t.ldc;
+    for (int i = 0; i < R; ++i) {
 #pragma GCC unroll 3
-    for (int v = 0; v < V; ++v) {
-      const __mmask16 mask = v == V - 1 ? tail : __mmask16(0xffff);
-      __m512 x = acc[i][v];
-      if (t.alpha != 1.0f) x = _mm512_mul_ps(x, alpha);
-      if (t.beta != 0.0f) {
-        const __m512 old = _mm512_maskz_loadu_ps(mask, c + v * kLanes);
-        x = _mm512_add_ps(x, t.beta == 1.0f ? old : _mm512_mul_ps(old, beta));
-      }
-      if (t.epilogue) {
-        if (t.row_bias) x = _mm512_add_ps(x, _mm512_set1_ps(t.row_bias[i]));
-        if (t.col_bias) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mask, t.col_bias + v * kLanes));
-        if (t.residual) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mask, t.residual + i * t.ldr + v * kLanes));
-        x = activate(x, t);
-      }
-      _mm512_mask_storeu_ps(c + v * kLanes, mask, x);
+      for (int v = 0; v < V; ++v) step(acc[i][v], i, v);
+    }
+  };
+  if (t.alpha != 1.0f) {
+    const __m512 alpha = _mm512_set1_ps(t.alpha);
+    each([&](__m512& x, int, int) { x = _mm512_mul_ps(x, alpha); });
+  }
+  if (t.beta == 1.0f) {
+    each([&](__m512& x, int i, int v) {
+      x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mask(v), t.c + i * t.ldc + v * kLanes));
+    });
+  } else if (t.beta != 0.0f) {
+    const __m512 beta = _mm512_set1_ps(t.beta);
+    each([&](__m512& x, int i, int v) {
+      x = _mm512_add_ps(x, _mm512_mul_ps(_mm512_maskz_loadu_ps(mask(v), t.c + i * t.ldc + v * kLanes), beta));
+    });
+  }
+  if (t.epilogue) {
+    if (t.row_bias) each([&](__m512& x, int i, int) { x = _mm512_add_ps(x, _mm512_set1_ps(t.row_bias[i])); });
+    if (t.col_bias) {
+      each([&](__m512& x, int, int v) { x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mask(v), t.col_bias + v * kLanes)); });
+    }
+    if (t.residual) {
+      each([&](__m512& x, int i, int v) {
+        x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mask(v), t.residual + i * t.ldr + v * kLanes));
+      });
+    }
+    switch (t.act) {
+      case Act::kNone:
+        break;
+      case Act::kReLU:
+        each([&](__m512& x, int, int) { x = activate_as<Act::kReLU>(x, t); });
+        break;
+      case Act::kClip:
+        each([&](__m512& x, int, int) { x = activate_as<Act::kClip>(x, t); });
+        break;
     }
   }
+  each([&](__m512& x, int i, int v) { _mm512_mask_storeu_ps(t.c + i * t.ldc + v * kLanes, mask(v), x); });
 }
 
 // The last columns of C when they are few (n % 16 <= 8): a 16-lane vector
@@ -114,11 +144,16 @@ constexpr StripKernel kStripKernels[kNarrowMax] = {strip_kernel<kMR, 1>, strip_k
                                                    strip_kernel<kMR, 4>, strip_kernel<kMR, 5>, strip_kernel<kMR, 6>,
                                                    strip_kernel<kMR, 7>, strip_kernel<kMR, 8>};
 
-template <int R>
-constexpr MicroKernel row_kernels[kVectors] = {tile_kernel<R, 1>, tile_kernel<R, 2>, tile_kernel<R, 3>};
+template <int R, int V>
+void tile_kernel(int kc, const float* a, const float* b, const Tile& t) {
+  tile_body<R, V>(kc, a, b, t);
+}
 
-constexpr const MicroKernel* kKernels[kMR] = {row_kernels<1>, row_kernels<2>, row_kernels<3>, row_kernels<4>,
-                                              row_kernels<5>, row_kernels<6>, row_kernels<7>, row_kernels<8>};
+template <int R>
+constexpr MicroKernel tile_kernels[kVectors] = {tile_kernel<R, 1>, tile_kernel<R, 2>, tile_kernel<R, 3>};
+
+constexpr const MicroKernel* kKernels[kMR] = {tile_kernels<1>, tile_kernels<2>, tile_kernels<3>, tile_kernels<4>,
+                                              tile_kernels<5>, tile_kernels<6>, tile_kernels<7>, tile_kernels<8>};
 
 // Any tile: a few columns past its whole vectors go to the strip kernel
 // with the tile's one panel (the driver peels C's last columns off for the
@@ -144,6 +179,27 @@ void kernel(int kc, const float* a, const float* b, const Tile& t) {
   kStripKernels[rest - 1](kc, a, 0, 1, b + first, narrow);
 }
 
+// The driver's rows: whole tiles, the strip's columns already peeled off.
+template <int R>
+void row_kernel(int kc, const float* a, const float* b, std::ptrdiff_t b_stride, const Tile& row) {
+  walk_row<kNR>(b, b_stride, row, [&](const Tile& t, const float* panel) __attribute__((always_inline)) {
+    if (t.cols > 2 * kLanes) {
+      tile_body<R, 3>(kc, a, panel, t);
+    } else if (t.cols > kLanes) {
+      tile_body<R, 2>(kc, a, panel, t);
+    } else {
+      tile_body<R, 1>(kc, a, panel, t);
+    }
+  });
+}
+
+constexpr RowKernel kRowKernels[kMR] = {row_kernel<1>, row_kernel<2>, row_kernel<3>, row_kernel<4>,
+                                        row_kernel<5>, row_kernel<6>, row_kernel<7>, row_kernel<8>};
+
+void row(int kc, const float* a, const float* b, std::ptrdiff_t b_stride, const Tile& t) {
+  kRowKernels[t.rows - 1](kc, a, b, b_stride, t);
+}
+
 void strip(int kc, const float* a, std::ptrdiff_t a_stride, int panels, const float* b, const Tile& t) {
   kStripKernels[t.cols - 1](kc, a, a_stride, panels, b, t);
 }
@@ -153,7 +209,7 @@ void strip(int kc, const float* a, std::ptrdiff_t a_stride, int panels, const fl
 // prefetch beside it (Zen 4 and Intel server parts have 1-2 MiB of L2 per
 // core; larger blocks measured slower here); A blocks of up to 480 rows
 // come from L2/L3.
-constexpr KernelSet kSet = {kMR, kNR, 256, 480, 240, kernel, pack_copy_avx, pack_transpose_avx,
+constexpr KernelSet kSet = {kMR, kNR, 256, 480, 240, kernel, row, pack_copy_avx, pack_transpose_avx,
                             /*b_in_place=*/true, kLanes, kNarrowMax, strip};
 
 }  // namespace

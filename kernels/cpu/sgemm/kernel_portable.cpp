@@ -3,6 +3,7 @@
 // without AVX2 + FMA and as the reference the ISA kernels are held to.
 #include "kernels/cpu/activation.h"
 #include "kernels/cpu/sgemm/kernel.h"
+#include "kernels/cpu/sgemm/row_walk.h"
 
 namespace predictor::cpu::sgemm {
 
@@ -26,7 +27,7 @@ inline float activate(float x, const Tile& t) {
 // R rows (1..4) of the tile, all 8 columns computed (the panel is zero
 // beyond tile.cols), tile.cols stored.
 template <int R>
-void tile_kernel(int kc, const float* a, const float* b, const Tile& t) {
+[[gnu::always_inline]] inline void tile_body(int kc, const float* a, const float* b, const Tile& t) {
   float acc[R][kNR] = {};
   for (int p = 0; p < kc; ++p) {
     for (int i = 0; i < R; ++i) {
@@ -55,13 +56,31 @@ void tile_kernel(int kc, const float* a, const float* b, const Tile& t) {
   }
 }
 
+template <int R>
+void tile_kernel(int kc, const float* a, const float* b, const Tile& t) {
+  tile_body<R>(kc, a, b, t);
+}
+
 constexpr MicroKernel kKernels[kMR] = {tile_kernel<1>, tile_kernel<2>, tile_kernel<3>, tile_kernel<4>};
 
 void kernel(int kc, const float* a, const float* b, const Tile& t) { kKernels[t.rows - 1](kc, a, b, t); }
 
+template <int R>
+void row_kernel(int kc, const float* a, const float* b, std::ptrdiff_t b_stride, const Tile& row) {
+  walk_row<kNR>(b, b_stride, row, [&](const Tile& t, const float* panel) __attribute__((always_inline)) {
+    tile_body<R>(kc, a, panel, t);
+  });
+}
+
+constexpr RowKernel kRowKernels[kMR] = {row_kernel<1>, row_kernel<2>, row_kernel<3>, row_kernel<4>};
+
+void row(int kc, const float* a, const float* b, std::ptrdiff_t b_stride, const Tile& t) {
+  kRowKernels[t.rows - 1](kc, a, b, b_stride, t);
+}
+
 // Small blocks: the compiler's code is slower, and the sets are sized for
 // the smallest caches it may run on (32 KiB L1, 256 KiB L2).
-constexpr KernelSet kSet = {kMR, kNR, 256, 256, 128, kernel, pack_copy_generic, pack_transpose_generic,
+constexpr KernelSet kSet = {kMR, kNR, 256, 256, 128, kernel, row, pack_copy_generic, pack_transpose_generic,
                             /*b_in_place=*/false, kNR, /*narrow_max=*/0, nullptr};
 
 }  // namespace

@@ -8,9 +8,10 @@
 //       for each block of nc columns          (B block: kc x nc, L2)
 //         pack the B block into nr-column panels (or take it, or read B in place)
 //         for each mr-row panel of A          (kc x mr, L1: reused across the nr panels)
-//           for each nr-column panel of B     (streamed from L2)
-//             microkernel: the mr x nr tile in registers, then written to C
-//             (alpha, beta, and the epilogue after the last block of k)
+//           row kernel (KernelSet::row): for each nr-column panel of B
+//             (streamed from L2), the mr x nr tile in registers, then
+//             written to C (alpha, beta, and the epilogue after the last
+//             block of k)
 //         the last few columns of C, if any, by the strip kernel, several
 //         row panels at a time (KernelSet::strip)
 //
@@ -165,7 +166,9 @@ Act act_of(const Activation& activation) {
 // FMA units idle (a third of the time of a 64-row convolution product).
 class Prefetcher {
  public:
-  static constexpr int kMaxPerCall = 256;
+  // A call is a row of tiles, which shares its lines out over them: up to
+  // 256 per tile for rows of up to 16 tiles (the widest block's).
+  static constexpr int kMaxPerCall = 4096;
 
   // Forgets the regions.
   void reset() {
@@ -286,16 +289,16 @@ class Multiplier {
       if (rest <= ks_.narrow_max) narrow = rest;
     }
     const int wide = cols - narrow;
-    prefetcher_.spread(ceil_div(rows, mr) * ceil_div(wide, nr) + (narrow > 0 ? 1 : 0));
-    for (int ir = 0; ir < rows; ir += mr) {
+    // One row kernel call per row panel of A (and one strip call): the
+    // prefetch lines are shared out over those calls.
+    prefetcher_.spread((wide > 0 ? ceil_div(rows, mr) : 0) + (narrow > 0 ? 1 : 0));
+    const std::ptrdiff_t b_stride = panels.b_in_place ? nr : panels.b_stride;
+    for (int ir = 0; ir < rows && wide > 0; ir += mr) {
       tile_.rows = std::min(mr, rows - ir);
-      const float* a_tile = panels.a + ir / mr * panels.a_stride;
-      for (int jr = 0; jr < wide; jr += nr) {
-        tile_.cols = std::min(nr, wide - jr);
-        place(i0 + ir, j0 + jr);
-        prefetcher_.next(tile_);
-        ks_.kernel(kc, a_tile, b_column(panels, jr), tile_);
-      }
+      tile_.cols = wide;
+      place(i0 + ir, j0);
+      prefetcher_.next(tile_);
+      ks_.row(kc, panels.a + ir / mr * panels.a_stride, b_column(panels, 0), b_stride, tile_);
     }
     if (narrow > 0) {
       tile_.rows = rows;

@@ -20,8 +20,9 @@ namespace {
 
 // Caffe's activations with the operand order that keeps std::max/std::min's
 // results, NaN and signed zeros included: max_ps(a, b) is a > b ? a : b.
-inline __m256 activate(__m256 x, const Tile& t) {
-  switch (t.act) {
+template <Act A>
+inline __m256 activate_as(__m256 x, const Tile& t) {
+  switch (A) {
     case Act::kNone:
       return x;
     case Act::kReLU: {
@@ -34,6 +35,18 @@ inline __m256 activate(__m256 x, const Tile& t) {
     case Act::kClip:
       // std::max(lo, std::min(x, hi))
       return _mm256_max_ps(_mm256_min_ps(_mm256_set1_ps(t.hi), x), _mm256_set1_ps(t.lo));
+  }
+  return x;
+}
+
+inline __m256 activate(__m256 x, const Tile& t) {
+  switch (t.act) {
+    case Act::kNone:
+      return x;
+    case Act::kReLU:
+      return activate_as<Act::kReLU>(x, t);
+    case Act::kClip:
+      return activate_as<Act::kClip>(x, t);
   }
   return x;
 }
