@@ -38,8 +38,9 @@ struct Avx2 {
   static void store_masked(float* p, Vec x, Mask m) { store_first_lanes(p, x, m.lanes); }
   // kernels/cpu/sgemm/strip_avx.h's activate(), operand for operand (see
   // conv_direct_avx512.cpp).
+  template <Act A>
   static Vec activate(Vec x, const Job& j) {
-    switch (j.act) {
+    switch (A) {
       case Act::kNone:
         return x;
       case Act::kReLU: {

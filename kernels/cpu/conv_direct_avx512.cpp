@@ -34,8 +34,9 @@ struct Avx512 {
   // kernels/cpu/sgemm/kernel_avx512.cpp's activate(), operand for operand:
   // max_ps(a, b) is a > b ? a : b, which keeps std::max/std::min's NaN and
   // signed-zero results.
+  template <Act A>
   static Vec activate(Vec x, const Job& j) {
-    switch (j.act) {
+    switch (A) {
       case Act::kNone:
         return x;
       case Act::kReLU: {

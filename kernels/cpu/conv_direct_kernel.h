@@ -120,27 +120,50 @@ inline void run_block(const Job& j, const Taps& taps, const float* w, int first,
       for (int v = 0; v < V; ++v) acc[i][v] = T::fmadd(b, x[v], acc[i][v]);
     }
   }
+  // The write-back: one pass over the accumulators per step, each step's
+  // condition tested once per block (per vector, the tests and the reloads
+  // of the Job after each store, which may alias it, cost about as much as
+  // the block's multiply-adds: see kernels/cpu/sgemm/kernel_avx2.cpp). The
+  // gemm's epilogue order: bias, residual, activation; the residual is read
+  // before anything is stored.
   const long long plane = static_cast<long long>(j.out_h) * j.out_w;
   const int tail = j.out_w - (ow0 + (V - 1) * L);  // lanes of the last vector
   const typename T::Mask last = T::mask(tail);
-  for (int i = 0; i < count; ++i) {
-    const long long at = (first + i) * plane + static_cast<long long>(oh) * j.out_w + ow0;
+  const float* const bias = j.bias;
+  const float* const residual = j.residual;
+  float* const output = j.output;
+  const long long row = static_cast<long long>(oh) * j.out_w + ow0;
+  const auto each = [&](auto&& step) __attribute__((always_inline)) {
+#pragma GCC unroll 8
+    for (int i = 0; i < kBlock; ++i) {
+      if (i >= count) break;
 #pragma GCC unroll 4
-    for (int v = 0; v < V; ++v) {
-      Vec y = acc[i][v];
-      // The order of the gemm's epilogue: bias, residual, activation.
-      if (j.bias) y = T::add(y, T::set1(j.bias[first + i]));
-      if (v == V - 1) {
-        if (j.residual) y = T::add(y, T::load_masked(j.residual + at + v * L, last));
-        y = T::activate(y, j);
-        T::store_masked(j.output + at + v * L, y, last);
-      } else {
-        if (j.residual) y = T::add(y, T::load(j.residual + at + v * L));
-        y = T::activate(y, j);
-        T::store(j.output + at + v * L, y);
-      }
+      for (int v = 0; v < V; ++v) step(acc[i][v], (first + i) * plane + row + v * L, i, v);
     }
+  };
+  if (bias) each([&](Vec& y, long long, int i, int) { y = T::add(y, T::set1(bias[first + i])); });
+  if (residual) {
+    each([&](Vec& y, long long at, int, int v) {
+      y = T::add(y, v == V - 1 ? T::load_masked(residual + at, last) : T::load(residual + at));
+    });
   }
+  switch (j.act) {
+    case Act::kNone:
+      break;
+    case Act::kReLU:
+      each([&](Vec& y, long long, int, int) { y = T::template activate<Act::kReLU>(y, j); });
+      break;
+    case Act::kClip:
+      each([&](Vec& y, long long, int, int) { y = T::template activate<Act::kClip>(y, j); });
+      break;
+  }
+  each([&](Vec& y, long long at, int, int v) {
+    if (v == V - 1) {
+      T::store_masked(output + at, y, last);
+    } else {
+      T::store(output + at, y);
+    }
+  });
 }
 
 template <class T, int VMax>
