@@ -6,8 +6,9 @@
 // with vshufps + vpermpd. Partial vectors are stored with plain stores
 // (avx2_store.h: AMD microcodes masked stores). Compiled with -mavx2 -mfma
 // -ffp-contract=off (src/CMakeLists.txt): no FMA, so the sums round as the
-// plain loop's do. Stride 2 onto rows of up to 16 outputs (narrow_plane) and
-// 3x3 stride 1 (row_group) compute several output rows at a time.
+// plain loop's do. Stride 1 runs down columns of the plane (columns), so
+// that several output rows' sums are in flight; stride 2 onto rows of up to
+// 16 outputs (narrow_plane) computes several output rows at a time.
 #include "kernels/cpu/conv_depthwise_kernel.h"
 
 #if defined(__AVX2__)
@@ -63,8 +64,10 @@ inline __m256 activate(__m256 acc, const Finish& f) {
 }
 
 // n (1..8) outputs from lane 0 on: the residual added, then the activation.
+// Always inlined: GCC kept it out of line, and a call where sums are live
+// across it spills every ymm register.
 template <Act A, bool kResidual>
-inline void store(__m256 acc, const float* residual, int n, const Finish& f, float* out) {
+__attribute__((always_inline)) inline void store(__m256 acc, const float* residual, int n, const Finish& f, float* out) {
   if (n == kLanes) {
     if constexpr (kResidual) acc = _mm256_add_ps(acc, _mm256_loadu_ps(residual));
     _mm256_storeu_ps(out, activate<A>(acc, f));
@@ -85,35 +88,22 @@ inline __m256 odds(__m256 a, __m256 b) {
   return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(mixed), _MM_SHUFFLE(3, 1, 2, 0)));
 }
 
-// The taps of one kernel row for U vectors side by side (vector u's first
-// input column at row + u * 8 * S), added to acc[u] in kernel column order.
-// kMasked (U == 1): load through masks; else plain loads.
-template <int K, int S, bool kMasked, int U>
+// Stride 2: the taps of one kernel row for U vectors side by side (vector
+// u's first input column at row + u * 16), added to acc[u] in kernel column
+// order. kMasked (U == 1): load through masks; else plain loads.
+template <int K, bool kMasked, int U>
 __attribute__((always_inline)) inline void row_taps(const float* row, const float* w, const __m256i* masks,
                                                     __m256* acc) {
-  if constexpr (S == 1) {
-#pragma GCC unroll 7
-    for (int kw = 0; kw < K; ++kw) {
-      const __m256 weight = _mm256_broadcast_ss(w + kw);
 #pragma GCC unroll 4
-      for (int u = 0; u < U; ++u) {
-        const float* at = row + u * kLanes + kw;
-        const __m256 x = kMasked ? _mm256_maskload_ps(at, masks[kw]) : _mm256_loadu_ps(at);
-        acc[u] = _mm256_add_ps(acc[u], _mm256_mul_ps(weight, x));
-      }
-    }
-  } else {
+  for (int t = 0; t < (K + 1) / 2; ++t) {
 #pragma GCC unroll 4
-    for (int t = 0; t < (K + 1) / 2; ++t) {
-#pragma GCC unroll 4
-      for (int u = 0; u < U; ++u) {
-        const float* at = row + u * 2 * kLanes + 2 * t;
-        const __m256 a = kMasked ? _mm256_maskload_ps(at, masks[2 * t]) : _mm256_loadu_ps(at);
-        const __m256 b = kMasked ? _mm256_maskload_ps(at + kLanes, masks[2 * t + 1]) : _mm256_loadu_ps(at + kLanes);
-        acc[u] = _mm256_add_ps(acc[u], _mm256_mul_ps(_mm256_broadcast_ss(w + 2 * t), evens(a, b)));
-        if (2 * t + 1 < K) {
-          acc[u] = _mm256_add_ps(acc[u], _mm256_mul_ps(_mm256_broadcast_ss(w + 2 * t + 1), odds(a, b)));
-        }
+    for (int u = 0; u < U; ++u) {
+      const float* at = row + u * 2 * kLanes + 2 * t;
+      const __m256 a = kMasked ? _mm256_maskload_ps(at, masks[2 * t]) : _mm256_loadu_ps(at);
+      const __m256 b = kMasked ? _mm256_maskload_ps(at + kLanes, masks[2 * t + 1]) : _mm256_loadu_ps(at + kLanes);
+      acc[u] = _mm256_add_ps(acc[u], _mm256_mul_ps(_mm256_broadcast_ss(w + 2 * t), evens(a, b)));
+      if (2 * t + 1 < K) {
+        acc[u] = _mm256_add_ps(acc[u], _mm256_mul_ps(_mm256_broadcast_ss(w + 2 * t + 1), odds(a, b)));
       }
     }
   }
@@ -171,76 +161,137 @@ struct RowPlan {
 template <int K>
 constexpr int kUnroll = K == 3 ? 4 : 2;
 
-// Stride 1, 3x3: G output rows at a time where all their windows' rows lie
-// in the image. One vector's sum is 9 dependent adds (the plain loop's
-// order), so a row of few vectors (28 or 56 wide) left one chain in flight
-// at a time; G rows x U vectors are independent chains, and each input row
-// loaded serves every output row whose window holds it. (Stride 2 measured
-// 0.83-1.08x the row path's time, mixed; 5x5 and 7x7 were not measured
-// against the row path with equal flags. Both keep the row path.)
-template <int K, int S>
-constexpr int kRowGroup = K == 3 && S == 1 ? 4 : 1;
+// Stride 1: the band's output rows column by column, top to bottom, a
+// column being U vectors of the plane (plain loads), or two vectors that
+// need masks, typically the first and the last. Input row p serves output
+// rows p - kh for every kernel row kh, so it is loaded once per column, and
+// the K output rows it feeds are K x U independent sums started one input
+// row apart. A vector's sum is K * K dependent adds (the plain loop's order,
+// which keeps its bits); computed row by row, a row of 28 or 56 outputs had
+// few of those chains to overlap and the kernel was latency-bound. Rows
+// above and below the image read zeros, as in the padded copy: their taps
+// still add w * 0.
+template <int K>
+constexpr int kColumnVectors = K == 3 ? 2 : 1;
 
-template <int K, Act A, bool kResidual>
-void row_group(const Job& job, const RowPlan<K, 1>& plan, const float* top, const float* w, __m256 start,
-               const float* residual, float* out, const Finish& f) {
-  constexpr int G = kRowGroup<K, 1>;
-  constexpr int U = 2;
-  const int width = job.width, out_w = job.out_w, pad_w = job.pad_w;
-  // kU vectors from vector v on: through `masks` (kU 1) or plain loads.
-  auto vectors = [&](auto unroll, auto with_masks, const __m256i* masks, int v) {
-    constexpr int kU = decltype(unroll)::value;
-    constexpr bool kMasked = decltype(with_masks)::value;
-    static_assert(!kMasked || kU == 1, "masks are one vector's");
-    const float* at = top + static_cast<std::ptrdiff_t>(v) * kLanes - pad_w;
-    __m256 acc[G][kU];
-    for (int g = 0; g < G; ++g) {
-      for (int u = 0; u < kU; ++u) acc[g][u] = start;
-    }
-#pragma GCC unroll 8
-    for (int i = 0; i < G - 1 + K; ++i) {
-      const float* row = at + static_cast<std::ptrdiff_t>(i) * width;
-#pragma GCC unroll 3
-      for (int kw = 0; kw < K; ++kw) {
-        __m256 x[kU];
-        for (int u = 0; u < kU; ++u) {
-          x[u] = kMasked ? _mm256_maskload_ps(row + kw, masks[kw]) : _mm256_loadu_ps(row + u * kLanes + kw);
-        }
-        // Output row g's kernel row kh = i - g.
-#pragma GCC unroll 4
-        for (int g = 0; g < G; ++g) {
-          const int kh = i - g;
-          if (kh < 0 || kh >= K) continue;
-          const __m256 weight = _mm256_broadcast_ss(w + kh * K + kw);
-          for (int u = 0; u < kU; ++u) acc[g][u] = _mm256_add_ps(acc[g][u], _mm256_mul_ps(weight, x[u]));
-        }
-      }
-    }
-    for (int g = 0; g < G; ++g) {
-      const std::size_t row_start = static_cast<std::size_t>(g) * out_w;
-      for (int u = 0; u < kU; ++u) {
-        const int ow = (v + u) * kLanes;
-        const int n = out_w - ow < kLanes ? out_w - ow : kLanes;
-        store<A, kResidual>(acc[g][u], kResidual ? residual + row_start + ow : nullptr, n, f, out + row_start + ow);
-      }
-    }
-  };
-  using One = std::integral_constant<int, 1>;
-  __m256i scratch[RowPlan<K, 1>::kMasks];
-  for (int v = 0; v < plan.inner_begin; ++v) {
-    vectors(One{}, std::true_type{}, plan.border(v, width, pad_w, scratch), v);
+// What every column of one output plane shares.
+struct ColumnPlane {
+  const float* in;
+  const float* weights;
+  const float* residual;
+  float* out;
+  __m256 start;
+};
+
+// The kU vectors v[u] of the band's output rows, through masks[u]
+// (kMasked) or plain loads. Its own function, not inlined: the sums, the
+// inputs of one tap column and one weight fill the registers.
+template <int K, int kU, bool kMasked, Act A, bool kResidual>
+__attribute__((always_inline)) inline void column(const Job& job, const ColumnPlane& plane, const Finish& f, const int* v,
+                                      const __m256i* const* masks) {
+  const int height = job.height, width = job.width, out_w = job.out_w, first = job.row_begin, last = job.row_end;
+  // Locals: the compiler cannot prove that a store to the output leaves
+  // the caller's weights alone, and would reload them after every store.
+  float w[K * K];
+  for (int i = 0; i < K * K; ++i) w[i] = plane.weights[i];
+  const float zeros[kLanes + K - 1] = {};
+  std::ptrdiff_t column_start[kU];
+  std::size_t out_column[kU];
+  int n[kU];
+  for (int u = 0; u < kU; ++u) {
+    column_start[u] = static_cast<std::ptrdiff_t>(v[u]) * kLanes - job.pad_w;
+    out_column[u] = static_cast<std::size_t>(v[u]) * kLanes;
+    n[u] = kMasked && out_w - v[u] * kLanes < kLanes ? out_w - v[u] * kLanes : kLanes;
   }
-  int v = plan.inner_begin;
-  for (; v + U <= plan.inner_end; v += U) vectors(std::integral_constant<int, U>{}, std::false_type{}, nullptr, v);
-  for (; v < plan.inner_end; ++v) vectors(One{}, std::false_type{}, nullptr, v);
-  for (v = plan.inner_end; v < plan.vectors; ++v) {
-    vectors(One{}, std::true_type{}, plan.border(v, width, pad_w, scratch), v);
+  __m256 acc[K][kU];  // acc[kh]: output row p - kh
+  for (int kh = 0; kh < K; ++kh) {
+    for (int u = 0; u < kU; ++u) acc[kh][u] = plane.start;
+  }
+  // Sums for rows before `first` are computed and dropped.
+  for (int p = first; p < last + K - 1; ++p) {
+    const int ih = p - job.pad_h;
+    const bool inside = ih >= 0 && ih < height;
+    const float* row[kU];
+#pragma GCC unroll 2
+    for (int u = 0; u < kU; ++u) {
+      row[u] = inside ? plane.in + static_cast<std::ptrdiff_t>(ih) * width + column_start[u] : zeros;
+    }
+#pragma GCC unroll 7
+    for (int kw = 0; kw < K; ++kw) {
+      __m256 x[kU];
+#pragma GCC unroll 2
+      for (int u = 0; u < kU; ++u) {
+        x[u] = kMasked ? _mm256_maskload_ps(row[u] + kw, masks[u][kw]) : _mm256_loadu_ps(row[u] + kw);
+      }
+#pragma GCC unroll 7
+      for (int kh = 0; kh < K; ++kh) {
+        const __m256 weight = _mm256_broadcast_ss(w + kh * K + kw);
+#pragma GCC unroll 2
+        for (int u = 0; u < kU; ++u) acc[kh][u] = _mm256_add_ps(acc[kh][u], _mm256_mul_ps(weight, x[u]));
+      }
+    }
+    const int oh = p - (K - 1);
+    if (oh >= first) {
+#pragma GCC unroll 2
+      for (int u = 0; u < kU; ++u) {
+        const std::size_t at = static_cast<std::size_t>(oh) * out_w + out_column[u];
+        store<A, kResidual>(acc[K - 1][u], kResidual ? plane.residual + at : nullptr, n[u], f, plane.out + at);
+      }
+    }
+#pragma GCC unroll 7
+    for (int kh = K - 1; kh > 0; --kh) {
+#pragma GCC unroll 2
+      for (int u = 0; u < kU; ++u) acc[kh][u] = acc[kh - 1][u];
+    }
+#pragma GCC unroll 2
+    for (int u = 0; u < kU; ++u) acc[0][u] = plane.start;
   }
 }
 
+// Stride 1: the band's output rows column by column, top to bottom, a
+// column being U vectors of the plane (plain loads), or U vectors that need
+// masks (typically the first and the last). Input row p serves output rows
+// p - kh for every kernel row kh, so it is loaded once per column, and the
+// K output rows it feeds are K x U independent sums started one input row
+// apart. A vector's sum is K * K dependent adds (the plain loop's order,
+// which keeps its bits); computed row by row, a row of 28 or 56 outputs had
+// few of those chains to overlap and the kernel was latency-bound. Rows
+// above and below the image read zeros, as in the padded copy: their taps
+// still add w * 0.
+template <int K, Act A, bool kResidual>
+void columns(const Job& job, const RowPlan<K, 1>& plan, const ColumnPlane& plane, const Finish& f) {
+  constexpr int U = kColumnVectors<K>;
+  // The vectors needing masks, U at a time.
+  int border[U];
+  const __m256i* masks[U];
+  __m256i scratch[U][RowPlan<K, 1>::kMasks];
+  int pending = 0;
+  auto masked = [&](int v) {
+    border[pending] = v;
+    masks[pending] = plan.border(v, job.width, job.pad_w, scratch[pending]);
+    if (++pending == U) {
+      column<K, U, true, A, kResidual>(job, plane, f, border, masks);
+      pending = 0;
+    }
+  };
+  for (int v = 0; v < plan.inner_begin; ++v) masked(v);
+  for (int v = plan.inner_end; v < plan.vectors; ++v) masked(v);
+  if (pending > 0) column<K, 1, true, A, kResidual>(job, plane, f, border, masks);
+  int v = plan.inner_begin;
+  for (; v + U <= plan.inner_end; v += U) {
+    int vs[U];
+    for (int u = 0; u < U; ++u) vs[u] = v + u;
+    column<K, U, false, A, kResidual>(job, plane, f, vs, nullptr);
+  }
+  for (; v < plan.inner_end; ++v) column<K, 1, false, A, kResidual>(job, plane, f, &v, nullptr);
+}
+
+// Stride 2 onto rows wider than narrow_plane's: a row at a time, U vectors
+// side by side.
 template <int K, int S, Act A, bool kResidual>
 void plane(const Job& job, const RowPlan<K, S>& plan, const float* in, const float* w, __m256 start,
            const float* residual, float* out, const Finish& f) {
+  static_assert(S == 2, "stride 1 takes columns");
   constexpr int kMasks = RowPlan<K, S>::kMasks;
   constexpr int U = kUnroll<K>;
   const int height = job.height, width = job.width, out_w = job.out_w, pad_w = job.pad_w;
@@ -251,16 +302,6 @@ void plane(const Job& job, const RowPlan<K, S>& plan, const float* in, const flo
     none[i] = _mm256_setzero_si256();
   }
   for (int oh = job.row_begin; oh < job.row_end; ++oh) {
-    if constexpr (kRowGroup<K, S> > 1) {
-      constexpr int G = kRowGroup<K, S>;
-      while (oh + G <= job.row_end && oh - job.pad_h >= 0 && oh - job.pad_h + G - 1 + K <= height) {
-        const std::size_t at = static_cast<std::size_t>(oh) * out_w;
-        row_group<K, A, kResidual>(job, plan, in + static_cast<std::ptrdiff_t>(oh - job.pad_h) * width, w, start,
-                                   kResidual ? residual + at : nullptr, out + at, f);
-        oh += G;
-      }
-      if (oh == job.row_end) break;
-    }
     const int ih0 = oh * S - job.pad_h;
     const float* rows[K];
     bool row_inside[K];
@@ -283,9 +324,9 @@ void plane(const Job& job, const RowPlan<K, S>& plan, const float* in, const flo
 #pragma GCC unroll 7
       for (int kh = 0; kh < K; ++kh) {
         if (all_rows || row_inside[kh]) {
-          row_taps<K, S, true, 1>(rows[kh] + base, w + kh * K, masks, acc);
+          row_taps<K, true, 1>(rows[kh] + base, w + kh * K, masks, acc);
         } else {
-          row_taps<K, S, true, 1>(rows[kh], w + kh * K, none, acc);
+          row_taps<K, true, 1>(rows[kh], w + kh * K, none, acc);
         }
       }
       const int n = out_w - ow < kLanes ? out_w - ow : kLanes;
@@ -297,7 +338,7 @@ void plane(const Job& job, const RowPlan<K, S>& plan, const float* in, const flo
       __m256 acc[kU];
       for (int u = 0; u < kU; ++u) acc[u] = start;
 #pragma GCC unroll 7
-      for (int kh = 0; kh < K; ++kh) row_taps<K, S, false, kU>(rows[kh] + base, w + kh * K, nullptr, acc);
+      for (int kh = 0; kh < K; ++kh) row_taps<K, false, kU>(rows[kh] + base, w + kh * K, nullptr, acc);
       for (int u = 0; u < kU; ++u) {
         const int ow = (v + u) * kLanes;
         store<A, kResidual>(acc[u], kResidual ? residual_row + ow : nullptr, kLanes, f, out_row + ow);
@@ -516,14 +557,12 @@ void run(const Job& job) {
     float* out = job.output + o * out_plane;
     if (use_flat) {
       flat_plane<K, A, kResidual>(flat, in, w, start, residual, out, f);
-    } else if (narrow_vectors > 0) {
-      if constexpr (S == 2) {
-        if (narrow_vectors == 1) {
-          narrow_plane<K, 1, A, kResidual>(job, rows, in, w, start, residual, out, f);
-        } else {
-          narrow_plane<K, 2, A, kResidual>(job, rows, in, w, start, residual, out, f);
-        }
-      }
+    } else if constexpr (S == 1) {
+      columns<K, A, kResidual>(job, rows, ColumnPlane{in, w, residual, out, start}, f);
+    } else if (narrow_vectors == 1) {
+      narrow_plane<K, 1, A, kResidual>(job, rows, in, w, start, residual, out, f);
+    } else if (narrow_vectors == 2) {
+      narrow_plane<K, 2, A, kResidual>(job, rows, in, w, start, residual, out, f);
     } else {
       plane<K, S, A, kResidual>(job, rows, in, w, start, residual, out, f);
     }
