@@ -16,6 +16,7 @@
 
 #include "kernels/cpu/avx2_store.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <type_traits>
 
@@ -64,10 +65,12 @@ inline __m256 activate(__m256 acc, const Finish& f) {
 }
 
 // n (1..8) outputs from lane 0 on: the residual added, then the activation.
-// Always inlined: GCC kept it out of line, and a call where sums are live
-// across it spills every ymm register.
+// Inlined into the columns, whose sums are live across it (GCC keeps
+// `store` out of line, and a call spills every ymm register); the other
+// paths call `store`, which measured faster there.
 template <Act A, bool kResidual>
-__attribute__((always_inline)) inline void store(__m256 acc, const float* residual, int n, const Finish& f, float* out) {
+__attribute__((always_inline)) inline void store_inline(__m256 acc, const float* residual, int n, const Finish& f,
+                                                        float* out) {
   if (n == kLanes) {
     if constexpr (kResidual) acc = _mm256_add_ps(acc, _mm256_loadu_ps(residual));
     _mm256_storeu_ps(out, activate<A>(acc, f));
@@ -78,35 +81,21 @@ __attribute__((always_inline)) inline void store(__m256 acc, const float* residu
   store_first_lanes(out, activate<A>(acc, f), n);
 }
 
-// The even and odd elements of a:b (16 consecutive floats), in order.
-inline __m256 evens(__m256 a, __m256 b) {
-  const __m256 mixed = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));  // a0 a2 b0 b2 | a4 a6 b4 b6
-  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(mixed), _MM_SHUFFLE(3, 1, 2, 0)));
-}
-inline __m256 odds(__m256 a, __m256 b) {
-  const __m256 mixed = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
-  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(mixed), _MM_SHUFFLE(3, 1, 2, 0)));
+template <Act A, bool kResidual>
+inline void store(__m256 acc, const float* residual, int n, const Finish& f, float* out) {
+  store_inline<A, kResidual>(acc, residual, n, f, out);
 }
 
-// Stride 2: the taps of one kernel row for U vectors side by side (vector
-// u's first input column at row + u * 16), added to acc[u] in kernel column
-// order. kMasked (U == 1): load through masks; else plain loads.
-template <int K, bool kMasked, int U>
-__attribute__((always_inline)) inline void row_taps(const float* row, const float* w, const __m256i* masks,
-                                                    __m256* acc) {
-#pragma GCC unroll 4
-  for (int t = 0; t < (K + 1) / 2; ++t) {
-#pragma GCC unroll 4
-    for (int u = 0; u < U; ++u) {
-      const float* at = row + u * 2 * kLanes + 2 * t;
-      const __m256 a = kMasked ? _mm256_maskload_ps(at, masks[2 * t]) : _mm256_loadu_ps(at);
-      const __m256 b = kMasked ? _mm256_maskload_ps(at + kLanes, masks[2 * t + 1]) : _mm256_loadu_ps(at + kLanes);
-      acc[u] = _mm256_add_ps(acc[u], _mm256_mul_ps(_mm256_broadcast_ss(w + 2 * t), evens(a, b)));
-      if (2 * t + 1 < K) {
-        acc[u] = _mm256_add_ps(acc[u], _mm256_mul_ps(_mm256_broadcast_ss(w + 2 * t + 1), odds(a, b)));
-      }
-    }
-  }
+// Stride 2 splits a:b (16 consecutive floats) into its even and odd
+// elements with one in-lane shuffle each, which leaves the 8 outputs in the
+// lane order 0 1 4 5 2 3 6 7 (a0 a2 b0 b2 | a4 a6 b4 b6). Every tap of a
+// vector is split the same way, so its sums are computed in that order and
+// put back once, before the store (in_order), instead of a lane-crossing
+// permute per tap: each lane's sum is the same, only its lane differs.
+inline __m256 evens(__m256 a, __m256 b) { return _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)); }
+inline __m256 odds(__m256 a, __m256 b) { return _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1)); }
+inline __m256 in_order(__m256 split) {
+  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(split), _MM_SHUFFLE(3, 1, 2, 0)));
 }
 
 // The load masks of the vector whose first input column is `base`.
@@ -161,17 +150,17 @@ struct RowPlan {
 template <int K>
 constexpr int kUnroll = K == 3 ? 4 : 2;
 
-// Stride 1: the band's output rows column by column, top to bottom, a
-// column being U vectors of the plane (plain loads), or two vectors that
-// need masks, typically the first and the last. Input row p serves output
-// rows p - kh for every kernel row kh, so it is loaded once per column, and
-// the K output rows it feeds are K x U independent sums started one input
-// row apart. A vector's sum is K * K dependent adds (the plain loop's order,
-// which keeps its bits); computed row by row, a row of 28 or 56 outputs had
-// few of those chains to overlap and the kernel was latency-bound. Rows
-// above and below the image read zeros, as in the padded copy: their taps
-// still add w * 0.
-template <int K>
+// The band's output rows are computed column by column, top to bottom, a
+// column being U vectors of the plane (plain loads) or up to U vectors that
+// need masks (typically the first and the last). Each input row is loaded
+// (and, for stride 2, split) once per column and added to every output row
+// whose window holds it: J = ceil(K / S) output rows are in flight, J x U
+// independent sums started S input rows apart. A vector's sum is K * K
+// dependent adds (the plain loop's order, which keeps its bits); computed a
+// row at a time, a row of 28 or 56 outputs had few of those chains to
+// overlap and the kernel was latency-bound. Rows above and below the image
+// read zeros, as in the padded copy: their taps still add w * 0.
+template <int K, int S>
 constexpr int kColumnVectors = K == 3 ? 2 : 1;
 
 // What every column of one output plane shares.
@@ -183,176 +172,137 @@ struct ColumnPlane {
   __m256 start;
 };
 
+// Taps S * g .. S * g + S - 1 of one kernel row for the vector whose first
+// input column is at `at`, through `masks` (kMasked) or plain loads: for
+// stride 2, 16 floats loaded once and split into evens and odds (in evens()'
+// lane order).
+template <int S, bool kMasked>
+__attribute__((always_inline)) inline void load_taps(const float* at, const __m256i* masks, int g, __m256* x) {
+  auto load = [&](int offset, int mask) {
+    return kMasked ? _mm256_maskload_ps(at + offset, masks[mask]) : _mm256_loadu_ps(at + offset);
+  };
+  if constexpr (S == 1) {
+    x[0] = load(g, g);
+  } else {
+    const __m256 a = load(2 * g, 2 * g), b = load(2 * g + kLanes, 2 * g + 1);
+    x[0] = evens(a, b);
+    x[1] = odds(a, b);
+  }
+}
+
 // The kU vectors v[u] of the band's output rows, through masks[u]
-// (kMasked) or plain loads. Its own function, not inlined: the sums, the
-// inputs of one tap column and one weight fill the registers.
-template <int K, int kU, bool kMasked, Act A, bool kResidual>
-__attribute__((always_inline)) inline void column(const Job& job, const ColumnPlane& plane, const Finish& f, const int* v,
-                                      const __m256i* const* masks) {
+// (kMasked) or plain loads.
+template <int K, int S, int kU, bool kMasked, Act A, bool kResidual>
+__attribute__((always_inline)) inline void column(const Job& job, const ColumnPlane& plane, const Finish& f,
+                                                  const int* v, const __m256i* const* masks) {
+  constexpr int J = (K + S - 1) / S;
   const int height = job.height, width = job.width, out_w = job.out_w, first = job.row_begin, last = job.row_end;
   // Locals: the compiler cannot prove that a store to the output leaves
   // the caller's weights alone, and would reload them after every store.
   float w[K * K];
   for (int i = 0; i < K * K; ++i) w[i] = plane.weights[i];
-  const float zeros[kLanes + K - 1] = {};
+  const float zeros[S * kLanes + K - 1] = {};
   std::ptrdiff_t column_start[kU];
   std::size_t out_column[kU];
   int n[kU];
   for (int u = 0; u < kU; ++u) {
-    column_start[u] = static_cast<std::ptrdiff_t>(v[u]) * kLanes - job.pad_w;
+    column_start[u] = static_cast<std::ptrdiff_t>(v[u]) * kLanes * S - job.pad_w;
     out_column[u] = static_cast<std::size_t>(v[u]) * kLanes;
     n[u] = kMasked && out_w - v[u] * kLanes < kLanes ? out_w - v[u] * kLanes : kLanes;
   }
-  __m256 acc[K][kU];  // acc[kh]: output row p - kh
-  for (int kh = 0; kh < K; ++kh) {
-    for (int u = 0; u < kU; ++u) acc[kh][u] = plane.start;
+  __m256 acc[J][kU];  // acc[j]: output row o + j
+  for (int j = 0; j < J; ++j) {
+    for (int u = 0; u < kU; ++u) acc[j][u] = plane.start;
   }
-  // Sums for rows before `first` are computed and dropped.
-  for (int p = first; p < last + K - 1; ++p) {
-    const int ih = p - job.pad_h;
-    const bool inside = ih >= 0 && ih < height;
-    const float* row[kU];
+  // Step o adds input rows S * o + K - S .. S * o + K - 1 (padded), the
+  // last that output row o reads, and stores it. Sums for rows before
+  // `first` are computed and dropped.
+  for (int o = first - (J - 1); o < last; ++o) {
 #pragma GCC unroll 2
-    for (int u = 0; u < kU; ++u) {
-      row[u] = inside ? plane.in + static_cast<std::ptrdiff_t>(ih) * width + column_start[u] : zeros;
-    }
-#pragma GCC unroll 7
-    for (int kw = 0; kw < K; ++kw) {
-      __m256 x[kU];
+    for (int r = 0; r < S; ++r) {
+      const int ih = S * o + K - S + r - job.pad_h;
+      const bool inside = ih >= 0 && ih < height;
+      const float* row[kU];
 #pragma GCC unroll 2
       for (int u = 0; u < kU; ++u) {
-        x[u] = kMasked ? _mm256_maskload_ps(row[u] + kw, masks[u][kw]) : _mm256_loadu_ps(row[u] + kw);
+        row[u] = inside ? plane.in + static_cast<std::ptrdiff_t>(ih) * width + column_start[u] : zeros;
       }
+      // Output row o + j takes this input row as kernel row kh.
 #pragma GCC unroll 7
-      for (int kh = 0; kh < K; ++kh) {
-        const __m256 weight = _mm256_broadcast_ss(w + kh * K + kw);
+      for (int g = 0; g < (K + S - 1) / S; ++g) {
+        __m256 x[kU][S];
 #pragma GCC unroll 2
-        for (int u = 0; u < kU; ++u) acc[kh][u] = _mm256_add_ps(acc[kh][u], _mm256_mul_ps(weight, x[u]));
-      }
-    }
-    const int oh = p - (K - 1);
-    if (oh >= first) {
+        for (int u = 0; u < kU; ++u) load_taps<S, kMasked>(row[u], kMasked ? masks[u] : nullptr, g, x[u]);
 #pragma GCC unroll 2
-      for (int u = 0; u < kU; ++u) {
-        const std::size_t at = static_cast<std::size_t>(oh) * out_w + out_column[u];
-        store<A, kResidual>(acc[K - 1][u], kResidual ? plane.residual + at : nullptr, n[u], f, plane.out + at);
-      }
-    }
+        for (int i = 0; i < S; ++i) {
+          const int kw = S * g + i;
+          if (kw >= K) continue;
 #pragma GCC unroll 7
-    for (int kh = K - 1; kh > 0; --kh) {
+          for (int j = 0; j < J; ++j) {
+            const int kh = K - S + r - S * j;
+            if (kh < 0 || kh >= K) continue;
+            const __m256 weight = _mm256_broadcast_ss(w + kh * K + kw);
 #pragma GCC unroll 2
-      for (int u = 0; u < kU; ++u) acc[kh][u] = acc[kh - 1][u];
-    }
-#pragma GCC unroll 2
-    for (int u = 0; u < kU; ++u) acc[0][u] = plane.start;
-  }
-}
-
-// Stride 1: the band's output rows column by column, top to bottom, a
-// column being U vectors of the plane (plain loads), or U vectors that need
-// masks (typically the first and the last). Input row p serves output rows
-// p - kh for every kernel row kh, so it is loaded once per column, and the
-// K output rows it feeds are K x U independent sums started one input row
-// apart. A vector's sum is K * K dependent adds (the plain loop's order,
-// which keeps its bits); computed row by row, a row of 28 or 56 outputs had
-// few of those chains to overlap and the kernel was latency-bound. Rows
-// above and below the image read zeros, as in the padded copy: their taps
-// still add w * 0.
-template <int K, Act A, bool kResidual>
-void columns(const Job& job, const RowPlan<K, 1>& plan, const ColumnPlane& plane, const Finish& f) {
-  constexpr int U = kColumnVectors<K>;
-  // The vectors needing masks, U at a time.
-  int border[U];
-  const __m256i* masks[U];
-  __m256i scratch[U][RowPlan<K, 1>::kMasks];
-  int pending = 0;
-  auto masked = [&](int v) {
-    border[pending] = v;
-    masks[pending] = plan.border(v, job.width, job.pad_w, scratch[pending]);
-    if (++pending == U) {
-      column<K, U, true, A, kResidual>(job, plane, f, border, masks);
-      pending = 0;
-    }
-  };
-  for (int v = 0; v < plan.inner_begin; ++v) masked(v);
-  for (int v = plan.inner_end; v < plan.vectors; ++v) masked(v);
-  if (pending > 0) column<K, 1, true, A, kResidual>(job, plane, f, border, masks);
-  int v = plan.inner_begin;
-  for (; v + U <= plan.inner_end; v += U) {
-    int vs[U];
-    for (int u = 0; u < U; ++u) vs[u] = v + u;
-    column<K, U, false, A, kResidual>(job, plane, f, vs, nullptr);
-  }
-  for (; v < plan.inner_end; ++v) column<K, 1, false, A, kResidual>(job, plane, f, &v, nullptr);
-}
-
-// Stride 2 onto rows wider than narrow_plane's: a row at a time, U vectors
-// side by side.
-template <int K, int S, Act A, bool kResidual>
-void plane(const Job& job, const RowPlan<K, S>& plan, const float* in, const float* w, __m256 start,
-           const float* residual, float* out, const Finish& f) {
-  static_assert(S == 2, "stride 1 takes columns");
-  constexpr int kMasks = RowPlan<K, S>::kMasks;
-  constexpr int U = kUnroll<K>;
-  const int height = job.height, width = job.width, out_w = job.out_w, pad_w = job.pad_w;
-  const int vectors = plan.vectors;
-  __m256i all[kMasks], none[kMasks];
-  for (int i = 0; i < kMasks; ++i) {
-    all[i] = _mm256_set1_epi32(-1);
-    none[i] = _mm256_setzero_si256();
-  }
-  for (int oh = job.row_begin; oh < job.row_end; ++oh) {
-    const int ih0 = oh * S - job.pad_h;
-    const float* rows[K];
-    bool row_inside[K];
-    bool all_rows = true;
-    for (int kh = 0; kh < K; ++kh) {
-      const int ih = ih0 + kh;
-      row_inside[kh] = ih >= 0 && ih < height;
-      rows[kh] = in + static_cast<std::ptrdiff_t>(row_inside[kh] ? ih : 0) * width;
-      all_rows = all_rows && row_inside[kh];
-    }
-    float* out_row = out + static_cast<std::size_t>(oh) * out_w;
-    const float* residual_row = kResidual ? residual + static_cast<std::size_t>(oh) * out_w : nullptr;
-    auto masked = [&](int v) {
-      const int ow = v * kLanes;
-      const std::ptrdiff_t base = static_cast<std::ptrdiff_t>(ow) * S - pad_w;
-      __m256i scratch[kMasks];
-      const bool inner = v >= plan.inner_begin && v < plan.inner_end;
-      const __m256i* masks = inner ? all : plan.border(v, width, pad_w, scratch);
-      __m256 acc[1] = {start};
-#pragma GCC unroll 7
-      for (int kh = 0; kh < K; ++kh) {
-        if (all_rows || row_inside[kh]) {
-          row_taps<K, true, 1>(rows[kh] + base, w + kh * K, masks, acc);
-        } else {
-          row_taps<K, true, 1>(rows[kh], w + kh * K, none, acc);
+            for (int u = 0; u < kU; ++u) acc[j][u] = _mm256_add_ps(acc[j][u], _mm256_mul_ps(weight, x[u][i]));
+          }
         }
       }
-      const int n = out_w - ow < kLanes ? out_w - ow : kLanes;
-      store<A, kResidual>(acc[0], kResidual ? residual_row + ow : nullptr, n, f, out_row + ow);
-    };
-    auto inner = [&](auto unroll, int v) {
-      constexpr int kU = decltype(unroll)::value;
-      const std::ptrdiff_t base = static_cast<std::ptrdiff_t>(v) * kLanes * S - pad_w;
-      __m256 acc[kU];
-      for (int u = 0; u < kU; ++u) acc[u] = start;
-#pragma GCC unroll 7
-      for (int kh = 0; kh < K; ++kh) row_taps<K, false, kU>(rows[kh] + base, w + kh * K, nullptr, acc);
+    }
+    if (o >= first) {
+#pragma GCC unroll 2
       for (int u = 0; u < kU; ++u) {
-        const int ow = (v + u) * kLanes;
-        store<A, kResidual>(acc[u], kResidual ? residual_row + ow : nullptr, kLanes, f, out_row + ow);
+        const std::size_t at = static_cast<std::size_t>(o) * out_w + out_column[u];
+        const __m256 sum = S == 2 ? in_order(acc[0][u]) : acc[0][u];
+        store_inline<A, kResidual>(sum, kResidual ? plane.residual + at : nullptr, n[u], f, plane.out + at);
+      }
+    }
+#pragma GCC unroll 4
+    for (int j = 0; j + 1 < J; ++j) {
+#pragma GCC unroll 2
+      for (int u = 0; u < kU; ++u) acc[j][u] = acc[j + 1][u];
+    }
+#pragma GCC unroll 2
+    for (int u = 0; u < kU; ++u) acc[J - 1][u] = plane.start;
+  }
+}
+
+// Input rows per band of output rows: the band's input rows stay in L1
+// while its columns pass over them. (Columns over the whole of a 112-wide
+// plane read it from L2 once per column.)
+constexpr std::size_t kColumnBandBytes = 16 << 10;
+
+template <int K, int S, Act A, bool kResidual>
+void columns(const Job& job, const RowPlan<K, S>& plan, const ColumnPlane& plane, const Finish& f) {
+  constexpr int U = kColumnVectors<K, S>;
+  const int band_input_rows = static_cast<int>(kColumnBandBytes / (sizeof(float) * job.width));
+  const int band_rows = std::max(8, (band_input_rows - K) / S + 1);
+  for (int band_begin = job.row_begin; band_begin < job.row_end; band_begin += band_rows) {
+    Job band = job;
+    band.row_begin = band_begin;
+    band.row_end = std::min(job.row_end, band_begin + band_rows);
+    // The vectors needing masks, U at a time.
+    int border[U];
+    const __m256i* masks[U];
+    __m256i scratch[U][RowPlan<K, S>::kMasks];
+    int pending = 0;
+    auto masked = [&](int v) {
+      border[pending] = v;
+      masks[pending] = plan.border(v, job.width, job.pad_w, scratch[pending]);
+      if (++pending == U) {
+        column<K, S, U, true, A, kResidual>(band, plane, f, border, masks);
+        pending = 0;
       }
     };
-    if (!all_rows) {
-      for (int v = 0; v < vectors; ++v) masked(v);
-      continue;
-    }
     for (int v = 0; v < plan.inner_begin; ++v) masked(v);
+    for (int v = plan.inner_end; v < plan.vectors; ++v) masked(v);
+    if (pending > 0) column<K, S, 1, true, A, kResidual>(band, plane, f, border, masks);
     int v = plan.inner_begin;
-    for (; v + U <= plan.inner_end; v += U) inner(std::integral_constant<int, U>{}, v);
-    for (; v < plan.inner_end; ++v) inner(std::integral_constant<int, 1>{}, v);
-    for (v = plan.inner_end; v < vectors; ++v) masked(v);
+    for (; v + U <= plan.inner_end; v += U) {
+      int vs[U];
+      for (int u = 0; u < U; ++u) vs[u] = v + u;
+      column<K, S, U, false, A, kResidual>(band, plane, f, vs, nullptr);
+    }
+    for (; v < plan.inner_end; ++v) column<K, S, 1, false, A, kResidual>(band, plane, f, &v, nullptr);
   }
 }
 
@@ -425,7 +375,8 @@ void narrow_plane(const Job& job, const RowPlan<K, 2>& plan, const float* in, co
       const float* residual_row = kResidual ? residual + static_cast<std::size_t>(oh + g) * out_w : nullptr;
       for (int v = 0; v < V; ++v) {
         const int ow = v * kLanes;
-        store<A, kResidual>(acc[g][v], kResidual ? residual_row + ow : nullptr, valid[v], f, out_row + ow);
+        store<A, kResidual>(in_order(acc[g][v]), kResidual ? residual_row + ow : nullptr, valid[v], f,
+                            out_row + ow);
       }
     }
   }
@@ -557,14 +508,16 @@ void run(const Job& job) {
     float* out = job.output + o * out_plane;
     if (use_flat) {
       flat_plane<K, A, kResidual>(flat, in, w, start, residual, out, f);
-    } else if constexpr (S == 1) {
-      columns<K, A, kResidual>(job, rows, ColumnPlane{in, w, residual, out, start}, f);
-    } else if (narrow_vectors == 1) {
-      narrow_plane<K, 1, A, kResidual>(job, rows, in, w, start, residual, out, f);
-    } else if (narrow_vectors == 2) {
-      narrow_plane<K, 2, A, kResidual>(job, rows, in, w, start, residual, out, f);
+    } else if (narrow_vectors > 0) {
+      if constexpr (S == 2) {
+        if (narrow_vectors == 1) {
+          narrow_plane<K, 1, A, kResidual>(job, rows, in, w, start, residual, out, f);
+        } else {
+          narrow_plane<K, 2, A, kResidual>(job, rows, in, w, start, residual, out, f);
+        }
+      }
     } else {
-      plane<K, S, A, kResidual>(job, rows, in, w, start, residual, out, f);
+      columns<K, S, A, kResidual>(job, rows, ColumnPlane{in, w, residual, out, start}, f);
     }
   }
 }
