@@ -1,14 +1,13 @@
-// The AVX2 direct depthwise kernel: conv_depthwise_avx512.cpp's scheme with
-// 8-float vectors (its flat path only for rows narrower than 16). Vectors
-// whose windows reach the
-// padding load through vmaskmovps (zeros outside the rows, no access
-// there); stride 2 splits 16 consecutive inputs into even and odd columns
-// with vshufps + vpermpd. Partial vectors are stored with plain stores
-// (avx2_store.h: AMD microcodes masked stores). Compiled with -mavx2 -mfma
-// -ffp-contract=off (src/CMakeLists.txt): no FMA, so the sums round as the
-// plain loop's do. Stride 1 runs down columns of the plane (columns), so
-// that several output rows' sums are in flight; stride 2 onto rows of up to
-// 16 outputs (narrow_plane) computes several output rows at a time.
+// The AVX2 direct depthwise kernel, with 8-float vectors. Vectors whose
+// windows reach the padding load through vmaskmovps (zeros outside the
+// rows, no access there); stride 2 splits 16 consecutive inputs into even
+// and odd columns with vshufps. Partial vectors are stored with plain
+// stores (avx2_store.h: AMD microcodes masked stores). Compiled with -mavx2
+// -mfma -ffp-contract=off (src/CMakeLists.txt): no FMA, so the sums round as
+// the plain loop's do. Planes are computed column by column (columns),
+// several output rows' sums in flight; rows narrower than 16 take a flat
+// run of outputs (stride 1, FlatPlan) or several output rows at a time
+// (stride 2, narrow_plane).
 #include "kernels/cpu/conv_depthwise_kernel.h"
 
 #if defined(__AVX2__)

@@ -2,7 +2,8 @@
 // vector, the K x K weights broadcast once per channel, each tap an
 // unaligned load multiplied and added (no FMA: the sums must round as the
 // plain loop's do, so this file is compiled with -ffp-contract=off), several
-// vectors at a time so that their sums overlap. Vectors whose windows reach
+// sums at a time so that they overlap: planes go column by column
+// (columns), several output rows in flight. Vectors whose windows reach
 // the padding load with a mask instead, which reads zeros there and touches
 // no memory outside the rows. Stride 2 loads 32 consecutive inputs and
 // splits them into the even and odd columns with vpermt2ps. Narrow rows
@@ -77,42 +78,6 @@ inline __m512 finish(__m512 acc, const float* residual, __mmask16 valid, const F
   }
 }
 
-// The taps of one kernel row for U vectors of outputs side by side, vector
-// u's first input column at row + u * 16 * S, added to acc[u] in kernel
-// column order. The U sums are independent chains that the core overlaps.
-// kMasked (U == 1): load through masks (zeros elsewhere); else plain loads.
-template <int K, int S, bool kMasked, int U>
-__attribute__((always_inline)) inline void row_taps(const float* row, const __m512* w, const __mmask16* masks,
-                                                    __m512* acc) {
-  if constexpr (S == 1) {
-#pragma GCC unroll 7
-    for (int kw = 0; kw < K; ++kw) {
-#pragma GCC unroll 4
-      for (int u = 0; u < U; ++u) {
-        const float* at = row + u * kLanes + kw;
-        const __m512 x = kMasked ? _mm512_maskz_loadu_ps(masks[kw], at) : _mm512_loadu_ps(at);
-        acc[u] = _mm512_add_ps(acc[u], _mm512_mul_ps(w[kw], x));
-      }
-    }
-  } else {
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-#pragma GCC unroll 4
-    for (int t = 0; t < (K + 1) / 2; ++t) {
-#pragma GCC unroll 4
-      for (int u = 0; u < U; ++u) {
-        const float* at = row + u * 2 * kLanes + 2 * t;
-        const __m512 a = kMasked ? _mm512_maskz_loadu_ps(masks[2 * t], at) : _mm512_loadu_ps(at);
-        const __m512 b = kMasked ? _mm512_maskz_loadu_ps(masks[2 * t + 1], at + kLanes) : _mm512_loadu_ps(at + kLanes);
-        acc[u] = _mm512_add_ps(acc[u], _mm512_mul_ps(w[2 * t], _mm512_permutex2var_ps(a, even, b)));
-        if (2 * t + 1 < K) {
-          acc[u] = _mm512_add_ps(acc[u], _mm512_mul_ps(w[2 * t + 1], _mm512_permutex2var_ps(a, odd, b)));
-        }
-      }
-    }
-  }
-}
-
 // The load masks of the vector whose first input column is `base`: for
 // stride 1, tap kw at [kw]; for stride 2, pair t's halves at [2t], [2t + 1].
 template <int K, int S>
@@ -170,94 +135,175 @@ struct RowPlan {
   }
 };
 
-// Vectors of outputs per iteration of the unmasked loops: enough
+// Vectors of outputs per iteration of flat_plane's unmasked loop: enough
 // independent sums to cover the add latency (each output's K * K additions
 // are one chain, in the plain loop's order).
 template <int K>
 constexpr int kUnroll = K == 3 ? 4 : 2;
 
-// One output channel's rows [row_begin, row_end).
-template <int K, int S, Act A, bool kResidual>
-void plane(const Job& job, const RowPlan<K, S>& plan, const float* in, const __m512* w, __m512 start,
-           const float* residual, float* out, const Finish& f) {
-  constexpr int kMasks = RowPlan<K, S>::kMasks;
-  constexpr int U = kUnroll<K>;
-  const int height = job.height, width = job.width, out_w = job.out_w, pad_w = job.pad_w;
-  const int vectors = plan.vectors;
-  __mmask16 all[kMasks], none[kMasks];
-  for (int i = 0; i < kMasks; ++i) {
-    all[i] = 0xFFFF;
-    none[i] = 0;
+// Wider planes go column by column, top to bottom (as in
+// conv_depthwise_avx2.cpp): a column is U vectors of the plane (plain
+// loads) or up to U vectors that need masks. Each input row is loaded (for
+// stride 2, split) once per column and added to every output row whose
+// window holds it: J = ceil(K / S) output rows are in flight, J x U
+// independent sums started S input rows apart. Computed a row at a time, a
+// row of 56 outputs (four vectors, two of them masked) left one chain of
+// K * K dependent adds in flight at a time. Rows above and below the image
+// read zeros, as in the padded copy: their taps still add w * 0.
+template <int K>
+constexpr int kColumnVectors = K == 3 ? 2 : 1;
+
+// What every column of one output plane shares.
+struct ColumnPlane {
+  const float* in;
+  const __m512* w;  // K x K broadcast weights
+  const float* residual;
+  float* out;
+  __m512 start;
+};
+
+// Taps S * g .. S * g + S - 1 of one kernel row for the vector whose first
+// input column is at `at`, through `masks` (kMasked) or plain loads: for
+// stride 2, 32 floats loaded once and split into evens and odds.
+template <int S, bool kMasked>
+__attribute__((always_inline)) inline void load_taps(const float* at, const __mmask16* masks, int g, __m512* x) {
+  auto load = [&](int offset, int mask) {
+    return kMasked ? _mm512_maskz_loadu_ps(masks[mask], at + offset) : _mm512_loadu_ps(at + offset);
+  };
+  if constexpr (S == 1) {
+    x[0] = load(g, g);
+  } else {
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    const __m512 a = load(2 * g, 2 * g), b = load(2 * g + kLanes, 2 * g + 1);
+    x[0] = _mm512_permutex2var_ps(a, even, b);
+    x[1] = _mm512_permutex2var_ps(a, odd, b);
   }
-  for (int oh = job.row_begin; oh < job.row_end; ++oh) {
-    const int ih0 = oh * S - job.pad_h;
-    const float* rows[K];
-    bool row_inside[K];
-    bool all_rows = true;
-    for (int kh = 0; kh < K; ++kh) {
-      const int ih = ih0 + kh;
-      row_inside[kh] = ih >= 0 && ih < height;
-      rows[kh] = in + static_cast<std::ptrdiff_t>(row_inside[kh] ? ih : 0) * width;
-      all_rows = all_rows && row_inside[kh];
-    }
-    float* out_row = out + static_cast<std::size_t>(oh) * out_w;
-    const float* residual_row = kResidual ? residual + static_cast<std::size_t>(oh) * out_w : nullptr;
-    // A vector through masks: zeros for columns outside the row, and for
-    // rows outside the image.
-    auto masked = [&](int v) {
-      const int ow = v * kLanes;
-      const std::ptrdiff_t base = static_cast<std::ptrdiff_t>(ow) * S - pad_w;
-      __mmask16 scratch[kMasks];
-      const bool inner = v >= plan.inner_begin && v < plan.inner_end;
-      const __mmask16* masks = inner ? all : plan.border(v, width, pad_w, scratch);
-      __m512 acc[1] = {start};
+}
+
+// The kU vectors v[u] of the job's output rows, through masks[u] (kMasked)
+// or plain loads.
+template <int K, int S, int kU, bool kMasked, Act A, bool kResidual>
+__attribute__((always_inline)) inline void column(const Job& job, const ColumnPlane& plane, const Finish& f,
+                                                  const int* v, const __mmask16* const* masks) {
+  constexpr int J = (K + S - 1) / S;
+  const int height = job.height, width = job.width, out_w = job.out_w, first = job.row_begin, last = job.row_end;
+  const float zeros[S * kLanes + K - 1] = {};
+  std::ptrdiff_t column_start[kU];
+  std::size_t out_column[kU];
+  __mmask16 valid[kU];
+  for (int u = 0; u < kU; ++u) {
+    column_start[u] = static_cast<std::ptrdiff_t>(v[u]) * kLanes * S - job.pad_w;
+    out_column[u] = static_cast<std::size_t>(v[u]) * kLanes;
+    const int n = out_w - v[u] * kLanes < kLanes ? out_w - v[u] * kLanes : kLanes;
+    valid[u] = static_cast<__mmask16>((1u << n) - 1);
+  }
+  __m512 acc[J][kU];  // acc[j]: output row o + j
+  for (int j = 0; j < J; ++j) {
+    for (int u = 0; u < kU; ++u) acc[j][u] = plane.start;
+  }
+  // Step o adds input rows S * o + K - S .. S * o + K - 1 (padded), the
+  // last that output row o reads, and stores it. Sums for rows before
+  // `first` are computed and dropped.
+  for (int o = first - (J - 1); o < last; ++o) {
+#pragma GCC unroll 2
+    for (int r = 0; r < S; ++r) {
+      const int ih = S * o + K - S + r - job.pad_h;
+      const bool inside = ih >= 0 && ih < height;
+      const float* row[kU];
+#pragma GCC unroll 2
+      for (int u = 0; u < kU; ++u) {
+        row[u] = inside ? plane.in + static_cast<std::ptrdiff_t>(ih) * width + column_start[u] : zeros;
+      }
+      // Output row o + j takes this input row as kernel row kh.
 #pragma GCC unroll 7
-      for (int kh = 0; kh < K; ++kh) {
-        if (all_rows || row_inside[kh]) {
-          row_taps<K, S, true, 1>(rows[kh] + base, w + kh * K, masks, acc);
-        } else {
-          row_taps<K, S, true, 1>(rows[kh], w + kh * K, none, acc);
+      for (int g = 0; g < (K + S - 1) / S; ++g) {
+        __m512 x[kU][S];
+#pragma GCC unroll 2
+        for (int u = 0; u < kU; ++u) load_taps<S, kMasked>(row[u], kMasked ? masks[u] : nullptr, g, x[u]);
+#pragma GCC unroll 2
+        for (int i = 0; i < S; ++i) {
+          const int kw = S * g + i;
+          if (kw >= K) continue;
+#pragma GCC unroll 7
+          for (int j = 0; j < J; ++j) {
+            const int kh = K - S + r - S * j;
+            if (kh < 0 || kh >= K) continue;
+#pragma GCC unroll 2
+            for (int u = 0; u < kU; ++u) {
+              acc[j][u] = _mm512_add_ps(acc[j][u], _mm512_mul_ps(plane.w[kh * K + kw], x[u][i]));
+            }
+          }
         }
       }
-      const int n = out_w - ow < kLanes ? out_w - ow : kLanes;
-      const __mmask16 valid = static_cast<__mmask16>((1u << n) - 1);
-      _mm512_mask_storeu_ps(out_row + ow, valid,
-                            finish<A, kResidual>(acc[0], kResidual ? residual_row + ow : nullptr, valid, f));
-    };
-    // U vectors from v on, inside the row.
-    auto inner = [&](auto unroll, int v) {
-      constexpr int kU = decltype(unroll)::value;
-      const std::ptrdiff_t base = static_cast<std::ptrdiff_t>(v) * kLanes * S - pad_w;
-      __m512 acc[kU];
-      for (int u = 0; u < kU; ++u) acc[u] = start;
-#pragma GCC unroll 7
-      for (int kh = 0; kh < K; ++kh) row_taps<K, S, false, kU>(rows[kh] + base, w + kh * K, nullptr, acc);
+    }
+    if (o >= first) {
+#pragma GCC unroll 2
       for (int u = 0; u < kU; ++u) {
-        const int ow = (v + u) * kLanes;
-        _mm512_storeu_ps(out_row + ow,
-                         finish<A, kResidual>(acc[u], kResidual ? residual_row + ow : nullptr, 0xFFFF, f));
+        const std::size_t at = static_cast<std::size_t>(o) * out_w + out_column[u];
+        const __m512 sum = finish<A, kResidual>(acc[0][u], kResidual ? plane.residual + at : nullptr, valid[u], f);
+        if (kMasked) {
+          _mm512_mask_storeu_ps(plane.out + at, valid[u], sum);
+        } else {
+          _mm512_storeu_ps(plane.out + at, sum);
+        }
+      }
+    }
+#pragma GCC unroll 4
+    for (int j = 0; j + 1 < J; ++j) {
+#pragma GCC unroll 2
+      for (int u = 0; u < kU; ++u) acc[j][u] = acc[j + 1][u];
+    }
+#pragma GCC unroll 2
+    for (int u = 0; u < kU; ++u) acc[J - 1][u] = plane.start;
+  }
+}
+
+// Input rows per band of output rows: the band's input rows stay in L1
+// while its columns pass over them.
+constexpr std::size_t kColumnBandBytes = 16 << 10;
+
+template <int K, int S, Act A, bool kResidual>
+void columns(const Job& job, const RowPlan<K, S>& plan, const ColumnPlane& plane, const Finish& f) {
+  constexpr int U = kColumnVectors<K>;
+  const int band_input_rows = static_cast<int>(kColumnBandBytes / (sizeof(float) * job.width));
+  const int band_rows = std::max(8, (band_input_rows - K) / S + 1);
+  for (int band_begin = job.row_begin; band_begin < job.row_end; band_begin += band_rows) {
+    Job band = job;
+    band.row_begin = band_begin;
+    band.row_end = std::min(job.row_end, band_begin + band_rows);
+    // The vectors needing masks, U at a time.
+    int border[U];
+    const __mmask16* masks[U];
+    __mmask16 scratch[U][RowPlan<K, S>::kMasks];
+    int pending = 0;
+    auto masked = [&](int v) {
+      border[pending] = v;
+      masks[pending] = plan.border(v, job.width, job.pad_w, scratch[pending]);
+      if (++pending == U) {
+        column<K, S, U, true, A, kResidual>(band, plane, f, border, masks);
+        pending = 0;
       }
     };
-    if (!all_rows) {
-      for (int v = 0; v < vectors; ++v) masked(v);
-      continue;
-    }
     for (int v = 0; v < plan.inner_begin; ++v) masked(v);
+    for (int v = plan.inner_end; v < plan.vectors; ++v) masked(v);
+    if (pending > 0) column<K, S, 1, true, A, kResidual>(band, plane, f, border, masks);
     int v = plan.inner_begin;
-    for (; v + U <= plan.inner_end; v += U) inner(std::integral_constant<int, U>{}, v);
-    for (; v < plan.inner_end; ++v) inner(std::integral_constant<int, 1>{}, v);
-    for (v = plan.inner_end; v < vectors; ++v) masked(v);
+    for (; v + U <= plan.inner_end; v += U) {
+      int vs[U];
+      for (int u = 0; u < U; ++u) vs[u] = v + u;
+      column<K, S, U, false, A, kResidual>(band, plane, f, vs, nullptr);
+    }
+    for (; v < plan.inner_end; ++v) column<K, S, 1, false, A, kResidual>(band, plane, f, &v, nullptr);
   }
 }
 
 // Stride 2 onto rows of one or two vectors (MobileNet's 56 -> 28 and 28 ->
-// 14): every vector of such a row reaches the padding, so plane() would
-// take them one at a time through masks, each a lone chain of K * K
-// dependent additions. Here G output rows of V vectors go together (G * V
-// = 4 chains side by side), and an input row that two of the G rows need
-// (stride 2 < K) is loaded and split into its taps once for both. Each
-// output still adds its taps kernel row by kernel row, left to right, a
-// row outside the image as w * 0, as plane() does.
+// 14): every vector of such a row reaches the padding. G output rows of V
+// vectors go together (G * V = 4 chains side by side), and an input row
+// that two of the G rows need (stride 2 < K) is loaded and split into its
+// taps once for both. Each output still adds its taps kernel row by kernel
+// row, left to right, a row outside the image as w * 0, as columns do.
 template <int K, int V>
 constexpr int kNarrowRows = V == 1 ? 4 : 2;
 
@@ -532,7 +578,7 @@ void run(const Job& job) {
         }
       }
     } else {
-      plane<K, S, A, kResidual>(job, rows, in, w, start, residual, out, f);
+      columns<K, S, A, kResidual>(job, rows, ColumnPlane{in, w, residual, out, start}, f);
     }
   }
 }
