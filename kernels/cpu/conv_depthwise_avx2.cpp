@@ -159,7 +159,7 @@ constexpr int kUnroll = K == 3 ? 4 : 2;
 // row at a time, a row of 28 or 56 outputs had few of those chains to
 // overlap and the kernel was latency-bound. Rows above and below the image
 // read zeros, as in the padded copy: their taps still add w * 0.
-template <int K, int S>
+template <int K>
 constexpr int kColumnVectors = K == 3 ? 2 : 1;
 
 // What every column of one output plane shares.
@@ -272,7 +272,7 @@ constexpr std::size_t kColumnBandBytes = 16 << 10;
 
 template <int K, int S, Act A, bool kResidual>
 void columns(const Job& job, const RowPlan<K, S>& plan, const ColumnPlane& plane, const Finish& f) {
-  constexpr int U = kColumnVectors<K, S>;
+  constexpr int U = kColumnVectors<K>;
   const int band_input_rows = static_cast<int>(kColumnBandBytes / (sizeof(float) * job.width));
   const int band_rows = std::max(8, (band_input_rows - K) / S + 1);
   for (int band_begin = job.row_begin; band_begin < job.row_end; band_begin += band_rows) {
