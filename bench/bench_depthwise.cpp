@@ -1,5 +1,6 @@
-// The depthwise convolutions of MobileNet v1 and v2 at batch 1 (3x3, pad 1,
-// stride 1 or 2, with the fused ReLU6), by the direct kernel of each
+// The depthwise convolutions of MobileNet v1 / v2 and ShuffleNet v2 at batch
+// 1 (bench/depthwise_layers.h: 3x3, pad 1, stride 1 or 2), with the fused
+// ReLU6, by the direct kernel of each
 // instruction set and by the padded path (a zero-padded copy of each plane,
 // then row loops: the method before the direct kernels), on 1 and 2
 // threads. Each reports GB/s of its compulsory traffic (the input read once,
@@ -15,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "depthwise_layers.h"
 #include "kernels/cpu/conv_depthwise.h"
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/thread_pool.h"
@@ -23,53 +25,6 @@ namespace predictor::bench {
 namespace {
 
 using cpu::Isa;
-
-struct Layer {
-  const char* net;
-  const char* name;
-  int channels, size, stride;  // a size x size input, 3x3 window, pad 1
-  int repeats;                 // layers of this shape in the net
-};
-
-// clang-format off
-// Channels x size x size in, stride; how many times the net has it.
-const Layer kLayers[] = {
-    {"mobilenet_v2", "c32_112x112_s1", 32, 112, 1, 1},
-    {"mobilenet_v2", "c96_112x112_s2", 96, 112, 2, 1},
-    {"mobilenet_v2", "c144_56x56_s1", 144, 56, 1, 1},
-    {"mobilenet_v2", "c144_56x56_s2", 144, 56, 2, 1},
-    {"mobilenet_v2", "c192_28x28_s1", 192, 28, 1, 3},
-    {"mobilenet_v2", "c384_28x28_s1", 384, 28, 1, 3},
-    {"mobilenet_v2", "c384_28x28_s2", 384, 28, 2, 1},
-    {"mobilenet_v2", "c576_14x14_s1", 576, 14, 1, 2},
-    {"mobilenet_v2", "c576_14x14_s2", 576, 14, 2, 1},
-    {"mobilenet_v2", "c960_7x7_s1", 960, 7, 1, 3},
-    {"mobilenet_v1", "c32_112x112_s1", 32, 112, 1, 1},
-    {"mobilenet_v1", "c64_112x112_s2", 64, 112, 2, 1},
-    {"mobilenet_v1", "c128_56x56_s1", 128, 56, 1, 1},
-    {"mobilenet_v1", "c128_56x56_s2", 128, 56, 2, 1},
-    {"mobilenet_v1", "c256_28x28_s1", 256, 28, 1, 1},
-    {"mobilenet_v1", "c256_28x28_s2", 256, 28, 2, 1},
-    {"mobilenet_v1", "c512_14x14_s1", 512, 14, 1, 5},
-    {"mobilenet_v1", "c512_14x14_s2", 512, 14, 2, 1},
-    {"mobilenet_v1", "c1024_7x7_s1", 1024, 7, 1, 1},
-};
-// clang-format on
-
-cpu::PatchGeometry geometry(const Layer& l) {
-  cpu::PatchGeometry g;
-  g.num_axes = 2;
-  g.channels = l.channels;
-  for (int a = 0; a < 2; ++a) {
-    g.image[a] = l.size;
-    g.kernel[a] = 3;
-    g.stride[a] = l.stride;
-    g.pad[a] = 1;
-    g.dilation[a] = 1;
-    g.grid[a] = (l.size + 2 - 3) / l.stride + 1;
-  }
-  return g;
-}
 
 std::vector<float> random_values(std::size_t n, unsigned seed) {
   std::mt19937 rng(seed);
@@ -84,7 +39,7 @@ struct Run {
   cpu::PatchGeometry g;
   std::vector<float> input, weights, bias, output, scratch;
 
-  explicit Run(const Layer& l) : g(geometry(l)) {
+  explicit Run(const DepthwiseLayer& l) : g(depthwise_geometry(l)) {
     input = random_values(static_cast<std::size_t>(l.channels) * l.size * l.size, 1);
     weights = random_values(static_cast<std::size_t>(l.channels) * 9, 2);
     bias = random_values(l.channels, 3);
@@ -110,7 +65,7 @@ cpu::ThreadPool* pool_of(int threads) {
   return threads == 2 ? &two : nullptr;
 }
 
-void Depthwise(benchmark::State& state, const Layer& layer, bool padded, Isa isa, int threads) {
+void Depthwise(benchmark::State& state, const DepthwiseLayer& layer, bool padded, Isa isa, int threads) {
   Run run(layer);
   cpu::ThreadPool* pool = pool_of(threads);
   for (auto _ : state) {
@@ -123,10 +78,10 @@ void Depthwise(benchmark::State& state, const Layer& layer, bool padded, Isa isa
 void DepthwiseAll(benchmark::State& state, const char* net, bool padded, Isa isa, int threads) {
   std::vector<std::unique_ptr<Run>> runs;
   double bytes = 0;
-  for (std::size_t i = 0; i < std::size(kLayers); ++i) {
-    if (std::string(kLayers[i].net) != net) continue;
-    for (int r = 0; r < kLayers[i].repeats; ++r) {
-      runs.push_back(std::make_unique<Run>(kLayers[i]));
+  for (std::size_t i = 0; i < std::size(kDepthwiseLayers); ++i) {
+    if (std::string(kDepthwiseLayers[i].net) != net) continue;
+    for (int r = 0; r < kDepthwiseLayers[i].repeats; ++r) {
+      runs.push_back(std::make_unique<Run>(kDepthwiseLayers[i]));
       bytes += runs.back()->bytes();
     }
   }
@@ -166,12 +121,12 @@ void register_all() {
   for (int threads : {1, 2}) {
     const std::string suffix = threads == 2 ? "/2threads" : "";
     for (const Method& m : methods) {
-      for (const char* net : {"mobilenet_v2", "mobilenet_v1"}) {
+      for (const char* net : {"mobilenet_v2", "mobilenet_v1", "shufflenet_v2"}) {
         auto* b = benchmark::RegisterBenchmark(("DepthwiseAll/" + std::string(net) + "/" + m.name + suffix).c_str(),
                                                DepthwiseAll, net, m.padded, m.isa, threads);
         b->Unit(benchmark::kMicrosecond)->UseRealTime();
       }
-      for (const Layer& l : kLayers) {
+      for (const DepthwiseLayer& l : kDepthwiseLayers) {
         auto* b = benchmark::RegisterBenchmark(
             ("Depthwise/" + std::string(l.net) + "/" + l.name + "/" + m.name + suffix).c_str(), Depthwise, l, m.padded,
             m.isa, threads);

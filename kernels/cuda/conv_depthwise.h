@@ -19,10 +19,18 @@
 
 namespace predictor::cuda {
 
+// Which of the two kernels runs (the same bits either way): the one that
+// measured faster for the shape (kAuto, see conv_depthwise.cu), or one
+// forced, for tests and benchmarks. kTiled copies each block's input window
+// to shared memory first, and runs as kPerOutput where that window does not
+// fit; kPerOutput reads every tap from global memory.
+enum class DepthwiseKernel { kAuto, kTiled, kPerOutput };
+
 // A batch of `batch` images: input batch x g.channels x image, output
 // batch x (g.channels * multiplier) x grid_size(g). bias may be null;
 // `activation` (kNone: none) applies after it.
 void depthwise_conv2d(const cpu::PatchGeometry& g, int multiplier, int batch, const float* input, const float* weights,
-                      const float* bias, const cpu::Activation& activation, float* output, cudaStream_t stream);
+                      const float* bias, const cpu::Activation& activation, float* output, cudaStream_t stream,
+                      DepthwiseKernel kernel = DepthwiseKernel::kAuto);
 
 }  // namespace predictor::cuda

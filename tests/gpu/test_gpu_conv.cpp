@@ -186,6 +186,25 @@ TEST_F(GpuConv, Depthwise) {
       {{6, {112, 112}, {3, 3}, {1, 1}, {1, 1}, {1, 1}}, 1, 1, true},
       {{12, {28, 28}, {3, 3}, {1, 1}, {2, 2}, {1, 1}}, 2, 3, false},
       {{9, {5, 3}, {1, 1}, {0, 0}, {1, 1}, {1, 1}}, 1, 7, true},
+      // The tiled kernel's shapes (every case runs both kernels, forced,
+      // besides the one the shape gets): planes taller and wider than one
+      // tile (a partial last tile in both directions), a plane covered whole
+      // in height with four outputs per thread (28x28) and a channel
+      // multiplier, short planes two to a block with the last block half
+      // empty, a 7x7 window and a dilated 3x3 (the window's size at run
+      // time), a window too wide for shared memory (the per-output kernel
+      // even when the tiled one is asked for), stride 2 across tiles, 1x1
+      // planes 256 to a block, a 5x5 window with stride 2. The 56x56
+      // MobileNet case above is one the tiled kernel gets by itself.
+      {{3, {70, 45}, {3, 3}, {1, 1}, {1, 1}, {1, 1}}, 1, 2, true},
+      {{5, {28, 28}, {3, 3}, {1, 1}, {1, 1}, {1, 1}}, 2, 2, true},
+      {{5, {3, 40}, {3, 3}, {1, 1}, {1, 1}, {1, 1}}, 1, 3, true},
+      {{6, {33, 50}, {7, 7}, {3, 3}, {1, 1}, {1, 1}}, 1, 1, false},
+      {{5, {36, 36}, {3, 3}, {2, 2}, {1, 1}, {2, 2}}, 3, 2, true},
+      {{2, {40, 500}, {3, 3}, {0, 0}, {1, 1}, {1, 200}}, 1, 2, true},
+      {{4, {131, 67}, {3, 3}, {1, 1}, {2, 2}, {1, 1}}, 1, 2, true},
+      {{300, {1, 1}, {3, 3}, {1, 1}, {1, 1}, {1, 1}}, 1, 3, true},
+      {{7, {40, 37}, {5, 5}, {2, 2}, {2, 2}, {1, 1}}, 1, 2, true},
   };
   for (const Case& c : cases) {
     const Window& w = c.window;
@@ -209,6 +228,20 @@ TEST_F(GpuConv, Depthwise) {
                             {c.bias ? bias.data() : nullptr}, cpu_out.data() + n * out_image, scratch.data());
     }
     EXPECT_TRUE(bitwise_equal(out, cpu_out)) << "GPU vs CPU kernel";
+    // Each kernel forced, whichever the shape would get.
+    for (const cuda::DepthwiseKernel kernel : {cuda::DepthwiseKernel::kTiled, cuda::DepthwiseKernel::kPerOutput}) {
+      SCOPED_TRACE(kernel == cuda::DepthwiseKernel::kTiled ? "tiled kernel" : "per-output kernel");
+      DeviceBuffer d_forced = poisoned(c.batch * out_image);
+      cuda::depthwise_conv2d(g, c.multiplier, c.batch, d_in.get(), d_w.get(), c.bias ? d_b.get() : nullptr,
+                             cpu::Activation::relu(0.1f), d_forced.get(), stream_, kernel);
+      std::vector<float> cpu_forced(c.batch * out_image);
+      for (int n = 0; n < c.batch; ++n) {
+        cpu::depthwise_conv2d(g, c.multiplier, input.data() + n * in_image, weights.data(),
+                              {c.bias ? bias.data() : nullptr, cpu::Activation::relu(0.1f)},
+                              cpu_forced.data() + n * out_image, scratch.data());
+      }
+      EXPECT_TRUE(bitwise_equal(download(d_forced), cpu_forced)) << "GPU vs CPU kernel";
+    }
     // With a fused activation, applied in the kernel's register: the CPU
     // kernel's epilogue, bit for bit.
     for (const cpu::Activation& activation : {cpu::Activation::relu(0.0f), cpu::Activation::relu(0.2f),
