@@ -31,7 +31,11 @@ struct Depthwise {
 // further down reads each tap from global memory (nine loads per output of
 // a 3x3 window, mostly cache hits) behind per-tap border tests, and ncu
 // found it bound by those instructions, not by memory, on the large
-// stride-1 planes; where each kernel runs: tiled_wins.
+// planes; where each kernel runs: tiled_wins. Rows whose width is a
+// multiple of 4 (16-byte aligned input) are copied in float4 runs: a
+// quarter of the loads and border tests (against copying them float by
+// float, MobileNet's layers at batch 32: 0.84-0.88x the time at stride 1,
+// 0.64-0.66x at stride 2, whose windows are four times the outputs).
 //
 // Tile shape: tile_w = min(out_w, 32) columns, one thread each;
 // thread_rows rows of threads, each thread computing `per_thread` outputs
@@ -43,7 +47,12 @@ struct TileShape {
   int planes_per_block;
   int tiles_x, tiles_y;  // tiles per plane
   int in_rows, in_cols;  // the input window of a tile, per plane
-  int threads;           // planes_per_block * thread_rows * tile_w
+  // With `vector`, the window is copied in aligned float4 runs: it starts
+  // `lead` columns left of the first one the tile reads (the tiles' first
+  // columns are multiples of 4 apart), and in_cols is a multiple of 4.
+  bool vector;
+  int lead;
+  int threads;  // planes_per_block * thread_rows * tile_w
   std::size_t shared_bytes;
 };
 
@@ -52,7 +61,9 @@ constexpr int kMaxPerThread = 4;
 // The static shared-memory limit of a block without opting in.
 constexpr std::size_t kMaxSharedBytes = 48 * 1024;
 
-TileShape tile_shape(const Depthwise& d) {
+// `vector`: the input rows can be read as aligned float4 runs (16-byte
+// aligned input, width a multiple of 4).
+TileShape tile_shape(const Depthwise& d, bool vector) {
   TileShape t{};
   t.tile_w = std::min(d.out_w, kTileWidth);
   const int most_rows = detail::kThreads / t.tile_w;
@@ -70,14 +81,21 @@ TileShape tile_shape(const Depthwise& d) {
   t.tiles_x = (d.out_w + t.tile_w - 1) / t.tile_w;
   t.tiles_y = (d.out_h + t.tile_h - 1) / t.tile_h;
   t.threads = t.planes_per_block * t.thread_rows * t.tile_w;
-  // Each plane's input offset, then the window; in 64 bits, as large strides
-  // and dilations make windows that fit no block (SIZE_MAX then).
+  // A tile's first input column, ox0 * stride - pad, is -pad modulo 4 when
+  // the tiles' first output columns ox0 are multiples of 4 / stride apart.
+  t.vector = vector && (t.tiles_x == 1 || (static_cast<std::int64_t>(t.tile_w) * d.stride_w) % 4 == 0);
+  t.lead = t.vector ? (4 - d.pad_w % 4) % 4 : 0;
+  // The windows (whole float4s), then each plane's input offset; in 64
+  // bits, as large strides and dilations make windows that fit no block
+  // (SIZE_MAX then).
   const std::int64_t in_rows = static_cast<std::int64_t>(t.tile_h - 1) * d.stride_h +
                                static_cast<std::int64_t>(d.kernel_h - 1) * d.dilation_h + 1;
-  const std::int64_t in_cols = static_cast<std::int64_t>(t.tile_w - 1) * d.stride_w +
-                               static_cast<std::int64_t>(d.kernel_w - 1) * d.dilation_w + 1;
-  const std::int64_t bytes = t.planes_per_block * (in_rows * in_cols * static_cast<std::int64_t>(sizeof(float)) +
-                                                   static_cast<std::int64_t>(sizeof(std::int64_t)));
+  std::int64_t in_cols = static_cast<std::int64_t>(t.tile_w - 1) * d.stride_w +
+                         static_cast<std::int64_t>(d.kernel_w - 1) * d.dilation_w + 1;
+  if (t.vector) in_cols = (t.lead + in_cols + 3) / 4 * 4;
+  const std::int64_t window_floats = (t.planes_per_block * in_rows * in_cols + 3) / 4 * 4;
+  const std::int64_t bytes = window_floats * static_cast<std::int64_t>(sizeof(float)) +
+                             t.planes_per_block * static_cast<std::int64_t>(sizeof(std::int64_t));
   if (in_rows > INT_MAX || in_cols > INT_MAX || bytes > static_cast<std::int64_t>(kMaxSharedBytes)) {
     t.shared_bytes = SIZE_MAX;
     return t;
@@ -88,17 +106,19 @@ TileShape tile_shape(const Depthwise& d) {
   return t;
 }
 
-// Where the tiled kernel runs: stride 1 with rows of 28 outputs or more,
-// whose window fits in shared memory, when its grid has enough blocks to
-// spread over the GPU. Measured on the H200 against the per-output kernel
-// (MobileNet v1 / v2, ShuffleNet v2, per layer, CUDA graphs off): stride 1
-// at 112, 56 and 28 wide 0.47-0.66x the time at batch 32 and 0.76-0.85x at
-// batch 1 with 256 blocks or more (192 blocks: 0.96x; ShuffleNet v2's 116
-// planes of 28x28 at batch 1, 116 blocks: 1.25-1.37x, its blocks too few
-// for the GPU and each doing four rows in turn); stride 2 (its window four
-// times the outputs, read at a stride) 1.15-1.8x and 14x14 / 7x7 planes
-// 1.1-2x, where the window's copy and the barrier cost more than the reads
-// they save. Those keep the per-output kernel.
+// Where the tiled kernel runs: stride 1, or stride 2 with its window copied
+// in float4 runs, with rows of 28 outputs or more, whose window fits in
+// shared memory, when its grid has enough blocks to spread over the GPU. Measured on the H200 against the per-output
+// kernel (bench_depthwise_gpu, MobileNet v1 / v2 and ShuffleNet v2 layers):
+// at batch 32, stride 1 at 112, 56 and 28 wide 0.40-0.55x the time, stride
+// 2 onto 56 and 28 wide 0.57-0.72x; at batch 1 0.66-0.88x with 256 blocks
+// or more (192 blocks: 0.99x; ShuffleNet v2's 116 planes of 28x28 at batch
+// 1, 116 blocks: 1.25-1.37x, too few blocks for the GPU, each doing four
+// rows in turn). 14x14 and 7x7 outputs (stride 1 or 2) measured 0.97-1.25x:
+// there the window's copy and the barrier cost about what the reads they
+// save did; so did stride 2 copied float by float (1.15-1.5x: MobileNet-SSD's
+// 150- and 75-wide rows, MobileNet v1 / v2 before the float4 copy). Those
+// keep the per-output kernel.
 constexpr int kTiledMinWidth = 28;
 constexpr std::int64_t kTiledMinBlocks = 192;
 
@@ -107,7 +127,8 @@ std::int64_t tiled_blocks(const TileShape& t, std::int64_t planes) {
 }
 
 bool tiled_wins(const Depthwise& d, const TileShape& t, std::int64_t planes) {
-  return d.stride_h == 1 && d.stride_w == 1 && d.out_w >= kTiledMinWidth && t.shared_bytes <= kMaxSharedBytes &&
+  const bool stride_pays = (d.stride_h == 1 && d.stride_w == 1) || (d.stride_h == 2 && d.stride_w == 2 && t.vector);
+  return stride_pays && d.out_w >= kTiledMinWidth && t.shared_bytes <= kMaxSharedBytes &&
          tiled_blocks(t, planes) >= kTiledMinBlocks;
 }
 
@@ -116,14 +137,16 @@ bool tiled_wins(const Depthwise& d, const TileShape& t, std::int64_t planes) {
 template <int KH, int KW, typename Activation>
 __global__ void depthwise_tile_kernel(Depthwise d, TileShape t, int planes, const float* input, const float* weights,
                                       const float* bias, Activation activation, float* output) {
-  // Each plane's input offset first (8-byte aligned), then the windows.
-  extern __shared__ std::int64_t plane_offset[];
-  float* const window = reinterpret_cast<float*>(plane_offset + t.planes_per_block);
+  // The windows (16-byte aligned), then each plane's input offset.
+  extern __shared__ float4 shared[];
+  float* const window = reinterpret_cast<float*>(shared);
+  const int per_plane = t.in_rows * t.in_cols;
+  std::int64_t* const plane_offset =
+      reinterpret_cast<std::int64_t*>(window + (t.planes_per_block * per_plane + 3) / 4 * 4);
   const int kernel_h = KH > 0 ? KH : d.kernel_h;
   const int kernel_w = KW > 0 ? KW : d.kernel_w;
   const int stride_h = d.stride_h, stride_w = d.stride_w;
   const int out_channels = d.channels * d.multiplier;
-  const int per_plane = t.in_rows * t.in_cols;
 
   const int tiles = t.tiles_x * t.tiles_y;
   const int block = static_cast<int>(blockIdx.x);
@@ -150,28 +173,43 @@ __global__ void depthwise_tile_kernel(Depthwise d, TileShape t, int planes, cons
   __syncthreads();
 
   // The window, row by row of each plane (consecutive threads read
-  // consecutive columns); each thread's element advances by `threads` at a
-  // time without dividing. (A warp per row instead left most lanes idle on
-  // the narrow windows of small planes: 1.4-2x slower there.)
+  // consecutive columns, or float4 runs of them); each thread's element
+  // advances by `threads` at a time without dividing. (A warp per row
+  // instead left most lanes idle on the narrow windows of small planes:
+  // 1.4-2x slower there.)
   {
-    const int step_rows = t.threads / t.in_cols, step_cols = t.threads - step_rows * t.in_cols;
-    int p = 0, y = tid / t.in_cols, x = tid - y * t.in_cols;
+    const int width = t.vector ? t.in_cols / 4 : t.in_cols;  // elements per window row
+    const int step_rows = t.threads / width, step_cols = t.threads - step_rows * width;
+    int p = 0, y = tid / width, x = tid - y * width;
     while (y >= t.in_rows) {
       y -= t.in_rows;
       ++p;
     }
-    for (int i = tid; i < t.planes_per_block * per_plane; i += t.threads) {
+    for (int i = tid; i < t.planes_per_block * t.in_rows * width; i += t.threads) {
       const std::int64_t offset = plane_offset[p];
-      const int iy = iy0 + y, ix = ix0 + x;
-      float value = 0.0f;
-      if (offset >= 0 && iy >= 0 && iy < d.height && ix >= 0 && ix < d.width) {
-        value = input[offset + static_cast<std::int64_t>(iy) * d.width + ix];
+      const int iy = iy0 + y;
+      const bool row_inside = offset >= 0 && iy >= 0 && iy < d.height;
+      const float* src = input + (row_inside ? offset + static_cast<std::int64_t>(iy) * d.width : 0);
+      if (t.vector) {
+        const int ix = ix0 - t.lead + 4 * x;
+        float4 run = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+        if (row_inside && ix >= 0 && ix + 4 <= d.width) {
+          run = *reinterpret_cast<const float4*>(src + ix);
+        } else if (row_inside) {
+          run.x = ix >= 0 && ix < d.width ? src[ix] : 0.0f;
+          run.y = ix + 1 >= 0 && ix + 1 < d.width ? src[ix + 1] : 0.0f;
+          run.z = ix + 2 >= 0 && ix + 2 < d.width ? src[ix + 2] : 0.0f;
+          run.w = ix + 3 >= 0 && ix + 3 < d.width ? src[ix + 3] : 0.0f;
+        }
+        shared[i] = run;
+      } else {
+        const int ix = ix0 + x;
+        window[i] = row_inside && ix >= 0 && ix < d.width ? src[ix] : 0.0f;
       }
-      window[i] = value;
       x += step_cols;
       y += step_rows;
-      if (x >= t.in_cols) {
-        x -= t.in_cols;
+      if (x >= width) {
+        x -= width;
         ++y;
       }
       while (y >= t.in_rows) {
@@ -199,7 +237,7 @@ __global__ void depthwise_tile_kernel(Depthwise d, TileShape t, int planes, cons
     for (int i = 0; i < kTaps; ++i) w_reg[i] = w[i];
   }
   const float start = bias != nullptr ? bias[o] : 0.0f;
-  const float* plane_window = window + p * per_plane + x * stride_w;
+  const float* plane_window = window + p * per_plane + t.lead + x * stride_w;
   float* out = output + static_cast<std::int64_t>(plane) * d.out_h * d.out_w + ox;
   for (int r = 0; r < t.per_thread; ++r) {
     const int ty = y + r * t.thread_rows;
@@ -219,8 +257,9 @@ __global__ void depthwise_tile_kernel(Depthwise d, TileShape t, int planes, cons
   }
 }
 
-// The per-output kernel, wherever tiled_wins says no (stride 2, planes under
-// 28 wide, grids of few blocks) and for windows too large for shared memory.
+// The per-output kernel, wherever tiled_wins says no (outputs under 28 wide,
+// grids of few blocks, strides over 2) and for windows too large for shared
+// memory.
 // One thread per output. An output plane (image * out_channels + o) gets
 // blocks_per_plane blocks of 256 threads when it has 256 outputs or more;
 // smaller planes share a block, planes_per_block of them, each on a
@@ -346,7 +385,8 @@ void depthwise_conv2d(const cpu::PatchGeometry& g, int multiplier, int batch, co
   if (reach > INT_MAX / 2) throw Error("depthwise_conv2d: an image plane of more than 2^30 pixels");
   const std::int64_t planes = static_cast<std::int64_t>(batch) * d.channels * multiplier;
   if (planes > INT_MAX) throw Error("depthwise_conv2d: more than 2^31 output planes (batch x output channels)");
-  const TileShape tile = tile_shape(d);
+  const bool aligned = reinterpret_cast<std::uintptr_t>(input) % sizeof(float4) == 0 && d.width % 4 == 0;
+  const TileShape tile = tile_shape(d, aligned);
   const bool fits = tile.shared_bytes <= kMaxSharedBytes;
   const bool tiled =
       kernel == DepthwiseKernel::kTiled ? fits : kernel == DepthwiseKernel::kAuto && tiled_wins(d, tile, planes);

@@ -6,6 +6,7 @@
 #include <cublas_v2.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -228,12 +229,24 @@ TEST_F(GpuConv, Depthwise) {
                             {c.bias ? bias.data() : nullptr}, cpu_out.data() + n * out_image, scratch.data());
     }
     EXPECT_TRUE(bitwise_equal(out, cpu_out)) << "GPU vs CPU kernel";
-    // Each kernel forced, whichever the shape would get.
-    for (const cuda::DepthwiseKernel kernel : {cuda::DepthwiseKernel::kTiled, cuda::DepthwiseKernel::kPerOutput}) {
-      SCOPED_TRACE(kernel == cuda::DepthwiseKernel::kTiled ? "tiled kernel" : "per-output kernel");
+    // Each kernel forced, whichever the shape would get; the tiled one also
+    // from an input one float past an aligned address (its float4 reads of
+    // rows 4-float wide then give way to single floats).
+    std::vector<float> shifted(input.size() + 1, 0.0f);
+    std::copy(input.begin(), input.end(), shifted.begin() + 1);
+    DeviceBuffer d_shifted = upload(shifted);
+    const struct {
+      cuda::DepthwiseKernel kernel;
+      const float* input;
+      const char* what;
+    } runs[] = {{cuda::DepthwiseKernel::kTiled, d_in.get(), "tiled kernel"},
+                {cuda::DepthwiseKernel::kTiled, d_shifted.get() + 1, "tiled kernel, unaligned input"},
+                {cuda::DepthwiseKernel::kPerOutput, d_in.get(), "per-output kernel"}};
+    for (const auto& run : runs) {
+      SCOPED_TRACE(run.what);
       DeviceBuffer d_forced = poisoned(c.batch * out_image);
-      cuda::depthwise_conv2d(g, c.multiplier, c.batch, d_in.get(), d_w.get(), c.bias ? d_b.get() : nullptr,
-                             cpu::Activation::relu(0.1f), d_forced.get(), stream_, kernel);
+      cuda::depthwise_conv2d(g, c.multiplier, c.batch, run.input, d_w.get(), c.bias ? d_b.get() : nullptr,
+                             cpu::Activation::relu(0.1f), d_forced.get(), stream_, run.kernel);
       std::vector<float> cpu_forced(c.batch * out_image);
       for (int n = 0; n < c.batch; ++n) {
         cpu::depthwise_conv2d(g, c.multiplier, input.data() + n * in_image, weights.data(),
