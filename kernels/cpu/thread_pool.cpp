@@ -54,7 +54,6 @@ bool spin_until(std::chrono::microseconds spin, Done done, Keep keep) {
   }
 }
 
-
 }  // namespace
 
 // One run at a time: the caller publishes it (task, count, a new
@@ -110,7 +109,9 @@ struct ThreadPool::State {
         spin_until(
             spin, [&] { return generation.load(std::memory_order_acquire) != seen; }, [&] { return held(); });
         std::unique_lock<std::mutex> lock(mutex);
-        wake.wait(lock, [&] { return stop.load(std::memory_order_relaxed) || generation.load(std::memory_order_relaxed) != seen || held(); });
+        wake.wait(lock, [&] {
+          return stop.load(std::memory_order_relaxed) || generation.load(std::memory_order_relaxed) != seen || held();
+        });
         if (stop.load(std::memory_order_relaxed)) return;
         if (generation.load(std::memory_order_relaxed) == seen) continue;  // held: back to polling
         seen = generation.load(std::memory_order_relaxed);

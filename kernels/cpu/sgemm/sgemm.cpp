@@ -223,7 +223,7 @@ class Prefetcher {
     int rows, lines, row, line;
   };
   Region region_[2];
-  int regions_ = 0, current_ = 0, calls_ = 1, per_call_ = 0;
+  int regions_ = 0, current_ = 0, per_call_ = 0;
   std::int64_t lines_ = 0;
   const char* lines_to_fetch_[kMaxPerCall];
 };
