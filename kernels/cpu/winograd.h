@@ -8,14 +8,17 @@
 // channel pair, by winograd_transform_weights, which a model does at load),
 // laid out as the left operand of the instruction set's SGEMM microkernel.
 // A forward then takes the tiles of all the images a block at a time:
-//   1. the input transform V = B^T d B of each tile and input channel
-//      (split over the input channels);
+//   1. the input transform V = B^T d B of each tile and input channel;
 //   2. for each of the 36 positions of a transformed tile, the product
 //      M = U (out x in channels) x V (in channels x the block's tiles), by the
 //      SGEMM microkernels reading both operands in place, then the output
 //      transform Y = A^T M A of those channels' tiles with the epilogue
 //      (bias, residual, activation) applied in registers, writing only the
-//      outputs inside the image (split over blocks of output channels).
+//      outputs inside the image.
+// On several threads a block of enough tiles is split by tiles (each thread
+// does both steps for its own tiles, so V and M stay in its core's cache);
+// a block of few tiles has step 1 split over the input channels and step 2
+// over blocks of output channels.
 // Every element is computed by the same instructions in the same order for
 // any thread count (the splits never cut a sum), so results are bit for bit
 // the same for 1 to N threads. The arithmetic differs from im2col's: the
