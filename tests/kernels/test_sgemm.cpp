@@ -15,6 +15,7 @@
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/epilogue.h"
 #include "kernels/cpu/gemm.h"
+#include "kernels/cpu/sgemm/kernel.h"
 #include "kernels/cpu/sgemm/sgemm.h"
 #include "kernels/cpu/thread_pool.h"
 
@@ -420,6 +421,76 @@ TEST(Sgemm, NarrowRightEdgeColumns) {
       }
     }
   }
+}
+
+TEST(SgemmKernels, PairKernelIsTwoTileKernels) {
+  // Two row panels by one vector (KernelSet::pair) against the tile kernel
+  // on each panel alone: the same bits for 9-16 rows, 1-16 columns, blocks
+  // of k of 1 to 300, alpha, beta and every epilogue term. Every set that
+  // has a pair kernel and runs on this CPU (AVX-512's); the portable and
+  // AVX2 sets have none, and a CPU without AVX-512 runs none of them.
+  bool tried = false;
+  std::uint32_t seed = 70000;
+  for (Isa isa : runnable_isas()) {
+    const cpu::sgemm::KernelSet* ks = isa == Isa::kAvx512 ? cpu::sgemm::avx512_kernel_set()
+                                      : isa == Isa::kAvx2 ? cpu::sgemm::avx2_kernel_set()
+                                                          : cpu::sgemm::portable_kernel_set();
+    if (ks == nullptr || ks->pair == nullptr) continue;
+    tried = true;
+    const int mr = ks->mr, lanes = ks->lanes;
+    for (int rows = mr + 1; rows <= 2 * mr; ++rows) {
+      for (int cols : {1, 5, lanes - 1, lanes}) {
+        for (int kc : {1, 16, 300}) {
+          const int variant = rows + cols + kc;
+          const int ldb = lanes + 3, ldc = lanes + 5;
+          const auto a0 = random_values(static_cast<std::size_t>(kc) * mr, seed += 3);
+          const auto a1 = random_values(static_cast<std::size_t>(kc) * mr, seed += 3);
+          const auto b = random_values(static_cast<std::size_t>(kc) * ldb, seed += 3);
+          const auto c0 = random_values(static_cast<std::size_t>(rows) * ldc, seed += 3);
+          const auto row_bias = random_values(rows, seed += 3), col_bias = random_values(lanes, seed += 3);
+          const auto residual = random_values(static_cast<std::size_t>(rows) * ldc, seed += 3);
+          cpu::sgemm::Tile t;
+          t.ldc = ldc;
+          t.cols = cols;
+          t.ldb = ldb;
+          t.alpha = variant % 3 == 0 ? -0.5f : 1.0f;
+          t.beta = variant % 3 == 1 ? 1.0f : variant % 3 == 2 ? 0.25f : 0.0f;
+          t.epilogue = variant % 2 == 0;
+          if (t.epilogue) {
+            t.row_bias = row_bias.data();
+            t.col_bias = col_bias.data();
+            t.residual = residual.data();
+            t.ldr = ldc;
+            t.act = variant % 4 == 0 ? cpu::sgemm::Act::kReLU : cpu::sgemm::Act::kClip;
+            t.slope = 0.1f;
+            t.lo = -0.5f;
+            t.hi = 0.75f;
+          }
+          SCOPED_TRACE(::testing::Message() << cpu::isa_name(isa) << " rows " << rows << " cols " << cols << " kc "
+                                            << kc << " alpha " << t.alpha << " beta " << t.beta << " epilogue "
+                                            << t.epilogue);
+          std::vector<float> pair = c0, two = c0;
+          cpu::sgemm::Tile whole = t;
+          whole.rows = rows;
+          whole.c = pair.data();
+          ks->pair(kc, a0.data(), a1.data(), b.data(), whole);
+          cpu::sgemm::Tile first = t, second = t;
+          first.rows = mr;
+          first.c = two.data();
+          second.rows = rows - mr;
+          second.c = two.data() + static_cast<std::size_t>(mr) * ldc;
+          if (t.epilogue) {
+            second.row_bias = row_bias.data() + mr;
+            second.residual = residual.data() + static_cast<std::size_t>(mr) * ldc;
+          }
+          ks->kernel(kc, a0.data(), b.data(), first);
+          ks->kernel(kc, a1.data(), b.data(), second);
+          EXPECT_TRUE(bitwise_equal(pair, two));
+        }
+      }
+    }
+  }
+  if (!tried) GTEST_SKIP() << "no kernel set with a pair kernel runs on this CPU (AVX-512's has one)";
 }
 
 // The documented panel layout (sgemm.h), written out: element (i, p) of

@@ -69,6 +69,16 @@ using RowKernel = void (*)(int kc, const float* a, const float* b, std::ptrdiff_
 using StripKernel = void (*)(int kc, const float* a, std::ptrdiff_t a_stride, int panels, const float* b,
                              const Tile& tile);
 
+// Two row panels of A by one vector of B: tile.rows (mr + 1 .. 2 * mr) x
+// tile.cols (1..lanes) of C, rows [0, mr) from panel `a0` and the rest from
+// panel `a1` (each as for MicroKernel), B as for MicroKernel. Each element
+// gets the same multiply-adds in the same order as the tile kernel gives it;
+// twice the tile kernel's rows keep twice its sums in flight and load each B
+// vector once for both panels (the one-vector tile has one load per
+// multiply-add and one chain per accumulator). The write-back as the tile
+// kernel's. The Winograd products of blocks of 16 tiles or fewer call it.
+using PairKernel = void (*)(int kc, const float* a0, const float* a1, const float* b, const Tile& tile);
+
 // Packs a block of `valid` rows (or columns) of a kc-long stretch of k into
 // panels `width` wide, each kc * width floats, one after the other: element
 // (i, p) goes to out[(i / width) * kc * width + p * width + i % width]; the
@@ -94,6 +104,9 @@ struct KernelSet {
   int lanes;
   int narrow_max;
   StripKernel strip;
+  // Null where the set has none (its widest tile already fills the vector
+  // registers at one vector of B).
+  PairKernel pair;
 };
 
 // Null when the library is built for a target without that instruction set.

@@ -162,7 +162,7 @@ void strip(int kc, const float* a, std::ptrdiff_t a_stride, int panels, const fl
 // prefetch beside it (256 KiB of L2 on the smallest AVX2 parts); A blocks
 // of up to 480 rows come from L2/L3.
 constexpr KernelSet kSet = {kMR, kNR, 256, 480, 128, kernel, row, pack_copy_avx, pack_transpose_avx,
-                            /*b_in_place=*/false, kLanes, kNarrowMax, strip};
+                            /*b_in_place=*/false, kLanes, kNarrowMax, strip, /*pair=*/nullptr};
 
 }  // namespace
 

@@ -49,48 +49,17 @@ inline __m512 activate_as(__m512 x, const Tile& t) {
   return x;
 }
 
-// R rows (1..8) and V vectors (1..3) of the tile; the panels are laid out for
-// the full 8 x 48 whatever R and V. Inlined into each caller: the row
-// kernel's calls work on its local Tile.
+// The write-back of R rows and V vectors of sums (the last vector's lanes
+// beyond `tail` not stored): one pass over the accumulators per step, each
+// step's condition tested once per tile (kernel_avx2.cpp measured why).
+// Every element goes through the same operations in the same order; C and
+// the residual are read before anything is stored, so a residual that is C
+// itself reads the same values.
 template <int R, int V>
-[[gnu::always_inline]] inline void tile_body(int kc, const float* a, const float* b, const Tile& t) {
-  __m512 acc[R][V];
-#pragma GCC unroll 8
-  for (int i = 0; i < R; ++i) {
-#pragma GCC unroll 3
-    for (int v = 0; v < V; ++v) acc[i][v] = _mm512_setzero_ps();
-  }
-  // Only the last vector may be partial (V is the fewest covering cols);
-  // its lanes beyond cols are not read (B may be read in place).
-  const int tail_cols = t.cols - (V - 1) * kLanes;
-  const __mmask16 tail = tail_cols >= kLanes ? __mmask16(0xffff) : __mmask16((1u << tail_cols) - 1);
-  const std::ptrdiff_t ldb = t.ldb;
-#pragma GCC unroll 4
-  for (int p = 0; p < kc; ++p) {
-    __m512 bv[V];
-#pragma GCC unroll 3
-    for (int v = 0; v < V - 1; ++v) bv[v] = _mm512_loadu_ps(b + v * kLanes);
-    bv[V - 1] = _mm512_maskz_loadu_ps(tail, b + (V - 1) * kLanes);
-#pragma GCC unroll 8
-    for (int i = 0; i < R; ++i) {
-      const __m512 ai = _mm512_set1_ps(a[i]);
-#pragma GCC unroll 3
-      for (int v = 0; v < V; ++v) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
-    }
-    if (p < t.prefetches) _mm_prefetch(t.prefetch[p], _MM_HINT_T1);
-    a += kMR;
-    b += ldb;
-  }
-  for (int p = kc; p < t.prefetches; ++p) _mm_prefetch(t.prefetch[p], _MM_HINT_T1);
-
-  // The write-back: one pass over the accumulators per step, each step's
-  // condition tested once per tile (kernel_avx2.cpp measured why). Every
-  // element goes through the same operations in the same order; C and the
-  // residual are read before anything is stored, so a residual that is C
-  // itself reads the same values.
+[[gnu::always_inline]] inline void write_back(__m512 (&acc)[R][V], __mmask16 tail, const Tile& t) {
   const auto mask = [&](int v) { return v == V - 1 ? tail : __mmask16(0xffff); };
   const auto each = [&](auto&& step) __attribute__((always_inline)) {
-#pragma GCC unroll 8
+#pragma GCC unroll 16
     for (int i = 0; i < R; ++i) {
 #pragma GCC unroll 3
       for (int v = 0; v < V; ++v) step(acc[i][v], i, v);
@@ -132,6 +101,43 @@ template <int R, int V>
     }
   }
   each([&](__m512& x, int i, int v) { _mm512_mask_storeu_ps(t.c + i * t.ldc + v * kLanes, mask(v), x); });
+}
+
+// R rows (1..8) and V vectors (1..3) of the tile; the panels are laid out for
+// the full 8 x 48 whatever R and V. Inlined into each caller: the row
+// kernel's calls work on its local Tile.
+template <int R, int V>
+[[gnu::always_inline]] inline void tile_body(int kc, const float* a, const float* b, const Tile& t) {
+  __m512 acc[R][V];
+#pragma GCC unroll 8
+  for (int i = 0; i < R; ++i) {
+#pragma GCC unroll 3
+    for (int v = 0; v < V; ++v) acc[i][v] = _mm512_setzero_ps();
+  }
+  // Only the last vector may be partial (V is the fewest covering cols);
+  // its lanes beyond cols are not read (B may be read in place).
+  const int tail_cols = t.cols - (V - 1) * kLanes;
+  const __mmask16 tail = tail_cols >= kLanes ? __mmask16(0xffff) : __mmask16((1u << tail_cols) - 1);
+  const std::ptrdiff_t ldb = t.ldb;
+#pragma GCC unroll 4
+  for (int p = 0; p < kc; ++p) {
+    __m512 bv[V];
+#pragma GCC unroll 3
+    for (int v = 0; v < V - 1; ++v) bv[v] = _mm512_loadu_ps(b + v * kLanes);
+    bv[V - 1] = _mm512_maskz_loadu_ps(tail, b + (V - 1) * kLanes);
+#pragma GCC unroll 8
+    for (int i = 0; i < R; ++i) {
+      const __m512 ai = _mm512_set1_ps(a[i]);
+#pragma GCC unroll 3
+      for (int v = 0; v < V; ++v) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
+    }
+    if (p < t.prefetches) _mm_prefetch(t.prefetch[p], _MM_HINT_T1);
+    a += kMR;
+    b += ldb;
+  }
+  for (int p = kc; p < t.prefetches; ++p) _mm_prefetch(t.prefetch[p], _MM_HINT_T1);
+
+  write_back<R, V>(acc, tail, t);
 }
 
 // The last columns of C when they are few (n % 16 <= 8): a 16-lane vector
@@ -179,6 +185,38 @@ void kernel(int kc, const float* a, const float* b, const Tile& t) {
   kStripKernels[rest - 1](kc, a, 0, 1, b + first, narrow);
 }
 
+// Two row panels by one vector (kernel.h's PairKernel): 8 + R1 rows.
+template <int R1>
+void pair_kernel(int kc, const float* a0, const float* a1, const float* b, const Tile& t) {
+  constexpr int R = kMR + R1;
+  __m512 acc[R][1];
+#pragma GCC unroll 16
+  for (int i = 0; i < R; ++i) acc[i][0] = _mm512_setzero_ps();
+  const __mmask16 tail = t.cols >= kLanes ? __mmask16(0xffff) : __mmask16((1u << t.cols) - 1);
+  const std::ptrdiff_t ldb = t.ldb;
+#pragma GCC unroll 2
+  for (int p = 0; p < kc; ++p) {
+    const __m512 bv = _mm512_maskz_loadu_ps(tail, b);
+#pragma GCC unroll 8
+    for (int i = 0; i < kMR; ++i) acc[i][0] = _mm512_fmadd_ps(_mm512_set1_ps(a0[i]), bv, acc[i][0]);
+#pragma GCC unroll 8
+    for (int i = 0; i < R1; ++i) acc[kMR + i][0] = _mm512_fmadd_ps(_mm512_set1_ps(a1[i]), bv, acc[kMR + i][0]);
+    if (p < t.prefetches) _mm_prefetch(t.prefetch[p], _MM_HINT_T1);
+    a0 += kMR;
+    a1 += kMR;
+    b += ldb;
+  }
+  for (int p = kc; p < t.prefetches; ++p) _mm_prefetch(t.prefetch[p], _MM_HINT_T1);
+  write_back<R, 1>(acc, tail, t);
+}
+
+constexpr PairKernel kPairKernels[kMR] = {pair_kernel<1>, pair_kernel<2>, pair_kernel<3>, pair_kernel<4>,
+                                          pair_kernel<5>, pair_kernel<6>, pair_kernel<7>, pair_kernel<8>};
+
+void pair(int kc, const float* a0, const float* a1, const float* b, const Tile& t) {
+  kPairKernels[t.rows - kMR - 1](kc, a0, a1, b, t);
+}
+
 // The driver's rows: whole tiles, the strip's columns already peeled off.
 template <int R>
 void row_kernel(int kc, const float* a, const float* b, std::ptrdiff_t b_stride, const Tile& row) {
@@ -210,7 +248,7 @@ void strip(int kc, const float* a, std::ptrdiff_t a_stride, int panels, const fl
 // core; larger blocks measured slower here); A blocks of up to 480 rows
 // come from L2/L3.
 constexpr KernelSet kSet = {kMR, kNR, 256, 480, 240, kernel, row, pack_copy_avx, pack_transpose_avx,
-                            /*b_in_place=*/true, kLanes, kNarrowMax, strip};
+                            /*b_in_place=*/true, kLanes, kNarrowMax, strip, pair};
 
 }  // namespace
 
