@@ -82,8 +82,10 @@ void conv_winograd_transform_weights(int group, int group_out, int group_in, con
 // the product's registers (im2col, pointwise), to each image's rows as they
 // leave the batched product, to each output row (depthwise). scratch holds
 // convolution_scratch_floats(g, plan) floats.
-// The products split over `pool`'s threads (null: the calling thread alone),
-// with the same results for any thread count. kWinograd reads
+// The work splits over `pool`'s threads (null: the calling thread alone),
+// with the same results for any thread count (im2col in blocks of rows: a
+// band of output rows per thread, each in its share of the scratch).
+// kWinograd reads
 // `winograd_weights` (conv_winograd_transform_weights; must be set for that
 // plan) instead of `weights`, and runs its epilogue in the
 // output transform.

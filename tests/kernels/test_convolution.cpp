@@ -18,6 +18,7 @@
 #include "kernels/cpu/conv_depthwise.h"
 #include "kernels/cpu/convolution.h"
 #include "kernels/cpu/epilogue.h"
+#include "kernels/cpu/thread_pool.h"
 
 namespace predictor {
 namespace {
@@ -170,6 +171,50 @@ TEST(ConvolutionKernel, EveryApplicableMethodMatchesReference) {
                 << what << " activation " << static_cast<int>(activation.kind) << " " << activation.negative_slope;
           }
         }
+      }
+    }
+  }
+}
+
+TEST(ConvolutionKernel, BlockedIm2colSameBitsForAnyThreadCount) {
+  // im2col in blocks of window rows: on several threads each thread takes a
+  // band of output rows, built in its own share of the scratch (blocks of
+  // block_rows / threads rows, the last ones shorter) and multiplied there.
+  // The same bits as one thread, with the bias, a residual and an
+  // activation; NaN in the scratch and the output shows a read before a
+  // write or an output left unwritten.
+  cpu::ThreadPool two(2), three(3);
+  const std::vector<Case> cases = {
+      {1, 12, 5, 1, {41, 50}, {5, 5}, {2, 2}, {1, 1}, {1, 1}},  // Inception-v3's 5x5 shape, smaller
+      {2, 6, 9, 3, {30, 33}, {3, 3}, {1, 0}, {1, 1}, {1, 1}},   // grouped, two images, unpadded columns
+      {1, 4, 7, 1, {37, 64}, {3, 5}, {1, 2}, {2, 1}, {1, 1}},   // strided rows
+  };
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  std::uint32_t seed = 4200;
+  for (const Case& c : cases) {
+    const auto input = testing::random_values(c.batch * c.in_channels * product(c.image), seed++);
+    const auto weights = testing::random_values(c.out_channels * (c.in_channels / c.group) * product(c.kernel), seed++);
+    const auto bias = testing::random_values(c.out_channels, seed++);
+    const std::vector<float> expected = reference_conv(c, input, weights, bias.data());
+    const auto residual = testing::random_values(expected.size(), seed++);
+    const cpu::ConvGeometry g = geometry_of(c, false, false);
+    for (int rows : {4, 6, 7, 9}) {
+      const cpu::ConvPlan plan{cpu::ConvMethod::kIm2col, 1, rows};
+      const auto run = [&](cpu::ThreadPool* pool, const cpu::Epilogue& epilogue) {
+        std::vector<float> output(expected.size(), nan);
+        std::vector<float> scratch(cpu::convolution_scratch_floats(g, plan), nan);
+        cpu::convolution_forward(g, plan, c.batch, input.data(), weights.data(), epilogue, output.data(),
+                                 scratch.data(), pool);
+        return output;
+      };
+      const std::string what = describe(c) + " rows " + std::to_string(rows);
+      const std::vector<float> one = run(nullptr, {bias.data()});
+      expect_near(one, expected, what);
+      const cpu::Epilogue full{bias.data(), cpu::Activation::relu(0.1f), residual.data()};
+      const std::vector<float> one_full = run(nullptr, full);
+      for (cpu::ThreadPool* pool : {&two, &three}) {
+        EXPECT_TRUE(bitwise_equal(run(pool, {bias.data()}), one)) << what << " threads " << pool->size();
+        EXPECT_TRUE(bitwise_equal(run(pool, full), one_full)) << what << " threads " << pool->size() << " epilogue";
       }
     }
   }
