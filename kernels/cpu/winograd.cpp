@@ -134,14 +134,22 @@ std::ptrdiff_t position_stride(std::size_t floats) { return static_cast<std::ptr
 // and the largest share is not far above an even one (Inception-v3's 81
 // tiles go 48 + 33 on AVX-512's 48-column panels; 49 would go 48 + 1 and
 // stay split by channels).
-bool splits_by_tiles(int tiles, int panel, int threads) {
+// Part `part` of `parts` of a block of `tiles` split by whole panels of V:
+// its first tile and one past its last.
+struct TileRange {
+  int begin, end;
+};
+TileRange tile_part(int tiles, int panel, int parts, int part) {
   const int v_panels = ceil_div(tiles, panel);
-  if (v_panels < threads) return false;
+  return {v_panels * part / parts * panel, std::min(tiles, v_panels * (part + 1) / parts * panel)};
+}
+
+bool splits_by_tiles(int tiles, int panel, int threads) {
+  if (ceil_div(tiles, panel) < threads) return false;
   int largest = 0;
   for (int part = 0; part < threads; ++part) {
-    const int begin = v_panels * part / threads * panel;
-    const int end = std::min(tiles, v_panels * (part + 1) / threads * panel);
-    largest = std::max(largest, end - begin);
+    const TileRange r = tile_part(tiles, panel, threads, part);
+    largest = std::max(largest, r.end - r.begin);
   }
   return 5 * largest <= 3 * tiles;
 }
@@ -361,7 +369,6 @@ void winograd_forward(Isa isa, const ConvGeometry& g, int tiles_per_block, int b
 
   for (int first = 0; first < total; first += tiles_per_block) {
     const int tiles = std::min(tiles_per_block, total - first);
-    const int v_panels = ceil_div(tiles, v.panel);
     if (threads > 1 && splits_by_tiles(tiles, v.panel, threads)) {
       // Split by tiles, whole panels of V each: a thread transforms its
       // tiles' input (every channel), multiplies them by all of U and
@@ -371,10 +378,9 @@ void winograd_forward(Isa isa, const ConvGeometry& g, int tiles_per_block, int b
       // to come back (on a 2-core AVX-512 Xeon the input transform took
       // longer on 2 threads than on 1: 0.09 -> 0.17 ms on an Inception-v3
       // 35x35 layer, whose whole time stayed at 0.42 ms).
-      parallel_for(pool, std::min(threads, v_panels), [&](int part) {
-        const int parts = std::min(threads, v_panels);
-        const int col_begin = v_panels * part / parts * v.panel;
-        const int col_end = std::min(tiles, v_panels * (part + 1) / parts * v.panel);
+      parallel_for(pool, threads, [&](int part) {
+        const TileRange own = tile_part(tiles, v.panel, threads, part);
+        const int col_begin = own.begin, col_end = own.end;
         winograd::VLayout mine = v;
         mine.v = v.v + col_begin / v.panel * v.panel_stride;
         ts.input(tiling, input, first + col_begin, col_end - col_begin, 0, in_channels, mine);
