@@ -1,7 +1,8 @@
 #pragma once
 // Host allocations for SyncedMemory: 64-byte aligned (whole cache lines,
-// AVX-512 friendly), or pinned through CUDA for buffers that stage data to
-// or from a GPU.
+// AVX-512 friendly), those of 2 MiB or more on a 2 MiB boundary with
+// transparent huge pages requested (the weights streamed by every forward),
+// or pinned through CUDA for buffers that stage data to or from a GPU.
 
 #include <cstddef>
 

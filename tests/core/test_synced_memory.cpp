@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <cstring>
 
 #include "predictor/Error.h"
@@ -17,6 +18,22 @@ TEST(SyncedMemory, AllocatesLazilyAndZeroFills) {
   EXPECT_TRUE(memory.owns_cpu_data());
   for (int i = 0; i < 64; ++i) EXPECT_EQ(data[i], 0.0f);
   EXPECT_EQ(reinterpret_cast<std::uintptr_t>(data) % 64, 0u) << "host memory must be 64-byte aligned";
+}
+
+// Buffers of 2 MiB or more (weights, their kernel-ready forms) start on a
+// huge page (host_memory.cpp: transparent huge pages are requested for
+// them); smaller ones keep the 64-byte alignment. Both zero-filled.
+TEST(SyncedMemory, LargeBuffersStartOnAHugePage) {
+  constexpr std::size_t kHugePage = std::size_t{2} << 20;
+  for (const std::size_t bytes : {kHugePage, kHugePage + 68, 3 * kHugePage + 4096}) {
+    SyncedMemory memory(bytes);
+    const auto* data = static_cast<const unsigned char*>(memory.cpu_data());
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(data) % kHugePage, 0u) << bytes << " bytes";
+    EXPECT_EQ(data[0], 0);
+    EXPECT_EQ(data[bytes - 1], 0);
+  }
+  SyncedMemory small(kHugePage - 64);
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(small.cpu_data()) % 64, 0u);
 }
 
 TEST(SyncedMemory, MutableDataKeepsWrites) {
