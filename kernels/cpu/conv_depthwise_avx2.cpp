@@ -5,7 +5,7 @@
 // stores (avx2_store.h: AMD microcodes masked stores). Compiled with -mavx2
 // -mfma -ffp-contract=off (src/CMakeLists.txt): no FMA, so the sums round as
 // the plain loop's do. Planes are computed column by column (columns),
-// several output rows' sums in flight; rows narrower than 16 take a flat
+// several output rows' sums in flight; rows narrower than 8 take a flat
 // run of outputs (stride 1, FlatPlan) or several output rows at a time
 // (stride 2, narrow_plane).
 #include "kernels/cpu/conv_depthwise_kernel.h"
@@ -382,9 +382,11 @@ void narrow_plane(const Job& job, const RowPlan<K, 2>& plan, const float* in, co
 }
 
 // See conv_depthwise_avx512.cpp's FlatPlan: masks per tap column, and per
-// kernel row for the vectors that reach above or below the image.
-constexpr int kFlatVectors = 64;   // 12 KiB of masks for K = 3
-constexpr int kFlatMaxWidth = 16;  // wider rows have whole vectors without masks
+// kernel row for the vectors that reach above or below the image. Rows of
+// 8 or more go by columns (this kernel on the AVX-512 Xeon: 14x14 layers
+// 87-95 -> 74-82 us for MobileNet v2's, 82 -> 64-72 for v1's).
+constexpr int kFlatVectors = 64;  // 12 KiB of masks for K = 3
+constexpr int kFlatMaxWidth = 8;
 
 template <int K>
 struct FlatPlan {
