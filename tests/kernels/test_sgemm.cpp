@@ -221,6 +221,12 @@ TEST(Sgemm, LargeShapes) {
   check_shape({false, true, 9, 1000, 1024, 0, 1.0f, 0.0f}, seed += 3);
   check_shape({false, false, 128, 784, 1152 / 4, 0, 1.0f, 0.0f}, seed += 3);
   check_shape({true, false, 500, 196, 512, 0, 1.0f, 0.0f}, seed += 3);
+  // A short k widens the blocks of columns (block_n: 3840 at k 16 on
+  // AVX-512): several of them and a partial last one, B packed (96 rows) or
+  // read in place (40 rows), and transposed operands.
+  check_shape({false, false, 96, 8000, 16, 0, 1.0f, 0.0f}, seed += 3);
+  check_shape({false, false, 40, 5300, 24, 2, 1.0f, 0.5f}, seed += 3);
+  check_shape({true, true, 70, 7000, 9, 1, 1.0f, 0.0f}, seed += 3);
 }
 
 TEST(Sgemm, AlphaAndBeta) {
@@ -336,7 +342,8 @@ TEST(Sgemm, SameBitsForAnyThreadCountAndWorkspace) {
   const Shape shapes[] = {{false, false, 64, 3136, 147, 0, 1.0f, 0.0f},  // split along the columns
                           {false, false, 512, 49, 700, 0, 1.0f, 0.0f},   // along the rows
                           {false, true, 7, 1000, 600, 3, 1.0f, 0.5f},
-                          {true, false, 300, 301, 302, 1, -1.0f, 1.0f}};
+                          {true, false, 300, 301, 302, 1, -1.0f, 1.0f},
+                          {false, false, 96, 9000, 16, 0, 1.0f, 0.0f}};  // wide blocks of columns (short k)
   for (const Shape& s : shapes) {
     const Operands op(s, seed += 3);
     const auto bias = random_values(s.m, seed + 9);

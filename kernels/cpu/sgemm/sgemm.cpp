@@ -5,7 +5,8 @@
 //   for each block of mc rows of C            (A block: mc x kc, L2/L3)
 //     for each block of k (even split, <= kc)
 //       pack the A block into mr-row panels (or take it from A packed beforehand)
-//       for each block of nc columns          (B block: kc x nc, L2)
+//       for each block of nc columns          (B block: kc x nc, L2; nc
+//                                              wider for a short k: block_n)
 //         pack the B block into nr-column panels (or take it, or read B in place)
 //         for each mr-row panel of A          (kc x mr, L1: reused across the nr panels)
 //           row kernel (KernelSet::row): for each nr-column panel of B
@@ -71,10 +72,22 @@ std::size_t round_up(std::size_t a, std::size_t b) { return (a + b - 1) / b * b;
 // summation: they depend on k and the instruction set only.
 int block_k(const KernelSet& ks, int k) { return ceil_div(k, ceil_div(k, ks.kc)); }
 
+// The block of columns for blocks of k of kc: as many as make the kernel
+// set's nc x kc floats of B (its L2 share) whatever kc, so a short k gets
+// wider blocks and each row panel of A writes longer runs of C's rows. With
+// k 16 and 240 columns, a block wrote 96 rows of C 960 bytes at a time and
+// the product waited on those stores (C 4.8 MB, past L2): MobileNet v2's
+// conv2_2/expand product (96 x 16 x 12544) took 0.44 ms on the 2-core
+// AVX-512 Xeon, 0.34 with 3840 columns.
+int block_n(const KernelSet& ks, int kc) {
+  return std::max(ks.nc, static_cast<int>(static_cast<std::int64_t>(ks.nc) * ks.kc / kc / ks.nr * ks.nr));
+}
+
 // Everything about one product that the tasks share.
 struct Plan {
   const KernelSet* ks = nullptr;
   int kc = 0;           // block_k
+  int nc = 0;           // block_n
   bool along_n = true;  // tasks split the columns (else the rows)
   int tasks = 1;
   int panels = 0;                             // in the split dimension
@@ -90,6 +103,7 @@ Plan make_plan(Isa isa, int m, int n, int k, int threads) {
   if (plan.ks == nullptr) plan.ks = portable_kernel_set();
   const KernelSet& ks = *plan.ks;
   plan.kc = block_k(ks, k);
+  plan.nc = block_n(ks, plan.kc);
   const int m_panels = ceil_div(m, ks.mr), n_panels = ceil_div(n, ks.nr);
   // Split the larger operand: each task packs its share of it and all of the
   // other, so the smaller is the one packed more than once.
@@ -103,7 +117,7 @@ Plan make_plan(Isa isa, int m, int n, int k, int threads) {
   const int rows = plan.along_n ? m : std::min(m, widest * ks.mr);
   const int cols = plan.along_n ? std::min(n, widest * ks.nr) : n;
   const std::size_t mc = std::min<std::size_t>(round_up(rows, ks.mr), ks.mc);
-  const std::size_t nc = std::min<std::size_t>(round_up(cols, ks.nr), ks.nc);
+  const std::size_t nc = std::min<std::size_t>(round_up(cols, ks.nr), plan.nc);
   plan.a_floats = round_up(mc * plan.kc, kAlignFloats);
   plan.task_floats = round_up(plan.a_floats + nc * plan.kc, kAlignFloats);
   return plan;
@@ -348,7 +362,7 @@ std::ptrdiff_t packed_block(int pc, int rows, int width) {
 // C[m0:m1, n0:n1] of the product, with `ws` holding plan.task_floats.
 void run_task(const Plan& plan, const Product& pr, int m0, int m1, int n0, int n1, float* ws) {
   const KernelSet& ks = *plan.ks;
-  const int mr = ks.mr, nr = ks.nr;
+  const int mr = ks.mr, nr = ks.nr, nc = plan.nc;
   float* const a_pack = ws;
   float* const b_pack = ws + plan.a_floats;
   const int rows = m1 - m0;
@@ -413,19 +427,19 @@ void run_task(const Plan& plan, const Product& pr, int m0, int m1, int n0, int n
     for (int pc = 0; pc < pr.k; pc += plan.kc) {
       const int kc = std::min(plan.kc, pr.k - pc);
       a_panels(ic, m_block, pc, kc);
-      for (int jc = n0; jc < n1; jc += ks.nc) {
-        const int n_block = std::min(ks.nc, n1 - jc);
+      for (int jc = n0; jc < n1; jc += nc) {
+        const int n_block = std::min(nc, n1 - jc);
         b_panels(jc, n_block, pc, kc);
         // The next block of B, or with the last one the next blocks of k
         // (or rows) of A and B.
         prefetcher.reset();
-        if (jc + ks.nc < n1) {
-          prefetch_b(jc + ks.nc, std::min(ks.nc, n1 - jc - ks.nc), pc, kc);
+        if (jc + nc < n1) {
+          prefetch_b(jc + nc, std::min(nc, n1 - jc - nc), pc, kc);
         } else if (pc + kc < pr.k || ic + mc < m1) {
           const int next_i = pc + kc < pr.k ? ic : ic + mc, next_p = pc + kc < pr.k ? pc + kc : 0;
           const int next_kc = std::min(plan.kc, pr.k - next_p);
           prefetch_a(next_i, std::min(mc, m1 - next_i), next_p, next_kc);
-          prefetch_b(n0, std::min(ks.nc, n1 - n0), next_p, next_kc);
+          prefetch_b(n0, std::min(nc, n1 - n0), next_p, next_kc);
         }
         multiplier.block(pc, kc, ic, m_block, jc, n_block, panels);
       }
