@@ -181,9 +181,10 @@ Act act_of(const Activation& activation) {
 class Prefetcher {
  public:
   // A call is a row of tiles (or a strip), which shares its lines out over
-  // its tiles: at most kMaxPerTile each, for rows of up to 16 tiles (the
-  // widest block's). More per tile, issued in a burst after its loop, made
-  // a 6-row product with B in place 1.13-1.19x slower (AVX-512, Xeon).
+  // its tiles: at most kMaxPerTile each, and at most 16 tiles' worth per
+  // call (a block of 240 columns; the wider blocks of a short k share the
+  // same). More per tile, issued in a burst after its loop, made a 6-row
+  // product with B in place 1.13-1.19x slower (AVX-512, Xeon).
   static constexpr int kMaxPerTile = 256;
   static constexpr int kMaxPerCall = 16 * kMaxPerTile;
 
