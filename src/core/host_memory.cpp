@@ -21,9 +21,9 @@ constexpr std::size_t kAlignment = 64;
 // are off). The kernel-ready weights are streamed from memory by every
 // forward (138 MB for ResNet-50 at batch 1), and with 4 KiB pages every
 // 4 KiB of them costs a TLB miss: on the 2-core AVX-512 Xeon, whole
-// forwards on one thread took 2-4% less (ResNet-50 49.7 -> 48.7 ms, VGG-16
-// 142 -> 136). Memory not touched is not backed, so the alignment costs
-// address space only.
+// forwards on one thread took 2-4% less (ResNet-50 51.7 -> 50.6 ms, VGG-16
+// 143.6 -> 137.4; README). Memory not touched is not backed, so the
+// alignment costs address space only.
 void* pageable_alloc(std::size_t bytes) {
   constexpr std::size_t kHugePage = std::size_t{2} << 20;
   if (bytes < kHugePage) return std::aligned_alloc(kAlignment, bytes);
