@@ -169,6 +169,12 @@ class PREDICTOR_API Layer {
   // read by prepare_gpu and forward_gpu; FP32 unless set.
   void set_gpu_precision(Precision precision) { gpu_precision_ = precision; }
   Precision gpu_precision() const { return gpu_precision_; }
+  // The threads that will run forward_cpu (Net::SetComputeThreads: the
+  // pool in ForwardContext::pool has this many, the caller included), read
+  // by prepare_cpu where the plan and its scratch depend on them; 1 unless
+  // set.
+  void set_compute_threads(int threads) { compute_threads_ = threads; }
+  int compute_threads() const { return compute_threads_; }
 
   // Throws predictor::Error("layer 'NAME' (TYPE): FIELD: MESSAGE").
   // `field` may be empty when no single field is at fault.
@@ -196,6 +202,7 @@ class PREDICTOR_API Layer {
   CpuKernelWeightSource cpu_kernel_weight_source_;
   std::vector<const float*> gpu_weights_;
   Precision gpu_precision_ = Precision::FP32;
+  int compute_threads_ = 1;
 };
 
 }  // namespace predictor

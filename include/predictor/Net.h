@@ -95,8 +95,10 @@ class PREDICTOR_API Net {
   const ReplicaLimits& limits() const { return limits_; }
   // Threads that compute each forward's CPU layers, the calling thread
   // included (default 1: the calling thread alone); N > 1 starts a pool of
-  // N - 1 threads that this net owns. Throws predictor::Error for N outside
-  // 1 to PredictorOptions::kMaxComputeThreads or a thread that cannot start.
+  // N - 1 threads that this net owns. A change takes effect at the next
+  // Forward, which plans the layers again (some plans, and their scratch,
+  // depend on the thread count). Throws predictor::Error for N outside 1 to
+  // PredictorOptions::kMaxComputeThreads or a thread that cannot start.
   void SetComputeThreads(int threads);
   int compute_threads() const;
   // Runs every layer; reshapes first when an input's shape changed.

@@ -97,58 +97,49 @@ void grouped_gemm(const ConvGeometry& g, int columns, const float* weights, cons
   }
 }
 
-// A thread's band of an im2col convolution is at least this many output
+// A band of an im2col convolution in blocks is at least this many output
 // positions per block (two of the AVX-512 microkernel's column panels).
 constexpr std::size_t kMinBandColumns = 96;
 
-// One image by im2col, `block_rows` window rows (first spatial axis) at a
-// time: a block is the convolution over the same image of a grid starting
-// further down, which is a smaller pad. Each block's outputs get the
-// epilogue in the product.
-void im2col_convolution(const ConvGeometry& g, int block_rows, const float* input, const float* weights,
+// One image by im2col, at most plan.block_rows window rows (first spatial
+// axis) at a time: a block is the convolution over the same image of a
+// grid starting further down, which is a smaller pad. Each block's outputs
+// get the epilogue in the product.
+void im2col_convolution(const ConvGeometry& g, const ConvPlan& plan, const float* input, const float* weights,
                         const float* packed, const Epilogue& epilogue, float* output, float* col, ThreadPool* pool) {
   const PatchGeometry& p = g.patches;
   const std::size_t spatial = grid_size(p), inner = positions_per_row(p);
-  const int threads = pool_threads(pool);
-  const int band_block_rows = block_rows / threads;
-  if (threads > 1 && block_rows < p.grid[0] && band_block_rows >= 1 &&
-      band_block_rows * inner >= kMinBandColumns) {
-    // Column matrices built in blocks: a band of output rows per thread,
-    // built into its own share of the scratch (block_rows / threads rows at
-    // a time) and multiplied there by the same thread, one pool run for the
+  const int block_rows = plan.block_rows > 0 ? plan.block_rows : std::max(p.grid[0], 1);
+  // Output rows [begin, end) through `own`, the im2col and the products
+  // split over `split` (null: by the calling thread).
+  const auto rows = [&](int begin, int end, float* own, ThreadPool* split) {
+    for (int first = begin; first < end; first += block_rows) {
+      PatchGeometry block = p;
+      block.grid[0] = std::min(block_rows, end - first);
+      block.pad[0] = static_cast<int>(p.pad[0] - static_cast<std::int64_t>(first) * p.stride[0]);
+      const std::size_t columns = block.grid[0] * inner;
+      const Epilogue block_epilogue = epilogue.at(first * inner);
+      im2col(g, block, input, own, columns, split);
+      grouped_gemm(g, static_cast<int>(columns), weights, own, columns, output + first * inner, spatial,
+                   &block_epilogue, split, packed);
+    }
+  };
+  if (plan.bands > 1) {
+    // A band of output rows per thread, built into its own share of the
+    // scratch and multiplied there by the same thread, one pool run for the
     // layer. Split by column-matrix rows and then by product columns (two
     // runs per block), each thread read half of its columns from lines the
     // other core had written: Inception-v3's 5x5 layers (35x35, 48 -> 64
     // channels, blocks of 6 rows) took 1.12-1.18 ms on 2 threads, 0.96-0.98
     // so (2-core AVX-512 Xeon; the whole forward 46.1 -> 44.9 ms).
-    const std::size_t share = column_rows(p) * band_block_rows * inner;
-    parallel_for(pool, threads, [&](int t) {
-      const int band_end = static_cast<int>(static_cast<std::int64_t>(p.grid[0]) * (t + 1) / threads);
-      float* own = col + share * t;
-      for (int first = static_cast<int>(static_cast<std::int64_t>(p.grid[0]) * t / threads); first < band_end;
-           first += band_block_rows) {
-        PatchGeometry block = p;
-        block.grid[0] = std::min(band_block_rows, band_end - first);
-        block.pad[0] = static_cast<int>(p.pad[0] - static_cast<std::int64_t>(first) * p.stride[0]);
-        const std::size_t columns = block.grid[0] * inner;
-        const Epilogue block_epilogue = epilogue.at(first * inner);
-        im2col(g, block, input, own, columns, nullptr);
-        grouped_gemm(g, static_cast<int>(columns), weights, own, columns, output + first * inner, spatial,
-                     &block_epilogue, nullptr, packed);
-      }
+    const std::size_t share = column_rows(p) * block_rows * inner;
+    parallel_for(pool, plan.bands, [&](int t) {
+      rows(static_cast<int>(static_cast<std::int64_t>(p.grid[0]) * t / plan.bands),
+           static_cast<int>(static_cast<std::int64_t>(p.grid[0]) * (t + 1) / plan.bands), col + share * t, nullptr);
     });
     return;
   }
-  for (int first = 0; first < p.grid[0]; first += block_rows) {
-    PatchGeometry block = p;
-    block.grid[0] = std::min(block_rows, p.grid[0] - first);
-    block.pad[0] = static_cast<int>(p.pad[0] - static_cast<std::int64_t>(first) * p.stride[0]);
-    const std::size_t columns = block.grid[0] * inner;
-    float* out = output + first * inner;
-    const Epilogue block_epilogue = epilogue.at(first * inner);
-    im2col(g, block, input, col, columns, pool);
-    grouped_gemm(g, static_cast<int>(columns), weights, col, columns, out, spatial, &block_epilogue, pool, packed);
-  }
+  rows(0, p.grid[0], col, pool);
 }
 
 // Where Winograd beats im2col (a winograd_applies geometry), measured with
@@ -236,7 +227,7 @@ bool conv_method_applies(const ConvGeometry& g, ConvMethod method) {
   return false;
 }
 
-ConvPlan plan_convolution(const ConvGeometry& g, int batch, bool winograd_weights) {
+ConvPlan plan_convolution(const ConvGeometry& g, int batch, bool winograd_weights, int threads) {
   ConvPlan plan;
   if (winograd_weights && conv_method_applies(g, ConvMethod::kWinograd) && winograd_pays(g, batch)) {
     plan.method = ConvMethod::kWinograd;
@@ -261,7 +252,18 @@ ConvPlan plan_convolution(const ConvGeometry& g, int batch, bool winograd_weight
     const std::size_t budget = std::max(kColumnBudget, static_cast<std::size_t>(g.out_channels) * columns);
     if (column_rows(g.patches) * columns > budget) {
       const std::size_t row_floats = column_rows(g.patches) * positions_per_row(g.patches);
-      plan.block_rows = static_cast<int>(std::clamp<std::size_t>(budget / row_floats, 1, g.patches.grid[0]));
+      const int grid_rows = g.patches.grid[0];
+      plan.block_rows = static_cast<int>(std::clamp<std::size_t>(budget / row_floats, 1, grid_rows));
+      // On several threads, a band of rows each, the budget per band: with
+      // bands sharing it, Inception-v3's 17x17 1x7 layers (160 x 1120 x 289)
+      // ran 6 + 2 and 6 + 3 rows a thread, four products each reading all
+      // of the weights, three of them under 100 columns.
+      const int band_rows = (grid_rows + threads - 1) / std::max(threads, 1);
+      if (threads > 1 && grid_rows >= threads &&
+          std::min(plan.block_rows, band_rows) * positions_per_row(g.patches) >= kMinBandColumns) {
+        plan.bands = threads;
+        plan.block_rows = std::min(plan.block_rows, band_rows);
+      }
     }
   }
   return plan;
@@ -287,7 +289,7 @@ std::size_t convolution_scratch_floats(const ConvGeometry& g, const ConvPlan& pl
   }
   if (plan.method == ConvMethod::kPointwise) return 0;
   const int rows = plan.block_rows > 0 ? std::min(plan.block_rows, p.grid[0]) : p.grid[0];
-  return column_rows(p) * rows * positions_per_row(p);
+  return column_rows(p) * rows * positions_per_row(p) * std::max(plan.bands, 1);
 }
 
 void convolution_forward(const ConvGeometry& g, const ConvPlan& plan, int batch, const float* input,
@@ -326,7 +328,6 @@ void convolution_forward(const ConvGeometry& g, const ConvPlan& plan, int batch,
     return;
   }
   if (plan.method == ConvMethod::kDepthwise || plan.images_per_gemm == 1) {
-    const int block_rows = plan.block_rows > 0 ? plan.block_rows : std::max(p.grid[0], 1);
     for (int n = 0; n < batch; ++n) {
       const float* in = input + n * in_image;
       float* out = output + n * out_image;
@@ -338,7 +339,7 @@ void convolution_forward(const ConvGeometry& g, const ConvPlan& plan, int batch,
         grouped_gemm(g, static_cast<int>(spatial), weights, in, spatial, out, spatial, &image_epilogue, pool,
                      packed_weights);
       } else {
-        im2col_convolution(g, block_rows, in, weights, packed_weights, image_epilogue, out, scratch, pool);
+        im2col_convolution(g, plan, in, weights, packed_weights, image_epilogue, out, scratch, pool);
       }
     }
     return;

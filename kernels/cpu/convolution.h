@@ -49,6 +49,10 @@ struct ConvPlan {
   // kIm2col with one image per gemm: window positions along the first
   // spatial axis per column block; 0 for all of them.
   int block_rows = 0;
+  // kIm2col in blocks (block_rows > 0): bands of output rows that run at
+  // once, one per compute thread, each through blocks of at most block_rows
+  // rows in its own share of the scratch; 1 on one thread.
+  int bands = 1;
   // kWinograd: the tiles taken at a time (winograd_tiles_per_block).
   int tiles_per_block = 0;
 };
@@ -57,8 +61,9 @@ struct ConvPlan {
 bool conv_method_applies(const ConvGeometry& g, ConvMethod method);
 // The fastest applicable method, and how many images to batch per gemm.
 // kWinograd only with `winograd_weights` (the caller has the weights
-// transformed by conv_winograd_transform_weights).
-ConvPlan plan_convolution(const ConvGeometry& g, int batch, bool winograd_weights = false);
+// transformed by conv_winograd_transform_weights). `threads`: those of the
+// pool convolution_forward will get (bands of an im2col in blocks).
+ConvPlan plan_convolution(const ConvGeometry& g, int batch, bool winograd_weights = false, int threads = 1);
 // What plan_convolution requires of the channels before it weighs Winograd
 // (so a layer knows from its parameters whether transforming its weights
 // can pay at any input size).
@@ -83,8 +88,9 @@ void conv_winograd_transform_weights(int group, int group_out, int group_in, con
 // leave the batched product, to each output row (depthwise). scratch holds
 // convolution_scratch_floats(g, plan) floats.
 // The work splits over `pool`'s threads (null: the calling thread alone),
-// with the same results for any thread count (im2col in blocks of rows: a
-// band of output rows per thread, each in its share of the scratch).
+// with the same results for any thread count (im2col in blocks of rows:
+// plan.bands bands of output rows at once, each in its share of the
+// scratch).
 // kWinograd reads
 // `winograd_weights` (conv_winograd_transform_weights; must be set for that
 // plan) instead of `weights`, and runs its epilogue in the

@@ -57,10 +57,12 @@ class ConvolutionLayer : public ConvolutionLayerBase {
     const cpu::ConvGeometry& g = shapes().geometry;
     winograd_weights_ = nullptr;
     packed_gemm_weights_ = nullptr;
-    plan_ = cpu::plan_convolution(g, shapes().num, /*winograd_weights=*/true);
+    plan_ = cpu::plan_convolution(g, shapes().num, /*winograd_weights=*/true, compute_threads());
     if (plan_.method == cpu::ConvMethod::kWinograd) {
       winograd_weights_ = fitting_winograd_weights(cpu_kernel_weight(kWinogradWeights));
-      if (!winograd_weights_) plan_ = cpu::plan_convolution(g, shapes().num, /*winograd_weights=*/false);
+      if (!winograd_weights_) {
+        plan_ = cpu::plan_convolution(g, shapes().num, /*winograd_weights=*/false, compute_threads());
+      }
     }
     if (plan_.method == cpu::ConvMethod::kIm2col || plan_.method == cpu::ConvMethod::kPointwise) {
       packed_gemm_weights_ = fitting_packed_gemm_weights(cpu_kernel_weight(kPackedGemmWeights));

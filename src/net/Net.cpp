@@ -254,6 +254,8 @@ void Net::SetComputeThreads(int threads) {
   if (threads == compute_threads()) return;
   compute_pool_.reset();  // the old threads stop before the new ones start
   if (threads > 1) compute_pool_ = std::make_unique<cpu::ThreadPool>(threads);
+  for (const auto& layer : layers_) layer->set_compute_threads(threads);
+  reshaped_ = false;  // plans (and their scratch) may depend on the thread count
 }
 
 int Net::compute_threads() const { return compute_pool_ ? compute_pool_->size() : 1; }

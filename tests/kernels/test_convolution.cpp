@@ -177,12 +177,13 @@ TEST(ConvolutionKernel, EveryApplicableMethodMatchesReference) {
 }
 
 TEST(ConvolutionKernel, BlockedIm2colSameBitsForAnyThreadCount) {
-  // im2col in blocks of window rows: on several threads each thread takes a
-  // band of output rows, built in its own share of the scratch (blocks of
-  // block_rows / threads rows, the last ones shorter) and multiplied there.
-  // The same bits as one thread, with the bias, a residual and an
-  // activation; NaN in the scratch and the output shows a read before a
-  // write or an output left unwritten.
+  // im2col in blocks of window rows: planned for several threads, each
+  // thread takes a band of output rows, built in its own share of the
+  // scratch (blocks of at most block_rows rows, the last ones shorter) and
+  // multiplied there. The same bits as one thread, with the bias, a residual
+  // and an activation, on a pool of as many threads as bands and on fewer;
+  // NaN in the scratch and the output shows a read before a write or an
+  // output left unwritten.
   cpu::ThreadPool two(2), three(3);
   const std::vector<Case> cases = {
       {1, 12, 5, 1, {41, 50}, {5, 5}, {2, 2}, {1, 1}, {1, 1}},  // Inception-v3's 5x5 shape, smaller
@@ -199,8 +200,9 @@ TEST(ConvolutionKernel, BlockedIm2colSameBitsForAnyThreadCount) {
     const auto residual = testing::random_values(expected.size(), seed++);
     const cpu::ConvGeometry g = geometry_of(c, false, false);
     for (int rows : {4, 6, 7, 9}) {
-      const cpu::ConvPlan plan{cpu::ConvMethod::kIm2col, 1, rows};
-      const auto run = [&](cpu::ThreadPool* pool, const cpu::Epilogue& epilogue) {
+      const auto run = [&](int bands, cpu::ThreadPool* pool, const cpu::Epilogue& epilogue) {
+        cpu::ConvPlan plan{cpu::ConvMethod::kIm2col, 1, rows};
+        plan.bands = bands;
         std::vector<float> output(expected.size(), nan);
         std::vector<float> scratch(cpu::convolution_scratch_floats(g, plan), nan);
         cpu::convolution_forward(g, plan, c.batch, input.data(), weights.data(), epilogue, output.data(),
@@ -208,13 +210,16 @@ TEST(ConvolutionKernel, BlockedIm2colSameBitsForAnyThreadCount) {
         return output;
       };
       const std::string what = describe(c) + " rows " + std::to_string(rows);
-      const std::vector<float> one = run(nullptr, {bias.data()});
+      const std::vector<float> one = run(1, nullptr, {bias.data()});
       expect_near(one, expected, what);
       const cpu::Epilogue full{bias.data(), cpu::Activation::relu(0.1f), residual.data()};
-      const std::vector<float> one_full = run(nullptr, full);
+      const std::vector<float> one_full = run(1, nullptr, full);
       for (cpu::ThreadPool* pool : {&two, &three}) {
-        EXPECT_TRUE(bitwise_equal(run(pool, {bias.data()}), one)) << what << " threads " << pool->size();
-        EXPECT_TRUE(bitwise_equal(run(pool, full), one_full)) << what << " threads " << pool->size() << " epilogue";
+        for (int bands : {1, 2, 3}) {
+          const std::string where = what + " bands " + std::to_string(bands) + " threads " + std::to_string(pool->size());
+          EXPECT_TRUE(bitwise_equal(run(bands, pool, {bias.data()}), one)) << where;
+          EXPECT_TRUE(bitwise_equal(run(bands, pool, full), one_full)) << where << " epilogue";
+        }
       }
     }
   }
@@ -250,6 +255,28 @@ TEST(ConvolutionKernel, PlanPicksTheFastPaths) {
   EXPECT_GT(blocked.block_rows, 0);
   EXPECT_LT(blocked.block_rows, 224);
   EXPECT_LT(cpu::convolution_scratch_floats(large_geometry, blocked), 576u * 224 * 224 / 4);
+  EXPECT_EQ(blocked.bands, 1);
+  // On three threads, three bands, each with the one-thread block budget.
+  const cpu::ConvPlan three_bands = cpu::plan_convolution(large_geometry, 1, false, 3);
+  EXPECT_EQ(three_bands.bands, 3);
+  EXPECT_EQ(three_bands.block_rows, blocked.block_rows);
+  EXPECT_EQ(cpu::convolution_scratch_floats(large_geometry, three_bands),
+            3 * cpu::convolution_scratch_floats(large_geometry, blocked));
+  // Inception-v3's 1x7 layers at 17x17 (1120 x 289 columns): blocks of
+  // rows on one thread; on two, each band of 8-9 rows in one block.
+  const Case seven{1, 160, 160, 1, {17, 17}, {1, 7}, {0, 3}, {1, 1}, {1, 1}};
+  const cpu::ConvGeometry seven_geometry = geometry_of(seven, false, false);
+  const cpu::ConvPlan seven_one = cpu::plan_convolution(seven_geometry, 1);
+  EXPECT_EQ(seven_one.bands, 1);
+  EXPECT_GT(seven_one.block_rows, 0);
+  EXPECT_LT(seven_one.block_rows, 17);
+  const cpu::ConvPlan seven_two = cpu::plan_convolution(seven_geometry, 1, false, 2);
+  EXPECT_EQ(seven_two.bands, 2);
+  EXPECT_EQ(seven_two.block_rows, 9);
+  EXPECT_EQ(cpu::convolution_scratch_floats(seven_geometry, seven_two), 2u * 9 * 17 * 1120);
+  // Bands of fewer than 96 output positions per block: none (7x7 outputs).
+  const Case small{1, 512, 512, 1, {7, 7}, {3, 3}, {1, 1}, {1, 1}, {1, 1}};
+  EXPECT_EQ(cpu::plan_convolution(geometry_of(small, false, false), 1, false, 2).bands, 1);
 }
 
 TEST(DepthwiseKernel, MatchesReferenceOnEveryRowShape) {
