@@ -154,6 +154,30 @@ bool splits_by_tiles(int tiles, int panel, int threads) {
   return 5 * largest <= 3 * tiles;
 }
 
+// Whether a block of `tiles` that does not split so in V's panels splits
+// over `threads` in panels of one vector of tiles, which the pair kernel
+// takes (two panels of U per call): such a panel costs one vector of
+// multiply-adds per row however few of its tiles are real, so whole panels
+// balance the products. 28x28 maps have 49 tiles: 48 + 1 on AVX-512's
+// 48-column panels, 16 + 16 and 16 + 1 in vectors. Split so, every thread
+// reads all of U; split by channels, every product task reads all of V,
+// half of it written by the other core. So only where U is no larger than
+// the block's V, or V is past what stays in L2 between the tasks
+// (kSharedVBytes). On the 2-core AVX-512 Xeon, 2 threads: DenseNet-121's
+// 28x28 3x3 layers (128 -> 32) 0.25 -> 0.15-0.17 ms, VGG-16's conv4_2 (512
+// -> 512, blocks of 25 tiles) 6.9 -> 6.1; ResNet-50's res3 3x3 layers (128
+// -> 128) took 0.47 -> 0.54 ms split so, and stay split by channels.
+constexpr std::size_t kSharedVBytes = std::size_t{2} << 20;
+
+bool splits_by_vectors(const sgemm::KernelSet& ks, int tiles, int in_channels, int out_channels, int threads) {
+  if (ks.pair == nullptr) return false;
+  const int panels = ceil_div(tiles, ks.lanes);
+  if (panels < threads || 4 * ceil_div(panels, threads) * threads > 5 * panels) return false;
+  const std::size_t v_bytes =
+      sizeof(float) * kPositions * static_cast<std::size_t>(in_channels) * panels * ks.lanes;
+  return out_channels <= panels * ks.lanes || v_bytes > kSharedVBytes;
+}
+
 // body(begin, end) for `parts` even ranges of [0, n): on the pool when
 // there are several.
 template <class Body>
@@ -288,8 +312,7 @@ void winograd_forward(Isa isa, const ConvGeometry& g, int tiles_per_block, int b
   tiles_per_block = std::max(1, std::min(tiles_per_block, total));
   winograd::VLayout v;
   v.v = scratch;
-  v.panel = panel_width(ks, tiles_per_block);
-  v.panel_stride = static_cast<std::ptrdiff_t>(in_channels) * v.panel;
+  const int block_panel = panel_width(ks, tiles_per_block);
   v.position = position_stride(static_cast<std::size_t>(in_channels) * v_columns(tiles_per_block));
   const std::ptrdiff_t ldm = m_columns(tiles_per_block);
   const std::ptrdiff_t m_position = position_stride(static_cast<std::size_t>(out_channels) * ldm);
@@ -310,8 +333,8 @@ void winograd_forward(Isa isa, const ConvGeometry& g, int tiles_per_block, int b
   // (U) are read position by position, panel by panel: the next call's
   // cache lines are requested into L2 while the microkernel works on this
   // call's, a line per step of k.
-  const bool pairs = ks.pair != nullptr && v.panel <= ks.lanes;
   const auto multiply = [&](int panel_begin, int panel_end, int col_begin, int col_end) {
+    const bool pairs = ks.pair != nullptr && v.panel <= ks.lanes;
     sgemm::Tile tile;
     tile.ldc = ldm;
     tile.ldb = v.panel;
@@ -369,7 +392,14 @@ void winograd_forward(Isa isa, const ConvGeometry& g, int tiles_per_block, int b
 
   for (int first = 0; first < total; first += tiles_per_block) {
     const int tiles = std::min(tiles_per_block, total - first);
-    if (threads > 1 && splits_by_tiles(tiles, v.panel, threads)) {
+    v.panel = block_panel;
+    bool by_tiles = threads > 1 && splits_by_tiles(tiles, v.panel, threads);
+    if (threads > 1 && !by_tiles && splits_by_vectors(ks, tiles, in_channels, out_channels, threads)) {
+      v.panel = ks.lanes;
+      by_tiles = true;
+    }
+    v.panel_stride = static_cast<std::ptrdiff_t>(in_channels) * v.panel;
+    if (by_tiles) {
       // Split by tiles, whole panels of V each: a thread transforms its
       // tiles' input (every channel), multiplies them by all of U and
       // transforms their outputs, so V and M never leave its core. Split by

@@ -344,6 +344,32 @@ TEST(Winograd, ResultsAreTheSameBitsForAnyThreadCount) {
   }
 }
 
+TEST(Winograd, BlocksSplitByVectorsOfTilesGiveTheSameBits) {
+  // Blocks whose tiles do not split evenly in the widest panels (49 tiles:
+  // 48 + 1 on AVX-512) split over the threads in panels of one vector of
+  // tiles where the weights are no larger than the block's V (20 outputs),
+  // or where V is large (512 inputs, 25 tiles: 2.4 MB); the same bits as
+  // one thread and within the error bound.
+  cpu::ThreadPool two(2), three(3);
+  const std::vector<std::pair<Shape, std::vector<int>>> cases = {
+      {{1, 24, 20, 28, 28, 1}, {49, 32, 40, 17}},
+      {{1, 512, 40, 20, 20, 1}, {25}},
+  };
+  std::uint32_t seed = 4000;
+  for (const auto& [s, blocks] : cases) {
+    const Problem p(s, epilogue_cases()[2], seed += 10);
+    for (Isa isa : runnable_isas()) {
+      for (int tiles_per_block : blocks) {
+        const std::vector<float> one = p.run(isa, tiles_per_block, nullptr);
+        const std::string what = describe(isa, s, tiles_per_block, 2);
+        expect_within_bound(one, p, what);
+        EXPECT_TRUE(bitwise_equal(one, p.run(isa, tiles_per_block, &two))) << what << ": 2 threads";
+        EXPECT_TRUE(bitwise_equal(one, p.run(isa, tiles_per_block, &three))) << what << ": 3 threads";
+      }
+    }
+  }
+}
+
 TEST(Winograd, ResultsDoNotDependOnTheBlockOfTiles) {
   // Each output's arithmetic is its tile's own: blocks only change which
   // tiles share a product.
