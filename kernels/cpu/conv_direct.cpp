@@ -147,25 +147,41 @@ void direct_conv2d(Isa isa, const PatchGeometry& g, int out_channels, int batch,
 
   const std::size_t in_image = static_cast<std::size_t>(g.channels) * g.image[0] * g.image[1];
   const std::size_t out_image = static_cast<std::size_t>(out_channels) * out_h * out_w;
-  const std::size_t in_rows = static_cast<std::size_t>(g.channels) * g.image[0];
-  const std::size_t min_rows = std::max<std::size_t>(1, kMinElementsPerTask / (static_cast<std::size_t>(s) * len));
-  // Unit: one output row of one block of channels, the rows of a block together.
-  const std::size_t units = static_cast<std::size_t>(out_h) * job.blocks;
-  const double unit_macs = static_cast<double>(kBlock) * out_w * g.channels * g.kernel[0] * g.kernel[1];
-  const std::size_t min_units = static_cast<std::size_t>(std::max(1.0, kMinTaskMacs / unit_macs));
+  // Bands of output rows, one per thread: a thread builds the phase rows
+  // of the input rows from its band's first window to the next band's,
+  // then computes its band for every block of channels, a block's rows
+  // together. It reads only the few halo rows the other threads built.
+  // Split by blocks of channels (and the phase rows by channel), each
+  // thread read half of its input from the other core: MobileNet v2's conv1
+  // (3 -> 32, 224x224, stride 2) gained 1.27x from a second thread.
+  const double macs = static_cast<double>(out_h) * job.blocks * kBlock * out_w * g.channels * g.kernel[0] * g.kernel[1];
+  const int bands = static_cast<int>(
+      std::clamp<double>(std::min<double>(pool_threads(pool), macs / kMinTaskMacs), 1.0, static_cast<double>(out_h)));
+  // Output row r_t = out_h * t / bands starts band t; its first window's
+  // input row (clamped to the image) starts band t's phase rows.
+  const auto band_row = [&](int t) { return static_cast<int>(static_cast<std::int64_t>(out_h) * t / bands); };
+  const auto band_input_row = [&](int t) {
+    if (t == bands) return static_cast<std::int64_t>(g.image[0]);
+    return std::clamp<std::int64_t>(static_cast<std::int64_t>(band_row(t)) * g.stride[0] - g.pad[0], 0, g.image[0]);
+  };
   for (int n = 0; n < batch; ++n) {
     const float* image = input + n * in_image;
-    parallel_ranges(pool, in_rows, min_rows, 1, [&](std::size_t begin, std::size_t end) {
-      build_phase_rows(g, gather, image, planes, static_cast<std::int64_t>(begin), static_cast<std::int64_t>(end));
+    parallel_for(pool, bands, [&](int t) {
+      for (int c = 0; c < g.channels; ++c) {
+        const std::int64_t first = static_cast<std::int64_t>(c) * g.image[0];
+        build_phase_rows(g, gather, image, planes, first + band_input_row(t), first + band_input_row(t + 1));
+      }
     });
     direct::Job image_job = job;
     image_job.output = output + n * out_image;
     image_job.residual = epilogue.residual ? epilogue.residual + n * out_image : nullptr;
-    parallel_ranges(pool, units, min_units, 1, [&](std::size_t begin, std::size_t end) {
+    parallel_for(pool, bands, [&](int t) {
       direct::Job part = image_job;
-      part.unit_begin = static_cast<long long>(begin);
-      part.unit_end = static_cast<long long>(end);
-      kernel(part);
+      for (int b = 0; b < job.blocks; ++b) {
+        part.unit_begin = static_cast<long long>(b) * out_h + band_row(t);
+        part.unit_end = static_cast<long long>(b) * out_h + band_row(t + 1);
+        kernel(part);
+      }
     });
   }
 }
