@@ -20,9 +20,10 @@ constexpr int kMaxTaps = kMaxChannels * 11 * 11;
 enum class Act { kNone, kReLU, kClip };
 
 // Units [unit_begin, unit_end) of one image, unit u = output row u % out_h
-// of channel block u / out_h: a thread takes whole blocks of channels (a few
-// output planes written at a time, which measured faster in whole models
-// than every block of one row after the other).
+// of channel block u / out_h: a call takes rows of one block together (a
+// few output planes written at a time, which measured faster in whole
+// models than every block of one row after the other); direct_conv2d gives
+// each thread a band of rows, a call per block.
 struct Job {
   // The input as phase rows: (channel, input row) at
   // planes + (c * height + ih) * row_stride (row_stride = stride_w *
