@@ -231,7 +231,7 @@ ConvPlan plan_convolution(const ConvGeometry& g, int batch, bool winograd_weight
   ConvPlan plan;
   if (winograd_weights && conv_method_applies(g, ConvMethod::kWinograd) && winograd_pays(g, batch)) {
     plan.method = ConvMethod::kWinograd;
-    plan.tiles_per_block = winograd_tiles_per_block(group_geometry(g), winograd_images_per_call(g, batch));
+    plan.tiles_per_block = winograd_tiles_per_block(group_geometry(g), winograd_images_per_call(g, batch), threads);
     return plan;
   }
   if (g.group > 1 && conv_method_applies(g, ConvMethod::kDepthwise) && depthwise_preferred(g.patches)) {

@@ -26,9 +26,19 @@ constexpr int kWidestPanel = 48;
 // Blocks of at least one such panel of tiles (each block streams all of U,
 // 36 x K x C floats, from memory: fewer tiles per block, more traffic;
 // 16-tile blocks measured up to 1.6x slower on 256-512 channels), and more
-// while V and M together stay within this many floats (4 MiB, an L3 share).
+// while V and M together stay within this many floats per compute thread
+// (2 MiB, an L2's worth on the AVX-512 Xeon). With 4 MiB whatever the
+// threads, one thread took 4.29 ms for Inception-v3's conv4_3x3 (80 -> 192,
+// 324 tiles) and 3.25 in blocks of half as many, ResNet-18's 56x56 layers
+// 0.87-0.93 and 0.76-0.84, ResNet-50's res2a_branch2b 1.72 and 1.02; whole
+// forwards on one thread (4 rounds alternating): Inception-v3 76.3 -> 73.4
+// ms, ResNet-50 49.8 -> 48.6, ResNet-18 21.5 -> 20.7, GoogLeNet 19.6 ->
+// 19.4; VGG-16 134.5 -> 135.7 (its layers of 2-37 MB of U, read once per
+// block, up to 4% slower: conv2_2 11.3 -> 11.8; conv1_2 14.2 -> 13.1),
+// DenseNet-121 and SqueezeNet unchanged within noise. On two threads 2 MiB
+// in all was 2-7% slower than 4 (ResNet-18, GoogLeNet).
 constexpr int kMinBlock = kWidestPanel;
-constexpr std::size_t kBlockBudget = std::size_t{1} << 20;
+constexpr std::size_t kThreadBlockBudget = std::size_t{1} << 19;
 // The products of a task cover about this many output channels: their M
 // rows (36 x 32 x the block's tiles) stay in L2 until the task's output
 // transform reads them.
@@ -280,12 +290,13 @@ void winograd_transform_weights(Isa isa, int out_channels, int in_channels, cons
   }
 }
 
-int winograd_tiles_per_block(const ConvGeometry& g, int batch) {
+int winograd_tiles_per_block(const ConvGeometry& g, int batch, int threads) {
   const winograd::Tiling t = tiling_of(g);
   const std::int64_t total = static_cast<std::int64_t>(batch) * t.tiles_y * t.tiles_x;
   if (total <= 0) return 1;
   const std::size_t per_tile = static_cast<std::size_t>(kPositions) * (g.in_channels + g.out_channels);
-  const std::int64_t fit = std::max<std::int64_t>(kMinBlock, kBlockBudget / per_tile / kTileAlign * kTileAlign);
+  const std::size_t budget = kThreadBlockBudget * static_cast<std::size_t>(std::max(threads, 1));
+  const std::int64_t fit = std::max<std::int64_t>(kMinBlock, budget / per_tile);
   if (total <= fit) return static_cast<int>(total);
   // Even blocks: a last block of a few tiles would read all of U for them
   // (196 tiles in blocks of 48 leave one of 4).

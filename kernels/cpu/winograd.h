@@ -51,8 +51,9 @@ void winograd_transform_weights(Isa isa, int out_channels, int in_channels, cons
                                 float* transformed);
 
 // The tiles a forward takes at a time for `batch` images of this geometry
-// (bounds the scratch), and the scratch floats of a forward with that block.
-int winograd_tiles_per_block(const ConvGeometry& g, int batch);
+// on `threads` compute threads (bounds the scratch), and the scratch floats
+// of a forward with that block.
+int winograd_tiles_per_block(const ConvGeometry& g, int batch, int threads = 1);
 std::size_t winograd_scratch_floats(const ConvGeometry& g, int tiles_per_block);
 
 // convolution_forward's contract (output = input convolved with the weights

@@ -439,5 +439,46 @@ TEST(Winograd, PlanUsesItOnlyWithTransformedWeights) {
   EXPECT_NE(cpu::plan_convolution(strided, 1, true).method, cpu::ConvMethod::kWinograd);
 }
 
+TEST(Winograd, BlocksOfTilesKeepEachThreadsTransformsWithinItsBudget) {
+  // V and M of a block (36 x (in + out) floats a tile) within 2 MiB per
+  // compute thread unless that is under 48 tiles, the blocks even (the
+  // last one not much shorter); one block when all the tiles fit.
+  constexpr std::size_t kPerThread = std::size_t{2} << 20;
+  struct Layer {
+    Shape s;
+    int tiles;
+  };
+  const std::vector<Layer> layers = {
+      {{1, 64, 64, 56, 56, 1}, 196},   // ResNet's res2 3x3
+      {{1, 80, 192, 73, 73, 0}, 324},  // Inception-v3's conv4_3x3
+      {{1, 128, 128, 28, 28, 1}, 49},  // ResNet's res3 3x3
+      {{1, 512, 512, 28, 28, 1}, 49},  // VGG-16's conv4_2
+      {{4, 64, 64, 56, 56, 1}, 196},   // a batch
+  };
+  for (const Layer& l : layers) {
+    const cpu::ConvGeometry g = geometry_of(l.s);
+    const std::size_t tile_bytes = 36 * sizeof(float) * (l.s.in_channels + l.s.out_channels);
+    const int total = l.tiles * l.s.batch;
+    for (int threads : {1, 2, 3}) {
+      const int block = cpu::winograd_tiles_per_block(g, l.s.batch, threads);
+      const std::string what = std::to_string(l.s.in_channels) + "->" + std::to_string(l.s.out_channels) + " x" +
+                               std::to_string(l.s.batch) + ", threads " + std::to_string(threads);
+      ASSERT_GE(block, 1) << what;
+      ASSERT_LE(block, total) << what;
+      if (static_cast<std::size_t>(total) * tile_bytes <= kPerThread * threads) EXPECT_EQ(block, total) << what;
+      if (static_cast<std::size_t>(block) * tile_bytes > kPerThread * threads) EXPECT_LE(block, 48) << what;
+      const int blocks = (total + block - 1) / block;
+      EXPECT_GE(total - (blocks - 1) * block, block - blocks) << what << ": even blocks";
+      EXPECT_GE(block, std::min(total, 24)) << what;
+    }
+  }
+  // ResNet's res2 3x3 (3.7 MB of V and M): two blocks on one thread, one on two.
+  const cpu::ConvGeometry res2 = geometry_of({1, 64, 64, 56, 56, 1});
+  EXPECT_EQ(cpu::winograd_tiles_per_block(res2, 1, 1), 98);
+  EXPECT_EQ(cpu::winograd_tiles_per_block(res2, 1, 2), 196);
+  EXPECT_EQ(cpu::plan_convolution(res2, 1, /*winograd_weights=*/true).tiles_per_block, 98);
+  EXPECT_EQ(cpu::plan_convolution(res2, 1, /*winograd_weights=*/true, /*threads=*/2).tiles_per_block, 196);
+}
+
 }  // namespace
 }  // namespace predictor
