@@ -36,9 +36,13 @@ constexpr int kWidestPanel = 48;
 // 19.4; VGG-16 134.5 -> 135.7 (its layers of 2-37 MB of U, read once per
 // block, up to 4% slower: conv2_2 11.3 -> 11.8; conv1_2 14.2 -> 13.1),
 // DenseNet-121 and SqueezeNet unchanged within noise. On two threads 2 MiB
-// in all was 2-7% slower than 4 (ResNet-18, GoogLeNet).
+// in all was 2-7% slower than 4 (ResNet-18, GoogLeNet). The budget grows
+// with at most kBudgetThreads threads: a pool of many (up to 256) would
+// otherwise plan blocks of hundreds of MiB of scratch that cannot be split
+// by tiles over all of them (measured with 1 and 2).
 constexpr int kMinBlock = kWidestPanel;
 constexpr std::size_t kThreadBlockBudget = std::size_t{1} << 19;
+constexpr int kBudgetThreads = 4;
 // The products of a task cover about this many output channels: their M
 // rows (36 x 32 x the block's tiles) stay in L2 until the task's output
 // transform reads them.
@@ -295,7 +299,7 @@ int winograd_tiles_per_block(const ConvGeometry& g, int batch, int threads) {
   const std::int64_t total = static_cast<std::int64_t>(batch) * t.tiles_y * t.tiles_x;
   if (total <= 0) return 1;
   const std::size_t per_tile = static_cast<std::size_t>(kPositions) * (g.in_channels + g.out_channels);
-  const std::size_t budget = kThreadBlockBudget * static_cast<std::size_t>(std::max(threads, 1));
+  const std::size_t budget = kThreadBlockBudget * static_cast<std::size_t>(std::clamp(threads, 1, kBudgetThreads));
   const std::int64_t fit = std::max<std::int64_t>(kMinBlock, budget / per_tile);
   if (total <= fit) return static_cast<int>(total);
   // Even blocks: a last block of a few tiles would read all of U for them

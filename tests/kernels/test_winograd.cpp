@@ -441,8 +441,9 @@ TEST(Winograd, PlanUsesItOnlyWithTransformedWeights) {
 
 TEST(Winograd, BlocksOfTilesKeepEachThreadsTransformsWithinItsBudget) {
   // V and M of a block (36 x (in + out) floats a tile) within 2 MiB per
-  // compute thread unless that is under 48 tiles, the blocks even (the
-  // last one not much shorter); one block when all the tiles fit.
+  // compute thread (at most 4 threads' worth) unless that is under 48
+  // tiles, the blocks even (the last one not much shorter); one block when
+  // all the tiles fit.
   constexpr std::size_t kPerThread = std::size_t{2} << 20;
   struct Layer {
     Shape s;
@@ -454,19 +455,21 @@ TEST(Winograd, BlocksOfTilesKeepEachThreadsTransformsWithinItsBudget) {
       {{1, 128, 128, 28, 28, 1}, 49},  // ResNet's res3 3x3
       {{1, 512, 512, 28, 28, 1}, 49},  // VGG-16's conv4_2
       {{4, 64, 64, 56, 56, 1}, 196},   // a batch
+      {{1, 64, 64, 224, 224, 1}, 3136},  // VGG-16's conv1_2: 58 MB of V and M in all
   };
   for (const Layer& l : layers) {
     const cpu::ConvGeometry g = geometry_of(l.s);
     const std::size_t tile_bytes = 36 * sizeof(float) * (l.s.in_channels + l.s.out_channels);
     const int total = l.tiles * l.s.batch;
-    for (int threads : {1, 2, 3}) {
+    for (int threads : {1, 2, 3, 64}) {
       const int block = cpu::winograd_tiles_per_block(g, l.s.batch, threads);
+      const std::size_t budget = kPerThread * std::min(threads, 4);
       const std::string what = std::to_string(l.s.in_channels) + "->" + std::to_string(l.s.out_channels) + " x" +
                                std::to_string(l.s.batch) + ", threads " + std::to_string(threads);
       ASSERT_GE(block, 1) << what;
       ASSERT_LE(block, total) << what;
-      if (static_cast<std::size_t>(total) * tile_bytes <= kPerThread * threads) EXPECT_EQ(block, total) << what;
-      if (static_cast<std::size_t>(block) * tile_bytes > kPerThread * threads) EXPECT_LE(block, 48) << what;
+      if (static_cast<std::size_t>(total) * tile_bytes <= budget) EXPECT_EQ(block, total) << what;
+      if (static_cast<std::size_t>(block) * tile_bytes > budget) EXPECT_LE(block, 48) << what;
       const int blocks = (total + block - 1) / block;
       EXPECT_GE(total - (blocks - 1) * block, block - blocks) << what << ": even blocks";
       EXPECT_GE(block, std::min(total, 24)) << what;
