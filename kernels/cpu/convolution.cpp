@@ -100,6 +100,9 @@ void grouped_gemm(const ConvGeometry& g, int columns, const float* weights, cons
 // A band of an im2col convolution in blocks is at least this many output
 // positions per block (two of the AVX-512 microkernel's column panels).
 constexpr std::size_t kMinBandColumns = 96;
+// Bands that each get the whole column budget: the scratch of more bands
+// stays within this many budgets.
+constexpr int kBandBudgetThreads = 4;
 
 // One image by im2col, at most plan.block_rows window rows (first spatial
 // axis) at a time: a block is the convolution over the same image of a
@@ -254,15 +257,18 @@ ConvPlan plan_convolution(const ConvGeometry& g, int batch, bool winograd_weight
       const std::size_t row_floats = column_rows(g.patches) * positions_per_row(g.patches);
       const int grid_rows = g.patches.grid[0];
       plan.block_rows = static_cast<int>(std::clamp<std::size_t>(budget / row_floats, 1, grid_rows));
-      // On several threads, a band of rows each, the budget per band: with
-      // bands sharing it, Inception-v3's 17x17 1x7 layers (160 x 1120 x 289)
-      // ran 6 + 2 and 6 + 3 rows a thread, four products each reading all
-      // of the weights, three of them under 100 columns.
+      // On several threads, a band of rows each, the budget per band (up to
+      // kBandBudgetThreads bands; more share that many budgets): with bands
+      // sharing one, Inception-v3's 17x17 1x7 layers (160 x 1120 x 289) ran
+      // 6 + 2 and 6 + 3 rows a thread, four products each reading all of
+      // the weights, three of them under 100 columns.
       const int band_rows = (grid_rows + threads - 1) / std::max(threads, 1);
-      if (threads > 1 && grid_rows >= threads &&
-          std::min(plan.block_rows, band_rows) * positions_per_row(g.patches) >= kMinBandColumns) {
+      const int budget_rows =
+          std::max(1, plan.block_rows * std::min(threads, kBandBudgetThreads) / std::max(threads, 1));
+      const int band_block_rows = std::min(budget_rows, band_rows);
+      if (threads > 1 && grid_rows >= threads && band_block_rows * positions_per_row(g.patches) >= kMinBandColumns) {
         plan.bands = threads;
-        plan.block_rows = std::min(plan.block_rows, band_rows);
+        plan.block_rows = band_block_rows;
       }
     }
   }

@@ -274,6 +274,12 @@ TEST(ConvolutionKernel, PlanPicksTheFastPaths) {
   EXPECT_EQ(seven_two.bands, 2);
   EXPECT_EQ(seven_two.block_rows, 9);
   EXPECT_EQ(cpu::convolution_scratch_floats(seven_geometry, seven_two), 2u * 9 * 17 * 1120);
+  // Many threads share 4 budgets: 16 bands of VGG's conv1_2 within the
+  // scratch of 4 one-thread blocks.
+  const cpu::ConvPlan sixteen = cpu::plan_convolution(large_geometry, 1, false, 16);
+  EXPECT_EQ(sixteen.bands, 16);
+  EXPECT_LE(cpu::convolution_scratch_floats(large_geometry, sixteen),
+            4 * cpu::convolution_scratch_floats(large_geometry, blocked));
   // Bands of fewer than 96 output positions per block: none (7x7 outputs).
   const Case small{1, 512, 512, 1, {7, 7}, {3, 3}, {1, 1}, {1, 1}, {1, 1}};
   EXPECT_EQ(cpu::plan_convolution(geometry_of(small, false, false), 1, false, 2).bands, 1);
