@@ -231,6 +231,7 @@ bool conv_method_applies(const ConvGeometry& g, ConvMethod method) {
 }
 
 ConvPlan plan_convolution(const ConvGeometry& g, int batch, bool winograd_weights, int threads) {
+  threads = std::max(threads, 1);
   ConvPlan plan;
   if (winograd_weights && conv_method_applies(g, ConvMethod::kWinograd) && winograd_pays(g, batch)) {
     plan.method = ConvMethod::kWinograd;
@@ -262,9 +263,8 @@ ConvPlan plan_convolution(const ConvGeometry& g, int batch, bool winograd_weight
       // sharing one, Inception-v3's 17x17 1x7 layers (160 x 1120 x 289) ran
       // 6 + 2 and 6 + 3 rows a thread, four products each reading all of
       // the weights, three of them under 100 columns.
-      const int band_rows = (grid_rows + threads - 1) / std::max(threads, 1);
-      const int budget_rows =
-          std::max(1, plan.block_rows * std::min(threads, kBandBudgetThreads) / std::max(threads, 1));
+      const int band_rows = (grid_rows + threads - 1) / threads;
+      const int budget_rows = std::max(1, plan.block_rows * std::min(threads, kBandBudgetThreads) / threads);
       const int band_block_rows = std::min(budget_rows, band_rows);
       if (threads > 1 && grid_rows >= threads && band_block_rows * positions_per_row(g.patches) >= kMinBandColumns) {
         plan.bands = threads;

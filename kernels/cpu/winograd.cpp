@@ -177,11 +177,12 @@ bool splits_by_tiles(int tiles, int panel, int threads) {
 // reads all of U; split by channels, every product task reads all of V,
 // half of it written by the other core. So only where U is no larger than
 // the block's V, or V is past what stays in L2 between the tasks
-// (kSharedVBytes). On the 2-core AVX-512 Xeon, 2 threads: DenseNet-121's
-// 28x28 3x3 layers (128 -> 32) 0.25 -> 0.15-0.17 ms, VGG-16's conv4_2 (512
-// -> 512, blocks of 25 tiles) 6.9 -> 6.1; ResNet-50's res3 3x3 layers (128
-// -> 128) took 0.47 -> 0.54 ms split so, and stay split by channels.
-constexpr std::size_t kSharedVBytes = std::size_t{2} << 20;
+// (kSharedVBytes: a thread's share of the block budget, an L2's worth). On
+// the 2-core AVX-512 Xeon, 2 threads: DenseNet-121's 28x28 3x3 layers (128
+// -> 32) 0.25 -> 0.15-0.17 ms, VGG-16's conv4_2 (512 -> 512, blocks of 25
+// tiles) 6.9 -> 6.1; ResNet-50's res3 3x3 layers (128 -> 128) took 0.47 ->
+// 0.54 ms split so, and stay split by channels.
+constexpr std::size_t kSharedVBytes = kThreadBlockBudget * sizeof(float);
 
 bool splits_by_vectors(const sgemm::KernelSet& ks, int tiles, int in_channels, int out_channels, int threads) {
   if (ks.pair == nullptr) return false;
