@@ -468,8 +468,12 @@ TEST(Winograd, BlocksOfTilesKeepEachThreadsTransformsWithinItsBudget) {
                                std::to_string(l.s.batch) + ", threads " + std::to_string(threads);
       ASSERT_GE(block, 1) << what;
       ASSERT_LE(block, total) << what;
-      if (static_cast<std::size_t>(total) * tile_bytes <= budget) EXPECT_EQ(block, total) << what;
-      if (static_cast<std::size_t>(block) * tile_bytes > budget) EXPECT_LE(block, 48) << what;
+      if (static_cast<std::size_t>(total) * tile_bytes <= budget) {
+        EXPECT_EQ(block, total) << what;
+      }
+      if (static_cast<std::size_t>(block) * tile_bytes > budget) {
+        EXPECT_LE(block, 48) << what;
+      }
       const int blocks = (total + block - 1) / block;
       EXPECT_GE(total - (blocks - 1) * block, block - blocks) << what << ": even blocks";
       EXPECT_GE(block, std::min(total, 24)) << what;
