@@ -43,6 +43,18 @@ constexpr int kWidestPanel = 48;
 constexpr int kMinBlock = kWidestPanel;
 constexpr std::size_t kThreadBlockBudget = std::size_t{1} << 19;
 constexpr int kBudgetThreads = 4;
+// Layers of few channels and large maps take blocks of half the budget:
+// their U (at most a quarter of the budget) is cheap to read once more per
+// block, and smaller blocks leave V and M room in L2 beside the input and
+// output streams. Only where the full budget already needs several blocks:
+// splitting SqueezeNet's fire2/fire3 expand3x3 (16 -> 64, 196 tiles) from
+// one block into two on two threads made each 0.03 ms slower (98 tiles go
+// 48 + 50 in panels, the 2 costing a whole vector). On the 2-core AVX-512
+// Xeon, old and new alternating (5 rounds): Inception-v3's conv2_3x3_s1
+// (32 -> 32, 147x147) 2.01 -> 1.55 ms on one thread and 1.48 -> 1.36 on
+// two, conv3_3x3_s1 (32 -> 64) 3.19 -> 2.97 and 2.67 -> 2.29.
+constexpr std::size_t kSmallU = kThreadBlockBudget / 4;
+constexpr std::int64_t kSmallUBlocks = 3;
 // The products of a task cover about this many output channels: their M
 // rows (36 x 32 x the block's tiles) stay in L2 until the task's output
 // transform reads them.
@@ -301,7 +313,11 @@ int winograd_tiles_per_block(const ConvGeometry& g, int batch, int threads) {
   if (total <= 0) return 1;
   const std::size_t per_tile = static_cast<std::size_t>(kPositions) * (g.in_channels + g.out_channels);
   const std::size_t budget = kThreadBlockBudget * static_cast<std::size_t>(std::clamp(threads, 1, kBudgetThreads));
-  const std::int64_t fit = std::max<std::int64_t>(kMinBlock, budget / per_tile);
+  // The tiles in blocks of `budget` floats of V and M: at least a panel's.
+  const auto fit_in = [&](std::size_t floats) { return std::max<std::int64_t>(kMinBlock, floats / per_tile); };
+  std::int64_t fit = fit_in(budget);
+  const std::size_t u_floats = static_cast<std::size_t>(kPositions) * g.in_channels * g.out_channels;
+  if (u_floats <= kSmallU && (total + fit - 1) / fit >= kSmallUBlocks) fit = fit_in(budget / 2);
   if (total <= fit) return static_cast<int>(total);
   // Even blocks: a last block of a few tiles would read all of U for them
   // (196 tiles in blocks of 48 leave one of 4).

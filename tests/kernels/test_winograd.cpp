@@ -485,6 +485,17 @@ TEST(Winograd, BlocksOfTilesKeepEachThreadsTransformsWithinItsBudget) {
   EXPECT_EQ(cpu::winograd_tiles_per_block(res2, 1, 2), 196);
   EXPECT_EQ(cpu::plan_convolution(res2, 1, /*winograd_weights=*/true).tiles_per_block, 98);
   EXPECT_EQ(cpu::plan_convolution(res2, 1, /*winograd_weights=*/true, /*threads=*/2).tiles_per_block, 196);
+  // Few channels (U at most 512 KB) on a large map: half the budget, where
+  // the whole one needs three blocks or more. Inception-v3's conv3_3x3_s1
+  // (32 -> 64, 37 x 37 tiles of 3456 floats): 151 tiles fit 2 MiB, 75 fit 1.
+  const cpu::ConvGeometry small_u = geometry_of({1, 32, 64, 147, 147, 1});
+  EXPECT_EQ(cpu::winograd_tiles_per_block(small_u, 1, 1), 73);   // 19 blocks of 1369 tiles
+  EXPECT_EQ(cpu::winograd_tiles_per_block(small_u, 1, 2), 137);  // 10 blocks
+  // SqueezeNet's fire2/expand3x3 (16 -> 64, 196 tiles) fits two blocks of
+  // the whole budget: those stay (182 tiles fit; 98 each).
+  const cpu::ConvGeometry fire2 = geometry_of({1, 16, 64, 55, 55, 1});
+  EXPECT_EQ(cpu::winograd_tiles_per_block(fire2, 1, 1), 98);
+  EXPECT_EQ(cpu::winograd_tiles_per_block(fire2, 1, 2), 196);
 }
 
 }  // namespace
