@@ -55,6 +55,24 @@ constexpr int kBudgetThreads = 4;
 // two, conv3_3x3_s1 (32 -> 64) 3.19 -> 2.97 and 2.67 -> 2.29.
 constexpr std::size_t kSmallU = kThreadBlockBudget / 4;
 constexpr std::int64_t kSmallUBlocks = 3;
+// On several threads, layers whose U is larger than a thread's budget (an
+// L2's worth) split every block by output channels, never by whole panels
+// of tiles: by tiles each thread streams all of U through its L2 once per
+// block, beside its V and M; by channels it streams its share of U and
+// reads all of V. Their blocks hold V and a thread's share of M within
+// half a thread's budget (the rest for the U stream), at least a panel of
+// tiles; maps of fewer than two panels of tiles keep the blocks of the
+// budget above (ResNet's 28x28 res3 layers, 49 tiles, one block: two of 25
+// were 0.1 ms slower; VGG-16's conv4 layers two of 25, split by vectors). On
+// the 2-core AVX-512 Xeon, 2 threads, old and new alternating (4 rounds):
+// Inception-v3's conv4_3x3 (80 -> 192, 324 tiles: 4 blocks of 81 by tiles
+// -> 7 of 47 by channels) 2.37 -> 1.84 ms; VGG-16's conv2_2 (128 -> 128,
+// 784 tiles) 5.83 -> 5.02, conv3_1 3.40 -> 3.00, conv3_3 6.03 -> 5.87;
+// ResNet-18/50 and GoogLeNet unchanged. (The same blocks of 81 split by
+// channels took 2.82 ms: V and half of M alone filled the L2.)
+bool u_past_thread_budget(int in_channels, int out_channels) {
+  return static_cast<std::size_t>(kPositions) * in_channels * out_channels > kThreadBlockBudget;
+}
 // The products of a task cover about this many output channels: their M
 // rows (36 x 32 x the block's tiles) stay in L2 until the task's output
 // transform reads them.
@@ -311,13 +329,26 @@ int winograd_tiles_per_block(const ConvGeometry& g, int batch, int threads) {
   const winograd::Tiling t = tiling_of(g);
   const std::int64_t total = static_cast<std::int64_t>(batch) * t.tiles_y * t.tiles_x;
   if (total <= 0) return 1;
-  const std::size_t per_tile = static_cast<std::size_t>(kPositions) * (g.in_channels + g.out_channels);
-  const std::size_t budget = kThreadBlockBudget * static_cast<std::size_t>(std::clamp(threads, 1, kBudgetThreads));
-  // The tiles in blocks of `budget` floats of V and M: at least a panel's.
-  const auto fit_in = [&](std::size_t floats) { return std::max<std::int64_t>(kMinBlock, floats / per_tile); };
-  std::int64_t fit = fit_in(budget);
-  const std::size_t u_floats = static_cast<std::size_t>(kPositions) * g.in_channels * g.out_channels;
-  if (u_floats <= kSmallU && (total + fit - 1) / fit >= kSmallUBlocks) fit = fit_in(budget / 2);
+  const int budget_threads = std::clamp(threads, 1, kBudgetThreads);
+  // The tiles whose floats of V and M (`per_tile` each) fit `budget`: at
+  // least a panel's.
+  const auto fit_in = [](std::size_t budget, std::size_t per_tile) {
+    return std::max<std::int64_t>(kMinBlock, static_cast<std::int64_t>(budget / per_tile));
+  };
+  std::int64_t fit = 0;
+  if (budget_threads > 1 && u_past_thread_budget(g.in_channels, g.out_channels) && total >= 2 * kMinBlock) {
+    // Split by channels: each thread holds all of V and its share of M.
+    fit = fit_in(kThreadBlockBudget / 2,
+                 static_cast<std::size_t>(kPositions) * (g.in_channels + ceil_div(g.out_channels, budget_threads)));
+  } else {
+    // Split by tiles (or one thread): each thread holds its tiles' V and M
+    // (so are maps of few tiles planned, whatever their split).
+    const std::size_t per_tile = static_cast<std::size_t>(kPositions) * (g.in_channels + g.out_channels);
+    const std::size_t budget = kThreadBlockBudget * budget_threads;
+    fit = fit_in(budget, per_tile);
+    const std::size_t u_floats = static_cast<std::size_t>(kPositions) * g.in_channels * g.out_channels;
+    if (u_floats <= kSmallU && (total + fit - 1) / fit >= kSmallUBlocks) fit = fit_in(budget / 2, per_tile);
+  }
   if (total <= fit) return static_cast<int>(total);
   // Even blocks: a last block of a few tiles would read all of U for them
   // (196 tiles in blocks of 48 leave one of 4).
@@ -425,7 +456,8 @@ void winograd_forward(Isa isa, const ConvGeometry& g, int tiles_per_block, int b
   for (int first = 0; first < total; first += tiles_per_block) {
     const int tiles = std::min(tiles_per_block, total - first);
     v.panel = block_panel;
-    bool by_tiles = threads > 1 && splits_by_tiles(tiles, v.panel, threads);
+    bool by_tiles =
+        threads > 1 && !u_past_thread_budget(in_channels, out_channels) && splits_by_tiles(tiles, v.panel, threads);
     if (threads > 1 && !by_tiles && splits_by_vectors(ks, tiles, in_channels, out_channels, threads)) {
       v.panel = ks.lanes;
       by_tiles = true;

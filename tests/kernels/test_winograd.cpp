@@ -370,6 +370,25 @@ TEST(Winograd, BlocksSplitByVectorsOfTilesGiveTheSameBits) {
   }
 }
 
+TEST(Winograd, LayersOfLargeWeightsSplitByChannelsGiveTheSameBits) {
+  // U past a thread's budget (36 x 128 x 116 floats, 2.1 MB) on a map of
+  // 100 tiles: blocks that would split by whole panels of tiles (48 + 52)
+  // split by output channels on several threads; the same bits as one
+  // thread and within the error bound.
+  cpu::ThreadPool two(2), three(3);
+  const Shape s{1, 128, 116, 40, 40, 1};
+  const Problem p(s, epilogue_cases()[2], 4100);
+  for (Isa isa : runnable_isas()) {
+    for (int tiles_per_block : {100, cpu::winograd_tiles_per_block(p.g, s.batch, 2)}) {
+      const std::vector<float> one = p.run(isa, tiles_per_block, nullptr);
+      const std::string what = describe(isa, s, tiles_per_block, 2);
+      expect_within_bound(one, p, what);
+      EXPECT_TRUE(bitwise_equal(one, p.run(isa, tiles_per_block, &two))) << what << ": 2 threads";
+      EXPECT_TRUE(bitwise_equal(one, p.run(isa, tiles_per_block, &three))) << what << ": 3 threads";
+    }
+  }
+}
+
 TEST(Winograd, ResultsDoNotDependOnTheBlockOfTiles) {
   // Each output's arithmetic is its tile's own: blocks only change which
   // tiles share a product.
@@ -496,6 +515,21 @@ TEST(Winograd, BlocksOfTilesKeepEachThreadsTransformsWithinItsBudget) {
   const cpu::ConvGeometry fire2 = geometry_of({1, 16, 64, 55, 55, 1});
   EXPECT_EQ(cpu::winograd_tiles_per_block(fire2, 1, 1), 98);
   EXPECT_EQ(cpu::winograd_tiles_per_block(fire2, 1, 2), 196);
+  // U past a thread's budget on several threads: blocks split by channels,
+  // V and a thread's share of M within half its budget. Inception-v3's
+  // conv4_3x3 (80 -> 192, 324 tiles): 7 blocks of 47 on two threads (36 x
+  // (80 + 96) floats a tile), as on one (V and M of 53 tiles fit it whole);
+  // VGG-16's conv2_2 (128 -> 128, 784 tiles) 17 blocks of 47 on two, 14 of
+  // 56 on one.
+  const cpu::ConvGeometry conv4 = geometry_of({1, 80, 192, 73, 73, 0});
+  EXPECT_EQ(cpu::winograd_tiles_per_block(conv4, 1, 1), 47);
+  EXPECT_EQ(cpu::winograd_tiles_per_block(conv4, 1, 2), 47);
+  const cpu::ConvGeometry conv2_2 = geometry_of({1, 128, 128, 112, 112, 1});
+  EXPECT_EQ(cpu::winograd_tiles_per_block(conv2_2, 1, 1), 56);
+  EXPECT_EQ(cpu::winograd_tiles_per_block(conv2_2, 1, 2), 47);
+  // Maps of fewer than two panels of tiles keep the whole budget's blocks:
+  // ResNet's res3 3x3 (128 -> 128, 49 tiles) one block on two threads.
+  EXPECT_EQ(cpu::winograd_tiles_per_block(geometry_of({1, 128, 128, 28, 28, 1}), 1, 2), 49);
 }
 
 }  // namespace
