@@ -1,10 +1,10 @@
 #include "kernels/cpu/conv_direct.h"
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <cstring>
 #include <limits>
-#include <vector>
 
 #include "kernels/cpu/conv_direct_kernel.h"
 #include "kernels/cpu/thread_pool.h"
@@ -118,7 +118,8 @@ void direct_conv2d(Isa isa, const PatchGeometry& g, int out_channels, int batch,
 
   const int s = g.stride[1];
   const std::int64_t len = phase_row_floats(g);
-  std::vector<int> tap_offsets(g.kernel[1]);
+  // On the stack: a forward allocates nothing on the heap.
+  std::array<int, kDirectMaxKernel> tap_offsets{};
   for (int kw = 0; kw < g.kernel[1]; ++kw) tap_offsets[kw] = static_cast<int>((kw % s) * len + kw / s);
 
   direct::Job job;
