@@ -161,12 +161,23 @@ constexpr MicroKernel tile_kernels[kVectors] = {tile_kernel<R, 1>, tile_kernel<R
 constexpr const MicroKernel* kKernels[kMR] = {tile_kernels<1>, tile_kernels<2>, tile_kernels<3>, tile_kernels<4>,
                                               tile_kernels<5>, tile_kernels<6>, tile_kernels<7>, tile_kernels<8>};
 
+// A tile of only a few columns and at most this many steps of k takes one
+// masked vector rather than the strip kernel: there the strip's write-back,
+// a float at a time through memory, costs more than its multiply-adds. The
+// Winograd products of SqueezeNet's fire2/fire3 (16 input channels; their
+// blocks of 98-100 tiles end in a panel of 2-4) took 0.26-0.27 ms on one
+// thread of the 2-core AVX-512 Xeon and 0.25-0.26 on two; with the masked
+// vector 0.25 and 0.23 (fire4/fire5, 32 channels, 49 = 48 + 1 tiles: 0.16
+// -> 0.15 on two). With 128 channels (ResNet's res3, 48 + 1) the strip is
+// the faster: 0.03 ms a layer.
+constexpr int kMaskedMaxK = 32;
+
 // Any tile: a few columns past its whole vectors go to the strip kernel
 // with the tile's one panel (the driver peels C's last columns off for the
 // strip itself; other callers, such as the Winograd products, come here).
 void kernel(int kc, const float* a, const float* b, const Tile& t) {
   const int whole = t.cols / kLanes, rest = t.cols % kLanes;
-  if (rest == 0 || rest > kNarrowMax) {
+  if (rest == 0 || rest > kNarrowMax || (whole == 0 && kc <= kMaskedMaxK)) {
     kKernels[t.rows - 1][(t.cols + kLanes - 1) / kLanes - 1](kc, a, b, t);
     return;
   }
