@@ -198,6 +198,23 @@ bool splits_by_tiles(int tiles, int panel, int threads) {
   return 5 * largest <= 3 * tiles;
 }
 
+// Whether the block's last panel of V holds only the few tiles that the
+// strip kernel takes (1 to narrow_max of them: 196 tiles of a 56x56 map end
+// in 4 after 4 panels of 48). Such a block splits by vectors of tiles
+// (below) instead of whole panels: the thread with the short panel spent
+// as long on it, in its input transform and its products, as on a quarter
+// of a whole one. 2 threads on the 2-core AVX-512 Xeon, old and new
+// alternating (4 rounds): ResNet-50's res2 3x3 layers 0.71 -> 0.58,
+// 0.53 -> 0.46, 0.51 -> 0.46 ms, DenseNet-121's 56x56 3x3 layers 0.64-0.70
+// -> 0.56-0.60, ResNet-18's res2 0.51-0.55 -> 0.46-0.47, GoogLeNet's
+// conv2/3x3 (blocks of 98) 1.43 -> 1.33, SqueezeNet's fire2/fire3 0.22 ->
+// 0.20; Inception-v3's 35x35 layers (81 tiles: 48 + 33) were up to 0.04 ms
+// slower in vectors, and keep their panels.
+bool ends_in_few_tiles(const sgemm::KernelSet& ks, int tiles, int panel) {
+  const int last = tiles % panel;
+  return last > 0 && last <= ks.narrow_max;
+}
+
 // Whether a block of `tiles` that does not split so in V's panels splits
 // over `threads` in panels of one vector of tiles, which the pair kernel
 // takes (two panels of U per call): such a panel costs one vector of
@@ -456,8 +473,8 @@ void winograd_forward(Isa isa, const ConvGeometry& g, int tiles_per_block, int b
   for (int first = 0; first < total; first += tiles_per_block) {
     const int tiles = std::min(tiles_per_block, total - first);
     v.panel = block_panel;
-    bool by_tiles =
-        threads > 1 && !u_past_thread_budget(in_channels, out_channels) && splits_by_tiles(tiles, v.panel, threads);
+    bool by_tiles = threads > 1 && !u_past_thread_budget(in_channels, out_channels) &&
+                    splits_by_tiles(tiles, v.panel, threads) && !ends_in_few_tiles(ks, tiles, v.panel);
     if (threads > 1 && !by_tiles && splits_by_vectors(ks, tiles, in_channels, out_channels, threads)) {
       v.panel = ks.lanes;
       by_tiles = true;

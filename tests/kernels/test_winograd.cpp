@@ -348,12 +348,14 @@ TEST(Winograd, BlocksSplitByVectorsOfTilesGiveTheSameBits) {
   // Blocks whose tiles do not split evenly in the widest panels (49 tiles:
   // 48 + 1 on AVX-512) split over the threads in panels of one vector of
   // tiles where the weights are no larger than the block's V (20 outputs),
-  // or where V is large (512 inputs, 25 tiles: 2.4 MB); the same bits as
-  // one thread and within the error bound.
+  // or where V is large (512 inputs, 25 tiles: 2.4 MB), or where the last
+  // panel holds only a few tiles (196 = 4 x 48 + 4, 98 = 2 x 48 + 2); the
+  // same bits as one thread and within the error bound.
   cpu::ThreadPool two(2), three(3);
   const std::vector<std::pair<Shape, std::vector<int>>> cases = {
       {{1, 24, 20, 28, 28, 1}, {49, 32, 40, 17}},
       {{1, 512, 40, 20, 20, 1}, {25}},
+      {{1, 32, 24, 56, 56, 1}, {196, 98}},
   };
   std::uint32_t seed = 4000;
   for (const auto& [s, blocks] : cases) {
