@@ -204,11 +204,11 @@ bool splits_by_tiles(int tiles, int panel, int threads) {
 // (below) instead of whole panels: the thread with the short panel spent
 // as long on it, in its input transform and its products, as on a quarter
 // of a whole one. 2 threads on the 2-core AVX-512 Xeon, old and new
-// alternating (4 rounds): ResNet-50's res2 3x3 layers 0.71 -> 0.58,
-// 0.53 -> 0.46, 0.51 -> 0.46 ms, DenseNet-121's 56x56 3x3 layers 0.64-0.70
-// -> 0.56-0.60, ResNet-18's res2 0.51-0.55 -> 0.46-0.47, GoogLeNet's
-// conv2/3x3 (blocks of 98) 1.43 -> 1.33, SqueezeNet's fire2/fire3 0.22 ->
-// 0.20; Inception-v3's 35x35 layers (81 tiles: 48 + 33) were up to 0.04 ms
+// alternating (4 rounds): ResNet-50's res2 3x3 layers 0.76 -> 0.61,
+// 0.54 -> 0.48, 0.52 -> 0.46 ms, DenseNet-121's 56x56 3x3 layers 0.63-0.71
+// -> 0.58-0.61, ResNet-18's res2 0.51-0.55 -> 0.46-0.47, GoogLeNet's
+// conv2/3x3 (blocks of 98) 1.43 -> 1.32, SqueezeNet's fire2/fire3 0.23 ->
+// 0.21; Inception-v3's 35x35 layers (81 tiles: 48 + 33) were up to 0.04 ms
 // slower in vectors, and keep their panels.
 bool ends_in_few_tiles(const sgemm::KernelSet& ks, int tiles, int panel) {
   const int last = tiles % panel;

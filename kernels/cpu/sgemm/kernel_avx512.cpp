@@ -164,12 +164,12 @@ constexpr const MicroKernel* kKernels[kMR] = {tile_kernels<1>, tile_kernels<2>, 
 // A tile of only a few columns and at most this many steps of k takes one
 // masked vector rather than the strip kernel: there the strip's write-back,
 // a float at a time through memory, costs more than its multiply-adds. The
-// Winograd products of SqueezeNet's fire2/fire3 (16 input channels; their
-// blocks of 98-100 tiles end in a panel of 2-4) took 0.26-0.27 ms on one
-// thread of the 2-core AVX-512 Xeon and 0.25-0.26 on two; with the masked
-// vector 0.25 and 0.23 (fire4/fire5, 32 channels, 49 = 48 + 1 tiles: 0.16
-// -> 0.15 on two). With 128 channels (ResNet's res3, 48 + 1) the strip is
-// the faster: 0.03 ms a layer.
+// Winograd products of SqueezeNet's fire2 (16 input channels; its blocks
+// of 98-100 tiles end in a panel of 2-4) took 0.265 ms on one thread of the
+// 2-core AVX-512 Xeon and 0.251 on two, 0.246 and 0.219 with the masked
+// vector (fire4, 32 channels, 49 = 48 + 1 tiles: 0.155 -> 0.148 on two).
+// With 128 channels (ResNet's res3, 48 + 1) the strip is the faster, by
+// 0.03 ms a layer.
 constexpr int kMaskedMaxK = 32;
 
 // Any tile: a few columns past its whole vectors go to the strip kernel
