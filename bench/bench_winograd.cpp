@@ -101,7 +101,8 @@ void Convolution(benchmark::State& state, ConvShape s, int tiles, int threads) {
   std::vector<float> output(spatial * s.out_channels * s.batch);
   // 64-byte aligned, as the runtime's scratch is: threads that split V and M
   // at panel boundaries would otherwise share cache lines.
-  std::vector<float> scratch_storage(cpu::convolution_scratch_floats(g, plan) + 1 + 16);
+  const std::size_t scratch_floats = cpu::convolution_scratch_floats(g, plan) + 1;
+  std::vector<float> scratch_storage(scratch_floats + 16);
   float* const scratch = reinterpret_cast<float*>((reinterpret_cast<std::uintptr_t>(scratch_storage.data()) + 63) &
                                                   ~std::uintptr_t{63});
   std::unique_ptr<cpu::ThreadPool> pool = threads > 1 ? std::make_unique<cpu::ThreadPool>(threads) : nullptr;
@@ -117,7 +118,7 @@ void Convolution(benchmark::State& state, ConvShape s, int tiles, int threads) {
   state.counters["GFLOPs"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["peak_frac"] =
       benchmark::Counter(flops * 1e-9 / (kPeakGflops * threads), benchmark::Counter::kIsIterationInvariantRate);
-  state.counters["scratch_MB"] = static_cast<double>(scratch_storage.size() - 17) * sizeof(float) / 1e6;
+  state.counters["scratch_MB"] = static_cast<double>(scratch_floats) * sizeof(float) / 1e6;
 }
 
 const bool registered = [] {

@@ -70,8 +70,12 @@ constexpr std::int64_t kSmallUBlocks = 3;
 // 784 tiles) 5.83 -> 5.02, conv3_1 3.40 -> 3.00, conv3_3 6.03 -> 5.87;
 // ResNet-18/50 and GoogLeNet unchanged. (The same blocks of 81 split by
 // channels took 2.82 ms: V and half of M alone filled the L2.)
+// U's floats: 36 matrices of out x in.
+std::size_t u_floats(int in_channels, int out_channels) {
+  return static_cast<std::size_t>(kPositions) * in_channels * out_channels;
+}
 bool u_past_thread_budget(int in_channels, int out_channels) {
-  return static_cast<std::size_t>(kPositions) * in_channels * out_channels > kThreadBlockBudget;
+  return u_floats(in_channels, out_channels) > kThreadBlockBudget;
 }
 // The products of a task cover about this many output channels: their M
 // rows (36 x 32 x the block's tiles) stay in L2 until the task's output
@@ -363,8 +367,9 @@ int winograd_tiles_per_block(const ConvGeometry& g, int batch, int threads) {
     const std::size_t per_tile = static_cast<std::size_t>(kPositions) * (g.in_channels + g.out_channels);
     const std::size_t budget = kThreadBlockBudget * budget_threads;
     fit = fit_in(budget, per_tile);
-    const std::size_t u_floats = static_cast<std::size_t>(kPositions) * g.in_channels * g.out_channels;
-    if (u_floats <= kSmallU && (total + fit - 1) / fit >= kSmallUBlocks) fit = fit_in(budget / 2, per_tile);
+    if (u_floats(g.in_channels, g.out_channels) <= kSmallU && (total + fit - 1) / fit >= kSmallUBlocks) {
+      fit = fit_in(budget / 2, per_tile);
+    }
   }
   if (total <= fit) return static_cast<int>(total);
   // Even blocks: a last block of a few tiles would read all of U for them
