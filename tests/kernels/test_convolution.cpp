@@ -262,18 +262,34 @@ TEST(ConvolutionKernel, PlanPicksTheFastPaths) {
   EXPECT_EQ(three_bands.block_rows, blocked.block_rows);
   EXPECT_EQ(cpu::convolution_scratch_floats(large_geometry, three_bands),
             3 * cpu::convolution_scratch_floats(large_geometry, blocked));
-  // Inception-v3's 1x7 layers at 17x17 (1120 x 289 columns): blocks of
-  // rows on one thread; on two, each band of 8-9 rows in one block.
+  // Inception-v3's 1x7 layers at 17x17 (1120 x 289 columns, over the 1 MiB
+  // budget): one block on one thread, as twice their weights (2 x 160 x
+  // 1120 floats) hold all of the columns; on two, each band of 8-9 rows in
+  // one block.
   const Case seven{1, 160, 160, 1, {17, 17}, {1, 7}, {0, 3}, {1, 1}, {1, 1}};
   const cpu::ConvGeometry seven_geometry = geometry_of(seven, false, false);
   const cpu::ConvPlan seven_one = cpu::plan_convolution(seven_geometry, 1);
   EXPECT_EQ(seven_one.bands, 1);
-  EXPECT_GT(seven_one.block_rows, 0);
-  EXPECT_LT(seven_one.block_rows, 17);
+  EXPECT_EQ(seven_one.block_rows, 0);
+  EXPECT_EQ(cpu::convolution_scratch_floats(seven_geometry, seven_one), 17u * 17 * 1120);
   const cpu::ConvPlan seven_two = cpu::plan_convolution(seven_geometry, 1, false, 2);
   EXPECT_EQ(seven_two.bands, 2);
   EXPECT_EQ(seven_two.block_rows, 9);
   EXPECT_EQ(cpu::convolution_scratch_floats(seven_geometry, seven_two), 2u * 9 * 17 * 1120);
+  // Inception-v3's reduction_a_3x3 (288 -> 384, stride 2, 2592 x 289
+  // columns): blocks of twice its weights (4 MiB at most) rather than of
+  // 1 MiB: every row on one thread, a band's 9 rows on two.
+  const Case reduction{1, 288, 384, 1, {35, 35}, {3, 3}, {0, 0}, {2, 2}, {1, 1}};
+  const cpu::ConvGeometry reduction_geometry = geometry_of(reduction, false, false);
+  EXPECT_EQ(cpu::plan_convolution(reduction_geometry, 1).block_rows, 0);
+  const cpu::ConvPlan reduction_two = cpu::plan_convolution(reduction_geometry, 1, false, 2);
+  EXPECT_EQ(reduction_two.bands, 2);
+  EXPECT_EQ(reduction_two.block_rows, 9);
+  // A deep layer whose twice-the-weights exceeds 4 MiB keeps blocks of
+  // 4 MiB: 512 -> 512 at 28x28 with stride 1 (4608 x 784 columns, 2.4M
+  // floats of weights), 1M floats / (4608 x 28) = 8 rows a block.
+  const Case deep{1, 512, 512, 1, {28, 28}, {3, 3}, {1, 1}, {1, 1}, {1, 1}};
+  EXPECT_EQ(cpu::plan_convolution(geometry_of(deep, false, false), 1).block_rows, 8);
   // Many threads share 4 budgets: 16 bands of VGG's conv1_2 within the
   // scratch of 4 one-thread blocks.
   const cpu::ConvPlan sixteen = cpu::plan_convolution(large_geometry, 1, false, 16);
