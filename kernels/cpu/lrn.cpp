@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
-#include <vector>
 
 #include "kernels/cpu/pooling.h"
 #include "kernels/cpu/simd_kernels.h"
@@ -15,7 +14,9 @@ std::size_t lrn_across_channels_scratch(int channels, std::size_t spatial) {
   return (static_cast<std::size_t>(channels) + 1) * spatial;
 }
 
-std::size_t lrn_within_channel_scratch(int height, int width) { return 2 * static_cast<std::size_t>(height) * width; }
+std::size_t lrn_within_channel_scratch(int height, int width, int threads) {
+  return 2 * static_cast<std::size_t>(height) * width * static_cast<std::size_t>(std::max(threads, 1));
+}
 
 void lrn_across_channels(const float* in, int num, int channels, std::size_t spatial, int local_size, float alpha,
                          float beta, float k, float* out, float* scratch, ThreadPool* pool) {
@@ -58,21 +59,17 @@ void lrn_within_channel(Isa isa, const float* in, int num, int channels, int hei
   window.kernel_h = window.kernel_w = local_size;
   window.pad_h = window.pad_w = (local_size - 1) / 2;
   const simd::Kernels& kernels = simd::kernels(isa);
-  // Planes are independent. The first range uses the caller's scratch; the
-  // others, run by other threads, two planes of their own (the scratch the
-  // layer plans holds one thread's).
+  // Planes are independent: range `part` of them, in two planes of scratch
+  // of its own.
   const std::size_t plane_work =
       std::max<std::size_t>(plane * (static_cast<std::size_t>(local_size) * local_size + 4), 1);
   const std::size_t min_planes = std::max<std::size_t>(kMinElementsPerTask / plane_work, 1);
-  parallel_ranges(pool, planes, min_planes, 1, [&](std::size_t first, std::size_t last) {
-    std::vector<float> own;
-    float* buffer = scratch;
-    if (first != 0) {
-      own.resize(2 * plane);
-      buffer = own.data();
-    }
-    float* squares = buffer;
-    float* base = buffer + plane;
+  const std::size_t parts =
+      std::clamp<std::size_t>(planes / min_planes, 1, static_cast<std::size_t>(pool_threads(pool)));
+  parallel_for(pool, static_cast<int>(parts), [&](int part) {
+    const std::size_t first = planes * part / parts, last = planes * (part + 1) / parts;
+    float* squares = scratch + 2 * plane * part;
+    float* base = squares + plane;
     const float one = 1.0f;
     for (std::size_t p = first; p < last; ++p) {
       const float* x = in + p * plane;

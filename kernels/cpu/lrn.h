@@ -19,9 +19,11 @@ namespace predictor::cpu {
 
 class ThreadPool;
 
-// Floats of scratch each kernel needs.
+// Floats of scratch each kernel needs; lrn_within_channel's for a pool of
+// `threads` (pool_threads(pool) of the call: each thread normalises its
+// planes in two planes of its own).
 std::size_t lrn_across_channels_scratch(int channels, std::size_t spatial);
-std::size_t lrn_within_channel_scratch(int height, int width);
+std::size_t lrn_within_channel_scratch(int height, int width, int threads = 1);
 
 void lrn_across_channels(const float* in, int num, int channels, std::size_t spatial, int local_size, float alpha,
                          float beta, float k, float* out, float* scratch, ThreadPool* pool = nullptr);

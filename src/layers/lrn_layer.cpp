@@ -45,7 +45,7 @@ class LRNLayer : public Layer {
   std::size_t prepare_cpu(const std::vector<const Blob*>& bottom, const std::vector<Blob*>&) override {
     const Blob& in = *bottom[0];
     const std::size_t floats = across_channels_ ? cpu::lrn_across_channels_scratch(in.shape(1), in.count(2))
-                                                : cpu::lrn_within_channel_scratch(in.shape(2), in.shape(3));
+                                                : cpu::lrn_within_channel_scratch(in.shape(2), in.shape(3), compute_threads());
     return floats * sizeof(float);
   }
 

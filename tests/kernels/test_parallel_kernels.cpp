@@ -206,7 +206,8 @@ TEST(ParallelKernels, LRN) {
                                    1e-3f, beta, 2.0f, out->data(), scratch.data(), pool);
         });
         expect_same_for_any_threads("within " + how, count, [&](cpu::ThreadPool* pool, std::vector<float>* out) {
-          std::vector<float> scratch(cpu::lrn_within_channel_scratch(c.height, c.width), kNaN);
+          std::vector<float> scratch(cpu::lrn_within_channel_scratch(c.height, c.width, cpu::pool_threads(pool)),
+                                     kNaN);
           if (in_place) *out = in;
           cpu::lrn_within_channel(in_place ? out->data() : in.data(), c.num, c.channels, c.height, c.width,
                                   c.local_size, 1e-3f, beta, out->data(), scratch.data(), pool);

@@ -388,7 +388,8 @@ TEST(VectorizedLRN, WithinChannel) {
     }
     for (Isa isa : runnable_isas()) {
       for (cpu::ThreadPool* pool : thread_pools()) {
-        std::vector<float> scratch(cpu::lrn_within_channel_scratch(c.height, c.width), kNaN);
+        std::vector<float> scratch(cpu::lrn_within_channel_scratch(c.height, c.width, cpu::pool_threads(pool)),
+                                   kNaN);
         std::vector<float> out(count, kNaN);
         cpu::lrn_within_channel(isa, in.data(), c.num, c.channels, c.height, c.width, c.local_size, c.alpha, c.beta,
                                 out.data(), scratch.data(), pool);
