@@ -430,6 +430,50 @@ TEST(Sgemm, NarrowRightEdgeColumns) {
   }
 }
 
+TEST(Sgemm, StripColumnsGiveTheWideKernelsBits) {
+  // The same product over 48 + r columns (r = 1..8: the last r go to the
+  // strip kernel) and over 64 (all of them in the wide kernel's vectors):
+  // the first 48 + r columns are the same bits, for row counts that take
+  // the strip's panels one, two or several pairs at a time plus an odd one,
+  // short and long k, alpha, beta and every epilogue term.
+  std::uint32_t seed = 60000;
+  for (int m : {8, 16, 67, 200}) {
+    for (int k : {5, 300}) {
+      const float alpha = k == 5 ? 1.0f : -0.5f, beta = m % 2 ? 0.5f : 0.0f;
+      const Operands op(Shape{false, false, m, 64, k, 3, alpha, beta}, seed += 11);
+      const auto row_bias = random_values(m, seed + 1), column_bias = random_values(64, seed + 2);
+      const auto residual = random_values(static_cast<std::size_t>(m) * op.ldc, seed + 3);
+      cpu::GemmEpilogue e;
+      e.row_bias = row_bias.data();
+      e.column_bias = column_bias.data();
+      e.residual = residual.data();
+      e.residual_ld = op.ldc;
+      e.activation = cpu::Activation::relu(0.1f);
+      for (Isa isa : runnable_isas()) {
+        const cpu::GemmEpilogue* const epilogues[] = {nullptr, &e};
+        for (const cpu::GemmEpilogue* epilogue : epilogues) {
+          std::vector<float> wide = op.c;
+          cpu::sgemm::sgemm(isa, false, false, m, 64, k, alpha, op.a.data(), op.lda, op.b.data(), op.ldb, beta,
+                            wide.data(), op.ldc, epilogue, nullptr, nullptr);
+          for (int r = 1; r <= 8; ++r) {
+            const int n = 48 + r;
+            std::vector<float> narrow = op.c;
+            cpu::sgemm::sgemm(isa, false, false, m, n, k, alpha, op.a.data(), op.lda, op.b.data(), op.ldb, beta,
+                              narrow.data(), op.ldc, epilogue, nullptr, nullptr);
+            bool same = true;
+            for (int i = 0; i < m; ++i) {
+              same = same && std::memcmp(narrow.data() + static_cast<std::size_t>(i) * op.ldc,
+                                         wide.data() + static_cast<std::size_t>(i) * op.ldc, n * sizeof(float)) == 0;
+            }
+            EXPECT_TRUE(same) << cpu::isa_name(isa) << " m " << m << " k " << k << " n " << n
+                              << (epilogue ? " with epilogue" : "");
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST(SgemmKernels, PairKernelIsTwoTileKernels) {
   // Two row panels by one vector (KernelSet::pair) against the tile kernel
   // on each panel alone: the same bits for 9-16 rows, 1-16 columns, blocks

@@ -18,6 +18,7 @@
 #include "kernels/cpu/sgemm/pack_avx.h"
 #include "kernels/cpu/sgemm/row_walk.h"
 #include "kernels/cpu/sgemm/strip_avx.h"
+#include "kernels/cpu/sgemm/strip_avx512.h"
 
 namespace predictor::cpu::sgemm {
 
@@ -146,9 +147,9 @@ template <int R, int V>
 // kernel (strip_avx.h) takes them.
 constexpr int kNarrowMax = 8;
 
-constexpr StripKernel kStripKernels[kNarrowMax] = {strip_kernel<kMR, 1>, strip_kernel<kMR, 2>, strip_kernel<kMR, 3>,
-                                                   strip_kernel<kMR, 4>, strip_kernel<kMR, 5>, strip_kernel<kMR, 6>,
-                                                   strip_kernel<kMR, 7>, strip_kernel<kMR, 8>};
+constexpr StripKernel kStripKernels[kNarrowMax] = {
+    strip_kernel<kMR, 1>,     strip_kernel_pairs<2>, strip_kernel_pairs<3>, strip_kernel_pairs<4>,
+    strip_kernel_pairs<5>, strip_kernel_pairs<6>, strip_kernel_pairs<7>, strip_kernel_pairs<8>};
 
 template <int R, int V>
 void tile_kernel(int kc, const float* a, const float* b, const Tile& t) {
