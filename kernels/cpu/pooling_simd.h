@@ -394,8 +394,8 @@ void same_pool_planes(const float* in, std::size_t first, std::size_t last, cons
 // outputs are two loads split into even and odd columns in registers
 // (vpermt2ps), a third term two more loads; columns outside the image load
 // as -inf (never beats -FLT_MAX, as skipping them). G output rows of U
-// vectors go together (4 chains of max), and an input row that several of
-// them read is loaded and split once. Each output still takes its window
+// vectors go together (4 or 8 chains of max), and an input row that
+// several of them read is loaded and split once. Each output still takes its window
 // row by row, left to right, from -FLT_MAX, keeping the first of equal
 // values: the plain loop's bits.
 inline __mmask16 pool_columns_inside(std::ptrdiff_t start, int width) {
@@ -475,8 +475,11 @@ void max_pool_stride2_plane(const float* src, const PoolGeometry& g, float* dst)
     if (oh < ph) max_pool_stride2_rows<KW, 4, 1>(src, g, oh, ph - oh, 0, dst);
   } else if (vectors == 2) {
     int oh = 0;
-    for (; oh + 2 <= ph; oh += 2) max_pool_stride2_rows<KW, 2, 2>(src, g, oh, 2, 0, dst);
-    if (oh < ph) max_pool_stride2_rows<KW, 2, 2>(src, g, oh, 1, 0, dst);
+    // Four rows of two vectors (8 chains) rather than two: on the 2-core
+    // AVX-512 Xeon Inception-v3's reduction_a_pool (35 -> 17) 0.117 ->
+    // 0.100 ms, SqueezeNet's pool3 (55 -> 27) 0.084 -> 0.073.
+    for (; oh + 4 <= ph; oh += 4) max_pool_stride2_rows<KW, 4, 2>(src, g, oh, 4, 0, dst);
+    if (oh < ph) max_pool_stride2_rows<KW, 4, 2>(src, g, oh, ph - oh, 0, dst);
   } else {
     // 3 or 4 vectors: one output row at a time.
     for (int oh = 0; oh < ph; ++oh) {
