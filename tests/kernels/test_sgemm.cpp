@@ -393,6 +393,26 @@ TEST(Sgemm, GemmWithEpilogueOnEveryPath) {
   }
 }
 
+// Every epilogue term of cpu::GemmEpilogue for the product `op`: random
+// row and column biases, a random residual laid out as C, a leaky ReLU.
+struct FullEpilogue {
+  std::vector<float> row_bias, column_bias, residual;
+  cpu::GemmEpilogue e;
+
+  FullEpilogue(const Operands& op, std::uint32_t seed)
+      : row_bias(random_values(op.s.m, seed + 1)),
+        column_bias(random_values(op.s.n, seed + 2)),
+        residual(random_values(static_cast<std::size_t>(op.s.m) * op.ldc, seed + 3)) {
+    e.row_bias = row_bias.data();
+    e.column_bias = column_bias.data();
+    e.residual = residual.data();
+    e.residual_ld = op.ldc;
+    e.activation = cpu::Activation::relu(0.1f);
+  }
+  FullEpilogue(const FullEpilogue&) = delete;
+  FullEpilogue& operator=(const FullEpilogue&) = delete;
+};
+
 TEST(Sgemm, NarrowRightEdgeColumns) {
   // n % 48 (or n % 16) of 1..8: those columns go to the strip kernel, over
   // several row panels at a time (up to 8), row counts around them; with
@@ -408,14 +428,8 @@ TEST(Sgemm, NarrowRightEdgeColumns) {
       const Shape s{false, false, m, n, k, pad, alpha, beta};
       const Operands op(s, seed += 7);
       const Reference ref = reference_product(op);
-      const auto row_bias = random_values(s.m, seed + 1), column_bias = random_values(s.n, seed + 2);
-      const auto residual = random_values(static_cast<std::size_t>(s.m) * op.ldc, seed + 3);
-      cpu::GemmEpilogue e;
-      e.row_bias = row_bias.data();
-      e.column_bias = column_bias.data();
-      e.residual = residual.data();
-      e.residual_ld = op.ldc;
-      e.activation = cpu::Activation::relu(0.1f);
+      const FullEpilogue full(op, seed);
+      const cpu::GemmEpilogue& e = full.e;
       for (Isa isa : runnable_isas()) {
         SCOPED_TRACE(::testing::Message() << cpu::isa_name(isa) << " " << s);
         const std::vector<float> plain = run_sgemm(isa, op);
@@ -441,16 +455,9 @@ TEST(Sgemm, StripColumnsGiveTheWideKernelsBits) {
     for (int k : {5, 300}) {
       const float alpha = k == 5 ? 1.0f : -0.5f, beta = m % 2 ? 0.5f : 0.0f;
       const Operands op(Shape{false, false, m, 64, k, 3, alpha, beta}, seed += 11);
-      const auto row_bias = random_values(m, seed + 1), column_bias = random_values(64, seed + 2);
-      const auto residual = random_values(static_cast<std::size_t>(m) * op.ldc, seed + 3);
-      cpu::GemmEpilogue e;
-      e.row_bias = row_bias.data();
-      e.column_bias = column_bias.data();
-      e.residual = residual.data();
-      e.residual_ld = op.ldc;
-      e.activation = cpu::Activation::relu(0.1f);
+      const FullEpilogue full(op, seed);
       for (Isa isa : runnable_isas()) {
-        const cpu::GemmEpilogue* const epilogues[] = {nullptr, &e};
+        const cpu::GemmEpilogue* const epilogues[] = {nullptr, &full.e};
         for (const cpu::GemmEpilogue* epilogue : epilogues) {
           std::vector<float> wide = op.c;
           cpu::sgemm::sgemm(isa, false, false, m, 64, k, alpha, op.a.data(), op.lda, op.b.data(), op.ldb, beta,
