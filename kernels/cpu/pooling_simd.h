@@ -395,9 +395,9 @@ void same_pool_planes(const float* in, std::size_t first, std::size_t last, cons
 // (vpermt2ps), a third term two more loads; columns outside the image load
 // as -inf (never beats -FLT_MAX, as skipping them). G output rows of U
 // vectors go together (4 or 8 chains of max), and an input row that
-// several of them read is loaded and split once. Each output still takes its window
-// row by row, left to right, from -FLT_MAX, keeping the first of equal
-// values: the plain loop's bits.
+// several of them read is loaded and split once. Each output still takes
+// its window row by row, left to right, from -FLT_MAX, keeping the first of
+// equal values: the plain loop's bits.
 inline __mmask16 pool_columns_inside(std::ptrdiff_t start, int width) {
   // Bit i: 0 <= start + i < width, i < 16.
   const std::ptrdiff_t lo = std::clamp<std::ptrdiff_t>(-start, 0, 16);
