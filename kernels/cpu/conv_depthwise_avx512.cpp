@@ -184,7 +184,7 @@ __attribute__((always_inline)) inline void load_taps(const float* at, const __mm
 // The kU vectors v[u] of the job's output rows, through masks[u] (kMasked)
 // or plain loads.
 template <int K, int S, int kU, bool kMasked, Act A, bool kResidual>
-__attribute__((always_inline)) inline void column(const Job& job, const ColumnPlane& plane, const Finish& f,
+__attribute__((always_inline)) inline void column(const Job& job, const ColumnPlane* const* planes, const Finish& f,
                                                   const int* v, const __mmask16* const* masks) {
   constexpr int J = (K + S - 1) / S;
   const int height = job.height, width = job.width, out_w = job.out_w, first = job.row_begin, last = job.row_end;
@@ -200,7 +200,7 @@ __attribute__((always_inline)) inline void column(const Job& job, const ColumnPl
   }
   __m512 acc[J][kU];  // acc[j]: output row o + j
   for (int j = 0; j < J; ++j) {
-    for (int u = 0; u < kU; ++u) acc[j][u] = plane.start;
+    for (int u = 0; u < kU; ++u) acc[j][u] = planes[u]->start;
   }
   // Step o adds input rows S * o + K - S .. S * o + K - 1 (padded), the
   // last that output row o reads, and stores it. Sums for rows before
@@ -213,7 +213,7 @@ __attribute__((always_inline)) inline void column(const Job& job, const ColumnPl
       const float* row[kU];
 #pragma GCC unroll 2
       for (int u = 0; u < kU; ++u) {
-        row[u] = inside ? plane.in + static_cast<std::ptrdiff_t>(ih) * width + column_start[u] : zeros;
+        row[u] = inside ? planes[u]->in + static_cast<std::ptrdiff_t>(ih) * width + column_start[u] : zeros;
       }
       // Output row o + j takes this input row as kernel row kh.
 #pragma GCC unroll 7
@@ -231,7 +231,7 @@ __attribute__((always_inline)) inline void column(const Job& job, const ColumnPl
             if (kh < 0 || kh >= K) continue;
 #pragma GCC unroll 2
             for (int u = 0; u < kU; ++u) {
-              acc[j][u] = _mm512_add_ps(acc[j][u], _mm512_mul_ps(plane.w[kh * K + kw], x[u][i]));
+              acc[j][u] = _mm512_add_ps(acc[j][u], _mm512_mul_ps(planes[u]->w[kh * K + kw], x[u][i]));
             }
           }
         }
@@ -241,11 +241,12 @@ __attribute__((always_inline)) inline void column(const Job& job, const ColumnPl
 #pragma GCC unroll 2
       for (int u = 0; u < kU; ++u) {
         const std::size_t at = static_cast<std::size_t>(o) * out_w + out_column[u];
-        const __m512 sum = finish<A, kResidual>(acc[0][u], kResidual ? plane.residual + at : nullptr, valid[u], f);
+        const __m512 sum =
+            finish<A, kResidual>(acc[0][u], kResidual ? planes[u]->residual + at : nullptr, valid[u], f);
         if (kMasked) {
-          _mm512_mask_storeu_ps(plane.out + at, valid[u], sum);
+          _mm512_mask_storeu_ps(planes[u]->out + at, valid[u], sum);
         } else {
-          _mm512_storeu_ps(plane.out + at, sum);
+          _mm512_storeu_ps(planes[u]->out + at, sum);
         }
       }
     }
@@ -255,7 +256,7 @@ __attribute__((always_inline)) inline void column(const Job& job, const ColumnPl
       for (int u = 0; u < kU; ++u) acc[j][u] = acc[j + 1][u];
     }
 #pragma GCC unroll 2
-    for (int u = 0; u < kU; ++u) acc[J - 1][u] = plane.start;
+    for (int u = 0; u < kU; ++u) acc[J - 1][u] = planes[u]->start;
   }
 }
 
@@ -263,11 +264,18 @@ __attribute__((always_inline)) inline void column(const Job& job, const ColumnPl
 // while its columns pass over them.
 constexpr std::size_t kColumnBandBytes = 16 << 10;
 
+template <int K, int S>
+int column_band_rows(int width) {
+  const int band_input_rows = static_cast<int>(kColumnBandBytes / (sizeof(float) * width));
+  return std::max(8, (band_input_rows - K) / S + 1);
+}
+
 template <int K, int S, Act A, bool kResidual>
-void columns(const Job& job, const RowPlan<K, S>& plan, const ColumnPlane& plane, const Finish& f) {
+void columns(const Job& job, const RowPlan<K, S>& plan, const ColumnPlane& one_plane, const Finish& f) {
   constexpr int U = kColumnVectors<K>;
-  const int band_input_rows = static_cast<int>(kColumnBandBytes / (sizeof(float) * job.width));
-  const int band_rows = std::max(8, (band_input_rows - K) / S + 1);
+  const ColumnPlane* plane[U];
+  for (int u = 0; u < U; ++u) plane[u] = &one_plane;
+  const int band_rows = column_band_rows<K, S>(job.width);
   for (int band_begin = job.row_begin; band_begin < job.row_end; band_begin += band_rows) {
     Job band = job;
     band.row_begin = band_begin;
@@ -295,6 +303,33 @@ void columns(const Job& job, const RowPlan<K, S>& plan, const ColumnPlane& plane
       column<K, S, U, false, A, kResidual>(band, plane, f, vs, nullptr);
     }
     for (; v < plan.inner_end; ++v) column<K, S, 1, false, A, kResidual>(band, plane, f, &v, nullptr);
+  }
+}
+
+// Rows of one vector (stride 1 onto 8-16 outputs: the 14x14 maps of
+// MobileNet and ShuffleNet) leave a column J sums in flight, each taking its
+// K taps of an input row one add after another: the adds' latency set the
+// pace, not their throughput. Two channels go side by side instead, each
+// with its own weights, in the same order per output.
+template <int K, int S, Act A, bool kResidual>
+void two_plane_columns(const Job& job, const RowPlan<K, S>& plan, const ColumnPlane& first,
+                       const ColumnPlane& second, const Finish& f) {
+  const ColumnPlane* planes[2] = {&first, &second};
+  const int vectors[2] = {0, 0};
+  __mmask16 scratch[RowPlan<K, S>::kMasks];
+  const bool inner = plan.inner_begin == 0 && plan.inner_end == 1;
+  const __mmask16* mask = inner ? nullptr : plan.border(0, job.width, job.pad_w, scratch);
+  const __mmask16* masks[2] = {mask, mask};
+  const int band_rows = column_band_rows<K, S>(job.width);
+  for (int band_begin = job.row_begin; band_begin < job.row_end; band_begin += band_rows) {
+    Job band = job;
+    band.row_begin = band_begin;
+    band.row_end = std::min(job.row_end, band_begin + band_rows);
+    if (inner) {
+      column<K, S, 2, false, A, kResidual>(band, planes, f, vectors, nullptr);
+    } else {
+      column<K, S, 2, true, A, kResidual>(band, planes, f, vectors, masks);
+    }
   }
 }
 
@@ -563,6 +598,7 @@ void run(const Job& job) {
   const int narrow_vectors = S == 2 && !use_pairs && job.out_w <= 2 * kLanes ? (job.out_w + kLanes - 1) / kLanes : 0;
   RowPlan<K, S> rows;
   if (!use_flat && !use_pairs) rows.make(job);
+  const bool two_planes = !use_flat && !use_pairs && narrow_vectors == 0 && rows.vectors == 1;
   for (int o = job.first; o < job.last; ++o) {
     __m512 w[kTaps];
     for (int i = 0; i < kTaps; ++i) w[i] = _mm512_set1_ps(job.weights[static_cast<std::size_t>(o) * kTaps + i]);
@@ -570,7 +606,16 @@ void run(const Job& job) {
     const float* in = job.input + static_cast<std::size_t>(o / job.multiplier) * in_plane;
     const float* residual = kResidual ? job.residual + o * out_plane : nullptr;
     float* out = job.output + o * out_plane;
-    if (use_flat) {
+    if (two_planes && o + 1 < job.last) {
+      const int p = o + 1;
+      __m512 w2[kTaps];
+      for (int i = 0; i < kTaps; ++i) w2[i] = _mm512_set1_ps(job.weights[static_cast<std::size_t>(p) * kTaps + i]);
+      const ColumnPlane second{job.input + static_cast<std::size_t>(p / job.multiplier) * in_plane, w2,
+                               kResidual ? job.residual + p * out_plane : nullptr, job.output + p * out_plane,
+                               _mm512_set1_ps(job.bias ? job.bias[p] : 0.0f)};
+      two_plane_columns<K, S, A, kResidual>(job, rows, ColumnPlane{in, w, residual, out, start}, second, f);
+      ++o;
+    } else if (use_flat) {
       flat_plane<K, A, kResidual>(flat, in, w, start, residual, out, f);
     } else if (use_pairs) {
       pair_plane<K, A, kResidual>(job, in, w, start, residual, out, f);
