@@ -175,6 +175,17 @@ class PREDICTOR_API Layer {
   // set.
   void set_compute_threads(int threads) { compute_threads_ = threads; }
   int compute_threads() const { return compute_threads_; }
+  // Whether forward_cpu splits its work over the compute threads by
+  // channels of its bottom, each thread reading whole planes (a depthwise
+  // convolution, pooling). Default: no.
+  virtual bool splits_bottom_by_channels() const { return false; }
+  // Whether every reader of this layer's tops splits them by channels
+  // (Net::Build sets it from the readers' splits_bottom_by_channels): a
+  // layer free to choose how its own work splits may then write by channels
+  // too, so that each thread reads planes its own core wrote. A hint for
+  // speed, read by prepare_cpu, never a condition of the results.
+  void set_tops_read_by_channels(bool yes) { tops_read_by_channels_ = yes; }
+  bool tops_read_by_channels() const { return tops_read_by_channels_; }
 
   // Throws predictor::Error("layer 'NAME' (TYPE): FIELD: MESSAGE").
   // `field` may be empty when no single field is at fault.
@@ -203,6 +214,7 @@ class PREDICTOR_API Layer {
   std::vector<const float*> gpu_weights_;
   Precision gpu_precision_ = Precision::FP32;
   int compute_threads_ = 1;
+  bool tops_read_by_channels_ = false;
 };
 
 }  // namespace predictor

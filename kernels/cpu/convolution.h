@@ -55,6 +55,9 @@ struct ConvPlan {
   int bands = 1;
   // kWinograd: the tiles taken at a time (winograd_tiles_per_block).
   int tiles_per_block = 0;
+  // kPointwise, an image per product: the product's threads split the
+  // output channels (sgemm::Split::kRows) instead of the larger operand.
+  bool split_output_channels = false;
 };
 
 // Whether `method` computes this convolution (kIm2col always does).
@@ -63,7 +66,11 @@ bool conv_method_applies(const ConvGeometry& g, ConvMethod method);
 // kWinograd only with `winograd_weights` (the caller has the weights
 // transformed by conv_winograd_transform_weights). `threads`: those of the
 // pool convolution_forward will get (bands of an im2col in blocks).
-ConvPlan plan_convolution(const ConvGeometry& g, int batch, bool winograd_weights = false, int threads = 1);
+// `output_read_by_channels`: the output's reader splits its work over the
+// same threads by channels (a depthwise convolution), which a pointwise
+// layer that expands its channels then matches (split_output_channels).
+ConvPlan plan_convolution(const ConvGeometry& g, int batch, bool winograd_weights = false, int threads = 1,
+                          bool output_read_by_channels = false);
 // What plan_convolution requires of the channels before it weighs Winograd
 // (so a layer knows from its parameters whether transforming its weights
 // can pay at any input size).

@@ -39,7 +39,7 @@ void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const fl
 
 void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda, const float* b,
           int ldb, float beta, float* c, int ldc, const GemmEpilogue* epilogue, ThreadPool* pool, void* workspace,
-          GemmPackedOperands packed) {
+          GemmPackedOperands packed, sgemm::Split split) {
   if (m <= 0 || n <= 0) return;
   if (k <= 0) {
     scale_block(m, n, beta, c, ldc);
@@ -62,11 +62,12 @@ void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const fl
   }
   const Isa isa = detected_isa();
   if (matches(packed.a, isa, sgemm::Operand::kA, m, k)) {
-    sgemm::sgemm_packed_a(*packed.a, trans_b, n, alpha, b, ldb, beta, c, ldc, epilogue, pool, workspace);
+    sgemm::sgemm_packed_a(*packed.a, trans_b, n, alpha, b, ldb, beta, c, ldc, epilogue, pool, workspace, split);
   } else if (matches(packed.b, isa, sgemm::Operand::kB, n, k)) {
-    sgemm::sgemm_packed_b(trans_a, m, alpha, a, lda, *packed.b, beta, c, ldc, epilogue, pool, workspace);
+    sgemm::sgemm_packed_b(trans_a, m, alpha, a, lda, *packed.b, beta, c, ldc, epilogue, pool, workspace, split);
   } else {
-    sgemm::sgemm(isa, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, epilogue, pool, workspace);
+    sgemm::sgemm(isa, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, epilogue, pool, workspace,
+                 split);
   }
 }
 
@@ -81,9 +82,9 @@ sgemm::PackedMatrix gemm_pack(sgemm::Operand operand, bool trans, int rows, int 
 
 int gemm_packed_width(sgemm::Operand operand) { return sgemm::packed_width(detected_isa(), operand); }
 
-std::size_t gemm_workspace_bytes(int m, int n, int k, int threads) {
+std::size_t gemm_workspace_bytes(int m, int n, int k, int threads, sgemm::Split split) {
   if (m <= 1 || n <= 1 || k <= 0) return 0;
-  return sgemm::workspace_bytes(detected_isa(), m, n, k, threads);
+  return sgemm::workspace_bytes(detected_isa(), m, n, k, threads, split);
 }
 
 }  // namespace predictor::cpu

@@ -39,9 +39,12 @@ struct GemmPackedOperands {
   const sgemm::PackedMatrix* a = nullptr;
   const sgemm::PackedMatrix* b = nullptr;
 };
+//
+// `split`: how the product's tasks divide C over the threads (sgemm::Split;
+// the same bits either way).
 void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda, const float* b,
           int ldb, float beta, float* c, int ldc, const GemmEpilogue* epilogue, ThreadPool* pool,
-          void* workspace = nullptr, GemmPackedOperands packed = {});
+          void* workspace = nullptr, GemmPackedOperands packed = {}, sgemm::Split split = sgemm::Split::kAuto);
 
 // Packing for `packed`, for the instruction set gemm uses (detected_isa()):
 // op(A) (rows = m) or op(B) (rows = n) of k, read as gemm reads it (`trans`,
@@ -56,6 +59,6 @@ int gemm_packed_width(sgemm::Operand operand);
 
 // The scratch a gemm of this shape needs over `threads` threads (0 for
 // products that pack nothing).
-std::size_t gemm_workspace_bytes(int m, int n, int k, int threads);
+std::size_t gemm_workspace_bytes(int m, int n, int k, int threads, sgemm::Split split = sgemm::Split::kAuto);
 
 }  // namespace predictor::cpu

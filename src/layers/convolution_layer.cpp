@@ -34,6 +34,13 @@ class ConvolutionLayer : public ConvolutionLayerBase {
     reshape_tops(bottom, top);
   }
 
+  // A depthwise convolution (one output per input channel) splits its
+  // channels over the threads (cpu::depthwise_conv2d). Known from the
+  // parameters alone: its producer is planned before its own reshape.
+  bool splits_bottom_by_channels() const override {
+    return params().group > 1 && params().group == params().num_output;
+  }
+
   // The forms of derive_cpu_kernel_weight.
   enum KernelWeightForm { kPackedGemmWeights = 0, kWinogradWeights = 1 };
 
@@ -57,11 +64,13 @@ class ConvolutionLayer : public ConvolutionLayerBase {
     const cpu::ConvGeometry& g = shapes().geometry;
     winograd_weights_ = nullptr;
     packed_gemm_weights_ = nullptr;
-    plan_ = cpu::plan_convolution(g, shapes().num, /*winograd_weights=*/true, compute_threads());
+    plan_ = cpu::plan_convolution(g, shapes().num, /*winograd_weights=*/true, compute_threads(),
+                                  tops_read_by_channels());
     if (plan_.method == cpu::ConvMethod::kWinograd) {
       winograd_weights_ = fitting_winograd_weights(cpu_kernel_weight(kWinogradWeights));
       if (!winograd_weights_) {
-        plan_ = cpu::plan_convolution(g, shapes().num, /*winograd_weights=*/false, compute_threads());
+        plan_ = cpu::plan_convolution(g, shapes().num, /*winograd_weights=*/false, compute_threads(),
+                                      tops_read_by_channels());
       }
     }
     if (plan_.method == cpu::ConvMethod::kIm2col || plan_.method == cpu::ConvMethod::kPointwise) {

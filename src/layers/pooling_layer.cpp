@@ -54,6 +54,10 @@ class PoolingLayer : public Layer {
 
   int max_tops() const override { return method_ == caffe::PoolingParameter::MAX ? 2 : 1; }
 
+  // Planes are independent: cpu::max_pool and ave_pool split them over the
+  // threads.
+  bool splits_bottom_by_channels() const override { return true; }
+
   void reshape(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top) override {
     const Blob& in = *bottom[0];
     if (in.num_axes() != 4) fail("bottom", "must be 4-D (N, C, H, W), got " + in.shape_string());

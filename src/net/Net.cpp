@@ -224,6 +224,29 @@ void Net::Build(const caffe::NetParameter& net) {
     output_blobs_.push_back(blob_by_name_[name]);
   }
   if (input_blobs_.empty()) throw Error("the net has no inputs (no Input layer, input field or data layer)");
+  MarkChannelReaders();
+}
+
+void Net::MarkChannelReaders() {
+  // The later layers that read each blob (a layer writing it in place reads
+  // it too).
+  std::map<const Blob*, std::vector<int>> readers;
+  for (int i = 0; i < num_layers(); ++i) {
+    for (const Blob* bottom : bottoms_[i]) readers[bottom].push_back(i);
+  }
+  for (int i = 0; i < num_layers(); ++i) {
+    bool by_channels = !tops_[i].empty();
+    for (const Blob* top : tops_[i]) {
+      int later = 0;
+      for (int reader : readers[top]) {
+        if (reader <= i) continue;
+        ++later;
+        by_channels = by_channels && layers_[reader]->splits_bottom_by_channels();
+      }
+      by_channels = by_channels && later > 0;
+    }
+    layers_[i]->set_tops_read_by_channels(by_channels);
+  }
 }
 
 void Net::EnableMemoryPlanning(const std::string& strategy, const std::vector<std::string>& keep_blobs) {

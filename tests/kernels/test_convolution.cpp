@@ -225,6 +225,53 @@ TEST(ConvolutionKernel, BlockedIm2colSameBitsForAnyThreadCount) {
   }
 }
 
+TEST(ConvolutionKernel, ExpandingPointwiseSplitsOutputChannelsForAChannelReader) {
+  // MobileNet v2's expansion before conv4_x/dwise (64 -> 384 at 28x28): on
+  // several threads, with a reader that splits by channels, the product
+  // splits its output channels; not on one thread, not for another reader,
+  // not for a 2x expansion (MobileNet v1's), not for a 3x3 layer.
+  const Case expand{1, 64, 384, 1, {28, 28}, {1, 1}, {0, 0}, {1, 1}, {1, 1}};
+  const cpu::ConvGeometry g = geometry_of(expand, false, false);
+  EXPECT_TRUE(cpu::plan_convolution(g, 1, false, 2, true).split_output_channels);
+  EXPECT_FALSE(cpu::plan_convolution(g, 1, false, 2, false).split_output_channels);
+  EXPECT_FALSE(cpu::plan_convolution(g, 1, false, 1, true).split_output_channels);
+  const Case doubling{1, 128, 256, 1, {28, 28}, {1, 1}, {0, 0}, {1, 1}, {1, 1}};
+  EXPECT_FALSE(cpu::plan_convolution(geometry_of(doubling, false, false), 1, false, 2, true).split_output_channels);
+  const Case three_by_three{1, 16, 96, 1, {28, 28}, {3, 3}, {1, 1}, {1, 1}, {1, 1}};
+  EXPECT_FALSE(
+      cpu::plan_convolution(geometry_of(three_by_three, false, false), 1, false, 2, true).split_output_channels);
+
+  // The same bits as the plan's own split, with every epilogue term, on
+  // two and three threads (a batch of two: an image per product).
+  const Case c{2, 24, 144, 1, {19, 21}, {1, 1}, {0, 0}, {1, 1}, {1, 1}};
+  const cpu::ConvGeometry cg = geometry_of(c, false, false);
+  std::uint32_t seed = 4700;
+  const auto input = testing::random_values(c.batch * c.in_channels * product(c.image), seed++);
+  const auto weights = testing::random_values(c.out_channels * c.in_channels, seed++);
+  const auto bias = testing::random_values(c.out_channels, seed++);
+  const std::vector<float> expected = reference_conv(c, input, weights, bias.data());
+  const auto residual = testing::random_values(expected.size(), seed++);
+  const cpu::Epilogue full{bias.data(), cpu::Activation::relu(0.1f), residual.data()};
+  const auto run = [&](bool split, cpu::ThreadPool* pool, const cpu::Epilogue& epilogue) {
+    cpu::ConvPlan plan = cpu::plan_convolution(cg, c.batch, false, cpu::pool_threads(pool), split);
+    EXPECT_EQ(plan.method, cpu::ConvMethod::kPointwise);
+    EXPECT_EQ(plan.split_output_channels, split && pool != nullptr);
+    std::vector<float> output(expected.size(), std::numeric_limits<float>::quiet_NaN());
+    cpu::convolution_forward(cg, plan, c.batch, input.data(), weights.data(), epilogue, output.data(), nullptr, pool);
+    return output;
+  };
+  const std::vector<float> one = run(false, nullptr, {bias.data()});
+  expect_near(one, expected, describe(c));
+  const std::vector<float> one_full = run(false, nullptr, full);
+  cpu::ThreadPool two(2), three(3);
+  for (cpu::ThreadPool* pool : {&two, &three}) {
+    for (bool split : {false, true}) {
+      EXPECT_TRUE(bitwise_equal(run(split, pool, {bias.data()}), one)) << pool->size() << " threads, split " << split;
+      EXPECT_TRUE(bitwise_equal(run(split, pool, full), one_full)) << pool->size() << " threads, split " << split;
+    }
+  }
+}
+
 TEST(ConvolutionKernel, PlanPicksTheFastPaths) {
   const Case pointwise{1, 8, 8, 1, {20, 20}, {1, 1}, {0, 0}, {1, 1}, {1, 1}};
   const Case depthwise{1, 8, 8, 8, {20, 20}, {3, 3}, {1, 1}, {1, 1}, {1, 1}};

@@ -146,11 +146,12 @@ void expect_close(const Operands& op, const std::vector<float>& out, const Refer
 }
 
 std::vector<float> run_sgemm(Isa isa, const Operands& op, const cpu::GemmEpilogue* epilogue = nullptr,
-                             cpu::ThreadPool* pool = nullptr, void* workspace = nullptr) {
+                             cpu::ThreadPool* pool = nullptr, void* workspace = nullptr,
+                             cpu::sgemm::Split split = cpu::sgemm::Split::kAuto) {
   std::vector<float> out = op.c;
   const Shape& s = op.s;
   cpu::sgemm::sgemm(isa, s.trans_a, s.trans_b, s.m, s.n, s.k, s.alpha, op.a.data(), op.lda, op.b.data(), op.ldb, s.beta,
-                    out.data(), op.ldc, epilogue, pool, workspace);
+                    out.data(), op.ldc, epilogue, pool, workspace, split);
   return out;
 }
 
@@ -356,12 +357,32 @@ TEST(Sgemm, SameBitsForAnyThreadCountAndWorkspace) {
       EXPECT_TRUE(bitwise_equal(one, run_sgemm(isa, op, &e, &two)));
       EXPECT_TRUE(bitwise_equal(one, run_sgemm(isa, op, &e, &three)));
       for (cpu::ThreadPool* pool : {static_cast<cpu::ThreadPool*>(nullptr), &two, &three}) {
-        const std::size_t bytes = cpu::sgemm::workspace_bytes(isa, s.m, s.n, s.k, cpu::pool_threads(pool));
-        std::vector<float> workspace(bytes / sizeof(float) + 16);
-        void* aligned = workspace.data() + (16 - reinterpret_cast<std::uintptr_t>(workspace.data()) / 4 % 16) % 16;
-        EXPECT_TRUE(bitwise_equal(one, run_sgemm(isa, op, &e, pool, aligned)));
+        for (cpu::sgemm::Split split : {cpu::sgemm::Split::kAuto, cpu::sgemm::Split::kRows}) {
+          SCOPED_TRACE(split == cpu::sgemm::Split::kRows ? "split by rows" : "split chosen by the plan");
+          EXPECT_TRUE(bitwise_equal(one, run_sgemm(isa, op, &e, pool, nullptr, split)));
+          const std::size_t bytes = cpu::sgemm::workspace_bytes(isa, s.m, s.n, s.k, cpu::pool_threads(pool), split);
+          std::vector<float> workspace(bytes / sizeof(float) + 16);
+          void* aligned = workspace.data() + (16 - reinterpret_cast<std::uintptr_t>(workspace.data()) / 4 % 16) % 16;
+          EXPECT_TRUE(bitwise_equal(one, run_sgemm(isa, op, &e, pool, aligned, split)));
+        }
       }
     }
+  }
+}
+
+TEST(Sgemm, SplitByRowsIsTakenWhereTheRowsAllowIt) {
+  // A product the plan splits by columns (64 x 3136) has each of two tasks
+  // pack half of B; split by rows, each packs all of it (and a share of A):
+  // the workspace says which split the tasks take.
+  for (Isa isa : runnable_isas()) {
+    SCOPED_TRACE(cpu::isa_name(isa));
+    const int mr = cpu::sgemm::packed_width(isa, cpu::sgemm::Operand::kA);
+    const std::size_t by_columns = cpu::sgemm::workspace_bytes(isa, 64, 3136, 147, 2);
+    const std::size_t by_rows = cpu::sgemm::workspace_bytes(isa, 64, 3136, 147, 2, cpu::sgemm::Split::kRows);
+    EXPECT_NE(by_rows, by_columns);
+    // One row panel: nothing to split by rows, the plan's split stays.
+    EXPECT_EQ(cpu::sgemm::workspace_bytes(isa, mr, 3136, 147, 2, cpu::sgemm::Split::kRows),
+              cpu::sgemm::workspace_bytes(isa, mr, 3136, 147, 2));
   }
 }
 

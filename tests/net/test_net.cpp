@@ -1,8 +1,13 @@
 // Net wiring, shape propagation, outputs and weight binding, with small test
-// layers registered here so that these tests depend on no real kernel.
+// layers registered here so that these tests depend on no real kernel (but
+// for the readers' thread split, which belongs to the real layer types).
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <vector>
 
 #include "predictor/CaffeProto.h"
 #include "common/test_utils.h"
@@ -286,6 +291,47 @@ TEST_F(NetTest, KernelReadyWeightsAreDerivedOncePerModelAndShared) {
   probe->Reshape();
   EXPECT_EQ(dynamic_cast<const DerivedWeightLayer&>(probe->layer(1)).doubled_, nullptr);
   EXPECT_EQ(DerivedWeightLayer::derivations, 1);
+}
+
+TEST_F(NetTest, LayersLearnWhetherTheirReadersSplitByChannels) {
+  // expand's only reader is a depthwise convolution; dw's a pooling; pool's
+  // an in-place ReLU; relu's top is the net's output (read outside); both's
+  // readers are a depthwise convolution and a 3x3 one.
+  auto model = Model::WithRandomWeights(parse(R"(
+    input: "data" input_shape { dim: 1 dim: 4 dim: 8 dim: 8 }
+    layer { name: "expand" type: "Convolution" bottom: "data" top: "e"
+            convolution_param { num_output: 24 kernel_size: 1 } }
+    layer { name: "dw" type: "Convolution" bottom: "e" top: "d"
+            convolution_param { num_output: 24 group: 24 kernel_size: 3 pad: 1 } }
+    layer { name: "pool" type: "Pooling" bottom: "d" top: "p" pooling_param { pool: MAX kernel_size: 2 stride: 2 } }
+    layer { name: "relu" type: "ReLU" bottom: "p" top: "p" }
+    layer { name: "both" type: "Convolution" bottom: "p" top: "b" convolution_param { num_output: 24 kernel_size: 1 } }
+    layer { name: "dw2" type: "Convolution" bottom: "b" top: "d2"
+            convolution_param { num_output: 24 group: 24 kernel_size: 3 pad: 1 } }
+    layer { name: "full" type: "Convolution" bottom: "b" top: "f"
+            convolution_param { num_output: 24 kernel_size: 3 pad: 1 } })"),
+                                        7);
+  auto net = std::make_unique<Net>(model);
+  std::map<std::string, bool> read_by_channels;
+  for (int i = 0; i < net->num_layers(); ++i) {
+    read_by_channels[net->layer(i).name()] = net->layer(i).tops_read_by_channels();
+  }
+  EXPECT_TRUE(read_by_channels.at("expand"));
+  EXPECT_TRUE(read_by_channels.at("dw"));
+  EXPECT_FALSE(read_by_channels.at("pool"));
+  EXPECT_FALSE(read_by_channels.at("relu"));
+  EXPECT_FALSE(read_by_channels.at("both"));
+  EXPECT_FALSE(read_by_channels.at("dw2"));
+  // The hint changes no result: two compute threads give one thread's bits.
+  net->Reshape();
+  for (int i = 0; i < net->input_blobs()[0]->count(); ++i) {
+    net->input_blobs()[0]->mutable_cpu_data()[i] = static_cast<float>((i * 37) % 11) - 5.0f;
+  }
+  net->Forward();
+  const std::vector<float> one(net->blob("d2")->cpu_data(), net->blob("d2")->cpu_data() + net->blob("d2")->count());
+  net->SetComputeThreads(2);
+  net->Forward();
+  EXPECT_EQ(0, std::memcmp(one.data(), net->blob("d2")->cpu_data(), one.size() * sizeof(float)));
 }
 
 TEST_F(NetTest, AFailedDerivationIsAnErrorAndTheNextReplicaRetries) {

@@ -97,7 +97,7 @@ struct Plan {
 // The first panel of task t of `tasks` over `panels`.
 int task_panel(int t, int tasks, int panels) { return static_cast<int>(static_cast<std::int64_t>(panels) * t / tasks); }
 
-Plan make_plan(Isa isa, int m, int n, int k, int threads) {
+Plan make_plan(Isa isa, int m, int n, int k, int threads, Split split) {
   Plan plan;
   plan.ks = kernel_set(isa);
   if (plan.ks == nullptr) plan.ks = portable_kernel_set();
@@ -108,6 +108,7 @@ Plan make_plan(Isa isa, int m, int n, int k, int threads) {
   // Split the larger operand: each task packs its share of it and all of the
   // other, so the smaller is the one packed more than once.
   plan.along_n = n_panels * ks.nr >= m_panels * ks.mr ? n_panels >= threads : m_panels < threads;
+  if (split == Split::kRows && m_panels >= threads) plan.along_n = false;
   plan.panels = plan.along_n ? n_panels : m_panels;
   if (threads > 1 && static_cast<double>(m) * n * k >= kMinParallelMacs) {
     plan.tasks = std::min(threads, plan.panels);
@@ -450,8 +451,8 @@ void run_task(const Plan& plan, const Product& pr, int m0, int m1, int n0, int n
 
 // The split of `pr` over the pool's threads, each task a range of whole
 // panels of rows or of columns.
-void run(Isa isa, const Product& pr, ThreadPool* pool, void* workspace) {
-  const Plan plan = make_plan(isa, pr.m, pr.n, pr.k, pool_threads(pool));
+void run(Isa isa, const Product& pr, ThreadPool* pool, void* workspace, Split split) {
+  const Plan plan = make_plan(isa, pr.m, pr.n, pr.k, pool_threads(pool), split);
   const auto task = [&](int t) {
     float* ws = workspace ? static_cast<float*>(workspace) + plan.task_floats * t : thread_buffer(plan.task_floats);
     const int first = task_panel(t, plan.tasks, plan.panels), last = task_panel(t + 1, plan.tasks, plan.panels);
@@ -477,18 +478,18 @@ const KernelSet& usable_kernel_set(Isa isa) {
 
 bool compiled(Isa isa) { return kernel_set(isa) != nullptr; }
 
-std::size_t workspace_bytes(Isa isa, int m, int n, int k, int threads) {
+std::size_t workspace_bytes(Isa isa, int m, int n, int k, int threads, Split split) {
   if (m <= 0 || n <= 0 || k <= 0) return 0;
-  const Plan plan = make_plan(isa, m, n, k, std::max(threads, 1));
+  const Plan plan = make_plan(isa, m, n, k, std::max(threads, 1), split);
   return plan.task_floats * plan.tasks * sizeof(float);
 }
 
 void sgemm(Isa isa, bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda,
            const float* b, int ldb, float beta, float* c, int ldc, const GemmEpilogue* epilogue, ThreadPool* pool,
-           void* workspace) {
+           void* workspace, Split split) {
   Product pr{trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nullptr};
   if (epilogue != nullptr && !epilogue->none()) pr.epilogue = epilogue;
-  run(isa, pr, pool, workspace);
+  run(isa, pr, pool, workspace, split);
 }
 
 int packed_width(Isa isa, Operand operand) {
@@ -528,19 +529,21 @@ PackedMatrix pack(Isa isa, Operand operand, bool trans, int rows, int k, const f
 }
 
 void sgemm_packed_a(const PackedMatrix& a, bool trans_b, int n, float alpha, const float* b, int ldb, float beta,
-                    float* c, int ldc, const GemmEpilogue* epilogue, ThreadPool* pool, void* workspace) {
+                    float* c, int ldc, const GemmEpilogue* epilogue, ThreadPool* pool, void* workspace,
+                    Split split) {
   Product pr{false, trans_b, a.rows, n, a.k, alpha, nullptr, 0, b, ldb, beta, c, ldc, nullptr};
   if (epilogue != nullptr && !epilogue->none()) pr.epilogue = epilogue;
   pr.a_packed = a.data;
-  run(a.isa, pr, pool, workspace);
+  run(a.isa, pr, pool, workspace, split);
 }
 
 void sgemm_packed_b(bool trans_a, int m, float alpha, const float* a, int lda, const PackedMatrix& b, float beta,
-                    float* c, int ldc, const GemmEpilogue* epilogue, ThreadPool* pool, void* workspace) {
+                    float* c, int ldc, const GemmEpilogue* epilogue, ThreadPool* pool, void* workspace,
+                    Split split) {
   Product pr{trans_a, false, m, b.rows, b.k, alpha, a, lda, nullptr, 0, beta, c, ldc, nullptr};
   if (epilogue != nullptr && !epilogue->none()) pr.epilogue = epilogue;
   pr.b_packed = b.data;
-  run(b.isa, pr, pool, workspace);
+  run(b.isa, pr, pool, workspace, split);
 }
 
 }  // namespace predictor::cpu::sgemm

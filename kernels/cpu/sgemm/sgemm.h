@@ -33,6 +33,15 @@ namespace sgemm {
 // see cpu_isa()).
 bool compiled(Isa isa);
 
+// How a product's tasks split C over the threads. kAuto: along the larger
+// dimension (each task packs its share of that operand and all of the
+// other). kRows: by panels of rows wherever there are enough of them for
+// the threads, each task packing all of op(B): for a caller whose next
+// reader splits C's rows over the same threads (a 1x1 convolution before a
+// depthwise one: output channels), so that each thread reads what its own
+// core wrote. Either gives the same bits.
+enum class Split { kAuto, kRows };
+
 // C = alpha * op(A) * op(B) + beta * C (cpu::gemm's contract: row-major, m,
 // n >= 1, k >= 1; C is not read when beta is 0), then `epilogue` (may be
 // null) on each element of C. `isa` must be supported by the CPU and
@@ -40,11 +49,11 @@ bool compiled(Isa isa);
 // per-thread buffers, else holds workspace_bytes(isa, m, n, k, threads).
 void sgemm(Isa isa, bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda,
            const float* b, int ldb, float beta, float* c, int ldc, const GemmEpilogue* epilogue, ThreadPool* pool,
-           void* workspace);
+           void* workspace, Split split = Split::kAuto);
 
 // The scratch bytes of one sgemm of this shape split over `threads` threads
 // (enough for the products with a packed operand too).
-std::size_t workspace_bytes(Isa isa, int m, int n, int k, int threads);
+std::size_t workspace_bytes(Isa isa, int m, int n, int k, int threads, Split split = Split::kAuto);
 
 // An operand packed once for many products (a layer's weights), as the
 // products' own packing would leave it for `isa`'s microkernel: op(A) (m x
@@ -80,9 +89,11 @@ PackedMatrix pack(Isa isa, Operand operand, bool trans, int rows, int k, const f
 // are the packed matrix's. The same bits as sgemm with the matrix it was
 // packed from.
 void sgemm_packed_a(const PackedMatrix& a, bool trans_b, int n, float alpha, const float* b, int ldb, float beta,
-                    float* c, int ldc, const GemmEpilogue* epilogue, ThreadPool* pool, void* workspace);
+                    float* c, int ldc, const GemmEpilogue* epilogue, ThreadPool* pool, void* workspace,
+                    Split split = Split::kAuto);
 void sgemm_packed_b(bool trans_a, int m, float alpha, const float* a, int lda, const PackedMatrix& b, float beta,
-                    float* c, int ldc, const GemmEpilogue* epilogue, ThreadPool* pool, void* workspace);
+                    float* c, int ldc, const GemmEpilogue* epilogue, ThreadPool* pool, void* workspace,
+                    Split split = Split::kAuto);
 
 }  // namespace sgemm
 }  // namespace predictor::cpu
