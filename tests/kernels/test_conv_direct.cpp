@@ -167,6 +167,10 @@ TEST(ConvDirect, AwkwardShapes) {
       {1, 2, 7, 12, 33, 1, 1, 2, 2, 3, 3},    {1, 1, 9, 6, 16, 5, 3, 1, 4, 2, 3},
       {2, 3, 33, 29, 64, 3, 3, 2, 2, 0, 0},   {1, 3, 11, 5, 5, 7, 7, 1, 1, 3, 3},
       {1, 4, 3, 8, 70, 11, 11, 1, 3, 3, 3},   {1, 3, 64, 37, 37, 3, 3, 2, 2, 1, 1},
+      // Rows of 100, 45 and 128 outputs: whole blocks of three vectors and
+      // the tails after them (1, 3 and 2 vectors, the last partial).
+      {1, 3, 9, 7, 100, 3, 3, 1, 1, 1, 1},    {1, 3, 16, 9, 90, 3, 3, 2, 2, 1, 1},
+      {1, 3, 8, 5, 130, 3, 3, 1, 1, 0, 0},
   };
   std::uint32_t seed = 100;
   for (const Case& c : cases) {
