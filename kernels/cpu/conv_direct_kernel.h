@@ -191,7 +191,7 @@ void run(const Job& j) {
   // of a 3-channel unit's multiply-adds. Rows that reach the padding get
   // their own list.
   Taps inside, edge;
-  row_taps(j, WindowRows{0, 0, j.kernel_h}, inside);
+  if (j.height >= j.kernel_h) row_taps(j, WindowRows{0, 0, j.kernel_h}, inside);
   int edge_row = -1;
   for (long long u = j.unit_begin; u < j.unit_end; ++u) {
     const int oh = static_cast<int>(u % j.out_h), b = static_cast<int>(u / j.out_h);
