@@ -324,7 +324,7 @@ TEST_F(NetTest, LayersLearnWhetherTheirReadersSplitByChannels) {
   EXPECT_FALSE(read_by_channels.at("dw2"));
   // The hint changes no result: two compute threads give one thread's bits.
   net->Reshape();
-  for (int i = 0; i < net->input_blobs()[0]->count(); ++i) {
+  for (std::size_t i = 0; i < net->input_blobs()[0]->count(); ++i) {
     net->input_blobs()[0]->mutable_cpu_data()[i] = static_cast<float>((i * 37) % 11) - 5.0f;
   }
   net->Forward();
