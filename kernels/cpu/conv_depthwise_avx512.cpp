@@ -599,21 +599,23 @@ void run(const Job& job) {
   RowPlan<K, S> rows;
   if (!use_flat && !use_pairs) rows.make(job);
   const bool two_planes = !use_flat && !use_pairs && narrow_vectors == 0 && rows.vectors == 1;
+  // Output channel o's plane, its weights broadcast into `w`.
+  const auto plane_of = [&](int o, __m512* w) {
+    for (int i = 0; i < kTaps; ++i) w[i] = _mm512_set1_ps(job.weights[static_cast<std::size_t>(o) * kTaps + i]);
+    return ColumnPlane{job.input + static_cast<std::size_t>(o / job.multiplier) * in_plane, w,
+                       kResidual ? job.residual + o * out_plane : nullptr, job.output + o * out_plane,
+                       _mm512_set1_ps(job.bias ? job.bias[o] : 0.0f)};
+  };
   for (int o = job.first; o < job.last; ++o) {
     __m512 w[kTaps];
-    for (int i = 0; i < kTaps; ++i) w[i] = _mm512_set1_ps(job.weights[static_cast<std::size_t>(o) * kTaps + i]);
-    const __m512 start = _mm512_set1_ps(job.bias ? job.bias[o] : 0.0f);
-    const float* in = job.input + static_cast<std::size_t>(o / job.multiplier) * in_plane;
-    const float* residual = kResidual ? job.residual + o * out_plane : nullptr;
-    float* out = job.output + o * out_plane;
+    const ColumnPlane plane = plane_of(o, w);
+    const float* in = plane.in;
+    const float* residual = plane.residual;
+    float* out = plane.out;
+    const __m512 start = plane.start;
     if (two_planes && o + 1 < job.last) {
-      const int p = o + 1;
       __m512 w2[kTaps];
-      for (int i = 0; i < kTaps; ++i) w2[i] = _mm512_set1_ps(job.weights[static_cast<std::size_t>(p) * kTaps + i]);
-      const ColumnPlane second{job.input + static_cast<std::size_t>(p / job.multiplier) * in_plane, w2,
-                               kResidual ? job.residual + p * out_plane : nullptr, job.output + p * out_plane,
-                               _mm512_set1_ps(job.bias ? job.bias[p] : 0.0f)};
-      two_plane_columns<K, S, A, kResidual>(job, rows, ColumnPlane{in, w, residual, out, start}, second, f);
+      two_plane_columns<K, S, A, kResidual>(job, rows, plane, plane_of(o + 1, w2), f);
       ++o;
     } else if (use_flat) {
       flat_plane<K, A, kResidual>(flat, in, w, start, residual, out, f);
@@ -628,7 +630,7 @@ void run(const Job& job) {
         }
       }
     } else {
-      columns<K, S, A, kResidual>(job, rows, ColumnPlane{in, w, residual, out, start}, f);
+      columns<K, S, A, kResidual>(job, rows, plane, f);
     }
   }
 }

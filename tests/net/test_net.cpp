@@ -298,18 +298,18 @@ TEST_F(NetTest, LayersLearnWhetherTheirReadersSplitByChannels) {
   // an in-place ReLU; relu's top is the net's output (read outside); both's
   // readers are a depthwise convolution and a 3x3 one.
   auto model = Model::WithRandomWeights(parse(R"(
-    input: "data" input_shape { dim: 1 dim: 4 dim: 8 dim: 8 }
+    input: "data" input_shape { dim: 1 dim: 16 dim: 40 dim: 40 }
     layer { name: "expand" type: "Convolution" bottom: "data" top: "e"
-            convolution_param { num_output: 24 kernel_size: 1 } }
+            convolution_param { num_output: 96 kernel_size: 1 } }
     layer { name: "dw" type: "Convolution" bottom: "e" top: "d"
-            convolution_param { num_output: 24 group: 24 kernel_size: 3 pad: 1 } }
+            convolution_param { num_output: 96 group: 96 kernel_size: 3 pad: 1 } }
     layer { name: "pool" type: "Pooling" bottom: "d" top: "p" pooling_param { pool: MAX kernel_size: 2 stride: 2 } }
     layer { name: "relu" type: "ReLU" bottom: "p" top: "p" }
-    layer { name: "both" type: "Convolution" bottom: "p" top: "b" convolution_param { num_output: 24 kernel_size: 1 } }
+    layer { name: "both" type: "Convolution" bottom: "p" top: "b" convolution_param { num_output: 96 kernel_size: 1 } }
     layer { name: "dw2" type: "Convolution" bottom: "b" top: "d2"
-            convolution_param { num_output: 24 group: 24 kernel_size: 3 pad: 1 } }
+            convolution_param { num_output: 96 group: 96 kernel_size: 3 pad: 1 } }
     layer { name: "full" type: "Convolution" bottom: "b" top: "f"
-            convolution_param { num_output: 24 kernel_size: 3 pad: 1 } })"),
+            convolution_param { num_output: 96 kernel_size: 3 pad: 1 } })"),
                                         7);
   auto net = std::make_unique<Net>(model);
   std::map<std::string, bool> read_by_channels;
@@ -322,7 +322,8 @@ TEST_F(NetTest, LayersLearnWhetherTheirReadersSplitByChannels) {
   EXPECT_FALSE(read_by_channels.at("relu"));
   EXPECT_FALSE(read_by_channels.at("both"));
   EXPECT_FALSE(read_by_channels.at("dw2"));
-  // The hint changes no result: two compute threads give one thread's bits.
+  // The hint changes no result: two compute threads (expand's 96 x 16 x 1600
+  // product then split by its output channels) give one thread's bits.
   net->Reshape();
   for (std::size_t i = 0; i < net->input_blobs()[0]->count(); ++i) {
     net->input_blobs()[0]->mutable_cpu_data()[i] = static_cast<float>((i * 37) % 11) - 5.0f;
