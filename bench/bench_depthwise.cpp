@@ -51,7 +51,7 @@ struct Run {
   void operator()(bool padded, Isa isa, cpu::ThreadPool* pool) {
     const cpu::Epilogue epilogue{bias.data(), cpu::Activation::clipped(0.0f, 6.0f)};
     if (padded) {
-      cpu::depthwise_conv2d_padded(g, 1, input.data(), weights.data(), epilogue, output.data(), scratch.data(), pool);
+      cpu::depthwise_conv2d_padded(isa, g, 1, input.data(), weights.data(), epilogue, output.data(), scratch.data(), pool);
     } else {
       cpu::depthwise_conv2d(isa, g, 1, input.data(), weights.data(), epilogue, output.data(), nullptr, pool);
     }
@@ -111,7 +111,8 @@ struct Method {
 };
 
 void register_all() {
-  std::vector<Method> methods = {{"padded", true, Isa::kPortable}, {"portable", false, Isa::kPortable}};
+  // The padded path with the CPU's FMA where it has one (as the library runs it).
+  std::vector<Method> methods = {{"padded", true, cpu::cpu_isa()}, {"portable", false, Isa::kPortable}};
   if (cpu::cpu_isa() >= Isa::kAvx2 && cpu::depthwise_compiled(Isa::kAvx2)) {
     methods.push_back({"avx2", false, Isa::kAvx2});
   }

@@ -1,6 +1,7 @@
 #include "kernels/cpu/conv_depthwise.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "kernels/cpu/conv_depthwise_kernel.h"
@@ -34,27 +35,31 @@ void pad_rows(const float* in, int height, int width, int pad_h, int pad_w, Padd
   }
 }
 
-// out[p] += sum over kw of w[kw] * row[p * stride + kw * dilation] for p in
-// [0, n), taps added in kw order. A fixed width and stride let the compiler
-// keep the taps in registers and vectorise over p.
+// out[p] = fma(w[kw], row[p * stride + kw * dilation], out[p]) for each kw
+// in order, for p in [0, n). A fixed width and stride let the compiler keep
+// the taps in registers and vectorise over p. Always inlined, so that they
+// take the instruction set of the copy of depthwise_rows they end up in.
 template <int kWidth, int kStride>
-void accumulate_fixed(const float* w, const float* __restrict row, int dilation, int n, float* __restrict out) {
+inline __attribute__((always_inline)) void accumulate_fixed(const float* w, const float* __restrict row, int dilation,
+                                                            int n, float* __restrict out) {
   for (int p = 0; p < n; ++p) {
     float sum = out[p];
-    for (int kw = 0; kw < kWidth; ++kw) sum += w[kw] * row[static_cast<std::int64_t>(p) * kStride + kw * dilation];
+    for (int kw = 0; kw < kWidth; ++kw) {
+      sum = std::fma(w[kw], row[static_cast<std::int64_t>(p) * kStride + kw * dilation], sum);
+    }
     out[p] = sum;
   }
 }
 
-void accumulate_any(const float* w, int width, int stride, int dilation, const float* __restrict row, int n,
-                    float* __restrict out) {
+inline __attribute__((always_inline)) void accumulate_any(const float* w, int width, int stride, int dilation,
+                                                          const float* __restrict row, int n, float* __restrict out) {
   for (int kw = 0; kw < width; ++kw) {
     const float weight = w[kw];
     const float* src = row + static_cast<std::int64_t>(kw) * dilation;
     if (stride == 1) {
-      for (int p = 0; p < n; ++p) out[p] += weight * src[p];
+      for (int p = 0; p < n; ++p) out[p] = std::fma(weight, src[p], out[p]);
     } else {
-      for (int p = 0; p < n; ++p) out[p] += weight * src[static_cast<std::int64_t>(p) * stride];
+      for (int p = 0; p < n; ++p) out[p] = std::fma(weight, src[static_cast<std::int64_t>(p) * stride], out[p]);
     }
   }
 }
@@ -73,7 +78,7 @@ namespace {
 // rows are taken in bands whose padded rows fit the buffer, and each band
 // pads those rows of each input channel once. Every output row sums the
 // same products in the same order whatever the bands.
-void depthwise_rows(const PatchGeometry& g, int multiplier, const float* input, const float* weights,
+inline __attribute__((always_inline)) void depthwise_rows(const PatchGeometry& g, int multiplier, const float* input, const float* weights,
                     const Epilogue& epilogue, float* output, int first, int last, float* buffer,
                     std::int64_t buffer_rows) {
   const int out_w = g.grid[1];
@@ -125,9 +130,38 @@ void depthwise_rows(const PatchGeometry& g, int multiplier, const float* input, 
   }
 }
 
+using RowsFunction = void (*)(const PatchGeometry&, int, const float*, const float*, const Epilogue&, float*, int, int,
+                             float*, std::int64_t);
+
+// depthwise_rows for this build's target, where std::fma is an instruction
+// or (baseline x86-64) a call into libm per tap...
+void depthwise_rows_baseline(const PatchGeometry& g, int multiplier, const float* input, const float* weights,
+                             const Epilogue& epilogue, float* output, int first, int last, float* buffer,
+                             std::int64_t buffer_rows) {
+  depthwise_rows(g, multiplier, input, weights, epilogue, output, first, last, buffer, buffer_rows);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+// ... and for x86 CPUs with AVX2 + FMA (an Isa above kPortable), where the
+// taps become vectorised vfmadd. Same bits either way.
+__attribute__((target("avx2,fma"))) void depthwise_rows_fma(const PatchGeometry& g, int multiplier,
+                                                             const float* input, const float* weights,
+                                                             const Epilogue& epilogue, float* output, int first,
+                                                             int last, float* buffer, std::int64_t buffer_rows) {
+  depthwise_rows(g, multiplier, input, weights, epilogue, output, first, last, buffer, buffer_rows);
+}
+#endif
+
+RowsFunction rows_function(Isa isa) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (isa != Isa::kPortable) return depthwise_rows_fma;
+#endif
+  return depthwise_rows_baseline;
+}
+
 }  // namespace
 
-void depthwise_conv2d_padded(const PatchGeometry& g, int multiplier, const float* input, const float* weights,
+void depthwise_conv2d_padded(Isa isa, const PatchGeometry& g, int multiplier, const float* input, const float* weights,
                              const Epilogue& epilogue, float* output, float* scratch, ThreadPool* pool) {
   const int out_h = g.grid[0];
   const PaddedPlane plane = depthwise_padded_plane(g);
@@ -140,16 +174,16 @@ void depthwise_conv2d_padded(const PatchGeometry& g, int multiplier, const float
   std::int64_t threads = pool_threads(pool);
   threads = std::min<std::int64_t>({threads, out_h, plane.rows / extent});
   if (work < 2.0 * kMinElementsPerTask) threads = 1;
+  const RowsFunction rows = rows_function(isa);
   if (threads <= 1) {
-    depthwise_rows(g, multiplier, input, weights, epilogue, output, 0, out_h, scratch, plane.rows);
+    rows(g, multiplier, input, weights, epilogue, output, 0, out_h, scratch, plane.rows);
     return;
   }
   const std::int64_t slice_rows = plane.rows / threads;
   parallel_for(pool, static_cast<int>(threads), [&](int t) {
     const int first = static_cast<int>(out_h * static_cast<std::int64_t>(t) / threads);
     const int last = static_cast<int>(out_h * static_cast<std::int64_t>(t + 1) / threads);
-    depthwise_rows(g, multiplier, input, weights, epilogue, output, first, last, scratch + t * slice_rows * plane.cols,
-                   slice_rows);
+    rows(g, multiplier, input, weights, epilogue, output, first, last, scratch + t * slice_rows * plane.cols, slice_rows);
   });
 }
 
@@ -260,7 +294,7 @@ void depthwise_conv2d(Isa isa, const PatchGeometry& g, int multiplier, const flo
   if (depthwise_direct(g)) {
     depthwise_direct_run(isa, g, multiplier, input, weights, epilogue, output, pool);
   } else {
-    depthwise_conv2d_padded(g, multiplier, input, weights, epilogue, output, scratch, pool);
+    depthwise_conv2d_padded(isa, g, multiplier, input, weights, epilogue, output, scratch, pool);
   }
 }
 

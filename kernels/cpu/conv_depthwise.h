@@ -12,9 +12,10 @@
 // accumulates whole kernel rows from it.
 //
 // Both compute every output as the same sum in the same order: the bias (or
-// 0), plus w * x for each tap in kernel row-major order (a zero for x in the
-// padding), plus the residual, then the activation. The results are the
-// same bits for every instruction set and thread count.
+// 0), then for each tap in kernel row-major order sum = fma(w, x, sum) (one
+// rounding per tap; a zero for x in the padding), plus the residual, then
+// the activation. The results are the same bits for every instruction set
+// and thread count, and the CUDA kernel's (fmaf).
 
 #include <cstddef>
 #include <cstdint>
@@ -71,7 +72,9 @@ void depthwise_conv2d(Isa isa, const PatchGeometry& g, int multiplier, const flo
 
 // The padded path for any window (scratch: one padded plane, rows * cols
 // floats), which gives the direct kernels' bits: for tests and benchmarks.
-void depthwise_conv2d_padded(const PatchGeometry& g, int multiplier, const float* input, const float* weights,
+// Its taps are vectorised FMAs where `isa` is above kPortable (x86), else
+// std::fma as the build's target does it (a libm call on baseline x86-64).
+void depthwise_conv2d_padded(Isa isa, const PatchGeometry& g, int multiplier, const float* input, const float* weights,
                              const Epilogue& epilogue, float* output, float* scratch, ThreadPool* pool = nullptr);
 
 }  // namespace predictor::cpu

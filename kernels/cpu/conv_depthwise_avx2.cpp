@@ -3,8 +3,9 @@
 // rows, no access there); stride 2 splits 16 consecutive inputs into even
 // and odd columns with vshufps. Partial vectors are stored with plain
 // stores (avx2_store.h: AMD microcodes masked stores). Compiled with -mavx2
-// -mfma -ffp-contract=off (src/CMakeLists.txt): no FMA, so the sums round as
-// the plain loop's do. Planes are computed column by column (columns),
+// -mfma -ffp-contract=off (src/CMakeLists.txt): each tap is one vfmadd
+// written out and nothing else fuses, so the sums round as the plain loop's
+// std::fma do. Planes are computed column by column (columns),
 // several output rows' sums in flight; rows narrower than 8 take a flat
 // run of outputs (stride 1, FlatPlan) or several output rows at a time
 // (stride 2, narrow_plane).
@@ -242,7 +243,7 @@ __attribute__((always_inline)) inline void column(const Job& job, const ColumnPl
             if (kh < 0 || kh >= K) continue;
             const __m256 weight = _mm256_broadcast_ss(w + kh * K + kw);
 #pragma GCC unroll 2
-            for (int u = 0; u < kU; ++u) acc[j][u] = _mm256_add_ps(acc[j][u], _mm256_mul_ps(weight, x[u][i]));
+            for (int u = 0; u < kU; ++u) acc[j][u] = _mm256_fmadd_ps(weight, x[u][i], acc[j][u]);
           }
         }
       }
@@ -364,7 +365,7 @@ void narrow_plane(const Job& job, const RowPlan<K, 2>& plan, const float* in, co
           if (kh < 0 || kh >= K) continue;
 #pragma GCC unroll 7
           for (int kw = 0; kw < K; ++kw) {
-            acc[g][v] = _mm256_add_ps(acc[g][v], _mm256_mul_ps(_mm256_broadcast_ss(w + kh * K + kw), x[kw]));
+            acc[g][v] = _mm256_fmadd_ps(_mm256_broadcast_ss(w + kh * K + kw), x[kw], acc[g][v]);
           }
         }
       }
@@ -470,7 +471,7 @@ void flat_plane(const FlatPlan<K>& plan, const float* in, const float* w, __m256
           const __m256i mask =
               kRows ? _mm256_and_si256(plan.columns[v + u][kw], plan.rows[v + u][kh]) : plan.columns[v + u][kw];
           const __m256 x = _mm256_maskload_ps(at + u * kLanes + plan.offset[kh * K + kw], mask);
-          acc[u] = _mm256_add_ps(acc[u], _mm256_mul_ps(weight, x));
+          acc[u] = _mm256_fmadd_ps(weight, x, acc[u]);
         }
       }
     }

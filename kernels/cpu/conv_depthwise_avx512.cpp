@@ -1,8 +1,9 @@
 // The AVX-512 direct depthwise kernel. Output rows go 16 outputs per
 // vector, the K x K weights broadcast once per channel, each tap an
-// unaligned load multiplied and added (no FMA: the sums must round as the
-// plain loop's do, so this file is compiled with -ffp-contract=off), several
-// sums at a time so that they overlap: planes go column by column
+// unaligned load and one fused multiply-add (vfmadd, written out: the file
+// is compiled with -ffp-contract=off, so no other operation fuses and the
+// sums round as the plain loop's std::fma do), several sums at a time so
+// that they overlap: planes go column by column
 // (columns), several output rows in flight. Vectors whose windows reach
 // the padding load with a mask instead, which reads zeros there and touches
 // no memory outside the rows. Stride 2 loads 32 consecutive inputs and
@@ -231,7 +232,7 @@ __attribute__((always_inline)) inline void column(const Job& job, const ColumnPl
             if (kh < 0 || kh >= K) continue;
 #pragma GCC unroll 2
             for (int u = 0; u < kU; ++u) {
-              acc[j][u] = _mm512_add_ps(acc[j][u], _mm512_mul_ps(planes[u]->w[kh * K + kw], x[u][i]));
+              acc[j][u] = _mm512_fmadd_ps(planes[u]->w[kh * K + kw], x[u][i], acc[j][u]);
             }
           }
         }
@@ -397,7 +398,7 @@ void narrow_plane(const Job& job, const RowPlan<K, 2>& plan, const float* in, co
           const int kh = i - g * S;
           if (kh < 0 || kh >= K) continue;
 #pragma GCC unroll 7
-          for (int kw = 0; kw < K; ++kw) acc[g][v] = _mm512_add_ps(acc[g][v], _mm512_mul_ps(w[kh * K + kw], x[kw]));
+          for (int kw = 0; kw < K; ++kw) acc[g][v] = _mm512_fmadd_ps(w[kh * K + kw], x[kw], acc[g][v]);
         }
       }
     }
@@ -509,7 +510,7 @@ void flat_plane(const FlatPlan<K>& plan, const float* in, const __m512* w, __m51
         for (int u = 0; u < kU; ++u) {
           const __mmask16 mask = kRows ? plan.columns[v + u][kw] & plan.rows[v + u][kh] : plan.columns[v + u][kw];
           const __m512 x = _mm512_maskz_loadu_ps(mask, at + u * kLanes + plan.offset[kh * K + kw]);
-          acc[u] = _mm512_add_ps(acc[u], _mm512_mul_ps(w[kh * K + kw], x));
+          acc[u] = _mm512_fmadd_ps(w[kh * K + kw], x, acc[u]);
         }
       }
     }
@@ -566,9 +567,9 @@ void pair_plane(const Job& job, const float* in, const __m512* w, __m512 start, 
         const __mmask16 cols = lanes(columns, 2 * t);
         const __m512 a = _mm512_maskz_loadu_ps(inside0 ? cols : 0, row0 + 2 * t);
         const __m512 b = _mm512_maskz_loadu_ps(inside1 ? cols : 0, row1 + 2 * t);
-        acc = _mm512_add_ps(acc, _mm512_mul_ps(w[kh * K + 2 * t], _mm512_permutex2var_ps(a, even, b)));
+        acc = _mm512_fmadd_ps(w[kh * K + 2 * t], _mm512_permutex2var_ps(a, even, b), acc);
         if (2 * t + 1 < K) {
-          acc = _mm512_add_ps(acc, _mm512_mul_ps(w[kh * K + 2 * t + 1], _mm512_permutex2var_ps(a, odd, b)));
+          acc = _mm512_fmadd_ps(w[kh * K + 2 * t + 1], _mm512_permutex2var_ps(a, odd, b), acc);
         }
       }
     }

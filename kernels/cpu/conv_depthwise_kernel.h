@@ -9,9 +9,10 @@
 // 2, dilation 1 and any padding. They read the input planes in place: a tap
 // that falls in the padding multiplies a zero (the same w * 0 as the padded
 // copy of the generic path), so every output is
-//   ((bias + w[0][0] * x) + w[0][1] * x) + ... + w[K-1][K-1] * x
-// in kernel row-major order, then + residual, then the activation: the
-// generic path's and the CUDA kernel's sum, bit for bit.
+//   fma(w[K-1][K-1], x, ... fma(w[0][1], x, fma(w[0][0], x, bias)))
+// (each tap one fused multiply-add, a single rounding) in kernel row-major
+// order, then + residual, then the activation: the generic path's and the
+// CUDA kernel's sum, bit for bit.
 
 #include <cstddef>
 

@@ -4,8 +4,11 @@
 // (which the compiler vectorises); the few others add w * 0 for each tap
 // in the padding, as the padded copy would, and kernel rows outside the
 // image add w * 0 for every tap. Every output thus gets its taps in kernel
-// row-major order.
+// row-major order, each as sum = std::fma(w, x, sum): one instruction where
+// the build's target has FMA (AArch64, x86 with -mfma), else a call into
+// libm (baseline x86-64; CPUs with AVX2 run conv_depthwise_avx2.cpp).
 #include <algorithm>
+#include <cmath>
 
 #include "kernels/cpu/activation.h"
 #include "kernels/cpu/conv_depthwise_kernel.h"
@@ -25,13 +28,13 @@ float activate(float x, const Job& job) {
   }
 }
 
-// out[p] += sum over kw of w[kw] * in[p * S + kw] for p in [0, n), the taps
-// added in kw order.
+// out[p] = fma(w[kw], in[p * S + kw], out[p]) for each kw in order, for p
+// in [0, n).
 template <int K, int S>
 void accumulate(const float* w, const float* __restrict in, int n, float* __restrict out) {
   for (int p = 0; p < n; ++p) {
     float sum = out[p];
-    for (int kw = 0; kw < K; ++kw) sum += w[kw] * in[static_cast<std::ptrdiff_t>(p) * S + kw];
+    for (int kw = 0; kw < K; ++kw) sum = std::fma(w[kw], in[static_cast<std::ptrdiff_t>(p) * S + kw], sum);
     out[p] = sum;
   }
 }
@@ -61,7 +64,7 @@ void run(const Job& job) {
         if (ih < 0 || ih >= job.height) {
           for (int ow = 0; ow < out_w; ++ow) {
             float sum = out_row[ow];
-            for (int kw = 0; kw < K; ++kw) sum += w_row[kw] * 0.0f;
+            for (int kw = 0; kw < K; ++kw) sum = std::fma(w_row[kw], 0.0f, sum);
             out_row[ow] = sum;
           }
           continue;
@@ -71,7 +74,7 @@ void run(const Job& job) {
           float sum = out_row[ow];
           for (int kw = 0; kw < K; ++kw) {
             const std::ptrdiff_t iw = static_cast<std::ptrdiff_t>(ow) * S - pad_w + kw;
-            sum += w_row[kw] * (iw >= 0 && iw < width ? row[iw] : 0.0f);
+            sum = std::fma(w_row[kw], iw >= 0 && iw < width ? row[iw] : 0.0f, sum);
           }
           out_row[ow] = sum;
         };

@@ -14,9 +14,6 @@ namespace predictor::cuda {
 
 namespace {
 
-using detail::add;
-using detail::mul;
-
 struct Depthwise {
   int channels, multiplier, height, width, out_h, out_w;
   int kernel_h, kernel_w, pad_h, pad_w, stride_h, stride_w, dilation_h, dilation_w;
@@ -250,7 +247,7 @@ __global__ void depthwise_tile_kernel(Depthwise d, TileShape t, int planes, cons
 #pragma unroll
       for (int kw = 0; kw < kernel_w; ++kw) {
         const float weight = KH > 0 && KW > 0 ? w_reg[kh * kernel_w + kw] : w[kh * kernel_w + kw];
-        sum = add(sum, mul(weight, row[kw * d.dilation_w]));
+        sum = __fmaf_rn(weight, row[kw * d.dilation_w], sum);
       }
     }
     out[static_cast<std::int64_t>(oy) * d.out_w] = activation(sum);
@@ -321,7 +318,7 @@ __global__ void depthwise_kernel(Depthwise d, Launch shape, int planes, const fl
 #pragma unroll
     for (int kh = 0; kh < kernel_h; ++kh, row += d.dilation_h * d.width) {
 #pragma unroll
-      for (int kw = 0; kw < kernel_w; ++kw) sum = add(sum, mul(w[kh * kernel_w + kw], row[kw * d.dilation_w]));
+      for (int kw = 0; kw < kernel_w; ++kw) sum = __fmaf_rn(w[kh * kernel_w + kw], row[kw * d.dilation_w], sum);
     }
   } else {
     // Padded taps read as zeros and are added all the same (weight * 0), as
@@ -334,7 +331,7 @@ __global__ void depthwise_kernel(Depthwise d, Launch shape, int planes, const fl
       for (int kw = 0; kw < kernel_w; ++kw) {
         const int iw = iw0 + kw * d.dilation_w;
         const float x = row_inside && iw >= 0 && iw < d.width ? src[ih * d.width + iw] : 0.0f;
-        sum = add(sum, mul(w[kh * kernel_w + kw], x));
+        sum = __fmaf_rn(w[kh * kernel_w + kw], x, sum);
       }
     }
   }

@@ -1,7 +1,8 @@
 // cpu::depthwise_conv2d for every instruction set this CPU has, against a
 // plain loop written here: bit for bit against the documented float sum
-// (bias, taps in kernel row-major order with a zero for padded inputs,
-// residual, activation), and within a rounding bound of the same sum in
+// (bias, then each tap in kernel row-major order as one fused multiply-add,
+// the C library's std::fma, with a zero for padded inputs; residual,
+// activation), and within a rounding bound of the same sum in
 // double. Awkward shapes (rows narrower than a vector or not a multiple of
 // it, 1x1 maps, odd sizes with stride 2, padding up to and past the kernel,
 // channel multipliers) for the direct kernels and the padded path, each with
@@ -106,8 +107,9 @@ struct Data {
 };
 
 // The documented sum, in float (exact: the kernels' bits) or double (the
-// value, and the bound on the float sum's rounding: each of the taps + 2
-// additions rounds at most once per term, gamma(n) = n u / (1 - n u)).
+// value, and the bound on the float sum's rounding: each of the taps' FMAs
+// and the residual's addition rounds once, gamma(n) = n u / (1 - n u), n
+// taken one larger).
 struct Reference {
   std::vector<float> exact;
   std::vector<double> value, bound;
@@ -134,7 +136,7 @@ Reference reference(const Case& c, const Data& d, bool bias, bool residual, cons
             const bool in = ih >= 0 && ih < c.height && iw >= 0 && iw < c.width;
             const float x = in ? d.input[(static_cast<std::size_t>(ch) * c.height + ih) * c.width + iw] : 0.0f;
             const float w = d.weights[(static_cast<std::size_t>(o) * c.kernel_h + kh) * c.kernel_w + kw];
-            sum = add(sum, mul(w, x));
+            sum = std::fma(w, x, sum);  // one rounding
             exact += static_cast<double>(w) * x;
             magnitude += std::fabs(static_cast<double>(w) * x);
           }
@@ -205,14 +207,15 @@ void check(const Case& c, std::uint32_t seed, const Data* given = nullptr) {
           }
         }
         const cpu::Epilogue epilogue{bias ? d.bias.data() : nullptr, act, residual ? d.residual.data() : nullptr};
-        {
-          // The padded path gives the same bits for every window.
+        for (Isa isa : runnable_isas()) {
+          // The padded path gives the same bits for every window (libm's or
+          // the CPU's FMA).
           const cpu::PaddedPlane plane = cpu::depthwise_padded_plane(g);
           std::vector<float> scratch(static_cast<std::size_t>(plane.rows * plane.cols), kNaN);
           std::vector<float> out(out_count, kNaN);
-          cpu::depthwise_conv2d_padded(g, c.multiplier, d.input.data(), d.weights.data(), epilogue, out.data(),
+          cpu::depthwise_conv2d_padded(isa, g, c.multiplier, d.input.data(), d.weights.data(), epilogue, out.data(),
                                        scratch.data());
-          EXPECT_TRUE(same_bits(out.data(), ref.exact.data(), out_count)) << "padded path";
+          EXPECT_TRUE(same_bits(out.data(), ref.exact.data(), out_count)) << "padded path, " << cpu::isa_name(isa);
         }
         for (Isa isa : runnable_isas()) {
           std::vector<float> scratch(scratch_floats + 2 * kGuard, kNaN);
