@@ -394,10 +394,18 @@ void same_pool_planes(const float* in, std::size_t first, std::size_t last, cons
 // outputs are two loads split into even and odd columns in registers
 // (vpermt2ps), a third term two more loads; columns outside the image load
 // as -inf (never beats -FLT_MAX, as skipping them). G output rows of U
-// vectors go together (4 or 8 chains of max), and an input row that
+// vectors go together (4 to 16 chains of max), and an input row that
 // several of them read is loaded and split once. Each output still takes
 // its window row by row, left to right, from -FLT_MAX, keeping the first of
-// equal values: the plain loop's bits.
+// equal values: the plain loop's bits. Rows of more than one vector of
+// outputs come from large planes, in L3 or memory: each input row requests
+// the one kPoolPrefetchRows below it into L1 (the next plane's first rows
+// at a plane's end; prefetches never fault), which the hardware prefetchers
+// did not keep ahead of rows a few hundred bytes long (rows of one vector
+// are at most 3 cache lines, their planes 4 KB: no gain there, a few
+// percent lost on GoogLeNet's 28 -> 14 and 14 -> 7).
+constexpr int kPoolPrefetchRows = 4;
+
 inline __mmask16 pool_columns_inside(std::ptrdiff_t start, int width) {
   // Bit i: 0 <= start + i < width, i < 16.
   const std::ptrdiff_t lo = std::clamp<std::ptrdiff_t>(-start, 0, 16);
@@ -431,6 +439,10 @@ void max_pool_stride2_rows(const float* src, const PoolGeometry& g, int oh, int 
   const int last_row = std::min((oh + rows - 1) * sh - g.pad_h + kh, g.height);
   for (int h = first_row; h < last_row; ++h) {
     const float* row = src + static_cast<std::size_t>(h) * width;
+    if constexpr (U > 1) {
+      const char* ahead = reinterpret_cast<const char*>(row + static_cast<std::size_t>(kPoolPrefetchRows) * width);
+      for (int q = 0; q < width * static_cast<int>(sizeof(float)); q += 64) _mm_prefetch(ahead + q, _MM_HINT_T0);
+    }
     __m512 t0[U], t1[U], t2[U];
     for (int u = 0; u < U; ++u) {
       const float* p = row + base[u];
@@ -465,38 +477,44 @@ void max_pool_stride2_rows(const float* src, const PoolGeometry& g, int oh, int 
   }
 }
 
+// The plane's output rows G at a time (U vectors each), the last group
+// shorter.
+template <int KW, int G, int U>
+void max_pool_stride2_groups(const float* src, const PoolGeometry& g, float* dst) {
+  const int ph = g.pooled_height;
+  for (int oh = 0; oh < ph; oh += G) max_pool_stride2_rows<KW, G, U>(src, g, oh, std::min(G, ph - oh), 0, dst);
+}
+
+// Four output rows at a time up to 4 vectors (16 chains; 28 of the 32
+// registers with the split rows), two at 5. Against one row at a time for
+// 3-4 vectors and the row path past 64 outputs, on one thread of the 2-core
+// AVX-512 Xeon (planes from L3): Inception-v3's pool2 (71 -> 35) 0.268 ->
+// 0.177 ms, SqueezeNet 1.1's pool1 (111 -> 55) 0.198 -> 0.133, ResNet-50's
+// (112 -> 56) 0.178 -> 0.135, Inception-v3's pool1 (147 -> 73) 0.313 ->
+// 0.258; the prefetch alone: GoogLeNet's pool2 (56 -> 28) 0.108 -> 0.102.
+// (Earlier, four rows of two vectors rather than two: Inception-v3's
+// reduction_a_pool (35 -> 17) 0.117 -> 0.100 ms.)
 template <int KW>
 void max_pool_stride2_plane(const float* src, const PoolGeometry& g, float* dst) {
-  const int vectors = (g.pooled_width + 15) / 16;
-  const int ph = g.pooled_height;
-  if (vectors == 1) {
-    int oh = 0;
-    for (; oh + 4 <= ph; oh += 4) max_pool_stride2_rows<KW, 4, 1>(src, g, oh, 4, 0, dst);
-    if (oh < ph) max_pool_stride2_rows<KW, 4, 1>(src, g, oh, ph - oh, 0, dst);
-  } else if (vectors == 2) {
-    int oh = 0;
-    // Four rows of two vectors (8 chains) rather than two: on the 2-core
-    // AVX-512 Xeon Inception-v3's reduction_a_pool (35 -> 17) 0.117 ->
-    // 0.100 ms, SqueezeNet's pool3 (55 -> 27) 0.084 -> 0.073.
-    for (; oh + 4 <= ph; oh += 4) max_pool_stride2_rows<KW, 4, 2>(src, g, oh, 4, 0, dst);
-    if (oh < ph) max_pool_stride2_rows<KW, 4, 2>(src, g, oh, ph - oh, 0, dst);
-  } else {
-    // 3 or 4 vectors: one output row at a time.
-    for (int oh = 0; oh < ph; ++oh) {
-      if (vectors == 4) {
-        max_pool_stride2_rows<KW, 1, 4>(src, g, oh, 1, 0, dst);
-      } else {
-        max_pool_stride2_rows<KW, 1, 3>(src, g, oh, 1, 0, dst);
-      }
-    }
+  switch ((g.pooled_width + 15) / 16) {
+    case 1:
+      return max_pool_stride2_groups<KW, 4, 1>(src, g, dst);
+    case 2:
+      return max_pool_stride2_groups<KW, 4, 2>(src, g, dst);
+    case 3:
+      return max_pool_stride2_groups<KW, 4, 3>(src, g, dst);
+    case 4:
+      return max_pool_stride2_groups<KW, 4, 4>(src, g, dst);
+    default:
+      return max_pool_stride2_groups<KW, 2, 5>(src, g, dst);
   }
 }
 
-// Up to 64 outputs a row: wider rows keep the row path, whose prepared rows
-// then cost little per output (measured, interleaved: 0.27-0.49x the time
-// on rows of 13-28 outputs, 0.96-1.00x on 56, 1.37x on VGG-16's 112).
+// Up to 80 outputs a row (5 vectors): wider rows keep the row path, whose
+// prepared rows then cost little per output (measured, interleaved, before
+// the groups of rows above: 1.37x the row path's time on VGG-16's 112).
 inline bool max_pool_stride2_applies(const PoolGeometry& g) {
-  return g.stride_w == 2 && (g.kernel_w == 2 || g.kernel_w == 3) && g.pooled_width <= 64;
+  return g.stride_w == 2 && (g.kernel_w == 2 || g.kernel_w == 3) && g.pooled_width <= 80;
 }
 
 inline void max_pool_stride2_planes(const float* in, std::size_t first, std::size_t last, const PoolGeometry& g,

@@ -224,15 +224,18 @@ TEST(VectorizedPooling, RectangularWindowsAndMixedStrides) {
   check_pooling({9, 1, 2, 1, 1, 1, 1, 0, 0, true}, 22);
   check_pooling({9, 3, 3, 5, 5, 1, 1, 2, 2, true}, 23);
   // MAX with stride_w 2 straight from the input rows (AVX-512): rows of
-  // 1-4 vectors (4 or 2 output rows at a time, row counts that leave a
+  // 1-5 vectors (4 or 2 output rows at a time, row counts that leave a
   // remainder), other vertical strides and kernel heights, padding on one
-  // side, and rows just past the path's 64 outputs.
-  check_pooling({3, 23, 81, 3, 3, 2, 2, 1, 1, true}, 31);   // 41 outputs: 3 vectors
-  check_pooling({3, 18, 97, 2, 2, 2, 2, 0, 0, false}, 32);  // 48: 3 whole vectors
+  // side, and rows just past the path's 80 outputs.
+  check_pooling({3, 23, 81, 3, 3, 2, 2, 1, 1, true}, 31);   // 41 outputs: 3 vectors, 12 rows
+  check_pooling({3, 18, 97, 2, 2, 2, 2, 0, 0, false}, 32);  // 48: 3 whole vectors, 9 rows
   check_pooling({2, 29, 27, 5, 3, 3, 2, 2, 0, true}, 33);
   check_pooling({2, 30, 45, 2, 3, 1, 2, 1, 2, false}, 34);
-  check_pooling({2, 17, 129, 3, 3, 2, 2, 0, 0, true}, 35);  // 64 outputs
-  check_pooling({2, 17, 131, 3, 3, 2, 2, 0, 0, true}, 36);  // 65: the row path
+  check_pooling({2, 17, 129, 3, 3, 2, 2, 0, 0, true}, 35);  // 64 outputs, 8 rows
+  check_pooling({2, 15, 113, 3, 3, 2, 2, 1, 0, false}, 38);  // 56: 4 vectors, 8 rows
+  check_pooling({2, 13, 131, 3, 3, 2, 2, 0, 0, true}, 36);  // 65: 5 vectors, 6 rows
+  check_pooling({2, 10, 160, 2, 2, 2, 2, 0, 0, true}, 39);  // 80: 5 whole vectors, 5 rows
+  check_pooling({2, 9, 163, 3, 3, 2, 2, 0, 0, true}, 37);   // 81: the row path
   // The largest kernel the vectorised path takes, and one beyond it.
   check_pooling({2, 40, 40, cpu::simd::kMaxPoolKernel, 3, 1, 1, 0, 1, true}, 8);
   check_pooling({2, 40, 40, cpu::simd::kMaxPoolKernel + 1, 3, 1, 1, 0, 1, true}, 9);
