@@ -51,7 +51,8 @@ struct Run {
   void operator()(bool padded, Isa isa, cpu::ThreadPool* pool) {
     const cpu::Epilogue epilogue{bias.data(), cpu::Activation::clipped(0.0f, 6.0f)};
     if (padded) {
-      cpu::depthwise_conv2d_padded(isa, g, 1, input.data(), weights.data(), epilogue, output.data(), scratch.data(), pool);
+      cpu::depthwise_conv2d_padded(isa, g, 1, input.data(), weights.data(), epilogue, output.data(), scratch.data(),
+                                   pool);
     } else {
       cpu::depthwise_conv2d(isa, g, 1, input.data(), weights.data(), epilogue, output.data(), nullptr, pool);
     }

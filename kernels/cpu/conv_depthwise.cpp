@@ -78,9 +78,10 @@ namespace {
 // rows are taken in bands whose padded rows fit the buffer, and each band
 // pads those rows of each input channel once. Every output row sums the
 // same products in the same order whatever the bands.
-inline __attribute__((always_inline)) void depthwise_rows(const PatchGeometry& g, int multiplier, const float* input, const float* weights,
-                    const Epilogue& epilogue, float* output, int first, int last, float* buffer,
-                    std::int64_t buffer_rows) {
+inline __attribute__((always_inline)) void depthwise_rows(const PatchGeometry& g, int multiplier, const float* input,
+                                                          const float* weights, const Epilogue& epilogue, float* output,
+                                                          int first, int last, float* buffer,
+                                                          std::int64_t buffer_rows) {
   const int out_w = g.grid[1];
   const int kernel_h = g.kernel[0], kernel_w = g.kernel[1];
   const int stride_h = g.stride[0], stride_w = g.stride[1];
@@ -183,7 +184,8 @@ void depthwise_conv2d_padded(Isa isa, const PatchGeometry& g, int multiplier, co
   parallel_for(pool, static_cast<int>(threads), [&](int t) {
     const int first = static_cast<int>(out_h * static_cast<std::int64_t>(t) / threads);
     const int last = static_cast<int>(out_h * static_cast<std::int64_t>(t + 1) / threads);
-    rows(g, multiplier, input, weights, epilogue, output, first, last, scratch + t * slice_rows * plane.cols, slice_rows);
+    rows(g, multiplier, input, weights, epilogue, output, first, last, scratch + t * slice_rows * plane.cols,
+         slice_rows);
   });
 }
 
