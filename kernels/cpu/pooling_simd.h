@@ -19,6 +19,7 @@
 #include <cfloat>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <type_traits>
@@ -299,6 +300,14 @@ inline void same_pool_block(const float* src, int terms, const int* offsets, con
 
 constexpr int kSamePoolPrefetch = 512;
 
+// Requests the cache line `bytes` past `base` into L1. The address may lie
+// past the end of the input (the next plane's, or nothing at the last
+// plane's end): it is computed as an integer, never formed as an
+// out-of-bounds pointer, and a prefetch never faults.
+inline void prefetch_ahead(const void* base, std::ptrdiff_t bytes) {
+  __builtin_prefetch(reinterpret_cast<const void*>(reinterpret_cast<std::uintptr_t>(base) + bytes), 0, 3);
+}
+
 template <class V, bool kMax, bool kSafe>
 void same_pool_plane(const float* src, int vectors, int terms, const int* offsets, const typename V::Mask* masks,
                      const float* divisors, float* dst, int tail) {
@@ -309,7 +318,7 @@ void same_pool_plane(const float* src, int vectors, int terms, const int* offset
   // plane's, near a plane's end; prefetches never fault): Inception-v3's
   // 35x35 average pools took 0.119-0.147 ms on one thread, 0.103-0.127 so.
   for (; v + 4 < vectors; v += 4) {
-    for (int q = 0; q < 4; ++q) __builtin_prefetch(src + kSamePoolPrefetch + (v + q) * W, 0, 3);
+    for (int q = 0; q < 4; ++q) prefetch_ahead(src, (kSamePoolPrefetch + (v + q) * W) * sizeof(float));
     same_pool_block<V, kMax, kSafe, 4>(src + v * W, terms, offsets, masks + v * terms, divisors + v * W, dst + v * W,
                                        W);
   }
@@ -446,8 +455,8 @@ void max_pool_stride2_rows(const float* src, const PoolGeometry& g, int oh, int 
   for (int h = first_row; h < last_row; ++h) {
     const float* row = src + static_cast<std::size_t>(h) * width;
     if constexpr (U > 1) {
-      const char* ahead = reinterpret_cast<const char*>(row + static_cast<std::size_t>(kPoolPrefetchRows) * width);
-      for (int q = 0; q < width * static_cast<int>(sizeof(float)); q += 64) _mm_prefetch(ahead + q, _MM_HINT_T0);
+      const std::ptrdiff_t ahead = static_cast<std::ptrdiff_t>(kPoolPrefetchRows) * width * sizeof(float);
+      for (int q = 0; q < width * static_cast<int>(sizeof(float)); q += 64) prefetch_ahead(row, ahead + q);
     }
     __m512 t0[U], t1[U], t2[U];
     for (int u = 0; u < U; ++u) {

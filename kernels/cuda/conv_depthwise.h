@@ -9,8 +9,9 @@
 // launch (or g.num_axes != 2) throws predictor::Error. One thread per output
 // element starts from the bias (or 0) and adds weight * input tap by tap,
 // kernel rows then columns, padded taps included (weight * 0), each tap one
-// fused multiply-add (__fmaf_rn, one rounding), then applies the fused activation to the sum in a
-// register before writing it: the CPU's arithmetic, bit for bit. No scratch.
+// fused multiply-add (__fmaf_rn, one rounding), then applies the fused
+// activation to the sum in a register before writing it: the CPU's
+// arithmetic, bit for bit. No scratch.
 
 #include <cuda_runtime_api.h>
 
