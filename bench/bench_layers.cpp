@@ -31,6 +31,20 @@ const LayerCase kCases[] = {
     {"Conv7x7s2_224x224x3_to_64",
      R"(name: "c" type: "Convolution" convolution_param { num_output: 64 kernel_size: 7 stride: 2 pad: 3 })",
      {1, 3, 224, 224}},
+    // Inception-v3's mixed 5x5 and 17x17 7x1 / 1x7 layers, AlexNet's conv2
+    // (two groups): im2col layers of stride 1 (their column matrices go
+    // straight into the product's panels on AVX-512: im2col_packed).
+    {"Conv5x5_35x35x48_to_64", R"(name: "c" type: "Convolution" convolution_param { num_output: 64 kernel_size: 5 pad: 2 })",
+     {1, 48, 35, 35}},
+    {"Conv7x1_17x17x192_to_192",
+     R"(name: "c" type: "Convolution" convolution_param { num_output: 192 kernel_h: 7 kernel_w: 1 pad_h: 3 pad_w: 0 })",
+     {1, 192, 17, 17}},
+    {"Conv1x7_17x17x160_to_160",
+     R"(name: "c" type: "Convolution" convolution_param { num_output: 160 kernel_h: 1 kernel_w: 7 pad_h: 0 pad_w: 3 })",
+     {1, 160, 17, 17}},
+    {"Conv5x5g2_27x27x96_to_256",
+     R"(name: "c" type: "Convolution" convolution_param { num_output: 256 kernel_size: 5 pad: 2 group: 2 })",
+     {1, 96, 27, 27}},
     {"Depthwise3x3_112x112x32",
      R"(name: "c" type: "Convolution" convolution_param { num_output: 32 group: 32 kernel_size: 3 pad: 1 bias_term: false })",
      {1, 32, 112, 112}},

@@ -10,6 +10,7 @@
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/im2col.h"
+#include "kernels/cpu/im2col_packed.h"
 #include "kernels/cpu/thread_pool.h"
 #include "kernels/cpu/winograd.h"
 
@@ -79,9 +80,12 @@ std::size_t positions_per_row(const PatchGeometry& p) { return grid_size(p) / p.
 // epilogue (may be null) applied in the product (output channels along its
 // rows).
 // `packed` (may be null): the weights as pack_conv_weights left them.
+// `packed_col` (may be null): each group's column matrix as im2col_packed
+// wrote it, `packed_col_floats` apart (`col` is then not read).
 void grouped_gemm(const ConvGeometry& g, int columns, const float* weights, const float* col, std::size_t ld,
                   float* out, std::size_t ldc, const Epilogue* epilogue, ThreadPool* pool, const float* packed,
-                  sgemm::Split split = sgemm::Split::kAuto) {
+                  sgemm::Split split = sgemm::Split::kAuto, const float* packed_col = nullptr,
+                  std::size_t packed_col_floats = 0) {
   const int group_out = g.out_channels / g.group;
   const int group_rows = static_cast<int>(column_rows(g.patches) / g.group);
   sgemm::PackedMatrix packed_group;
@@ -92,7 +96,15 @@ void grouped_gemm(const ConvGeometry& g, int columns, const float* weights, cons
     packed_group.k = group_rows;
   }
   const std::size_t packed_floats = packed ? gemm_packed_floats(sgemm::Operand::kA, group_out, group_rows) : 0;
+  sgemm::PackedMatrix packed_columns;
+  if (packed_col != nullptr) {
+    packed_columns.isa = detected_isa();
+    packed_columns.operand = sgemm::Operand::kB;
+    packed_columns.rows = columns;
+    packed_columns.k = group_rows;
+  }
   for (int gr = 0; gr < g.group; ++gr) {
+    if (packed_col != nullptr) packed_columns.data = packed_col + gr * packed_col_floats;
     GemmEpilogue fused;
     if (epilogue) {
       fused.row_bias = epilogue->bias ? epilogue->bias + static_cast<std::size_t>(gr) * group_out : nullptr;
@@ -105,9 +117,9 @@ void grouped_gemm(const ConvGeometry& g, int columns, const float* weights, cons
     if (packed != nullptr) packed_group.data = packed + gr * packed_floats;
     gemm(false, false, group_out, columns, group_rows, 1.0f,
          weights + static_cast<std::size_t>(gr) * group_out * group_rows, group_rows,
-         col + static_cast<std::size_t>(gr) * group_rows * ld, static_cast<int>(ld), 0.0f,
+         packed_col ? nullptr : col + static_cast<std::size_t>(gr) * group_rows * ld, static_cast<int>(ld), 0.0f,
          out + static_cast<std::size_t>(gr) * group_out * ldc, static_cast<int>(ldc), epilogue ? &fused : nullptr,
-         pool, nullptr, {packed ? &packed_group : nullptr, nullptr}, split);
+         pool, nullptr, {packed ? &packed_group : nullptr, packed_col ? &packed_columns : nullptr}, split);
   }
 }
 
@@ -117,6 +129,18 @@ constexpr std::size_t kMinBandColumns = 96;
 // Bands that each get the whole column budget: the scratch of more bands
 // stays within this many budgets.
 constexpr int kBandBudgetThreads = 4;
+
+// The scratch of one block of `rows` window rows: the column matrix, or
+// with plan.packed_columns its panels (wider: the last panel of each group
+// padded with zeros), which the plain matrix also fits in.
+std::size_t block_column_floats(const ConvGeometry& g, const ConvPlan& plan, int rows) {
+  const PatchGeometry& p = g.patches;
+  if (!plan.packed_columns) return column_rows(p) * rows * positions_per_row(p);
+  PatchGeometry group_block = p;
+  group_block.grid[0] = rows;
+  group_block.channels = p.channels / g.group;
+  return im2col_packed_floats(group_block) * g.group;
+}
 
 // One image by im2col, at most plan.block_rows window rows (first spatial
 // axis) at a time: a block is the convolution over the same image of a
@@ -136,9 +160,25 @@ void im2col_convolution(const ConvGeometry& g, const ConvPlan& plan, const float
       block.pad[0] = static_cast<int>(p.pad[0] - static_cast<std::int64_t>(first) * p.stride[0]);
       const std::size_t columns = block.grid[0] * inner;
       const Epilogue block_epilogue = epilogue.at(first * inner);
-      im2col(g, block, input, own, columns, split);
-      grouped_gemm(g, static_cast<int>(columns), weights, own, columns, output + first * inner, spatial,
-                   &block_epilogue, split, packed);
+      // (Products of one column are matrix-vector products, which read the
+      // plain column matrix.)
+      if (plan.packed_columns && columns > 1 && g.out_channels / g.group > 1) {
+        // Each group's column matrix into the product's panels (the groups'
+        // panels one after the other in `own`).
+        PatchGeometry group_block = block;
+        group_block.channels = p.channels / g.group;
+        const std::size_t group_floats = im2col_packed_floats(group_block);
+        const std::size_t group_image = static_cast<std::size_t>(group_block.channels) * image_size(p);
+        for (int gr = 0; gr < g.group; ++gr) {
+          im2col_packed(group_block, input + gr * group_image, own + gr * group_floats, split);
+        }
+        grouped_gemm(g, static_cast<int>(columns), weights, nullptr, columns, output + first * inner, spatial,
+                     &block_epilogue, split, packed, sgemm::Split::kAuto, own, group_floats);
+      } else {
+        im2col(g, block, input, own, columns, split);
+        grouped_gemm(g, static_cast<int>(columns), weights, own, columns, output + first * inner, spatial,
+                     &block_epilogue, split, packed);
+      }
     }
   };
   if (plan.bands > 1) {
@@ -149,7 +189,7 @@ void im2col_convolution(const ConvGeometry& g, const ConvPlan& plan, const float
     // other core had written: Inception-v3's 5x5 layers (35x35, 48 -> 64
     // channels, blocks of 6 rows) took 1.12-1.18 ms on 2 threads, 0.96-0.98
     // so (2-core AVX-512 Xeon; the whole forward 46.1 -> 44.9 ms).
-    const std::size_t share = column_rows(p) * block_rows * inner;
+    const std::size_t share = block_column_floats(g, plan, block_rows);
     parallel_for(pool, plan.bands, [&](int t) {
       rows(static_cast<int>(static_cast<std::int64_t>(p.grid[0]) * t / plan.bands),
            static_cast<int>(static_cast<std::int64_t>(p.grid[0]) * (t + 1) / plan.bands), col + share * t, nullptr);
@@ -307,6 +347,7 @@ ConvPlan plan_convolution(const ConvGeometry& g, int batch, bool winograd_weight
       // One block of every row is the whole column matrix.
       if (plan.bands == 1 && plan.block_rows == grid_rows) plan.block_rows = 0;
     }
+    plan.packed_columns = im2col_packed_applies(group_geometry(g).patches);
   }
   return plan;
 }
@@ -331,7 +372,7 @@ std::size_t convolution_scratch_floats(const ConvGeometry& g, const ConvPlan& pl
   }
   if (plan.method == ConvMethod::kPointwise) return 0;
   const int rows = plan.block_rows > 0 ? std::min(plan.block_rows, p.grid[0]) : p.grid[0];
-  return column_rows(p) * rows * positions_per_row(p) * std::max(plan.bands, 1);
+  return block_column_floats(g, plan, rows) * std::max(plan.bands, 1);
 }
 
 void convolution_forward(const ConvGeometry& g, const ConvPlan& plan, int batch, const float* input,

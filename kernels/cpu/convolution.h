@@ -58,6 +58,9 @@ struct ConvPlan {
   // kPointwise, an image per product: the product's threads split the
   // output channels (sgemm::Split::kRows) instead of the larger operand.
   bool split_output_channels = false;
+  // kIm2col, an image per product: each group's column matrix is written
+  // straight into the product's packed panels (im2col_packed).
+  bool packed_columns = false;
 };
 
 // Whether `method` computes this convolution (kIm2col always does).

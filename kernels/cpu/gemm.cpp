@@ -61,9 +61,13 @@ void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const fl
     return;
   }
   const Isa isa = detected_isa();
-  if (matches(packed.a, isa, sgemm::Operand::kA, m, k)) {
+  const bool a_packed = matches(packed.a, isa, sgemm::Operand::kA, m, k);
+  const bool b_packed = matches(packed.b, isa, sgemm::Operand::kB, n, k);
+  if (a_packed && b_packed) {
+    sgemm::sgemm_packed_ab(*packed.a, *packed.b, alpha, beta, c, ldc, epilogue, pool, workspace, split);
+  } else if (a_packed) {
     sgemm::sgemm_packed_a(*packed.a, trans_b, n, alpha, b, ldb, beta, c, ldc, epilogue, pool, workspace, split);
-  } else if (matches(packed.b, isa, sgemm::Operand::kB, n, k)) {
+  } else if (b_packed) {
     sgemm::sgemm_packed_b(trans_a, m, alpha, a, lda, *packed.b, beta, c, ldc, epilogue, pool, workspace, split);
   } else {
     sgemm::sgemm(isa, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, epilogue, pool, workspace,

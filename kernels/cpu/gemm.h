@@ -34,7 +34,9 @@ void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const fl
 // weights, packed once): a product that matches it (shape, instruction set)
 // reads those panels instead of packing the plain operand, with the same
 // bits; any other ignores it (matrix-vector products always read the plain
-// operands, which must therefore be given too).
+// operands, which must therefore be given too). A product of more than one
+// row and column with both operands packed and matching reads no plain
+// operand (they may be null).
 struct GemmPackedOperands {
   const sgemm::PackedMatrix* a = nullptr;
   const sgemm::PackedMatrix* b = nullptr;

@@ -17,6 +17,7 @@
 #include "kernels/cpu/activation.h"
 #include "kernels/cpu/conv_depthwise.h"
 #include "kernels/cpu/convolution.h"
+#include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/epilogue.h"
 #include "kernels/cpu/thread_pool.h"
 
@@ -318,11 +319,19 @@ TEST(ConvolutionKernel, PlanPicksTheFastPaths) {
   const cpu::ConvPlan seven_one = cpu::plan_convolution(seven_geometry, 1);
   EXPECT_EQ(seven_one.bands, 1);
   EXPECT_EQ(seven_one.block_rows, 0);
-  EXPECT_EQ(cpu::convolution_scratch_floats(seven_geometry, seven_one), 17u * 17 * 1120);
+  // The column matrix, or where it goes straight into the product's panels
+  // (AVX-512: 48 columns a panel, the last one padded), those panels.
+  const auto columns_of = [](std::size_t columns) {
+    return cpu::detected_isa() == cpu::Isa::kAvx512 ? (columns + 47) / 48 * 48 : columns;
+  };
+  EXPECT_EQ(seven_one.packed_columns, cpu::detected_isa() == cpu::Isa::kAvx512);
+  EXPECT_EQ(cpu::convolution_scratch_floats(seven_geometry, seven_one), columns_of(17u * 17) * 1120);
   const cpu::ConvPlan seven_two = cpu::plan_convolution(seven_geometry, 1, false, 2);
   EXPECT_EQ(seven_two.bands, 2);
   EXPECT_EQ(seven_two.block_rows, 9);
-  EXPECT_EQ(cpu::convolution_scratch_floats(seven_geometry, seven_two), 2u * 9 * 17 * 1120);
+  EXPECT_EQ(cpu::convolution_scratch_floats(seven_geometry, seven_two), 2u * columns_of(9u * 17) * 1120);
+  // Stride 2 (the reduction layers below) keeps im2col's matrix.
+  EXPECT_FALSE(cpu::plan_convolution(geometry_of(sparse_depthwise, false, false), 1).packed_columns);
   // Inception-v3's reduction_a_3x3 (288 -> 384, stride 2, 2592 x 289
   // columns): blocks of twice its weights (4 MiB at most) rather than of
   // 1 MiB: every row on one thread, a band's 9 rows on two.

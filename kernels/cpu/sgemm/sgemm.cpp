@@ -546,4 +546,13 @@ void sgemm_packed_b(bool trans_a, int m, float alpha, const float* a, int lda, c
   run(b.isa, pr, pool, workspace, split);
 }
 
+void sgemm_packed_ab(const PackedMatrix& a, const PackedMatrix& b, float alpha, float beta, float* c, int ldc,
+                     const GemmEpilogue* epilogue, ThreadPool* pool, void* workspace, Split split) {
+  Product pr{false, false, a.rows, b.rows, a.k, alpha, nullptr, 0, nullptr, 0, beta, c, ldc, nullptr};
+  if (epilogue != nullptr && !epilogue->none()) pr.epilogue = epilogue;
+  pr.a_packed = a.data;
+  pr.b_packed = b.data;
+  run(a.isa, pr, pool, workspace, split);
+}
+
 }  // namespace predictor::cpu::sgemm

@@ -95,5 +95,11 @@ void sgemm_packed_b(bool trans_a, int m, float alpha, const float* a, int lda, c
                     float* c, int ldc, const GemmEpilogue* epilogue, ThreadPool* pool, void* workspace,
                     Split split = Split::kAuto);
 
+// sgemm with both operands packed (the same instruction set and k): the
+// weights packed once and a column matrix written straight into panels
+// (cpu::im2col_packed). The same bits as sgemm with the plain operands.
+void sgemm_packed_ab(const PackedMatrix& a, const PackedMatrix& b, float alpha, float beta, float* c, int ldc,
+                     const GemmEpilogue* epilogue, ThreadPool* pool, void* workspace, Split split = Split::kAuto);
+
 }  // namespace sgemm
 }  // namespace predictor::cpu

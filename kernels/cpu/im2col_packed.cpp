@@ -1,0 +1,96 @@
+#include "kernels/cpu/im2col_packed.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "kernels/cpu/cpu_features.h"
+#include "kernels/cpu/im2col_packed_kernel.h"
+#include "kernels/cpu/thread_pool.h"
+
+namespace predictor::cpu {
+
+namespace {
+
+constexpr Isa kIsa = Isa::kAvx512;
+constexpr int kLanes = 16;
+
+std::int64_t columns_of(const PatchGeometry& g) { return static_cast<std::int64_t>(g.grid[0]) * g.grid[1]; }
+std::int64_t rows_of(const PatchGeometry& g) {
+  return static_cast<std::int64_t>(g.channels) * g.kernel[0] * g.kernel[1];
+}
+
+}  // namespace
+
+bool im2col_packed_applies(const PatchGeometry& g) {
+  if (g.num_axes != 2 || g.stride[0] != 1 || g.stride[1] != 1 || g.grid[1] != g.image[1]) return false;
+  if (g.grid[0] < 1 || g.grid[1] < 1 || g.channels < 1 || g.kernel[0] < 1 || g.kernel[1] < 1) return false;
+  if (detected_isa() != kIsa || !sgemm::compiled(kIsa) || im2col_packing::avx512_rows() == nullptr) return false;
+  const int width = sgemm::packed_width(kIsa, sgemm::Operand::kB);
+  constexpr std::int64_t kMost = std::numeric_limits<int>::max();
+  return width % kLanes == 0 && columns_of(g) + width <= kMost && rows_of(g) <= kMost &&
+         sgemm::packed_block_k(kIsa, static_cast<int>(rows_of(g))) <= 512;
+}
+
+std::size_t im2col_packed_floats(const PatchGeometry& g) {
+  return sgemm::packed_floats(kIsa, sgemm::Operand::kB, static_cast<int>(columns_of(g)),
+                              static_cast<int>(rows_of(g)));
+}
+
+sgemm::PackedMatrix im2col_packed(const PatchGeometry& g, const float* image, float* out, ThreadPool* pool) {
+  im2col_packing::Job job;
+  job.image = image;
+  job.height = g.image[0];
+  job.width = g.image[1];
+  job.kernel_h = g.kernel[0];
+  job.kernel_w = g.kernel[1];
+  job.pad_h = g.pad[0];
+  job.pad_w = g.pad[1];
+  job.dilation_h = g.dilation[0];
+  job.dilation_w = g.dilation[1];
+  job.columns = static_cast<int>(columns_of(g));
+  job.rows = static_cast<int>(rows_of(g));
+  job.panel_width = sgemm::packed_width(kIsa, sgemm::Operand::kB);
+  job.block_k = sgemm::packed_block_k(kIsa, job.rows);
+  job.out = out;
+  // Which lanes of each 16-column chunk each kernel row and column may read:
+  // made once per call (a few KB), kept by the thread for the next.
+  const int chunks = (job.columns + job.panel_width - 1) / job.panel_width * (job.panel_width / kLanes);
+  thread_local std::vector<std::uint16_t> lanes;
+  lanes.assign(static_cast<std::size_t>(chunks) * (job.kernel_h + job.kernel_w), 0);
+  std::uint16_t* const row_lanes = lanes.data();
+  std::uint16_t* const column_lanes = row_lanes + static_cast<std::size_t>(chunks) * job.kernel_h;
+  for (int t = 0; t < chunks; ++t) {
+    for (int lane = 0; lane < kLanes; ++lane) {
+      const int j = t * kLanes + lane;
+      if (j >= job.columns) break;
+      const int oh = j / job.width, ow = j % job.width;
+      const std::uint16_t bit = static_cast<std::uint16_t>(1u << lane);
+      for (int kh = 0; kh < job.kernel_h; ++kh) {
+        const std::int64_t ih = static_cast<std::int64_t>(oh) + static_cast<std::int64_t>(kh) * job.dilation_h - job.pad_h;
+        if (ih >= 0 && ih < job.height) row_lanes[static_cast<std::size_t>(t) * job.kernel_h + kh] |= bit;
+      }
+      for (int kw = 0; kw < job.kernel_w; ++kw) {
+        const std::int64_t iw = static_cast<std::int64_t>(ow) + static_cast<std::int64_t>(kw) * job.dilation_w - job.pad_w;
+        if (iw >= 0 && iw < job.width) column_lanes[static_cast<std::size_t>(t) * job.kernel_w + kw] |= bit;
+      }
+    }
+  }
+  job.row_lanes = row_lanes;
+  job.column_lanes = column_lanes;
+  const im2col_packing::RowsFn rows = im2col_packing::avx512_rows();
+  const std::size_t min_rows = std::max<std::size_t>(1, kMinElementsPerTask / static_cast<std::size_t>(job.columns));
+  parallel_ranges(pool, static_cast<std::size_t>(job.rows), min_rows, 1, [&](std::size_t first, std::size_t last) {
+    rows(job, static_cast<int>(first), static_cast<int>(last));
+  });
+  sgemm::PackedMatrix packed;
+  packed.isa = kIsa;
+  packed.operand = sgemm::Operand::kB;
+  packed.rows = job.columns;
+  packed.k = job.rows;
+  packed.data = out;
+  return packed;
+}
+
+}  // namespace predictor::cpu

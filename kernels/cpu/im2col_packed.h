@@ -1,0 +1,44 @@
+#pragma once
+// The column matrix of a stride-1 2-D convolution written straight into the
+// SGEMM's packed panels of op(B) (sgemm::pack's layout for the instruction
+// set in use), so that the product reads it without a packing pass of its
+// own: im2col followed by that pass wrote and then read every entry twice
+// (on Inception-v3's 17x17 1x7 / 7x1 layers the packing pass alone took
+// about a tenth of the layer; a 1 MB column matrix is written at about the
+// machine's copy speed, so the only saving left is not writing it twice).
+//
+// Entries are the same values im2col writes (zeros in the padding), so a
+// product on them gives the same bits as one on im2col's matrix.
+//
+// Applies to 2-D windows of stride 1 whose output rows are as wide as the
+// image's (the horizontal padding keeps the width: 3x3 pad 1, 5x5 pad 2, 1x7
+// pad (0, 3), 7x1 pad (3, 0) and the like, any dilation): a run of outputs
+// across several output rows then reads one shifted run of the image, and
+// each tap's 16-lane load is masked where it falls in the padding. AVX-512
+// only (the masked loads read nothing outside the image); elsewhere
+// im2col_packed_applies is false and callers keep im2col.
+
+#include <cstddef>
+
+#include "kernels/cpu/conv_geometry.h"
+#include "kernels/cpu/sgemm/sgemm.h"
+
+namespace predictor::cpu {
+
+class ThreadPool;
+
+// Whether im2col_packed takes `g` on this CPU (detected_isa() AVX-512, the
+// geometry as above).
+bool im2col_packed_applies(const PatchGeometry& g);
+
+// The floats im2col_packed writes: sgemm::packed_floats of op(B), rows =
+// the window positions, k = channels x taps.
+std::size_t im2col_packed_floats(const PatchGeometry& g);
+
+// Writes the column matrix of `image` (g.channels planes of g.image) into
+// `out` (im2col_packed_floats(g) floats, 64-byte aligned) as sgemm's packed
+// op(B), split over `pool` by rows of the matrix (any thread count gives the
+// same floats), and describes it. Needs im2col_packed_applies(g).
+sgemm::PackedMatrix im2col_packed(const PatchGeometry& g, const float* image, float* out, ThreadPool* pool);
+
+}  // namespace predictor::cpu

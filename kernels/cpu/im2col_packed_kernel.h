@@ -1,0 +1,39 @@
+#pragma once
+// The interface between im2col_packed.cpp and its AVX-512 kernel
+// (im2col_packed_avx512.cpp, compiled for AVX-512): plain structs and
+// declarations only (see kernels/cpu/sgemm/kernel.h for why).
+
+#include <cstddef>
+#include <cstdint>
+
+namespace predictor::cpu::im2col_packing {
+
+// One stride-1 2-D column matrix to write as packed op(B): rows p =
+// channel * taps + kh * kernel_w + kw, columns j = oh * width + ow (the
+// output rows as wide as the image's).
+struct Job {
+  const float* image = nullptr;  // channels planes of height x width
+  int height = 0, width = 0;
+  int kernel_h = 0, kernel_w = 0;
+  int pad_h = 0, pad_w = 0;
+  int dilation_h = 1, dilation_w = 1;
+  int columns = 0;  // grid rows x width
+  int rows = 0;     // channels x taps
+  int panel_width = 0;  // the packed panels' columns: a multiple of 16
+  int block_k = 0;      // rows per block of the packed layout
+  float* out = nullptr;
+  // Lanes of each 16-column chunk t (columns 16 t ..) whose input row
+  // (kernel row kh) or column (kernel column kw) lies inside the image,
+  // chunk-major: row_lanes[t * kernel_h + kh], column_lanes[t * kernel_w +
+  // kw]; lanes past the last column are clear in row_lanes.
+  const std::uint16_t* row_lanes = nullptr;
+  const std::uint16_t* column_lanes = nullptr;
+};
+
+// Rows [first, last) of the packed matrix (all its columns).
+using RowsFn = void (*)(const Job& job, int first, int last);
+
+// Null when the library is built without AVX-512 code.
+RowsFn avx512_rows();
+
+}  // namespace predictor::cpu::im2col_packing
