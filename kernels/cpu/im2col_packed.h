@@ -1,22 +1,26 @@
 #pragma once
-// The column matrix of a stride-1 2-D convolution written straight into the
-// SGEMM's packed panels of op(B) (sgemm::pack's layout for the instruction
-// set in use), so that the product reads it without a packing pass of its
-// own: im2col followed by that pass wrote and then read every entry twice
-// (on Inception-v3's 17x17 1x7 / 7x1 layers the packing pass alone took
-// about a tenth of the layer; a 1 MB column matrix is written at about the
+// The column matrix of a 2-D convolution written straight into the SGEMM's
+// packed panels of op(B) (sgemm::pack's layout for the instruction set in
+// use), so that the product reads it without a packing pass of its own:
+// im2col followed by that pass wrote and then read every entry twice (on
+// Inception-v3's 17x17 1x7 / 7x1 layers the packing pass alone took about a
+// tenth of the layer; a 1 MB column matrix is written at about the
 // machine's copy speed, so the only saving left is not writing it twice).
 //
 // Entries are the same values im2col writes (zeros in the padding), so a
 // product on them gives the same bits as one on im2col's matrix.
 //
-// Applies to 2-D windows of stride 1 whose output rows are as wide as the
-// image's (the horizontal padding keeps the width: 3x3 pad 1, 5x5 pad 2, 1x7
-// pad (0, 3), 7x1 pad (3, 0) and the like, any dilation): a run of outputs
-// across several output rows then reads one shifted run of the image, and
-// each tap's 16-lane load is masked where it falls in the padding. AVX-512
-// only (the masked loads read nothing outside the image); elsewhere
-// im2col_packed_applies is false and callers keep im2col.
+// Each 16 entries of a panel row are masked 16-float loads: one per run of
+// them that lies in one output row (one run in all when the outputs
+// continue each other in the image: stride 1 with rows as wide as the
+// image's, as 3x3 pad 1, 5x5 pad 2, 1x7 / 7x1), 32 floats with the even ones
+// kept for stride 2 across, masked where a tap falls in the padding.
+// Applies to 2-D windows of stride 1 or 2 across (any stride down, any
+// dilation) whose output rows are 5 or more wide (at most 4 runs in 16
+// entries) or continue each other, except 1x1 windows of stride 2 (see
+// im2col_packed.cpp). AVX-512 only (the masked loads read nothing outside
+// the image); elsewhere im2col_packed_applies is false and callers keep
+// im2col.
 
 #include <cstddef>
 

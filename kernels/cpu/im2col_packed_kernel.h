@@ -8,17 +8,30 @@
 
 namespace predictor::cpu::im2col_packing {
 
-// One stride-1 2-D column matrix to write as packed op(B): rows p =
-// channel * taps + kh * kernel_w + kw, columns j = oh * width + ow (the
-// output rows as wide as the image's).
+// The most runs of lanes with one base (see Job) in a 16-column chunk.
+constexpr int kMaxSegments = 4;
+
+// One 2-D column matrix to write as packed op(B): rows p = channel * taps +
+// kh * kernel_w + kw, columns j = oh * grid_w + ow. Entry (p, j) is image
+// element
+//   channel * plane + tap_offset(kh, kw) + base(j) + stride_w * lane(j)
+// when its row and column fall inside the image (else 0), where
+// tap_offset = (kh * dilation_h - pad_h) * width + kw * dilation_w - pad_w,
+// lane(j) = j % 16, and base(j) = (oh * stride_h) * width + ow * stride_w -
+// stride_w * lane(j) is constant along a run of lanes in one output row: a
+// chunk of 16 columns is at most kMaxSegments such runs ("segments"), one
+// when its columns continue each other in the image (stride 1, output rows
+// as wide as the image's).
 struct Job {
   const float* image = nullptr;  // channels planes of height x width
   int height = 0, width = 0;
   int kernel_h = 0, kernel_w = 0;
   int pad_h = 0, pad_w = 0;
   int dilation_h = 1, dilation_w = 1;
-  int columns = 0;  // grid rows x width
-  int rows = 0;     // channels x taps
+  int stride_w = 1;     // 1 or 2
+  bool one_run = false;  // every chunk one run based at its first column
+  int columns = 0;      // grid rows x grid columns
+  int rows = 0;         // channels x taps
   int panel_width = 0;  // the packed panels' columns: a multiple of 16
   int block_k = 0;      // rows per block of the packed layout
   float* out = nullptr;
@@ -28,6 +41,11 @@ struct Job {
   // kw]; lanes past the last column are clear in row_lanes.
   const std::uint16_t* row_lanes = nullptr;
   const std::uint16_t* column_lanes = nullptr;
+  // Chunk t's segments: segments[t] of them, at [t * kMaxSegments + s] their
+  // lanes and base.
+  const std::uint8_t* segments = nullptr;
+  const std::uint16_t* segment_lanes = nullptr;
+  const std::int64_t* segment_base = nullptr;
 };
 
 // Rows [first, last) of the packed matrix (all its columns).

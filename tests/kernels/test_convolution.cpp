@@ -330,7 +330,7 @@ TEST(ConvolutionKernel, PlanPicksTheFastPaths) {
   EXPECT_EQ(seven_two.bands, 2);
   EXPECT_EQ(seven_two.block_rows, 9);
   EXPECT_EQ(cpu::convolution_scratch_floats(seven_geometry, seven_two), 2u * columns_of(9u * 17) * 1120);
-  // Stride 2 (the reduction layers below) keeps im2col's matrix.
+  // Stride 4 across keeps im2col's matrix.
   EXPECT_FALSE(cpu::plan_convolution(geometry_of(sparse_depthwise, false, false), 1).packed_columns);
   // Inception-v3's reduction_a_3x3 (288 -> 384, stride 2, 2592 x 289
   // columns): blocks of twice its weights (4 MiB at most) rather than of

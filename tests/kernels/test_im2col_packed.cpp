@@ -26,10 +26,11 @@ struct Geometry {
   int channels, height, width;  // the image
   int grid_rows;                // output rows (a block may take fewer than the image gives)
   int kernel_h, kernel_w, pad_h, dilation_h, dilation_w;
+  // 0: stride 1 with the horizontal padding that keeps the width
+  // ((kernel_w - 1) * dilation_w even); else these.
+  int stride_h = 0, stride_w = 0, pad_w = 0;
 };
 
-// Stride 1 and the horizontal padding that keeps the width: (kernel_w - 1)
-// * dilation_w must be even.
 cpu::PatchGeometry patch_of(const Geometry& s) {
   cpu::PatchGeometry g;
   g.num_axes = 2;
@@ -37,14 +38,21 @@ cpu::PatchGeometry patch_of(const Geometry& s) {
   g.image[0] = s.height;
   g.image[1] = s.width;
   g.grid[0] = s.grid_rows;
-  g.grid[1] = s.width;
   g.kernel[0] = s.kernel_h;
   g.kernel[1] = s.kernel_w;
   g.pad[0] = s.pad_h;
-  g.pad[1] = (s.kernel_w - 1) * s.dilation_w / 2;
-  g.stride[0] = g.stride[1] = 1;
   g.dilation[0] = s.dilation_h;
   g.dilation[1] = s.dilation_w;
+  if (s.stride_w == 0) {
+    g.pad[1] = (s.kernel_w - 1) * s.dilation_w / 2;
+    g.stride[0] = g.stride[1] = 1;
+    g.grid[1] = s.width;
+  } else {
+    g.pad[1] = s.pad_w;
+    g.stride[0] = s.stride_h;
+    g.stride[1] = s.stride_w;
+    g.grid[1] = (s.width + 2 * s.pad_w - (s.kernel_w - 1) * s.dilation_w - 1) / s.stride_w + 1;
+  }
   return g;
 }
 
@@ -56,7 +64,7 @@ bool same_bits(const std::vector<float>& x, const std::vector<float>& y) {
 std::vector<float> expected_packed(const cpu::PatchGeometry& g, const std::vector<float>& image) {
   const cpu::Isa isa = cpu::Isa::kAvx512;
   const int height = g.image[0], width = g.image[1];
-  const int columns = g.grid[0] * width, taps = g.kernel[0] * g.kernel[1], rows = g.channels * taps;
+  const int columns = g.grid[0] * g.grid[1], taps = g.kernel[0] * g.kernel[1], rows = g.channels * taps;
   const int panel = cpu::sgemm::packed_width(isa, cpu::sgemm::Operand::kB);
   const int block = cpu::sgemm::packed_block_k(isa, rows);
   const int panels = (columns + panel - 1) / panel;
@@ -67,8 +75,8 @@ std::vector<float> expected_packed(const cpu::PatchGeometry& g, const std::vecto
     for (int j = 0; j < panels * panel; ++j) {
       float value = 0.0f;
       if (j < columns) {
-        const int ih = j / width + kh * g.dilation[0] - g.pad[0];
-        const int iw = j % width + kw * g.dilation[1] - g.pad[1];
+        const int ih = j / g.grid[1] * g.stride[0] + kh * g.dilation[0] - g.pad[0];
+        const int iw = j % g.grid[1] * g.stride[1] + kw * g.dilation[1] - g.pad[1];
         if (ih >= 0 && ih < height && iw >= 0 && iw < width) {
           value = image[(static_cast<std::size_t>(c) * height + ih) * width + iw];
         }
@@ -97,6 +105,18 @@ std::vector<Geometry> geometries() {
       {7, 6, 6, 9, 3, 3, 1, 1, 1},       // more output rows than the image has (all padding below)
       {70, 9, 10, 9, 3, 5, 1, 1, 1},     // rows past one block of k (630 = 3 x 210)
       {33, 23, 19, 23, 3, 3, 1, 1, 1},   // several panels with a partial last one
+      // Strides and rows narrower than the image: a chunk of 16 columns
+      // spans several output rows, each a run of its own.
+      {24, 56, 56, 28, 1, 3, 0, 1, 1, 2, 2, 1},   // 1x3 stride 2 (56 -> 28)
+      {12, 35, 35, 17, 3, 3, 0, 1, 1, 2, 2, 0},   // Inception's 3x3 stride 2 (35 -> 17)
+      {9, 17, 17, 8, 3, 3, 0, 1, 1, 2, 2, 0},     // 17 -> 8: three runs a chunk
+      {10, 14, 14, 7, 2, 2, 0, 1, 1, 2, 2, 0},    // 2x2 stride 2, 14 -> 7
+      {6, 9, 9, 5, 3, 3, 1, 1, 1, 2, 2, 1},       // rows of 5: four runs a chunk
+      {5, 20, 21, 10, 3, 3, 1, 1, 1, 2, 2, 1},    // padded, an odd width
+      {4, 12, 15, 6, 3, 3, 2, 2, 2, 2, 2, 2},     // dilated and strided
+      {7, 12, 12, 10, 3, 3, 0, 1, 1, 1, 1, 0},    // "valid": rows of 10 in an image of 12
+      {3, 16, 18, 5, 2, 4, 1, 1, 1, 3, 1, 1},     // stride 3 down, 1 across
+      {2, 9, 11, 3, 3, 3, -2, 1, 1, 2, 2, 1},     // a lower block of a strided layer (negative pad)
   };
 }
 
@@ -108,10 +128,12 @@ TEST(Im2colPacked, MatchesTheDefinitions) {
   for (const Geometry& s : geometries()) {
     const cpu::PatchGeometry g = patch_of(s);
     SCOPED_TRACE(::testing::Message() << "channels " << s.channels << ", image " << s.height << "x" << s.width
-                                      << ", rows " << s.grid_rows << ", kernel " << s.kernel_h << "x" << s.kernel_w
-                                      << ", pad_h " << s.pad_h << ", dilation " << s.dilation_h << "x"
-                                      << s.dilation_w);
+                                      << ", rows " << s.grid_rows << " of " << g.grid[1] << ", kernel " << s.kernel_h
+                                      << "x" << s.kernel_w << ", pad " << g.pad[0] << "," << g.pad[1]
+                                      << ", dilation " << s.dilation_h << "x" << s.dilation_w << ", stride "
+                                      << g.stride[0] << "x" << g.stride[1]);
     ASSERT_TRUE(cpu::im2col_packed_applies(g));
+    ASSERT_GE(g.grid[1], 1);
     const std::vector<float> image =
         testing::random_values(static_cast<std::size_t>(s.channels) * s.height * s.width, seed += 5);
     const std::vector<float> expected = expected_packed(g, image);
@@ -122,7 +144,7 @@ TEST(Im2colPacked, MatchesTheDefinitions) {
       const cpu::sgemm::PackedMatrix packed = cpu::im2col_packed(g, image.data(), out.data(), pool);
       EXPECT_EQ(packed.isa, cpu::Isa::kAvx512);
       EXPECT_EQ(packed.operand, cpu::sgemm::Operand::kB);
-      EXPECT_EQ(packed.rows, s.grid_rows * s.width);
+      EXPECT_EQ(packed.rows, s.grid_rows * g.grid[1]);
       EXPECT_EQ(packed.k, s.channels * s.kernel_h * s.kernel_w);
       EXPECT_EQ(packed.data, out.data());
       EXPECT_TRUE(same_bits(out, expected));
@@ -130,17 +152,31 @@ TEST(Im2colPacked, MatchesTheDefinitions) {
   }
 }
 
-TEST(Im2colPacked, AppliesOnlyToStrideOneRowsAsWideAsTheImage) {
+TEST(Im2colPacked, AppliesToStridesOneAndTwoAcrossAndRowsOfFiveOrMore) {
+  // (1x1 windows of stride 2 excepted.)
+  const bool avx512 = cpu::detected_isa() == cpu::Isa::kAvx512;
   const cpu::PatchGeometry same = patch_of({4, 9, 9, 9, 3, 3, 1, 1, 1});
-  EXPECT_EQ(cpu::im2col_packed_applies(same), cpu::detected_isa() == cpu::Isa::kAvx512);
-  cpu::PatchGeometry strided = same;
+  EXPECT_EQ(cpu::im2col_packed_applies(same), avx512);
+  cpu::PatchGeometry strided = same;  // rows of 5
   strided.stride[0] = strided.stride[1] = 2;
   strided.grid[0] = strided.grid[1] = 5;
-  EXPECT_FALSE(cpu::im2col_packed_applies(strided));
-  cpu::PatchGeometry valid = same;  // no horizontal padding: rows of 7 outputs in a 9-wide image
-  valid.pad[1] = 0;
-  valid.grid[1] = 7;
-  EXPECT_FALSE(cpu::im2col_packed_applies(valid));
+  EXPECT_EQ(cpu::im2col_packed_applies(strided), avx512);
+  cpu::PatchGeometry narrow = strided;  // rows of 4: five runs in some chunks
+  narrow.grid[1] = 4;
+  EXPECT_FALSE(cpu::im2col_packed_applies(narrow));
+  cpu::PatchGeometry subsample = strided;  // 1x1 stride 2 stays with im2col (see im2col_packed.cpp)
+  subsample.kernel[0] = subsample.kernel[1] = 1;
+  subsample.pad[0] = subsample.pad[1] = 0;
+  EXPECT_FALSE(cpu::im2col_packed_applies(subsample));
+  cpu::PatchGeometry wide_stride = same;  // stride 3 across
+  wide_stride.stride[1] = 3;
+  wide_stride.grid[1] = 3;
+  EXPECT_FALSE(cpu::im2col_packed_applies(wide_stride));
+  cpu::PatchGeometry one_column = same;  // a one-column image with stride 1: one run a chunk
+  one_column.image[1] = one_column.grid[1] = 1;
+  one_column.kernel[1] = 1;
+  one_column.pad[1] = 0;
+  EXPECT_EQ(cpu::im2col_packed_applies(one_column), avx512);
   cpu::PatchGeometry volume = same;
   volume.num_axes = 3;
   EXPECT_FALSE(cpu::im2col_packed_applies(volume));
