@@ -34,7 +34,8 @@ const LayerCase kCases[] = {
     // Inception-v3's mixed 5x5 and 17x17 7x1 / 1x7 layers, AlexNet's conv2
     // (two groups): im2col layers of stride 1 (their column matrices go
     // straight into the product's panels on AVX-512: im2col_packed).
-    {"Conv5x5_35x35x48_to_64", R"(name: "c" type: "Convolution" convolution_param { num_output: 64 kernel_size: 5 pad: 2 })",
+    {"Conv5x5_35x35x48_to_64",
+     R"(name: "c" type: "Convolution" convolution_param { num_output: 64 kernel_size: 5 pad: 2 })",
      {1, 48, 35, 35}},
     {"Conv7x1_17x17x192_to_192",
      R"(name: "c" type: "Convolution" convolution_param { num_output: 192 kernel_h: 7 kernel_w: 1 pad_h: 3 pad_w: 0 })",

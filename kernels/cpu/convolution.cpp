@@ -88,23 +88,21 @@ void grouped_gemm(const ConvGeometry& g, int columns, const float* weights, cons
                   std::size_t packed_col_floats = 0) {
   const int group_out = g.out_channels / g.group;
   const int group_rows = static_cast<int>(column_rows(g.patches) / g.group);
-  sgemm::PackedMatrix packed_group;
-  if (packed != nullptr) {
-    packed_group.isa = detected_isa();
-    packed_group.operand = sgemm::Operand::kA;
-    packed_group.rows = group_out;
-    packed_group.k = group_rows;
-  }
+  // A group's packed operand (both packed for the instruction set in use).
+  const auto packed_operand = [&](sgemm::Operand operand, int rows, const float* data) {
+    sgemm::PackedMatrix matrix;
+    matrix.isa = detected_isa();
+    matrix.operand = operand;
+    matrix.rows = rows;
+    matrix.k = group_rows;
+    matrix.data = data;
+    return matrix;
+  };
   const std::size_t packed_floats = packed ? gemm_packed_floats(sgemm::Operand::kA, group_out, group_rows) : 0;
-  sgemm::PackedMatrix packed_columns;
-  if (packed_col != nullptr) {
-    packed_columns.isa = detected_isa();
-    packed_columns.operand = sgemm::Operand::kB;
-    packed_columns.rows = columns;
-    packed_columns.k = group_rows;
-  }
   for (int gr = 0; gr < g.group; ++gr) {
-    if (packed_col != nullptr) packed_columns.data = packed_col + gr * packed_col_floats;
+    const sgemm::PackedMatrix packed_group = packed_operand(sgemm::Operand::kA, group_out, packed + gr * packed_floats);
+    const sgemm::PackedMatrix packed_columns =
+        packed_operand(sgemm::Operand::kB, columns, packed_col + gr * packed_col_floats);
     GemmEpilogue fused;
     if (epilogue) {
       fused.row_bias = epilogue->bias ? epilogue->bias + static_cast<std::size_t>(gr) * group_out : nullptr;
@@ -114,7 +112,6 @@ void grouped_gemm(const ConvGeometry& g, int columns, const float* weights, cons
         fused.residual_ld = static_cast<int>(ldc);
       }
     }
-    if (packed != nullptr) packed_group.data = packed + gr * packed_floats;
     gemm(false, false, group_out, columns, group_rows, 1.0f,
          weights + static_cast<std::size_t>(gr) * group_out * group_rows, group_rows,
          packed_col ? nullptr : col + static_cast<std::size_t>(gr) * group_rows * ld, static_cast<int>(ld), 0.0f,

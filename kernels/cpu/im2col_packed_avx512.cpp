@@ -98,7 +98,8 @@ void rows(const Job& job, int first, int last) {
           const __mmask16 inside = static_cast<__mmask16>(job.row_lanes[t * job.kernel_h + kh_of[i]] &
                                                           job.column_lanes[t * job.kernel_w + kw_of[i]]);
           if constexpr (kOneRun) {
-            const std::uintptr_t run = image + (at[i] + static_cast<std::ptrdiff_t>(t) * 16) * std::ptrdiff_t{sizeof(float)};
+            const std::ptrdiff_t first_column = static_cast<std::ptrdiff_t>(t) * 16;
+            const std::uintptr_t run = image + (at[i] + first_column) * std::ptrdiff_t{sizeof(float)};
             _mm512_storeu_ps(dst + v * 16, _mm512_maskz_loadu_ps(inside, reinterpret_cast<const float*>(run)));
           } else {
             _mm512_storeu_ps(dst + v * 16, chunk<S>(image, at[i], inside, job.segments[t],
