@@ -19,6 +19,7 @@
 #include "kernels/cpu/convolution.h"
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/epilogue.h"
+#include "kernels/cpu/im2col_packed.h"
 #include "kernels/cpu/thread_pool.h"
 
 namespace predictor {
@@ -120,6 +121,11 @@ const std::vector<Case>& conv_cases() {
       {5, 8, 12, 4, {6, 5}, {3, 3}, {1, 1}, {2, 1}, {1, 2}},    // batch not a multiple of the gemm batch
       {3, 6, 4, 2, {}, {}, {}, {}, {}},                         // no spatial axes
       {1, 64, 3, 1, {61, 61}, {3, 3}, {1, 1}, {1, 1}, {1, 1}},  // columns over budget: blocked by default
+      // Column matrices straight into packed panels (AVX-512): strided and
+      // grouped (rows of 8-9), "valid" rows narrower than the image, dilated.
+      {2, 6, 8, 2, {15, 17}, {3, 3}, {1, 1}, {2, 2}, {1, 1}},
+      {1, 4, 5, 1, {9, 11}, {3, 3}, {0, 0}, {1, 1}, {1, 1}},
+      {1, 5, 6, 1, {13, 12}, {3, 3}, {2, 2}, {1, 1}, {2, 2}},
   };
   return cases;
 }
@@ -148,6 +154,15 @@ TEST(ConvolutionKernel, EveryApplicableMethodMatchesReference) {
             for (int rows : {1, 2, 3}) plans.push_back({method, 1, rows});
           }
         }
+        // The column matrix straight into the product's panels too, where
+        // that applies (AVX-512).
+        const bool packable = cpu::im2col_packed_applies(cpu::group_geometry(g).patches);
+        for (std::size_t i = 0, n = plans.size(); i < n && packable; ++i) {
+          if (plans[i].method != cpu::ConvMethod::kIm2col || plans[i].images_per_gemm != 1) continue;
+          cpu::ConvPlan packed = plans[i];
+          packed.packed_columns = !packed.packed_columns;
+          plans.push_back(packed);
+        }
         for (const cpu::ConvPlan& plan : plans) {
           ASSERT_TRUE(cpu::conv_method_applies(g, plan.method));
           // NaN everywhere: an element left unwritten, or scratch read before it
@@ -160,7 +175,7 @@ TEST(ConvolutionKernel, EveryApplicableMethodMatchesReference) {
           const std::string what = describe(c) + " method " + std::to_string(static_cast<int>(plan.method)) +
                                    " images " + std::to_string(plan.images_per_gemm) + " rows " +
                                    std::to_string(plan.block_rows) + (force_nd ? " force_nd" : "") +
-                                   (with_bias ? "" : " no bias");
+                                   (plan.packed_columns ? " packed columns" : "") + (with_bias ? "" : " no bias");
           expect_near(output, expected, what);
           // The fused activation: the separate activation's bits.
           for (const cpu::Activation& activation : fused_activations()) {
@@ -200,10 +215,15 @@ TEST(ConvolutionKernel, BlockedIm2colSameBitsForAnyThreadCount) {
     const std::vector<float> expected = reference_conv(c, input, weights, bias.data());
     const auto residual = testing::random_values(expected.size(), seed++);
     const cpu::ConvGeometry g = geometry_of(c, false, false);
+    // The column matrices straight into packed panels (AVX-512, where the
+    // geometry allows) give the same bits as im2col's.
+    const bool packable = cpu::im2col_packed_applies(cpu::group_geometry(g).patches);
     for (int rows : {4, 6, 7, 9}) {
+      bool packed = false;
       const auto run = [&](int bands, cpu::ThreadPool* pool, const cpu::Epilogue& epilogue) {
         cpu::ConvPlan plan{cpu::ConvMethod::kIm2col, 1, rows};
         plan.bands = bands;
+        plan.packed_columns = packed;
         std::vector<float> output(expected.size(), nan);
         std::vector<float> scratch(cpu::convolution_scratch_floats(g, plan), nan);
         cpu::convolution_forward(g, plan, c.batch, input.data(), weights.data(), epilogue, output.data(),
@@ -215,11 +235,20 @@ TEST(ConvolutionKernel, BlockedIm2colSameBitsForAnyThreadCount) {
       expect_near(one, expected, what);
       const cpu::Epilogue full{bias.data(), cpu::Activation::relu(0.1f), residual.data()};
       const std::vector<float> one_full = run(1, nullptr, full);
-      for (cpu::ThreadPool* pool : {&two, &three}) {
-        for (int bands : {1, 2, 3}) {
-          const std::string where = what + " bands " + std::to_string(bands) + " threads " + std::to_string(pool->size());
-          EXPECT_TRUE(bitwise_equal(run(bands, pool, {bias.data()}), one)) << where;
-          EXPECT_TRUE(bitwise_equal(run(bands, pool, full), one_full)) << where << " epilogue";
+      for (bool packed_columns : {false, true}) {
+        if (packed_columns && !packable) continue;
+        packed = packed_columns;
+        if (packed) {
+          EXPECT_TRUE(bitwise_equal(run(1, nullptr, {bias.data()}), one)) << what << " packed columns";
+          EXPECT_TRUE(bitwise_equal(run(1, nullptr, full), one_full)) << what << " packed columns, epilogue";
+        }
+        for (cpu::ThreadPool* pool : {&two, &three}) {
+          for (int bands : {1, 2, 3}) {
+            const std::string where = what + " bands " + std::to_string(bands) + " threads " +
+                                      std::to_string(pool->size()) + (packed ? " packed columns" : "");
+            EXPECT_TRUE(bitwise_equal(run(bands, pool, {bias.data()}), one)) << where;
+            EXPECT_TRUE(bitwise_equal(run(bands, pool, full), one_full)) << where << " epilogue";
+          }
         }
       }
     }
