@@ -79,8 +79,10 @@ void rows(const Job& job, int first, int last) {
       const int kh = tap / job.kernel_w, kw = tap % job.kernel_w;
       kh_of[p - p0] = kh;
       kw_of[p - p0] = kw;
-      at[p - p0] = channel * plane + static_cast<std::ptrdiff_t>(kh * job.dilation_h - job.pad_h) * job.width +
-                   (kw * job.dilation_w - job.pad_w);
+      // In ptrdiff_t throughout: a large dilation or pad must not overflow int.
+      at[p - p0] = channel * plane +
+                   (static_cast<std::ptrdiff_t>(kh) * job.dilation_h - job.pad_h) * job.width +
+                   (static_cast<std::ptrdiff_t>(kw) * job.dilation_w - job.pad_w);
     }
     float* const block = job.out + static_cast<std::size_t>(start) * panels * width;
     // Panel by panel, each panel's rows in order (the reads hop between the
