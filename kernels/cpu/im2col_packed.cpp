@@ -32,7 +32,7 @@ bool im2col_packed_applies(const PatchGeometry& g) {
   if (g.grid[0] < 1 || g.grid[1] < 1 || g.channels < 1 || g.kernel[0] < 1 || g.kernel[1] < 1) return false;
   // A chunk of 16 columns spans at most ceil(15 / grid_w) + 1 output rows,
   // each a run of its own unless one_run.
-  if (!one_run(g) && (15 + g.grid[1] - 1) / g.grid[1] + 1 > im2col_packing::kMaxSegments) return false;
+  if (!one_run(g) && (15 + g.grid[1] - 1) / g.grid[1] + 1 > im2col_packing::kMaxRuns) return false;
   // A 1x1 window of stride 2 reads each channel's plane once, with no taps
   // sharing it: going panel by panel then hops between planes that come
   // from L3, where im2col streams each plane and the pack reads its matrix
@@ -43,7 +43,7 @@ bool im2col_packed_applies(const PatchGeometry& g) {
   const int width = sgemm::packed_width(kIsa, sgemm::Operand::kB);
   constexpr std::int64_t kMost = std::numeric_limits<int>::max();
   return width % kLanes == 0 && columns_of(g) + width <= kMost && rows_of(g) <= kMost &&
-         sgemm::packed_block_k(kIsa, static_cast<int>(rows_of(g))) <= 512;
+         sgemm::packed_block_k(kIsa, static_cast<int>(rows_of(g))) <= im2col_packing::kMaxBlockRows;
 }
 
 std::size_t im2col_packed_floats(const PatchGeometry& g) {
@@ -72,7 +72,7 @@ sgemm::PackedMatrix im2col_packed(const PatchGeometry& g, const float* image, fl
   // Per 16-column chunk, which lanes each kernel row and column may read
   // and the chunk's runs (im2col_packed_kernel.h's Job): made once per call
   // (a few KB), in buffers the thread keeps for the next.
-  constexpr int kRuns = im2col_packing::kMaxSegments;
+  constexpr int kRuns = im2col_packing::kMaxRuns;
   const int chunks = (job.columns + job.panel_width - 1) / job.panel_width * (job.panel_width / kLanes);
   const int grid_w = g.grid[1], stride_h = g.stride[0], stride_w = g.stride[1];
   const bool single = one_run(g);
@@ -118,9 +118,9 @@ sgemm::PackedMatrix im2col_packed(const PatchGeometry& g, const float* image, fl
   }
   job.row_lanes = row_lanes;
   job.column_lanes = column_lanes;
-  job.segments = runs_of.data();
-  job.segment_lanes = run_lanes;
-  job.segment_base = bases.data();
+  job.runs = runs_of.data();
+  job.run_lanes = run_lanes;
+  job.run_base = bases.data();
   const im2col_packing::RowsFn rows = im2col_packing::avx512_rows();
   const std::size_t min_rows = std::max<std::size_t>(1, kMinElementsPerTask / static_cast<std::size_t>(job.columns));
   parallel_ranges(pool, static_cast<std::size_t>(job.rows), min_rows, 1, [&](std::size_t first, std::size_t last) {

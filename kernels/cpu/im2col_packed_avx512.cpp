@@ -18,10 +18,6 @@ namespace predictor::cpu::im2col_packing {
 
 namespace {
 
-// The most rows of one block of the packed layout (sgemm's AVX-512 blocks
-// of k are at most 256).
-constexpr int kMaxBlockRows = 512;
-
 // Lane l of 16 -> bits 2l of 32, for the pair of loads of stride 2.
 inline std::uint32_t spread_lanes(std::uint32_t lanes) {
   lanes = (lanes | (lanes << 8)) & 0x00FF00FFu;
@@ -31,17 +27,17 @@ inline std::uint32_t spread_lanes(std::uint32_t lanes) {
 }
 
 // The 16 entries of one chunk for one row of the matrix: lane l of a
-// segment reads image + at + base + S * l (`at` the row's tap offset and
+// run reads image + at + base + S * l (`at` the row's tap offset and
 // channel, in floats from the image). Addresses are integers: a run may
 // start before the image or end past it (those lanes are masked off and
 // never read), and forming such a pointer would be undefined.
 template <int S>
-inline __m512 chunk(std::uintptr_t image, std::ptrdiff_t at, __mmask16 inside, int segments,
+inline __m512 chunk(std::uintptr_t image, std::ptrdiff_t at, __mmask16 inside, int runs,
                     const std::uint16_t* lanes, const std::int64_t* base) {
   __m512i x = _mm512_setzero_si512();
-  for (int s = 0; s < segments; ++s) {
-    const std::uintptr_t run = image + (at + base[s]) * std::ptrdiff_t{sizeof(float)};
-    const __mmask16 take = static_cast<__mmask16>(inside & lanes[s]);
+  for (int r = 0; r < runs; ++r) {
+    const std::uintptr_t run = image + (at + base[r]) * std::ptrdiff_t{sizeof(float)};
+    const __mmask16 take = static_cast<__mmask16>(inside & lanes[r]);
     __m512 part;
     if constexpr (S == 1) {
       part = _mm512_maskz_loadu_ps(take, reinterpret_cast<const float*>(run));
@@ -104,9 +100,8 @@ void rows(const Job& job, int first, int last) {
             const std::uintptr_t run = image + (at[i] + first_column) * std::ptrdiff_t{sizeof(float)};
             _mm512_storeu_ps(dst + v * 16, _mm512_maskz_loadu_ps(inside, reinterpret_cast<const float*>(run)));
           } else {
-            _mm512_storeu_ps(dst + v * 16, chunk<S>(image, at[i], inside, job.segments[t],
-                                                    job.segment_lanes + t * kMaxSegments,
-                                                    job.segment_base + t * kMaxSegments));
+            _mm512_storeu_ps(dst + v * 16, chunk<S>(image, at[i], inside, job.runs[t], job.run_lanes + t * kMaxRuns,
+                                                    job.run_base + t * kMaxRuns));
           }
         }
       }

@@ -9,7 +9,10 @@
 namespace predictor::cpu::im2col_packing {
 
 // The most runs of lanes with one base (see Job) in a 16-column chunk.
-constexpr int kMaxSegments = 4;
+constexpr int kMaxRuns = 4;
+// The most rows of one block of the packed layout the kernel takes (sgemm's
+// AVX-512 blocks of k are at most 256).
+constexpr int kMaxBlockRows = 512;
 
 // One 2-D column matrix to write as packed op(B): rows p = channel * taps +
 // kh * kernel_w + kw, columns j = oh * grid_w + ow. Entry (p, j) is image
@@ -19,7 +22,7 @@ constexpr int kMaxSegments = 4;
 // tap_offset = (kh * dilation_h - pad_h) * width + kw * dilation_w - pad_w,
 // lane(j) = j % 16, and base(j) = (oh * stride_h) * width + ow * stride_w -
 // stride_w * lane(j) is constant along a run of lanes in one output row: a
-// chunk of 16 columns is at most kMaxSegments such runs ("segments"), one
+// chunk of 16 columns is at most kMaxRuns such runs, one
 // when its columns continue each other in the image (stride 1, output rows
 // as wide as the image's).
 struct Job {
@@ -41,11 +44,11 @@ struct Job {
   // kw]; lanes past the last column are clear in row_lanes.
   const std::uint16_t* row_lanes = nullptr;
   const std::uint16_t* column_lanes = nullptr;
-  // Chunk t's segments: segments[t] of them, at [t * kMaxSegments + s] their
-  // lanes and base.
-  const std::uint8_t* segments = nullptr;
-  const std::uint16_t* segment_lanes = nullptr;
-  const std::int64_t* segment_base = nullptr;
+  // Chunk t's runs: runs[t] of them, at [t * kMaxRuns + r] their lanes and
+  // base.
+  const std::uint8_t* runs = nullptr;
+  const std::uint16_t* run_lanes = nullptr;
+  const std::int64_t* run_base = nullptr;
 };
 
 // Rows [first, last) of the packed matrix (all its columns).
