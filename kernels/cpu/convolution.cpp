@@ -75,6 +75,33 @@ std::size_t column_rows(const PatchGeometry& p) { return static_cast<std::size_t
 // Window positions per index of the first spatial axis.
 std::size_t positions_per_row(const PatchGeometry& p) { return grid_size(p) / p.grid[0]; }
 
+// A group's packed operand (packed for the instruction set in use): rows of
+// op(A) or columns of op(B), k long.
+sgemm::PackedMatrix packed_matrix(sgemm::Operand operand, int rows, int k, const float* data) {
+  sgemm::PackedMatrix matrix;
+  matrix.isa = detected_isa();
+  matrix.operand = operand;
+  matrix.rows = rows;
+  matrix.k = k;
+  matrix.data = data;
+  return matrix;
+}
+
+// Group gr's share of a convolution's epilogue (null: none), for its
+// product: output channels along the rows, rows ldc apart.
+GemmEpilogue group_epilogue(const Epilogue* epilogue, int gr, int group_out, std::size_t ldc) {
+  GemmEpilogue fused;
+  if (epilogue) {
+    fused.row_bias = epilogue->bias ? epilogue->bias + static_cast<std::size_t>(gr) * group_out : nullptr;
+    fused.activation = epilogue->activation;
+    if (epilogue->residual) {  // laid out as out
+      fused.residual = epilogue->residual + static_cast<std::size_t>(gr) * group_out * ldc;
+      fused.residual_ld = static_cast<int>(ldc);
+    }
+  }
+  return fused;
+}
+
 // The per-group gemms of a convolution: out (out_channels x ldc-strided rows)
 // = weights x col (column_rows x ld-strided rows), `columns` wide, with the
 // epilogue (may be null) applied in the product (output channels along its
@@ -88,30 +115,15 @@ void grouped_gemm(const ConvGeometry& g, int columns, const float* weights, cons
                   std::size_t packed_col_floats = 0) {
   const int group_out = g.out_channels / g.group;
   const int group_rows = static_cast<int>(column_rows(g.patches) / g.group);
-  // A group's packed operand (both packed for the instruction set in use).
   const auto packed_operand = [&](sgemm::Operand operand, int rows, const float* data) {
-    sgemm::PackedMatrix matrix;
-    matrix.isa = detected_isa();
-    matrix.operand = operand;
-    matrix.rows = rows;
-    matrix.k = group_rows;
-    matrix.data = data;
-    return matrix;
+    return packed_matrix(operand, rows, group_rows, data);
   };
   const std::size_t packed_floats = packed ? gemm_packed_floats(sgemm::Operand::kA, group_out, group_rows) : 0;
   for (int gr = 0; gr < g.group; ++gr) {
     const sgemm::PackedMatrix packed_group = packed_operand(sgemm::Operand::kA, group_out, packed + gr * packed_floats);
     const sgemm::PackedMatrix packed_columns =
         packed_operand(sgemm::Operand::kB, columns, packed_col + gr * packed_col_floats);
-    GemmEpilogue fused;
-    if (epilogue) {
-      fused.row_bias = epilogue->bias ? epilogue->bias + static_cast<std::size_t>(gr) * group_out : nullptr;
-      fused.activation = epilogue->activation;
-      if (epilogue->residual) {  // laid out as out
-        fused.residual = epilogue->residual + static_cast<std::size_t>(gr) * group_out * ldc;
-        fused.residual_ld = static_cast<int>(ldc);
-      }
-    }
+    const GemmEpilogue fused = group_epilogue(epilogue, gr, group_out, ldc);
     gemm(false, false, group_out, columns, group_rows, 1.0f,
          weights + static_cast<std::size_t>(gr) * group_out * group_rows, group_rows,
          packed_col ? nullptr : col + static_cast<std::size_t>(gr) * group_rows * ld, static_cast<int>(ld), 0.0f,
@@ -137,6 +149,47 @@ std::size_t block_column_floats(const ConvGeometry& g, const ConvPlan& plan, int
   group_block.grid[0] = rows;
   group_block.channels = p.channels / g.group;
   return im2col_packed_floats(group_block) * g.group;
+}
+
+// One image by im2col with plan.column_tasks tasks over the pool, each
+// task a range of the column matrix's panels (all its rows): the task
+// writes them (im2col_packed_part) and multiplies them with the packed
+// weights on its own thread, group after group, so no thread reads what the
+// other core wrote. Bands of output rows (the plan for matrices in several
+// blocks) split at row boundaries instead: Inception-v3's 17x17 layers (289
+// columns) ran 136 and 153 columns a thread, each ending in a part panel,
+// where panels split them 144 + 145; its 7x1 layer (192 channels) took
+// 0.59-0.65 ms on the 2-core AVX-512 Xeon, 0.50 in column tasks (with the
+// product's stage of C, sgemm.cpp's kStageFloats).
+void column_task_convolution(const ConvGeometry& g, const ConvPlan& plan, const float* input, const float* packed,
+                             const Epilogue& epilogue, float* output, float* col, ThreadPool* pool) {
+  const PatchGeometry& p = g.patches;
+  const std::size_t spatial = grid_size(p);
+  PatchGeometry group_patches = p;
+  group_patches.channels = p.channels / g.group;
+  const int group_out = g.out_channels / g.group;
+  const int group_rows = static_cast<int>(column_rows(group_patches));
+  const std::size_t group_floats = im2col_packed_floats(group_patches);
+  const std::size_t group_image = static_cast<std::size_t>(group_patches.channels) * image_size(p);
+  const std::size_t packed_floats = gemm_packed_floats(sgemm::Operand::kA, group_out, group_rows);
+  const int panels = im2col_packed_panels(group_patches);
+  const int width = sgemm::packed_width(detected_isa(), sgemm::Operand::kB);
+  const int tasks = plan.column_tasks;
+  parallel_for(pool, tasks, [&](int t) {
+    const int first = static_cast<int>(static_cast<std::int64_t>(panels) * t / tasks);
+    const int last = static_cast<int>(static_cast<std::int64_t>(panels) * (t + 1) / tasks);
+    for (int gr = 0; gr < g.group; ++gr) {
+      const sgemm::PackedMatrix columns =
+          im2col_packed_part(group_patches, input + gr * group_image, col + gr * group_floats, first, last);
+      const sgemm::PackedMatrix weights =
+          packed_matrix(sgemm::Operand::kA, group_out, group_rows, packed + gr * packed_floats);
+      const GemmEpilogue fused = group_epilogue(&epilogue, gr, group_out, spatial);
+      sgemm::sgemm_packed_ab_columns(weights, columns, first * width,
+                                     static_cast<int>(std::min<std::size_t>(spatial, std::size_t(last) * width)),
+                                     1.0f, 0.0f, output + static_cast<std::size_t>(gr) * group_out * spatial,
+                                     static_cast<int>(spatial), &fused);
+    }
+  });
 }
 
 // One image by im2col, at most plan.block_rows window rows (first spatial
@@ -178,6 +231,10 @@ void im2col_convolution(const ConvGeometry& g, const ConvPlan& plan, const float
       }
     }
   };
+  if (plan.column_tasks > 1 && packed != nullptr) {
+    column_task_convolution(g, plan, input, packed, epilogue, output, col, pool);
+    return;
+  }
   if (plan.bands > 1) {
     // A band of output rows per thread, built into its own share of the
     // scratch and multiplied there by the same thread, one pool run for the
@@ -322,6 +379,13 @@ ConvPlan plan_convolution(const ConvGeometry& g, int batch, bool winograd_weight
     plan.split_output_channels = threads > 1 && output_read_by_channels && g.group == 1 &&
                                  g.out_channels >= kMinChannelSplitExpansion * g.in_channels;
   } else if (plan.method == ConvMethod::kIm2col) {
+    const PatchGeometry group_patches = group_geometry(g).patches;
+    plan.packed_columns = im2col_packed_applies(group_patches);
+    // A whole column matrix of packed panels splits over the threads by
+    // panels (column_tasks) where each gets two or more (and the product
+    // has more than one row: one is a matrix-vector product).
+    const bool column_split = threads > 1 && plan.packed_columns && g.out_channels / g.group > 1 &&
+                              im2col_packed_panels(group_patches) >= 2 * threads;
     const std::size_t budget = std::max(kColumnBudget, static_cast<std::size_t>(g.out_channels) * columns);
     if (column_rows(g.patches) * columns > budget) {
       const std::size_t weights = static_cast<std::size_t>(g.out_channels) * column_rows(g.patches) / g.group;
@@ -333,7 +397,13 @@ ConvPlan plan_convolution(const ConvGeometry& g, int batch, bool winograd_weight
       // kBandBudgetThreads bands; more share that many budgets): with bands
       // sharing one, Inception-v3's 17x17 1x7 layers (160 x 1120 x 289) ran
       // 6 + 2 and 6 + 3 rows a thread, four products each reading all of
-      // the weights, three of them under 100 columns.
+      // the weights, three of them under 100 columns. All rows in one block:
+      // column tasks instead (see column_task_convolution).
+      if (column_split && plan.block_rows == grid_rows) {
+        plan.block_rows = 0;
+        plan.column_tasks = threads;
+        return plan;
+      }
       const int band_rows = (grid_rows + threads - 1) / threads;
       const int budget_rows = std::max(1, plan.block_rows * std::min(threads, kBandBudgetThreads) / threads);
       const int band_block_rows = std::min(budget_rows, band_rows);
@@ -343,8 +413,9 @@ ConvPlan plan_convolution(const ConvGeometry& g, int batch, bool winograd_weight
       }
       // One block of every row is the whole column matrix.
       if (plan.bands == 1 && plan.block_rows == grid_rows) plan.block_rows = 0;
+    } else if (column_split) {
+      plan.column_tasks = threads;
     }
-    plan.packed_columns = im2col_packed_applies(group_geometry(g).patches);
   }
   return plan;
 }

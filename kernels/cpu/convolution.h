@@ -61,6 +61,12 @@ struct ConvPlan {
   // kIm2col, an image per product: each group's column matrix is written
   // straight into the product's packed panels (im2col_packed).
   bool packed_columns = false;
+  // kIm2col with packed_columns, the whole column matrix in one block, on
+  // several threads: the product's columns in this many tasks split at
+  // panel boundaries, each task writing its own panels and multiplying them
+  // (with the packed weights; without, one block split over the pool). 1:
+  // no such split.
+  int column_tasks = 1;
 };
 
 // Whether `method` computes this convolution (kIm2col always does).

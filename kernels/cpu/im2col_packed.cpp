@@ -51,7 +51,14 @@ std::size_t im2col_packed_floats(const PatchGeometry& g) {
                               static_cast<int>(rows_of(g)));
 }
 
-sgemm::PackedMatrix im2col_packed(const PatchGeometry& g, const float* image, float* out, ThreadPool* pool) {
+namespace {
+
+// The job for panels [first_panel, last_panel) of g's packed matrix, its
+// masks and runs (im2col_packed_kernel.h's Job) made for those panels'
+// chunks into buffers the calling thread keeps for its next call (a few
+// KB), so a steady forward allocates nothing.
+im2col_packing::Job make_job(const PatchGeometry& g, const float* image, float* out, int first_panel,
+                             int last_panel) {
   im2col_packing::Job job;
   job.image = image;
   job.height = g.image[0];
@@ -69,11 +76,10 @@ sgemm::PackedMatrix im2col_packed(const PatchGeometry& g, const float* image, fl
   job.panel_width = sgemm::packed_width(kIsa, sgemm::Operand::kB);
   job.block_k = sgemm::packed_block_k(kIsa, job.rows);
   job.out = out;
-  // Per 16-column chunk, which lanes each kernel row and column may read
-  // and the chunk's runs (im2col_packed_kernel.h's Job): made once per call
-  // (a few KB), in buffers the thread keeps for the next.
   constexpr int kRuns = im2col_packing::kMaxRuns;
-  const int chunks = (job.columns + job.panel_width - 1) / job.panel_width * (job.panel_width / kLanes);
+  const int chunks_per_panel = job.panel_width / kLanes;
+  job.first_chunk = first_panel * chunks_per_panel;
+  const int chunks = (last_panel - first_panel) * chunks_per_panel;
   const int grid_w = g.grid[1], stride_h = g.stride[0], stride_w = g.stride[1];
   const bool single = one_run(g);
   thread_local std::vector<std::uint16_t> lanes;
@@ -85,9 +91,10 @@ sgemm::PackedMatrix im2col_packed(const PatchGeometry& g, const float* image, fl
   std::uint16_t* const row_lanes = lanes.data();
   std::uint16_t* const column_lanes = row_lanes + static_cast<std::size_t>(chunks) * job.kernel_h;
   std::uint16_t* const run_lanes = column_lanes + static_cast<std::size_t>(chunks) * job.kernel_w;
-  for (int t = 0; t < chunks; ++t) {
-    std::uint8_t& runs = runs_of[t];
-    std::int64_t* const chunk_bases = bases.data() + static_cast<std::size_t>(t) * kRuns;
+  for (int u = 0; u < chunks; ++u) {
+    const int t = job.first_chunk + u;
+    std::uint8_t& runs = runs_of[u];
+    std::int64_t* const chunk_bases = bases.data() + static_cast<std::size_t>(u) * kRuns;
     for (int lane = 0; lane < kLanes; ++lane) {
       const int j = t * kLanes + lane;
       if (j >= job.columns) {
@@ -100,12 +107,12 @@ sgemm::PackedMatrix im2col_packed(const PatchGeometry& g, const float* image, fl
       for (int kh = 0; kh < job.kernel_h; ++kh) {
         const std::int64_t ih =
             static_cast<std::int64_t>(oh) * stride_h + static_cast<std::int64_t>(kh) * job.dilation_h - job.pad_h;
-        if (ih >= 0 && ih < job.height) row_lanes[static_cast<std::size_t>(t) * job.kernel_h + kh] |= bit;
+        if (ih >= 0 && ih < job.height) row_lanes[static_cast<std::size_t>(u) * job.kernel_h + kh] |= bit;
       }
       for (int kw = 0; kw < job.kernel_w; ++kw) {
         const std::int64_t iw =
             static_cast<std::int64_t>(ow) * stride_w + static_cast<std::int64_t>(kw) * job.dilation_w - job.pad_w;
-        if (iw >= 0 && iw < job.width) column_lanes[static_cast<std::size_t>(t) * job.kernel_w + kw] |= bit;
+        if (iw >= 0 && iw < job.width) column_lanes[static_cast<std::size_t>(u) * job.kernel_w + kw] |= bit;
       }
       // The lane's run: a new one where the base changes (a new output row).
       const std::int64_t base = single ? static_cast<std::int64_t>(t) * kLanes
@@ -113,7 +120,7 @@ sgemm::PackedMatrix im2col_packed(const PatchGeometry& g, const float* image, fl
                                              static_cast<std::int64_t>(ow) * stride_w -
                                              static_cast<std::int64_t>(stride_w) * lane;
       if (runs == 0 || chunk_bases[runs - 1] != base) chunk_bases[runs++] = base;
-      run_lanes[static_cast<std::size_t>(t) * kRuns + runs - 1] |= bit;
+      run_lanes[static_cast<std::size_t>(u) * kRuns + runs - 1] |= bit;
     }
   }
   job.row_lanes = row_lanes;
@@ -121,18 +128,44 @@ sgemm::PackedMatrix im2col_packed(const PatchGeometry& g, const float* image, fl
   job.runs = runs_of.data();
   job.run_lanes = run_lanes;
   job.run_base = bases.data();
-  const im2col_packing::RowsFn rows = im2col_packing::avx512_rows();
-  const std::size_t min_rows = std::max<std::size_t>(1, kMinElementsPerTask / static_cast<std::size_t>(job.columns));
-  parallel_ranges(pool, static_cast<std::size_t>(job.rows), min_rows, 1, [&](std::size_t first, std::size_t last) {
-    rows(job, static_cast<int>(first), static_cast<int>(last));
-  });
+  return job;
+}
+
+sgemm::PackedMatrix describe(const PatchGeometry& g, float* out) {
   sgemm::PackedMatrix packed;
   packed.isa = kIsa;
   packed.operand = sgemm::Operand::kB;
-  packed.rows = job.columns;
-  packed.k = job.rows;
+  packed.rows = static_cast<int>(columns_of(g));
+  packed.k = static_cast<int>(rows_of(g));
   packed.data = out;
   return packed;
+}
+
+}  // namespace
+
+int im2col_packed_panels(const PatchGeometry& g) {
+  const int width = sgemm::packed_width(kIsa, sgemm::Operand::kB);
+  return static_cast<int>((columns_of(g) + width - 1) / width);
+}
+
+sgemm::PackedMatrix im2col_packed(const PatchGeometry& g, const float* image, float* out, ThreadPool* pool) {
+  const int panels = im2col_packed_panels(g);
+  const im2col_packing::Job job = make_job(g, image, out, 0, panels);
+  const im2col_packing::RowsFn rows = im2col_packing::avx512_rows();
+  const std::size_t min_rows = std::max<std::size_t>(1, kMinElementsPerTask / static_cast<std::size_t>(job.columns));
+  parallel_ranges(pool, static_cast<std::size_t>(job.rows), min_rows, 1, [&](std::size_t first, std::size_t last) {
+    rows(job, static_cast<int>(first), static_cast<int>(last), 0, panels);
+  });
+  return describe(g, out);
+}
+
+sgemm::PackedMatrix im2col_packed_part(const PatchGeometry& g, const float* image, float* out, int first_panel,
+                                       int last_panel) {
+  if (first_panel < last_panel) {
+    const im2col_packing::Job job = make_job(g, image, out, first_panel, last_panel);
+    im2col_packing::avx512_rows()(job, 0, job.rows, first_panel, last_panel);
+  }
+  return describe(g, out);
 }
 
 }  // namespace predictor::cpu

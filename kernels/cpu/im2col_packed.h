@@ -45,4 +45,17 @@ std::size_t im2col_packed_floats(const PatchGeometry& g);
 // same floats), and describes it. Needs im2col_packed_applies(g).
 sgemm::PackedMatrix im2col_packed(const PatchGeometry& g, const float* image, float* out, ThreadPool* pool);
 
+// The packed matrix's panels of columns (packed_width(kB) window positions
+// each, the last one padded with zeros).
+int im2col_packed_panels(const PatchGeometry& g);
+
+// Panels [first_panel, last_panel) of what im2col_packed writes (the same
+// floats there, nothing elsewhere), on the calling thread, and the whole
+// matrix's description: for a caller that splits the columns over its
+// threads and has each thread multiply the panels it wrote
+// (sgemm::sgemm_packed_ab_columns), so no thread reads what another core
+// wrote.
+sgemm::PackedMatrix im2col_packed_part(const PatchGeometry& g, const float* image, float* out, int first_panel,
+                                       int last_panel);
+
 }  // namespace predictor::cpu

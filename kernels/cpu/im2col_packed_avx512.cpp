@@ -59,7 +59,7 @@ inline __m512 chunk(std::uintptr_t image, std::ptrdiff_t at, __mmask16 inside, i
 // 1, rows as wide as the image's): the common case, kept to one masked load
 // a chunk with no per-chunk lookups.
 template <int S, bool kOneRun>
-void rows(const Job& job, int first, int last) {
+void rows(const Job& job, int first, int last, int first_panel, int last_panel) {
   const int width = job.panel_width, vectors = width / 16;
   const int panels = (job.columns + width - 1) / width;
   const int taps = job.kernel_h * job.kernel_w;
@@ -85,7 +85,7 @@ void rows(const Job& job, int first, int last) {
     // taps' runs, which the image's few hundred KB keep in L2; row by row
     // instead, writing a piece of every panel per row, took a third longer
     // on Inception-v3's 5x5 and 7x1 layers).
-    for (int q = 0; q < panels; ++q) {
+    for (int q = first_panel; q < last_panel; ++q) {
       float* const panel = block + static_cast<std::size_t>(q) * block_rows * width;
       const int t0 = q * vectors;
       for (int p = p0; p < p1; ++p) {
@@ -93,15 +93,16 @@ void rows(const Job& job, int first, int last) {
         float* const dst = panel + static_cast<std::size_t>(p - start) * width;
         for (int v = 0; v < vectors; ++v) {
           const std::size_t t = static_cast<std::size_t>(t0 + v);
-          const __mmask16 inside = static_cast<__mmask16>(job.row_lanes[t * job.kernel_h + kh_of[i]] &
-                                                          job.column_lanes[t * job.kernel_w + kw_of[i]]);
+          const std::size_t u = t - job.first_chunk;
+          const __mmask16 inside = static_cast<__mmask16>(job.row_lanes[u * job.kernel_h + kh_of[i]] &
+                                                          job.column_lanes[u * job.kernel_w + kw_of[i]]);
           if constexpr (kOneRun) {
             const std::ptrdiff_t first_column = static_cast<std::ptrdiff_t>(t) * 16;
             const std::uintptr_t run = image + (at[i] + first_column) * std::ptrdiff_t{sizeof(float)};
             _mm512_storeu_ps(dst + v * 16, _mm512_maskz_loadu_ps(inside, reinterpret_cast<const float*>(run)));
           } else {
-            _mm512_storeu_ps(dst + v * 16, chunk<S>(image, at[i], inside, job.runs[t], job.run_lanes + t * kMaxRuns,
-                                                    job.run_base + t * kMaxRuns));
+            _mm512_storeu_ps(dst + v * 16, chunk<S>(image, at[i], inside, job.runs[u], job.run_lanes + u * kMaxRuns,
+                                                    job.run_base + u * kMaxRuns));
           }
         }
       }
@@ -109,13 +110,13 @@ void rows(const Job& job, int first, int last) {
   }
 }
 
-void any_rows(const Job& job, int first, int last) {
+void any_rows(const Job& job, int first, int last, int first_panel, int last_panel) {
   if (job.stride_w == 2) {
-    rows<2, false>(job, first, last);
+    rows<2, false>(job, first, last, first_panel, last_panel);
   } else if (job.one_run) {
-    rows<1, true>(job, first, last);
+    rows<1, true>(job, first, last, first_panel, last_panel);
   } else {
-    rows<1, false>(job, first, last);
+    rows<1, false>(job, first, last, first_panel, last_panel);
   }
 }
 

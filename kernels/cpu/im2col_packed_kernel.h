@@ -38,21 +38,26 @@ struct Job {
   int panel_width = 0;  // the packed panels' columns: a multiple of 16
   int block_k = 0;      // rows per block of the packed layout
   float* out = nullptr;
+  // The chunk-indexed arrays below describe chunks [first_chunk, ...) on,
+  // chunk t at index u = t - first_chunk (a call that writes some panels
+  // only describes theirs).
+  int first_chunk = 0;
   // Lanes of each 16-column chunk t (columns 16 t ..) whose input row
   // (kernel row kh) or column (kernel column kw) lies inside the image,
-  // chunk-major: row_lanes[t * kernel_h + kh], column_lanes[t * kernel_w +
+  // chunk-major: row_lanes[u * kernel_h + kh], column_lanes[u * kernel_w +
   // kw]; lanes past the last column are clear in row_lanes.
   const std::uint16_t* row_lanes = nullptr;
   const std::uint16_t* column_lanes = nullptr;
-  // Chunk t's runs: runs[t] of them, at [t * kMaxRuns + r] their lanes and
+  // Chunk t's runs: runs[u] of them, at [u * kMaxRuns + r] their lanes and
   // base.
   const std::uint8_t* runs = nullptr;
   const std::uint16_t* run_lanes = nullptr;
   const std::int64_t* run_base = nullptr;
 };
 
-// Rows [first, last) of the packed matrix (all its columns).
-using RowsFn = void (*)(const Job& job, int first, int last);
+// Rows [first_row, last_row) of panels [first_panel, last_panel) of the
+// packed matrix (their chunks described in the job).
+using RowsFn = void (*)(const Job& job, int first_row, int last_row, int first_panel, int last_panel);
 
 // Null when the library is built without AVX-512 code.
 RowsFn avx512_rows();

@@ -355,10 +355,16 @@ TEST(ConvolutionKernel, PlanPicksTheFastPaths) {
   };
   EXPECT_EQ(seven_one.packed_columns, cpu::detected_isa() == cpu::Isa::kAvx512);
   EXPECT_EQ(cpu::convolution_scratch_floats(seven_geometry, seven_one), columns_of(17u * 17) * 1120);
+  // On two threads: with packed columns the product's panels split over
+  // the threads (144 + 145 columns), else a band of 8-9 rows each.
+  const bool avx512 = cpu::detected_isa() == cpu::Isa::kAvx512;
   const cpu::ConvPlan seven_two = cpu::plan_convolution(seven_geometry, 1, false, 2);
-  EXPECT_EQ(seven_two.bands, 2);
-  EXPECT_EQ(seven_two.block_rows, 9);
-  EXPECT_EQ(cpu::convolution_scratch_floats(seven_geometry, seven_two), 2u * columns_of(9u * 17) * 1120);
+  EXPECT_EQ(seven_two.column_tasks, avx512 ? 2 : 1);
+  EXPECT_EQ(seven_two.bands, avx512 ? 1 : 2);
+  EXPECT_EQ(seven_two.block_rows, avx512 ? 0 : 9);
+  EXPECT_EQ(cpu::convolution_scratch_floats(seven_geometry, seven_two),
+            avx512 ? columns_of(17u * 17) * 1120 : 2u * 9 * 17 * 1120);
+  EXPECT_EQ(seven_one.column_tasks, 1);
   // Stride 4 across keeps im2col's matrix.
   EXPECT_FALSE(cpu::plan_convolution(geometry_of(sparse_depthwise, false, false), 1).packed_columns);
   // Inception-v3's reduction_a_3x3 (288 -> 384, stride 2, 2592 x 289
@@ -368,8 +374,9 @@ TEST(ConvolutionKernel, PlanPicksTheFastPaths) {
   const cpu::ConvGeometry reduction_geometry = geometry_of(reduction, false, false);
   EXPECT_EQ(cpu::plan_convolution(reduction_geometry, 1).block_rows, 0);
   const cpu::ConvPlan reduction_two = cpu::plan_convolution(reduction_geometry, 1, false, 2);
-  EXPECT_EQ(reduction_two.bands, 2);
-  EXPECT_EQ(reduction_two.block_rows, 9);
+  EXPECT_EQ(reduction_two.column_tasks, avx512 ? 2 : 1);
+  EXPECT_EQ(reduction_two.bands, avx512 ? 1 : 2);
+  EXPECT_EQ(reduction_two.block_rows, avx512 ? 0 : 9);
   // A deep layer whose twice-the-weights exceeds 4 MiB keeps blocks of
   // 4 MiB: 512 -> 512 at 28x28 with stride 1 (4608 x 784 columns, 2.4M
   // floats of weights), 1M floats / (4608 x 28) = 8 rows a block.
@@ -381,9 +388,75 @@ TEST(ConvolutionKernel, PlanPicksTheFastPaths) {
   EXPECT_EQ(sixteen.bands, 16);
   EXPECT_LE(cpu::convolution_scratch_floats(large_geometry, sixteen),
             4 * cpu::convolution_scratch_floats(large_geometry, blocked));
-  // Bands of fewer than 96 output positions per block: none (7x7 outputs).
+  // Bands of fewer than 96 output positions per block: none (7x7 outputs),
+  // nor column tasks (two panels: fewer than two a thread).
   const Case small{1, 512, 512, 1, {7, 7}, {3, 3}, {1, 1}, {1, 1}, {1, 1}};
   EXPECT_EQ(cpu::plan_convolution(geometry_of(small, false, false), 1, false, 2).bands, 1);
+  EXPECT_EQ(cpu::plan_convolution(geometry_of(small, false, false), 1, false, 2).column_tasks, 1);
+  // A column matrix in several blocks keeps its bands (VGG's conv1_2).
+  EXPECT_EQ(three_bands.column_tasks, 1);
+  // One output channel a group: a matrix-vector product, whole.
+  const Case one_output{1, 16, 1, 1, {17, 17}, {3, 3}, {1, 1}, {1, 1}, {1, 1}};
+  EXPECT_EQ(cpu::plan_convolution(geometry_of(one_output, false, false), 1, false, 2).column_tasks, 1);
+}
+
+TEST(ConvolutionKernel, ColumnTasksGiveTheOneThreadBits) {
+  // plan.column_tasks: each task writes its panels of the column matrix and
+  // multiplies them with the packed weights. Against the plain loop, and
+  // bit for bit against the one-thread plan, with bias, residual and
+  // activation, on 2 and 3 threads with as many tasks, fewer or more (more
+  // tasks than panels leaves some empty); several blocks of k, grouped and
+  // strided layers, outputs whose rows are not 64-byte aligned. NaN in the
+  // scratch and the output shows a read before a write or an output left
+  // unwritten.
+  const std::vector<Case> cases = {
+      {1, 48, 20, 1, {17, 17}, {7, 1}, {3, 0}, {1, 1}, {1, 1}},  // Inception-v3's 7x1, fewer channels
+      {1, 80, 24, 2, {13, 15}, {3, 3}, {1, 1}, {1, 1}, {1, 1}},  // grouped
+      {1, 30, 16, 1, {35, 35}, {3, 3}, {0, 0}, {2, 2}, {1, 1}},  // reduction_a's 3x3 stride 2
+      {2, 12, 9, 1, {24, 25}, {5, 5}, {2, 2}, {1, 1}, {1, 1}},   // two images (600 columns: one per product)
+  };
+  const cpu::PatchGeometry probe = geometry_of(cases[0], false, false).patches;
+  if (!cpu::im2col_packed_applies(probe)) GTEST_SKIP() << "column tasks need packed columns (AVX-512)";
+  cpu::ThreadPool two(2), three(3);
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  std::uint32_t seed = 4900;
+  for (const Case& c : cases) {
+    const cpu::ConvGeometry g = geometry_of(c, false, false);
+    const int group_rows = c.in_channels / c.group * product(c.kernel);
+    const auto input = testing::random_values(c.batch * c.in_channels * product(c.image), seed++);
+    const auto weights = testing::random_values(c.out_channels * group_rows, seed++);
+    const auto bias = testing::random_values(c.out_channels, seed++);
+    std::vector<float> packed(cpu::packed_conv_weights_floats(c.group, c.out_channels / c.group, group_rows));
+    cpu::pack_conv_weights(c.group, c.out_channels / c.group, group_rows, weights.data(), packed.data());
+    const std::vector<float> expected = reference_conv(c, input, weights, bias.data());
+    const auto residual = testing::random_values(expected.size(), seed++);
+    const cpu::Epilogue full{bias.data(), cpu::Activation::relu(0.1f), residual.data()};
+    const auto run = [&](int tasks, cpu::ThreadPool* pool, const cpu::Epilogue& epilogue) {
+      cpu::ConvPlan plan = cpu::plan_convolution(g, c.batch, false, 1);
+      EXPECT_EQ(plan.method, cpu::ConvMethod::kIm2col);
+      EXPECT_TRUE(plan.packed_columns);
+      plan.column_tasks = tasks;
+      std::vector<float> output(expected.size(), nan);
+      std::vector<float> scratch(cpu::convolution_scratch_floats(g, plan), nan);
+      cpu::convolution_forward(g, plan, c.batch, input.data(), weights.data(), epilogue, output.data(),
+                               scratch.data(), pool, nullptr, packed.data());
+      return output;
+    };
+    const std::vector<float> one = run(1, nullptr, {bias.data()});
+    expect_near(one, expected, describe(c));
+    const std::vector<float> one_full = run(1, nullptr, full);
+    for (cpu::ThreadPool* pool : {&two, &three}) {
+      for (int tasks : {2, 3, 5, 40}) {
+        const std::string where = describe(c) + " tasks " + std::to_string(tasks) + " threads " +
+                                  std::to_string(pool->size());
+        EXPECT_TRUE(bitwise_equal(run(tasks, pool, {bias.data()}), one)) << where;
+        EXPECT_TRUE(bitwise_equal(run(tasks, pool, full), one_full)) << where << " epilogue";
+      }
+    }
+    // The plan's own choice on two threads.
+    const cpu::ConvPlan planned = cpu::plan_convolution(g, c.batch, false, 2);
+    EXPECT_EQ(planned.column_tasks, 2) << describe(c);
+  }
 }
 
 TEST(DepthwiseKernel, MatchesReferenceOnEveryRowShape) {

@@ -9,6 +9,7 @@
 // layer through im2col.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -149,6 +150,57 @@ TEST(Im2colPacked, MatchesTheDefinitions) {
       EXPECT_EQ(packed.data, out.data());
       EXPECT_TRUE(same_bits(out, expected));
     }
+  }
+}
+
+TEST(Im2colPacked, PartsWriteTheirPanelsOnly) {
+  // im2col_packed_part for every range of panels (of the geometries with
+  // two or more): the definitions' floats in its panels, every block of k,
+  // and nothing written elsewhere; the parts together are the whole.
+  const cpu::PatchGeometry probe = patch_of({1, 5, 5, 5, 3, 3, 1, 1, 1});
+  if (!cpu::im2col_packed_applies(probe)) GTEST_SKIP() << "im2col_packed needs AVX-512, which this CPU lacks";
+  const int width = cpu::sgemm::packed_width(cpu::Isa::kAvx512, cpu::sgemm::Operand::kB);
+  std::uint32_t seed = 7300;
+  for (const Geometry& s : geometries()) {
+    const cpu::PatchGeometry g = patch_of(s);
+    const int panels = cpu::im2col_packed_panels(g);
+    const int columns = g.grid[0] * g.grid[1];
+    ASSERT_EQ(panels, (columns + width - 1) / width);
+    if (panels < 2) continue;
+    const int rows = s.channels * s.kernel_h * s.kernel_w;
+    const int kc = cpu::sgemm::packed_block_k(cpu::Isa::kAvx512, rows);
+    SCOPED_TRACE(::testing::Message() << "channels " << s.channels << ", image " << s.height << "x" << s.width
+                                      << ", kernel " << s.kernel_h << "x" << s.kernel_w << ", " << panels
+                                      << " panels");
+    const std::vector<float> image =
+        testing::random_values(static_cast<std::size_t>(s.channels) * s.height * s.width, seed += 5);
+    const std::vector<float> expected = expected_packed(g, image);
+    // Panel q of block b: floats [b kc panels width + q kcb width, + kcb width).
+    const auto panel_of = [&](std::size_t at) {
+      const std::size_t block = at / (static_cast<std::size_t>(kc) * panels * width);
+      const std::size_t kcb = std::min<std::size_t>(kc, rows - block * kc);
+      return static_cast<int>((at - block * kc * panels * width) / (kcb * width));
+    };
+    std::vector<float> together(expected.size(), 1234.5f);
+    for (int first = 0; first < panels; ++first) {
+      for (int last = first + 1; last <= panels; ++last) {
+        std::vector<float> out(expected.size(), 1234.5f);
+        const cpu::sgemm::PackedMatrix packed = cpu::im2col_packed_part(g, image.data(), out.data(), first, last);
+        EXPECT_EQ(packed.rows, columns);
+        EXPECT_EQ(packed.k, rows);
+        EXPECT_EQ(packed.data, out.data());
+        for (std::size_t at = 0; at < out.size(); ++at) {
+          const int q = panel_of(at);
+          const float want = q >= first && q < last ? expected[at] : 1234.5f;
+          ASSERT_TRUE(std::memcmp(&out[at], &want, sizeof want) == 0)
+              << "panels [" << first << ", " << last << "), float " << at << " (panel " << q << ")";
+        }
+      }
+    }
+    for (int first = 0; first < panels; first += 2) {
+      cpu::im2col_packed_part(g, image.data(), together.data(), first, std::min(panels, first + 2));
+    }
+    EXPECT_TRUE(same_bits(together, expected));
   }
 }
 

@@ -630,6 +630,127 @@ TEST(SgemmPacked, PanelLayout) {
   }
 }
 
+TEST(Sgemm, TasksWhoseColumnsShareCacheLinesStageThem) {
+  // Products split along the columns over several blocks of k, rows of C
+  // not 64-byte aligned (a task keeps its block of C apart until the end):
+  // the one-thread bits with every epilogue term, a residual that is C
+  // itself included (its old values, whatever the blocks of k), on 2 and 3
+  // threads; the padding past each row stays.
+  cpu::ThreadPool two(2), three(3);
+  std::uint32_t seed = 21000;
+  const Shape shapes[] = {{false, false, 192, 289, 1344, 0, 1.0f, 0.0f},  // Inception-v3's 17x17 7x1
+                          {false, false, 40, 500, 520, 1, 1.0f, 0.0f},
+                          {false, true, 24, 337, 700, 3, 2.0f, 0.0f},
+                          {false, false, 64, 197, 300, 0, 1.0f, 1.0f}};  // beta 1: C read, not staged
+  for (const Shape& s : shapes) {
+    const Operands op(s, seed += 7);
+    const Reference ref = reference_product(op);
+    const auto row_bias = random_values(s.m, seed + 1), column_bias = random_values(s.n, seed + 2);
+    const auto residual = random_values(static_cast<std::size_t>(s.m) * op.ldc, seed + 3);
+    cpu::GemmEpilogue e;
+    e.row_bias = row_bias.data();
+    e.column_bias = column_bias.data();
+    e.residual = residual.data();
+    e.residual_ld = op.ldc;
+    e.activation = cpu::Activation::relu(0.25f);
+    for (Isa isa : runnable_isas()) {
+      SCOPED_TRACE(::testing::Message() << cpu::isa_name(isa) << " " << s);
+      const std::vector<float> plain = run_sgemm(isa, op);
+      expect_close(op, plain, ref);
+      const std::vector<float> fused = run_sgemm(isa, op, &e);
+      // The residual C itself: read before C is written (C's old values).
+      Operands in_place = op;
+      for (int i = 0; i < s.m; ++i) {
+        std::copy_n(residual.begin() + static_cast<std::ptrdiff_t>(i) * op.ldc, s.n,
+                    in_place.c.begin() + static_cast<std::ptrdiff_t>(i) * op.ldc);
+      }
+      cpu::GemmEpilogue on_c = e;
+      std::vector<float> c_one = in_place.c;
+      on_c.residual = c_one.data();
+      cpu::sgemm::sgemm(isa, s.trans_a, s.trans_b, s.m, s.n, s.k, s.alpha, op.a.data(), op.lda, op.b.data(), op.ldb,
+                        s.beta, c_one.data(), op.ldc, &on_c, nullptr, nullptr);
+      if (s.beta == 0.0f) {
+        EXPECT_TRUE(bitwise_equal(fused, c_one)) << "residual in C, one thread";
+      }
+      for (cpu::ThreadPool* pool : {&two, &three}) {
+        SCOPED_TRACE(::testing::Message() << pool->size() << " threads");
+        EXPECT_TRUE(bitwise_equal(plain, run_sgemm(isa, op, nullptr, pool)));
+        EXPECT_TRUE(bitwise_equal(fused, run_sgemm(isa, op, &e, pool)));
+        std::vector<float> c_many = in_place.c;
+        on_c.residual = c_many.data();
+        cpu::sgemm::sgemm(isa, s.trans_a, s.trans_b, s.m, s.n, s.k, s.alpha, op.a.data(), op.lda, op.b.data(),
+                          op.ldb, s.beta, c_many.data(), op.ldc, &on_c, pool, nullptr);
+        EXPECT_TRUE(bitwise_equal(c_one, c_many)) << "residual in C";
+      }
+    }
+  }
+}
+
+TEST(SgemmPacked, ColumnRangesAreTheWholeProducts) {
+  // sgemm_packed_ab_columns: ranges of columns starting at panel boundaries,
+  // computed one after another or at once on a pool, give the whole
+  // product's bits (every epilogue term, several blocks of k, rows of C
+  // unaligned), and write nothing outside their columns.
+  cpu::ThreadPool three(3);
+  std::uint32_t seed = 75000;
+  const Shape shapes[] = {{false, false, 192, 289, 1344, 0, 1.0f, 0.0f},
+                          {false, false, 13, 100, 40, 1, 1.0f, 0.0f},
+                          {false, false, 64, 49, 600, 2, 1.0f, 0.0f}};
+  for (const Shape& s : shapes) {
+    const Operands op(s, seed += 5);
+    const auto row_bias = random_values(s.m, seed + 1), column_bias = random_values(s.n, seed + 2);
+    const auto residual = random_values(static_cast<std::size_t>(s.m) * op.ldc, seed + 3);
+    cpu::GemmEpilogue e;
+    e.row_bias = row_bias.data();
+    e.column_bias = column_bias.data();
+    e.residual = residual.data();
+    e.residual_ld = op.ldc;
+    e.activation = cpu::Activation::clipped(-0.5f, 0.75f);
+    for (Isa isa : runnable_isas()) {
+      SCOPED_TRACE(::testing::Message() << cpu::isa_name(isa) << " " << s);
+      std::vector<float> a_storage, b_storage;
+      const cpu::sgemm::PackedMatrix a = pack_operand(isa, op, cpu::sgemm::Operand::kA, a_storage);
+      const cpu::sgemm::PackedMatrix b = pack_operand(isa, op, cpu::sgemm::Operand::kB, b_storage);
+      const int width = cpu::sgemm::packed_width(isa, cpu::sgemm::Operand::kB);
+      const int panels = (s.n + width - 1) / width;
+      const cpu::GemmEpilogue* const epilogues[] = {nullptr, &e};
+      for (const cpu::GemmEpilogue* epilogue : epilogues) {
+        std::vector<float> whole = op.c;
+        cpu::sgemm::sgemm_packed_ab(a, b, s.alpha, s.beta, whole.data(), op.ldc, epilogue, nullptr, nullptr);
+        expect_close(op, run_sgemm(isa, op), reference_product(op));
+        for (int parts = 1; parts <= std::min(panels, 4); ++parts) {
+          SCOPED_TRACE(::testing::Message() << parts << " parts" << (epilogue ? ", epilogue" : ""));
+          const auto range = [&](int t) {
+            return std::pair<int, int>(panels * t / parts * width, std::min(s.n, panels * (t + 1) / parts * width));
+          };
+          std::vector<float> serial = op.c, pooled = op.c;
+          for (int t = 0; t < parts; ++t) {
+            std::vector<float> alone = op.c;
+            const auto [first, last] = range(t);
+            cpu::sgemm::sgemm_packed_ab_columns(a, b, first, last, s.alpha, s.beta, alone.data(), op.ldc, epilogue);
+            cpu::sgemm::sgemm_packed_ab_columns(a, b, first, last, s.alpha, s.beta, serial.data(), op.ldc, epilogue);
+            for (int i = 0; i < s.m; ++i) {
+              for (int j = 0; j < op.ldc; ++j) {
+                const std::size_t at = static_cast<std::size_t>(i) * op.ldc + j;
+                const bool inside = j >= first && j < last;
+                const float want = inside ? whole[at] : op.c[at];
+                ASSERT_TRUE(std::memcmp(&alone[at], &want, sizeof want) == 0)
+                    << "part " << t << " at (" << i << ", " << j << ")";
+              }
+            }
+          }
+          cpu::parallel_for(&three, parts, [&](int t) {
+            const auto [first, last] = range(t);
+            cpu::sgemm::sgemm_packed_ab_columns(a, b, first, last, s.alpha, s.beta, pooled.data(), op.ldc, epilogue);
+          });
+          EXPECT_TRUE(bitwise_equal(whole, serial));
+          EXPECT_TRUE(bitwise_equal(whole, pooled));
+        }
+      }
+    }
+  }
+}
+
 TEST(SgemmPacked, SameBitsAsThePlainOperand) {
   // With A or B packed beforehand: every transpose, awkward shapes (tiles,
   // narrow edges, several blocks of k, rows and columns), alpha and beta,

@@ -101,5 +101,15 @@ void sgemm_packed_b(bool trans_a, int m, float alpha, const float* a, int lda, c
 void sgemm_packed_ab(const PackedMatrix& a, const PackedMatrix& b, float alpha, float beta, float* c, int ldc,
                      const GemmEpilogue* epilogue, ThreadPool* pool, void* workspace, Split split = Split::kAuto);
 
+// Columns [first_column, last_column) of sgemm_packed_ab's C (`c` its first
+// column; first_column a multiple of packed_width(kB)), on the calling
+// thread: for a caller that splits the columns over its own threads and
+// writes each part's panels of op(B) on the thread that multiplies them
+// (cpu::im2col_packed_part). The same bits as those columns of the whole
+// product, which computes each column range with the same tiles. The
+// epilogue's residual must not lie in C here.
+void sgemm_packed_ab_columns(const PackedMatrix& a, const PackedMatrix& b, int first_column, int last_column,
+                             float alpha, float beta, float* c, int ldc, const GemmEpilogue* epilogue);
+
 }  // namespace sgemm
 }  // namespace predictor::cpu
