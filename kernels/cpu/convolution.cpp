@@ -151,6 +151,28 @@ std::size_t block_column_floats(const ConvGeometry& g, const ConvPlan& plan, int
   return im2col_packed_floats(group_block) * g.group;
 }
 
+// Columns [first, last) of each group's product on the packed weights and
+// the packed column matrices (`group_floats` apart, `columns` wide), on the
+// calling thread, into out (rows ldc apart) with the epilogue, while other
+// threads write the rest of out's rows.
+void packed_group_products(const ConvGeometry& g, const float* packed, const float* packed_columns,
+                           std::size_t group_floats, int columns, int first, int last, float* out, std::size_t ldc,
+                           const Epilogue& epilogue) {
+  const int group_out = g.out_channels / g.group;
+  const int group_rows = static_cast<int>(column_rows(g.patches) / g.group);
+  const std::size_t packed_floats = gemm_packed_floats(sgemm::Operand::kA, group_out, group_rows);
+  for (int gr = 0; gr < g.group; ++gr) {
+    const sgemm::PackedMatrix weights =
+        packed_matrix(sgemm::Operand::kA, group_out, group_rows, packed + gr * packed_floats);
+    const sgemm::PackedMatrix matrix =
+        packed_matrix(sgemm::Operand::kB, columns, group_rows, packed_columns + gr * group_floats);
+    const GemmEpilogue fused = group_epilogue(&epilogue, gr, group_out, ldc);
+    sgemm::sgemm_packed_ab_columns(weights, matrix, first, last, 1.0f, 0.0f,
+                                   out + static_cast<std::size_t>(gr) * group_out * ldc, static_cast<int>(ldc),
+                                   &fused);
+  }
+}
+
 // One image by im2col with plan.column_tasks tasks over the pool, each
 // task a range of the column matrix's panels (all its rows): the task
 // writes them (im2col_packed_part) and multiplies them with the packed
@@ -167,28 +189,21 @@ void column_task_convolution(const ConvGeometry& g, const ConvPlan& plan, const 
   const std::size_t spatial = grid_size(p);
   PatchGeometry group_patches = p;
   group_patches.channels = p.channels / g.group;
-  const int group_out = g.out_channels / g.group;
-  const int group_rows = static_cast<int>(column_rows(group_patches));
   const std::size_t group_floats = im2col_packed_floats(group_patches);
   const std::size_t group_image = static_cast<std::size_t>(group_patches.channels) * image_size(p);
-  const std::size_t packed_floats = gemm_packed_floats(sgemm::Operand::kA, group_out, group_rows);
   const int panels = im2col_packed_panels(group_patches);
   const int width = sgemm::packed_width(detected_isa(), sgemm::Operand::kB);
   const int tasks = plan.column_tasks;
   parallel_for(pool, tasks, [&](int t) {
     const int first = static_cast<int>(static_cast<std::int64_t>(panels) * t / tasks);
     const int last = static_cast<int>(static_cast<std::int64_t>(panels) * (t + 1) / tasks);
+    if (first == last) return;
     for (int gr = 0; gr < g.group; ++gr) {
-      const sgemm::PackedMatrix columns =
-          im2col_packed_part(group_patches, input + gr * group_image, col + gr * group_floats, first, last);
-      const sgemm::PackedMatrix weights =
-          packed_matrix(sgemm::Operand::kA, group_out, group_rows, packed + gr * packed_floats);
-      const GemmEpilogue fused = group_epilogue(&epilogue, gr, group_out, spatial);
-      sgemm::sgemm_packed_ab_columns(weights, columns, first * width,
-                                     static_cast<int>(std::min<std::size_t>(spatial, std::size_t(last) * width)),
-                                     1.0f, 0.0f, output + static_cast<std::size_t>(gr) * group_out * spatial,
-                                     static_cast<int>(spatial), &fused);
+      im2col_packed_part(group_patches, input + gr * group_image, col + gr * group_floats, first, last);
     }
+    packed_group_products(g, packed, col, group_floats, static_cast<int>(spatial), first * width,
+                          static_cast<int>(std::min<std::size_t>(spatial, std::size_t(last) * width)), output,
+                          spatial, epilogue);
   });
 }
 

@@ -402,7 +402,9 @@ TEST(ConvolutionKernel, PlanPicksTheFastPaths) {
 
 TEST(ConvolutionKernel, ColumnTasksGiveTheOneThreadBits) {
   // plan.column_tasks: each task writes its panels of the column matrix and
-  // multiplies them with the packed weights. Against the plain loop, and
+  // multiplies them with the packed weights (and bands of rows with packed
+  // weights: each band's product a part of the output's rows). Against the
+  // plain loop, and
   // bit for bit against the one-thread plan, with bias, residual and
   // activation, on 2 and 3 threads with as many tasks, fewer or more (more
   // tasks than panels leaves some empty); several blocks of k, grouped and
@@ -431,11 +433,14 @@ TEST(ConvolutionKernel, ColumnTasksGiveTheOneThreadBits) {
     const std::vector<float> expected = reference_conv(c, input, weights, bias.data());
     const auto residual = testing::random_values(expected.size(), seed++);
     const cpu::Epilogue full{bias.data(), cpu::Activation::relu(0.1f), residual.data()};
-    const auto run = [&](int tasks, cpu::ThreadPool* pool, const cpu::Epilogue& epilogue) {
+    const auto run = [&](int tasks, cpu::ThreadPool* pool, const cpu::Epilogue& epilogue, int bands = 1,
+                         int block_rows = 0) {
       cpu::ConvPlan plan = cpu::plan_convolution(g, c.batch, false, 1);
       EXPECT_EQ(plan.method, cpu::ConvMethod::kIm2col);
       EXPECT_TRUE(plan.packed_columns);
       plan.column_tasks = tasks;
+      plan.bands = bands;
+      plan.block_rows = block_rows;
       std::vector<float> output(expected.size(), nan);
       std::vector<float> scratch(cpu::convolution_scratch_floats(g, plan), nan);
       cpu::convolution_forward(g, plan, c.batch, input.data(), weights.data(), epilogue, output.data(),
@@ -451,6 +456,16 @@ TEST(ConvolutionKernel, ColumnTasksGiveTheOneThreadBits) {
                                   std::to_string(pool->size());
         EXPECT_TRUE(bitwise_equal(run(tasks, pool, {bias.data()}), one)) << where;
         EXPECT_TRUE(bitwise_equal(run(tasks, pool, full), one_full)) << where << " epilogue";
+      }
+      // Bands of rows with the packed weights (each band's product a part
+      // of the output's rows).
+      for (int bands : {2, 3}) {
+        for (int block_rows : {3, 5}) {
+          const std::string where = describe(c) + " bands " + std::to_string(bands) + " of blocks of " +
+                                    std::to_string(block_rows) + " rows, threads " + std::to_string(pool->size());
+          EXPECT_TRUE(bitwise_equal(run(1, pool, {bias.data()}, bands, block_rows), one)) << where;
+          EXPECT_TRUE(bitwise_equal(run(1, pool, full, bands, block_rows), one_full)) << where << " epilogue";
+        }
       }
     }
     // The plan's own choice on two threads.

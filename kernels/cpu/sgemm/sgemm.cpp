@@ -54,11 +54,12 @@ constexpr std::size_t kAlignFloats = 16;  // 64 bytes
 // multiply-adds with the packed values (measured on Zen 4).
 constexpr int kInPlaceRows = 64;
 // A task whose columns of C share cache lines with another task's (rows of
-// C not 64-byte aligned at its edges) keeps its block of C in a buffer of
-// its own, at most this many floats (in L2), through the blocks of k and
-// copies it to C at the end: otherwise both cores write the lines at the
-// edges at every block of k (each block adds to C), and each write takes
-// the line from the other core. Inception-v3's 17x17 products (192 x 1344 x
+// C not 64-byte aligned at its edges), or a part of a product whose caller
+// runs the other parts at once (sgemm_packed_ab_columns), keeps its block
+// of C in a buffer of its own, at most this many floats (in L2), through
+// the blocks of k and copies it to C at the end: otherwise both cores write
+// the lines at the edges at every block of k (each block adds to C), and
+// each write takes the line from the other core. Inception-v3's 17x17 products (192 x 1344 x
 // 289, 144 + 145 columns a thread) took 0.47-0.49 ms a half on the 2-core
 // AVX-512 Xeon, 0.43-0.47 staged (the copy included), against 0.42-0.45 for
 // a half alone.
@@ -396,13 +397,13 @@ std::ptrdiff_t packed_block(int pc, int rows, int width) {
   return static_cast<std::ptrdiff_t>(pc) * ceil_div(rows, width) * width;
 }
 
-// Whether columns [n0, n1) of C (n columns, rows ldc apart) share a cache
-// line with columns outside them in some row.
-bool shares_lines(const float* c, int ldc, int n, int n0, int n1) {
+// Whether columns [n0, n1) of C (rows ldc apart) share a cache line with
+// columns outside them in some row: their edges are not 64-byte aligned in
+// every row.
+bool shares_lines(const float* c, int ldc, int n0, int n1) {
   constexpr std::uintptr_t kLine = 64;
   const auto aligned = [&](int j) { return reinterpret_cast<std::uintptr_t>(c + j) % kLine == 0; };
-  if (ldc % (kLine / sizeof(float)) != 0) return true;
-  return (n0 > 0 && !aligned(n0)) || (n1 < n && !aligned(n1));
+  return ldc % (kLine / sizeof(float)) != 0 || !aligned(n0) || !aligned(n1);
 }
 
 // C[m0:m1, n0:n1] of the product, with `ws` holding plan.task_floats.
@@ -473,7 +474,7 @@ void run_task(const Plan& plan, const Product& pr, int m0, int m1, int n0, int n
   // which the stage needs not read C for.
   const std::ptrdiff_t stage_ld = static_cast<std::ptrdiff_t>(round_up(n1 - n0, kAlignFloats));
   const bool staged = plan.stage_floats >= static_cast<std::size_t>(mc) * stage_ld && pr.beta == 0.0f &&
-                      shares_lines(pr.c, pr.ldc, pr.n, n0, n1);
+                      shares_lines(pr.c, pr.ldc, n0, n1);
   for (int ic = m0; ic < m1; ic += mc) {
     const int m_block = std::min(mc, m1 - ic);
     if (staged) multiplier.target(stage, stage_ld, ic, n0);

@@ -105,9 +105,11 @@ void sgemm_packed_ab(const PackedMatrix& a, const PackedMatrix& b, float alpha, 
 // column; first_column a multiple of packed_width(kB)), on the calling
 // thread: for a caller that splits the columns over its own threads and
 // writes each part's panels of op(B) on the thread that multiplies them
-// (cpu::im2col_packed_part). The same bits as those columns of the whole
-// product, which computes each column range with the same tiles. The
-// epilogue's residual must not lie in C here.
+// (cpu::im2col_packed_part), or whose C is a part of rows that other
+// threads write at once. The part's block of C is kept apart until it is
+// final where its edges share cache lines with the rest. The same bits as
+// those columns of the whole product, which computes each column range with
+// the same tiles. The epilogue's residual must not lie in C here.
 void sgemm_packed_ab_columns(const PackedMatrix& a, const PackedMatrix& b, int first_column, int last_column,
                              float alpha, float beta, float* c, int ldc, const GemmEpilogue* epilogue);
 
