@@ -630,6 +630,26 @@ TEST(SgemmPacked, PanelLayout) {
   }
 }
 
+// An epilogue with every term (row and column bias, a residual laid out as
+// C, the activation), holding its operands.
+struct EveryTerm {
+  std::vector<float> row_bias, column_bias, residual;
+  cpu::GemmEpilogue epilogue;
+
+  EveryTerm(const Operands& op, std::uint32_t seed, cpu::Activation activation)
+      : row_bias(random_values(op.s.m, seed + 1)),
+        column_bias(random_values(op.s.n, seed + 2)),
+        residual(random_values(static_cast<std::size_t>(op.s.m) * op.ldc, seed + 3)) {
+    epilogue.row_bias = row_bias.data();
+    epilogue.column_bias = column_bias.data();
+    epilogue.residual = residual.data();
+    epilogue.residual_ld = op.ldc;
+    epilogue.activation = activation;
+  }
+  EveryTerm(const EveryTerm&) = delete;
+  EveryTerm& operator=(const EveryTerm&) = delete;
+};
+
 TEST(Sgemm, TasksWhoseColumnsShareCacheLinesStageThem) {
   // Products split along the columns over several blocks of k, rows of C
   // not 64-byte aligned (a task keeps its block of C apart until the end):
@@ -645,14 +665,9 @@ TEST(Sgemm, TasksWhoseColumnsShareCacheLinesStageThem) {
   for (const Shape& s : shapes) {
     const Operands op(s, seed += 7);
     const Reference ref = reference_product(op);
-    const auto row_bias = random_values(s.m, seed + 1), column_bias = random_values(s.n, seed + 2);
-    const auto residual = random_values(static_cast<std::size_t>(s.m) * op.ldc, seed + 3);
-    cpu::GemmEpilogue e;
-    e.row_bias = row_bias.data();
-    e.column_bias = column_bias.data();
-    e.residual = residual.data();
-    e.residual_ld = op.ldc;
-    e.activation = cpu::Activation::relu(0.25f);
+    const EveryTerm every(op, seed, cpu::Activation::relu(0.25f));
+    const cpu::GemmEpilogue& e = every.epilogue;
+    const std::vector<float>& residual = every.residual;
     for (Isa isa : runnable_isas()) {
       SCOPED_TRACE(::testing::Message() << cpu::isa_name(isa) << " " << s);
       const std::vector<float> plain = run_sgemm(isa, op);
@@ -698,14 +713,8 @@ TEST(SgemmPacked, ColumnRangesAreTheWholeProducts) {
                           {false, false, 64, 49, 600, 2, 1.0f, 0.0f}};
   for (const Shape& s : shapes) {
     const Operands op(s, seed += 5);
-    const auto row_bias = random_values(s.m, seed + 1), column_bias = random_values(s.n, seed + 2);
-    const auto residual = random_values(static_cast<std::size_t>(s.m) * op.ldc, seed + 3);
-    cpu::GemmEpilogue e;
-    e.row_bias = row_bias.data();
-    e.column_bias = column_bias.data();
-    e.residual = residual.data();
-    e.residual_ld = op.ldc;
-    e.activation = cpu::Activation::clipped(-0.5f, 0.75f);
+    const EveryTerm every(op, seed, cpu::Activation::clipped(-0.5f, 0.75f));
+    const cpu::GemmEpilogue& e = every.epilogue;
     for (Isa isa : runnable_isas()) {
       SCOPED_TRACE(::testing::Message() << cpu::isa_name(isa) << " " << s);
       std::vector<float> a_storage, b_storage;
