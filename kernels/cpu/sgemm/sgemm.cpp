@@ -59,10 +59,10 @@ constexpr int kInPlaceRows = 64;
 // of C in a buffer of its own, at most this many floats (in L2), through
 // the blocks of k and copies it to C at the end: otherwise both cores write
 // the lines at the edges at every block of k (each block adds to C), and
-// each write takes the line from the other core. Inception-v3's 17x17 products (192 x 1344 x
-// 289, 144 + 145 columns a thread) took 0.47-0.49 ms a half on the 2-core
-// AVX-512 Xeon, 0.43-0.47 staged (the copy included), against 0.42-0.45 for
-// a half alone.
+// each write takes the line from the other core. Inception-v3's 17x17
+// products (192 x 1344 x 289, 144 + 145 columns a thread) took 0.47-0.49 ms
+// a half on the 2-core AVX-512 Xeon, 0.43-0.47 staged (the copy included),
+// against 0.42-0.45 for a half alone.
 constexpr std::size_t kStageFloats = std::size_t{1} << 16;
 
 const KernelSet* kernel_set(Isa isa) {

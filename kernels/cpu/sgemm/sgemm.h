@@ -101,10 +101,10 @@ void sgemm_packed_b(bool trans_a, int m, float alpha, const float* a, int lda, c
 void sgemm_packed_ab(const PackedMatrix& a, const PackedMatrix& b, float alpha, float beta, float* c, int ldc,
                      const GemmEpilogue* epilogue, ThreadPool* pool, void* workspace, Split split = Split::kAuto);
 
-// Columns [first_column, last_column) of sgemm_packed_ab's C (`c` its first
-// column; first_column a multiple of packed_width(kB)), on the calling
-// thread: for a caller that splits the columns over its own threads and
-// writes each part's panels of op(B) on the thread that multiplies them
+// Columns [first_column, last_column) of sgemm_packed_ab's C (`c` the whole
+// C, at its column 0; first_column a multiple of packed_width(kB)), on the
+// calling thread: for a caller that splits the columns over its own threads
+// and writes each part's panels of op(B) on the thread that multiplies them
 // (cpu::im2col_packed_part), or whose C is a part of rows that other
 // threads write at once. The part's block of C is kept apart until it is
 // final where its edges share cache lines with the rest. The same bits as
