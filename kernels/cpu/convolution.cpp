@@ -246,7 +246,7 @@ void im2col_convolution(const ConvGeometry& g, const ConvPlan& plan, const float
       }
     }
   };
-  if (plan.column_tasks > 1 && packed != nullptr) {
+  if (plan.column_tasks > 1 && plan.packed_columns && packed != nullptr) {
     column_task_convolution(g, plan, input, packed, epilogue, output, col, pool);
     return;
   }

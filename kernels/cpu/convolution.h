@@ -64,8 +64,8 @@ struct ConvPlan {
   // kIm2col with packed_columns, the whole column matrix in one block, on
   // several threads: the product's columns in this many tasks split at
   // panel boundaries, each task writing its own panels and multiplying them
-  // (with the packed weights; without, one block split over the pool). 1:
-  // no such split.
+  // (with packed_columns and the packed weights; otherwise one block split
+  // over the pool). 1: no such split.
   int column_tasks = 1;
 };
 
