@@ -115,14 +115,12 @@ void grouped_gemm(const ConvGeometry& g, int columns, const float* weights, cons
                   std::size_t packed_col_floats = 0) {
   const int group_out = g.out_channels / g.group;
   const int group_rows = static_cast<int>(column_rows(g.patches) / g.group);
-  const auto packed_operand = [&](sgemm::Operand operand, int rows, const float* data) {
-    return packed_matrix(operand, rows, group_rows, data);
-  };
   const std::size_t packed_floats = packed ? gemm_packed_floats(sgemm::Operand::kA, group_out, group_rows) : 0;
   for (int gr = 0; gr < g.group; ++gr) {
-    const sgemm::PackedMatrix packed_group = packed_operand(sgemm::Operand::kA, group_out, packed + gr * packed_floats);
+    const sgemm::PackedMatrix packed_group =
+        packed_matrix(sgemm::Operand::kA, group_out, group_rows, packed + gr * packed_floats);
     const sgemm::PackedMatrix packed_columns =
-        packed_operand(sgemm::Operand::kB, columns, packed_col + gr * packed_col_floats);
+        packed_matrix(sgemm::Operand::kB, columns, group_rows, packed_col + gr * packed_col_floats);
     const GemmEpilogue fused = group_epilogue(epilogue, gr, group_out, ldc);
     gemm(false, false, group_out, columns, group_rows, 1.0f,
          weights + static_cast<std::size_t>(gr) * group_out * group_rows, group_rows,

@@ -402,15 +402,13 @@ TEST(ConvolutionKernel, PlanPicksTheFastPaths) {
 
 TEST(ConvolutionKernel, ColumnTasksGiveTheOneThreadBits) {
   // plan.column_tasks: each task writes its panels of the column matrix and
-  // multiplies them with the packed weights (and bands of rows with packed
-  // weights: each band's product a part of the output's rows). Against the
-  // plain loop, and
-  // bit for bit against the one-thread plan, with bias, residual and
-  // activation, on 2 and 3 threads with as many tasks, fewer or more (more
-  // tasks than panels leaves some empty); several blocks of k, grouped and
-  // strided layers, outputs whose rows are not 64-byte aligned. NaN in the
-  // scratch and the output shows a read before a write or an output left
-  // unwritten.
+  // multiplies them with the packed weights (and bands of rows with the
+  // packed weights too). The one-thread plan against the plain loop, the
+  // others bit for bit against it, with bias, residual and activation, on 2
+  // and 3 threads with as many tasks, fewer or more (more tasks than panels
+  // leaves some empty); several blocks of k, grouped and strided layers,
+  // outputs whose rows are not 64-byte aligned. NaN in the scratch and the
+  // output shows a read before a write or an output left unwritten.
   const std::vector<Case> cases = {
       {1, 48, 20, 1, {17, 17}, {7, 1}, {3, 0}, {1, 1}, {1, 1}},  // Inception-v3's 7x1, fewer channels
       {1, 80, 24, 2, {13, 15}, {3, 3}, {1, 1}, {1, 1}, {1, 1}},  // grouped
