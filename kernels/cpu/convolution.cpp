@@ -11,6 +11,7 @@
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/im2col.h"
 #include "kernels/cpu/im2col_packed.h"
+#include "kernels/cpu/sgemm/row_panels.h"
 #include "kernels/cpu/thread_pool.h"
 #include "kernels/cpu/winograd.h"
 
@@ -391,6 +392,7 @@ ConvPlan plan_convolution(const ConvGeometry& g, int batch, bool winograd_weight
   } else if (plan.method == ConvMethod::kPointwise) {
     plan.split_output_channels = threads > 1 && output_read_by_channels && g.group == 1 &&
                                  g.out_channels >= kMinChannelSplitExpansion * g.in_channels;
+    plan.row_panels = g.group == 1 && row_panels_pay(g.out_channels, g.in_channels, columns);
   } else if (plan.method == ConvMethod::kIm2col) {
     const PatchGeometry group_patches = group_geometry(g).patches;
     plan.packed_columns = im2col_packed_applies(group_patches);
@@ -498,6 +500,11 @@ void convolution_forward(const ConvGeometry& g, const ConvPlan& plan, int batch,
       const Epilogue image_epilogue = epilogue.at(n * out_image);
       if (plan.method == ConvMethod::kDepthwise) {
         depthwise_conv2d(p, g.out_channels / g.in_channels, in, weights, image_epilogue, out, scratch, pool);
+      } else if (pointwise && plan.row_panels) {
+        const GemmEpilogue fused = group_epilogue(&image_epilogue, 0, g.out_channels, spatial);
+        sgemm::sgemm_row_panels(g.out_channels, static_cast<int>(spatial), g.in_channels, packed_weights, in,
+                                static_cast<std::ptrdiff_t>(spatial), out, static_cast<std::ptrdiff_t>(spatial),
+                                &fused, pool, plan.split_output_channels);
       } else if (pointwise) {
         // The input is its own column matrix.
         grouped_gemm(g, static_cast<int>(spatial), weights, in, spatial, out, spatial, &image_epilogue, pool,
@@ -531,6 +538,30 @@ void convolution_forward(const ConvGeometry& g, const ConvPlan& plan, int batch,
                              output + (first + i) * out_image, spatial);
     }
   }
+}
+
+bool row_panels_pay(int out_channels, int in_channels, std::size_t positions) {
+  if (detected_isa() != Isa::kAvx512 || !sgemm::row_panels_compiled()) return false;
+  // Measured on the 2-core AVX-512 Xeon (products alone, weights cold,
+  // against the SGEMM's packed A with B in place): 7x7 and 14x14 outputs of
+  // 96 channels or more 1.04-1.17x (MobileNet's 512 x 512 x 196 1.04,
+  // 1024 x 1024 x 49 1.12, MobileNet v2's 96 x 576 x 196 1.17); up to 784
+  // positions only reductions of 4x or more (ResNet-50's 128 x 512 x 784:
+  // 1.09; 256 x 256 x 784 0.94); wider outputs 0.8-0.9 (B's rows a column
+  // of broadcasts apart), and so are products of 64 rows (a 48-row panel
+  // and a 16-row one). Narrower outputs gain more (2-25 positions: 1.3-1.9x
+  // hot); one position is a matrix-vector product (cpu::gemm's gemv).
+  if (out_channels < 96 || positions < 2) return false;
+  if (positions <= 256) return true;
+  return positions <= 1024 && in_channels >= 4 * out_channels;
+}
+
+std::size_t row_panel_weights_floats(int out_channels, int in_channels) {
+  return sgemm::row_panels_floats(out_channels, in_channels);
+}
+
+void pack_row_panel_weights(int out_channels, int in_channels, const float* weights, float* packed) {
+  sgemm::pack_row_panels(out_channels, in_channels, weights, in_channels, packed);
 }
 
 std::size_t packed_conv_weights_floats(int group, int group_out, int group_rows) {

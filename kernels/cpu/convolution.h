@@ -58,6 +58,11 @@ struct ConvPlan {
   // kPointwise, an image per product: the product's threads split the
   // output channels (sgemm::Split::kRows) instead of the larger operand.
   bool split_output_channels = false;
+  // kPointwise, one group, an image per product: the product with the
+  // output channels along the vectors (sgemm_row_panels, kernels/cpu/sgemm/
+  // row_panels.h) on weights packed by pack_row_panel_weights, which
+  // convolution_forward then needs as `packed_weights`. The same bits.
+  bool row_panels = false;
   // kIm2col, an image per product: each group's column matrix is written
   // straight into the product's packed panels (im2col_packed).
   bool packed_columns = false;
@@ -69,6 +74,11 @@ struct ConvPlan {
   int column_tasks = 1;
 };
 
+// Whether the plan of a pointwise convolution of one group and an image per
+// product takes the row-panel product (ConvPlan::row_panels) for these
+// output channels, input channels and output positions: an AVX-512 CPU, and
+// shapes where it measured faster than the SGEMM's.
+bool row_panels_pay(int out_channels, int in_channels, std::size_t positions);
 // Whether `method` computes this convolution (kIm2col always does).
 bool conv_method_applies(const ConvGeometry& g, ConvMethod method);
 // The fastest applicable method, and how many images to batch per gemm.
@@ -124,6 +134,12 @@ void convolution_forward(const ConvGeometry& g, const ConvPlan& plan, int batch,
 // packing at every forward).
 std::size_t packed_conv_weights_floats(int group, int group_out, int group_rows);
 void pack_conv_weights(int group, int group_out, int group_rows, const float* weights, float* packed);
+
+// The weights (out_channels x in_channels) of a one-group pointwise
+// convolution packed for the row-panel product (sgemm::pack_row_panels),
+// given to convolution_forward as `packed_weights` with a row_panels plan.
+std::size_t row_panel_weights_floats(int out_channels, int in_channels);
+void pack_row_panel_weights(int out_channels, int in_channels, const float* weights, float* packed);
 
 // Deconvolution: the transpose of convolution_forward with the same geometry
 // seen from the other side. output (batch x out_channels x image) from input

@@ -8,6 +8,7 @@
 #include "kernels/cpu/convolution.h"
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/gemm.h"
+#include "kernels/cpu/sgemm/row_panels.h"
 #include "kernels/cpu/winograd.h"
 #include "layers/builtin_layers.h"
 #include "layers/conv_params.h"
@@ -42,7 +43,7 @@ class ConvolutionLayer : public ConvolutionLayerBase {
   }
 
   // The forms of derive_cpu_kernel_weight.
-  enum KernelWeightForm { kPackedGemmWeights = 0, kWinogradWeights = 1 };
+  enum KernelWeightForm { kPackedGemmWeights = 0, kWinogradWeights = 1, kRowPanelWeights = 2 };
 
   std::shared_ptr<const Blob> derive_cpu_kernel_weight(int form) const override {
     switch (form) {
@@ -50,6 +51,8 @@ class ConvolutionLayer : public ConvolutionLayerBase {
         return derive_packed_gemm_weights();
       case kWinogradWeights:
         return derive_winograd_weights();
+      case kRowPanelWeights:
+        return derive_row_panel_weights();
       default:
         return nullptr;
     }
@@ -73,7 +76,13 @@ class ConvolutionLayer : public ConvolutionLayerBase {
                                       tops_read_by_channels());
       }
     }
-    if (plan_.method == cpu::ConvMethod::kIm2col || plan_.method == cpu::ConvMethod::kPointwise) {
+    if (plan_.row_panels) {
+      packed_gemm_weights_ = fitting_row_panel_weights(cpu_kernel_weight(kRowPanelWeights));
+      // Without them (no model), the SGEMM packs the weights itself.
+      if (!packed_gemm_weights_) plan_.row_panels = false;
+    }
+    if (!packed_gemm_weights_ &&
+        (plan_.method == cpu::ConvMethod::kIm2col || plan_.method == cpu::ConvMethod::kPointwise)) {
       packed_gemm_weights_ = fitting_packed_gemm_weights(cpu_kernel_weight(kPackedGemmWeights));
     }
     return scratch_floats_to_bytes(cpu::convolution_scratch_floats(g, plan_));
@@ -310,6 +319,36 @@ class ConvolutionLayer : public ConvolutionLayerBase {
     const int group_rows = static_cast<int>(static_cast<std::size_t>(g.in_channels / g.group) *
                                             cpu::kernel_size(g.patches));
     if (derived->shape() != packed_gemm_shape(g.group, g.out_channels / g.group, group_rows)) return nullptr;
+    return derived;
+  }
+
+  // The weights of a one-group 1x1 layer packed for the row-panel product
+  // (cpu::pack_row_panel_weights) as panels x in_channels x 48 rows; null
+  // for other layers and sizes beyond a blob's.
+  std::shared_ptr<const Blob> derive_row_panel_weights() const {
+    if (weights().empty() || !weights()[0] || weights()[0]->num_axes() < 2 || params().group != 1) return nullptr;
+    const Blob& w = *weights()[0];
+    const std::size_t in_channels = w.count(1);
+    if (w.count() == 0 || w.count() != static_cast<std::size_t>(w.shape(0)) * w.shape(1)) return nullptr;
+    if (in_channels > static_cast<std::size_t>(std::numeric_limits<int>::max())) return nullptr;
+    const std::vector<int> shape = row_panel_shape(w.shape(0), static_cast<int>(in_channels));
+    if (static_cast<double>(shape[0]) * shape[1] * shape[2] > static_cast<double>(std::numeric_limits<int>::max())) {
+      return nullptr;
+    }
+    auto packed = std::make_shared<Blob>(shape);
+    cpu::pack_row_panel_weights(w.shape(0), static_cast<int>(in_channels), w.cpu_data(), packed->mutable_cpu_data());
+    return packed;
+  }
+
+  static std::vector<int> row_panel_shape(int out_channels, int in_channels) {
+    const int rows = cpu::sgemm::kRowPanelRows;
+    return {(out_channels + rows - 1) / rows, in_channels, rows};
+  }
+
+  // `derived` when it is the row-panel form for this geometry; null otherwise.
+  std::shared_ptr<const Blob> fitting_row_panel_weights(std::shared_ptr<const Blob> derived) const {
+    const cpu::ConvGeometry& g = shapes().geometry;
+    if (!derived || g.group != 1 || derived->shape() != row_panel_shape(g.out_channels, g.in_channels)) return nullptr;
     return derived;
   }
 

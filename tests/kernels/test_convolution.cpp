@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <sstream>
@@ -469,6 +470,63 @@ TEST(ConvolutionKernel, ColumnTasksGiveTheOneThreadBits) {
     // The plan's own choice on two threads.
     const cpu::ConvPlan planned = cpu::plan_convolution(g, c.batch, false, 2);
     EXPECT_EQ(planned.column_tasks, 2) << describe(c);
+  }
+}
+
+TEST(ConvolutionKernel, RowPanelsGiveTheSgemmBits) {
+  // Pointwise layers of one group whose plan takes the row-panel product:
+  // against the plain loop, and bit for bit against the same plan through
+  // the SGEMM, with bias, residual and each fused activation, on 1-3
+  // threads, with and without the split by output channels; two images
+  // (one product each), 7x7, 14x14 and a 5x3 output, a partial panel.
+  const std::vector<Case> cases = {
+      {1, 70, 100, 1, {7, 7}, {1, 1}, {0, 0}, {1, 1}, {1, 1}},
+      {2, 300, 96, 1, {14, 14}, {1, 1}, {0, 0}, {1, 1}, {1, 1}},
+      {1, 33, 130, 1, {5, 3}, {1, 1}, {0, 0}, {1, 1}, {1, 1}},
+  };
+  cpu::ThreadPool two(2), three(3);
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  std::uint32_t seed = 5300;
+  for (const Case& c : cases) {
+    const cpu::ConvGeometry g = geometry_of(c, false, false);
+    const cpu::ConvPlan planned = cpu::plan_convolution(g, c.batch, false, 1);
+    ASSERT_EQ(planned.method, cpu::ConvMethod::kPointwise) << describe(c);
+    ASSERT_EQ(planned.images_per_gemm, 1) << describe(c);
+    const bool avx512 = cpu::detected_isa() == cpu::Isa::kAvx512;
+    EXPECT_EQ(planned.row_panels, avx512) << describe(c);
+    if (!planned.row_panels) GTEST_SKIP() << "the row-panel product needs AVX-512";
+    const auto input = testing::random_values(c.batch * c.in_channels * product(c.image), seed++);
+    const auto weights = testing::random_values(c.out_channels * c.in_channels, seed++);
+    const auto bias = testing::random_values(c.out_channels, seed++);
+    std::vector<float> gemm_packed(cpu::packed_conv_weights_floats(1, c.out_channels, c.in_channels));
+    cpu::pack_conv_weights(1, c.out_channels, c.in_channels, weights.data(), gemm_packed.data());
+    // 64-byte aligned, as a Blob's data is.
+    std::vector<float> panel_storage(cpu::row_panel_weights_floats(c.out_channels, c.in_channels) + 16);
+    float* panels = panel_storage.data() + (64 - reinterpret_cast<std::uintptr_t>(panel_storage.data()) % 64) % 64 / 4;
+    cpu::pack_row_panel_weights(c.out_channels, c.in_channels, weights.data(), panels);
+    const std::vector<float> expected = reference_conv(c, input, weights, bias.data());
+    const auto residual = testing::random_values(expected.size(), seed++);
+    const auto run = [&](bool row_panels, bool split, cpu::ThreadPool* pool, const cpu::Epilogue& epilogue) {
+      cpu::ConvPlan plan = planned;
+      plan.row_panels = row_panels;
+      plan.split_output_channels = split;
+      std::vector<float> output(expected.size(), nan);
+      std::vector<float> scratch(cpu::convolution_scratch_floats(g, plan) + 1, nan);
+      cpu::convolution_forward(g, plan, c.batch, input.data(), weights.data(), epilogue, output.data(),
+                               scratch.data(), pool, nullptr, row_panels ? panels : gemm_packed.data());
+      return output;
+    };
+    expect_near(run(true, false, nullptr, {bias.data()}), expected, describe(c));
+    for (const cpu::Activation& activation : fused_activations()) {
+      const cpu::Epilogue full{bias.data(), activation, residual.data()};
+      const std::vector<float> sgemm = run(false, false, nullptr, full);
+      for (cpu::ThreadPool* pool : {static_cast<cpu::ThreadPool*>(nullptr), &two, &three}) {
+        for (bool split : {false, true}) {
+          EXPECT_TRUE(bitwise_equal(run(true, split, pool, full), sgemm))
+              << describe(c) << " threads " << (pool ? pool->size() : 1) << " split " << split;
+        }
+      }
+    }
   }
 }
 

@@ -7,6 +7,8 @@
 
 #include <cstddef>
 
+#include "kernels/cpu/sgemm/row_panels.h"
+
 namespace predictor::cpu::sgemm {
 
 // cpu::Activation's kinds, as the kernels see them.
@@ -109,10 +111,39 @@ struct KernelSet {
   PairKernel pair;
 };
 
+// The row-panel product (row_panels.h): one panel of kRowPanelRows rows of
+// A against columns [0, cols) of B read in place, the tile's rows along the
+// vectors and its columns broadcast, written to C through a transpose in
+// registers. Each element gets the multiply-adds, the sums of the blocks of
+// k and the epilogue of the AVX-512 KernelSet's tiles, in the same order.
+struct RowPanelJob {
+  int k = 0;
+  int kc = 0;                // the block of k (block_k of the AVX-512 set)
+  const float* a = nullptr;  // the panel: k x kRowPanelRows floats, zero past `rows`, 64-byte aligned
+  // The next panel (as many floats; null: none), requested into L2 while
+  // this one runs: a layer's weights come from memory, panel by panel.
+  const float* next_a = nullptr;
+  int rows = 0;              // 1..kRowPanelRows
+  const float* b = nullptr;  // at column 0
+  std::ptrdiff_t ldb = 0;
+  int cols = 0;
+  float* c = nullptr;  // at the panel's first row, column 0
+  std::ptrdiff_t ldc = 0;
+  const float* row_bias = nullptr;  // at the panel's first row
+  const float* col_bias = nullptr;  // at column 0
+  const float* residual = nullptr;  // as c
+  std::ptrdiff_t ldr = 0;
+  Act act = Act::kNone;
+  float slope = 0.0f;          // kReLU
+  float lo = 0.0f, hi = 0.0f;  // kClip
+};
+using RowPanelKernel = void (*)(const RowPanelJob& job);
+
 // Null when the library is built for a target without that instruction set.
 const KernelSet* avx512_kernel_set();
 const KernelSet* avx2_kernel_set();
 const KernelSet* portable_kernel_set();
+RowPanelKernel avx512_row_panel_kernel();
 
 // The plain C++ packing routines (pack.cpp), for sets without their own.
 void pack_copy_generic(const float* src, std::ptrdiff_t ld, int valid, int kc, int width, float* out);

@@ -15,6 +15,7 @@
 #endif
 #include <immintrin.h>
 
+#include "kernels/cpu/sgemm/activate_avx512.h"
 #include "kernels/cpu/sgemm/pack_avx.h"
 #include "kernels/cpu/sgemm/row_walk.h"
 #include "kernels/cpu/sgemm/strip_avx.h"
@@ -28,27 +29,6 @@ constexpr int kMR = 8;
 constexpr int kLanes = 16;
 constexpr int kVectors = 3;
 constexpr int kNR = kLanes * kVectors;
-
-// Caffe's activations with the operand order that keeps std::max/std::min's
-// results, NaN and signed zeros included: max_ps(a, b) is a > b ? a : b.
-template <Act A>
-inline __m512 activate_as(__m512 x, const Tile& t) {
-  switch (A) {
-    case Act::kNone:
-      return x;
-    case Act::kReLU: {
-      // std::max(x, 0) + slope * std::min(x, 0)
-      const __m512 zero = _mm512_setzero_ps();
-      const __m512 pos = _mm512_max_ps(zero, x);
-      const __m512 neg = _mm512_min_ps(zero, x);
-      return _mm512_add_ps(pos, _mm512_mul_ps(_mm512_set1_ps(t.slope), neg));
-    }
-    case Act::kClip:
-      // std::max(lo, std::min(x, hi))
-      return _mm512_max_ps(_mm512_min_ps(_mm512_set1_ps(t.hi), x), _mm512_set1_ps(t.lo));
-  }
-  return x;
-}
 
 // The write-back of R rows and V vectors of sums (the last vector's lanes
 // beyond `tail` not stored): one pass over the accumulators per step, each
