@@ -8,12 +8,15 @@
 // GFLOP/s and the fraction of one core's FP32 peak, which the PeakFma
 // benchmarks measure (independent FMA chains, timed by this thread's CPU
 // time) rather than assume: Zen 4, for one, runs AVX-512 as two 256-bit
-// halves.
+// halves. _row_panels variants run the row-panel product of the 1x1
+// layers (kernels/cpu/sgemm/row_panels.h, AVX-512) on the same shapes, its
+// weights packed beforehand too.
 //   build/bench/bench_sgemm --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 #include <cblas.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <ctime>
 #include <memory>
 #include <random>
@@ -25,6 +28,7 @@
 #endif
 
 #include "kernels/cpu/cpu_features.h"
+#include "kernels/cpu/sgemm/row_panels.h"
 #include "kernels/cpu/sgemm/sgemm.h"
 #include "kernels/cpu/thread_pool.h"
 
@@ -135,6 +139,7 @@ const GemmShape kShapes[] = {
     {"resnet50", "res4_1x1_1024", 1024, 256, 196},
     {"resnet50", "res5_3x3", 512, 4608, 49},
     {"resnet50", "res5_1x1_2048", 2048, 512, 49},
+    {"resnet50", "res5_1x1_512", 512, 2048, 49},
     {"googlenet", "conv2_3x3", 192, 576, 3136},
     {"googlenet", "3a_3x3", 128, 864, 784},
     {"googlenet", "3a_5x5", 32, 400, 784},
@@ -157,6 +162,7 @@ const GemmShape kShapes[] = {
     {"mobilenet_v2", "expand_1x1_24", 144, 24, 3136},
     {"mobilenet_v2", "expand_1x1_64", 384, 64, 196},
     {"mobilenet_v2", "project_1x1_384", 64, 384, 196},
+    {"mobilenet_v2", "project_1x1_576", 96, 576, 196},
     {"mobilenet_v2", "project_1x1_144", 24, 144, 3136},
     {"mobilenet_v2", "expand_1x1_32", 192, 32, 784},
     {"mobilenet_v2", "expand_1x1_160", 960, 160, 49},
@@ -211,6 +217,24 @@ void Ours(benchmark::State& state, GemmShape s, Isa isa, int threads, bool packe
   set_counters(state, s);
 }
 
+void RowPanels(benchmark::State& state, GemmShape s, int threads) {
+  if (cpu::cpu_isa() < Isa::kAvx512 || !cpu::sgemm::row_panels_compiled()) {
+    state.SkipWithError("the row-panel product needs AVX-512 (this CPU or build lacks it)");
+    return;
+  }
+  Operands op(s);
+  std::unique_ptr<cpu::ThreadPool> pool = threads > 1 ? std::make_unique<cpu::ThreadPool>(threads) : nullptr;
+  // 64-byte aligned, as a Blob's data is.
+  std::vector<float> storage(cpu::sgemm::row_panels_floats(s.m, s.k) + 16);
+  float* panels = storage.data() + (64 - reinterpret_cast<std::uintptr_t>(storage.data()) % 64) % 64 / sizeof(float);
+  cpu::sgemm::pack_row_panels(s.m, s.k, op.a.data(), s.k, panels);
+  for (auto _ : state) {
+    cpu::sgemm::sgemm_row_panels(s.m, s.n, s.k, panels, op.b.data(), s.n, op.c.data(), s.n, nullptr, pool.get());
+    benchmark::DoNotOptimize(op.c.data());
+  }
+  set_counters(state, s);
+}
+
 void OpenBlas(benchmark::State& state, GemmShape s) {
   openblas_set_num_threads(1);
   Operands op(s);
@@ -245,6 +269,13 @@ const bool registered = [] {
                                  true)
         ->Unit(benchmark::kMillisecond)
         ->UseRealTime();
+    if (cpu::detected_isa() == Isa::kAvx512) {
+      benchmark::RegisterBenchmark((name + "/ours_avx512_row_panels").c_str(), RowPanels, s, 1)
+          ->Unit(benchmark::kMillisecond);
+      benchmark::RegisterBenchmark((name + "/ours_avx512_row_panels_2threads").c_str(), RowPanels, s, 2)
+          ->Unit(benchmark::kMillisecond)
+          ->UseRealTime();
+    }
   }
   return true;
 }();
