@@ -7,12 +7,16 @@
 
 #include <cstddef>
 
+#include "kernels/cpu/activation.h"
 #include "kernels/cpu/sgemm/row_panels.h"
 
 namespace predictor::cpu::sgemm {
 
 // cpu::Activation's kinds, as the kernels see them.
 enum class Act { kNone, kReLU, kClip };
+// An Activation's kind (sgemm.cpp; for the drivers, which are not compiled
+// for an instruction set).
+Act act_of(const Activation& activation);
 
 // One MR x NR tile of C and how the microkernel writes its sums to it:
 //   x = alpha * sum (+ beta * C when beta != 0: C is not read with beta 0)

@@ -25,18 +25,6 @@ constexpr double kMinParallelMacs = 1 << 19;
 
 int ceil_div(int a, int b) { return (a + b - 1) / b; }
 
-Act act_of(const Activation& activation) {
-  switch (activation.kind) {
-    case Activation::Kind::kNone:
-      return Act::kNone;
-    case Activation::Kind::kReLU:
-      return Act::kReLU;
-    case Activation::Kind::kClip:
-      return Act::kClip;
-  }
-  return Act::kNone;
-}
-
 }  // namespace
 
 bool row_panels_compiled() { return avx512_row_panel_kernel() != nullptr; }

@@ -185,18 +185,6 @@ struct Product {
   const float* b_packed = nullptr;
 };
 
-Act act_of(const Activation& activation) {
-  switch (activation.kind) {
-    case Activation::Kind::kNone:
-      return Act::kNone;
-    case Activation::Kind::kReLU:
-      return Act::kReLU;
-    case Activation::Kind::kClip:
-      return Act::kClip;
-  }
-  return Act::kNone;
-}
-
 // Has the microkernels request the source of the next pack into L2 while
 // they work on the current blocks, a share of its cache lines in each call:
 // the operands' rows are short runs at large strides, which the hardware
@@ -563,6 +551,18 @@ const KernelSet& usable_kernel_set(Isa isa) {
 }
 
 }  // namespace
+
+Act act_of(const Activation& activation) {
+  switch (activation.kind) {
+    case Activation::Kind::kNone:
+      return Act::kNone;
+    case Activation::Kind::kReLU:
+      return Act::kReLU;
+    case Activation::Kind::kClip:
+      return Act::kClip;
+  }
+  return Act::kNone;
+}
 
 bool compiled(Isa isa) { return kernel_set(isa) != nullptr; }
 
