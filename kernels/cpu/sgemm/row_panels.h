@@ -4,10 +4,11 @@
 // columns, each B value broadcast once per 48 rows, B read in place, A
 // packed beforehand in panels of 48 rows (RowPanels). sgemm's 8 x 48 tile
 // loads each B vector once per 8 rows instead, from L2 where B's panel
-// outgrows L1: on the 2-core AVX-512 Xeon the 1x1 products of up to about a
-// thousand columns (MobileNet's 512 x 512 x 196, ResNet-50's res4 and res5)
-// run 10-15% faster this way. The convolution's plan chooses it
-// (kernels/cpu/convolution.h, ConvPlan::row_panels); any shape is computed.
+// outgrows L1. On the 2-core AVX-512 Xeon, weights cold, the 1x1 products
+// of 7x7 outputs run 10-15% faster this way, those of 14x14 ones 0-17%;
+// wide outputs (784 positions and more) slower, their transposed
+// write-back behind a short k. The convolution's plan chooses it
+// (kernels/cpu/convolution.h: row_panels_pay); any shape is computed.
 //
 // The same bits as sgemm with Isa::kAvx512 (and any thread count): each
 // element is the same multiply-adds in the same blocks of k, the blocks
