@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <utility>
 
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/sgemm/kernel.h"
@@ -97,35 +98,41 @@ void sgemm_row_panels(int m, int n, int k, const float* packed_a, const float* b
     run(0, panels, 0, n);
     return;
   }
-  // Units of work: `parts` ranges of columns of each panel, a task taking
-  // an even share of them in order. By panels (parts 1: each task reads its
-  // own rows of A, a layer's weights, and all of B) where each task gets
-  // two or more, each panel split in `tasks` parts when the panels do not
-  // divide evenly (11 panels on two threads: 5.5 each, not 6 and 5); with
-  // split_rows whole panels wherever each task gets one. Else by columns.
-  int parts = 1;
-  if (split_rows ? panels < tasks : panels < 2 * tasks) {
-    parts = strips;
-  } else if (!split_rows && panels % tasks != 0) {
-    parts = std::min(tasks, strips);
-  }
-  const int units = panels * parts;
-  const auto column_of = [&](int part) {
-    return static_cast<int>(std::min<std::int64_t>(n, 8 * (static_cast<std::int64_t>(strips) * part / parts)));
+  // The work in order, panel after panel, tile after tile, each tile
+  // weighing its panel's vectors (a last panel of 16 rows a third of a whole
+  // one), and each task an even share of it cut at whole tiles: by panels
+  // where the cuts fall between them (each task reads its own rows of A, a
+  // layer's weights), through a panel's columns where they do not (ResNet's
+  // 256-row products, five whole panels and one of 16 rows, ran 144 and 112
+  // rows on two threads). With split_rows the cuts move to the nearest
+  // panel boundary wherever each task still gets a panel.
+  const std::int64_t last_vectors = (m - (panels - 1) * kRowPanelRows + 15) / 16;
+  const std::int64_t panel_work = static_cast<std::int64_t>(kRowPanelRows / 16) * strips;
+  const std::int64_t total = (panels - 1) * panel_work + last_vectors * strips;
+  const bool whole_panels = split_rows && panels >= tasks;
+  // Task t's work starts at (panel, tile).
+  const auto start = [&](int t) -> std::pair<int, int> {
+    if (whole_panels) return {static_cast<int>(static_cast<std::int64_t>(panels) * t / tasks), 0};
+    const std::int64_t at = total * t / tasks;
+    const int q = static_cast<int>(std::min<std::int64_t>(at / panel_work, panels - 1));
+    const std::int64_t vectors = q + 1 < panels ? kRowPanelRows / 16 : last_vectors;
+    const int tile = static_cast<int>((at - q * panel_work + vectors - 1) / vectors);
+    return tile >= strips ? std::pair<int, int>{q + 1, 0} : std::pair<int, int>{q, tile};
   };
   parallel_for(pool, tasks, [&](int t) {
-    const int end = static_cast<int>(static_cast<std::int64_t>(units) * (t + 1) / tasks);
-    int u = static_cast<int>(static_cast<std::int64_t>(units) * t / tasks);
-    while (u < end) {
-      const int q = u / parts, first = u % parts;
-      if (first == 0 && end - u >= parts) {  // whole panels
-        const int last_panel = q + (end - u) / parts;
-        run(q, last_panel, 0, n);
-        u = last_panel * parts;
+    auto [q, tile] = start(t);
+    const auto [end_q, end_tile] = t + 1 < tasks ? start(t + 1) : std::pair<int, int>{panels, 0};
+    while (q < end_q || (q == end_q && tile < end_tile)) {
+      if (q == end_q) {  // the first tiles of the panel the next task goes on with
+        run(q, q + 1, 8 * tile, std::min(n, 8 * end_tile));
+        tile = end_tile;
+      } else if (tile > 0) {  // the rest of a panel the task before began
+        run(q, q + 1, 8 * tile, n);
+        ++q;
+        tile = 0;
       } else {
-        const int last = std::min(parts, first + (end - u));
-        run(q, q + 1, column_of(first), column_of(last));
-        u += last - first;
+        run(q, end_q, 0, n);
+        q = end_q;
       }
     }
   });

@@ -40,11 +40,11 @@ void pack_row_panels(int m, int k, const float* a, std::ptrdiff_t lda, float* ou
 // C (m x n, row stride ldc) = A B (B k x n, row stride ldb), then the
 // epilogue (null: none; its residual may not overlap C), with A packed by
 // pack_row_panels. m, n, k >= 1; the CPU must support AVX-512 and the build
-// have the kernel. Panels of rows split over `pool` (null: the calling
-// thread), a panel's columns in parts where the panels do not divide
-// evenly, ranges of columns where the panels are too few; with
-// `split_rows` whole panels wherever each thread gets one (sgemm's
-// Split::kRows: for a reader that splits C's rows over the same threads).
+// have the kernel. The threads of `pool` (null: the calling thread) take
+// even shares of the work, cut between panels of rows where the shares
+// allow and through a panel's columns where they do not; with `split_rows`
+// whole panels wherever each thread gets one (sgemm's Split::kRows: for a
+// reader that splits C's rows over the same threads).
 void sgemm_row_panels(int m, int n, int k, const float* packed_a, const float* b, std::ptrdiff_t ldb, float* c,
                       std::ptrdiff_t ldc, const GemmEpilogue* epilogue, ThreadPool* pool, bool split_rows = false);
 
