@@ -119,6 +119,19 @@ void sgemm_row_panels(int m, int n, int k, const float* packed_a, const float* b
     const int tile = static_cast<int>((at - q * panel_work + vectors - 1) / vectors);
     return tile >= strips ? std::pair<int, int>{q + 1, 0} : std::pair<int, int>{q, tile};
   };
+  if (!split_rows && n > m) {
+    // B the larger operand: each task its own columns of it, all of A.
+    // ResNet-50's res3 reductions (128 x 512 x 784) split by rows read all
+    // of B on both threads: 0.32 ms a layer before row panels, 0.38 then,
+    // 0.29 by columns.
+    parallel_for(pool, tasks, [&](int t) {
+      const auto column = [&](int u) {
+        return std::min(n, 8 * static_cast<int>(static_cast<std::int64_t>(strips) * u / tasks));
+      };
+      if (column(t) < column(t + 1)) run(0, panels, column(t), column(t + 1));
+    });
+    return;
+  }
   parallel_for(pool, tasks, [&](int t) {
     auto [q, tile] = start(t);
     const auto [end_q, end_tile] = t + 1 < tasks ? start(t + 1) : std::pair<int, int>{panels, 0};

@@ -41,8 +41,10 @@ void pack_row_panels(int m, int k, const float* a, std::ptrdiff_t lda, float* ou
 // epilogue (null: none; its residual may not overlap C), with A packed by
 // pack_row_panels. m, n, k >= 1; the CPU must support AVX-512 and the build
 // have the kernel. The threads of `pool` (null: the calling thread) take
-// even shares of the work, cut between panels of rows where the shares
-// allow and through a panel's columns where they do not; with `split_rows`
+// ranges of columns where C has more columns than rows (each reads its own
+// part of B, the larger operand), else even shares of the work, cut between
+// panels of rows where the shares allow and through a panel's columns where
+// they do not; with `split_rows`
 // whole panels wherever each thread gets one (sgemm's Split::kRows: for a
 // reader that splits C's rows over the same threads).
 void sgemm_row_panels(int m, int n, int k, const float* packed_a, const float* b, std::ptrdiff_t ldb, float* c,
