@@ -66,7 +66,7 @@ class ConvolutionLayer : public ConvolutionLayerBase {
   std::size_t prepare_cpu(const std::vector<const Blob*>&, const std::vector<Blob*>&) override {
     const cpu::ConvGeometry& g = shapes().geometry;
     winograd_weights_ = nullptr;
-    packed_gemm_weights_ = nullptr;
+    packed_weights_ = nullptr;
     plan_ = cpu::plan_convolution(g, shapes().num, /*winograd_weights=*/true, compute_threads(),
                                   tops_read_by_channels());
     if (plan_.method == cpu::ConvMethod::kWinograd) {
@@ -77,13 +77,13 @@ class ConvolutionLayer : public ConvolutionLayerBase {
       }
     }
     if (plan_.row_panels) {
-      packed_gemm_weights_ = fitting_row_panel_weights(cpu_kernel_weight(kRowPanelWeights));
+      packed_weights_ = fitting_row_panel_weights(cpu_kernel_weight(kRowPanelWeights));
       // Without them (no model), the SGEMM packs the weights itself.
-      if (!packed_gemm_weights_) plan_.row_panels = false;
+      if (!packed_weights_) plan_.row_panels = false;
     }
-    if (!packed_gemm_weights_ &&
+    if (!packed_weights_ &&
         (plan_.method == cpu::ConvMethod::kIm2col || plan_.method == cpu::ConvMethod::kPointwise)) {
-      packed_gemm_weights_ = fitting_packed_gemm_weights(cpu_kernel_weight(kPackedGemmWeights));
+      packed_weights_ = fitting_packed_gemm_weights(cpu_kernel_weight(kPackedGemmWeights));
     }
     return scratch_floats_to_bytes(cpu::convolution_scratch_floats(g, plan_));
   }
@@ -98,7 +98,7 @@ class ConvolutionLayer : public ConvolutionLayerBase {
                                epilogue(bias, residual), top[i]->mutable_cpu_data(),
                                static_cast<float*>(context.scratch), context.pool,
                                winograd_weights_ ? winograd_weights_->cpu_data() : nullptr,
-                               packed_gemm_weights_ ? packed_gemm_weights_->cpu_data() : nullptr);
+                               packed_weights_ ? packed_weights_->cpu_data() : nullptr);
     }
   }
 
@@ -512,8 +512,10 @@ class ConvolutionLayer : public ConvolutionLayerBase {
   bool gpu_implicit_gemm_ = false;  // cuda::conv_implicit_gemm, no scratch
 #endif
   cpu::ConvPlan plan_;
-  // The kernel-ready forms the plan reads (shared with every replica), or null.
-  std::shared_ptr<const Blob> winograd_weights_, packed_gemm_weights_;
+  // The kernel-ready forms the plan reads (shared with every replica), or
+  // null; packed_weights_ is the SGEMM's panels, or with plan_.row_panels
+  // the row-panel form (either is convolution_forward's packed_weights).
+  std::shared_ptr<const Blob> winograd_weights_, packed_weights_;
 };
 
 }  // namespace

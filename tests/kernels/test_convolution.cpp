@@ -6,7 +6,6 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <sstream>
@@ -22,6 +21,7 @@
 #include "kernels/cpu/epilogue.h"
 #include "kernels/cpu/im2col_packed.h"
 #include "kernels/cpu/thread_pool.h"
+#include "predictor/Blob.h"
 
 namespace predictor {
 namespace {
@@ -500,10 +500,10 @@ TEST(ConvolutionKernel, RowPanelsGiveTheSgemmBits) {
     const auto bias = testing::random_values(c.out_channels, seed++);
     std::vector<float> gemm_packed(cpu::packed_conv_weights_floats(1, c.out_channels, c.in_channels));
     cpu::pack_conv_weights(1, c.out_channels, c.in_channels, weights.data(), gemm_packed.data());
-    // 64-byte aligned, as a Blob's data is.
-    std::vector<float> panel_storage(cpu::row_panel_weights_floats(c.out_channels, c.in_channels) + 16);
-    float* panels = panel_storage.data() + (64 - reinterpret_cast<std::uintptr_t>(panel_storage.data()) % 64) % 64 / 4;
-    cpu::pack_row_panel_weights(c.out_channels, c.in_channels, weights.data(), panels);
+    // In a Blob, as the layer holds them (64-byte aligned).
+    Blob panel_blob({static_cast<int>(cpu::row_panel_weights_floats(c.out_channels, c.in_channels))});
+    cpu::pack_row_panel_weights(c.out_channels, c.in_channels, weights.data(), panel_blob.mutable_cpu_data());
+    const float* panels = panel_blob.cpu_data();
     const std::vector<float> expected = reference_conv(c, input, weights, bias.data());
     const auto residual = testing::random_values(expected.size(), seed++);
     const auto run = [&](bool row_panels, bool split, cpu::ThreadPool* pool, const cpu::Epilogue& epilogue) {

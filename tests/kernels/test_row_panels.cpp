@@ -17,6 +17,7 @@
 #include "kernels/cpu/sgemm/row_panels.h"
 #include "kernels/cpu/sgemm/sgemm.h"
 #include "kernels/cpu/thread_pool.h"
+#include "predictor/Blob.h"
 
 namespace predictor {
 namespace {
@@ -27,15 +28,13 @@ constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 
 bool runnable() { return cpu::sgemm::row_panels_compiled() && cpu::cpu_isa() >= cpu::Isa::kAvx512; }
 
-// 64-byte aligned floats (the packed panels' contract).
-struct AlignedFloats {
-  explicit AlignedFloats(std::size_t n, float fill) : storage(n + 16, fill) {
-    const auto address = reinterpret_cast<std::uintptr_t>(storage.data());
-    data = storage.data() + (64 - address % 64) % 64 / sizeof(float);
-  }
-  std::vector<float> storage;
-  float* data = nullptr;
-};
+// The packed panels in a Blob, as a layer holds them (64-byte aligned, the
+// kernel's contract).
+Blob packed_panels(int m, int k, const std::vector<float>& a) {
+  Blob packed({static_cast<int>(cpu::sgemm::row_panels_floats(m, k))});
+  cpu::sgemm::pack_row_panels(m, k, a.data(), k, packed.mutable_cpu_data());
+  return packed;
+}
 
 TEST(RowPanels, PackLayout) {
   std::uint32_t seed = 7100;
@@ -102,8 +101,7 @@ TEST(RowPanels, SameBitsAsTheSgemmAndNearThePlainLoop) {
     const auto row_bias = random_values(s.m, seed++);
     const auto column_bias = random_values(s.n, seed++);
     const auto residual = random_values(static_cast<std::size_t>(s.m) * ldc, seed++);
-    AlignedFloats packed(cpu::sgemm::row_panels_floats(s.m, s.k), kNaN);
-    cpu::sgemm::pack_row_panels(s.m, s.k, a.data(), s.k, packed.data);
+    const Blob packed = packed_panels(s.m, s.k, a);
 
     cpu::GemmEpilogue bias_relu;
     bias_relu.row_bias = row_bias.data();
@@ -131,7 +129,7 @@ TEST(RowPanels, SameBitsAsTheSgemmAndNearThePlainLoop) {
         for (bool split_rows : {false, true}) {
           std::vector<float> c(static_cast<std::size_t>(s.m) * ldc, 3.0f);
           for (int i = 0; i < s.m; ++i) std::fill_n(c.begin() + static_cast<std::ptrdiff_t>(i) * ldc, s.n, kNaN);
-          cpu::sgemm::sgemm_row_panels(s.m, s.n, s.k, packed.data, b.data(), ldb, c.data(), ldc, e, pool, split_rows);
+          cpu::sgemm::sgemm_row_panels(s.m, s.n, s.k, packed.cpu_data(), b.data(), ldb, c.data(), ldc, e, pool, split_rows);
           ASSERT_EQ(std::memcmp(c.data(), sgemm_c.data(), c.size() * sizeof(float)), 0)
               << where << " threads " << (pool ? pool->size() : 1) << " split_rows " << split_rows;
         }
@@ -171,15 +169,14 @@ TEST(RowPanels, ResultsDoNotDependOnTheColumnBlocks) {
   const Shape s{50, 3000, 300, 0};
   const auto a = random_values(static_cast<std::size_t>(s.m) * s.k, 7500);
   const auto b = random_values(static_cast<std::size_t>(s.k) * s.n, 7501);
-  AlignedFloats packed(cpu::sgemm::row_panels_floats(s.m, s.k), kNaN);
-  cpu::sgemm::pack_row_panels(s.m, s.k, a.data(), s.k, packed.data);
+  const Blob packed = packed_panels(s.m, s.k, a);
   std::vector<float> expected(static_cast<std::size_t>(s.m) * s.n), c(expected.size(), kNaN);
   cpu::sgemm::sgemm(cpu::Isa::kAvx512, false, false, s.m, s.n, s.k, 1.0f, a.data(), s.k, b.data(), s.n, 0.0f,
                     expected.data(), s.n, nullptr, nullptr, nullptr);
   cpu::ThreadPool two(2);
   for (cpu::ThreadPool* pool : {static_cast<cpu::ThreadPool*>(nullptr), &two}) {
     std::fill(c.begin(), c.end(), kNaN);
-    cpu::sgemm::sgemm_row_panels(s.m, s.n, s.k, packed.data, b.data(), s.n, c.data(), s.n, nullptr, pool);
+    cpu::sgemm::sgemm_row_panels(s.m, s.n, s.k, packed.cpu_data(), b.data(), s.n, c.data(), s.n, nullptr, pool);
     EXPECT_EQ(std::memcmp(c.data(), expected.data(), c.size() * sizeof(float)), 0);
   }
 }
