@@ -31,7 +31,8 @@ struct BenchTimings {
   ResidentMemory resident;  // at the end of the timed phase, replicas alive
   // A Net on a CUDA device (gpu_timing.h): the timed forwards as CUDA events
   // on its stream saw them, how many of them replayed a CUDA graph, and
-  // cuda::device_bytes_allocated() right after the net's first forward.
+  // cuda::device_bytes_allocated() right after the net's first forward (with
+  // several threads: at the end of the timed phase, every replica alive).
   std::optional<LatencyStats> device_latency;
   int cuda_graph_replays = 0;
   std::optional<std::uint64_t> device_bytes_after_first_forward;

@@ -299,9 +299,10 @@ BenchTimings time_one_thread(Net* net, bool optimize_memory) {
 }
 
 // Several threads: one Predictor of `model` on `device`, fed the inputs of
-// `net`.
+// `net`. `device_weight_bytes` gets the model's weights on `device` while
+// the Predictor holds them (they go with it).
 BenchTimings time_threads(const std::shared_ptr<const Model>& model, const Net& net, const Device& device,
-                          bool optimize_memory) {
+                          bool optimize_memory, std::size_t* device_weight_bytes) {
   PredictorOptions options;
   options.device = device;
   options.cuda_graphs = FLAGS_cuda_graphs;
@@ -317,7 +318,9 @@ BenchTimings time_threads(const std::shared_ptr<const Model>& model, const Net& 
   Predictor predictor(model, options);
   std::vector<Predictor::Input> inputs;  // read in place by every thread, never written
   for (const Blob* input : net.input_blobs()) inputs.push_back({input->cpu_data(), input->shape()});
-  return time_predictor_threads(&predictor, inputs, FLAGS_threads, FLAGS_warmup, FLAGS_iterations);
+  BenchTimings timings = time_predictor_threads(&predictor, inputs, FLAGS_threads, FLAGS_warmup, FLAGS_iterations);
+  if (device.is_cuda()) *device_weight_bytes = model->device_weight_bytes(device.id);
+  return timings;
 }
 
 // One replica's bytes on the GPU: the planned arena with --optimize_memory;
@@ -373,13 +376,14 @@ int bench() {
   net.Reshape();  // the replica's budgets are checked before the inputs are drawn
   fill_random_inputs(&net, FLAGS_seed);
 
-  const BenchTimings timings = FLAGS_threads == 1 ? time_one_thread(&net, optimize_memory)
-                                                  : time_threads(model, net, device, optimize_memory);
   DeviceReport report;
   report.device = device;
+  const BenchTimings timings = FLAGS_threads == 1
+                                   ? time_one_thread(&net, optimize_memory)
+                                   : time_threads(model, net, device, optimize_memory, &report.weights_bytes);
   if (device.is_cuda()) {
     report.name = device_name_of(device);
-    report.weights_bytes = model->device_weight_bytes(device.id);
+    if (FLAGS_threads == 1) report.weights_bytes = model->device_weight_bytes(device.id);
     report.arena_bytes = arena_bytes_on_device(timings, device_bytes_before, report.weights_bytes);
   }
   if (FLAGS_json) {
