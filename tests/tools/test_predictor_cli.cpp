@@ -616,7 +616,9 @@ TEST_F(PredictorCliTest, DeviceGpu) {
   EXPECT_EQ(planned.members["arena_bytes_on_device"].number, planned.members["planned_bytes"].number);
   Json threads = bench({"--threads=2"});
   EXPECT_EQ(threads.members["device"].text, "gpu:0");
+  // Read while the replicas live (the predictor releases its weights).
   EXPECT_GT(threads.members["weights_bytes_on_device"].number, 1e6);
+  EXPECT_GT(threads.members["arena_bytes_on_device"].number, 0);
   EXPECT_FALSE(threads.members.count("device_ms"));
 
   const ToolResult text = Run({"bench", "--model=" + kMobilenet, "--iterations=2", "--warmup=1", "--device=gpu"});
