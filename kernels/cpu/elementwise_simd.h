@@ -112,32 +112,53 @@ inline typename V::Reg affine_op(typename V::Reg x, typename V::Reg a, typename 
 
 constexpr bool reads_b(AffineOp op) { return op == AffineOp::kScaleBias || op == AffineOp::kCenterScale; }
 
-// Planes [first, last) of `inner` floats, plane p with a[p % dim], b[p % dim].
-template <class V, AffineOp kOp>
+// Planes [first, last) of `inner` floats, plane p with a[p % dim], b[p % dim],
+// then (kReLU) relu's arithmetic with `negative_slope` on each result while
+// it is in a register: the bits of the two passes.
+template <class V, AffineOp kOp, bool kReLU>
 void affine_planes_with(const float* in, float* out, std::size_t first, std::size_t last, std::size_t dim,
-                        std::size_t inner, const float* a, const float* b) {
+                        std::size_t inner, const float* a, const float* b, float negative_slope) {
   using Reg = typename V::Reg;
+  const Reg zero = V::zero(), slope = V::set1(negative_slope);
   std::size_t d = first % dim;
   for (std::size_t plane = first; plane < last; ++plane) {
     const Reg va = V::set1(a[d]), vb = reads_b(kOp) ? V::set1(b[d]) : V::zero();
-    map1<V>(in + plane * inner, out + plane * inner, inner, [va, vb](Reg x) { return affine_op<V, kOp>(x, va, vb); });
+    map1<V>(in + plane * inner, out + plane * inner, inner, [va, vb, zero, slope](Reg x) {
+      const Reg y = affine_op<V, kOp>(x, va, vb);
+      if constexpr (kReLU) return V::add(V::max(zero, y), V::mul(slope, V::min(zero, y)));
+      return y;
+    });
     if (++d == dim) d = 0;
+  }
+}
+
+template <class V, bool kReLU>
+void affine_planes_then(AffineOp op, const float* in, float* out, std::size_t first, std::size_t last, std::size_t dim,
+                        std::size_t inner, const float* a, const float* b, float negative_slope) {
+  switch (op) {
+    case AffineOp::kScale:
+      return affine_planes_with<V, AffineOp::kScale, kReLU>(in, out, first, last, dim, inner, a, b, negative_slope);
+    case AffineOp::kScaleBias:
+      return affine_planes_with<V, AffineOp::kScaleBias, kReLU>(in, out, first, last, dim, inner, a, b,
+                                                                 negative_slope);
+    case AffineOp::kBias:
+      return affine_planes_with<V, AffineOp::kBias, kReLU>(in, out, first, last, dim, inner, a, b, negative_slope);
+    case AffineOp::kCenterScale:
+      return affine_planes_with<V, AffineOp::kCenterScale, kReLU>(in, out, first, last, dim, inner, a, b,
+                                                                   negative_slope);
   }
 }
 
 template <class V>
 void affine_planes(AffineOp op, const float* in, float* out, std::size_t first, std::size_t last, std::size_t dim,
                    std::size_t inner, const float* a, const float* b) {
-  switch (op) {
-    case AffineOp::kScale:
-      return affine_planes_with<V, AffineOp::kScale>(in, out, first, last, dim, inner, a, b);
-    case AffineOp::kScaleBias:
-      return affine_planes_with<V, AffineOp::kScaleBias>(in, out, first, last, dim, inner, a, b);
-    case AffineOp::kBias:
-      return affine_planes_with<V, AffineOp::kBias>(in, out, first, last, dim, inner, a, b);
-    case AffineOp::kCenterScale:
-      return affine_planes_with<V, AffineOp::kCenterScale>(in, out, first, last, dim, inner, a, b);
-  }
+  affine_planes_then<V, false>(op, in, out, first, last, dim, inner, a, b, 0.0f);
+}
+
+template <class V>
+void affine_relu_planes(AffineOp op, const float* in, float* out, std::size_t first, std::size_t last,
+                        std::size_t dim, std::size_t inner, const float* a, const float* b, float negative_slope) {
+  affine_planes_then<V, true>(op, in, out, first, last, dim, inner, a, b, negative_slope);
 }
 
 template <class V, AffineOp kOp>

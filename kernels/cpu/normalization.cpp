@@ -10,25 +10,46 @@ namespace predictor::cpu {
 
 namespace {
 
+// A fused Clip goes over blocks of about this many floats of output just
+// written (16 KB: in L1); a ReLU is applied in registers.
+constexpr std::size_t kActivationBlockFloats = 4096;
+
 // `op` over (outer, dim, inner) data with parameters a[d], b[d] (b may be
-// null where op does not read it). Large data is split over the pool's
-// threads by row (inner == 1) or by plane; each element is computed the same
-// way wherever the split falls.
+// null where op does not read it), then `activation` on each block of the
+// output as it is written. Large data is split over the pool's threads by
+// row (inner == 1) or by plane; each element is computed the same way
+// wherever the split falls.
 void broadcast_apply(Isa isa, simd::AffineOp op, const float* in, std::size_t outer, std::size_t dim, std::size_t inner,
-                     const float* a, const float* b, float* out, ThreadPool* pool) {
+                     const float* a, const float* b, float* out, ThreadPool* pool, const Activation& activation = {}) {
   const simd::Kernels& kernels = simd::kernels(isa);
   if (inner == 1) {
     // E.g. (N, C) data: the parameters run along the contiguous axis.
     const std::size_t min_rows = std::max<std::size_t>(kMinElementsPerTask / std::max<std::size_t>(dim, 1), 1);
     parallel_ranges(pool, outer, min_rows, 1, [&](std::size_t first, std::size_t last) {
-      for (std::size_t o = first; o < last; ++o) kernels.affine_rows(op, in + o * dim, out + o * dim, dim, a, b);
+      for (std::size_t o = first; o < last; ++o) {
+        kernels.affine_rows(op, in + o * dim, out + o * dim, dim, a, b);
+        apply_activation(activation, out + o * dim, dim);
+      }
     });
     return;
   }
   if (inner == 0) return;
   const std::size_t min_planes = std::max<std::size_t>(kMinElementsPerTask / inner, 1);
   parallel_ranges(pool, outer * dim, min_planes, 1, [&](std::size_t first, std::size_t last) {
-    kernels.affine_planes(op, in, out, first, last, dim, inner, a, b);
+    if (activation.none()) {
+      kernels.affine_planes(op, in, out, first, last, dim, inner, a, b);
+      return;
+    }
+    if (activation.kind == Activation::Kind::kReLU) {
+      kernels.affine_relu_planes(op, in, out, first, last, dim, inner, a, b, activation.negative_slope);
+      return;
+    }
+    const std::size_t block = std::max<std::size_t>(kActivationBlockFloats / inner, 1);
+    for (std::size_t begin = first; begin < last; begin += block) {
+      const std::size_t end = std::min(last, begin + block);
+      kernels.affine_planes(op, in, out, begin, end, dim, inner, a, b);
+      apply_activation(activation, out + begin * inner, (end - begin) * inner);
+    }
   });
 }
 
@@ -80,8 +101,8 @@ void batch_norm_apply(const float* in, int num, int channels, std::size_t spatia
 }
 
 void scale_broadcast(const float* in, std::size_t outer, std::size_t dim, std::size_t inner, const float* scale,
-                     const float* bias, float* out, ThreadPool* pool) {
-  scale_broadcast(detected_isa(), in, outer, dim, inner, scale, bias, out, pool);
+                     const float* bias, float* out, ThreadPool* pool, const Activation& activation) {
+  scale_broadcast(detected_isa(), in, outer, dim, inner, scale, bias, out, pool, activation);
 }
 
 void bias_broadcast(const float* in, std::size_t outer, std::size_t dim, std::size_t inner, const float* bias,
@@ -96,10 +117,10 @@ void batch_norm_apply(Isa isa, const float* in, int num, int channels, std::size
 }
 
 void scale_broadcast(Isa isa, const float* in, std::size_t outer, std::size_t dim, std::size_t inner,
-                     const float* scale, const float* bias, float* out, ThreadPool* pool) {
-  // x * scale (+ bias)
+                     const float* scale, const float* bias, float* out, ThreadPool* pool, const Activation& activation) {
+  // x * scale (+ bias), then the activation
   broadcast_apply(isa, bias != nullptr ? simd::AffineOp::kScaleBias : simd::AffineOp::kScale, in, outer, dim, inner,
-                  scale, bias, out, pool);
+                  scale, bias, out, pool, activation);
 }
 
 void bias_broadcast(Isa isa, const float* in, std::size_t outer, std::size_t dim, std::size_t inner, const float* bias,

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 
+#include "kernels/cpu/activation.h"
 #include "kernels/cpu/cpu_features.h"
 
 namespace predictor::cpu {
@@ -31,9 +32,11 @@ void batch_norm_apply(const float* in, int num, int channels, std::size_t spatia
 
 // --- Broadcast scale and bias on outer x dim x inner data ---------------------
 
-// out = in * scale[d] (+ bias[d] when bias is not null).
+// out = in * scale[d] (+ bias[d] when bias is not null), then `activation`
+// (a Scale's fused_activation: applied to each block of out while it is in
+// cache, the bits of relu_forward / clip_forward on the stored result).
 void scale_broadcast(const float* in, std::size_t outer, std::size_t dim, std::size_t inner, const float* scale,
-                     const float* bias, float* out, ThreadPool* pool = nullptr);
+                     const float* bias, float* out, ThreadPool* pool = nullptr, const Activation& activation = {});
 // out = in + bias[d].
 void bias_broadcast(const float* in, std::size_t outer, std::size_t dim, std::size_t inner, const float* bias,
                     float* out, ThreadPool* pool = nullptr);
@@ -44,7 +47,8 @@ void bias_broadcast(const float* in, std::size_t outer, std::size_t dim, std::si
 void batch_norm_apply(Isa isa, const float* in, int num, int channels, std::size_t spatial, const float* channel_mean,
                       const float* inv_std, float* out, ThreadPool* pool = nullptr);
 void scale_broadcast(Isa isa, const float* in, std::size_t outer, std::size_t dim, std::size_t inner,
-                     const float* scale, const float* bias, float* out, ThreadPool* pool = nullptr);
+                     const float* scale, const float* bias, float* out, ThreadPool* pool = nullptr,
+                     const Activation& activation = {});
 void bias_broadcast(Isa isa, const float* in, std::size_t outer, std::size_t dim, std::size_t inner, const float* bias,
                     float* out, ThreadPool* pool = nullptr);
 

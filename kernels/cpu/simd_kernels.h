@@ -61,6 +61,10 @@ struct Kernels {
   // and b[p % dim] (b unused by kScale, kBias).
   void (*affine_planes)(AffineOp op, const float* in, float* out, std::size_t first, std::size_t last, std::size_t dim,
                         std::size_t inner, const float* a, const float* b);
+  // affine_planes, then relu's arithmetic with `negative_slope` on each
+  // result before it is stored (a Scale's fused ReLU): the two passes' bits.
+  void (*affine_relu_planes)(AffineOp op, const float* in, float* out, std::size_t first, std::size_t last,
+                             std::size_t dim, std::size_t inner, const float* a, const float* b, float negative_slope);
   // `op` with a[i], b[i] for element i of n floats (b unused by kScale, kBias).
   void (*affine_rows)(AffineOp op, const float* in, float* out, std::size_t n, const float* a, const float* b);
 };

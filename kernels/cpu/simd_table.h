@@ -23,6 +23,7 @@ Kernels make_kernels() {
   k.relu = relu<V>;
   k.transcendental = transcendental;
   k.affine_planes = affine_planes<V>;
+  k.affine_relu_planes = affine_relu_planes<V>;
   k.affine_rows = affine_rows<V>;
   return k;
 }

@@ -14,7 +14,7 @@ Layer::Layer(const caffe::LayerParameter& param)
   // Checked here, for every layer however it is made: a layer type that
   // does not apply the activation must not silently run without it.
   if (param_->has_fused_activation() && !takes_fused_activation(type())) {
-    fail("fused_activation", "only Convolution, Deconvolution and InnerProduct apply a fused activation");
+    fail("fused_activation", "only Convolution, Deconvolution, InnerProduct and Scale apply a fused activation");
   }
   if (param_->fused_residual() && !takes_fused_residual(type())) {
     fail("fused_residual", "only Convolution and InnerProduct add a fused residual");

@@ -23,7 +23,7 @@ std::string value_text(float value) {
 }  // namespace
 
 bool takes_fused_activation(const std::string& type) {
-  return type == "Convolution" || type == "Deconvolution" || type == "InnerProduct";
+  return type == "Convolution" || type == "Deconvolution" || type == "InnerProduct" || type == "Scale";
 }
 
 cpu::Activation parse_fused_activation(const Layer& layer) {

@@ -4,7 +4,8 @@
 // Deconvolution or InnerProduct applies to its output after the bias, as
 // the kernels' epilogue (kernels/cpu/epilogue.h) on the CPU and on the GPU in
 // the bias kernel (apply_epilogue_gpu) or in the registers of the product
-// (kernels/cuda/gemm_epilogue.h), whichever the layer planned.
+// (kernels/cuda/gemm_epilogue.h), whichever the layer planned; a Scale
+// applies it after its scale and bias (cpu::scale_broadcast).
 //
 // LayerParameter.fused_residual (the same, set by fuse_residual): a
 // Convolution or InnerProduct adds its last bottom to its output after the

@@ -3,15 +3,19 @@
 // shape, as BVLC Caffe's Scale layer. The scale is the learned blobs[0] (of
 // the input's shape from scale_param.axis over num_axes axes, -1 = to the
 // end) or, with two bottoms, bottom[1]; the bias is the next learned blob.
-// A scalar scale (no axes) applies everywhere, whatever the axis.
+// A scalar scale (no axes) applies everywhere, whatever the axis. A
+// fused_activation (the graph optimizer's, for a ReLU or Clip after it)
+// applies to the result.
 #include <string>
 
 #include "predictor/CaffeProto.h"
 #include "kernels/cpu/normalization.h"
 #include "layers/broadcast_shape.h"
 #include "layers/builtin_layers.h"
+#include "layers/fused_activation.h"
 
 #if PREDICTOR_HAVE_CUDA
+#include "kernels/cuda/activation.h"
 #include "kernels/cuda/normalization.h"
 #include "layers/cuda_context.h"
 #endif
@@ -24,7 +28,8 @@ class ScaleLayer : public BroadcastLayerBase {
  public:
   explicit ScaleLayer(const caffe::LayerParameter& param)
       : BroadcastLayerBase(param, param.scale_param().axis(), param.scale_param().num_axes(), "scale_param", "scale"),
-        bias_term_(param.scale_param().bias_term()) {}
+        bias_term_(param.scale_param().bias_term()),
+        activation_(parse_fused_activation(*this)) {}
 
   int max_bottoms() const override { return 2; }
   bool allows_in_place() const override { return true; }
@@ -76,7 +81,7 @@ class ScaleLayer : public BroadcastLayerBase {
     const float* scale = scale_from_bottom ? bottom[1]->cpu_data() : weight_data(0);
     const float* bias = bias_term_ ? weight_data(static_cast<int>(expected_weights) - 1) : nullptr;
     cpu::scale_broadcast(bottom[0]->cpu_data(), broadcast_.outer, broadcast_.dim, broadcast_.inner, scale, bias,
-                         top[0]->mutable_cpu_data(), context.pool);
+                         top[0]->mutable_cpu_data(), context.pool, activation_);
   }
 
 #if PREDICTOR_HAVE_CUDA
@@ -89,13 +94,18 @@ class ScaleLayer : public BroadcastLayerBase {
     if (weights().size() != expected_weights) fail("blobs", "no weights bound");
     const float* scale = scale_from_bottom ? bottom[1]->gpu_data() : gpu_weight_data(0);
     const float* bias = bias_term_ ? gpu_weight_data(static_cast<int>(expected_weights) - 1) : nullptr;
-    cuda::scale_broadcast(bottom[0]->gpu_data(), broadcast_.outer, broadcast_.dim, broadcast_.inner, scale, bias,
-                          top[0]->mutable_gpu_data(), cuda_stream(context));
+    float* out = top[0]->mutable_gpu_data();
+    cuda::scale_broadcast(bottom[0]->gpu_data(), broadcast_.outer, broadcast_.dim, broadcast_.inner, scale, bias, out,
+                          cuda_stream(context));
+    // A second pass: the graph optimizer's Scale + ReLU gain the CPU its
+    // pass over memory; on the GPU the launch count stays.
+    if (!activation_.none()) cuda::activation_forward(activation_, out, out, top[0]->count(), cuda_stream(context));
   }
 #endif
 
  private:
   bool bias_term_ = false;
+  const cpu::Activation activation_;
   Broadcast broadcast_;
 };
 

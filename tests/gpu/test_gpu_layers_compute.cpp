@@ -589,6 +589,23 @@ TEST_F(GpuLayers, Scale) {
   check_broadcast("Scale", "bias_term: true", 8500);
 }
 
+// The graph optimizer's Scale + ReLU / Clip (fused_activation), out of
+// place and in place.
+TEST_F(GpuLayers, ScaleWithAFusedActivation) {
+  std::uint32_t seed = 9200;
+  for (const std::string activation : {"fused_activation { kind: RELU }",
+                                       "fused_activation { kind: RELU negative_slope: 0.1 }",
+                                       "fused_activation { kind: CLIP min: -0.5 max: 1 }"}) {
+    const std::string text = broadcast_text("Scale", "axis: 1 bias_term: true") + " " + activation;
+    SCOPED_TRACE(text);
+    auto in = blob_of({2, 5, 7, 3}, with_specials(random_values(210, seed += 10, -2.0f, 2.0f), {kNaN, kInf, -kInf}, 13));
+    const Weights weights = random_weights(text, {in.get()}, seed + 1, -2.0f, 2.0f);
+    const Runs runs = run_both(text, {in.get()}, weights);
+    EXPECT_TRUE(tops_match(runs.gpu.tops, runs.cpu.tops, kSameUlp));
+    expect_in_place_matches(text, *in, weights, runs.gpu.tops, runs.cpu.tops);
+  }
+}
+
 TEST_F(GpuLayers, Bias) { check_broadcast("Bias", "", 9000); }
 
 // With bottom[1], in place on bottom[0].

@@ -723,6 +723,47 @@ TEST(FuseActivation, ConvolutionsInnerProductAndDeconvolutionTakeTheirActivation
   }
 }
 
+// Pre-activation blocks (DenseNet's BatchNorm + Scale + ReLU before each
+// convolution): the Scale the BVLC passes leave takes the activation.
+TEST(FuseActivation, ScalesTakeTheirActivation) {
+  const auto model = random_model(input_layer("dim: 2 dim: 4 dim: 5 dim: 5") + R"(
+    # BatchNorm + Scale (a channel affine after the BVLC passes); the ReLU in place
+    layer { name: "bn1" type: "BatchNorm" bottom: "data" top: "bn1" }
+    layer { name: "scale1" type: "Scale" bottom: "bn1" top: "bn1" scale_param { bias_term: true } }
+    layer { name: "relu1" type: "ReLU" bottom: "bn1" top: "bn1" }
+    layer { name: "conv1" type: "Convolution" bottom: "bn1" top: "c1"
+            convolution_param { num_output: 6 kernel_size: 3 pad: 1 } }
+    layer { name: "pool1" type: "Pooling" bottom: "c1" top: "p1" pooling_param { pool: MAX kernel_size: 2 stride: 2 } }
+    # a Scale without bias over axes 1 and 2; a leaky ReLU writing a blob of its own
+    layer { name: "scale2" type: "Scale" bottom: "p1" top: "s2" scale_param { num_axes: 2 } }
+    layer { name: "relu2" type: "ReLU" bottom: "s2" top: "r2" relu_param { negative_slope: 0.2 } }
+    # a Clip after a Scale with bias
+    layer { name: "scale3" type: "Scale" bottom: "r2" top: "r2" scale_param { bias_term: true } }
+    layer { name: "clip3" type: "Clip" bottom: "r2" top: "k3" clip_param { min: -0.5 max: 0.5 } }
+    # a Scale of two bottoms (its scale from the second) declines
+    layer { name: "scale4" type: "Scale" bottom: "k3" bottom: "p1" top: "s4" scale_param { axis: 0 } }
+    layer { name: "relu4" type: "ReLU" bottom: "s4" top: "out" }
+  )");
+  const auto fused = optimize_checked(model, kFuse, {}, kExact);
+  EXPECT_EQ(layer_types(*fused),
+            (Types{"Input", "BatchNorm", "Scale", "Convolution", "Pooling", "Scale", "Scale", "Scale", "ReLU"}));
+  using Kind = caffe::FusedActivation;
+  EXPECT_TRUE(has_fused(*fused, "scale1", Kind::RELU));
+  EXPECT_TRUE(has_fused(*fused, "scale2", Kind::RELU));
+  EXPECT_FLOAT_EQ(layer_named(*fused, "scale2").fused_activation().negative_slope(), 0.2f);
+  EXPECT_EQ(layer_named(*fused, "scale2").top(0), "r2");
+  EXPECT_TRUE(has_fused(*fused, "scale3", Kind::CLIP));
+  EXPECT_EQ(layer_named(*fused, "scale3").top(0), "k3");
+  EXPECT_FALSE(layer_named(*fused, "scale4").has_fused_activation());
+
+  // After the BVLC passes (folding is exact up to float rounding): the
+  // BatchNorm and Scale one Scale, with the ReLU.
+  const auto all = optimize_checked(
+      model, {"remove_noops", "fold_batch_norm", "fold_scale", "inplace_activations", "fuse_activation"});
+  EXPECT_EQ(layer_types(*all), (Types{"Input", "Scale", "Convolution", "Pooling", "Scale", "Scale", "Scale", "ReLU"}));
+  EXPECT_EQ(all->net().layer(1).fused_activation().kind(), Kind::RELU);
+}
+
 TEST(FuseActivation, LargeAndBatchedConvolutionPaths) {
   // Columns built in blocks of window rows (64 x 9 rows of 61 x 61), and
   // small outputs batched over the images (batch 3).
@@ -926,8 +967,9 @@ INSTANTIATE_TEST_SUITE_P(Zoo, GraphZoo, ::testing::ValuesIn(testing::all_zoo_mod
                          [](const auto& info) { return info.param.label(); });
 
 // The ReLU / Clip layers of `net` that fuse_activation takes: those alone
-// reading a value a Convolution / InnerProduct / Deconvolution wrote (each
-// write of a name a value of its own).
+// reading a value a Convolution / InnerProduct / Deconvolution / Scale wrote
+// (each write of a name a value of its own; the zoo's Scales have one
+// bottom).
 int fusable_activations(const caffe::NetParameter& net) {
   std::map<std::string, int> current;  // name -> its latest value
   std::vector<std::string> producer;   // value -> the type of its writer
@@ -947,7 +989,8 @@ int fusable_activations(const caffe::NetParameter& net) {
   int fusable = 0;
   for (const auto& [type, value] : activations) {
     const std::string& writer = producer[value];
-    if ((writer == "Convolution" || writer == "InnerProduct" || writer == "Deconvolution") && readers[value] == 1) {
+    if ((writer == "Convolution" || writer == "InnerProduct" || writer == "Deconvolution" || writer == "Scale") &&
+        readers[value] == 1) {
       ++fusable;
     }
   }
@@ -955,11 +998,12 @@ int fusable_activations(const caffe::NetParameter& net) {
 }
 
 // fuse_activation on real nets: after the BVLC passes, every ReLU / Clip
-// that alone reads a Convolution / InnerProduct / Deconvolution output goes
-// (in ResNet-50 all but those after the residual sums).
+// that alone reads a Convolution / InnerProduct / Deconvolution / Scale
+// output goes (in ResNet-50 all but those after the residual sums; in
+// DenseNet-121 those after its pre-activation Scales too).
 TEST(GraphZoo, FuseActivationRemovesTheActivationsAfterConvolutions) {
   if (testing::models_dir().empty()) GTEST_SKIP() << "../shared/models is absent: zoo not tested";
-  for (const std::string folder : {"resnet50", "mobilenet_v2"}) {
+  for (const std::string folder : {"resnet50", "mobilenet_v2", "densenet121"}) {
     SCOPED_TRACE(folder);
     const auto model = Model::WithRandomWeightsFromFile(testing::models_dir() + "/" + folder + "/deploy.prototxt", 3);
     // Without fuse_sibling_convolutions, which would merge (in ResNet-50)

@@ -484,12 +484,18 @@ TEST(VectorizedAffine, ScaleBiasBatchNorm) {
     const auto a = awkward_values(s.dim, 1, -2.0f, 2.0f, 5);
     const auto b = awkward_values(s.dim, 2, -2.0f, 2.0f, 7);
     std::vector<float> scale(count), scale_bias(count), bias(count), bn(count);
+    // A Scale's fused activations: Caffe's ReLU (slope 0 and leaky) and Clip
+    // on the stored result, one element at a time.
+    std::vector<float> scale_relu(count), scale_bias_leaky(count), scale_bias_clip(count);
     for (std::size_t i = 0; i < count; ++i) {
       const std::size_t d = i / s.inner % s.dim;
       scale[i] = product(in[i], a[d]);
       scale_bias[i] = product(in[i], a[d]) + b[d];
       bias[i] = in[i] + a[d];
       bn[i] = product(in[i] - a[d], b[d]);
+      scale_relu[i] = std::max(scale[i], 0.0f) + 0.0f * std::min(scale[i], 0.0f);
+      scale_bias_leaky[i] = std::max(scale_bias[i], 0.0f) + 0.125f * std::min(scale_bias[i], 0.0f);
+      scale_bias_clip[i] = std::max(-0.75f, std::min(scale_bias[i], 1.5f));
     }
     const std::string what =
         " " + std::to_string(s.outer) + "x" + std::to_string(s.dim) + "x" + std::to_string(s.inner);
@@ -500,6 +506,18 @@ TEST(VectorizedAffine, ScaleBiasBatchNorm) {
         expect_exact(out, scale, "scale" + what + where(isa, pool));
         cpu::scale_broadcast(isa, in.data(), s.outer, s.dim, s.inner, a.data(), b.data(), out.data(), pool);
         expect_exact(out, scale_bias, "scale+bias" + what + where(isa, pool));
+        std::fill(out.begin(), out.end(), kNaN);
+        cpu::scale_broadcast(isa, in.data(), s.outer, s.dim, s.inner, a.data(), nullptr, out.data(), pool,
+                             cpu::Activation::relu(0.0f));
+        expect_exact(out, scale_relu, "scale, relu" + what + where(isa, pool));
+        std::fill(out.begin(), out.end(), kNaN);
+        cpu::scale_broadcast(isa, in.data(), s.outer, s.dim, s.inner, a.data(), b.data(), out.data(), pool,
+                             cpu::Activation::relu(0.125f));
+        expect_exact(out, scale_bias_leaky, "scale+bias, leaky relu" + what + where(isa, pool));
+        out = in;  // in place
+        cpu::scale_broadcast(isa, out.data(), s.outer, s.dim, s.inner, a.data(), b.data(), out.data(), pool,
+                             cpu::Activation::clipped(-0.75f, 1.5f));
+        expect_exact(out, scale_bias_clip, "scale+bias, clip in place" + what + where(isa, pool));
         cpu::bias_broadcast(isa, in.data(), s.outer, s.dim, s.inner, a.data(), out.data(), pool);
         expect_exact(out, bias, "bias" + what + where(isa, pool));
         out = in;

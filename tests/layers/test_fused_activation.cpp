@@ -1,5 +1,5 @@
 // LayerParameter.fused_activation (predictor's extension): a Convolution,
-// Deconvolution or InnerProduct with a fused ReLU, leaky ReLU or Clip gives
+// Deconvolution, InnerProduct or Scale with a fused ReLU, leaky ReLU or Clip gives
 // bit for bit what the layer followed by the ReLU / Clip layer gives on the
 // CPU, whichever kernel path it takes; the field is checked (its kind, the
 // Clip bounds) and any other layer type with it is an error naming the
@@ -53,7 +53,9 @@ const std::vector<Activation>& activations() {
 }
 
 // Every kernel path: im2col (blocked and batched), pointwise, depthwise (with
-// and without bias), grouped, N-d; deconvolution; inner product.
+// and without bias), grouped, N-d; deconvolution; inner product; Scale over
+// planes (with and without bias, several axes, planes longer than a Clip's
+// block) and over rows.
 TEST(FusedActivation, EqualsTheLayerFollowedByTheActivationBitForBit) {
   struct Case {
     std::string layer;
@@ -75,6 +77,10 @@ TEST(FusedActivation, EqualsTheLayerFollowedByTheActivationBitForBit) {
       {R"(type: "Deconvolution" convolution_param { num_output: 5 kernel_size: 1 bias_term: false })", {2, 3, 4, 4}},
       {R"(type: "InnerProduct" inner_product_param { num_output: 9 })", {3, 5, 4, 3}},
       {R"(type: "InnerProduct" inner_product_param { num_output: 7 transpose: true bias_term: false })", {4, 11}},
+      {R"(type: "Scale" scale_param { bias_term: true })", {2, 5, 7, 3}},
+      {R"(type: "Scale" scale_param { num_axes: 2 })", {2, 3, 4, 5}},
+      {R"(type: "Scale" scale_param { bias_term: true })", {1, 24, 70, 70}},
+      {R"(type: "Scale" scale_param { bias_term: true })", {37, 29}},
   };
   std::uint32_t seed = 100;
   for (const Case& c : cases) {
@@ -105,7 +111,7 @@ TEST(FusedActivation, OnAnotherLayerTypeIsAnErrorNamingTheField) {
   for (const std::string& text :
        {std::string(R"(name: "other" type: "Pooling" pooling_param { pool: MAX kernel_size: 2 } fused_activation { })"),
         std::string(R"(name: "other" type: "ReLU" fused_activation { kind: RELU })"),
-        std::string(R"(name: "other" type: "Scale" fused_activation { kind: CLIP min: 0 max: 1 })")}) {
+        std::string(R"(name: "other" type: "BatchNorm" fused_activation { kind: CLIP min: 0 max: 1 })")}) {
     EXPECT_TRUE(throws_error_naming([&] { LayerRegistry::global().create(testing::layer_param(text)); },
                                     {"'other'", "fused_activation"}))
         << text;

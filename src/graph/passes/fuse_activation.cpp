@@ -1,15 +1,19 @@
 // fuse_activation: a ReLU (leaky too) or Clip applied to the output of a
-// Convolution, InnerProduct or Deconvolution becomes that layer's
+// Convolution, InnerProduct, Deconvolution or Scale becomes that layer's
 // fused_activation (predictor's LayerParameter extension): the layer applies
 // it as it adds its bias, while the output is in cache on the CPU and in the
-// bias kernel on the GPU, and the activation layer (a pass over the whole
-// output) goes. The results are bit for bit those of the two layers.
+// bias kernel on the GPU (a Scale: in a second pass there), and the
+// activation layer (a pass over the whole output) goes. The results are bit
+// for bit those of the two layers. The Scales are pre-activation networks'
+// BatchNorm + Scale before each ReLU (DenseNet's), which fold into no
+// convolution.
 //
 // It matches when the activation has one bottom and one top, and its input
-//   - is the one top of a Convolution / InnerProduct / Deconvolution without
-//     a fused_activation already (one bottom, or two with fused_residual:
-//     the activation would apply to every top of a layer with several
-//     inputs; after the residual, as the ReLU after the sum did);
+//   - is the one top of a Convolution / InnerProduct / Deconvolution / Scale
+//     without a fused_activation already (one bottom, or two with
+//     fused_residual: the activation would apply to every top of a layer
+//     with several inputs; after the residual, as the ReLU after the sum
+//     did; a Scale of one bottom: its learned scale);
 //   - is read by the activation alone and not kept (the caller never sees
 //     the value before the activation);
 //   - comes from a layer running where the activation runs;
@@ -32,7 +36,8 @@ namespace predictor::graph {
 namespace {
 
 bool is_producer(const Node& node) {
-  return node.type() == "Convolution" || node.type() == "InnerProduct" || node.type() == "Deconvolution";
+  return node.type() == "Convolution" || node.type() == "InnerProduct" || node.type() == "Deconvolution" ||
+         node.type() == "Scale";
 }
 
 // The activation as the field that makes the producer apply it; false for a
@@ -88,8 +93,8 @@ int fuse_activations(Graph& graph) {
 
 Pass fuse_activation_pass() {
   return {"fuse_activation",
-          "a ReLU (leaky too) or Clip applied by the Convolution / InnerProduct / Deconvolution before it, "
-          "with its bias (predictor's fused_activation field)",
+          "a ReLU (leaky too) or Clip applied by the Convolution / InnerProduct / Deconvolution / Scale before "
+          "it, with its bias (predictor's fused_activation field)",
           &fuse_activations, /*extension=*/true};
 }
 
