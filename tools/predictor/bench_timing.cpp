@@ -152,7 +152,7 @@ BenchTimings time_predictor_threads(Predictor* predictor, const std::vector<Pred
   BenchTimings timings;
   timings.wall_ms = elapsed_ms(phase_start, Clock::now());
   timings.resident = read_resident_memory();  // every replica is alive: its thread waits at `finish`
-  timings.device_bytes_after_first_forward = cuda::device_bytes_allocated();  // 0 with no CUDA device in use
+  timings.device_bytes_in_use = cuda::device_bytes_allocated();  // 0 with no CUDA device in use
   finish.Open();
   std::vector<double> latencies;
   for (auto& result : results) {

@@ -35,7 +35,7 @@ struct BenchTimings {
   // several threads: at the end of the timed phase, every replica alive).
   std::optional<LatencyStats> device_latency;
   int cuda_graph_replays = 0;
-  std::optional<std::uint64_t> device_bytes_after_first_forward;
+  std::optional<std::uint64_t> device_bytes_in_use;
 };
 
 // One thread on `net` (inputs set): `warmup` untimed forward passes, then

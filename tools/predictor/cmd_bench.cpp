@@ -331,7 +331,7 @@ BenchTimings time_threads(const std::shared_ptr<const Model>& model, const Net& 
 std::size_t arena_bytes_on_device(const BenchTimings& timings, std::uint64_t bytes_before,
                                   std::size_t weights_bytes) {
   if (timings.memory_plan) return timings.memory_plan->planned_bytes;
-  const std::uint64_t after = timings.device_bytes_after_first_forward.value_or(cuda::device_bytes_allocated());
+  const std::uint64_t after = timings.device_bytes_in_use.value_or(cuda::device_bytes_allocated());
   const std::uint64_t allocated = after - bytes_before;
   if (allocated <= weights_bytes) return 0;
   return static_cast<std::size_t>((allocated - weights_bytes) / static_cast<std::uint64_t>(FLAGS_threads));

@@ -64,8 +64,8 @@ BenchTimings time_gpu_net_layers(Net* net, int warmup, int iterations) {
   BenchTimings timings;
   net->Reshape();  // shape inference (and planning) is not timed
   const auto note_first_forward = [&] {
-    if (!timings.device_bytes_after_first_forward) {
-      timings.device_bytes_after_first_forward = cuda::device_bytes_allocated();
+    if (!timings.device_bytes_in_use) {
+      timings.device_bytes_in_use = cuda::device_bytes_allocated();
     }
   };
   for (int i = 0; i < warmup; ++i) {
