@@ -620,6 +620,10 @@ TEST_F(PredictorCliTest, DeviceGpu) {
   EXPECT_GT(threads.members["weights_bytes_on_device"].number, 1e6);
   EXPECT_GT(threads.members["arena_bytes_on_device"].number, 0);
   EXPECT_FALSE(threads.members.count("device_ms"));
+  // With GRAPH the Predictor optimizes its own copy of the model: its weights
+  // are the ones on the device.
+  Json optimized_threads = bench({"--threads=2", "--optimize_graph"});
+  EXPECT_GT(optimized_threads.members["weights_bytes_on_device"].number, 1e6);
 
   const ToolResult text = Run({"bench", "--model=" + kMobilenet, "--iterations=2", "--warmup=1", "--device=gpu"});
   ExpectSuccess(text);

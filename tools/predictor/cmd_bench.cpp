@@ -299,8 +299,9 @@ BenchTimings time_one_thread(Net* net, bool optimize_memory) {
 }
 
 // Several threads: one Predictor of `model` on `device`, fed the inputs of
-// `net`. `device_weight_bytes` gets the model's weights on `device` while
-// the Predictor holds them (they go with it).
+// `net`. `device_weight_bytes` gets the weights on `device` while the
+// Predictor holds them (they go with it): its model's, which with GRAPH is
+// its own optimized copy, not `model`.
 BenchTimings time_threads(const std::shared_ptr<const Model>& model, const Net& net, const Device& device,
                           bool optimize_memory, std::size_t* device_weight_bytes) {
   PredictorOptions options;
@@ -319,7 +320,7 @@ BenchTimings time_threads(const std::shared_ptr<const Model>& model, const Net& 
   std::vector<Predictor::Input> inputs;  // read in place by every thread, never written
   for (const Blob* input : net.input_blobs()) inputs.push_back({input->cpu_data(), input->shape()});
   BenchTimings timings = time_predictor_threads(&predictor, inputs, FLAGS_threads, FLAGS_warmup, FLAGS_iterations);
-  if (device.is_cuda()) *device_weight_bytes = model->device_weight_bytes(device.id);
+  if (device.is_cuda()) *device_weight_bytes = predictor.model().device_weight_bytes(device.id);
   return timings;
 }
 
