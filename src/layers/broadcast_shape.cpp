@@ -34,9 +34,18 @@ BroadcastLayerBase::Broadcast BroadcastLayerBase::broadcast(const Blob& in, cons
     bool fits = axis + axes <= in.num_axes();
     for (int i = 0; fits && i < axes; ++i) fits = in.shape(axis + i) == b.shape[i];
     if (!fits) {
-      fail(given_by_bottom ? "bottom[1]" : "blobs[0]", "the " + what_ + "'s shape " + given->shape_string() +
-                                                           " does not match the input " + in.shape_string() + " from " +
-                                                           field_ + ".axis " + std::to_string(axis));
+      const std::string from_axis = field_ + ".axis " + std::to_string(axis);
+      const std::string what = "the " + what_ + "'s shape " + shape_string(b.shape);
+      if (axis + axes > in.num_axes()) {
+        fail(given_by_bottom ? "bottom[1]" : "blobs[0]",
+             what + " has " + std::to_string(axes) + " axes, but the input " + in.shape_string() + " has only " +
+                 std::to_string(in.num_axes() - axis) + " from " + from_axis);
+      }
+      // The part of the input it must equal: its axes from `axis` on.
+      const std::vector<int> part(in.shape().begin() + axis, in.shape().begin() + axis + axes);
+      fail(given_by_bottom ? "bottom[1]" : "blobs[0]", what + " must equal the input's axes from " + from_axis +
+                                                           ", " + shape_string(part) + " (the input is " +
+                                                           in.shape_string() + ")");
     }
   }
   b.outer = in.count(0, axis);

@@ -139,13 +139,13 @@ TEST(ScaleLayer, Errors) {
       [&] {
         run_layer(R"(name: "s" type: "Scale")", {in.get(), wrong.get()});
       },
-      {"'s'", "bottom[1]"}));
+      {"'s'", "bottom[1]", "shape (2) must equal the input's axes from scale_param.axis 1, (3) "}));
   auto too_long = random_blob({3, 2, 1}, 4);
   EXPECT_TRUE(throws_error_naming(
       [&] {
         run_layer(R"(name: "s" type: "Scale")", {in.get(), too_long.get()});
       },
-      {"'s'", "bottom[1]"}));
+      {"'s'", "bottom[1]", "shape (3,2,1) has 3 axes, but the input 2 3 2 (12) has only 2 from scale_param.axis 1"}));
   const auto layer = LayerRegistry::global().create(layer_param(R"(name: "s" type: "Scale")"));
   EXPECT_EQ(layer->min_bottoms(), 1);
   EXPECT_EQ(layer->max_bottoms(), 2);
