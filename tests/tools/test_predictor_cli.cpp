@@ -1574,6 +1574,12 @@ TEST_F(PredictorCliTest, UsageErrors) {
   ExpectError(Run({"run", "--model=" + kMobilenet, "--iterations=3"}), {"--iterations", "'run'"});
   ExpectError(Run({"bench", "--model=" + kMobilenet, "--batch=-1"}), {"--batch"});
   ExpectError(Run({"bench", "--model=" + kMobilenet, "--threads=0"}), {"--threads"});
+  // An input too large for one blob, before anything is allocated (with
+  // --threads too, whose input net is never shaped).
+  for (const char* threads : {"--threads=1", "--threads=2"}) {
+    ExpectError(Run({"bench", "--model=" + kMobilenet, "--batch=100000", threads}),
+                {kMobilenet, "--batch=100000", "input 'data'", "2147483647"});
+  }
   ExpectError(Run({"bench", "--model=" + kMobilenet, "--input_shape=data:1,x"}), {"--input_shape", "'x'"});
   ExpectError(Run({"bench", "--model=" + kMobilenet, "--input_shape=nope:1,3,160,160"}), {"'nope'"});
   ExpectError(Run({"init-weights", "--model=" + kMobilenet, "--output=" + Path("w.caffemodel"), "extra"}),

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <iostream>
+#include <memory>
 #include <numeric>
 #include <string>
 
@@ -298,30 +299,29 @@ BenchTimings time_one_thread(Net* net, bool optimize_memory) {
   return time_gpu_net_layers(net, FLAGS_warmup, FLAGS_iterations);
 }
 
-// Several threads: one Predictor of `model` on `device`, fed the inputs of
-// `net`. `device_weight_bytes` gets the weights on `device` while the
-// Predictor holds them (they go with it): its model's, which with GRAPH is
-// its own optimized copy, not `model`.
-BenchTimings time_threads(const std::shared_ptr<const Model>& model, const Net& net, const Device& device,
-                          bool optimize_memory, std::size_t* device_weight_bytes) {
+// Several threads: one Predictor of the model as loaded (with
+// --optimize_graph it optimizes it, as a service's would, and holds the only
+// copy of the weights: the bench then uses its model), on --device.
+std::unique_ptr<Predictor> make_predictor(std::shared_ptr<const Model> model, const Device& device,
+                                          bool optimize_memory) {
   PredictorOptions options;
   options.device = device;
   options.cuda_graphs = FLAGS_cuda_graphs;
   options.compute_threads = FLAGS_compute_threads;
   options.precision = parse_precision(FLAGS_precision);  // validated by bench()
-  // The model is optimized already; GRAPH also turns on the runtime's part
-  // (copy elision), and its passes find nothing more to do.
   if (FLAGS_optimize_graph) options.optimization = options.optimization | Optimization::GRAPH;
   if (optimize_memory) {
     options.optimization = options.optimization | Optimization::MEMORY;
     options.memory_strategy = FLAGS_memory_strategy;
   }
-  Predictor predictor(model, options);
+  return std::make_unique<Predictor>(std::move(model), options);
+}
+
+// Several threads calling `predictor`, fed the inputs of `net`.
+BenchTimings time_threads(Predictor* predictor, const Net& net) {
   std::vector<Predictor::Input> inputs;  // read in place by every thread, never written
   for (const Blob* input : net.input_blobs()) inputs.push_back({input->cpu_data(), input->shape()});
-  BenchTimings timings = time_predictor_threads(&predictor, inputs, FLAGS_threads, FLAGS_warmup, FLAGS_iterations);
-  if (device.is_cuda()) *device_weight_bytes = predictor.model().device_weight_bytes(device.id);
-  return timings;
+  return time_predictor_threads(predictor, inputs, FLAGS_threads, FLAGS_warmup, FLAGS_iterations);
 }
 
 // One replica's bytes on the GPU: the planned arena with --optimize_memory;
@@ -356,17 +356,25 @@ int bench() {
                                           ? Model::WithRandomWeightsFromFile(FLAGS_model, FLAGS_seed, options)
                                           : Model::FromFiles(FLAGS_model, FLAGS_weights, options);
   ModelReport written{model->name(), model->net().layer_size(), {}};
-  // The original is released: only the optimized model's weights are held,
-  // as in a Predictor with Optimization::GRAPH whose caller dropped its Model.
-  if (FLAGS_optimize_graph) {
+  const std::uint64_t device_bytes_before = device.is_cuda() ? cuda::device_bytes_allocated() : 0;
+  std::unique_ptr<Predictor> predictor;
+  if (FLAGS_threads > 1) {
+    predictor = make_predictor(model, device, optimize_memory);
+    model = predictor->shared_model();  // the one the replicas run; the loaded one is released
+  } else if (FLAGS_optimize_graph) {
+    // The original is released: only the optimized model's weights are
+    // held, as in a Predictor with Optimization::GRAPH whose caller dropped
+    // its Model.
     graph::OptimizedModel optimized = graph::optimize(*model);
     model = optimized.model;
     written.absorbed = std::move(optimized.absorbed);
   }
   // The inputs are drawn into this net's input blobs, the same for any
-  // --threads; one thread also runs this net, on --device (the Predictor of
-  // --threads makes its own replicas there: this net stays on the CPU).
-  const std::uint64_t device_bytes_before = device.is_cuda() ? cuda::device_bytes_allocated() : 0;
+  // --threads. One thread runs this net, on --device, shaped first (its
+  // budgets checked before the inputs are drawn). With --threads it only
+  // holds the inputs, on the CPU, and is never shaped (that would derive
+  // kernel-ready CPU weights, which a GPU's replicas never use): the
+  // replicas check their budgets at their first forward.
   Net net(model, FLAGS_threads == 1 ? device : Device::cpu());
   if (FLAGS_threads == 1) {
     net.SetComputeThreads(compute_threads);
@@ -374,17 +382,17 @@ int bench() {
   }
   net.EnableCopyElision(FLAGS_optimize_graph);
   if (batch_flag > 0) set_batch(&net, batch_flag);
-  net.Reshape();  // the replica's budgets are checked before the inputs are drawn
+  if (FLAGS_threads == 1) net.Reshape();
   fill_random_inputs(&net, FLAGS_seed);
 
   DeviceReport report;
   report.device = device;
-  const BenchTimings timings = FLAGS_threads == 1
-                                   ? time_one_thread(&net, optimize_memory)
-                                   : time_threads(model, net, device, optimize_memory, &report.weights_bytes);
+  const BenchTimings timings = FLAGS_threads == 1 ? time_one_thread(&net, optimize_memory)
+                                                  : time_threads(predictor.get(), net);
   if (device.is_cuda()) {
     report.name = device_name_of(device);
-    if (FLAGS_threads == 1) report.weights_bytes = model->device_weight_bytes(device.id);
+    // Read while the Predictor holds the weights on the device.
+    report.weights_bytes = model->device_weight_bytes(device.id);
     report.arena_bytes = arena_bytes_on_device(timings, device_bytes_before, report.weights_bytes);
   }
   if (FLAGS_json) {

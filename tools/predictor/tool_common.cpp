@@ -58,7 +58,12 @@ void set_batch(Net* net, int batch) {
       throw Error(net->source() + ": --batch: input '" + net->input_names()[i] + "' is 0-d and has no batch dimension");
     }
     shape[0] = batch;
-    input->Reshape(shape);
+    try {
+      input->Reshape(shape);
+    } catch (const Error& error) {
+      throw Error(net->source() + ": --batch=" + std::to_string(batch) + ": input '" + net->input_names()[i] +
+                  "': " + error.what());
+    }
   }
 }
 
