@@ -584,6 +584,85 @@ TEST_F(GpuPredictor, ThreadsGiveTheSameOutputsAsOneThread) {
   EXPECT_EQ(predictor.replica_count(), 0u) << "threads gone, replicas gone";
 }
 
+// Every combination of the Predictor's options on the GPU (GRAPH, MEMORY,
+// CUDA graphs, an extra output that GRAPH would otherwise fold away), two
+// threads each changing the input's batch and back (a new shape: a new
+// plan and graph; the old shape again: replayed), against the unoptimized
+// net on the CPU.
+TEST_F(GpuPredictor, OptionCombinationsMatchTheCpu) {
+  auto model = model_of(small_cnn());
+  const std::vector<std::string> names = {"prob", "pool1"};
+  // The CPU's outputs for a batch of `batch` images drawn from `seed`.
+  const auto cpu_outputs = [&](int batch, std::uint32_t seed) {
+    Net net(model);
+    net.input_blobs()[0]->Reshape({batch, 3, 19, 17});
+    fill_inputs(&net, seed);
+    net.Forward();
+    std::vector<std::vector<float>> result;
+    for (const auto& name : names) {
+      const Blob* blob = net.blob(name);
+      result.emplace_back(blob->cpu_data(), blob->cpu_data() + blob->count());
+    }
+    return result;
+  };
+  const int batches[] = {2, 5, 2};
+  std::vector<std::vector<std::vector<float>>> expected;
+  std::vector<std::vector<float>> inputs;
+  for (int b = 0; b < 3; ++b) {
+    expected.push_back(cpu_outputs(batches[b], 60 + b));
+    inputs.push_back(testing::random_values(static_cast<std::size_t>(batches[b]) * 3 * 19 * 17, 60 + b));
+  }
+  for (Optimization optimization : {Optimization::NONE, Optimization::GRAPH, Optimization::MEMORY,
+                                    Optimization::GRAPH | Optimization::MEMORY}) {
+    for (bool graphs : {true, false}) {
+      for (bool extra : {false, true}) {
+        PredictorOptions options;
+        options.device = Device::cuda(0);
+        options.optimization = optimization;
+        options.cuda_graphs = graphs;
+        if (extra) options.extra_outputs = {"pool1"};
+        Predictor predictor(model, options);
+        const std::string label = "optimization " + std::to_string(static_cast<unsigned>(optimization)) +
+                                  (graphs ? ", graphs" : ", no graphs") + (extra ? ", extra output" : "");
+        std::vector<std::string> failures(2);
+        std::vector<std::thread> threads;
+        for (int t = 0; t < 2; ++t) {
+          threads.emplace_back([&, t] {
+            for (int round = 0; round < 2; ++round) {
+              for (int b = 0; b < 3; ++b) {
+                const auto& outputs = predictor.forward(
+                    std::vector<Predictor::Input>{{inputs[b].data(), {batches[b], 3, 19, 17}}});
+                for (std::size_t o = 0; o < names.size(); ++o) {
+                  if (o == 1 && !extra) {
+                    if (outputs.count("pool1")) failures[t] += " pool1 returned without being asked for;";
+                    continue;
+                  }
+                  const auto it = outputs.find(names[o]);
+                  if (it == outputs.end()) {
+                    failures[t] += " no " + names[o] + ";";
+                    continue;
+                  }
+                  const Blob* blob = it->second;
+                  const std::vector<float> got(blob->cpu_data(), blob->cpu_data() + blob->count());
+                  const double error = got.size() == expected[b][o].size()
+                                           ? relative_difference({got}, {expected[b][o]})
+                                           : 1.0;
+                  if (!(error <= 1e-5)) {
+                    failures[t] += " " + names[o] + " at batch " + std::to_string(batches[b]) + " round " +
+                                   std::to_string(round) + ": relative difference " + std::to_string(error) + ";";
+                  }
+                }
+              }
+            }
+          });
+        }
+        for (auto& thread : threads) thread.join();
+        EXPECT_EQ(failures[0] + failures[1], "") << label;
+      }
+    }
+  }
+}
+
 TEST_F(GpuPredictor, PooledPredictorOnTheGpu) {
   auto model = model_of(small_cnn());
   PredictorOptions options;
