@@ -31,7 +31,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -120,14 +119,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "cublasCreate failed\n");
     return 1;
   }
-  constexpr std::size_t kPattern = std::size_t{1} << 20;
-  std::vector<float> host(kPattern);
-  std::mt19937 rng(7);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  for (float& x : host) x = dist(rng);
-  float* pattern = nullptr;
-  check(cudaMalloc(reinterpret_cast<void**>(&pattern), kPattern * sizeof(float)), "cudaMalloc");
-  check(cudaMemcpy(pattern, host.data(), kPattern * sizeof(float), cudaMemcpyHostToDevice), "cudaMemcpy");
+  const RandomPattern pattern(7);
   Timer timer(stream, kTargetMs, 500.0);
   const Activation relu = Activation::relu(0.0f);
   const cuda::GemmTile tiles[] = {cuda::GemmTile::k128x128, cuda::GemmTile::k64x64, cuda::GemmTile::k32x32Sliced};
@@ -149,9 +141,9 @@ int main(int argc, char** argv) {
       const std::size_t in_image = static_cast<std::size_t>(l.channels) * l.height * l.width;
       const std::size_t out_image = static_cast<std::size_t>(m) * pixels;
       const std::size_t col_image = static_cast<std::size_t>(k) * pixels;
-      Buffer input(in_image * batch, pattern, kPattern), weights(static_cast<std::size_t>(m) * k, pattern, kPattern);
-      Buffer bias(m, pattern, kPattern), output(out_image * batch, pattern, kPattern);
-      Buffer columns(col_image * batch, pattern, kPattern);
+      Buffer input(in_image * batch, pattern), weights(static_cast<std::size_t>(m) * k, pattern);
+      Buffer bias(m, pattern), output(out_image * batch, pattern);
+      Buffer columns(col_image * batch, pattern);
 
       const auto im2col = [&] {
         cpu::PatchGeometry all = g.patches;
@@ -284,7 +276,6 @@ int main(int argc, char** argv) {
       " ms and direct-equivalent TF/s, chunks of tiles within 256 MB of scratch, each transform's GB/s alone (H200:\n"
       " ~4.8 TB/s HBM3e peak), w/best: Winograd ms over the fastest direct path's.)\n");
   cublasDestroy(handle);
-  cudaFree(pattern);
   cudaStreamDestroy(stream);
   return 0;
 }

@@ -13,7 +13,6 @@
 #include <cuda_runtime_api.h>
 
 #include <cstdio>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -40,14 +39,7 @@ int main(int argc, char** argv) {
   const std::string filter = argc > 1 ? argv[1] : "";
   cudaStream_t stream;
   check(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreate");
-  constexpr std::size_t kPattern = std::size_t{1} << 20;
-  std::vector<float> host(kPattern);
-  std::mt19937 rng(1);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  for (float& x : host) x = dist(rng);
-  float* pattern = nullptr;
-  check(cudaMalloc(reinterpret_cast<void**>(&pattern), kPattern * sizeof(float)), "cudaMalloc");
-  check(cudaMemcpy(pattern, host.data(), kPattern * sizeof(float), cudaMemcpyHostToDevice), "cudaMemcpy");
+  const RandomPattern pattern(1);
   Timer timer(stream, kTargetMs, 10000);
   const Activation relu6 = Activation::clipped(0.0f, 6.0f);
   const cuda::DepthwiseKernel kernels[3] = {cuda::DepthwiseKernel::kTiled, cuda::DepthwiseKernel::kPerOutput,
@@ -63,9 +55,9 @@ int main(int argc, char** argv) {
       const cpu::PatchGeometry g = depthwise_geometry(l);
       const std::size_t in_floats = static_cast<std::size_t>(batch) * l.channels * l.size * l.size;
       const std::size_t out_floats = static_cast<std::size_t>(batch) * l.channels * cpu::grid_size(g);
-      Buffer input(in_floats, pattern, kPattern), output(out_floats, pattern, kPattern);
-      Buffer weights(static_cast<std::size_t>(l.channels) * 9, pattern, kPattern);
-      Buffer bias(l.channels, pattern, kPattern);
+      Buffer input(in_floats, pattern), output(out_floats, pattern);
+      Buffer weights(static_cast<std::size_t>(l.channels) * 9, pattern);
+      Buffer bias(l.channels, pattern);
       const double gigabytes = static_cast<double>(in_floats + out_floats) * sizeof(float) / 1e9;
       double ms[3];
       for (int k = 0; k < 3; ++k) {
@@ -86,7 +78,6 @@ int main(int argc, char** argv) {
   std::printf(
       "(GB/s: the input read once and the output written once over the time; copy: auto's GB/s over the H200's\n"
       " ~4.2 TB/s of device copies; t/po: tiled ms over per-output ms.)\n");
-  cudaFree(pattern);
   cudaStreamDestroy(stream);
   return 0;
 }

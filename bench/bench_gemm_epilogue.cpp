@@ -21,7 +21,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -110,14 +109,7 @@ int main() {
     std::fprintf(stderr, "cublasCreate failed\n");
     return 1;
   }
-  constexpr std::size_t kPattern = std::size_t{1} << 20;
-  std::vector<float> host(kPattern);
-  std::mt19937 rng(7);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  for (float& x : host) x = dist(rng);
-  float* pattern = nullptr;
-  check(cudaMalloc(reinterpret_cast<void**>(&pattern), kPattern * sizeof(float)), "cudaMalloc");
-  check(cudaMemcpy(pattern, host.data(), kPattern * sizeof(float), cudaMemcpyHostToDevice), "cudaMemcpy");
+  const RandomPattern pattern(7);
   Timer timer(stream, kTargetMs, 200.0);
   const Activation relu = Activation::relu(0.0f);
   const cuda::GemmTile tiles[] = {cuda::GemmTile::k128x128, cuda::GemmTile::k64x64, cuda::GemmTile::k32x32Sliced};
@@ -138,8 +130,8 @@ int main() {
       const std::size_t a_count = static_cast<std::size_t>(s.fc ? m : s.m) * k;  // shared over images (conv)
       const std::size_t b_count = static_cast<std::size_t>(k) * n * (s.fc ? 1 : products);
       const std::size_t c_count = static_cast<std::size_t>(m) * n * products;
-      Buffer a(a_count, pattern, kPattern), b(b_count, pattern, kPattern), c(c_count, pattern, kPattern);
-      Buffer bias(std::max(m, n), pattern, kPattern);
+      Buffer a(a_count, pattern), b(b_count, pattern), c(c_count, pattern);
+      Buffer bias(std::max(m, n), pattern);
 
       cuda::EpilogueGemm g;
       g.trans_b = s.fc;
@@ -208,7 +200,6 @@ int main() {
       " are theirs; fused: gemm_epilogue with the tile kAuto picks; 128 / 64 / 32s: each tile forced, ms;\n"
       " fused/: fused ms over cuBLAS + epilogue ms.)\n");
   cublasDestroy(handle);
-  cudaFree(pattern);
   cudaStreamDestroy(stream);
   return 0;
 }

@@ -26,7 +26,6 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
-#include <random>
 #include <vector>
 
 #include "cuda/cuda_api.h"
@@ -74,9 +73,8 @@ enum class Way { kCublas, kFusedEpilogue };
 // One stream's resources, as a replica holds them.
 class StreamRun {
  public:
-  StreamRun(std::size_t max_floats, const float* pattern, std::size_t pattern_count)
-      : a_(max_floats, pattern, pattern_count), b_(max_floats, pattern, pattern_count),
-        c_(max_floats, pattern, pattern_count) {
+  StreamRun(std::size_t max_floats, const RandomPattern& pattern)
+      : a_(max_floats, pattern), b_(max_floats, pattern), c_(max_floats, pattern) {
     check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
     check(cudaMalloc(&workspace_, cuda::kBlasWorkspaceBytes), "cudaMalloc");
     blas_ = static_cast<cublasHandle_t>(cuda::create_blas(stream_, workspace_, cuda::kBlasWorkspaceBytes));
@@ -155,18 +153,11 @@ int main() {
   for (const Product& p : network) {
     max_floats = std::max({max_floats, std::size_t(p.m) * p.k, std::size_t(p.k) * p.n, std::size_t(p.m) * p.n});
   }
-  const std::size_t pattern_count = std::size_t{1} << 20;
-  std::vector<float> host_pattern(pattern_count);
-  std::mt19937 random(7);
-  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
-  for (float& x : host_pattern) x = uniform(random);
-  float* pattern = nullptr;
-  check(cudaMalloc(reinterpret_cast<void**>(&pattern), pattern_count * sizeof(float)), "cudaMalloc");
-  check(cudaMemcpy(pattern, host_pattern.data(), pattern_count * sizeof(float), cudaMemcpyHostToDevice), "cudaMemcpy");
+  const RandomPattern pattern(7);
 
   const int stream_counts[] = {1, 2, 4, 8};
   std::vector<std::unique_ptr<StreamRun>> runs;
-  for (int s = 0; s < 8; ++s) runs.push_back(std::make_unique<StreamRun>(max_floats, pattern, pattern_count));
+  for (int s = 0; s < 8; ++s) runs.push_back(std::make_unique<StreamRun>(max_floats, pattern));
 
   const double flop = flop_of(network);
   std::printf("ResNet-50's %zu products at batch 1, %.2f GFLOP an image; CUDA graphs replayed on S streams at once\n",
@@ -201,8 +192,6 @@ int main() {
     std::printf("%6d %6d %6d %12.2f %12.2f %7.2fx %12.1f\n", p.m, p.n, p.k, one * 1e6, four * 1e6, one / four,
                 2.0 * p.m * p.n * p.k / four / 1e12);
   }
-  runs.clear();
-  cudaFree(pattern);
   return 0;
 }
 

@@ -1,5 +1,6 @@
 #pragma once
-// What the CUDA table benchmarks (bench_gemm_epilogue, bench_conv_gpu) share:
+// What the CUDA table benchmarks (bench_gemm_epilogue, bench_conv_gpu,
+// bench_depthwise_gpu, bench_gpu_streams) share:
 // error checks that end the program, device buffers filled from a random
 // pattern, CUDA-event timing on a stream, and the figures' units.
 
@@ -8,7 +9,10 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdio>
+#include <cstdint>
 #include <cstdlib>
+#include <random>
+#include <vector>
 
 #include "kernels/cuda/gemm_epilogue.h"
 
@@ -22,9 +26,32 @@ inline void check(cudaError_t status, const char* what) {
   std::exit(1);
 }
 
+// A device block of 2^20 random floats in [-1, 1) from `seed`, which Buffers
+// repeat to fill themselves.
+class RandomPattern {
+ public:
+  static constexpr std::size_t kCount = std::size_t{1} << 20;
+  explicit RandomPattern(std::uint32_t seed) {
+    std::vector<float> host(kCount);
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+    for (float& x : host) x = dist(rng);
+    check(cudaMalloc(reinterpret_cast<void**>(&ptr_), kCount * sizeof(float)), "cudaMalloc");
+    check(cudaMemcpy(ptr_, host.data(), kCount * sizeof(float), cudaMemcpyHostToDevice), "cudaMemcpy");
+  }
+  RandomPattern(const RandomPattern&) = delete;
+  RandomPattern& operator=(const RandomPattern&) = delete;
+  ~RandomPattern() { cudaFree(ptr_); }
+  const float* get() const { return ptr_; }
+
+ private:
+  float* ptr_ = nullptr;
+};
+
 // Device memory of random values (a random device block repeated).
 class Buffer {
  public:
+  Buffer(std::size_t count, const RandomPattern& pattern) : Buffer(count, pattern.get(), RandomPattern::kCount) {}
   Buffer(std::size_t count, const float* pattern, std::size_t pattern_count) {
     check(cudaMalloc(reinterpret_cast<void**>(&ptr_), std::max<std::size_t>(count, 1) * sizeof(float)), "cudaMalloc");
     for (std::size_t at = 0; at < count; at += pattern_count) {
