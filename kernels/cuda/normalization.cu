@@ -74,13 +74,16 @@ struct BatchNormApply {
   }
 };
 
-template <bool kBias>
+// activation(in * scale[d] (+ bias[d])): a Scale layer and the ReLU / Clip
+// fused into it.
+template <bool kBias, typename Activation>
 struct Scale {
   const float* scale;
   const float* bias;
+  Activation activation;
   template <typename Index>
   __device__ float operator()(float x, Index d) const {
-    return kBias ? add(mul(x, scale[d]), bias[d]) : mul(x, scale[d]);
+    return activation(kBias ? add(mul(x, scale[d]), bias[d]) : mul(x, scale[d]));
   }
 };
 
@@ -196,12 +199,15 @@ void batch_norm_apply(const float* in, int num, int channels, std::size_t spatia
 }
 
 void scale_broadcast(const float* in, std::size_t outer, std::size_t dim, std::size_t inner, const float* scale,
-                     const float* bias, float* out, cudaStream_t stream) {
-  if (bias != nullptr) {
-    broadcast("scale_broadcast", in, outer, dim, inner, out, Scale<true>{scale, bias}, stream);
-  } else {
-    broadcast("scale_broadcast", in, outer, dim, inner, out, Scale<false>{scale, nullptr}, stream);
-  }
+                     const float* bias, float* out, cudaStream_t stream, const cpu::Activation& activation) {
+  detail::with_activation(activation, [&](auto op) {
+    using Op = decltype(op);
+    if (bias != nullptr) {
+      broadcast("scale_broadcast", in, outer, dim, inner, out, Scale<true, Op>{scale, bias, op}, stream);
+    } else {
+      broadcast("scale_broadcast", in, outer, dim, inner, out, Scale<false, Op>{scale, nullptr, op}, stream);
+    }
+  });
 }
 
 void bias_broadcast(const float* in, std::size_t outer, std::size_t dim, std::size_t inner, const float* bias,

@@ -39,9 +39,11 @@ void batch_norm_apply(const float* in, int num, int channels, std::size_t spatia
 
 // --- Broadcast scale and bias on outer x dim x inner data ---------------------
 
-// out = in * scale[d] (+ bias[d] when bias is not null).
+// out = activation(in * scale[d] (+ bias[d] when bias is not null)): a
+// Scale layer with its fused ReLU / Clip (none by default) in one pass, the
+// CPU's operations in the CPU's order (the same bits as cpu::scale_broadcast).
 void scale_broadcast(const float* in, std::size_t outer, std::size_t dim, std::size_t inner, const float* scale,
-                     const float* bias, float* out, cudaStream_t stream);
+                     const float* bias, float* out, cudaStream_t stream, const cpu::Activation& activation = {});
 // out = in + bias[d].
 void bias_broadcast(const float* in, std::size_t outer, std::size_t dim, std::size_t inner, const float* bias,
                     float* out, cudaStream_t stream);

@@ -15,7 +15,6 @@
 #include "layers/fused_activation.h"
 
 #if PREDICTOR_HAVE_CUDA
-#include "kernels/cuda/activation.h"
 #include "kernels/cuda/normalization.h"
 #include "layers/cuda_context.h"
 #endif
@@ -96,10 +95,7 @@ class ScaleLayer : public BroadcastLayerBase {
     const float* bias = bias_term_ ? gpu_weight_data(static_cast<int>(expected_weights) - 1) : nullptr;
     float* out = top[0]->mutable_gpu_data();
     cuda::scale_broadcast(bottom[0]->gpu_data(), broadcast_.outer, broadcast_.dim, broadcast_.inner, scale, bias, out,
-                          cuda_stream(context));
-    // A second pass: the graph optimizer's Scale + ReLU gain the CPU its
-    // pass over memory; on the GPU the launch count stays.
-    if (!activation_.none()) cuda::activation_forward(activation_, out, out, top[0]->count(), cuda_stream(context));
+                          cuda_stream(context), activation_);
   }
 #endif
 

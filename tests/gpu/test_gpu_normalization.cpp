@@ -6,6 +6,7 @@
 // threads, and in place.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -152,6 +153,53 @@ TEST_F(GpuNormalization, ScaleAndBiasBroadcast) {
       } else {
         cuda::bias_broadcast(d_copy.get(), s.outer, s.dim, s.inner, d_bias.get(), d_copy.get(), stream_);
       }
+      EXPECT_TRUE(bitwise_equal(download(d_copy), out)) << "in place";
+    }
+  }
+}
+
+// A Scale with its fused activation in one pass: the CPU kernel's bits and a
+// plain loop's (leaky ReLU with the bias, Clip without), in place too.
+TEST_F(GpuNormalization, ScaleBroadcastWithAFusedActivation) {
+  struct Shape {
+    std::size_t outer, dim, inner;
+  };
+  for (const Shape& s : {Shape{1, 1, 1}, Shape{3, 7, 1}, Shape{2, 5, 9}, Shape{4, 3, 56 * 56 + 3}}) {
+    SCOPED_TRACE(std::to_string(s.outer) + " x " + std::to_string(s.dim) + " x " + std::to_string(s.inner));
+    const std::size_t count = s.outer * s.dim * s.inner;
+    const auto in = with_specials(random_values(count, 14, -3.0f, 3.0f), {kNaN, kInf, -kInf, -0.0f});
+    const auto scale = with_specials(random_values(s.dim, 15, -2.0f, 2.0f), {0.0f, -0.0f});
+    const auto bias = random_values(s.dim, 16, -1.0f, 1.0f);
+    DeviceBuffer d_in = upload(in), d_scale = upload(scale), d_bias = upload(bias);
+    for (const bool with_bias : {true, false}) {
+      const cpu::Activation activation =
+          with_bias ? cpu::Activation::relu(0.125f) : cpu::Activation::clipped(-0.5f, 1.5f);
+      SCOPED_TRACE(with_bias ? "bias + leaky ReLU" : "Clip");
+      const float* bias_or_null = with_bias ? d_bias.get() : nullptr;
+      DeviceBuffer d_out = poisoned(count);
+      cuda::scale_broadcast(d_in.get(), s.outer, s.dim, s.inner, d_scale.get(), bias_or_null, d_out.get(), stream_,
+                            activation);
+      std::vector<float> cpu_out(count), expected(count);
+      cpu::scale_broadcast(in.data(), s.outer, s.dim, s.inner, scale.data(), with_bias ? bias.data() : nullptr,
+                           cpu_out.data(), nullptr, activation);
+      for (std::size_t i = 0; i < count; ++i) {
+        const std::size_t d = (i / s.inner) % s.dim;
+        const float product = in[i] * scale[d];
+        const float x = with_bias ? product + bias[d] : product;
+        if (with_bias) {
+          const float positive = std::max(x, 0.0f), negative = std::min(x, 0.0f);
+          const float sloped = 0.125f * negative;
+          expected[i] = positive + sloped;
+        } else {
+          expected[i] = std::max(-0.5f, std::min(x, 1.5f));
+        }
+      }
+      const auto out = download(d_out);
+      EXPECT_TRUE(bitwise_equal(out, cpu_out)) << "GPU vs CPU kernel";
+      EXPECT_TRUE(bitwise_equal(out, expected)) << "GPU vs plain loop";
+      DeviceBuffer d_copy = upload(in);
+      cuda::scale_broadcast(d_copy.get(), s.outer, s.dim, s.inner, d_scale.get(), bias_or_null, d_copy.get(), stream_,
+                            activation);
       EXPECT_TRUE(bitwise_equal(download(d_copy), out)) << "in place";
     }
   }
