@@ -2,9 +2,9 @@
 // Convolution, InnerProduct, Deconvolution or Scale becomes that layer's
 // fused_activation (predictor's LayerParameter extension): the layer applies
 // it as it adds its bias, while the output is in cache on the CPU and in the
-// bias kernel on the GPU (a Scale: in a second pass there), and the
-// activation layer (a pass over the whole output) goes. The results are bit
-// for bit those of the two layers. The Scales are pre-activation networks'
+// bias (or Scale) kernel on the GPU, and the activation layer (a pass over
+// the whole output) goes. The results are bit for bit those of the two
+// layers. The Scales are pre-activation networks'
 // BatchNorm + Scale before each ReLU (DenseNet's), which fold into no
 // convolution.
 //
