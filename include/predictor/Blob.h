@@ -75,8 +75,9 @@ class PREDICTOR_API Blob {
   // For weights shared read-only between threads.
   const float* shared_cpu_data() const;
 
-  // Reads shape (modern `shape` or legacy num/channels/height/width) and data
-  // (float or double) from a BlobProto.
+  // Reads shape and data (float or double) from a BlobProto, as Caffe does:
+  // the legacy num/channels/height/width where any of them is set, else the
+  // `shape` message's dims (none, or no message: a 0-axis blob of one value).
   void FromProto(const caffe::BlobProto& proto);
   // Writes shape (modern form) and float data.
   void ToProto(caffe::BlobProto* proto) const;

@@ -130,12 +130,14 @@ const float* Blob::shared_cpu_data() const {
 }
 
 void Blob::FromProto(const caffe::BlobProto& proto) {
+  // As Caffe reads it: the deprecated 4-D fields where any is present, else
+  // the shape's dims (none: a 0-axis blob, which Caffe writes without a shape).
   std::vector<int> shape;
-  if (proto.has_shape()) {
+  if (proto.has_num() || proto.has_channels() || proto.has_height() || proto.has_width()) {
+    shape = checked_shape({proto.num(), proto.channels(), proto.height(), proto.width()}, "blob num/channels/height/width");
+  } else {
     const auto& dims = proto.shape().dim();
     shape = checked_shape({dims.begin(), dims.end()}, "blob shape");
-  } else if (proto.has_num() || proto.has_channels() || proto.has_height() || proto.has_width()) {
-    shape = checked_shape({proto.num(), proto.channels(), proto.height(), proto.width()}, "blob num/channels/height/width");
   }
   // The values must be there before any memory is spent on them: a file
   // that declares a huge shape and carries no data costs nothing.

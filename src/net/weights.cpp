@@ -10,29 +10,37 @@ namespace predictor {
 
 namespace {
 
+// Caffe's reading of a BlobProto's shape (Blob::ShapeEquals, FromProto): any
+// of the deprecated num/channels/height/width fields present makes it those 4
+// axes; otherwise the `shape` message's dims, none (no message, as Caffe's
+// ToProto writes a 0-axis blob: PReLU's and Normalize's shared scale) meaning
+// a 0-axis blob of one value.
+bool has_legacy_dims(const caffe::BlobProto& blob) {
+  return blob.has_num() || blob.has_channels() || blob.has_height() || blob.has_width();
+}
+
 std::string proto_shape_text(const caffe::BlobProto& blob) {
-  if (blob.has_shape()) {
-    std::string text = "(";
-    for (int64_t dim : blob.shape().dim()) text += (text.size() > 1 ? "," : "") + std::to_string(dim);
-    return text + ")";
+  if (has_legacy_dims(blob)) {
+    return shape_string({blob.num(), blob.channels(), blob.height(), blob.width()}) + " (legacy 4-D)";
   }
-  return shape_string({blob.num(), blob.channels(), blob.height(), blob.width()}) + " (legacy 4-D)";
+  std::string text = "(";
+  for (int64_t dim : blob.shape().dim()) text += (text.size() > 1 ? "," : "") + std::to_string(dim);
+  return text + ")";
 }
 
 bool shape_matches(const caffe::BlobProto& blob, const std::vector<int>& expected) {
-  if (blob.has_shape()) {
-    if (blob.shape().dim_size() != static_cast<int>(expected.size())) return false;
-    for (std::size_t i = 0; i < expected.size(); ++i) {
-      if (blob.shape().dim(static_cast<int>(i)) != expected[i]) return false;
-    }
-    return true;
+  if (has_legacy_dims(blob)) {
+    // Compare with the expected shape padded to 4 axes with leading 1s.
+    if (expected.size() > 4) return false;
+    std::vector<int> padded(4 - expected.size(), 1);
+    padded.insert(padded.end(), expected.begin(), expected.end());
+    return padded == std::vector<int>{blob.num(), blob.channels(), blob.height(), blob.width()};
   }
-  // Legacy num/channels/height/width: compare with the expected shape padded
-  // to 4 axes with leading 1s (Caffe's Blob::ShapeEquals).
-  if (expected.size() > 4) return false;
-  std::vector<int> padded(4 - expected.size(), 1);
-  padded.insert(padded.end(), expected.begin(), expected.end());
-  return padded == std::vector<int>{blob.num(), blob.channels(), blob.height(), blob.width()};
+  if (blob.shape().dim_size() != static_cast<int>(expected.size())) return false;
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    if (blob.shape().dim(static_cast<int>(i)) != expected[i]) return false;
+  }
+  return true;
 }
 
 std::uint32_t name_hash(const std::string& name) {

@@ -86,6 +86,35 @@ TEST(Blob, ProtoLegacyShapeAndDoubleData) {
   EXPECT_EQ(blob.cpu_data()[3], 4.25f);
 }
 
+// Caffe's ToProto writes a 0-axis blob (PReLU's or Normalize's shared
+// scale) with no shape message at all: it reads back as one value.
+TEST(Blob, ProtoWithoutShapeIsAZeroAxisBlob) {
+  Blob scalar(std::vector<int>{});
+  scalar.mutable_cpu_data()[0] = 0.25f;
+  caffe::BlobProto proto;
+  scalar.ToProto(&proto);
+  EXPECT_FALSE(proto.has_shape());
+  Blob back({2, 2});
+  back.FromProto(proto);
+  EXPECT_TRUE(back.shape().empty());
+  EXPECT_EQ(back.count(), 1u);
+  EXPECT_EQ(back.cpu_data()[0], 0.25f);
+}
+
+// A file carrying both forms is read by its legacy fields, as Caffe reads it.
+TEST(Blob, ProtoLegacyFieldsWinOverTheShape) {
+  caffe::BlobProto proto;
+  proto.mutable_shape()->add_dim(4);
+  proto.set_num(1);
+  proto.set_channels(1);
+  proto.set_height(2);
+  proto.set_width(2);
+  for (int i = 0; i < 4; ++i) proto.add_data(1.0f * i);
+  Blob blob;
+  blob.FromProto(proto);
+  EXPECT_EQ(blob.shape(), (std::vector<int>{1, 1, 2, 2}));
+}
+
 TEST(Blob, ProtoWithWrongValueCountIsAnError) {
   caffe::BlobProto proto;
   proto.mutable_shape()->add_dim(3);

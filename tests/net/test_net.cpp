@@ -259,6 +259,57 @@ TEST_F(NetTest, CaffemodelRoundTripAndWeightChecks) {
   EXPECT_NE(message.find("2 weight blobs"), std::string::npos) << message;
 }
 
+// PReLU's and Normalize's shared scale is a 0-axis blob, which Caffe (and
+// Model::ToCaffemodel, as init-weights writes it) stores with no shape
+// message and no legacy dims; it loaded as a legacy (0,0,0,0) blob and was
+// refused.
+TEST_F(NetTest, ZeroAxisWeightBlobsLoadFromACaffemodel) {
+  const auto definition = parse(R"(
+    input: "data" input_shape { dim: 1 dim: 3 dim: 2 dim: 2 }
+    layer { name: "p" type: "PReLU" bottom: "data" top: "p" prelu_param { channel_shared: true } }
+    layer { name: "n" type: "Normalize" bottom: "p" top: "n" })");
+  auto model = Model::WithRandomWeights(definition, 3);
+  caffe::NetParameter weights;
+  model->ToCaffemodel(&weights);
+  for (const auto& layer : weights.layer()) {
+    for (const auto& blob : layer.blobs()) EXPECT_FALSE(blob.has_shape()) << layer.name();
+  }
+  auto loaded = Model::FromNetParameter(definition, weights, {}, "scalars.caffemodel");
+  for (int layer = 1; layer <= 2; ++layer) {
+    ASSERT_EQ(loaded->layer_weights(layer).size(), 1u);
+    EXPECT_TRUE(loaded->layer_weights(layer)[0]->shape().empty());
+    EXPECT_EQ(loaded->layer_weights(layer)[0]->cpu_data()[0], model->layer_weights(layer)[0]->cpu_data()[0]);
+  }
+
+  // Legacy (1,1,1,1) matches a 0-axis blob too (Caffe's LegacyShape is 1 past
+  // the blob's axes); an empty shape message is the 0-axis form as well.
+  caffe::NetParameter legacy = weights, empty_shape = weights;
+  for (auto& layer : *legacy.mutable_layer()) {
+    for (auto& blob : *layer.mutable_blobs()) {
+      blob.set_num(1);
+      blob.set_channels(1);
+      blob.set_height(1);
+      blob.set_width(1);
+    }
+  }
+  EXPECT_NO_THROW(Model::FromNetParameter(definition, legacy));
+  for (auto& layer : *empty_shape.mutable_layer()) {
+    for (auto& blob : *layer.mutable_blobs()) blob.mutable_shape();
+  }
+  EXPECT_NO_THROW(Model::FromNetParameter(definition, empty_shape));
+
+  // A per-channel blob where the layer shares one value: an error naming the
+  // shapes.
+  caffe::NetParameter per_channel = weights;
+  auto* blob = per_channel.mutable_layer(1)->mutable_blobs(0);
+  blob->mutable_shape()->add_dim(3);
+  blob->add_data(0.5f);
+  blob->add_data(0.5f);
+  const std::string message = error_of([&] { Model::FromNetParameter(definition, per_channel, {}, "m"); });
+  EXPECT_NE(message.find("'p'"), std::string::npos) << message;
+  EXPECT_NE(message.find("shape (3) in the file, the layer expects ()"), std::string::npos) << message;
+}
+
 TEST_F(NetTest, NetWithoutInputsIsAnError) {
   EXPECT_THROW(Model::WithRandomWeights(parse(R"(name: "empty")"), 1), Error);
 }
