@@ -1588,6 +1588,15 @@ TEST_F(PredictorCliTest, UsageErrors) {
   result = Run({"run", "--help"});
   EXPECT_EQ(result.exit_code, 0);
   EXPECT_NE(result.out.find("--output_dir"), std::string::npos) << result.out;
+  // --batch's sentinel default (0) is not a value the flag accepts: the help
+  // says what the default means instead of offering 0.
+  ExpectError(Run({"run", "--model=" + kMobilenet, "--weights=w", "--batch=0"}), {"--batch must be at least 1"});
+  const std::size_t batch = result.out.find("--batch");
+  ASSERT_NE(batch, std::string::npos) << result.out;
+  const std::string batch_line = result.out.substr(batch, result.out.find('\n', batch) - batch);
+  EXPECT_NE(batch_line.find("default: the batch the model declares"), std::string::npos) << batch_line;
+  EXPECT_EQ(batch_line.find("0 keeps"), std::string::npos) << batch_line;
+  EXPECT_EQ(batch_line.find("(default: 0)"), std::string::npos) << batch_line;
 }
 
 }  // namespace

@@ -18,7 +18,7 @@ DEFINE_string(input_shape, "",
 DEFINE_string(pooling_rule, "caffe",
               "how Pooling layers size their output: caffe (BVLC's) or caffe-yolov3 (ChenYingpeng/caffe-yolov3's, "
               "which its yolov3-tiny files need: one more row and column where kernel - stride is odd)");
-DEFINE_int32(batch, 0, "batch size, the first dimension of every input; 0 keeps the declared one");
+DEFINE_int32(batch, 0, "batch size, the first dimension of every input, at least 1 (default: the batch the model declares)");
 DEFINE_uint32(seed, 1, "seed of the random weights and inputs");
 DEFINE_bool(json, false, "print one JSON object instead of text");
 DEFINE_bool(optimize_memory, false,

@@ -44,7 +44,10 @@ void print_command_help(const Command& command) {
     const gflags::CommandLineFlagInfo flag = gflags::GetCommandLineFlagInfoOrDie(name);
     std::cout << "  --" << flag.name << std::string(20 - std::min<std::size_t>(flag.name.size(), 19), ' ')
               << flag.description;
-    if (!flag.default_value.empty()) std::cout << " (default: " << flag.default_value << ")";
+    // A flag whose default is a sentinel (--batch's 0: the model's own) says
+    // what the default means in its description.
+    const bool describes_default = flag.description.find("(default: ") != std::string::npos;
+    if (!flag.default_value.empty() && !describes_default) std::cout << " (default: " << flag.default_value << ")";
     std::cout << "\n";
   }
   if (command.more_help != nullptr) std::cout << "\n" << command.more_help();
