@@ -112,8 +112,8 @@ PREDICTOR_API YoloConfig parse_darknet_yolo_config(const std::string& text, cons
 // that boxes stay finite. Boxes of every image in the batch (the same
 // `image` size for all), ordered by image, then highest score first. Throws
 // predictor::Error when a blob's shape does not match its head (or the heads'
-// batches differ), on an invalid config, and when a box that passes the
-// threshold has a NaN tx, ty, tw or th.
+// batches differ), on an invalid config (a NaN threshold among its faults),
+// and when a box that passes the threshold has a NaN tx, ty, tw or th.
 PREDICTOR_API std::vector<Detection> decode_yolo(const std::vector<const Blob*>& heads, const YoloConfig& config,
                                                  ImageSize image);
 
@@ -128,7 +128,7 @@ PREDICTOR_API float box_iou(const Detection& a, const Detection& b);
 // (descending, stable), a box is dropped when its IoU with a kept box of the
 // same image and label exceeds `iou_threshold`. Returns the kept boxes
 // ordered by image, then score descending (ties in input order). Throws
-// predictor::Error on a NaN score.
+// predictor::Error on a NaN score or threshold.
 PREDICTOR_API std::vector<Detection> non_max_suppression(std::vector<Detection> boxes, float iou_threshold);
 
 }  // namespace predictor

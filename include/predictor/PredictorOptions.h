@@ -64,7 +64,8 @@ struct PredictorOptions {
   // nor changes what they hold).
   std::vector<std::string> extra_outputs;
   // The memory planning strategy with Optimization::MEMORY: "best_fit"
-  // (default: one arena at the lower bound) or "linear_scan".
+  // (default: one arena at the lower bound) or "linear_scan". Any other name
+  // is an error at construction, with or without MEMORY.
   std::string memory_strategy;
   // Input shape overrides, NetState and the weight budget for loading the
   // model.

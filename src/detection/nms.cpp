@@ -30,6 +30,8 @@ float box_iou(const Detection& a, const Detection& b) {
 }
 
 std::vector<Detection> non_max_suppression(std::vector<Detection> boxes, float iou_threshold) {
+  // A NaN threshold compares false: it would suppress nothing.
+  if (std::isnan(iou_threshold)) throw Error("non_max_suppression: the IoU threshold is NaN");
   for (std::size_t i = 0; i < boxes.size(); ++i) {
     // A NaN score has no place in the order (and would break the sort).
     if (std::isnan(boxes[i].score)) {

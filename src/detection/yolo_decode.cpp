@@ -35,6 +35,10 @@ void check_config(const YoloConfig& config, std::size_t num_blobs, ImageSize ima
                   " is not a positive size");
     }
   }
+  // NaN compares false: a NaN score threshold would keep nothing and a NaN
+  // IoU threshold suppress nothing, both without a word.
+  if (std::isnan(config.score_threshold)) throw Error("decode_yolo: score_threshold is NaN");
+  if (std::isnan(config.nms_threshold)) throw Error("decode_yolo: nms_threshold is NaN");
   if (config.input.width <= 0 || config.input.height <= 0) {
     throw Error("decode_yolo: input size " + size_string(config.input) + " is not positive");
   }

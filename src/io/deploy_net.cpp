@@ -270,6 +270,16 @@ void apply_input_shapes(caffe::NetParameter* net, const LoadOptions& options, co
     for (int i = 0; i < layer.top_size(); ++i) {
       auto override_it = options.input_shapes.find(layer.top(i));
       if (override_it != options.input_shapes.end()) {
+        // The caller's shape: every dimension given (the file's negative
+        // dims mean "not given"; the caller's would be a mistake).
+        const std::string option =
+            source + ": LoadOptions::input_shapes['" + layer.top(i) + "'] " + shape_string(override_it->second);
+        for (std::size_t d = 0; d < override_it->second.size(); ++d) {
+          if (override_it->second[d] < 0) {
+            throw Error(option + ": dimension " + std::to_string(d) + " is " +
+                        std::to_string(override_it->second[d]) + ", must be 0 or more");
+          }
+        }
         set_shape(param->mutable_shape(i), override_it->second);
         used.insert(layer.top(i));
       }

@@ -1,6 +1,7 @@
 #include "predictor/Net.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 
 #include "core/shape_check.h"
@@ -265,6 +266,9 @@ void Net::KeepBlobs(const std::vector<std::string>& names) {
 }
 
 void Net::SetLimits(const ReplicaLimits& limits) {
+  if (std::isnan(limits.max_multiply_adds)) {
+    throw Error(source_ + ": ReplicaLimits::max_multiply_adds is NaN, which no forward would exceed");
+  }
   limits_ = limits;
   reshaped_ = false;  // the next Forward checks the current shapes against them
 }

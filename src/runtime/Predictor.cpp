@@ -2,10 +2,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
+#include <stdexcept>
 #include <new>
 
 #include "cuda/cuda_api.h"
 #include "graph/optimizer.h"
+#include "memory/planner.h"
 #include "predictor/CaffeProto.h"
 #include "predictor/Error.h"
 #include "predictor/Net.h"
@@ -57,6 +60,38 @@ std::unique_ptr<Predictor> Predictor::FromStrings(const std::string& prototxt_te
   return std::make_unique<Predictor>(Model::FromStrings(prototxt_text, caffemodel_bytes, options.load), options);
 }
 
+namespace {
+
+// The options that nothing else would look at (a strategy without MEMORY, a
+// flag of no meaning) or would take silently (a NaN budget compares false,
+// i.e. as no limit): each a mistake of the caller's, named before anything
+// is made.
+void check_options(const PredictorOptions& options, const std::string& source) {
+  if (options.compute_threads < 1 || options.compute_threads > PredictorOptions::kMaxComputeThreads) {
+    throw Error(source + ": PredictorOptions::compute_threads must be 1 to " +
+                std::to_string(PredictorOptions::kMaxComputeThreads) + ", not " +
+                std::to_string(options.compute_threads));
+  }
+  const unsigned optimization = static_cast<unsigned>(options.optimization);
+  const unsigned known = static_cast<unsigned>(Optimization::MEMORY) | static_cast<unsigned>(Optimization::GRAPH);
+  if ((optimization & ~known) != 0) {
+    throw Error(source + ": PredictorOptions::optimization: " + std::to_string(optimization) +
+                " holds bits that are no Optimization flag (MEMORY = 1, GRAPH = 2)");
+  }
+  if (!options.memory_strategy.empty()) {
+    try {
+      memory::make_planner(options.memory_strategy);
+    } catch (const std::invalid_argument& error) {
+      throw Error(source + ": PredictorOptions::memory_strategy: " + error.what());
+    }
+  }
+  if (std::isnan(options.limits.max_multiply_adds)) {
+    throw Error(source + ": PredictorOptions::limits.max_multiply_adds is NaN, which no forward would exceed");
+  }
+}
+
+}  // namespace
+
 Predictor::Predictor(const caffe::NetParameter& net, const caffe::NetParameter& weights,
                      const PredictorOptions& options)
     : model_(Model::FromNetParameter(net, weights, options.load)), options_(options) {
@@ -72,11 +107,7 @@ Predictor::Predictor(std::shared_ptr<const Model> model, const PredictorOptions&
 Predictor::~Predictor() = default;
 
 void Predictor::Init() {
-  if (options_.compute_threads < 1 || options_.compute_threads > PredictorOptions::kMaxComputeThreads) {
-    throw Error(model_->source() + ": PredictorOptions::compute_threads must be 1 to " +
-                std::to_string(PredictorOptions::kMaxComputeThreads) + ", not " +
-                std::to_string(options_.compute_threads));
-  }
+  check_options(options_, model_->source());
   std::vector<Device> devices = options_.devices.empty() ? std::vector<Device>{options_.device} : options_.devices;
   for (const Device& device : devices) {
     if (device.is_cuda()) cuda::check_device(device.id, model_->source() + ": Predictor: device " + device.to_string());

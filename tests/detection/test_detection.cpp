@@ -253,6 +253,17 @@ TEST(DecodeYolo, HugeTwStaysFiniteNanThrows) {
   EXPECT_TRUE(decode_yolo({head.blob()}, config, {416, 416}).empty());
 }
 
+TEST(DecodeYolo, NanThresholdsAreErrors) {
+  Head head(1, 2, 3, 13, 13);
+  head.set_box(0, 0, 6, 6, 0.0f, 0.0f, 0.0f, 0.0f, 3.0f, {{0, 3.0f}});
+  YoloConfig score = small_config(), nms = small_config();
+  score.score_threshold = std::nanf("");
+  nms.nms_threshold = std::nanf("");
+  EXPECT_THROW(decode_yolo({head.blob()}, score, {416, 416}), Error);
+  EXPECT_THROW(decode_yolo({head.blob()}, nms, {416, 416}), Error);
+  EXPECT_EQ(decode_yolo({head.blob()}, small_config(), {416, 416}).size(), 1u);
+}
+
 void expect_error(const std::function<void()>& f, const std::string& part) {
   try {
     f();
@@ -325,6 +336,11 @@ TEST(NonMaxSuppression, ThresholdIsStrictAndPerImageAndLabel) {
   EXPECT_EQ(kept[0].score, 0.9f);
   EXPECT_EQ(kept[1].score, 0.7f);  // other label
   EXPECT_EQ(kept[2].score, 0.6f);  // other image
+}
+
+// NaN compares false: as a threshold it would keep every box, silently.
+TEST(NonMaxSuppression, NanThresholdIsAnError) {
+  EXPECT_THROW(non_max_suppression({box(0, 0, 10, 10, 0.9f), box(0, 0, 10, 10, 0.8f)}, std::nanf("")), Error);
 }
 
 TEST(NonMaxSuppression, SuppressedBoxesDoNotSuppress) {

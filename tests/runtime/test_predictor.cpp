@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cmath>
 #include <cstring>
 #include <thread>
 
@@ -199,6 +200,39 @@ TEST(PredictorConcurrency, ZooModelsBitwiseIdentical) {
     auto model = Model::WithRandomWeightsFromFile(testing::models_dir() + "/" + folder + "/deploy.prototxt", 3, load);
     expect_concurrent_equals_serial(model, {}, 3, 2);
   }
+}
+
+// Options that nothing would look at or that would be taken silently: a
+// strategy without MEMORY, bits of no Optimization flag, a NaN work budget
+// (it compares false, as no limit), a negative input dimension.
+TEST(Predictor, OptionsThatWouldBeIgnoredAreErrors) {
+  auto model = Model::WithRandomWeights(parse_net_text(kSmallNet, "small"), 11, {}, "small.prototxt");
+  PredictorOptions strategy;
+  strategy.memory_strategy = "best_fti";
+  EXPECT_TRUE(testing::throws_error_naming([&] { Predictor p(model, strategy); },
+                                           {"small", "PredictorOptions::memory_strategy", "best_fti", "best_fit"}));
+  PredictorOptions bits;
+  bits.optimization = static_cast<Optimization>(4u);
+  EXPECT_TRUE(testing::throws_error_naming([&] { Predictor p(model, bits); },
+                                           {"small", "PredictorOptions::optimization", "4"}));
+  PredictorOptions nan_budget;
+  nan_budget.limits.max_multiply_adds = std::nan("");
+  EXPECT_TRUE(testing::throws_error_naming([&] { Predictor p(model, nan_budget); },
+                                           {"small", "max_multiply_adds", "NaN"}));
+  Net net(model);
+  EXPECT_TRUE(testing::throws_error_naming([&] { net.SetLimits(nan_budget.limits); },
+                                           {"small", "ReplicaLimits::max_multiply_adds", "NaN"}));
+  // The valid ones still construct.
+  PredictorOptions valid;
+  valid.memory_strategy = "linear_scan";
+  valid.optimization = Optimization::MEMORY | Optimization::GRAPH;
+  EXPECT_NO_THROW(Predictor(model, valid));
+
+  LoadOptions negative;
+  negative.input_shapes["data"] = {1, 3, -5, 12};
+  EXPECT_TRUE(testing::throws_error_naming(
+      [&] { Model::WithRandomWeights(parse_net_text(kSmallNet, "small"), 11, negative, "small.prototxt"); },
+      {"small.prototxt", "LoadOptions::input_shapes['data']", "dimension 2 is -5"}));
 }
 
 TEST(Predictor, ReplicasShareTheModelsWeights) {
