@@ -142,6 +142,16 @@ int run() {
   input.set_cpu_data(input_data.data());
   const predictor::Blob& scores = *net.forward({&input}, {output_name})[0];
 
+  // One score per class: (1, C), or (1, C, 1, 1) after a global pooling. A
+  // detector's output (SSD's 1 x 1 x K x 7) would otherwise be ranked as
+  // K * 7 "classes".
+  const std::vector<int>& shape = scores.shape();
+  for (std::size_t axis = 0; axis < shape.size(); ++axis) {
+    if (axis != 1 && shape[axis] != 1) {
+      fail("output '" + output_name + "' has shape " + predictor::shape_string(shape) +
+           ", not one score per class (1 x C, or 1 x C x 1 x 1); name a classifier's output with --output");
+    }
+  }
   const std::size_t classes = scores.count();
   if (classes == 0) fail("output '" + output_name + "' is empty");
   if (!labels.empty() && labels.size() != classes) {

@@ -79,3 +79,8 @@ foreach(case
   run_step(error-${name} EXIT 1 COMMAND ${classify} ${arguments}
     STDERR_MATCHES "${one_error_line}" "${expected}")
 endforeach()
+# An output that is not one score per class (here the net input, 1 x 3 x 5 x
+# 7): an error, not a ranking of its 105 values.
+run_step(error-not-scores EXIT 1
+  COMMAND ${means} --image=${TESTDATA}/solid.png --output=data
+  STDERR_MATCHES "${one_error_line}" "output 'data' has shape \\(1,3,5,7\\), not one score per class")
