@@ -2,9 +2,8 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cmath>
-#include <stdexcept>
 #include <new>
+#include <stdexcept>
 
 #include "cuda/cuda_api.h"
 #include "graph/optimizer.h"
@@ -63,9 +62,8 @@ std::unique_ptr<Predictor> Predictor::FromStrings(const std::string& prototxt_te
 namespace {
 
 // The options that nothing else would look at (a strategy without MEMORY, a
-// flag of no meaning) or would take silently (a NaN budget compares false,
-// i.e. as no limit): each a mistake of the caller's, named before anything
-// is made.
+// flag of no meaning): each a mistake of the caller's, named before anything
+// is made. The replica's own settings (the limits) are refused by the probe.
 void check_options(const PredictorOptions& options, const std::string& source) {
   if (options.compute_threads < 1 || options.compute_threads > PredictorOptions::kMaxComputeThreads) {
     throw Error(source + ": PredictorOptions::compute_threads must be 1 to " +
@@ -84,9 +82,6 @@ void check_options(const PredictorOptions& options, const std::string& source) {
     } catch (const std::invalid_argument& error) {
       throw Error(source + ": PredictorOptions::memory_strategy: " + error.what());
     }
-  }
-  if (std::isnan(options.limits.max_multiply_adds)) {
-    throw Error(source + ": PredictorOptions::limits.max_multiply_adds is NaN, which no forward would exceed");
   }
 }
 
@@ -153,7 +148,9 @@ void Predictor::Init() {
   }
 
   const bool plan_memory = has(options_.optimization, Optimization::MEMORY);
-  if (plan_memory) probe.EnableMemoryPlanning(options_.memory_strategy);  // validates the strategy
+  // What every replica will be told, told to the probe first: a setting it
+  // refuses (a NaN budget) is an error here, not on a caller's thread.
+  probe.SetLimits(options_.limits);
   auto next_device = std::make_shared<std::atomic<std::size_t>>(0);
   replicas_ = std::make_shared<ReplicaSet>([model = model_, outputs = output_names_, plan_memory,
                                             strategy = options_.memory_strategy, keep = options_.extra_outputs,

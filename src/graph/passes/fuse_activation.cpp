@@ -4,9 +4,8 @@
 // it as it adds its bias, while the output is in cache on the CPU and in the
 // bias (or Scale) kernel on the GPU, and the activation layer (a pass over
 // the whole output) goes. The results are bit for bit those of the two
-// layers. The Scales are pre-activation networks'
-// BatchNorm + Scale before each ReLU (DenseNet's), which fold into no
-// convolution.
+// layers. The Scales are pre-activation networks' BatchNorm + Scale before
+// each ReLU (DenseNet's), which fold into no convolution.
 //
 // It matches when the activation has one bottom and one top, and its input
 //   - is the one top of a Convolution / InnerProduct / Deconvolution / Scale
