@@ -344,7 +344,8 @@ TEST(Sgemm, SameBitsForAnyThreadCountAndWorkspace) {
                           {false, false, 512, 49, 700, 0, 1.0f, 0.0f},   // along the rows
                           {false, true, 7, 1000, 600, 3, 1.0f, 0.5f},
                           {true, false, 300, 301, 302, 1, -1.0f, 1.0f},
-                          {false, false, 96, 9000, 16, 0, 1.0f, 0.0f}};  // wide blocks of columns (short k)
+                          {false, false, 96, 9000, 16, 0, 1.0f, 0.0f},   // wide blocks of columns (short k)
+                          {false, false, 96, 196, 300, 0, 1.0f, 0.0f}};  // uneven column panels: by rows
   for (const Shape& s : shapes) {
     const Operands op(s, seed += 3);
     const auto bias = random_values(s.m, seed + 9);
@@ -384,6 +385,25 @@ TEST(Sgemm, SplitByRowsIsTakenWhereTheRowsAllowIt) {
     EXPECT_EQ(cpu::sgemm::workspace_bytes(isa, mr, 3136, 147, 2, cpu::sgemm::Split::kRows),
               cpu::sgemm::workspace_bytes(isa, mr, 3136, 147, 2));
   }
+}
+
+TEST(Sgemm, UnevenColumnPanelsSplitByRows) {
+  // 196 columns are four of AVX-512's 48-column panels and 4 more: split by
+  // panels, one task takes 96 columns and the other 100, the 4 costing a
+  // vector of their own; by rows each takes 48 rows of all 196. The plan
+  // takes the rows (its workspace is that of Split::kRows), and the bits
+  // are the one thread's (SameBitsForAnyThreadCountAndWorkspace).
+  bool tried = false;
+  for (Isa isa : runnable_isas()) {
+    if (isa != Isa::kAvx512) continue;
+    tried = true;
+    EXPECT_EQ(cpu::sgemm::workspace_bytes(isa, 96, 196, 576, 2),
+              cpu::sgemm::workspace_bytes(isa, 96, 196, 576, 2, cpu::sgemm::Split::kRows));
+    // An even split of the columns (288 = 6 panels) keeps them.
+    EXPECT_NE(cpu::sgemm::workspace_bytes(isa, 96, 288, 576, 2),
+              cpu::sgemm::workspace_bytes(isa, 96, 288, 576, 2, cpu::sgemm::Split::kRows));
+  }
+  if (!tried) GTEST_SKIP() << "the AVX-512 kernel set (48-column panels) does not run on this CPU";
 }
 
 TEST(Sgemm, GemmWithEpilogueOnEveryPath) {
