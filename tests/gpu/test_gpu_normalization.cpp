@@ -25,6 +25,27 @@ using namespace gpu_testing;
 
 class GpuNormalization : public GpuTest {};
 
+// outer x dim x inner, as the broadcast kernels (Scale, Bias, a producer's
+// bias + activation) take their operand.
+struct BroadcastShape {
+  std::size_t outer, dim, inner;
+  std::size_t count() const { return outer * dim * inner; }
+  std::string text() const {
+    return std::to_string(outer) + " x " + std::to_string(dim) + " x " + std::to_string(inner);
+  }
+};
+
+// A Scale's operands on the host: the input with NaN, infinities and -0,
+// the scale with signed zeros, the bias (seeds seed, seed + 1, seed + 2).
+struct ScaleOperands {
+  std::vector<float> in, scale, bias;
+};
+ScaleOperands scale_operands(const BroadcastShape& s, std::uint32_t seed) {
+  return {with_specials(random_values(s.count(), seed, -3.0f, 3.0f), {kNaN, kInf, -kInf, -0.0f}),
+          with_specials(random_values(s.dim, seed + 1, -2.0f, 2.0f), {0.0f, -0.0f}),
+          random_values(s.dim, seed + 2, -1.0f, 1.0f)};
+}
+
 TEST_F(GpuNormalization, BatchNormStoredStats) {
   const int channels = 37;
   const auto mean = random_values(channels, 1, -2.0f, 2.0f);
@@ -104,16 +125,12 @@ TEST_F(GpuNormalization, BatchNormBatchStatsAndApply) {
 }
 
 TEST_F(GpuNormalization, ScaleAndBiasBroadcast) {
-  struct Shape {
-    std::size_t outer, dim, inner;
-  };
-  for (const Shape& s : {Shape{1, 1, 1}, Shape{3, 7, 1}, Shape{2, 5, 9}, Shape{1, 1000, 1}, Shape{4, 3, 56 * 56 + 3},
-                         Shape{7, 129, 33}}) {
-    SCOPED_TRACE(std::to_string(s.outer) + " x " + std::to_string(s.dim) + " x " + std::to_string(s.inner));
-    const std::size_t count = s.outer * s.dim * s.inner;
-    const auto in = with_specials(random_values(count, 4, -3.0f, 3.0f), {kNaN, kInf, -kInf, -0.0f});
-    const auto scale = with_specials(random_values(s.dim, 5, -2.0f, 2.0f), {0.0f, -0.0f});
-    const auto bias = random_values(s.dim, 6, -1.0f, 1.0f);
+  for (const BroadcastShape& s : {BroadcastShape{1, 1, 1}, BroadcastShape{3, 7, 1}, BroadcastShape{2, 5, 9},
+                                  BroadcastShape{1, 1000, 1}, BroadcastShape{4, 3, 56 * 56 + 3},
+                                  BroadcastShape{7, 129, 33}}) {
+    SCOPED_TRACE(s.text());
+    const std::size_t count = s.count();
+    const auto [in, scale, bias] = scale_operands(s, 4);
     DeviceBuffer d_in = upload(in), d_scale = upload(scale), d_bias = upload(bias);
     for (int variant = 0; variant < 3; ++variant) {  // scale + bias, scale alone, bias alone
       SCOPED_TRACE("variant " + std::to_string(variant));
@@ -161,15 +178,11 @@ TEST_F(GpuNormalization, ScaleAndBiasBroadcast) {
 // A Scale with its fused activation in one pass: the CPU kernel's bits and a
 // plain loop's (leaky ReLU with the bias, Clip without), in place too.
 TEST_F(GpuNormalization, ScaleBroadcastWithAFusedActivation) {
-  struct Shape {
-    std::size_t outer, dim, inner;
-  };
-  for (const Shape& s : {Shape{1, 1, 1}, Shape{3, 7, 1}, Shape{2, 5, 9}, Shape{4, 3, 56 * 56 + 3}}) {
-    SCOPED_TRACE(std::to_string(s.outer) + " x " + std::to_string(s.dim) + " x " + std::to_string(s.inner));
-    const std::size_t count = s.outer * s.dim * s.inner;
-    const auto in = with_specials(random_values(count, 14, -3.0f, 3.0f), {kNaN, kInf, -kInf, -0.0f});
-    const auto scale = with_specials(random_values(s.dim, 15, -2.0f, 2.0f), {0.0f, -0.0f});
-    const auto bias = random_values(s.dim, 16, -1.0f, 1.0f);
+  for (const BroadcastShape& s : {BroadcastShape{1, 1, 1}, BroadcastShape{3, 7, 1}, BroadcastShape{2, 5, 9},
+                                  BroadcastShape{4, 3, 56 * 56 + 3}}) {
+    SCOPED_TRACE(s.text());
+    const std::size_t count = s.count();
+    const auto [in, scale, bias] = scale_operands(s, 14);
     DeviceBuffer d_in = upload(in), d_scale = upload(scale), d_bias = upload(bias);
     for (const bool with_bias : {true, false}) {
       const cpu::Activation activation =
@@ -211,14 +224,12 @@ TEST_F(GpuNormalization, ScaleBroadcastWithAFusedActivation) {
 // kernel (what the separate ReLU / Clip layer computes), bit for bit; and
 // activation_forward, the bias-free layers' epilogue.
 TEST_F(GpuNormalization, BiasActivationBroadcast) {
-  struct Shape {
-    std::size_t outer, dim, inner;
-  };
   const std::vector<cpu::Activation> activations = {cpu::Activation{}, cpu::Activation::relu(0.0f),
                                                     cpu::Activation::relu(0.1f), cpu::Activation::clipped(-0.5f, 1.5f)};
-  for (const Shape& s : {Shape{1, 1, 1}, Shape{3, 7, 1}, Shape{2, 5, 9}, Shape{64, 1000, 1}, Shape{1000, 3, 1},
-                         Shape{4, 3, 56 * 56 + 3}, Shape{7, 129, 33}}) {
-    const std::size_t count = s.outer * s.dim * s.inner;
+  for (const BroadcastShape& s : {BroadcastShape{1, 1, 1}, BroadcastShape{3, 7, 1}, BroadcastShape{2, 5, 9},
+                                  BroadcastShape{64, 1000, 1}, BroadcastShape{1000, 3, 1},
+                                  BroadcastShape{4, 3, 56 * 56 + 3}, BroadcastShape{7, 129, 33}}) {
+    const std::size_t count = s.count();
     const auto in = with_specials(random_values(count, 7, -3.0f, 3.0f), {kNaN, kInf, -kInf, -0.0f, 0.0f});
     const auto bias = random_values(s.dim, 8, -1.0f, 1.0f);
     DeviceBuffer d_in = upload(in), d_bias = upload(bias);
