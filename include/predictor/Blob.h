@@ -45,7 +45,9 @@ class PREDICTOR_API Blob {
   int shape(int axis) const { return shape_[CanonicalAxisIndex(axis)]; }
   int num_axes() const { return static_cast<int>(shape_.size()); }
   std::size_t count() const { return count_; }
-  // Product of dimensions [start, end).
+  // Product of dimensions [start, end) (a negative axis counts from the
+  // end; end may be num_axes()); throws predictor::Error unless 0 <= start
+  // <= end <= num_axes() so.
   std::size_t count(int start_axis, int end_axis) const;
   std::size_t count(int start_axis) const { return count(start_axis, num_axes()); }
   // Maps an axis in [-num_axes, num_axes) to [0, num_axes); throws

@@ -103,14 +103,17 @@ class PREDICTOR_API Net {
   int compute_threads() const;
   // Runs every layer; reshapes first when an input's shape changed.
   void Forward();
-  // Runs layer i alone (for per-layer timing); Reshape() must be current.
-  // A GPU layer's work is only enqueued: Synchronize() waits for it.
+  // Runs layer i alone (for per-layer timing); Reshape() must be current
+  // (else predictor::Error: a change since, such as SetComputeThreads or
+  // EnableMemoryPlanning, may have changed the plan and the scratch). A GPU
+  // layer's work is only enqueued: Synchronize() waits for it.
   void ForwardLayer(int i);
   // While one lives, the compute threads (SetComputeThreads) wait for the
   // next layer by polling instead of sleeping: waking a sleeping thread
   // costs 30-50 us, as much as a small layer takes. Forward() keeps them
-  // awake itself; hold one around a run of ForwardLayer calls. Must not
-  // outlive the net.
+  // awake itself; hold one around a run of ForwardLayer calls. It keeps the
+  // threads it holds: a SetComputeThreads meanwhile gives the net new ones
+  // and the old stop when the holder goes.
   class ComputeThreadsAwake {
    public:
     explicit ComputeThreadsAwake(const Net& net);
@@ -119,30 +122,35 @@ class PREDICTOR_API Net {
     ComputeThreadsAwake& operator=(const ComputeThreadsAwake&) = delete;
 
    private:
-    cpu::ThreadPool* pool_;
+    std::shared_ptr<cpu::ThreadPool> pool_;
   };
 
   int num_layers() const { return static_cast<int>(layers_.size()); }
-  const Layer& layer(int i) const { return *layers_[i]; }
+  // Layer indices run from 0 to num_layers() - 1; any other throws
+  // predictor::Error (here and in every method below that takes one).
+  const Layer& layer(int i) const { return *layers_[layer_index(i)]; }
   // Layer i's blobs. With memory planning they share storage with other
   // layers' blobs: read them right after ForwardLayer(i), or keep them.
-  const std::vector<const Blob*>& bottom_blobs(int i) const { return bottoms_[i]; }
-  const std::vector<Blob*>& top_blobs(int i) const { return tops_[i]; }
-  const std::vector<std::string>& bottom_names(int i) const { return bottom_names_[i]; }
-  const std::vector<std::string>& top_names(int i) const { return top_names_[i]; }
+  const std::vector<const Blob*>& bottom_blobs(int i) const { return bottoms_[layer_index(i)]; }
+  const std::vector<Blob*>& top_blobs(int i) const { return tops_[layer_index(i)]; }
+  const std::vector<std::string>& bottom_names(int i) const { return bottom_names_[layer_index(i)]; }
+  const std::vector<std::string>& top_names(int i) const { return top_names_[layer_index(i)]; }
   // Activation-memory planning (Optimization::MEMORY). From now on every
   // Reshape plans storage so that blobs whose lifetimes do not overlap share
   // memory; the net outputs and `keep_blobs` are never overwritten, other
   // intermediate blobs are (read them only if kept). Plans are cached per
   // input shape. `strategy`: "best_fit" (default when empty) or
-  // "linear_scan". Throws predictor::Error for an unknown strategy.
+  // "linear_scan". Called again, it replaces the plan from the next Reshape
+  // on; until then the blobs keep their values where they are. Throws
+  // predictor::Error for an unknown strategy.
   void EnableMemoryPlanning(const std::string& strategy, const std::vector<std::string>& keep_blobs = {});
   // With planning: from the next Forward on, also keep `names` whole until
   // the forward after (besides the outputs and keep_blobs); replaces the
   // previous KeepBlobs set. Plans are cached per input shape and kept set,
   // so alternating sets re-plan nothing. Without planning every blob is
-  // kept anyway and this only checks the names. Throws predictor::Error for
-  // a name the net does not have.
+  // kept anyway; the set applies from when planning is enabled (and stays
+  // through a later EnableMemoryPlanning). Throws predictor::Error for a
+  // name the net does not have.
   void KeepBlobs(const std::vector<std::string>& names);
   bool memory_planning() const { return activation_memory_ != nullptr; }
   // The plan's figures at the current shapes (after Reshape/Forward); null
@@ -169,13 +177,16 @@ class PREDICTOR_API Net {
   // At the current shapes (after Reshape): the placed blobs, and whether
   // layer i's copy is skipped.
   const std::vector<StorageAlias>& storage_aliases() const { return aliases_; }
-  bool copy_elided(int i) const { return !elided_.empty() && elided_[i]; }
+  bool copy_elided(int i) const {
+    const int layer = layer_index(i);
+    return !elided_.empty() && elided_[layer];
+  }
 
   // Scratch bytes layer i needs at the current shapes, on its backend.
-  std::size_t scratch_bytes(int i) const { return scratch_bytes_[i]; }
+  std::size_t scratch_bytes(int i) const { return scratch_bytes_[layer_index(i)]; }
   // Where the net runs, and where layer i runs.
   const Device& device() const { return device_; }
-  Backend layer_backend(int i) const { return backends_[i]; }
+  Backend layer_backend(int i) const { return backends_[layer_index(i)]; }
   // The backend whose memory holds the planned arena (the net's device).
   Backend main_backend() const { return device_.is_cuda() ? Backend::CUDA : Backend::CPU; }
   // The stream the net's GPU work is enqueued on (a cudaStream_t); null for
@@ -208,6 +219,8 @@ class PREDICTOR_API Net {
   void PlaceLayers(const caffe::NetParameter& net);
   // Makes layer i's bottoms current on its side and its fresh tops writable
   // there without copying stale data over.
+  // i itself when it names a layer; else throws predictor::Error.
+  int layer_index(int i) const;
   void MoveBlobsFor(int i);
   void ForwardAllLayers();
   bool is_input_storage(const Blob* blob) const;
@@ -246,7 +259,11 @@ class PREDICTOR_API Net {
   ReplicaLimits limits_;
   std::shared_ptr<SyncedMemory> scratch_;  // shared by all layers: they run one at a time
   std::unique_ptr<memory::ActivationMemory> activation_memory_;  // with planning
-  std::unique_ptr<cpu::ThreadPool> compute_pool_;  // with SetComputeThreads(N > 1)
+  // The plan replaced by EnableMemoryPlanning, whose storage the blobs keep
+  // using until the next Reshape places them in the new one.
+  std::unique_ptr<memory::ActivationMemory> replaced_memory_;
+  std::vector<std::string> extra_kept_;  // KeepBlobs' set, with planning or before it
+  std::shared_ptr<cpu::ThreadPool> compute_pool_;  // with SetComputeThreads(N > 1)
 
   Device device_;
   std::vector<Backend> backends_;          // per layer

@@ -42,8 +42,16 @@ void Blob::CopyFrom(const Blob& other) {
 }
 
 std::size_t Blob::count(int start_axis, int end_axis) const {
+  // Negative axes count from the end; then 0 <= start <= end <= num_axes.
+  const int n = num_axes();
+  const int start = start_axis < 0 ? start_axis + n : start_axis;
+  const int end = end_axis < 0 ? end_axis + n : end_axis;
+  if (start < 0 || end > n || start > end) {
+    throw Error("count(" + std::to_string(start_axis) + ", " + std::to_string(end_axis) + "): not a range of axes of a " +
+                std::to_string(n) + "-D blob of shape " + shape_string());
+  }
   std::size_t result = 1;
-  for (int i = start_axis; i < end_axis; ++i) result *= static_cast<std::size_t>(shape_[i]);
+  for (int i = start; i < end; ++i) result *= static_cast<std::size_t>(shape_[i]);
   return result;
 }
 

@@ -120,6 +120,10 @@ void* SyncedMemory::mutable_cpu_data() {
 
 void SyncedMemory::set_cpu_data(void* data) {
   if (data == nullptr) throw Error("SyncedMemory::set_cpu_data: null pointer");
+  if (data == cpu_ptr_) {  // already this memory's (its own allocation stays its own)
+    head_ = HEAD_AT_CPU;
+    return;
+  }
   free_cpu();
   cpu_ptr_ = data;
   head_ = HEAD_AT_CPU;
@@ -138,7 +142,7 @@ void* SyncedMemory::mutable_gpu_data() {
 
 void SyncedMemory::set_gpu_data(void* data) {
   if (data == nullptr) throw Error("SyncedMemory::set_gpu_data: null pointer");
-  if (data == gpu_ptr_ && !own_gpu_data_) {
+  if (data == gpu_ptr_) {  // already this memory's (its own allocation stays its own)
     head_ = HEAD_AT_GPU;
     return;
   }

@@ -254,7 +254,13 @@ void Net::EnableMemoryPlanning(const std::string& strategy, const std::vector<st
   for (const auto& name : keep_blobs) {
     if (!blob(name)) throw Error(source_ + ": no blob named '" + name + "' to keep");
   }
-  activation_memory_ = std::make_unique<memory::ActivationMemory>(strategy, keep_blobs);
+  auto replacement = std::make_unique<memory::ActivationMemory>(strategy, keep_blobs);
+  replacement->SetExtraKept(extra_kept_);
+  // The blobs still point into the current plan's storage: it stays until
+  // the next Reshape has placed them in the new one (a plan never applied
+  // holds none and simply goes).
+  if (!replaced_memory_) replaced_memory_ = std::move(activation_memory_);
+  activation_memory_ = std::move(replacement);
   reshaped_ = false;  // the next Forward plans
 }
 
@@ -262,6 +268,7 @@ void Net::KeepBlobs(const std::vector<std::string>& names) {
   for (const auto& name : names) {
     if (!blob(name)) throw Error(source_ + ": no blob named '" + name + "'");
   }
+  extra_kept_ = names;
   if (activation_memory_ && activation_memory_->SetExtraKept(names)) plan_stale_ = true;
 }
 
@@ -279,8 +286,8 @@ void Net::SetComputeThreads(int threads) {
                 ", not " + std::to_string(threads));
   }
   if (threads == compute_threads()) return;
-  compute_pool_.reset();  // the old threads stop before the new ones start
-  if (threads > 1) compute_pool_ = std::make_unique<cpu::ThreadPool>(threads);
+  compute_pool_.reset();  // the old threads stop before the new ones start (unless held awake)
+  if (threads > 1) compute_pool_ = std::make_shared<cpu::ThreadPool>(threads);
   for (const auto& layer : layers_) layer->set_compute_threads(threads);
   reshaped_ = false;  // plans (and their scratch) may depend on the thread count
 }
@@ -325,6 +332,14 @@ void Net::Reshape() {
         if (dynamic_cast<const OutOfMemoryError*>(&error)) throw;
         throw Error(error.what() + pooling_rule_hint(layers_, i));
       }
+      // A top never shaped (no axes and no values; a 0-axis blob holds one)
+      // would read as empty downstream: a layer's mistake, said here.
+      for (std::size_t t = 0; t < tops_[i].size(); ++t) {
+        if (tops_[i][t]->num_axes() == 0 && tops_[i][t]->count() == 0) {
+          throw Error("layer '" + layers_[i]->name() + "' (" + layers_[i]->type() + "): its reshape left top '" +
+                      top_names_[i][t] + "' unshaped");
+        }
+      }
       ShareViews(i);
       scratch_bytes_[i] = backends_[i] == Backend::CUDA ? layers_[i]->prepare_gpu(bottoms_[i], tops_[i])
                                                         : layers_[i]->prepare_cpu(bottoms_[i], tops_[i]);
@@ -352,6 +367,7 @@ void Net::ApplyMemoryPlan() {
   std::vector<Blob*> all;
   for (const auto& blob : blobs_) all.push_back(blob.get());
   activation_memory_->Apply(*this, all, limits_.max_bytes);
+  replaced_memory_.reset();  // no blob points into it any more
   plan_stale_ = false;
   ++memory_generation_;
 }
@@ -526,7 +542,7 @@ void Net::ForwardAllLayers() {
   for (int i = 0; i < num_layers(); ++i) ForwardLayer(i);
 }
 
-Net::ComputeThreadsAwake::ComputeThreadsAwake(const Net& net) : pool_(net.compute_pool_.get()) {
+Net::ComputeThreadsAwake::ComputeThreadsAwake(const Net& net) : pool_(net.compute_pool_) {
   if (pool_) pool_->hold();
 }
 
@@ -567,8 +583,20 @@ bool Net::is_input_storage(const Blob* blob) const {
   return false;
 }
 
+int Net::layer_index(int i) const {
+  if (i < 0 || i >= num_layers()) {
+    throw Error(source_ + ": layer index " + std::to_string(i) + " is out of range: the net has " +
+                std::to_string(num_layers()) + " layers");
+  }
+  return i;
+}
+
 void Net::ForwardLayer(int i) {
-  const Layer& layer = *layers_[i];
+  const Layer& layer = *layers_[layer_index(i)];
+  if (!reshaped_) {
+    throw Error(source_ + ": ForwardLayer(" + std::to_string(i) +
+                "): the net's shapes and plan are not current (call Reshape() or Forward() first)");
+  }
   try {
     cuda::DeviceGuard guard(gpu_ ? gpu_->device() : -1);
     MoveBlobsFor(i);

@@ -19,6 +19,31 @@ TEST(Blob, ShapeAndCounts) {
   EXPECT_EQ(blob.shape_string(), "2 3 4 5 (120)");
 }
 
+TEST(Blob, CountRangesCountNegativeAxesFromTheEndAndRefuseOthers) {
+  Blob blob({2, 3, 4, 5});
+  EXPECT_EQ(blob.count(-2), 20u);
+  EXPECT_EQ(blob.count(-2, 4), 20u);
+  EXPECT_EQ(blob.count(0, -1), 24u);
+  EXPECT_EQ(blob.count(4), 1u);
+  EXPECT_EQ(blob.count(2, 2), 1u);
+  // Read past the shape before: count(0, 10) and count(-2) returned 0.
+  EXPECT_THROW(blob.count(0, 10), Error);
+  EXPECT_THROW(blob.count(5), Error);
+  EXPECT_THROW(blob.count(-5), Error);
+  EXPECT_THROW(blob.count(3, 1), Error);
+}
+
+TEST(Blob, SetCpuDataWithItsOwnPointerKeepsIt) {
+  Blob blob({2, 3});
+  float* own = blob.mutable_cpu_data();
+  for (int i = 0; i < 6; ++i) own[i] = static_cast<float>(i);
+  blob.set_cpu_data(own);  // freed the memory, then kept pointing at it
+  EXPECT_EQ(blob.cpu_data(), own);
+  own[5] = 7.0f;
+  EXPECT_EQ(blob.cpu_data()[4], 4.0f);
+  EXPECT_EQ(blob.cpu_data()[5], 7.0f);
+}
+
 TEST(Blob, ReshapeKeepsStorageWhenShrinking) {
   Blob blob({4, 4});
   float* before = blob.mutable_cpu_data();

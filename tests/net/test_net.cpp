@@ -3,10 +3,12 @@
 // for the readers' thread split, which belongs to the real layer types).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <map>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "predictor/CaffeProto.h"
@@ -79,8 +81,19 @@ class DerivedWeightLayer : public AddWeightLayer {
   std::shared_ptr<const Blob> doubled_;
 };
 
+// A layer whose reshape forgets its top.
+class NoShapeLayer : public Layer {
+ public:
+  using Layer::Layer;
+  void reshape(const std::vector<const Blob*>&, const std::vector<Blob*>&) override {}
+  void forward_cpu(const std::vector<const Blob*>&, const std::vector<Blob*>&, const ForwardContext&) override {}
+};
+
 void register_test_layers() {
   static const bool registered = [] {
+    LayerRegistry::global().add("TestNoShape", [](const caffe::LayerParameter& p) {
+      return std::make_unique<NoShapeLayer>(p);
+    });
     LayerRegistry::global().add("TestDerivedWeight", [](const caffe::LayerParameter& p) {
       return std::make_unique<DerivedWeightLayer>(p);
     });
@@ -157,6 +170,100 @@ TEST_F(NetTest, InPlaceOnAViewOfAnInputNeverWritesCallerMemory) {
   EXPECT_EQ(caller, (std::vector<float>{1, 2, 3, 4}));
   const float w = model->layer_weights(2)[0]->cpu_data()[0];
   EXPECT_FLOAT_EQ(net.blob("flat")->cpu_data()[3], 4 + w);
+}
+
+// Four layers in a line: with a memory plan x3 takes x1's storage.
+constexpr const char* kLine = R"(
+  name: "line"
+  input: "data" input_shape { dim: 2 dim: 3 }
+  layer { name: "l1" type: "TestAddWeight" bottom: "data" top: "x1" }
+  layer { name: "l2" type: "TestAddWeight" bottom: "x1" top: "x2" }
+  layer { name: "l3" type: "TestAddWeight" bottom: "x2" top: "x3" }
+  layer { name: "l4" type: "TestAddWeight" bottom: "x3" top: "out" })";
+
+// x1 and out of kLine for `data`, one addition at a time as the layers do.
+std::pair<std::vector<float>, std::vector<float>> line_values(const Model& model, const std::vector<float>& data) {
+  std::vector<float> x = data, x1;
+  for (int layer = 1; layer <= 4; ++layer) {
+    const float w = model.layer_weights(layer)[0]->cpu_data()[0];
+    for (float& v : x) v = v + w;
+    if (layer == 1) x1 = x;
+  }
+  return {x1, x};
+}
+
+TEST_F(NetTest, KeptBlobsAndValuesSurviveMemoryPlanningEnabledAgain) {
+  auto model = Model::WithRandomWeights(parse(kLine), 1);
+  Net net(model);
+  const std::vector<float> data = {1, 2, 3, 4, 5, 6};
+  std::copy(data.begin(), data.end(), net.input_blobs()[0]->mutable_cpu_data());
+  const auto [x1, out] = line_values(*model, data);
+  // Kept before planning is enabled: the set applies once it is (it was
+  // dropped, and x3 overwrote x1).
+  net.KeepBlobs({"x1"});
+  net.EnableMemoryPlanning("best_fit");
+  net.Forward();
+  EXPECT_EQ(testing::to_vector(*net.blob("x1")), x1);
+  EXPECT_EQ(testing::to_vector(*net.blob("out")), out);
+  // Enabled again: the blobs keep their values until the next Reshape (the
+  // old plan's storage was freed under them), and the kept set stays.
+  net.EnableMemoryPlanning("linear_scan");
+  EXPECT_EQ(testing::to_vector(*net.blob("out")), out);
+  EXPECT_EQ(testing::to_vector(*net.blob("x1")), x1);
+  net.Forward();
+  EXPECT_EQ(testing::to_vector(*net.blob("x1")), x1);
+  EXPECT_EQ(testing::to_vector(*net.blob("out")), out);
+}
+
+TEST_F(NetTest, ComputeThreadsHeldAwakeAcrossSetComputeThreads) {
+  auto model = Model::WithRandomWeights(parse(kLine), 1);
+  Net net(model);
+  std::fill_n(net.input_blobs()[0]->mutable_cpu_data(), 6, 0.5f);
+  const auto expected = line_values(*model, std::vector<float>(6, 0.5f)).second;
+  net.SetComputeThreads(2);
+  {
+    const Net::ComputeThreadsAwake awake(net);
+    net.SetComputeThreads(3);  // the holder keeps the old threads until it goes (it released freed memory)
+    net.Forward();
+  }
+  EXPECT_EQ(testing::to_vector(*net.blob("out")), expected);
+  net.Forward();
+  EXPECT_EQ(testing::to_vector(*net.blob("out")), expected);
+}
+
+TEST_F(NetTest, LayerIndicesOutOfRangeAndForwardLayerOutOfTurnAreErrors) {
+  Net net(Model::WithRandomWeights(parse(kLine), 1));
+  const int n = net.num_layers();
+  EXPECT_TRUE(testing::throws_error_naming([&] { net.layer(n); }, {"layer index " + std::to_string(n), "5 layers"}));
+  EXPECT_TRUE(testing::throws_error_naming([&] { net.top_blobs(-1); }, {"layer index -1"}));
+  EXPECT_THROW(net.bottom_blobs(n), Error);
+  EXPECT_THROW(net.bottom_names(n), Error);
+  EXPECT_THROW(net.top_names(-2), Error);
+  EXPECT_THROW(net.scratch_bytes(n), Error);
+  EXPECT_THROW(net.layer_backend(n), Error);
+  EXPECT_THROW(net.copy_elided(n), Error);
+  // Before any Reshape, and after a change that may alter the plan.
+  EXPECT_TRUE(testing::throws_error_naming([&] { net.ForwardLayer(1); }, {"ForwardLayer(1)", "Reshape()"}));
+  net.Reshape();
+  for (int i = 0; i < n; ++i) net.ForwardLayer(i);
+  EXPECT_TRUE(testing::throws_error_naming([&] { net.ForwardLayer(n); }, {"layer index " + std::to_string(n)}));
+  net.SetComputeThreads(2);
+  EXPECT_THROW(net.ForwardLayer(1), Error);
+  net.Reshape();
+  net.ForwardLayer(1);
+}
+
+TEST_F(NetTest, ALayerThatLeavesItsTopUnshapedIsAnError) {
+  const auto build = [] {
+    Net(Model::WithRandomWeights(parse(R"(
+      name: "noshape"
+      input: "data" input_shape { dim: 1 dim: 2 }
+      layer { name: "forgets" type: "TestNoShape" bottom: "data" top: "y" }
+      layer { name: "relu" type: "ReLU" bottom: "y" top: "z" })"),
+                                 1))
+        .Forward();
+  };
+  EXPECT_TRUE(testing::throws_error_naming(build, {"forgets", "TestNoShape", "'y'", "unshaped"}));
 }
 
 TEST_F(NetTest, ReshapesWhenTheInputShapeChanges) {
