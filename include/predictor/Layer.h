@@ -51,7 +51,9 @@ struct ForwardContext {
   void* scratch = nullptr;
   // forward_cpu only: the replica's compute threads for this forward
   // (PredictorOptions::compute_threads); null means the calling thread
-  // alone. Kernels split their work with cpu::parallel_for.
+  // alone. The built-in kernels split their work over it (cpu::parallel_for,
+  // kernels/cpu/thread_pool.h, which is not installed: a custom layer runs
+  // on the calling thread).
   cpu::ThreadPool* pool = nullptr;
   // forward_gpu only: the CUDA device (already current), the replica's
   // stream (a cudaStream_t) on which every kernel and copy must be enqueued,

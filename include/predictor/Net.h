@@ -221,6 +221,7 @@ class PREDICTOR_API Net {
   // there without copying stale data over.
   // i itself when it names a layer; else throws predictor::Error.
   int layer_index(int i) const;
+  std::string layer_context(int i) const;  // "layer 'NAME' (TYPE)", for errors
   void MoveBlobsFor(int i);
   void ForwardAllLayers();
   bool is_input_storage(const Blob* blob) const;

@@ -40,7 +40,17 @@ std::unique_ptr<Layer> LayerRegistry::create(const caffe::LayerParameter& param)
     throw Error("layer '" + param.name() + "': type: unknown layer type '" + param.type() +
                 "' (known types: " + known + ")");
   }
-  std::unique_ptr<Layer> layer = factory(param);
+  std::unique_ptr<Layer> layer;
+  try {
+    layer = factory(param);
+  } catch (const Error&) {
+    throw;
+  } catch (const std::bad_alloc&) {
+    throw;
+  } catch (const std::exception& error) {  // a registered factory's own exception type
+    throw Error("layer '" + param.name() + "': the factory registered for '" + param.type() + "' failed: " +
+                error.what());
+  }
   if (!layer) {
     throw Error("layer '" + param.name() + "': type: the factory registered for '" + param.type() +
                 "' returned no layer");

@@ -331,18 +331,29 @@ void Net::Reshape() {
       } catch (const Error& error) {
         if (dynamic_cast<const OutOfMemoryError*>(&error)) throw;
         throw Error(error.what() + pooling_rule_hint(layers_, i));
+      } catch (const std::bad_alloc&) {
+        throw;
+      } catch (const std::exception& error) {  // a custom layer's own exception type
+        throw Error(layer_context(i) + ": reshape failed: " + error.what());
       }
       // A top never shaped (no axes and no values; a 0-axis blob holds one)
       // would read as empty downstream: a layer's mistake, said here.
       for (std::size_t t = 0; t < tops_[i].size(); ++t) {
         if (tops_[i][t]->num_axes() == 0 && tops_[i][t]->count() == 0) {
-          throw Error("layer '" + layers_[i]->name() + "' (" + layers_[i]->type() + "): its reshape left top '" +
-                      top_names_[i][t] + "' unshaped");
+          throw Error(layer_context(i) + ": its reshape left top '" + top_names_[i][t] + "' unshaped");
         }
       }
       ShareViews(i);
-      scratch_bytes_[i] = backends_[i] == Backend::CUDA ? layers_[i]->prepare_gpu(bottoms_[i], tops_[i])
-                                                        : layers_[i]->prepare_cpu(bottoms_[i], tops_[i]);
+      try {
+        scratch_bytes_[i] = backends_[i] == Backend::CUDA ? layers_[i]->prepare_gpu(bottoms_[i], tops_[i])
+                                                          : layers_[i]->prepare_cpu(bottoms_[i], tops_[i]);
+      } catch (const Error&) {
+        throw;
+      } catch (const std::bad_alloc&) {
+        throw;
+      } catch (const std::exception& error) {  // a custom layer's own exception type
+        throw Error(layer_context(i) + ": prepare failed: " + error.what());
+      }
     }
     if (gpu_) gpu_->Synchronize();  // no queued work may still use memory about to move
     PlanCopyElision();
@@ -631,8 +642,14 @@ void Net::ForwardLayer(int i) {
     }
     rethrow_with_context(error, source_);
   } catch (const std::bad_alloc&) {
-    throw OutOfMemoryError(source_ + ": layer '" + layer.name() + "' (" + layer.type() + "): out of memory");
+    throw OutOfMemoryError(source_ + ": " + layer_context(i) + ": out of memory");
+  } catch (const std::exception& error) {  // a custom layer's own exception type
+    throw Error(source_ + ": " + layer_context(i) + ": forward failed: " + error.what());
   }
+}
+
+std::string Net::layer_context(int i) const {
+  return "layer '" + layers_[i]->name() + "' (" + layers_[i]->type() + ")";
 }
 
 }  // namespace predictor

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <stdexcept>
 #include <utility>
 #include <vector>
 
@@ -89,8 +90,32 @@ class NoShapeLayer : public Layer {
   void forward_cpu(const std::vector<const Blob*>&, const std::vector<Blob*>&, const ForwardContext&) override {}
 };
 
+// Throws std::runtime_error (not predictor::Error) from the step its name
+// says: "reshape", "prepare" or "forward".
+class ThrowingLayer : public Layer {
+ public:
+  using Layer::Layer;
+  void reshape(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top) override {
+    if (name() == "reshape") throw std::runtime_error("boom");
+    top[0]->ReshapeLike(*bottom[0]);
+  }
+  std::size_t prepare_cpu(const std::vector<const Blob*>&, const std::vector<Blob*>&) override {
+    if (name() == "prepare") throw std::runtime_error("boom");
+    return 0;
+  }
+  void forward_cpu(const std::vector<const Blob*>&, const std::vector<Blob*>&, const ForwardContext&) override {
+    if (name() == "forward") throw std::runtime_error("boom");
+  }
+};
+
 void register_test_layers() {
   static const bool registered = [] {
+    LayerRegistry::global().add("TestThrows", [](const caffe::LayerParameter& p) {
+      return std::make_unique<ThrowingLayer>(p);
+    });
+    LayerRegistry::global().add("TestFactoryThrows", [](const caffe::LayerParameter&) -> std::unique_ptr<Layer> {
+      throw std::runtime_error("no layer today");
+    });
     LayerRegistry::global().add("TestNoShape", [](const caffe::LayerParameter& p) {
       return std::make_unique<NoShapeLayer>(p);
     });
@@ -264,6 +289,27 @@ TEST_F(NetTest, ALayerThatLeavesItsTopUnshapedIsAnError) {
         .Forward();
   };
   EXPECT_TRUE(testing::throws_error_naming(build, {"forgets", "TestNoShape", "'y'", "unshaped"}));
+}
+
+TEST_F(NetTest, ACustomLayersOwnExceptionsBecomeErrorsNamingIt) {
+  for (const std::string step : {"reshape", "prepare", "forward"}) {
+    SCOPED_TRACE(step);
+    const auto run = [&] {
+      Net(Model::WithRandomWeights(parse(R"(
+        input: "data" input_shape { dim: 1 dim: 2 }
+        layer { name: ")" + step + R"(" type: "TestThrows" bottom: "data" top: "y" })"),
+                                   1))
+          .Forward();
+    };
+    EXPECT_TRUE(testing::throws_error_naming(run, {"'" + step + "'", "TestThrows", step + " failed: boom"}));
+  }
+  const auto load = [] {
+    Model::WithRandomWeights(parse(R"(
+      input: "data" input_shape { dim: 1 dim: 2 }
+      layer { name: "made" type: "TestFactoryThrows" bottom: "data" top: "y" })"),
+                             1);
+  };
+  EXPECT_TRUE(testing::throws_error_naming(load, {"'made'", "TestFactoryThrows", "failed: no layer today"}));
 }
 
 TEST_F(NetTest, ReshapesWhenTheInputShapeChanges) {
