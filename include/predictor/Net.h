@@ -219,7 +219,6 @@ class PREDICTOR_API Net {
   void PlaceLayers(const caffe::NetParameter& net);
   // i itself when it names a layer; else throws predictor::Error.
   int layer_index(int i) const;
-  std::string layer_context(int i) const;  // "layer 'NAME' (TYPE)", for errors
   // Makes layer i's bottoms current on its side and its fresh tops writable
   // there without copying stale data over.
   void MoveBlobsFor(int i);

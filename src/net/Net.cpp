@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <exception>
+#include <new>
 
 #include "core/shape_check.h"
 #include "cuda/cuda_api.h"
@@ -48,6 +50,25 @@ std::string pooling_rule_hint(const std::vector<std::unique_ptr<Layer>>& layers,
            "LoadOptions::pooling_rule = PoolingRule::CAFFE_YOLOV3, --pooling_rule=caffe-yolov3 in the tool)";
   }
   return {};
+}
+
+// "layer 'NAME' (TYPE)", as errors name a layer.
+std::string describe(const Layer& layer) { return "layer '" + layer.name() + "' (" + layer.type() + ")"; }
+
+// Runs a layer's `step` ("reshape", "prepare"), passing predictor::Error and
+// bad_alloc on and turning any other exception (a custom layer's own type)
+// into an Error naming the layer and the step.
+template <typename Step>
+decltype(auto) foreign_exceptions_as_errors(const Layer& layer, const char* step_name, Step&& step) {
+  try {
+    return step();
+  } catch (const Error&) {
+    throw;
+  } catch (const std::bad_alloc&) {
+    throw;
+  } catch (const std::exception& error) {
+    throw Error(describe(layer) + ": " + step_name + " failed: " + error.what());
+  }
 }
 
 std::string count_range(int min, int max) {
@@ -327,33 +348,23 @@ void Net::Reshape() {
     cuda::DeviceGuard guard(gpu_ ? gpu_->device() : -1);
     for (int i = 0; i < num_layers(); ++i) {
       try {
-        layers_[i]->reshape(bottoms_[i], tops_[i]);
+        foreign_exceptions_as_errors(*layers_[i], "reshape", [&] { layers_[i]->reshape(bottoms_[i], tops_[i]); });
       } catch (const Error& error) {
         if (dynamic_cast<const OutOfMemoryError*>(&error)) throw;
         throw Error(error.what() + pooling_rule_hint(layers_, i));
-      } catch (const std::bad_alloc&) {
-        throw;
-      } catch (const std::exception& error) {  // a custom layer's own exception type
-        throw Error(layer_context(i) + ": reshape failed: " + error.what());
       }
       // A top never shaped (no axes and no values; a 0-axis blob holds one)
       // would read as empty downstream: a layer's mistake, said here.
       for (std::size_t t = 0; t < tops_[i].size(); ++t) {
         if (tops_[i][t]->num_axes() == 0 && tops_[i][t]->count() == 0) {
-          throw Error(layer_context(i) + ": its reshape left top '" + top_names_[i][t] + "' unshaped");
+          throw Error(describe(*layers_[i]) + ": its reshape left top '" + top_names_[i][t] + "' unshaped");
         }
       }
       ShareViews(i);
-      try {
-        scratch_bytes_[i] = backends_[i] == Backend::CUDA ? layers_[i]->prepare_gpu(bottoms_[i], tops_[i])
-                                                          : layers_[i]->prepare_cpu(bottoms_[i], tops_[i]);
-      } catch (const Error&) {
-        throw;
-      } catch (const std::bad_alloc&) {
-        throw;
-      } catch (const std::exception& error) {  // a custom layer's own exception type
-        throw Error(layer_context(i) + ": prepare failed: " + error.what());
-      }
+      scratch_bytes_[i] = foreign_exceptions_as_errors(*layers_[i], "prepare", [&] {
+        return backends_[i] == Backend::CUDA ? layers_[i]->prepare_gpu(bottoms_[i], tops_[i])
+                                             : layers_[i]->prepare_cpu(bottoms_[i], tops_[i]);
+      });
     }
     if (gpu_) gpu_->Synchronize();  // no queued work may still use memory about to move
     PlanCopyElision();
@@ -634,22 +645,17 @@ void Net::ForwardLayer(int i) {
   } catch (const Error& error) {
     // Allocation failures (lazily allocated tops, scratch) and CUDA errors
     // (a failed launch, a copy) are the layer's: name it, and the device.
-    const std::string named = "layer '" + layer.name() + "' (" + layer.type() + ")";
     if (std::string(error.what()).find("layer '" + layer.name() + "'") == std::string::npos &&
         (backends_[i] == Backend::CUDA || dynamic_cast<const OutOfMemoryError*>(&error))) {
       const std::string where = backends_[i] == Backend::CUDA ? " on gpu:" + std::to_string(gpu_->device()) : "";
-      rethrow_with_context(error, source_ + ": " + named + where);
+      rethrow_with_context(error, source_ + ": " + describe(layer) + where);
     }
     rethrow_with_context(error, source_);
   } catch (const std::bad_alloc&) {
-    throw OutOfMemoryError(source_ + ": " + layer_context(i) + ": out of memory");
+    throw OutOfMemoryError(source_ + ": " + describe(layer) + ": out of memory");
   } catch (const std::exception& error) {  // a custom layer's own exception type
-    throw Error(source_ + ": " + layer_context(i) + ": forward failed: " + error.what());
+    throw Error(source_ + ": " + describe(layer) + ": forward failed: " + error.what());
   }
-}
-
-std::string Net::layer_context(int i) const {
-  return "layer '" + layers_[i]->name() + "' (" + layers_[i]->type() + ")";
 }
 
 }  // namespace predictor
