@@ -9,14 +9,13 @@
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
-#include <memory>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "bench/held_pool.h"
 #include "kernels/cpu/convolution.h"
 #include "kernels/cpu/cpu_features.h"
-#include "kernels/cpu/thread_pool.h"
 
 namespace predictor::bench {
 namespace {
@@ -91,7 +90,7 @@ void Convolution(benchmark::State& state, ConvShape s, bool direct, int threads)
   const std::vector<float> bias = random_vector(s.out_channels, 3);
   std::vector<float> output(spatial * s.out_channels);
   std::vector<float> scratch(cpu::convolution_scratch_floats(g, plan) + 1);
-  std::unique_ptr<cpu::ThreadPool> pool = threads > 1 ? std::make_unique<cpu::ThreadPool>(threads) : nullptr;
+  const HeldPool pool(threads);
   cpu::Epilogue epilogue;
   epilogue.bias = bias.data();
   epilogue.activation = cpu::Activation::relu(0.0f);

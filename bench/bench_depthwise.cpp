@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/held_pool.h"
 #include "depthwise_layers.h"
 #include "kernels/cpu/conv_depthwise.h"
 #include "kernels/cpu/cpu_features.h"
@@ -61,16 +62,11 @@ struct Run {
   double bytes() const { return static_cast<double>(input.size() + output.size()) * sizeof(float); }
 };
 
-cpu::ThreadPool* pool_of(int threads) {
-  static cpu::ThreadPool two(2);
-  return threads == 2 ? &two : nullptr;
-}
-
 void Depthwise(benchmark::State& state, const DepthwiseLayer& layer, bool padded, Isa isa, int threads) {
   Run run(layer);
-  cpu::ThreadPool* pool = pool_of(threads);
+  const HeldPool pool(threads);
   for (auto _ : state) {
-    run(padded, isa, pool);
+    run(padded, isa, pool.get());
     benchmark::ClobberMemory();
   }
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * run.bytes()));
@@ -86,9 +82,9 @@ void DepthwiseAll(benchmark::State& state, const char* net, bool padded, Isa isa
       bytes += runs.back()->bytes();
     }
   }
-  cpu::ThreadPool* pool = pool_of(threads);
+  const HeldPool pool(threads);
   for (auto _ : state) {
-    for (auto& run : runs) (*run)(padded, isa, pool);
+    for (auto& run : runs) (*run)(padded, isa, pool.get());
     benchmark::ClobberMemory();
   }
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * bytes));

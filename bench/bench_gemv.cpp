@@ -16,7 +16,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -25,6 +24,7 @@
 #include <immintrin.h>
 #endif
 
+#include "bench/held_pool.h"
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/gemv.h"
 #include "kernels/cpu/gemv_kernel.h"
@@ -96,7 +96,7 @@ void stream_pass(cpu::ThreadPool* pool, int threads, int streams) {
 double stream_bandwidth(int threads) {
   static double measured[3] = {};
   if (measured[threads] == 0) {
-    std::unique_ptr<cpu::ThreadPool> pool = threads > 1 ? std::make_unique<cpu::ThreadPool>(threads) : nullptr;
+    const HeldPool pool(threads);
     double best = 0;
     for (int run = 0; run < 5; ++run) {
       const auto start = std::chrono::steady_clock::now();
@@ -110,7 +110,7 @@ double stream_bandwidth(int threads) {
 }
 
 void StreamRead(benchmark::State& state, int threads, int streams) {
-  std::unique_ptr<cpu::ThreadPool> pool = threads > 1 ? std::make_unique<cpu::ThreadPool>(threads) : nullptr;
+  const HeldPool pool(threads);
   stream_buffer();
   for (auto _ : state) stream_pass(pool.get(), threads, streams);
   state.counters["GB/s"] =
@@ -155,7 +155,7 @@ void Ours(benchmark::State& state, Shape s, Isa isa, int threads, bool trans) {
     return;
   }
   Operands op(s);
-  std::unique_ptr<cpu::ThreadPool> pool = threads > 1 ? std::make_unique<cpu::ThreadPool>(threads) : nullptr;
+  const HeldPool pool(threads);
   const int rows = trans ? s.inputs : s.outputs, cols = trans ? s.outputs : s.inputs;
   for (auto _ : state) {
     cpu::gemv(isa, trans, rows, cols, 1.0f, op.a.data(), cols, op.x.data(), 1, 0.0f, op.y.data(), 1, nullptr,

@@ -5,111 +5,32 @@
 // thread unless named _2threads (timed by the wall clock; the others by CPU
 // time, which a shared machine disturbs less). _packed variants take the
 // weights (A) packed beforehand, as the convolution layers do. Each reports
-// GFLOP/s and the fraction of one core's FP32 peak, which the PeakFma
-// benchmarks measure (independent FMA chains, timed by this thread's CPU
-// time) rather than assume: Zen 4, for one, runs AVX-512 as two 256-bit
-// halves. _row_panels variants run the row-panel product of the 1x1
-// layers (kernels/cpu/sgemm/row_panels.h, AVX-512) on the same shapes, its
-// weights packed beforehand too.
+// GFLOP/s and the fraction of the FP32 peak of the cores it runs on, which
+// the PeakFma benchmarks measure (bench/peak_fma.h) rather than assume; the
+// two threads' pool is held awake, as a forward holds it. _row_panels
+// variants run the row-panel product of the 1x1 layers
+// (kernels/cpu/sgemm/row_panels.h, AVX-512) on the same shapes, its weights
+// packed beforehand too.
 //   build/bench/bench_sgemm --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 #include <cblas.h>
 
 #include <algorithm>
 #include <cstdint>
-#include <ctime>
-#include <memory>
 #include <random>
 #include <string>
 #include <vector>
 
-#if defined(__x86_64__)
-#include <immintrin.h>
-#endif
-
+#include "bench/held_pool.h"
+#include "bench/peak_fma.h"
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/sgemm/row_panels.h"
 #include "kernels/cpu/sgemm/sgemm.h"
-#include "kernels/cpu/thread_pool.h"
 
 namespace predictor::bench {
 namespace {
 
 using cpu::Isa;
-
-// 12 independent accumulators: more than FMA latency x FMA units on current
-// x86 cores, so the loop runs at the FMA units' throughput.
-constexpr int kChains = 12;
-
-#if defined(__x86_64__)
-// noinline, and the count through DoNotOptimize: a pure function of a
-// constant would be hoisted out of the timing loop.
-__attribute__((target("avx512f,fma"), noinline)) float fma_loop_avx512(long iterations) {
-  __m512 acc[kChains];
-  for (int j = 0; j < kChains; ++j) acc[j] = _mm512_set1_ps(static_cast<float>(j));
-  const __m512 x = _mm512_set1_ps(0.999999f), y = _mm512_set1_ps(1e-7f);
-  for (long i = 0; i < iterations; ++i) {
-    for (int j = 0; j < kChains; ++j) acc[j] = _mm512_fmadd_ps(acc[j], x, y);
-  }
-  __m512 sum = acc[0];
-  for (int j = 1; j < kChains; ++j) sum = _mm512_add_ps(sum, acc[j]);
-  float lanes[16];
-  _mm512_storeu_ps(lanes, sum);
-  return lanes[0] + lanes[15];
-}
-
-__attribute__((target("avx2,fma"), noinline)) float fma_loop_avx2(long iterations) {
-  __m256 acc[kChains];
-  for (int j = 0; j < kChains; ++j) acc[j] = _mm256_set1_ps(static_cast<float>(j));
-  const __m256 x = _mm256_set1_ps(0.999999f), y = _mm256_set1_ps(1e-7f);
-  for (long i = 0; i < iterations; ++i) {
-    for (int j = 0; j < kChains; ++j) acc[j] = _mm256_fmadd_ps(acc[j], x, y);
-  }
-  __m256 sum = acc[0];
-  for (int j = 1; j < kChains; ++j) sum = _mm256_add_ps(sum, acc[j]);
-  float lanes[8];
-  _mm256_storeu_ps(lanes, sum);
-  return lanes[0] + lanes[7];
-}
-#endif
-
-// FLOPs per loop iteration of each ISA's FMA loop.
-double loop_flops(Isa isa) { return 2.0 * kChains * (isa == Isa::kAvx512 ? 16 : 8); }
-
-float run_fma_loop(Isa isa, long iterations) {
-#if defined(__x86_64__)
-  return isa == Isa::kAvx512 ? fma_loop_avx512(iterations) : fma_loop_avx2(iterations);
-#else
-  return 0.0f;
-#endif
-}
-
-double thread_seconds() {
-  timespec now{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
-  return static_cast<double>(now.tv_sec) + 1e-9 * static_cast<double>(now.tv_nsec);
-}
-
-// The core's measured FP32 peak (FLOP/s): the best of several short FMA
-// loops of the widest instruction set it has, measured once.
-double measured_peak() {
-  static const double peak = [] {
-    const Isa isa = cpu::cpu_isa();
-    if (isa == Isa::kPortable) return 0.0;
-    const long iterations = 20'000'000;
-    double best = 0;
-    for (int run = 0; run < 5; ++run) {
-      // This thread's CPU time: the wall clock would count the time other
-      // processes of a shared machine hold the core.
-      const double start = thread_seconds();
-      benchmark::DoNotOptimize(run_fma_loop(isa, iterations));
-      const double seconds = thread_seconds() - start;
-      best = std::max(best, loop_flops(isa) * iterations / seconds);
-    }
-    return best;
-  }();
-  return peak;
-}
 
 void PeakFma(benchmark::State& state, Isa isa) {
   long iterations = 1'000'000;
@@ -183,12 +104,13 @@ struct Operands {
   }
 };
 
-void set_counters(benchmark::State& state, const GemmShape& s) {
+// of_peak: of the peak of `threads` cores.
+void set_counters(benchmark::State& state, const GemmShape& s, int threads) {
   const double flops = 2.0 * s.m * s.n * s.k;
   state.counters["GFLOPS"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
   if (measured_peak() > 0) {
     state.counters["of_peak"] =
-        benchmark::Counter(flops / measured_peak(), benchmark::Counter::kIsIterationInvariantRate);
+        benchmark::Counter(flops / (measured_peak() * threads), benchmark::Counter::kIsIterationInvariantRate);
   }
 }
 
@@ -199,7 +121,7 @@ void Ours(benchmark::State& state, GemmShape s, Isa isa, int threads, bool packe
     return;
   }
   Operands op(s);
-  std::unique_ptr<cpu::ThreadPool> pool = threads > 1 ? std::make_unique<cpu::ThreadPool>(threads) : nullptr;
+  const HeldPool pool(threads);
   std::vector<float> panels(packed ? cpu::sgemm::packed_floats(isa, cpu::sgemm::Operand::kA, s.m, s.k) : 0);
   // Packed beforehand (as a layer's weights are) for the packed variants only.
   cpu::sgemm::PackedMatrix a;
@@ -214,7 +136,7 @@ void Ours(benchmark::State& state, GemmShape s, Isa isa, int threads, bool packe
     }
     benchmark::DoNotOptimize(op.c.data());
   }
-  set_counters(state, s);
+  set_counters(state, s, threads);
 }
 
 void RowPanels(benchmark::State& state, GemmShape s, int threads) {
@@ -223,7 +145,7 @@ void RowPanels(benchmark::State& state, GemmShape s, int threads) {
     return;
   }
   Operands op(s);
-  std::unique_ptr<cpu::ThreadPool> pool = threads > 1 ? std::make_unique<cpu::ThreadPool>(threads) : nullptr;
+  const HeldPool pool(threads);
   // 64-byte aligned, as a Blob's data is.
   std::vector<float> storage(cpu::sgemm::row_panels_floats(s.m, s.k) + 16);
   float* panels = storage.data() + (64 - reinterpret_cast<std::uintptr_t>(storage.data()) % 64) % 64 / sizeof(float);
@@ -232,7 +154,7 @@ void RowPanels(benchmark::State& state, GemmShape s, int threads) {
     cpu::sgemm::sgemm_row_panels(s.m, s.n, s.k, panels, op.b.data(), s.n, op.c.data(), s.n, nullptr, pool.get());
     benchmark::DoNotOptimize(op.c.data());
   }
-  set_counters(state, s);
+  set_counters(state, s, threads);
 }
 
 void OpenBlas(benchmark::State& state, GemmShape s) {
@@ -243,7 +165,7 @@ void OpenBlas(benchmark::State& state, GemmShape s) {
                 0.0f, op.c.data(), s.n);
     benchmark::DoNotOptimize(op.c.data());
   }
-  set_counters(state, s);
+  set_counters(state, s, 1);
 }
 
 const bool registered = [] {

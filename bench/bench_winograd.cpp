@@ -3,28 +3,27 @@
 // instruction set in use, on 1 thread (CPU time, which a shared machine
 // disturbs less) and 2 (wall-clock time).
 // Each reports the effective GFLOP/s, the direct convolution's 2 x 9 x C x K
-// x H x W flops over the time, and that as a fraction of one core's measured
-// FP32 peak (~113 GFLOP/s on the Zen 4 this was tuned on; bench_sgemm's
-// PeakFma measures it). `tiles` variants sweep the block of tiles.
+// x H x W flops over the time, and that as a fraction of the threads' FP32
+// peak (one core's, measured by bench/peak_fma.h, times the threads; the
+// two threads' pool held awake, as a forward holds it). `tiles` variants
+// sweep the block of tiles.
 //   build/bench/bench_winograd --benchmark_repetitions=5 --benchmark_enable_random_interleaving=true
 //       --benchmark_report_aggregates_only=true --benchmark_filter=vgg16
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
-#include <memory>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "bench/held_pool.h"
+#include "bench/peak_fma.h"
 #include "kernels/cpu/convolution.h"
 #include "kernels/cpu/cpu_features.h"
-#include "kernels/cpu/thread_pool.h"
 #include "kernels/cpu/winograd.h"
 
 namespace predictor::bench {
 namespace {
-
-constexpr double kPeakGflops = 113.0;
 
 struct ConvShape {
   const char* net;
@@ -105,7 +104,7 @@ void Convolution(benchmark::State& state, ConvShape s, int tiles, int threads) {
   std::vector<float> scratch_storage(scratch_floats + 16);
   float* const scratch = reinterpret_cast<float*>((reinterpret_cast<std::uintptr_t>(scratch_storage.data()) + 63) &
                                                   ~std::uintptr_t{63});
-  std::unique_ptr<cpu::ThreadPool> pool = threads > 1 ? std::make_unique<cpu::ThreadPool>(threads) : nullptr;
+  const HeldPool pool(threads);
   cpu::Epilogue epilogue;
   epilogue.bias = bias.data();
   epilogue.activation = cpu::Activation::relu(0.0f);
@@ -116,8 +115,10 @@ void Convolution(benchmark::State& state, ConvShape s, int tiles, int threads) {
   }
   const double flops = 2.0 * 9 * s.in_channels * s.out_channels * spatial * s.batch;
   state.counters["GFLOPs"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
-  state.counters["peak_frac"] =
-      benchmark::Counter(flops * 1e-9 / (kPeakGflops * threads), benchmark::Counter::kIsIterationInvariantRate);
+  if (measured_peak() > 0) {
+    state.counters["peak_frac"] =
+        benchmark::Counter(flops / (measured_peak() * threads), benchmark::Counter::kIsIterationInvariantRate);
+  }
   state.counters["scratch_MB"] = static_cast<double>(scratch_floats) * sizeof(float) / 1e6;
 }
 
