@@ -109,6 +109,11 @@ struct KernelSet {
   // (narrow_max 0: the kernel takes every tile whole).
   int lanes;
   int narrow_max;
+  // A tile of such columns and at most this many steps of k is faster as
+  // one masked vector than in the strip kernel, whose write-back goes a
+  // float at a time (callers that pick the strip themselves, such as the
+  // Winograd products, ask; the set's own kernel already applies it).
+  int masked_max_k;
   StripKernel strip;
   // Null where the set has none (its widest tile already fills the vector
   // registers at one vector of B).

@@ -10,6 +10,8 @@
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 
+#include <limits>
+
 #include "kernels/cpu/avx2_store.h"
 #include "kernels/cpu/sgemm/pack_avx.h"
 #include "kernels/cpu/sgemm/row_walk.h"
@@ -161,8 +163,12 @@ void strip(int kc, const float* a, std::ptrdiff_t a_stride, int panels, const fl
 // of 256 x 128 floats of B (128 KiB) in L2 with the next one the kernels
 // prefetch beside it (256 KiB of L2 on the smallest AVX2 parts); A blocks
 // of up to 480 rows come from L2/L3.
+// Its tile kernel takes every tile whole, a few columns in one masked
+// vector, whatever k (the row driver alone peels them off for the strip).
+constexpr int kMaskedMaxK = std::numeric_limits<int>::max();
+
 constexpr KernelSet kSet = {kMR, kNR, 256, 480, 128, kernel, row, pack_copy_avx, pack_transpose_avx,
-                            /*b_in_place=*/false, kLanes, kNarrowMax, strip, /*pair=*/nullptr};
+                            /*b_in_place=*/false, kLanes, kNarrowMax, kMaskedMaxK, strip, /*pair=*/nullptr};
 
 }  // namespace
 

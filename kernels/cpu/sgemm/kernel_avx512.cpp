@@ -240,7 +240,7 @@ void strip(int kc, const float* a, std::ptrdiff_t a_stride, int panels, const fl
 // core; larger blocks measured slower here); A blocks of up to 480 rows
 // come from L2/L3.
 constexpr KernelSet kSet = {kMR, kNR, 256, 480, 240, kernel, row, pack_copy_avx, pack_transpose_avx,
-                            /*b_in_place=*/true, kLanes, kNarrowMax, strip, pair};
+                            /*b_in_place=*/true, kLanes, kNarrowMax, kMaskedMaxK, strip, pair};
 
 }  // namespace
 
