@@ -485,6 +485,45 @@ TEST(Sgemm, NarrowRightEdgeColumns) {
   }
 }
 
+TEST(Sgemm, BPackedByTheFirstRowPanelIsBPackedBeforehand) {
+  // Products whose B the driver packs (more rows than it reads in place,
+  // B untransposed) have their whole panels of B packed by the first row
+  // panel of A as it multiplies them (KernelSet::row_packing, AVX-512):
+  // the same bits as the product with B packed beforehand (which packs
+  // nothing), and within the error bound; with one and two blocks of k, a
+  // last partial panel and strip columns, two blocks of rows (489), C rows
+  // not 64-byte aligned (staged), alpha, beta, every epilogue term, and
+  // split over threads.
+  cpu::ThreadPool two(2), three(3);
+  const Shape shapes[] = {{false, false, 65, 48, 16, 0, 1.0f, 0.0f},    {false, false, 72, 100, 300, 0, 1.0f, 0.0f},
+                          {false, false, 130, 196, 64, 3, -0.5f, 0.5f}, {false, false, 96, 1000, 24, 0, 1.0f, 0.0f},
+                          {false, false, 489, 53, 40, 1, 1.0f, 1.0f},   {false, false, 128, 3136, 128, 0, 1.0f, 0.0f}};
+  std::uint32_t seed = 80000;
+  for (const Shape& s : shapes) {
+    const Operands op(s, seed += 11);
+    const Reference ref = reference_product(op);
+    const FullEpilogue full(op, seed);
+    for (Isa isa : runnable_isas()) {
+      std::vector<float> packed_b(cpu::sgemm::packed_floats(isa, cpu::sgemm::Operand::kB, s.n, s.k));
+      const cpu::sgemm::PackedMatrix b =
+          cpu::sgemm::pack(isa, cpu::sgemm::Operand::kB, false, s.n, s.k, op.b.data(), op.ldb, packed_b.data());
+      const cpu::GemmEpilogue* const epilogues[] = {nullptr, &full.e};
+      for (const cpu::GemmEpilogue* epilogue : epilogues) {
+        std::vector<float> beforehand = op.c;
+        cpu::sgemm::sgemm_packed_b(false, s.m, s.alpha, op.a.data(), op.lda, b, s.beta, beforehand.data(), op.ldc,
+                                   epilogue, nullptr, nullptr);
+        for (cpu::ThreadPool* pool : {static_cast<cpu::ThreadPool*>(nullptr), &two, &three}) {
+          const std::vector<float> out = run_sgemm(isa, op, epilogue, pool);
+          EXPECT_TRUE(bitwise_equal(out, beforehand))
+              << cpu::isa_name(isa) << " " << s << (epilogue ? " with epilogue" : "") << ", "
+              << (pool ? pool->size() : 1) << " threads";
+          if (epilogue == nullptr && pool == nullptr) expect_close(op, out, ref);
+        }
+      }
+    }
+  }
+}
+
 TEST(Sgemm, StripColumnsGiveTheWideKernelsBits) {
   // The same product over 48 + r columns (r = 1..8: the last r go to the
   // strip kernel) and over 64 (all of them in the wide kernel's vectors):

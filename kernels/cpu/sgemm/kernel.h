@@ -65,6 +65,16 @@ using MicroKernel = void (*)(int kc, const float* a, const float* b, const Tile&
 // tile's overhead as on its multiply-adds).
 using RowKernel = void (*)(int kc, const float* a, const float* b, std::ptrdiff_t b_stride, const Tile& tile);
 
+// A row of whole tiles (tile.rows == mr, tile.cols a multiple of nr) with B
+// read in place (tile.ldb its row stride), which also writes the B it reads
+// into `pack` as the driver's pack would: nr-column panels of kc * nr floats,
+// one after the other (`pack` 64-byte aligned). The driver gives it the
+// first row panel of A of a block whose B it would otherwise pack first:
+// that pass over B then reads it from where it lies once, instead of
+// reading it twice (the pack, then the first panel's tiles). Each element
+// of C the same multiply-adds in the same order as RowKernel's.
+using PackingRowKernel = void (*)(int kc, const float* a, const float* b, float* pack, const Tile& tile);
+
 // The few columns at the right edge of C (at most KernelSet::narrow_max) for
 // `panels` row panels of A (`a_stride` floats apart): tile.rows (up to
 // panels * mr) x tile.cols of C, vectorised along the rows, each element the
@@ -99,6 +109,8 @@ struct KernelSet {
   int kc, mc, nc;  // cache blocks: kc x mr of A in L1, kc x nc of B in L2, mc x kc of A beyond
   MicroKernel kernel;
   RowKernel row;
+  // Null where the set has none (its driver packs B first).
+  PackingRowKernel row_packing;
   PackFn pack_copy;
   PackFn pack_transpose;
   // The kernel can read an untransposed B in place (a row per k, masked at

@@ -105,12 +105,15 @@ template <int R, int V>
 // One step of k for R rows and V vectors: B's vectors (the last masked to
 // `tail` when kPartial: B may be read in place, and nothing past the tile's
 // columns is read), then each row's A value broadcast against them.
-template <int R, int V, bool kPartial>
-[[gnu::always_inline]] inline void multiply_add(__m512 (&acc)[R][V], const float* a, const float* b, __mmask16 tail) {
+// With kPack, B's vectors are also stored at `pack` (a packed panel's step).
+template <int R, int V, bool kPartial, bool kPack = false>
+[[gnu::always_inline]] inline void multiply_add(__m512 (&acc)[R][V], const float* a, const float* b, __mmask16 tail,
+                                                float* pack = nullptr) {
   __m512 bv[V];
 #pragma GCC unroll 3
   for (int v = 0; v < V; ++v) {
     bv[v] = kPartial && v == V - 1 ? _mm512_maskz_loadu_ps(tail, b + v * kLanes) : _mm512_loadu_ps(b + v * kLanes);
+    if (kPack) _mm512_store_ps(pack + v * kLanes, bv[v]);
   }
 #pragma GCC unroll 8
   for (int i = 0; i < R; ++i) {
@@ -127,8 +130,11 @@ template <int R, int V, bool kPartial>
 // their own, so that the rest test nothing but k (with the test in every
 // step, and every last vector masked, 8 x 48 tiles of k 64 ran ~3% slower).
 // Inlined into each caller: the row kernel's calls work on its local Tile.
-template <int R, int V, bool kPartial>
-[[gnu::always_inline]] inline void tile_body(int kc, const float* a, const float* b, const Tile& t) {
+// With kPack (whole tiles), each step's B vectors are also stored to `pack`,
+// nr floats a step (PackingRowKernel).
+template <int R, int V, bool kPartial, bool kPack = false>
+[[gnu::always_inline]] inline void tile_body(int kc, const float* a, const float* b, const Tile& t,
+                                             float* pack = nullptr) {
   __m512 acc[R][V];
 #pragma GCC unroll 8
   for (int i = 0; i < R; ++i) {
@@ -143,16 +149,18 @@ template <int R, int V, bool kPartial>
   int p = 0;
 #pragma GCC unroll 4
   for (; p < fetching; ++p) {
-    multiply_add<R, V, kPartial>(acc, a, b, tail);
+    multiply_add<R, V, kPartial, kPack>(acc, a, b, tail, pack);
     _mm_prefetch(t.prefetch[p], _MM_HINT_T1);
     a += kMR;
     b += ldb;
+    if (kPack) pack += kNR;
   }
 #pragma GCC unroll 4
   for (; p < kc; ++p) {
-    multiply_add<R, V, kPartial>(acc, a, b, tail);
+    multiply_add<R, V, kPartial, kPack>(acc, a, b, tail, pack);
     a += kMR;
     b += ldb;
+    if (kPack) pack += kNR;
   }
   for (int q = kc; q < t.prefetches; ++q) _mm_prefetch(t.prefetch[q], _MM_HINT_T1);
 
@@ -275,6 +283,14 @@ void row(int kc, const float* a, const float* b, std::ptrdiff_t b_stride, const 
   kRowKernels[t.rows - 1](kc, a, b, b_stride, t);
 }
 
+// kernel.h's PackingRowKernel: whole 8 x 48 tiles, B in place.
+void row_packing(int kc, const float* a, const float* b, float* pack, const Tile& row) {
+  walk_row<kNR>(b, kNR, row, [&](const Tile& t, const float* in_place) __attribute__((always_inline)) {
+    tile_body<kMR, kVectors, false, true>(kc, a, in_place, t, pack);
+    pack += static_cast<std::ptrdiff_t>(kc) * kNR;
+  });
+}
+
 void strip(int kc, const float* a, std::ptrdiff_t a_stride, int panels, const float* b, const Tile& t) {
   kStripKernels[t.cols - 1](kc, a, a_stride, panels, b, t);
 }
@@ -284,7 +300,7 @@ void strip(int kc, const float* a, std::ptrdiff_t a_stride, int panels, const fl
 // prefetch beside it (Zen 4 and Intel server parts have 1-2 MiB of L2 per
 // core; larger blocks measured slower here); A blocks of up to 480 rows
 // come from L2/L3.
-constexpr KernelSet kSet = {kMR, kNR, 256, 480, 240, kernel, row, pack_copy_avx, pack_transpose_avx,
+constexpr KernelSet kSet = {kMR, kNR, 256, 480, 240, kernel, row, row_packing, pack_copy_avx, pack_transpose_avx,
                             /*b_in_place=*/true, kLanes, kNarrowMax, kMaskedMaxK, strip, pair};
 
 }  // namespace
