@@ -68,7 +68,7 @@ using RowKernel = void (*)(int kc, const float* a, const float* b, std::ptrdiff_
 // A row of whole tiles (tile.rows == mr, tile.cols a multiple of nr) with B
 // read in place (tile.ldb its row stride), which also writes the B it reads
 // into `pack` as the driver's pack would: nr-column panels of kc * nr floats,
-// one after the other (`pack` 64-byte aligned). The driver gives it the
+// one after the other. The driver gives it the
 // first row panel of A of a block whose B it would otherwise pack first:
 // that pass over B then reads it from where it lies once, instead of
 // reading it twice (the pack, then the first panel's tiles). Each element

@@ -113,7 +113,7 @@ template <int R, int V, bool kPartial, bool kPack = false>
 #pragma GCC unroll 3
   for (int v = 0; v < V; ++v) {
     bv[v] = kPartial && v == V - 1 ? _mm512_maskz_loadu_ps(tail, b + v * kLanes) : _mm512_loadu_ps(b + v * kLanes);
-    if (kPack) _mm512_store_ps(pack + v * kLanes, bv[v]);
+    if (kPack) _mm512_storeu_ps(pack + v * kLanes, bv[v]);
   }
 #pragma GCC unroll 8
   for (int i = 0; i < R; ++i) {
