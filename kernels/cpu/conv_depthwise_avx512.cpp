@@ -183,10 +183,21 @@ __attribute__((always_inline)) inline void load_taps(const float* at, const __mm
 }
 
 // The kU vectors v[u] of the job's output rows, through masks[u] (kMasked)
-// or plain loads.
-template <int K, int S, int kU, bool kMasked, Act A, bool kResidual>
+// or plain loads. kOnePlane: every planes[u] is the same plane, whose
+// weights are then read once into registers (K = 3) instead of by every
+// multiply-add of every vector: with them as memory operands the load ports
+// bounded the loop (8 loads of input and 9 of weights per stride-2 vector).
+template <int K, int S, int kU, bool kMasked, Act A, bool kResidual, bool kOnePlane>
 __attribute__((always_inline)) inline void column(const Job& job, const ColumnPlane* const* planes, const Finish& f,
                                                   const int* v, const __mmask16* const* masks) {
+  __m512 one_plane_w[kOnePlane ? K * K : 1];
+  if constexpr (kOnePlane) {
+#pragma GCC unroll 49
+    for (int i = 0; i < K * K; ++i) one_plane_w[i] = planes[0]->w[i];
+  }
+  const auto weight = [&](int u, int i) __attribute__((always_inline)) {
+    return kOnePlane ? one_plane_w[i] : planes[u]->w[i];
+  };
   constexpr int J = (K + S - 1) / S;
   const int height = job.height, width = job.width, out_w = job.out_w, first = job.row_begin, last = job.row_end;
   const float zeros[S * kLanes + K - 1] = {};
@@ -232,7 +243,7 @@ __attribute__((always_inline)) inline void column(const Job& job, const ColumnPl
             if (kh < 0 || kh >= K) continue;
 #pragma GCC unroll 2
             for (int u = 0; u < kU; ++u) {
-              acc[j][u] = _mm512_fmadd_ps(planes[u]->w[kh * K + kw], x[u][i], acc[j][u]);
+              acc[j][u] = _mm512_fmadd_ps(weight(u, kh * K + kw), x[u][i], acc[j][u]);
             }
           }
         }
@@ -290,20 +301,20 @@ void columns(const Job& job, const RowPlan<K, S>& plan, const ColumnPlane& one_p
       border[pending] = v;
       masks[pending] = plan.border(v, job.width, job.pad_w, scratch[pending]);
       if (++pending == U) {
-        column<K, S, U, true, A, kResidual>(band, plane, f, border, masks);
+        column<K, S, U, true, A, kResidual, true>(band, plane, f, border, masks);
         pending = 0;
       }
     };
     for (int v = 0; v < plan.inner_begin; ++v) masked(v);
     for (int v = plan.inner_end; v < plan.vectors; ++v) masked(v);
-    if (pending > 0) column<K, S, 1, true, A, kResidual>(band, plane, f, border, masks);
+    if (pending > 0) column<K, S, 1, true, A, kResidual, true>(band, plane, f, border, masks);
     int v = plan.inner_begin;
     for (; v + U <= plan.inner_end; v += U) {
       int vs[U];
       for (int u = 0; u < U; ++u) vs[u] = v + u;
-      column<K, S, U, false, A, kResidual>(band, plane, f, vs, nullptr);
+      column<K, S, U, false, A, kResidual, true>(band, plane, f, vs, nullptr);
     }
-    for (; v < plan.inner_end; ++v) column<K, S, 1, false, A, kResidual>(band, plane, f, &v, nullptr);
+    for (; v < plan.inner_end; ++v) column<K, S, 1, false, A, kResidual, true>(band, plane, f, &v, nullptr);
   }
 }
 
@@ -327,9 +338,9 @@ void two_plane_columns(const Job& job, const RowPlan<K, S>& plan, const ColumnPl
     band.row_begin = band_begin;
     band.row_end = std::min(job.row_end, band_begin + band_rows);
     if (inner) {
-      column<K, S, 2, false, A, kResidual>(band, planes, f, vectors, nullptr);
+      column<K, S, 2, false, A, kResidual, false>(band, planes, f, vectors, nullptr);
     } else {
-      column<K, S, 2, true, A, kResidual>(band, planes, f, vectors, masks);
+      column<K, S, 2, true, A, kResidual, false>(band, planes, f, vectors, masks);
     }
   }
 }
