@@ -33,12 +33,12 @@ constexpr int kNR = kLanes * kVectors;
 // The write-back of R rows and V vectors of sums (the last vector's lanes
 // beyond `tail` not stored), a row at a time: each row's vectors go through
 // every step (alpha, beta, row bias, column bias, residual, activation) and
-// are stored before the next row's, so that one row pointer is live rather
-// than R (the whole tile step by step kept R row addresses and advanced
-// them on the stack: 8-11% of a tile of k 64). A row of C and of the
-// residual is read before that row is stored, so a residual that is C
-// itself reads the same values; every element goes through the same
-// operations in the same order as before.
+// are stored before the next row's, one row pointer live (the step-by-step
+// form, as kernel_avx2.cpp's, kept R row addresses on the stack; alone this
+// form measured no faster, and it stays because tile_body's two loops were
+// measured with it). A row of C and of the residual is read before that
+// row is stored, so a residual that is C itself reads the same values;
+// every element goes through the same operations in the same order.
 template <int R, int V>
 [[gnu::always_inline]] inline void write_back(__m512 (&acc)[R][V], __mmask16 tail, const Tile& t) {
   const auto mask = [&](int v) { return v == V - 1 ? tail : __mmask16(0xffff); };
