@@ -522,8 +522,21 @@ void winograd_forward(Isa isa, const ConvGeometry& g, int tiles_per_block, int b
         mine.v = v.v + col_begin / v.panel * v.panel_stride;
         ts.input(tiling, input, first + col_begin, col_end - col_begin, 0, in_channels, mine);
         multiply(0, panels, col_begin, col_end);
-        ts.output(tiling, m + col_begin, ldm, m_position, first + col_begin, col_end - col_begin, 0, out_channels,
-                  finish, output);
+        // The parts' tiles meet inside a tile row (panels of 16 or 48 tiles,
+        // rows of 14 on a 56x56 map), so in every output plane the rows of
+        // that tile row have cache lines that both parts write. Going through
+        // the channels in step, both cores would write those lines at the same
+        // moment, each write taking the line from the other: each part starts
+        // at its own channel instead (part p of n at out_channels * p / n) and
+        // wraps round. SqueezeNet's fire2 expand3x3 (16 -> 64, 56x56) on the
+        // 2-core AVX-512 Xeon, 2 threads: 0.203-0.209 -> 0.176-0.185 ms.
+        const int start = static_cast<int>(static_cast<std::int64_t>(out_channels) * part / threads);
+        const auto output_channels = [&](int k_begin, int k_end) {
+          ts.output(tiling, m + col_begin, ldm, m_position, first + col_begin, col_end - col_begin, k_begin, k_end,
+                    finish, output);
+        };
+        output_channels(start, out_channels);
+        if (start > 0) output_channels(0, start);
       });
       continue;
     }
