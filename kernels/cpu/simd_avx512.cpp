@@ -6,8 +6,10 @@
 
 #if defined(__AVX512F__)
 #if defined(__GNUC__) && !defined(__clang__)
-// GCC 12's own avx512fintrin.h trips -Wmaybe-uninitialized (GCC bug 105593).
+// GCC 12's own avx512fintrin.h trips -W(maybe-)uninitialized (GCC bug
+// 105593; -Wuninitialized through _mm512_max_ps's _mm512_undefined_ps).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 #include "kernels/cpu/simd_table.h"
 

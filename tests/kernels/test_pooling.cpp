@@ -6,12 +6,16 @@
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <limits>
 #include <string>
 #include <vector>
 
 #include "common/test_utils.h"
+#include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/pooling.h"
+#include "kernels/cpu/simd_kernels.h"
 
 namespace predictor {
 namespace {
@@ -300,6 +304,62 @@ TEST(PoolingKernel, WindowPastAnUnpaddedImage) {
   cpu::ave_pool(six.data(), 1, end_geometry, four.data());
   EXPECT_EQ(four[2], 5.0f);
   EXPECT_TRUE(std::isnan(four[3]));
+}
+
+// The instruction sets this build has and this CPU runs.
+std::vector<cpu::Isa> runnable_isas() {
+  std::vector<cpu::Isa> isas;
+  for (cpu::Isa isa : {cpu::Isa::kPortable, cpu::Isa::kAvx2, cpu::Isa::kAvx512}) {
+    if (isa <= cpu::cpu_isa() && cpu::simd::compiled(isa)) isas.push_back(isa);
+  }
+  return isas;
+}
+
+std::uint32_t bits_of(float x) {
+  std::uint32_t bits;
+  std::memcpy(&bits, &x, sizeof(bits));
+  return bits;
+}
+
+// MAX keeps the first strictly greater term of each window (Caffe's `>`):
+// of equal values, +0 and -0 included, the earliest in row-major window
+// order, and never NaN. Planes of values drawn from a few (so that windows
+// tie often, on zeros of both signs, beside NaN and -inf), large enough
+// for the vectorised paths' groups of rows and vectors inside the image
+// as well as at its edges, every instruction set: the reference's bits.
+TEST(PoolingKernel, MaxKeepsTheFirstOfEqualTermsBitForBit) {
+  const float inf = std::numeric_limits<float>::infinity();
+  const float pool[] = {0.0f, -0.0f, 0.0f, -0.0f, 1.0f, -1.0f, NAN, -inf, 0.5f, -0.0f};
+  std::vector<Case> cases;
+  for (int size : {9, 17, 28, 29, 56, 57, 113, 150}) {
+    for (int kernel : {2, 3}) {
+      for (int pad : {0, 1}) {
+        if (pad >= kernel) continue;
+        cases.push_back(Case{3, size, size, kernel, kernel, 2, 2, pad, pad, true});
+      }
+    }
+    cases.push_back(Case{2, size, size + 3, 3, 3, 1, 2, 1, 0, true});  // stride 1 down, 2 across
+    cases.push_back(Case{2, size, size, 3, 3, 1, 1, 1, 1, true});      // "same" 3 x 3
+  }
+  unsigned seed = 1;
+  for (const Case& c : cases) {
+    const cpu::PoolGeometry g = geometry_of(c);
+    std::vector<float> in(static_cast<std::size_t>(c.planes) * c.height * c.width);
+    for (float& x : in) {
+      seed = seed * 1103515245u + 12345u;
+      x = pool[(seed >> 16) % (sizeof(pool) / sizeof(pool[0]))];
+    }
+    std::vector<float> expected, expected_argmax;
+    reference_max(in, c, g, &expected, &expected_argmax);
+    for (cpu::Isa isa : runnable_isas()) {
+      std::vector<float> out(expected.size(), 7.0f);
+      cpu::max_pool(isa, in.data(), c.planes, g, out.data(), nullptr, nullptr);
+      for (std::size_t i = 0; i < expected.size(); ++i) {
+        ASSERT_EQ(bits_of(out[i]), bits_of(expected[i]))
+            << describe(c) << " isa " << cpu::isa_name(isa) << " at " << i << ": " << out[i] << " vs " << expected[i];
+      }
+    }
+  }
 }
 
 }  // namespace
