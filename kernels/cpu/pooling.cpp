@@ -103,26 +103,35 @@ bool covers_plane(const PoolGeometry& g) {
          g.kernel_w == g.width && g.height > 0 && g.width > 0;
 }
 
+// `side` planes from src on, side by side (kSide when known at compile
+// time, 0: `side`): a fixed count keeps the running values in registers
+// (with a variable one they went through memory at every term: SqueezeNet's
+// pool10, 1000 x 14x14, 41.1 -> 28.3 us hot; 0.048 -> 0.036 ms in the
+// forward on one thread, 0.031 -> 0.023 on two).
+template <bool kMax, std::size_t kSide>
+inline void side_by_side(const float* src, std::size_t plane, std::size_t side, float divisor, float* out) {
+  constexpr std::size_t kMost = 8;
+  const std::size_t n = kSide > 0 ? kSide : side;
+  float acc[kMost];
+  for (std::size_t l = 0; l < kMost; ++l) acc[l] = kMax ? -FLT_MAX : 0.0f;
+  for (std::size_t i = 0; i < plane; ++i) {
+    for (std::size_t l = 0; l < n; ++l) {
+      const float v = src[l * plane + i];
+      // MAX: the first strictly greater value, as Caffe.
+      acc[l] = kMax ? (v > acc[l] ? v : acc[l]) : acc[l] + v;
+    }
+  }
+  for (std::size_t l = 0; l < n; ++l) out[l] = kMax ? acc[l] : acc[l] / divisor;
+}
+
 template <bool kMax>
 void whole_planes(const float* in, std::size_t first, std::size_t last, const PoolGeometry& g, float* out) {
   constexpr std::size_t kSide = 8;
   const std::size_t plane = static_cast<std::size_t>(g.height) * g.width;
   const float divisor = static_cast<float>(static_cast<std::int64_t>(g.height) * g.width);
   std::size_t p = first;
-  for (; p < last; p += kSide) {
-    const std::size_t side = std::min(kSide, last - p);
-    float acc[kSide];
-    for (std::size_t l = 0; l < kSide; ++l) acc[l] = kMax ? -FLT_MAX : 0.0f;
-    const float* src = in + p * plane;
-    for (std::size_t i = 0; i < plane; ++i) {
-      for (std::size_t l = 0; l < side; ++l) {
-        const float v = src[l * plane + i];
-        // MAX: the first strictly greater value, as Caffe.
-        acc[l] = kMax ? (v > acc[l] ? v : acc[l]) : acc[l] + v;
-      }
-    }
-    for (std::size_t l = 0; l < side; ++l) out[p + l] = kMax ? acc[l] : acc[l] / divisor;
-  }
+  for (; p + kSide <= last; p += kSide) side_by_side<kMax, kSide>(in + p * plane, plane, kSide, divisor, out + p);
+  if (p < last) side_by_side<kMax, 0>(in + p * plane, plane, last - p, divisor, out + p);
 }
 
 }  // namespace

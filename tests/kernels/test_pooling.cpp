@@ -341,6 +341,7 @@ TEST(PoolingKernel, MaxKeepsTheFirstOfEqualTermsBitForBit) {
     cases.push_back(Case{2, size, size + 3, 3, 3, 1, 2, 1, 0, true});  // stride 1 down, 2 across
     cases.push_back(Case{2, size, size, 3, 3, 1, 1, 1, 1, true});      // "same" 3 x 3
   }
+  for (int size : {1, 7, 14}) cases.push_back(Case{19, size, size, size, size, 1, 1, 0, 0, true});  // global
   unsigned seed = 1;
   for (const Case& c : cases) {
     const cpu::PoolGeometry g = geometry_of(c);
@@ -357,6 +358,25 @@ TEST(PoolingKernel, MaxKeepsTheFirstOfEqualTermsBitForBit) {
       for (std::size_t i = 0; i < expected.size(); ++i) {
         ASSERT_EQ(bits_of(out[i]), bits_of(expected[i]))
             << describe(c) << " isa " << cpu::isa_name(isa) << " at " << i << ": " << out[i] << " vs " << expected[i];
+      }
+    }
+  }
+}
+
+// Global AVE (one window a plane): each plane's running sum in the plain
+// loop's order, whatever the planes walked side by side (19 planes: whole
+// groups and a partial one), bit for bit.
+TEST(PoolingKernel, GlobalAveSumsEachPlaneInOrderBitForBit) {
+  for (int size : {1, 7, 13}) {
+    const Case c{19, size, size, size, size, 1, 1, 0, 0, true};
+    const cpu::PoolGeometry g = geometry_of(c);
+    const auto in = random_values(static_cast<std::size_t>(c.planes) * c.height * c.width, 14);
+    const auto expected = reference_ave(in, c, g);
+    for (cpu::Isa isa : runnable_isas()) {
+      std::vector<float> out(expected.size(), 7.0f);
+      cpu::ave_pool(isa, in.data(), c.planes, g, out.data(), nullptr);
+      for (std::size_t i = 0; i < expected.size(); ++i) {
+        ASSERT_EQ(bits_of(out[i]), bits_of(expected[i])) << describe(c) << " isa " << cpu::isa_name(isa) << " at " << i;
       }
     }
   }
