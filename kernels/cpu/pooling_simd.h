@@ -533,8 +533,8 @@ void max_pool_stride2_rows(const float* src, const PoolGeometry& g, const Stride
   store_stride2_rows<G, U>(acc, g, oh, rows, dst);
 }
 
-// G output rows whose windows lie inside the image, KH x KW windows KH
-// rows apart (stride_h SH): which windows read each input row is known at
+// G output rows whose windows lie inside the image, KH x KW windows SH
+// rows apart (stride_h): which windows read each input row is known at
 // compile time, so the loop over the rows unrolls with no test of a row
 // against a window. With the row maxima and the accumulators kept in
 // registers (store_stride2_rows), on one thread of the 2-core AVX-512 Xeon
