@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "common/runnable_isas.h"
 #include "common/test_utils.h"
 #include "kernels/cpu/activation.h"
 #include "kernels/cpu/cpu_features.h"
@@ -289,13 +290,7 @@ TEST(ExpKernel, MatchesReference) {
 // --- exp-based, on every instruction set ----------------------------------------
 
 // The instruction sets this build has and this CPU runs.
-std::vector<cpu::Isa> runnable_isas() {
-  std::vector<cpu::Isa> isas;
-  for (cpu::Isa isa : {cpu::Isa::kPortable, cpu::Isa::kAvx2, cpu::Isa::kAvx512}) {
-    if (isa <= cpu::cpu_isa() && cpu::simd::compiled(isa)) isas.push_back(isa);
-  }
-  return isas;
-}
+std::vector<cpu::Isa> runnable_isas() { return testing::runnable_isas(cpu::simd::compiled); }
 
 double mish_reference(float x) {
   if (x == -kInf) return -0.0;  // the documented limit; the formula gives -inf * 0

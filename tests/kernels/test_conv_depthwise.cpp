@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "common/runnable_isas.h"
 #include "common/test_utils.h"
 #include "kernels/cpu/conv_depthwise.h"
 #include "kernels/cpu/convolution.h"
@@ -35,13 +36,7 @@ using cpu::Isa;
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 constexpr float kInf = std::numeric_limits<float>::infinity();
 
-std::vector<Isa> runnable_isas() {
-  std::vector<Isa> isas;
-  for (Isa isa : {Isa::kPortable, Isa::kAvx2, Isa::kAvx512}) {
-    if (isa <= cpu::cpu_isa() && cpu::depthwise_compiled(isa)) isas.push_back(isa);
-  }
-  return isas;
-}
+std::vector<cpu::Isa> runnable_isas() { return testing::runnable_isas(cpu::depthwise_compiled); }
 
 bool same_bits(const float* a, const float* b, std::size_t n) { return std::memcmp(a, b, n * sizeof(float)) == 0; }
 

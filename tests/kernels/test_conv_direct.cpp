@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "common/conv_reference.h"
+#include "common/runnable_isas.h"
 #include "common/test_utils.h"
 #include "kernels/cpu/conv_direct.h"
 #include "kernels/cpu/convolution.h"
@@ -28,13 +29,7 @@ namespace {
 
 using cpu::Isa;
 
-std::vector<Isa> runnable_isas() {
-  std::vector<Isa> isas;
-  for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
-    if (isa <= cpu::cpu_isa() && cpu::direct_conv_compiled(isa)) isas.push_back(isa);
-  }
-  return isas;
-}
+std::vector<cpu::Isa> runnable_isas() { return testing::runnable_isas(cpu::direct_conv_compiled); }
 
 struct Case {
   int batch, in_channels, out_channels;

@@ -10,6 +10,7 @@
 #include <limits>
 #include <vector>
 
+#include "common/runnable_isas.h"
 #include "common/test_utils.h"
 #include "kernels/cpu/convolution.h"
 #include "kernels/cpu/cpu_features.h"
@@ -28,13 +29,7 @@ using testing::random_values;
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 
 // The instruction sets this build has and this CPU runs.
-std::vector<Isa> runnable_isas() {
-  std::vector<Isa> isas;
-  for (Isa isa : {Isa::kPortable, Isa::kAvx2, Isa::kAvx512}) {
-    if (isa <= cpu::cpu_isa() && cpu::sgemm::compiled(isa)) isas.push_back(isa);
-  }
-  return isas;
-}
+std::vector<cpu::Isa> runnable_isas() { return testing::runnable_isas(cpu::sgemm::compiled); }
 
 bool bitwise_equal(const std::vector<float>& x, const std::vector<float>& y) {
   return x.size() == y.size() && std::memcmp(x.data(), y.data(), x.size() * sizeof(float)) == 0;

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "common/runnable_isas.h"
 #include "common/test_utils.h"
 #include "kernels/cpu/activation.h"
 #include "kernels/cpu/cpu_features.h"
@@ -43,13 +44,7 @@ float product(float a, float b) {
   return p;
 }
 
-std::vector<Isa> runnable_isas() {
-  std::vector<Isa> isas;
-  for (Isa isa : {Isa::kPortable, Isa::kAvx2, Isa::kAvx512}) {
-    if (isa <= cpu::cpu_isa() && cpu::simd::compiled(isa)) isas.push_back(isa);
-  }
-  return isas;
-}
+std::vector<cpu::Isa> runnable_isas() { return testing::runnable_isas(cpu::simd::compiled); }
 
 // Null (the calling thread alone), then pools of 2 and 3 threads.
 std::vector<cpu::ThreadPool*> thread_pools() {

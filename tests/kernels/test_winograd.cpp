@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/conv_reference.h"
+#include "common/runnable_isas.h"
 #include "common/test_utils.h"
 #include "kernels/cpu/activation.h"
 #include "kernels/cpu/convolution.h"
@@ -34,13 +35,7 @@ using testing::random_values;
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 
 // The instruction sets this build has and this CPU runs.
-std::vector<Isa> runnable_isas() {
-  std::vector<Isa> isas;
-  for (Isa isa : {Isa::kPortable, Isa::kAvx2, Isa::kAvx512}) {
-    if (isa <= cpu::cpu_isa() && cpu::sgemm::compiled(isa)) isas.push_back(isa);
-  }
-  return isas;
-}
+std::vector<cpu::Isa> runnable_isas() { return testing::runnable_isas(cpu::sgemm::compiled); }
 
 struct Shape {
   int batch, in_channels, out_channels, height, width, pad;
