@@ -302,6 +302,19 @@ TEST(ConvDepthwise, DirectKernelsMatchThePlainLoop) {
       {2, 1, 23, 47, 7, 7, 2, 2, 3, 3},
       {2, 1, 3, 4, 7, 7, 1, 1, 3, 3},
       {2, 1, 30, 70, 7, 7, 2, 2, 1, 0},
+      // 16 channels or more onto rows of 8 or fewer (AVX-512, stride 2: 16
+      // channels along the lanes of a padded grid, the rest by the planes'
+      // paths): MobileNet's 14x14 -> 7x7 and 7x7 layers, odd sizes, padding
+      // that leaves input columns unread or reaches past the kernel, 5x5,
+      // 7x7.
+      {37, 1, 7, 7, 3, 3, 1, 1, 1, 1},
+      {33, 1, 14, 14, 3, 3, 2, 2, 1, 1},
+      {16, 1, 13, 9, 3, 3, 2, 2, 1, 1},
+      {20, 1, 8, 8, 3, 3, 2, 2, 0, 0},
+      {18, 1, 5, 4, 3, 3, 1, 1, 3, 2},
+      {48, 1, 3, 5, 3, 3, 1, 1, 1, 1},
+      {17, 1, 7, 7, 7, 7, 1, 1, 3, 3},
+      {16, 1, 9, 12, 5, 5, 2, 2, 2, 2},
   };
   std::uint32_t seed = 100;
   for (const Case& c : cases) {
@@ -317,8 +330,11 @@ TEST(ConvDepthwise, RandomGeometriesMatchThePlainLoop) {
   int cases = 0;
   while (cases < 300) {
     const int k = 3 + 2 * pick(0, 2), s = pick(1, 2);
-    const int channels = pick(1, 3), multiplier = pick(1, 2);
-    const int height = pick(1, 30), width = pick(1, cases % 4 == 0 ? 150 : 40);
+    // Every fifth: 16-40 channels on small planes (stride 2: the AVX-512
+    // lanes path).
+    const bool many = cases % 5 == 1;
+    const int channels = many ? pick(16, 40) : pick(1, 3), multiplier = many ? 1 : pick(1, 2);
+    const int height = pick(1, many ? 16 : 30), width = pick(1, many ? 16 : cases % 4 == 0 ? 150 : 40);
     const int pad_h = pick(0, k), pad_w = pick(0, k);
     const Case c{channels, multiplier, height, width, k, k, s, s, pad_h, pad_w};
     const cpu::PatchGeometry g = geometry(c);
@@ -371,7 +387,8 @@ TEST(ConvDepthwise, SpecialValuesKeepTheirBits) {
   d.input = testing::random_values(c.channels * plane, 900, -2.0f, 2.0f);
   const float specials[] = {0.0f, -0.0f, 1e-40f, -1e-40f, 3e38f, -3e38f};
   for (std::size_t i = 0; i < d.input.size(); i += 5) d.input[i] = specials[(i / 5) % 6];
-  std::fill(d.input.begin(), d.input.begin() + plane, -0.0f);  // channel 0: all -0
+  std::fill(d.input.begin(), d.input.begin() + plane,
+            -0.0f);  // channel 0: all -0
   d.weights = testing::random_values(out_channels * 9, 901);
   d.weights[9 + 0] = kInf;  // channel 1: a corner tap, padded on the first row and column
   d.weights[18 + 8] = -kInf;
