@@ -23,6 +23,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <type_traits>
 
 #include "kernels/cpu/sgemm/activate_avx512.h"
 
@@ -85,12 +86,20 @@ __mmask16 first_lanes(int n) { return n >= kLanes ? __mmask16(0xffff) : static_c
   transpose_halves(x);
 }
 
-// How far down B's column of rows a whole tile requests its lines into L1:
-// B's rows are far apart, and each line comes from L2 (the panel of A that
-// streams through L1 between two tiles evicts the rest). Requested for the
-// tile two to the right, as before, they were evicted by then: MobileNet's
-// 512 x 512 x 196 product took 534 us alone, 517 with the tile's own rows
-// 16 ahead (8: 518-521, 4: 531-540, 24-32 within noise of 16).
+// B's lines, requested by every step of a whole tile, twice: the tile two
+// to the right's (the next line of the same row) into L2, and the tile's
+// own line kAheadRows rows down into L1. B's rows are far apart, and the
+// hardware prefetchers do not follow a column of them. Into L2 alone, the
+// lines come from L2 to L1 on demand (the panel of A streaming through L1
+// between two tiles evicts what was requested into L1 for the tile two to
+// the right, as this kernel first did); the tile's own rows alone, where
+// another core wrote B (two threads), come from that core too late.
+// MobileNet's 512 x 512 x 196 product alone 534 -> 517 us with the rows
+// ahead (8: 518-521, 4: 531-540, 24-32 within noise of 16); in the forward,
+// alternating 5 rounds, both against the first form: MobileNet v1's
+// conv5_x/sep 3-4% faster at one thread, 2-3.5% at two; ResNet-50's
+// res3/res4 branch2a 6% faster at two (with the rows ahead alone, 17-20%
+// slower there).
 constexpr int kAheadRows = 16;
 
 // The tile's V vectors of rows by W columns: acc[v][w] lane i = element
@@ -102,6 +111,8 @@ void tile(const RowPanelJob& job, int col, const char* prefetch, int prefetches)
   alignas(64) float partial[V * W * kLanes];  // the sums of the blocks of k so far
   const float* b = job.b + col;
   const std::ptrdiff_t ldb = job.ldb;
+  // The rows ahead: not past B's last row.
+  const int ahead_end = job.k - kAheadRows;
   for (int k0 = 0; k0 < job.k; k0 += job.kc) {
     const int k1 = std::min(job.k, k0 + job.kc);
 #pragma GCC unroll 3
@@ -111,8 +122,8 @@ void tile(const RowPanelJob& job, int col, const char* prefetch, int prefetches)
     }
     const float* a = job.a + static_cast<std::ptrdiff_t>(k0) * kRowPanelRows;
     const float* bk = b + k0 * ldb;
-#pragma GCC unroll 4
-    for (int p = k0; p < k1; ++p) {
+    // One step of k; `ahead`: with the request kAheadRows down.
+    const auto step = [&](int p, auto ahead) __attribute__((always_inline)) {
       __m512 av[V];
 #pragma GCC unroll 3
       for (int v = 0; v < V; ++v) av[v] = _mm512_load_ps(a + v * kLanes);
@@ -122,13 +133,22 @@ void tile(const RowPanelJob& job, int col, const char* prefetch, int prefetches)
 #pragma GCC unroll 3
         for (int v = 0; v < V; ++v) acc[v][w] = _mm512_fmadd_ps(av[v], bw, acc[v][w]);
       }
-      // Past the last row: the next block's rows, or lines past B (a
-      // prefetch does not fault).
-      if (W == kStrip) _mm_prefetch(reinterpret_cast<const char*>(bk + kAheadRows * ldb), _MM_HINT_T0);
+      if (W == kStrip) {
+        // (Two tiles right of the last: the next row's first line, or just
+        // past B; a prefetch does not fault.)
+        _mm_prefetch(reinterpret_cast<const char*>(bk + 2 * kStrip), _MM_HINT_T1);
+        if (decltype(ahead)::value) _mm_prefetch(reinterpret_cast<const char*>(bk + kAheadRows * ldb), _MM_HINT_T0);
+      }
       if (p < prefetches) _mm_prefetch(prefetch + p * kLineBytes, _MM_HINT_T1);
       a += kRowPanelRows;
       bk += ldb;
-    }
+    };
+    const int fetching = W == kStrip ? std::max(k0, std::min(k1, ahead_end)) : k0;
+    int p = k0;
+#pragma GCC unroll 4
+    for (; p < fetching; ++p) step(p, std::true_type{});
+#pragma GCC unroll 4
+    for (; p < k1; ++p) step(p, std::false_type{});
     // C = sum of this block + C, as the 8 x 48 tiles' write-back adds a
     // block to the ones before (beta 1).
     if (k0 > 0) {
