@@ -97,9 +97,9 @@ __mmask16 first_lanes(int n) { return n >= kLanes ? __mmask16(0xffff) : static_c
 // MobileNet's 512 x 512 x 196 product alone 534 -> 517 us with the rows
 // ahead (8: 518-521, 4: 531-540, 24-32 within noise of 16); in the forward,
 // alternating 5 rounds, both against the first form: MobileNet v1's
-// conv5_x/sep 3-4% faster at one thread, 2-3.5% at two; ResNet-50's
-// res3/res4 branch2a 6% faster at two (with the rows ahead alone, 17-20%
-// slower there).
+// conv5_x/sep 1.3-4% faster at one thread, 2-3.5% at two; ResNet-50's res3
+// branch2a 3-6% faster at two (with the rows ahead alone, its res4
+// branch2a 17-20% slower there).
 constexpr int kAheadRows = 16;
 
 // The tile's V vectors of rows by W columns: acc[v][w] lane i = element
