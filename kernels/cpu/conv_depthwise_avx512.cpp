@@ -611,9 +611,10 @@ void pair_plane(const Job& job, const float* in, const __m512* w, __m512 start, 
 // (~200 -> ~140 cycles a plane); in MobileNet v2's forward 0.033 -> 0.029
 // ms (1 thread), 0.018 -> 0.016 (2). Stride 1 onto 7x7 planes measured
 // faster alone (960 planes 29 -> 24 us) and at one thread in the forward,
-// but 8-25% slower at two threads in the forward (not understood: the
-// output's lines and the plan's cost were ruled out), so it stays with the
-// planes' own paths (run_any).
+// but 8-25% slower at two threads in several forward runs and level in a
+// later one (unresolved; the weights, cold in a forward, are a suspect:
+// each group's multiply-adds wait on their transpose), so it stays with
+// the planes' own paths (run_any).
 constexpr int kLanesGridMax = 256;  // padded input positions: 16 KiB a group
 
 // r[i] lane j -> r[j] lane i.
@@ -730,7 +731,8 @@ void lanes_group(const Job& job, const LanesPlan<K, S>& plan, int o, const Finis
     for (int t = 0; t < n; ++t) w[t0 + t] = r[t];
   }
   const __m512 start = job.bias ? _mm512_loadu_ps(job.bias + o) : _mm512_setzero_ps();
-  // The grid: the padding's zeros, the input rows the band reads.
+  // The grid: the padding's zeros, then the input rows the windows read
+  // (again for every group: the staging below reuses the grid).
   for (int i = 0; i < plan.zeros; ++i) _mm512_store_ps(grid + plan.zero[i] * kLanes, _mm512_setzero_ps());
   const float* in = job.input + o * in_plane + static_cast<std::size_t>(plan.in_first) * job.width;
   for (int p = 0; p < plan.inputs; p += kLanes) {
@@ -845,17 +847,18 @@ void run(const Job& job) {
 }
 
 // Stride 2 onto rows of 8 or fewer: the groups of 16 channels that
-// lanes_group takes, then the rest by run(). A caller of its own, so that run() stays as it
-// was: with the lanes path called from inside it, even never taken, run()'s
-// paths for wide planes measured 7-10% slower.
+// lanes_group takes, then the rest by run(). A caller of its own, so that
+// run() stays as it was: with the lanes path called from inside it, even
+// never taken, run()'s paths for wide planes measured 7-10% slower.
 template <int K, int S, Act A, bool kResidual>
 void run_narrow(const Job& job) {
   LanesPlan<K, S> plan;
   Job rest = job;
   if (plan.make(job)) {
     const Finish f{_mm512_set1_ps(job.slope), _mm512_set1_ps(job.lo), _mm512_set1_ps(job.hi)};
-    for (; rest.first + kLanes <= job.last; rest.first += kLanes)
+    for (; rest.first + kLanes <= job.last; rest.first += kLanes) {
       lanes_group<K, S, A, kResidual>(job, plan, rest.first, f);
+    }
   }
   if (rest.first < rest.last) run<K, S, A, kResidual>(rest);
 }
