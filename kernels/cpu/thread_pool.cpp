@@ -27,6 +27,9 @@ namespace {
 // to cost little while the caller runs serial work between runs.
 constexpr std::chrono::microseconds kSpin{30};
 
+// Tasks a run gives to their own threads first (bits of State::owned_claimed).
+constexpr int kMaxOwnedTasks = 64;
+
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
   _mm_pause();
@@ -58,11 +61,19 @@ bool spin_until(std::chrono::microseconds spin, Done done, Keep keep) {
 
 // One run at a time: the caller publishes it (task, count, a new
 // generation) under the mutex and opens it; a worker joins an open run under
-// the mutex, claims task indices from `next` until none are left, and
-// leaves. The caller claims indices too, then closes the run (no worker may
-// join any more) and waits for the workers that joined to leave. A worker
-// that wakes after the run closed does nothing, so the caller never waits
-// for a slow-to-wake thread that has no task.
+// the mutex, claims task indices until none are left, and leaves. The caller
+// claims indices too, then closes the run (no worker may join any more) and
+// waits for the workers that joined to leave. A worker that wakes after the
+// run closed does nothing, so the caller never waits for a slow-to-wake
+// thread that has no task.
+//
+// Thread t (the caller 0, worker w w + 1) claims task t first, then those
+// past the threads' own from `next`, then any own task whose thread has not
+// come yet. Kernels split a layer's work the same way layer after layer, so
+// task t of the next layer reads what task t of this one wrote, from its
+// own core's cache. (Claimed all from one counter, a worker took task 0
+// before the caller in 7% of MobileNet v2's runs and 15% of ResNet-50's,
+// on the 2-core Xeon, and then read its shares from the other core.)
 struct ThreadPool::State {
   std::mutex mutex;
   std::condition_variable wake;    // workers: a new run, or stop
@@ -74,7 +85,9 @@ struct ThreadPool::State {
   std::atomic<int> joined{0};
   const std::function<void(int)>* task = nullptr;
   int count = 0;
-  std::atomic<int> next{0};        // the next unclaimed task index
+  std::atomic<int> next{0};                     // the next unclaimed task index past the own ones
+  int owned = 0;                                // tasks [0, owned) go to their threads first
+  std::atomic<std::uint64_t> owned_claimed{0};  // bit t: own task t claimed
   std::atomic<bool> running{false};  // run() in progress: catches a reentrant or shared use
   std::exception_ptr error;        // the first exception of the current run
   std::chrono::microseconds spin{0};
@@ -87,20 +100,35 @@ struct ThreadPool::State {
     return spin.count() > 0 && holds.load(std::memory_order_relaxed) > 0 && !stop.load(std::memory_order_relaxed);
   }
 
-  // Runs tasks until none are left; records the first exception.
-  void Claim(const std::function<void(int)>& run_task, int total) {
-    for (int i = next.fetch_add(1, std::memory_order_relaxed); i < total;
-         i = next.fetch_add(1, std::memory_order_relaxed)) {
+  // Whether own task t was still unclaimed (and is now this thread's).
+  bool ClaimOwned(int t) {
+    const std::uint64_t bit = std::uint64_t{1} << t;
+    return (owned_claimed.fetch_or(bit, std::memory_order_relaxed) & bit) == 0;
+  }
+
+  // Runs tasks until none are left, as thread `self`; records the first
+  // exception.
+  void Claim(const std::function<void(int)>& run_task, int total, int self) {
+    const auto run_one = [&](int i) {
       try {
         run_task(i);
       } catch (...) {
         std::lock_guard<std::mutex> lock(mutex);
         if (!error) error = std::current_exception();
       }
+    };
+    if (self < owned && ClaimOwned(self)) run_one(self);
+    for (int i = next.fetch_add(1, std::memory_order_relaxed); i < total;
+         i = next.fetch_add(1, std::memory_order_relaxed)) {
+      run_one(i);
+    }
+    // Own tasks of threads that have not come yet.
+    for (int t = 0; t < owned; ++t) {
+      if (ClaimOwned(t)) run_one(t);
     }
   }
 
-  void WorkerLoop() {
+  void WorkerLoop(int self) {
     std::uint64_t seen = 0;
     for (;;) {
       const std::function<void(int)>* run_task = nullptr;
@@ -120,7 +148,7 @@ struct ThreadPool::State {
         run_task = task;
         total = count;
       }
-      Claim(*run_task, total);
+      Claim(*run_task, total, self);
       std::lock_guard<std::mutex> lock(mutex);
       if (joined.fetch_sub(1, std::memory_order_relaxed) == 1) idle.notify_one();
     }
@@ -148,7 +176,9 @@ ThreadPool::ThreadPool(int threads) : threads_(threads), state_(nullptr) {
   const int to_start = threads - 1;  // the caller is the pool's first thread
   try {
     state_->workers.reserve(static_cast<std::size_t>(to_start));
-    for (int i = 0; i < to_start; ++i) state_->workers.emplace_back([state = state_] { state->WorkerLoop(); });
+    for (int i = 0; i < to_start; ++i) {
+      state_->workers.emplace_back([state = state_, self = i + 1] { state->WorkerLoop(self); });
+    }
   } catch (const std::exception& error) {
     // No destructor runs for a constructor that throws: stop the workers
     // already started, or their std::threads would terminate the process.
@@ -191,13 +221,15 @@ void ThreadPool::run(int count, const std::function<void(int)>& task) {
     std::lock_guard<std::mutex> lock(s.mutex);
     s.task = &task;
     s.count = count;
-    s.next.store(0, std::memory_order_relaxed);
+    s.owned = std::min({count, threads_, kMaxOwnedTasks});
+    s.owned_claimed.store(0, std::memory_order_relaxed);
+    s.next.store(s.owned, std::memory_order_relaxed);
     s.error = nullptr;
     s.open = true;
     s.generation.store(s.generation.load(std::memory_order_relaxed) + 1, std::memory_order_release);
   }
   s.wake.notify_all();
-  s.Claim(task, count);
+  s.Claim(task, count, 0);
   std::exception_ptr error;
   {
     std::unique_lock<std::mutex> lock(s.mutex);
