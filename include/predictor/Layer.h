@@ -188,6 +188,17 @@ class PREDICTOR_API Layer {
   // speed, read by prepare_cpu, never a condition of the results.
   void set_tops_read_by_channels(bool yes) { tops_read_by_channels_ = yes; }
   bool tops_read_by_channels() const { return tops_read_by_channels_; }
+  // Whether forward_cpu splits its work over the compute threads by
+  // channels of its tops, each thread writing whole planes (a depthwise
+  // convolution). Default: no.
+  virtual bool splits_top_by_channels() const { return false; }
+  // Whether the layer that last wrote this layer's first bottom split it by
+  // channels (Net::Build sets it from that layer's splits_top_by_channels):
+  // a layer free to choose how its own work splits may then have each
+  // thread read the channels its own core wrote. A hint for speed, read by
+  // prepare_cpu, never a condition of the results.
+  void set_bottom_written_by_channels(bool yes) { bottom_written_by_channels_ = yes; }
+  bool bottom_written_by_channels() const { return bottom_written_by_channels_; }
 
   // Throws predictor::Error("layer 'NAME' (TYPE): FIELD: MESSAGE").
   // `field` may be empty when no single field is at fault.
@@ -217,6 +228,7 @@ class PREDICTOR_API Layer {
   Precision gpu_precision_ = Precision::FP32;
   int compute_threads_ = 1;
   bool tops_read_by_channels_ = false;
+  bool bottom_written_by_channels_ = false;
 };
 
 }  // namespace predictor

@@ -212,7 +212,8 @@ class PREDICTOR_API Net {
  private:
   Net(const caffe::NetParameter& net, std::shared_ptr<const Model> model, const std::string& source, Device device);
   void Build(const caffe::NetParameter& net);
-  // Layer::set_tops_read_by_channels for every layer, from its readers.
+  // Layer::set_tops_read_by_channels for every layer, from its readers, and
+  // set_bottom_written_by_channels, from its first bottom's writer.
   void MarkChannelReaders();
   bool InputShapesChanged() const;
   void EnsureScratch();

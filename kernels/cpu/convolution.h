@@ -58,6 +58,10 @@ struct ConvPlan {
   // kPointwise, an image per product: the product's threads split the
   // output channels (sgemm::Split::kRows) instead of the larger operand.
   bool split_output_channels = false;
+  // kPointwise, an image per product: the product's threads split the
+  // input channels (sgemm::Split::kBlocksOfK), each its share of them as
+  // the depthwise layer before wrote it, and add their partial sums.
+  bool split_blocks_of_k = false;
   // kPointwise, one group, an image per product: the product with the
   // output channels along the vectors (sgemm_row_panels, kernels/cpu/sgemm/
   // row_panels.h) on weights packed by pack_row_panel_weights, which
@@ -88,8 +92,11 @@ bool conv_method_applies(const ConvGeometry& g, ConvMethod method);
 // `output_read_by_channels`: the output's reader splits its work over the
 // same threads by channels (a depthwise convolution), which a pointwise
 // layer that expands its channels then matches (split_output_channels).
+// `input_written_by_channels`: the input's writer split its work so (a
+// depthwise convolution: even shares of the channels), which a pointwise
+// layer that narrows its channels then matches (split_blocks_of_k).
 ConvPlan plan_convolution(const ConvGeometry& g, int batch, bool winograd_weights = false, int threads = 1,
-                          bool output_read_by_channels = false);
+                          bool output_read_by_channels = false, bool input_written_by_channels = false);
 // What plan_convolution requires of the channels before it weighs Winograd
 // (so a layer knows from its parameters whether transforming its weights
 // can pay at any input size).

@@ -41,6 +41,7 @@ class ConvolutionLayer : public ConvolutionLayerBase {
   bool splits_bottom_by_channels() const override {
     return params().group > 1 && params().group == params().num_output;
   }
+  bool splits_top_by_channels() const override { return splits_bottom_by_channels(); }
 
   // The forms of derive_cpu_kernel_weight.
   enum KernelWeightForm { kPackedGemmWeights = 0, kWinogradWeights = 1, kRowPanelWeights = 2 };
@@ -68,12 +69,12 @@ class ConvolutionLayer : public ConvolutionLayerBase {
     winograd_weights_ = nullptr;
     packed_weights_ = nullptr;
     plan_ = cpu::plan_convolution(g, shapes().num, /*winograd_weights=*/true, compute_threads(),
-                                  tops_read_by_channels());
+                                  tops_read_by_channels(), bottom_written_by_channels());
     if (plan_.method == cpu::ConvMethod::kWinograd) {
       winograd_weights_ = fitting_winograd_weights(cpu_kernel_weight(kWinogradWeights));
       if (!winograd_weights_) {
         plan_ = cpu::plan_convolution(g, shapes().num, /*winograd_weights=*/false, compute_threads(),
-                                      tops_read_by_channels());
+                                      tops_read_by_channels(), bottom_written_by_channels());
       }
     }
     if (plan_.row_panels) {

@@ -269,6 +269,18 @@ void Net::MarkChannelReaders() {
     }
     layers_[i]->set_tops_read_by_channels(by_channels);
   }
+  // The layer that last wrote each blob so far (in place layers write it
+  // again).
+  std::map<const Blob*, int> writer;
+  for (int i = 0; i < num_layers(); ++i) {
+    bool written_by_channels = false;
+    if (!bottoms_[i].empty()) {
+      const auto w = writer.find(bottoms_[i][0]);
+      written_by_channels = w != writer.end() && layers_[w->second]->splits_top_by_channels();
+    }
+    layers_[i]->set_bottom_written_by_channels(written_by_channels);
+    for (const Blob* top : tops_[i]) writer[top] = i;
+  }
 }
 
 void Net::EnableMemoryPlanning(const std::string& strategy, const std::vector<std::string>& keep_blobs) {

@@ -303,6 +303,56 @@ TEST(ConvolutionKernel, ExpandingPointwiseSplitsOutputChannelsForAChannelReader)
   }
 }
 
+TEST(ConvolutionKernel, NarrowingPointwiseSplitsBlocksOfKForAChannelWriter) {
+  // MobileNet v2's projection after conv4_x/dwise (384 -> 64 at 28x28): on
+  // an AVX-512 CPU (measured there), several threads, an input a depthwise
+  // layer wrote by channels, and k's blocks (2 x 192) on its channel shares,
+  // the product splits by blocks of k; not on one thread, not for another
+  // writer, not for a narrowing under 4x, not where the blocks miss the
+  // shares (576 channels: 3 blocks of 192 on two threads of 288).
+  const Case project{1, 384, 64, 1, {28, 28}, {1, 1}, {0, 0}, {1, 1}, {1, 1}};
+  const cpu::ConvGeometry g = geometry_of(project, false, false);
+  const bool avx512 = cpu::detected_isa() == cpu::Isa::kAvx512;
+  EXPECT_EQ(cpu::plan_convolution(g, 1, false, 2, false, true).split_blocks_of_k, avx512);
+  EXPECT_FALSE(cpu::plan_convolution(g, 1, false, 2, false, false).split_blocks_of_k);
+  EXPECT_FALSE(cpu::plan_convolution(g, 1, false, 1, false, true).split_blocks_of_k);
+  const Case halving{1, 384, 192, 1, {28, 28}, {1, 1}, {0, 0}, {1, 1}, {1, 1}};
+  EXPECT_FALSE(cpu::plan_convolution(geometry_of(halving, false, false), 1, false, 2, false, true).split_blocks_of_k);
+  const Case uneven{1, 576, 64, 1, {28, 28}, {1, 1}, {0, 0}, {1, 1}, {1, 1}};
+  EXPECT_FALSE(cpu::plan_convolution(geometry_of(uneven, false, false), 1, false, 2, false, true).split_blocks_of_k);
+
+  // The same bits as one thread, with every epilogue term, on two and three
+  // threads (a batch of two: an image per product; 960 channels are 4
+  // blocks of 240: two each on two threads, and no split on three).
+  const Case c{2, 960, 48, 1, {20, 21}, {1, 1}, {0, 0}, {1, 1}, {1, 1}};
+  const cpu::ConvGeometry cg = geometry_of(c, false, false);
+  std::uint32_t seed = 4900;
+  const auto input = testing::random_values(c.batch * c.in_channels * product(c.image), seed++);
+  const auto weights = testing::random_values(c.out_channels * c.in_channels, seed++);
+  const auto bias = testing::random_values(c.out_channels, seed++);
+  const std::vector<float> expected = reference_conv(c, input, weights, bias.data());
+  const auto residual = testing::random_values(expected.size(), seed++);
+  const cpu::Epilogue full{bias.data(), cpu::Activation::clipped(-0.5f, 0.5f), residual.data()};
+  const auto run = [&](cpu::ThreadPool* pool, const cpu::Epilogue& epilogue) {
+    const cpu::ConvPlan plan = cpu::plan_convolution(cg, c.batch, false, cpu::pool_threads(pool), false, true);
+    EXPECT_EQ(plan.method, cpu::ConvMethod::kPointwise);
+    EXPECT_EQ(plan.split_blocks_of_k, avx512 && cpu::pool_threads(pool) == 2);
+    std::vector<float> output(expected.size(), std::numeric_limits<float>::quiet_NaN());
+    std::vector<float> scratch(cpu::convolution_scratch_floats(cg, plan) + 1);
+    cpu::convolution_forward(cg, plan, c.batch, input.data(), weights.data(), epilogue, output.data(), scratch.data(),
+                             pool);
+    return output;
+  };
+  const std::vector<float> one = run(nullptr, {bias.data()});
+  expect_near(one, expected, describe(c));
+  const std::vector<float> one_full = run(nullptr, full);
+  cpu::ThreadPool two(2), three(3);
+  for (cpu::ThreadPool* pool : {&two, &three}) {
+    EXPECT_TRUE(bitwise_equal(run(pool, {bias.data()}), one)) << pool->size() << " threads";
+    EXPECT_TRUE(bitwise_equal(run(pool, full), one_full)) << pool->size() << " threads";
+  }
+}
+
 TEST(ConvolutionKernel, PlanPicksTheFastPaths) {
   const Case pointwise{1, 8, 8, 1, {20, 20}, {1, 1}, {0, 0}, {1, 1}, {1, 1}};
   const Case depthwise{1, 8, 8, 8, {20, 20}, {3, 3}, {1, 1}, {1, 1}, {1, 1}};

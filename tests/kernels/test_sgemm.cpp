@@ -854,6 +854,93 @@ TEST(SgemmPacked, SameBitsAsThePlainOperand) {
   }
 }
 
+TEST(Sgemm, SplitByBlocksOfKIsTheWholeProductsBits) {
+  // Split::kBlocksOfK: task t multiplies its share of the blocks of k for
+  // all of C, later tasks keep each block's sums apart, and the sums are
+  // added in block order before the epilogue. k 1000 is 4 blocks of 250 for
+  // every kernel set (2 each on two threads: a task keeps two sums apart),
+  // k 768 3 blocks of 256 (three threads take the split, two do not); each
+  // with and without the epilogue, with B or A packed beforehand, in the
+  // workspace or the threads' buffers, transposed operands and padded rows:
+  // the one thread's bits. Where the split cannot give them (alpha 2, beta
+  // 0.5, a residual that is C itself, blocks that do not divide evenly) the
+  // product splits as kAuto does, with the same bits.
+  cpu::ThreadPool two(2), three(3);
+  const Shape shapes[] = {{false, false, 64, 784, 1000, 0, 1.0f, 0.0f}, {false, false, 64, 784, 768, 0, 1.0f, 0.0f},
+                          {true, false, 37, 301, 1000, 3, 1.0f, 0.0f},  {false, true, 20, 97, 768, 1, 1.0f, 0.0f},
+                          {true, true, 9, 50, 1000, 2, 1.0f, 0.0f},     {false, false, 64, 784, 1000, 0, 2.0f, 0.0f},
+                          {false, false, 64, 200, 1000, 0, 1.0f, 0.5f}, {false, false, 64, 784, 384, 0, 1.0f, 0.0f}};
+  std::uint32_t seed = 25000;
+  for (const Shape& s : shapes) {
+    const Operands op(s, seed += 7);
+    const auto row_bias = random_values(s.m, seed + 1), column_bias = random_values(s.n, seed + 2);
+    const auto residual = random_values(static_cast<std::size_t>(s.m) * op.ldc, seed + 3);
+    cpu::GemmEpilogue full;
+    full.row_bias = row_bias.data();
+    full.column_bias = column_bias.data();
+    full.residual = residual.data();
+    full.residual_ld = op.ldc;
+    full.activation = cpu::Activation::clipped(-0.5f, 0.75f);
+    cpu::GemmEpilogue leaky;
+    leaky.row_bias = row_bias.data();
+    leaky.activation = cpu::Activation::relu(0.1f);
+    const cpu::GemmEpilogue* const epilogues[] = {nullptr, &full, &leaky};
+    const Reference ref = reference_product(op);
+    for (Isa isa : runnable_isas()) {
+      SCOPED_TRACE(::testing::Message() << cpu::isa_name(isa) << " " << s);
+      std::vector<float> a_storage, b_storage;
+      const cpu::sgemm::PackedMatrix a = pack_operand(isa, op, cpu::sgemm::Operand::kA, a_storage);
+      const cpu::sgemm::PackedMatrix b = pack_operand(isa, op, cpu::sgemm::Operand::kB, b_storage);
+      for (const cpu::GemmEpilogue* epilogue : epilogues) {
+        SCOPED_TRACE(epilogue == nullptr ? "no epilogue" : epilogue == &full ? "full epilogue" : "leaky ReLU");
+        const std::vector<float> one = run_sgemm(isa, op, epilogue);
+        for (cpu::ThreadPool* pool : {&two, &three}) {
+          SCOPED_TRACE(::testing::Message() << "threads " << pool->size());
+          const auto split = cpu::sgemm::Split::kBlocksOfK;
+          const std::vector<float> plain = run_sgemm(isa, op, epilogue, pool, nullptr, split);
+          EXPECT_TRUE(bitwise_equal(one, plain));
+          if (epilogue == nullptr) expect_close(op, plain, ref);
+          const std::size_t bytes = cpu::sgemm::workspace_bytes(isa, s.m, s.n, s.k, pool->size(), split);
+          std::vector<float> workspace(bytes / sizeof(float) + 16, kNaN);
+          void* aligned = workspace.data() + (16 - reinterpret_cast<std::uintptr_t>(workspace.data()) / 4 % 16) % 16;
+          EXPECT_TRUE(bitwise_equal(one, run_sgemm(isa, op, epilogue, pool, aligned, split))) << "in the workspace";
+          std::vector<float> with_a = op.c, with_b = op.c;
+          cpu::sgemm::sgemm_packed_a(a, s.trans_b, s.n, s.alpha, op.b.data(), op.ldb, s.beta, with_a.data(), op.ldc,
+                                     epilogue, pool, nullptr, split);
+          cpu::sgemm::sgemm_packed_b(s.trans_a, s.m, s.alpha, op.a.data(), op.lda, b, s.beta, with_b.data(), op.ldc,
+                                     epilogue, pool, nullptr, split);
+          EXPECT_TRUE(bitwise_equal(one, with_a)) << "packed A";
+          EXPECT_TRUE(bitwise_equal(one, with_b)) << "packed B";
+        }
+      }
+      // The residual C itself (read before the first block overwrites it).
+      if (s.alpha == 1.0f && s.beta == 0.0f) {
+        std::vector<float> c = op.c;
+        for (int i = 0; i < s.m; ++i) {
+          for (int j = 0; j < s.n; ++j) c[static_cast<std::size_t>(i) * op.ldc + j] = residual[i * op.ldc + j];
+        }
+        cpu::GemmEpilogue in_c = full;
+        in_c.residual = c.data();
+        std::vector<float> whole = c;
+        cpu::sgemm::sgemm(isa, s.trans_a, s.trans_b, s.m, s.n, s.k, 1.0f, op.a.data(), op.lda, op.b.data(), op.ldb,
+                          0.0f, whole.data(), op.ldc, &in_c, nullptr, nullptr);
+        in_c.residual = c.data();
+        cpu::sgemm::sgemm(isa, s.trans_a, s.trans_b, s.m, s.n, s.k, 1.0f, op.a.data(), op.lda, op.b.data(), op.ldb,
+                          0.0f, c.data(), op.ldc, &in_c, &two, nullptr, cpu::sgemm::Split::kBlocksOfK);
+        EXPECT_TRUE(bitwise_equal(whole, c)) << "residual in C";
+      }
+    }
+  }
+  // The kept sums are workspace where the split applies: k 1000 on two
+  // threads keeps two blocks' sums (64 x 784 each) beyond kAuto's packing.
+  for (Isa isa : runnable_isas()) {
+    EXPECT_GE(cpu::sgemm::workspace_bytes(isa, 64, 784, 1000, 2, cpu::sgemm::Split::kBlocksOfK),
+              2 * 64 * 784 * sizeof(float));
+    EXPECT_EQ(cpu::sgemm::workspace_bytes(isa, 64, 784, 768, 2, cpu::sgemm::Split::kBlocksOfK),
+              cpu::sgemm::workspace_bytes(isa, 64, 784, 768, 2));
+  }
+}
+
 TEST(SgemmPacked, GemmUsesThemWhereTheyMatch) {
   // cpu::gemm with packed operands: the plain product's bits on every path
   // (packed, matrix-vector, empty k), and packed matrices of another shape

@@ -539,6 +539,46 @@ TEST_F(NetTest, LayersLearnWhetherTheirReadersSplitByChannels) {
   EXPECT_EQ(0, std::memcmp(one.data(), net->blob("d2")->cpu_data(), one.size() * sizeof(float)));
 }
 
+TEST_F(NetTest, LayersLearnWhetherTheirBottomWasWrittenByChannels) {
+  // project reads a depthwise convolution's output, and so does relu
+  // (dw2's), which writes it again in place: project2 reads what a ReLU
+  // wrote last. pool and dw read the input. A MobileNet v2 projection (384 -> 64 at 28x28) on two
+  // threads then splits its product by blocks of k (sgemm Split::kBlocksOfK):
+  // one thread's bits.
+  auto model = Model::WithRandomWeights(parse(R"(
+    input: "data" input_shape { dim: 1 dim: 384 dim: 28 dim: 28 }
+    layer { name: "dw" type: "Convolution" bottom: "data" top: "d"
+            convolution_param { num_output: 384 group: 384 kernel_size: 3 pad: 1 } }
+    layer { name: "project" type: "Convolution" bottom: "d" top: "p"
+            convolution_param { num_output: 64 kernel_size: 1 } }
+    layer { name: "dw2" type: "Convolution" bottom: "data" top: "d2"
+            convolution_param { num_output: 384 group: 384 kernel_size: 3 pad: 1 } }
+    layer { name: "relu" type: "ReLU" bottom: "d2" top: "d2" }
+    layer { name: "project2" type: "Convolution" bottom: "d2" top: "p2"
+            convolution_param { num_output: 64 kernel_size: 1 } }
+    layer { name: "pool" type: "Pooling" bottom: "data" top: "q" pooling_param { pool: MAX kernel_size: 2 stride: 2 } })"),
+                                        8);
+  auto net = std::make_unique<Net>(model);
+  std::map<std::string, bool> written_by_channels;
+  for (int i = 0; i < net->num_layers(); ++i) {
+    written_by_channels[net->layer(i).name()] = net->layer(i).bottom_written_by_channels();
+  }
+  EXPECT_TRUE(written_by_channels.at("project"));
+  EXPECT_FALSE(written_by_channels.at("project2"));
+  EXPECT_TRUE(written_by_channels.at("relu"));  // dw2's output
+  EXPECT_FALSE(written_by_channels.at("pool"));
+  EXPECT_FALSE(written_by_channels.at("dw"));
+  net->Reshape();
+  for (std::size_t i = 0; i < net->input_blobs()[0]->count(); ++i) {
+    net->input_blobs()[0]->mutable_cpu_data()[i] = static_cast<float>((i * 37) % 11) - 5.0f;
+  }
+  net->Forward();
+  const std::vector<float> one(net->blob("p")->cpu_data(), net->blob("p")->cpu_data() + net->blob("p")->count());
+  net->SetComputeThreads(2);
+  net->Forward();
+  EXPECT_EQ(0, std::memcmp(one.data(), net->blob("p")->cpu_data(), one.size() * sizeof(float)));
+}
+
 TEST_F(NetTest, AFailedDerivationIsAnErrorAndTheNextReplicaRetries) {
   auto model = Model::WithRandomWeights(parse(R"(
     input: "data" input_shape { dim: 3 }

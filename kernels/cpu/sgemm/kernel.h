@@ -95,6 +95,14 @@ using StripKernel = void (*)(int kc, const float* a, std::ptrdiff_t a_stride, in
 // kernel's. The Winograd products of blocks of 16 tiles or fewer call it.
 using PairKernel = void (*)(int kc, const float* a0, const float* a1, const float* b, const Tile& tile);
 
+// C (tile.rows x tile.cols from tile.c, rows tile.ldc apart) = `sum` (rows
+// `ld` apart) + C, as a tile's write-back adds C (alpha 1, beta 1), then,
+// with tile.epilogue, the epilogue: for a product split by blocks of k
+// (Split::kBlocksOfK), which adds the sums of its later blocks to C after
+// they are multiplied. Each element the same operations in the same order
+// as the write-back's.
+using AddFn = void (*)(const float* sum, std::ptrdiff_t ld, const Tile& tile);
+
 // Packs a block of `valid` rows (or columns) of a kc-long stretch of k into
 // panels `width` wide, each kc * width floats, one after the other: element
 // (i, p) goes to out[(i / width) * kc * width + p * width + i % width]; the
@@ -130,6 +138,8 @@ struct KernelSet {
   // Null where the set has none (its widest tile already fills the vector
   // registers at one vector of B).
   PairKernel pair;
+  // Null where the set has none: the driver's plain C++ (add_generic).
+  AddFn add;
 };
 
 // The row-panel product (row_panels.h): one panel of kRowPanelRows rows of
@@ -169,5 +179,7 @@ RowPanelKernel avx512_row_panel_kernel();
 // The plain C++ packing routines (pack.cpp), for sets without their own.
 void pack_copy_generic(const float* src, std::ptrdiff_t ld, int valid, int kc, int width, float* out);
 void pack_transpose_generic(const float* src, std::ptrdiff_t ld, int valid, int kc, int width, float* out);
+// AddFn in plain C++ (pack.cpp), for sets without their own.
+void add_generic(const float* sum, std::ptrdiff_t ld, const Tile& tile);
 
 }  // namespace predictor::cpu::sgemm

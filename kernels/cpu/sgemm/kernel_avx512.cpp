@@ -295,13 +295,60 @@ void strip(int kc, const float* a, std::ptrdiff_t a_stride, int panels, const fl
   kStripKernels[t.cols - 1](kc, a, a_stride, panels, b, t);
 }
 
+template <Act A>
+void add_as(const float* sum, std::ptrdiff_t ld, const Tile& t) {
+  const float* row_bias = t.epilogue ? t.row_bias : nullptr;
+  const float* col_bias = t.epilogue ? t.col_bias : nullptr;
+  for (int i = 0; i < t.rows; ++i) {
+    float* c = t.c + i * t.ldc;
+    const float* s = sum + i * ld;
+    const float* residual = t.epilogue && t.residual ? t.residual + i * t.ldr : nullptr;
+    const __m512 bias = _mm512_set1_ps(row_bias ? row_bias[i] : 0.0f);
+    for (int j = 0; j < t.cols; j += kLanes) {
+      const __mmask16 m = t.cols - j >= kLanes ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (t.cols - j)) - 1);
+      // write_back's steps, in its order (the sum in the accumulator's place).
+      __m512 x = _mm512_add_ps(_mm512_maskz_loadu_ps(m, s + j), _mm512_maskz_loadu_ps(m, c + j));
+      if (row_bias) x = _mm512_add_ps(x, bias);
+      if (col_bias) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(m, col_bias + j));
+      if (residual) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(m, residual + j));
+      _mm512_mask_storeu_ps(c + j, m, activate_as<A>(x, t));
+    }
+  }
+}
+
+void add(const float* sum, std::ptrdiff_t ld, const Tile& t) {
+  switch (t.epilogue ? t.act : Act::kNone) {
+    case Act::kNone:
+      return add_as<Act::kNone>(sum, ld, t);
+    case Act::kReLU:
+      return add_as<Act::kReLU>(sum, ld, t);
+    case Act::kClip:
+      return add_as<Act::kClip>(sum, ld, t);
+  }
+}
+
 // kc x 8 floats of A (8 KiB) stay in L1 across a block's B panels; a block
 // of 256 x 240 floats of B (240 KiB) in L2 with the next one the kernels
 // prefetch beside it (Zen 4 and Intel server parts have 1-2 MiB of L2 per
 // core; larger blocks measured slower here); A blocks of up to 480 rows
 // come from L2/L3.
-constexpr KernelSet kSet = {kMR, kNR, 256, 480, 240, kernel, row, row_packing, pack_copy_avx, pack_transpose_avx,
-                            /*b_in_place=*/true, kLanes, kNarrowMax, kMaskedMaxK, strip, pair};
+constexpr KernelSet kSet = {kMR,
+                            kNR,
+                            256,
+                            480,
+                            240,
+                            kernel,
+                            row,
+                            row_packing,
+                            pack_copy_avx,
+                            pack_transpose_avx,
+                            /*b_in_place=*/true,
+                            kLanes,
+                            kNarrowMax,
+                            kMaskedMaxK,
+                            strip,
+                            pair,
+                            add};
 
 }  // namespace
 

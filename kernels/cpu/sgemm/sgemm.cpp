@@ -586,10 +586,117 @@ bool residual_in_c(const Product& pr) {
   return begin(e->residual) < end(pr.c, pr.ldc) && begin(pr.c) < end(e->residual, e->residual_ld);
 }
 
+// Split::kBlocksOfK. Each task takes `per_task` blocks of k: task 0 sums
+// its blocks in C in order, as the whole product does; a later task keeps
+// each of its blocks' sums apart (the whole product adds each block to the
+// sum of all blocks before it, which that task does not have). Then every
+// task adds the kept sums, block by block, to its columns of C and applies
+// the epilogue there: the whole product's operations in its order.
+struct BlocksOfK {
+  Plan block_plan;  // one block of k, on one thread
+  int kc = 0, blocks = 0, per_task = 0;
+  std::ptrdiff_t ld = 0;         // a kept sum's row stride
+  std::size_t block_floats = 0;  // a kept sum: m x ld
+};
+
+// Whether `pr` splits by blocks of k on `threads` threads (see Split).
+bool blocks_of_k_apply(const Plan& plan, const Product& pr, int threads) {
+  const int blocks = ceil_div(pr.k, plan.kc);
+  return threads > 1 && blocks % threads == 0 && pr.alpha == 1.0f && pr.beta == 0.0f && !residual_in_c(pr) &&
+         static_cast<double>(pr.m) * pr.n * pr.k >= kMinParallelMacs;
+}
+
+BlocksOfK blocks_of_k_plan(Isa isa, int m, int n, int k, int threads) {
+  BlocksOfK split;
+  split.block_plan = make_plan(isa, m, n, k, 1, Split::kAuto);
+  split.kc = split.block_plan.kc;  // the whole product's block: block_k(k)
+  split.block_plan = make_plan(isa, m, n, split.kc, 1, Split::kAuto);
+  split.blocks = ceil_div(k, split.kc);
+  split.per_task = split.blocks / threads;
+  split.ld = static_cast<std::ptrdiff_t>(round_up(n, kAlignFloats));
+  split.block_floats = static_cast<std::size_t>(m) * split.ld;
+  return split;
+}
+
+void run_blocks_of_k(Isa isa, const Product& pr, ThreadPool* pool, void* workspace) {
+  const int threads = pool_threads(pool);
+  const BlocksOfK split = blocks_of_k_plan(isa, pr.m, pr.n, pr.k, threads);
+  const Plan& plan = split.block_plan;
+  const KernelSet& ks = *plan.ks;
+  // Every task's packing space, then the kept sums (blocks per_task and
+  // on), in the workspace or the calling thread's buffer: a task may run on
+  // any thread (the pool's threads take their own first, but not always).
+  const std::size_t kept = (split.blocks - split.per_task) * split.block_floats;
+  const std::size_t floats = threads * plan.task_floats + kept;
+  float* const base = workspace ? static_cast<float*>(workspace) : thread_buffer(floats);
+  float* const kept_sums = base + threads * plan.task_floats;
+  const auto kept_sum = [&](int b) { return kept_sums + (b - split.per_task) * split.block_floats; };
+  // Block b alone, into c (beta 0: its sum; beta 1: added to c), no epilogue.
+  const auto block_product = [&](int b, float* c, std::ptrdiff_t ldc, float beta, float* ws) {
+    const int p0 = b * split.kc;
+    Product block = pr;
+    block.k = std::min(split.kc, pr.k - p0);
+    // (Null where the operand came packed.)
+    if (pr.a) block.a = pr.trans_a ? pr.a + static_cast<std::ptrdiff_t>(p0) * pr.lda : pr.a + p0;
+    if (pr.b) block.b = pr.trans_b ? pr.b + p0 : pr.b + static_cast<std::ptrdiff_t>(p0) * pr.ldb;
+    if (pr.a_packed) block.a_packed = pr.a_packed + packed_block(p0, pr.m, ks.mr);
+    if (pr.b_packed) block.b_packed = pr.b_packed + packed_block(p0, pr.n, ks.nr);
+    block.c = c;
+    block.ldc = static_cast<int>(ldc);
+    block.beta = beta;
+    block.epilogue = nullptr;
+    run_task(plan, block, 0, pr.m, 0, pr.n, ws);
+  };
+  parallel_for(pool, threads, [&](int t) {
+    float* ws = base + t * plan.task_floats;
+    for (int b = t * split.per_task; b < (t + 1) * split.per_task; ++b) {
+      if (t == 0) {
+        block_product(b, pr.c, pr.ldc, b == 0 ? 0.0f : 1.0f, ws);
+      } else {
+        block_product(b, kept_sum(b), split.ld, 0.0f, ws);
+      }
+    }
+  });
+  // The kept sums added in block order and the epilogue, the columns split
+  // as kAuto splits them (a next product reading C by columns finds its
+  // share in its own core).
+  const AddFn add = ks.add ? ks.add : add_generic;
+  const int panels = ceil_div(pr.n, ks.nr);
+  parallel_for(pool, threads, [&](int t) {
+    const int j0 = std::min(pr.n, task_panel(t, threads, panels) * ks.nr);
+    const int j1 = std::min(pr.n, task_panel(t + 1, threads, panels) * ks.nr);
+    if (j0 >= j1) return;
+    Tile tile;
+    tile.c = pr.c + j0;
+    tile.ldc = pr.ldc;
+    tile.rows = pr.m;
+    tile.cols = j1 - j0;
+    tile.beta = 1.0f;
+    if (const GemmEpilogue* e = pr.epilogue) {
+      tile.row_bias = e->row_bias;
+      tile.col_bias = e->column_bias ? e->column_bias + j0 : nullptr;
+      tile.residual = e->residual ? e->residual + j0 : nullptr;
+      tile.ldr = e->residual_ld;
+      tile.act = act_of(e->activation);
+      tile.slope = e->activation.negative_slope;
+      tile.lo = e->activation.min;
+      tile.hi = e->activation.max;
+    }
+    for (int b = split.per_task; b < split.blocks; ++b) {
+      tile.epilogue = pr.epilogue != nullptr && b == split.blocks - 1;
+      add(kept_sum(b) + j0, split.ld, tile);
+    }
+  });
+}
+
 // The split of `pr` over the pool's threads, each task a range of whole
-// panels of rows or of columns.
+// panels of rows or of columns (or of blocks of k: run_blocks_of_k).
 void run(Isa isa, const Product& product, ThreadPool* pool, void* workspace, Split split) {
   const Plan plan = make_plan(isa, product.m, product.n, product.k, pool_threads(pool), split);
+  if (split == Split::kBlocksOfK && blocks_of_k_apply(plan, product, pool_threads(pool))) {
+    run_blocks_of_k(isa, product, pool, workspace);
+    return;
+  }
   // C holds partial sums between blocks of k, so a residual that is C
   // itself would be read after the first block overwrote it: the epilogue
   // then reads a copy (in a buffer the calling thread keeps).
@@ -647,8 +754,17 @@ bool compiled(Isa isa) { return kernel_set(isa) != nullptr; }
 
 std::size_t workspace_bytes(Isa isa, int m, int n, int k, int threads, Split split) {
   if (m <= 0 || n <= 0 || k <= 0) return 0;
-  const Plan plan = make_plan(isa, m, n, k, std::max(threads, 1), split);
-  return plan.task_floats * plan.tasks * sizeof(float);
+  threads = std::max(threads, 1);
+  const Plan plan = make_plan(isa, m, n, k, threads, split);
+  std::size_t floats = plan.task_floats * plan.tasks;
+  if (split == Split::kBlocksOfK && threads > 1 && ceil_div(k, plan.kc) % threads == 0) {
+    // Each task's packing space and the kept sums (run_blocks_of_k), or
+    // kAuto's where the product does not take the split.
+    const BlocksOfK by_k = blocks_of_k_plan(isa, m, n, k, threads);
+    const std::size_t kept = (by_k.blocks - by_k.per_task) * by_k.block_floats;
+    floats = std::max(floats, by_k.block_plan.task_floats * threads + kept);
+  }
+  return floats * sizeof(float);
 }
 
 void sgemm(Isa isa, bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda,
