@@ -128,6 +128,41 @@ TEST(ComputeThreads, GraphOptimizedOutputsAreTheSameBits) {
   EXPECT_EQ(testing::to_vector(*parallel.forward({input.get()}).at("prob")), expected);
 }
 
+// MobileNet v2's block end: a depthwise layer, then a projection that
+// narrows 384 channels to 64, whose product splits by blocks of k on two
+// threads of an AVX-512 CPU (sgemm Split::kBlocksOfK: each thread's share
+// of the channels for all of the output, then the shares' sums added),
+// with the ReLU6 fused into the depthwise and the shortcut sum into the
+// projection by the graph passes.
+TEST(ComputeThreads, ProjectionsSplitByInputChannelsGiveTheSameBits) {
+  const auto model = Model::WithRandomWeights(parse_net_text(R"(
+    input: "data" input_shape { dim: 1 dim: 384 dim: 20 dim: 20 }
+    input: "shortcut" input_shape { dim: 1 dim: 64 dim: 20 dim: 20 }
+    layer { name: "dw" type: "Convolution" bottom: "data" top: "dw"
+            convolution_param { num_output: 384 group: 384 kernel_size: 3 pad: 1 } }
+    layer { name: "relu6" type: "Clip" bottom: "dw" top: "dw" clip_param { min: 0 max: 6 } }
+    layer { name: "linear" type: "Convolution" bottom: "dw" top: "linear"
+            convolution_param { num_output: 64 kernel_size: 1 } }
+    layer { name: "sum" type: "Eltwise" bottom: "linear" bottom: "shortcut" top: "sum" })",
+                                                             "projection"),
+                                              9);
+  auto data = testing::random_blob({1, 384, 20, 20}, 11);
+  auto shortcut = testing::random_blob({1, 64, 20, 20}, 12);
+  for (Optimization optimization : {Optimization::MEMORY, Optimization::GRAPH | Optimization::MEMORY}) {
+    PredictorOptions options;
+    options.optimization = optimization;
+    Predictor serial(model, options);
+    const std::vector<float> expected =
+        testing::to_vector(*serial.forward(std::vector<Blob*>{data.get(), shortcut.get()}).at("sum"));
+    options.compute_threads = 2;
+    Predictor parallel(model, options);
+    for (int repeat = 0; repeat < 2; ++repeat) {
+      EXPECT_EQ(testing::to_vector(*parallel.forward(std::vector<Blob*>{data.get(), shortcut.get()}).at("sum")),
+                expected);
+    }
+  }
+}
+
 // A net whose thread count changes between forwards plans again: rows7's
 // column matrix (224 x 1763) is built in blocks of rows, as one band on
 // one thread and a band per thread on several, each with a scratch share.
