@@ -28,7 +28,9 @@
 // needs into its own workspace, so the only synchronisation is the end of
 // the product, and every element is computed by the same instructions in
 // the same order whatever the thread count (and whether an operand came
-// packed).
+// packed). Split::kBlocksOfK instead gives each thread a share of the
+// blocks of k for all of C, then adds the shares' sums in block order in a
+// second pass (run_blocks_of_k): the same operations, two synchronisations.
 #include "kernels/cpu/sgemm/sgemm.h"
 
 #include <algorithm>
@@ -608,8 +610,7 @@ bool blocks_of_k_apply(const Plan& plan, const Product& pr, int threads) {
 
 BlocksOfK blocks_of_k_plan(Isa isa, int m, int n, int k, int threads) {
   BlocksOfK split;
-  split.block_plan = make_plan(isa, m, n, k, 1, Split::kAuto);
-  split.kc = split.block_plan.kc;  // the whole product's block: block_k(k)
+  split.kc = make_plan(isa, m, n, k, 1, Split::kAuto).kc;  // the whole product's block of k
   split.block_plan = make_plan(isa, m, n, split.kc, 1, Split::kAuto);
   split.blocks = ceil_div(k, split.kc);
   split.per_task = split.blocks / threads;
