@@ -932,12 +932,23 @@ TEST(Sgemm, SplitByBlocksOfKIsTheWholeProductsBits) {
     }
   }
   // The kept sums are workspace where the split applies: k 1000 on two
-  // threads keeps two blocks' sums (64 x 784 each) beyond kAuto's packing.
+  // threads keeps two blocks' sums (64 x 784 each) beyond kAuto's packing;
+  // not where the blocks do not divide evenly (768 on two threads), nor
+  // where the kept sums would pass half of B (300 rows: 2 x 300 x 784
+  // against 1000 x 784), which then splits as kAuto with its bits.
   for (Isa isa : runnable_isas()) {
     EXPECT_GE(cpu::sgemm::workspace_bytes(isa, 64, 784, 1000, 2, cpu::sgemm::Split::kBlocksOfK),
               2 * 64 * 784 * sizeof(float));
     EXPECT_EQ(cpu::sgemm::workspace_bytes(isa, 64, 784, 768, 2, cpu::sgemm::Split::kBlocksOfK),
               cpu::sgemm::workspace_bytes(isa, 64, 784, 768, 2));
+    EXPECT_EQ(cpu::sgemm::workspace_bytes(isa, 300, 784, 1000, 2, cpu::sgemm::Split::kBlocksOfK),
+              cpu::sgemm::workspace_bytes(isa, 300, 784, 1000, 2));
+  }
+  const Operands tall({false, false, 300, 97, 1000, 0, 1.0f, 0.0f}, 25999);
+  for (Isa isa : runnable_isas()) {
+    EXPECT_TRUE(bitwise_equal(run_sgemm(isa, tall),
+                              run_sgemm(isa, tall, nullptr, &two, nullptr, cpu::sgemm::Split::kBlocksOfK)))
+        << cpu::isa_name(isa) << ": 300 rows";
   }
 }
 

@@ -601,10 +601,20 @@ struct BlocksOfK {
   std::size_t block_floats = 0;  // a kept sum: m x ld
 };
 
+// Whether blocks of kc split evenly over `threads` and the sums kept apart
+// (all blocks but the first task's, m x n each) take at most half of B's
+// floats: the cores exchange less than they would of B, and a product of
+// many rows and blocks (a wide layer after a deep depthwise one) does not
+// keep sums several times its operands' size.
+bool blocks_of_k_fit(int m, int k, int kc, int threads) {
+  const int blocks = ceil_div(k, kc);
+  return threads > 1 && blocks % threads == 0 &&
+         2 * static_cast<std::int64_t>(blocks - blocks / threads) * m <= static_cast<std::int64_t>(k);
+}
+
 // Whether `pr` splits by blocks of k on `threads` threads (see Split).
 bool blocks_of_k_apply(const Plan& plan, const Product& pr, int threads) {
-  const int blocks = ceil_div(pr.k, plan.kc);
-  return threads > 1 && blocks % threads == 0 && pr.alpha == 1.0f && pr.beta == 0.0f && !residual_in_c(pr) &&
+  return blocks_of_k_fit(pr.m, pr.k, plan.kc, threads) && pr.alpha == 1.0f && pr.beta == 0.0f && !residual_in_c(pr) &&
          static_cast<double>(pr.m) * pr.n * pr.k >= kMinParallelMacs;
 }
 
@@ -758,7 +768,7 @@ std::size_t workspace_bytes(Isa isa, int m, int n, int k, int threads, Split spl
   threads = std::max(threads, 1);
   const Plan plan = make_plan(isa, m, n, k, threads, split);
   std::size_t floats = plan.task_floats * plan.tasks;
-  if (split == Split::kBlocksOfK && threads > 1 && ceil_div(k, plan.kc) % threads == 0) {
+  if (split == Split::kBlocksOfK && blocks_of_k_fit(m, k, plan.kc, threads)) {
     // Each task's packing space and the kept sums (run_blocks_of_k), or
     // kAuto's where the product does not take the split.
     const BlocksOfK by_k = blocks_of_k_plan(isa, m, n, k, threads);

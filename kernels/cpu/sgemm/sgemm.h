@@ -41,13 +41,14 @@ bool compiled(Isa isa);
 // depthwise one: output channels), so that each thread reads what its own
 // core wrote. kBlocksOfK: task t multiplies the t-th equal share of the
 // blocks of k (packed_block_k) for all of C, where the blocks divide evenly
-// over the threads (else kAuto), alpha is 1, beta 0 and the epilogue's
-// residual is not C; then the tasks add the shares' sums in block order and
-// apply the epilogue, by columns: for a caller whose op(B) rows were written
-// in those shares by the same threads (a depthwise convolution before a 1x1
-// one that narrows the channels: each thread reads only the rows its own
-// core wrote, and the cores exchange partial sums of C, smaller than B).
-// Each gives the same bits.
+// over the threads, the sums kept apart (m x n for each block past the
+// first share) are at most half of op(B), alpha is 1, beta 0 and the
+// epilogue's residual is not C (else kAuto); then the tasks add the shares'
+// sums in block order and apply the epilogue, by columns: for a caller
+// whose op(B) rows were written in those shares by the same threads (a
+// depthwise convolution before a 1x1 one that narrows the channels: each
+// thread reads only the rows its own core wrote, and the cores exchange
+// partial sums of C, smaller than B). Each gives the same bits.
 enum class Split { kAuto, kRows, kBlocksOfK };
 
 // C = alpha * op(A) * op(B) + beta * C (cpu::gemm's contract: row-major, m,
