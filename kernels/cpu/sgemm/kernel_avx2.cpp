@@ -167,23 +167,9 @@ void strip(int kc, const float* a, std::ptrdiff_t a_stride, int panels, const fl
 // vector, whatever k (the row driver alone peels them off for the strip).
 constexpr int kMaskedMaxK = std::numeric_limits<int>::max();
 
-constexpr KernelSet kSet = {kMR,
-                            kNR,
-                            256,
-                            480,
-                            128,
-                            kernel,
-                            row,
-                            /*row_packing=*/nullptr,
-                            pack_copy_avx,
-                            pack_transpose_avx,
-                            /*b_in_place=*/false,
-                            kLanes,
-                            kNarrowMax,
-                            kMaskedMaxK,
-                            strip,
-                            /*pair=*/nullptr,
-                            /*add=*/nullptr};
+constexpr KernelSet kSet = {kMR, kNR, 256, 480, 128, kernel, row, /*row_packing=*/nullptr, pack_copy_avx,
+                            pack_transpose_avx, /*b_in_place=*/false, kLanes, kNarrowMax, kMaskedMaxK, strip,
+                            /*pair=*/nullptr, /*add=*/nullptr};
 
 }  // namespace
 

@@ -332,23 +332,8 @@ void add(const float* sum, std::ptrdiff_t ld, const Tile& t) {
 // prefetch beside it (Zen 4 and Intel server parts have 1-2 MiB of L2 per
 // core; larger blocks measured slower here); A blocks of up to 480 rows
 // come from L2/L3.
-constexpr KernelSet kSet = {kMR,
-                            kNR,
-                            256,
-                            480,
-                            240,
-                            kernel,
-                            row,
-                            row_packing,
-                            pack_copy_avx,
-                            pack_transpose_avx,
-                            /*b_in_place=*/true,
-                            kLanes,
-                            kNarrowMax,
-                            kMaskedMaxK,
-                            strip,
-                            pair,
-                            add};
+constexpr KernelSet kSet = {kMR, kNR, 256, 480, 240, kernel, row, row_packing, pack_copy_avx, pack_transpose_avx,
+                            /*b_in_place=*/true, kLanes, kNarrowMax, kMaskedMaxK, strip, pair, add};
 
 }  // namespace
 

@@ -80,23 +80,9 @@ void row(int kc, const float* a, const float* b, std::ptrdiff_t b_stride, const 
 
 // Small blocks: the compiler's code is slower, and the sets are sized for
 // the smallest caches it may run on (32 KiB L1, 256 KiB L2).
-constexpr KernelSet kSet = {kMR,
-                            kNR,
-                            256,
-                            256,
-                            128,
-                            kernel,
-                            row,
-                            /*row_packing=*/nullptr,
-                            pack_copy_generic,
-                            pack_transpose_generic,
-                            /*b_in_place=*/false,
-                            kNR,
-                            /*narrow_max=*/0,
-                            /*masked_max_k=*/0,
-                            nullptr,
-                            /*pair=*/nullptr,
-                            /*add=*/nullptr};
+constexpr KernelSet kSet = {kMR, kNR, 256, 256, 128, kernel, row, /*row_packing=*/nullptr, pack_copy_generic,
+                            pack_transpose_generic, /*b_in_place=*/false, kNR, /*narrow_max=*/0, /*masked_max_k=*/0,
+                            nullptr, /*pair=*/nullptr, /*add=*/nullptr};
 
 }  // namespace
 
