@@ -138,7 +138,7 @@ struct KernelSet {
   // Null where the set has none (its widest tile already fills the vector
   // registers at one vector of B).
   PairKernel pair;
-  // Null where the set has none: the driver's plain C++ (add_generic).
+  // Null where the set has none: the driver takes the portable set's.
   AddFn add;
 };
 
@@ -179,7 +179,5 @@ RowPanelKernel avx512_row_panel_kernel();
 // The plain C++ packing routines (pack.cpp), for sets without their own.
 void pack_copy_generic(const float* src, std::ptrdiff_t ld, int valid, int kc, int width, float* out);
 void pack_transpose_generic(const float* src, std::ptrdiff_t ld, int valid, int kc, int width, float* out);
-// AddFn in plain C++ (pack.cpp), for sets without their own.
-void add_generic(const float* sum, std::ptrdiff_t ld, const Tile& tile);
 
 }  // namespace predictor::cpu::sgemm

@@ -78,11 +78,30 @@ void row(int kc, const float* a, const float* b, std::ptrdiff_t b_stride, const 
   kRowKernels[t.rows - 1](kc, a, b, b_stride, t);
 }
 
+// tile_body's write-back with `sum` in the accumulator's place (alpha 1,
+// beta 1): the AddFn of this set, and of sets without their own.
+void add(const float* sum, std::ptrdiff_t ld, const Tile& t) {
+  for (int i = 0; i < t.rows; ++i) {
+    float* c = t.c + i * t.ldc;
+    const float* s = sum + i * ld;
+    for (int j = 0; j < t.cols; ++j) {
+      float x = s[j] + c[j];
+      if (t.epilogue) {
+        if (t.row_bias) x += t.row_bias[i];
+        if (t.col_bias) x += t.col_bias[j];
+        if (t.residual) x += t.residual[i * t.ldr + j];
+        x = activate(x, t);
+      }
+      c[j] = x;
+    }
+  }
+}
+
 // Small blocks: the compiler's code is slower, and the sets are sized for
 // the smallest caches it may run on (32 KiB L1, 256 KiB L2).
 constexpr KernelSet kSet = {kMR, kNR, 256, 256, 128, kernel, row, /*row_packing=*/nullptr, pack_copy_generic,
                             pack_transpose_generic, /*b_in_place=*/false, kNR, /*narrow_max=*/0, /*masked_max_k=*/0,
-                            nullptr, /*pair=*/nullptr, /*add=*/nullptr};
+                            nullptr, /*pair=*/nullptr, add};
 
 }  // namespace
 

@@ -671,7 +671,7 @@ void run_blocks_of_k(Isa isa, const Product& pr, ThreadPool* pool, void* workspa
   // The kept sums added in block order and the epilogue, the columns split
   // as kAuto splits them (a next product reading C by columns finds its
   // share in its own core).
-  const AddFn add = ks.add ? ks.add : add_generic;
+  const AddFn add = ks.add ? ks.add : portable_kernel_set()->add;
   const int panels = ceil_div(pr.n, ks.nr);
   parallel_for(pool, threads, [&](int t) {
     const int j0 = std::min(pr.n, task_panel(t, threads, panels) * ks.nr);
