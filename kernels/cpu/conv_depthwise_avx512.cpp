@@ -9,7 +9,8 @@
 // no memory outside the rows. Stride 2 loads 32 consecutive inputs and
 // splits them into the even and odd columns with vpermt2ps. Narrow rows
 // would leave lanes idle: a small stride-1 plane whose rows keep their width
-// is taken as one flat run of outputs (FlatPlan), stride 2 onto rows of
+// is taken as one flat run of outputs (FlatPlan; two channels at a time
+// where the run is four vectors or fewer), stride 2 onto rows of
 // 8 or fewer puts two rows in a vector (pair_plane), or, 16 channels at a
 // time, the channels along the lanes (lanes_group), and onto rows of 9-32
 // computes several output rows at a time (narrow_plane).
@@ -438,9 +439,11 @@ void narrow_plane(const Job& job, const RowPlan<K, 2>& plan, const float* in, co
 // vector loads each tap through a mask, and rows of 14 or 28 went faster
 // by columns (a vector or two per row, masks at the edges only). On the
 // 2-core AVX-512 Xeon, bench_depthwise: MobileNet v2's 28x28 layers 153 ->
-// 97 us, 14x14 59 -> 43; 7x7 stays flat (33 us; 44 by columns).
+// 97 us, 14x14 59 -> 43; 7x7 stays flat (33 us; 44 by columns), since
+// two channels at a time (few_flat_vectors).
 constexpr int kFlatVectors = 256;  // 4 KiB of masks for K = 3
 constexpr int kFlatMaxWidth = 8;
+constexpr int kFewFlatVectors = 4;
 
 template <int K>
 struct FlatPlan {
@@ -450,6 +453,9 @@ struct FlatPlan {
   std::ptrdiff_t offset[K * K];         // input - output index of each tap
   __mmask16 columns[kFlatVectors][K];   // [vector][kw]
   __mmask16 rows[kFlatVectors][K];      // [vector][kh]
+  // Runs of at most kFewFlatVectors vectors (7x7 planes and smaller): each
+  // tap's whole mask, [vector][kh * K + kw], for few_flat_vectors.
+  __mmask16 taps[kFewFlatVectors][K * K];
 
   bool make(const Job& job) {
     const int width = job.width;
@@ -491,6 +497,11 @@ struct FlatPlan {
       }
     }
     if (inner_begin > inner_end) inner_begin = inner_end = 0;
+    for (int v = 0; v < vectors && v < kFewFlatVectors; ++v) {
+      for (int kh = 0; kh < K; ++kh) {
+        for (int kw = 0; kw < K; ++kw) taps[v][kh * K + kw] = columns[v][kw] & rows[v][kh];
+      }
+    }
     // The rows inside the image form one run of vectors.
     for (int v = inner_begin; v < inner_end; ++v) {
       for (int i = 0; i < K; ++i) {
@@ -547,6 +558,63 @@ void flat_plane(const FlatPlan<K>& plan, const float* in, const __m512* w, __m51
   for (; v + U <= plan.inner_end; v += U) vectors(std::integral_constant<int, U>{}, NoRows{}, v);
   for (; v < plan.inner_end; ++v) vectors(One{}, NoRows{}, v);
   for (v = plan.inner_end; v < plan.vectors; ++v) vectors(One{}, Rows{}, v);
+}
+
+// A flat run of V <= kFewFlatVectors vectors (a 7x7 plane: four), two
+// channels at a time: the V x 2 sums side by side, every tap one mask (rows
+// and columns together) for the two channels' loads and each channel's
+// weights in registers. flat_plane's vectors one after the other spent
+// three loads on every multiply-add (the input, the tap's column and row
+// masks; the weights as memory operands). On the 2-core AVX-512 Xeon, 960
+// 7x7 planes in L2 (MobileNet v2's conv6_x/dwise): 28.8 -> 20.0 us; in the
+// forward (alternating, 7 rounds) 36 -> 27 us a layer at one thread, 20 ->
+// 15 at two; MobileNet v1's conv6/dw 43 -> 33 us.
+template <int K, int V, Act A, bool kResidual>
+void few_flat_vectors(const FlatPlan<K>& plan, const Job& job, const Finish& f) {
+  const std::size_t in_plane = static_cast<std::size_t>(job.height) * job.width;
+  const std::size_t out_plane = static_cast<std::size_t>(job.out_h) * job.out_w;
+  constexpr int kTaps = K * K;
+  const std::ptrdiff_t tail = plan.count - static_cast<std::ptrdiff_t>(V - 1) * kLanes;
+  const __mmask16 last_valid = tail >= kLanes ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << tail) - 1);
+  auto planes = [&](auto channels, int o) {
+    constexpr int kC = decltype(channels)::value;
+    const float* in[kC];
+    __m512 w[kC][kTaps];
+    __m512 acc[kC][V];
+    for (int c = 0; c < kC; ++c) {
+      in[c] = job.input + static_cast<std::size_t>((o + c) / job.multiplier) * in_plane + plan.first;
+      const float* weights = job.weights + static_cast<std::size_t>(o + c) * kTaps;
+      for (int t = 0; t < kTaps; ++t) w[c][t] = _mm512_set1_ps(weights[t]);
+      const __m512 start = _mm512_set1_ps(job.bias ? job.bias[o + c] : 0.0f);
+      for (int v = 0; v < V; ++v) acc[c][v] = start;
+    }
+#pragma GCC unroll 49
+    for (int t = 0; t < kTaps; ++t) {
+      const std::ptrdiff_t offset = plan.offset[t];
+#pragma GCC unroll 4
+      for (int v = 0; v < V; ++v) {
+        const __mmask16 mask = plan.taps[v][t];
+#pragma GCC unroll 2
+        for (int c = 0; c < kC; ++c) {
+          const __m512 x = _mm512_maskz_loadu_ps(mask, in[c] + v * kLanes + offset);
+          acc[c][v] = _mm512_fmadd_ps(w[c][t], x, acc[c][v]);
+        }
+      }
+    }
+    for (int c = 0; c < kC; ++c) {
+      float* out = job.output + (o + c) * out_plane + plan.first;
+      const float* residual = kResidual ? job.residual + (o + c) * out_plane + plan.first : nullptr;
+      for (int v = 0; v < V; ++v) {
+        const __mmask16 valid = v + 1 < V ? __mmask16(0xFFFF) : last_valid;
+        const std::ptrdiff_t p = static_cast<std::ptrdiff_t>(v) * kLanes;
+        _mm512_mask_storeu_ps(out + p, valid,
+                              finish<A, kResidual>(acc[c][v], kResidual ? residual + p : nullptr, valid, f));
+      }
+    }
+  };
+  int o = job.first;
+  for (; o + 2 <= job.last; o += 2) planes(std::integral_constant<int, 2>{}, o);
+  if (o < job.last) planes(std::integral_constant<int, 1>{}, o);
 }
 
 // Stride 2 with output rows of at most 8: two rows per vector, row oh in
@@ -817,6 +885,18 @@ void run(const Job& job) {
                        kResidual ? job.residual + o * out_plane : nullptr, job.output + o * out_plane,
                        _mm512_set1_ps(job.bias ? job.bias[o] : 0.0f)};
   };
+  if (use_flat && flat.vectors <= kFewFlatVectors) {
+    switch (flat.vectors) {
+      case 1:
+        return few_flat_vectors<K, 1, A, kResidual>(flat, job, f);
+      case 2:
+        return few_flat_vectors<K, 2, A, kResidual>(flat, job, f);
+      case 3:
+        return few_flat_vectors<K, 3, A, kResidual>(flat, job, f);
+      default:
+        return few_flat_vectors<K, 4, A, kResidual>(flat, job, f);
+    }
+  }
   for (int o = job.first; o < job.last; ++o) {
     __m512 w[kTaps];
     const ColumnPlane plane = plane_of(o, w);

@@ -263,6 +263,11 @@ TEST(ConvDepthwise, DirectKernelsMatchThePlainLoop) {
       {3, 1, 1, 1, 3, 3, 1, 1, 1, 1},
       {3, 1, 1, 1, 3, 3, 2, 2, 1, 1},
       {2, 1, 2, 2, 3, 3, 2, 2, 1, 1},
+      // Planes of at most four vectors, two channels at a time (AVX-512):
+      // a channel multiplier, 5x5 and three vectors, an odd channel count.
+      {5, 2, 6, 6, 3, 3, 1, 1, 1, 1},
+      {4, 1, 8, 7, 5, 5, 1, 1, 2, 2},
+      {3, 1, 6, 5, 3, 3, 1, 1, 1, 1},
       // Widths not a multiple of 8 or 16, odd sizes with stride 2.
       {3, 1, 9, 17, 3, 3, 1, 1, 1, 1},
       {3, 1, 11, 31, 3, 3, 1, 1, 1, 1},
