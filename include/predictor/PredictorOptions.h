@@ -19,8 +19,9 @@ enum class Optimization : unsigned {
   MEMORY = 1u << 0,
   // Optimize the graph once, at construction: fold BatchNorm/Scale into the
   // Convolution/InnerProduct before them, drop no-op layers (Dropout,
-  // Split, ...), compute activations in place, fuse a ReLU / Clip into the
-  // Convolution/InnerProduct/Deconvolution before it (model() then holds
+  // Split, ...), compute activations in place, compute only the positions
+  // that strided 1x1 convolutions read (ResNet's stage ends), fuse a ReLU /
+  // Clip into the Convolution/InnerProduct/Deconvolution before it (model() then holds
   // predictor's fused_activation field: written to a file it needs
   // predictor to load), merge sibling convolutions that read the same blob
   // into one (followed by a Slice). At run time each replica also elides

@@ -16,7 +16,9 @@ const std::vector<Pass>& all_passes() {
   // before anything goes in place); no-ops next so that folds see producer
   // and consumer side by side; BatchNorm/Scale folds before the lone-Scale
   // fold (which would otherwise take the Scale of a BatchNorm + Scale
-  // pair); in-place activations next, on the final structure; the residual
+  // pair); in-place activations next, on the final structure; the early
+  // subsampling next, on plain Convolutions, ReLUs and Eltwises (the
+  // Poolings it puts in keep the net a BVLC one); the residual
   // fusion next (the passes before it keep BVLC's layer types, so that
   // without it and the activation fusion the result is a BVLC model), then
   // the activation fusion (an in-place ReLU fuses as well as another; the
@@ -30,6 +32,7 @@ const std::vector<Pass>& all_passes() {
       fold_batch_norm_pass(),
       fold_scale_pass(),
       inplace_activations_pass(),
+      early_subsampling_pass(),
       fuse_residual_pass(),
       fuse_activation_pass(),
       fuse_sibling_convolutions_pass(),

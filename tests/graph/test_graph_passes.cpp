@@ -876,7 +876,7 @@ TEST(GraphOptimizer, AllPassesOnABatchNormNet) {
   )");
   const auto result = graph::optimize(*model);
   // fold_input_preprocessing first, with nothing to do without preprocessing.
-  ASSERT_EQ(result.report.size(), 8u);
+  ASSERT_EQ(result.report.size(), 9u);
   EXPECT_EQ(result.report[0].pass, "fold_input_preprocessing");
   EXPECT_EQ(result.report[0].rewrites, 0);
   EXPECT_EQ(result.report[1].pass, "remove_noops");
@@ -885,13 +885,15 @@ TEST(GraphOptimizer, AllPassesOnABatchNormNet) {
   EXPECT_EQ(result.report[3].rewrites, 1);
   EXPECT_EQ(result.report[4].rewrites, 1);
   EXPECT_EQ(result.report[4].layers_after, 5);
-  EXPECT_EQ(result.report[5].pass, "fuse_residual");
+  EXPECT_EQ(result.report[5].pass, "early_subsampling");
   EXPECT_EQ(result.report[5].rewrites, 0);
-  EXPECT_EQ(result.report[6].pass, "fuse_activation");
-  EXPECT_EQ(result.report[6].rewrites, 1);
-  EXPECT_EQ(result.report[6].layers_after, 4);
-  EXPECT_EQ(result.report[7].pass, "fuse_sibling_convolutions");
-  EXPECT_EQ(result.report[7].rewrites, 0);
+  EXPECT_EQ(result.report[6].pass, "fuse_residual");
+  EXPECT_EQ(result.report[6].rewrites, 0);
+  EXPECT_EQ(result.report[7].pass, "fuse_activation");
+  EXPECT_EQ(result.report[7].rewrites, 1);
+  EXPECT_EQ(result.report[7].layers_after, 4);
+  EXPECT_EQ(result.report[8].pass, "fuse_sibling_convolutions");
+  EXPECT_EQ(result.report[8].rewrites, 0);
   const auto optimized = optimize_checked(model, {});
   EXPECT_EQ(layer_types(*optimized), (Types{"Input", "Convolution", "InnerProduct", "Softmax"}));
   EXPECT_TRUE(has_fused(*optimized, "conv1", caffe::FusedActivation::RELU));
@@ -901,6 +903,170 @@ TEST(GraphOptimizer, AllPassesOnABatchNormNet) {
   const auto plain = graph::optimize(*model, bvlc).model;
   EXPECT_EQ(layer_types(*plain), (Types{"Input", "Convolution", "ReLU", "InnerProduct", "Softmax"}));
   EXPECT_TRUE(in_place(layer_named(*plain, "relu1")));
+}
+
+// ---------------------------------------------------------------------------
+// early_subsampling
+
+const std::vector<std::string> kEarlySubsampling{"early_subsampling"};
+
+// The stride of a Convolution as written (1 when none is given), per axis.
+std::vector<int> strides(const caffe::LayerParameter& layer) {
+  const auto& p = layer.convolution_param();
+  if (p.stride_size() == 0) return {1, 1};
+  return {static_cast<int>(p.stride(0)), static_cast<int>(p.stride(p.stride_size() == 2 ? 1 : 0))};
+}
+
+std::vector<std::string> names(const google::protobuf::RepeatedPtrField<std::string>& list) {
+  return {list.begin(), list.end()};
+}
+
+// The early_subsampling rewrites of `model` (keeping `keep`), and that
+// nothing else changed where there are none: the same layers, strides and
+// wiring.
+int subsampling_rewrites(const std::shared_ptr<const Model>& model, const std::vector<std::string>& keep = {}) {
+  graph::OptimizeOptions options;
+  options.passes = kEarlySubsampling;
+  options.keep = keep;
+  const graph::OptimizedModel result = graph::optimize(*model, options);
+  int rewrites = -1;
+  for (const auto& report : result.report) {
+    if (report.pass == "early_subsampling") rewrites = report.rewrites;
+  }
+  if (rewrites == 0) {
+    EXPECT_EQ(layer_types(*result.model), layer_types(*model));
+    for (int i = 0; i < model->net().layer_size() && i < result.model->net().layer_size(); ++i) {
+      const auto& before = model->net().layer(i);
+      const auto& after = result.model->net().layer(i);
+      EXPECT_EQ(names(after.bottom()), names(before.bottom())) << before.name();
+      if (before.type() == "Convolution") {
+        EXPECT_EQ(strides(after), strides(before)) << before.name();
+      }
+    }
+  }
+  return rewrites;
+}
+
+// A ResNet-50 stage end: a block whose sum only the next stage's two 1x1
+// stride-2 convolutions read.
+const char* const kStageEnd = R"(
+    layer { name: "conv0" type: "Convolution" bottom: "data" top: "x" convolution_param { num_output: 16 kernel_size: 1 } }
+    layer { name: "relu0" type: "ReLU" bottom: "x" top: "x" }
+    layer { name: "conv_a" type: "Convolution" bottom: "x" top: "a" convolution_param { num_output: 4 kernel_size: 1 } }
+    layer { name: "relu_a" type: "ReLU" bottom: "a" top: "a" }
+    layer { name: "conv_b" type: "Convolution" bottom: "a" top: "b" convolution_param { num_output: 4 kernel_size: 3 pad: 1 } }
+    layer { name: "relu_b" type: "ReLU" bottom: "b" top: "b" }
+    layer { name: "conv_c" type: "Convolution" bottom: "b" top: "c" convolution_param { num_output: 16 kernel_size: 1 } }
+    layer { name: "sum" type: "Eltwise" bottom: "x" bottom: "c" top: "s" }
+    layer { name: "relu_s" type: "ReLU" bottom: "s" top: "s" }
+    layer { name: "branch1" type: "Convolution" bottom: "s" top: "p" convolution_param { num_output: 32 kernel_size: 1 stride: 2 } }
+    layer { name: "branch2a" type: "Convolution" bottom: "s" top: "q" convolution_param { num_output: 8 kernel_size: 1 stride: 2 } }
+)";
+
+TEST(EarlySubsampling, AStageEndComputesOnlyThePositionsRead) {
+  const auto model = random_model(input_layer("dim: 2 dim: 8 dim: 10 dim: 10") + kStageEnd);
+  const auto optimized = optimize_checked(model, kEarlySubsampling, {}, 1e-6);
+  EXPECT_EQ(layer_types(*optimized),
+            (Types{"Input", "Convolution", "ReLU", "Convolution", "ReLU", "Convolution", "ReLU", "Pooling",
+                   "Convolution", "Eltwise", "ReLU", "Convolution", "Convolution"}));
+  // The 3x3 takes the stride; the 1x1 after it computes its positions; the
+  // readers stride 1.
+  EXPECT_EQ(strides(layer_named(*optimized, "conv_b")), (std::vector<int>{2, 2}));
+  EXPECT_EQ(strides(layer_named(*optimized, "conv_c")), (std::vector<int>{1, 1}));
+  EXPECT_EQ(strides(layer_named(*optimized, "branch1")), (std::vector<int>{1, 1}));
+  EXPECT_EQ(strides(layer_named(*optimized, "branch2a")), (std::vector<int>{1, 1}));
+  EXPECT_EQ(strides(layer_named(*optimized, "conv_a")), (std::vector<int>{1, 1}));
+  // The shortcut, which conv_a reads whole, through a Pooling of every
+  // other row and column, before conv_c (fuse_residual's order).
+  const auto& pooling = layer_named(*optimized, "x_stride2");
+  EXPECT_EQ(names(pooling.bottom()), (std::vector<std::string>{"x"}));
+  EXPECT_EQ(pooling.pooling_param().pool(), caffe::PoolingParameter::AVE);
+  EXPECT_EQ(pooling.pooling_param().kernel_size(), 1u);
+  EXPECT_EQ(pooling.pooling_param().stride(), 2u);
+  EXPECT_EQ(pooling.pooling_param().round_mode(), caffe::PoolingParameter::FLOOR);
+  EXPECT_LT(layer_index(*optimized, "x_stride2"), layer_index(*optimized, "conv_c"));
+  EXPECT_EQ(names(layer_named(*optimized, "sum").bottom()), (std::vector<std::string>{"x_stride2", "c"}));
+  const auto net = forward(optimized, 1);
+  EXPECT_EQ(net->blob("b")->shape(), (std::vector<int>{1, 4, 5, 5}));
+  EXPECT_EQ(net->blob("s")->shape(), (std::vector<int>{1, 16, 5, 5}));
+
+  // With every pass: the sum and its ReLU go into conv_c, reading the
+  // Pooling's output, and the two readers, now stride 1, merge.
+  const auto all = optimize_checked(model, {}, {}, 1e-5);
+  const auto& conv_c = layer_named(*all, "conv_c");
+  EXPECT_TRUE(conv_c.fused_residual());
+  EXPECT_EQ(names(conv_c.bottom()), (std::vector<std::string>{"b", "x_stride2"}));
+  EXPECT_EQ(strides(layer_named(*all, "conv_b")), (std::vector<int>{2, 2}));
+}
+
+TEST(EarlySubsampling, OddSizesStrideThreeAndAStridedConvolution) {
+  const auto model = random_model(input_layer("dim: 1 dim: 4 dim: 11 dim: 7") + R"(
+    layer { name: "conv1" type: "Convolution" bottom: "data" top: "c1" convolution_param { num_output: 6 kernel_size: 3 pad: 1 } }
+    layer { name: "prelu" type: "PReLU" bottom: "c1" top: "r1" }
+    layer { name: "conv2" type: "Convolution" bottom: "data" top: "c2"
+            convolution_param { num_output: 6 kernel_h: 3 kernel_w: 5 pad_h: 1 pad_w: 2 } }
+    layer { name: "other" type: "Sigmoid" bottom: "c2" top: "g2" }
+    layer { name: "prod" type: "Eltwise" bottom: "r1" bottom: "c2" top: "m" eltwise_param { operation: PROD } }
+    layer { name: "reader1" type: "Convolution" bottom: "m" top: "o1" convolution_param { num_output: 5 kernel_size: 1 stride: 3 } }
+    layer { name: "reader2" type: "Convolution" bottom: "m" top: "o2"
+            convolution_param { num_output: 3 kernel_h: 1 kernel_w: 1 stride_h: 3 stride_w: 3 } }
+    # Stride 2 already, then 2 more: 4.
+    layer { name: "conv3" type: "Convolution" bottom: "g2" top: "c3" convolution_param { num_output: 6 kernel_size: 3 stride: 2 pad: 1 } }
+    layer { name: "tanh3" type: "TanH" bottom: "c3" top: "c3" }
+    layer { name: "reader3" type: "Convolution" bottom: "c3" top: "o3" convolution_param { num_output: 2 kernel_size: 1 stride: 2 } }
+  )");
+  const auto optimized = optimize_checked(model, kEarlySubsampling, {}, 1e-6);
+  EXPECT_EQ(strides(layer_named(*optimized, "conv1")), (std::vector<int>{3, 3}));
+  EXPECT_EQ(strides(layer_named(*optimized, "conv2")), (std::vector<int>{1, 1}));  // also read by "other"
+  EXPECT_EQ(strides(layer_named(*optimized, "reader1")), (std::vector<int>{1, 1}));
+  EXPECT_EQ(strides(layer_named(*optimized, "reader2")), (std::vector<int>{1, 1}));
+  EXPECT_EQ(strides(layer_named(*optimized, "conv3")), (std::vector<int>{4, 4}));
+  EXPECT_EQ(strides(layer_named(*optimized, "reader3")), (std::vector<int>{1, 1}));
+  EXPECT_EQ(names(layer_named(*optimized, "prod").bottom()), (std::vector<std::string>{"r1", "c2_stride3"}));
+  const auto net = forward(optimized, 1);
+  EXPECT_EQ(net->blob("m")->shape(), (std::vector<int>{1, 6, 4, 3}));
+  EXPECT_EQ(net->blob("c2_stride3")->shape(), (std::vector<int>{1, 6, 4, 3}));
+  EXPECT_EQ(net->blob("c3")->shape(), (std::vector<int>{1, 6, 3, 2}));
+}
+
+TEST(EarlySubsampling, Declines) {
+  const std::string input = input_layer("dim: 1 dim: 8 dim: 10 dim: 10");
+  // The value kept by the caller, or one inside the chain.
+  const auto stage_end = random_model(input + kStageEnd);
+  EXPECT_EQ(subsampling_rewrites(stage_end, {"s"}), 0);
+  EXPECT_EQ(subsampling_rewrites(stage_end, {"b"}), 1);  // b kept: conv_c takes the stride
+  // Readers that are not all 1x1 of one stride without padding.
+  for (const std::string reader : {"kernel_size: 3 stride: 2 pad: 1", "kernel_size: 1 stride: 3",
+                                   "kernel_size: 1 stride: 2 pad: 1", "kernel_size: 1"}) {
+    const auto model = random_model(input + R"(
+      layer { name: "conv" type: "Convolution" bottom: "data" top: "c" convolution_param { num_output: 4 kernel_size: 3 pad: 1 } }
+      layer { name: "relu" type: "ReLU" bottom: "c" top: "c" }
+      layer { name: "r1" type: "Convolution" bottom: "c" top: "o1" convolution_param { num_output: 4 kernel_size: 1 stride: 2 } }
+      layer { name: "r2" type: "Convolution" bottom: "c" top: "o2" convolution_param { num_output: 4 )" +
+                                    reader + " } }\n");
+    EXPECT_EQ(subsampling_rewrites(model), 0) << reader;
+  }
+  // No convolution to compute fewer positions: a Pooling, the net input, a
+  // convolution whose output has another reader.
+  const auto model = random_model(input + R"(
+    layer { name: "pool" type: "Pooling" bottom: "data" top: "p" pooling_param { pool: MAX kernel_size: 3 stride: 1 pad: 1 } }
+    layer { name: "r1" type: "Convolution" bottom: "p" top: "o1" convolution_param { num_output: 4 kernel_size: 1 stride: 2 } }
+    layer { name: "relu_in" type: "ReLU" bottom: "data" top: "d" }
+    layer { name: "r2" type: "Convolution" bottom: "d" top: "o2" convolution_param { num_output: 4 kernel_size: 1 stride: 2 } }
+    layer { name: "conv" type: "Convolution" bottom: "data" top: "c" convolution_param { num_output: 8 kernel_size: 3 pad: 1 } }
+    layer { name: "sig" type: "Sigmoid" bottom: "c" top: "g" }
+    layer { name: "sum" type: "Eltwise" bottom: "c" bottom: "data" top: "s" }
+    layer { name: "r3" type: "Convolution" bottom: "s" top: "o3" convolution_param { num_output: 4 kernel_size: 1 stride: 2 } }
+  )");
+  EXPECT_EQ(subsampling_rewrites(model), 0);
+  // In place over an input that cannot be pushed back (the net input): the
+  // ReLU would have to read another name and write the input's.
+  const auto in_place = random_model(input + R"(
+    layer { name: "relu" type: "ReLU" bottom: "data" top: "data" }
+    layer { name: "r1" type: "Convolution" bottom: "data" top: "o1" convolution_param { num_output: 4 kernel_size: 1 stride: 2 } }
+  )");
+  EXPECT_EQ(subsampling_rewrites(in_place), 0);
+  optimize_checked(in_place, kEarlySubsampling, {}, 0.0);
 }
 
 // ---------------------------------------------------------------------------

@@ -255,7 +255,8 @@ std::string passes_help() {
 
 const Command kOptimizeCommand{
     "optimize",
-    "optimize the graph (fold BatchNorm/Scale and input preprocessing, drop no-ops; fuse residual sums and "
+    "optimize the graph (fold BatchNorm/Scale and input preprocessing, drop no-ops, compute only what strided 1x1 "
+    "convolutions read; fuse residual sums and "
     "activations with --allow_extensions) and write the net and weights",
     {"model", "weights", "seed", "output_model", "output_weights", "passes", "allow_extensions", "keep", "mean",
      "mean_file", "input_scale", "preprocess_input", "pooling_rule"},

@@ -25,8 +25,8 @@ DEFINE_bool(optimize_memory, false,
             "plan activation memory: blobs whose lifetimes do not overlap share storage (Optimization::MEMORY)");
 DEFINE_bool(optimize_graph, false,
             "optimize the graph first (fold BatchNorm/Scale into convolutions, drop no-op layers, activations in "
-            "place, ReLU/Clip fused into convolutions: Optimization::GRAPH; `predictor optimize --help` lists the "
-            "passes)");
+            "place, only the positions strided 1x1 convolutions read, ReLU/Clip fused into convolutions: "
+            "Optimization::GRAPH; `predictor optimize --help` lists the passes)");
 DEFINE_string(memory_strategy, "best_fit", "memory planning strategy with --optimize_memory: best_fit or linear_scan");
 DEFINE_string(device, "cpu", "where the net runs: cpu, gpu (the first CUDA device) or gpu:N");
 DEFINE_string(precision, "fp32",

@@ -26,6 +26,12 @@ Pass fold_scale_pass();
 // ReLU, Sigmoid, TanH, PReLU, ELU, ... computed in place where their input
 // has no other reader.
 Pass inplace_activations_pass();
+// Where every reader of a value is a 1x1 Convolution of stride s, the layers
+// computing it compute only every s-th row and column: a Convolution back
+// through element-wise layers takes the stride, the 1x1s stride 1 (ResNet-
+// 50's stage ends). Before fuse_residual, which then fuses the sums as
+// before.
+Pass early_subsampling_pass();
 // An Eltwise sum of two values added by the Convolution / InnerProduct that
 // computes one of them, after its bias (its fused_residual, predictor's
 // extension: an extension pass; before fuse_activation, so that ResNet's
