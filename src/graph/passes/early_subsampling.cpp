@@ -13,10 +13,9 @@
 //     same positions of its inputs, each pushed back in turn where the
 //     layer is its only reader, else read through a 1x1 average Pooling of
 //     stride s (round_mode FLOOR: a copy of every s-th row and column) put
-//     in before
-//     the layer, or before the first of its other inputs' producers (but
-//     after its own input's), so that fuse_residual still finds the
-//     shortcut computed first;
+//     in before the layer, or before the first of its other inputs'
+//     producers (but after its own input's), so that fuse_residual still
+//     finds the shortcut computed first;
 //   - a Convolution (2-D) of kernel 1, stride 1 and no padding likewise
 //     from its input, where it is that input's only reader;
 //   - any other Convolution (2-D, one bottom, no fused residual) takes the
