@@ -24,6 +24,14 @@ inline float activate(float x, const Tile& t) {
   return x;
 }
 
+// The epilogue's steps on element (i, j) of a tile in the write-back's order.
+inline float finish(float x, const Tile& t, int i, int j) {
+  if (t.row_bias) x += t.row_bias[i];
+  if (t.col_bias) x += t.col_bias[j];
+  if (t.residual) x += t.residual[i * t.ldr + j];
+  return activate(x, t);
+}
+
 // R rows (1..4) of the tile, all 8 columns computed (the panel is zero
 // beyond tile.cols), tile.cols stored.
 template <int R>
@@ -45,13 +53,7 @@ template <int R>
       float x = acc[i][j];
       if (t.alpha != 1.0f) x *= t.alpha;
       if (t.beta != 0.0f) x += t.beta == 1.0f ? c[j] : t.beta * c[j];
-      if (t.epilogue) {
-        if (t.row_bias) x += t.row_bias[i];
-        if (t.col_bias) x += t.col_bias[j];
-        if (t.residual) x += t.residual[i * t.ldr + j];
-        x = activate(x, t);
-      }
-      c[j] = x;
+      c[j] = t.epilogue ? finish(x, t, i, j) : x;
     }
   }
 }
@@ -85,14 +87,8 @@ void add(const float* sum, std::ptrdiff_t ld, const Tile& t) {
     float* c = t.c + i * t.ldc;
     const float* s = sum + i * ld;
     for (int j = 0; j < t.cols; ++j) {
-      float x = s[j] + c[j];
-      if (t.epilogue) {
-        if (t.row_bias) x += t.row_bias[i];
-        if (t.col_bias) x += t.col_bias[j];
-        if (t.residual) x += t.residual[i * t.ldr + j];
-        x = activate(x, t);
-      }
-      c[j] = x;
+      const float x = s[j] + c[j];
+      c[j] = t.epilogue ? finish(x, t, i, j) : x;
     }
   }
 }

@@ -75,7 +75,11 @@ bool pointwise(const cpu::PatchGeometry& p, int stride) {
 
 // What the rewrite of one value changes.
 struct Plan {
-  std::vector<int> strided;  // convolutions whose stride is multiplied by s
+  struct Strided {
+    int node;       // a convolution whose stride is multiplied by s ...
+    int stride[2];  // ... from this one
+  };
+  std::vector<Strided> strided;
   std::vector<int> shrunk;   // values computed at every s-th row and column
   struct Subsample {
     int value;   // read through a Pooling of stride s ...
@@ -100,7 +104,7 @@ bool push_back(const Graph& graph, int id, Plan& plan) {
     ++trial.convolutions;
     const int input = node.bottoms[0];
     if (!(pointwise(patches, 1) && graph.only_read_by(input, producer) && push_back(graph, input, trial))) {
-      trial.strided.push_back(producer);
+      trial.strided.push_back({producer, {patches.stride[0], patches.stride[1]}});
     }
   } else if (is_elementwise(node)) {
     int first_pushed = producer;
@@ -164,11 +168,9 @@ int subsampled(int size, int stride) { return (size - 1) / stride + 1; }
 
 void apply(Graph& graph, int id, int stride, Plan plan) {
   for (int reader : graph.value(id).consumers) set_stride(graph.node(reader).param.mutable_convolution_param(), 1, 1);
-  for (int conv : plan.strided) {
-    Node& node = graph.node(conv);
-    cpu::PatchGeometry patches;
-    plain_convolution(graph, node, &patches);  // checked by the plan
-    set_stride(node.param.mutable_convolution_param(), patches.stride[0] * stride, patches.stride[1] * stride);
+  for (const Plan::Strided& conv : plan.strided) {
+    set_stride(graph.node(conv.node).param.mutable_convolution_param(), conv.stride[0] * stride,
+               conv.stride[1] * stride);
   }
   for (int v : plan.shrunk) {
     std::vector<int>& shape = graph.value(v).shape;
