@@ -393,6 +393,7 @@ ConvPlan plan_convolution(const ConvGeometry& g, int batch, bool winograd_weight
                           bool output_read_by_channels, bool input_written_by_channels) {
   threads = std::max(threads, 1);
   ConvPlan plan;
+  plan.threads = threads;
   if (winograd_weights && conv_method_applies(g, ConvMethod::kWinograd) && winograd_pays(g, batch)) {
     plan.method = ConvMethod::kWinograd;
     plan.tiles_per_block = winograd_tiles_per_block(group_geometry(g), winograd_images_per_call(g, batch), threads);
@@ -468,7 +469,7 @@ std::size_t convolution_scratch_floats(const ConvGeometry& g, const ConvPlan& pl
     case ConvMethod::kDepthwise:
       return depthwise_scratch_floats(p);
     case ConvMethod::kWinograd:
-      return winograd_scratch_floats(group_geometry(g), plan.tiles_per_block);
+      return winograd_scratch_floats(group_geometry(g), plan.tiles_per_block, plan.threads);
     case ConvMethod::kDirect:
       return direct_conv_scratch_floats(p, g.out_channels);
     case ConvMethod::kPointwise:
@@ -494,6 +495,8 @@ void convolution_forward(const ConvGeometry& g, const ConvPlan& plan, int batch,
   const std::size_t out_image = static_cast<std::size_t>(g.out_channels) * spatial;
   const bool pointwise = plan.method == ConvMethod::kPointwise;
   if (plan.method == ConvMethod::kWinograd) {
+    // The scratch holds a part of the products for each of plan.threads.
+    if (pool_threads(pool) > plan.threads) pool = nullptr;
     if (g.group == 1) {
       winograd_forward(detected_isa(), g, plan.tiles_per_block, batch, input, winograd_weights, epilogue, output,
                        scratch, pool);

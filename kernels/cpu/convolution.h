@@ -55,6 +55,10 @@ struct ConvPlan {
   int bands = 1;
   // kWinograd: the tiles taken at a time (winograd_tiles_per_block).
   int tiles_per_block = 0;
+  // The compute threads the plan is for (plan_convolution's `threads`):
+  // kWinograd's scratch holds a part of the products per thread. A pool of
+  // more threads runs a kWinograd plan on the calling thread alone.
+  int threads = 1;
   // kPointwise, an image per product: the product's threads split the
   // output channels (sgemm::Split::kRows) instead of the larger operand.
   bool split_output_channels = false;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <numeric>
 
 #include "kernels/cpu/sgemm/kernel.h"
 #include "kernels/cpu/thread_pool.h"
@@ -177,6 +178,21 @@ int m_columns(int tiles_per_block) { return round_up(tiles_per_block, kTileAlign
 // of the L1 cache (the input transform ran 1.7x slower so on Zen 4).
 std::ptrdiff_t position_stride(std::size_t floats) { return static_cast<std::ptrdiff_t>(floats) + kTileAlign; }
 
+// Where the products of a block's tiles go: M's 36 matrices (out_channels
+// rows of `ld` floats, `position` floats apart), column 0 holding the
+// block's tile `first_col`.
+struct MLayout {
+  float* m;
+  std::ptrdiff_t ld;
+  std::ptrdiff_t position;
+  int first_col;
+};
+
+MLayout m_layout(float* m, int out_channels, int tiles, int first_col) {
+  const std::ptrdiff_t ld = m_columns(tiles);
+  return {m, ld, position_stride(static_cast<std::size_t>(out_channels) * ld), first_col};
+}
+
 // Whether a block of `tiles` splits over `threads` by tiles, whole panels
 // of V each (winograd_forward says why): when every thread gets a panel
 // and the largest share is not far above an even one (Inception-v3's 81
@@ -187,13 +203,17 @@ std::ptrdiff_t position_stride(std::size_t floats) { return static_cast<std::ptr
 struct TileRange {
   int begin, end;
 };
+// The parts meet at multiples of kTileAlign too (the portable set's panels
+// of 8 go two at a time), so that their M rows, each padded to kTileAlign,
+// add up to the block's (winograd_forward).
 TileRange tile_part(int tiles, int panel, int parts, int part) {
-  const int v_panels = ceil_div(tiles, panel);
-  return {v_panels * part / parts * panel, std::min(tiles, v_panels * (part + 1) / parts * panel)};
+  const int unit = std::lcm(panel, kTileAlign);
+  const int units = ceil_div(tiles, unit);
+  return {units * part / parts * unit, std::min(tiles, units * (part + 1) / parts * unit)};
 }
 
 bool splits_by_tiles(int tiles, int panel, int threads) {
-  if (ceil_div(tiles, panel) < threads) return false;
+  if (ceil_div(tiles, std::lcm(panel, kTileAlign)) < threads) return false;
   int largest = 0;
   for (int part = 0; part < threads; ++part) {
     const TileRange r = tile_part(tiles, panel, threads, part);
@@ -226,22 +246,20 @@ bool ends_in_few_tiles(const sgemm::KernelSet& ks, int tiles, int panel) {
 // balance the products. 28x28 maps have 49 tiles: 48 + 1 on AVX-512's
 // 48-column panels, 16 + 16 and 16 + 1 in vectors. Split so, every thread
 // reads all of U; split by channels, every product task reads all of V,
-// half of it written by the other core. So only where U is no larger than
-// the block's V, or V is past what stays in L2 between the tasks
-// (kSharedVBytes: a thread's share of the block budget, an L2's worth). On
-// the 2-core AVX-512 Xeon, 2 threads: DenseNet-121's 28x28 3x3 layers (128
-// -> 32) 0.25 -> 0.15-0.17 ms, VGG-16's conv4_2 (512 -> 512, blocks of 25
-// tiles) 6.9 -> 6.1; ResNet-50's res3 3x3 layers (128 -> 128) took 0.47 ->
-// 0.54 ms split so, and stay split by channels.
-constexpr std::size_t kSharedVBytes = kThreadBlockBudget * sizeof(float);
-
-bool splits_by_vectors(const sgemm::KernelSet& ks, int tiles, int in_channels, int out_channels, int threads) {
+// half of it written by the other core. With each part's products in an M
+// of its own (winograd_forward), vectors won wherever they balance: on the
+// 2-core AVX-512 Xeon, 2 threads, against the split by channels (15 rounds
+// alternating in one process): ResNet's 28x28 layers (128 -> 128) 616 ->
+// 476 us, GoogLeNet's conv2/3x3 (64 -> 192, 56x56, blocks of 98) 1652 ->
+// 1397, its inception_3a/3b 3x3 (96 -> 128, 128 -> 192 at 28x28) 458 ->
+// 365 and 808 -> 672, SqueezeNet's fire4/fire5 expand3x3 (32 -> 128) 195
+// -> 155, 256 -> 512 at 28x28 3433 -> 2993; VGG-16's conv4 (512 -> 512,
+// blocks of 25) even. Before, only where U was no larger than the block's
+// V or V was past an L2 (DenseNet-121's 28x28 layers, VGG-16's conv4).
+bool splits_by_vectors(const sgemm::KernelSet& ks, int tiles, int threads) {
   if (ks.pair == nullptr) return false;
   const int panels = ceil_div(tiles, ks.lanes);
-  if (panels < threads || 4 * ceil_div(panels, threads) * threads > 5 * panels) return false;
-  const std::size_t v_bytes =
-      sizeof(float) * kPositions * static_cast<std::size_t>(in_channels) * panels * ks.lanes;
-  return out_channels <= panels * ks.lanes || v_bytes > kSharedVBytes;
+  return panels >= threads && 4 * ceil_div(panels, threads) * threads <= 5 * panels;
 }
 
 // body(begin, end) for `parts` even ranges of [0, n): on the pool when
@@ -378,10 +396,12 @@ int winograd_tiles_per_block(const ConvGeometry& g, int batch, int threads) {
   return static_cast<int>((total + blocks - 1) / blocks);
 }
 
-std::size_t winograd_scratch_floats(const ConvGeometry& g, int tiles_per_block) {
+std::size_t winograd_scratch_floats(const ConvGeometry& g, int tiles_per_block, int threads) {
+  // A block split by tiles pads each part's M rows apart (winograd_forward).
+  const std::size_t part_pads = static_cast<std::size_t>(std::max(threads, 1) - 1) * kTileAlign;
   return static_cast<std::size_t>(kPositions) *
          (position_stride(static_cast<std::size_t>(v_columns(tiles_per_block)) * g.in_channels) +
-          position_stride(static_cast<std::size_t>(m_columns(tiles_per_block)) * g.out_channels));
+          position_stride(static_cast<std::size_t>(m_columns(tiles_per_block)) * g.out_channels) + part_pads);
 }
 
 void winograd_forward(Isa isa, const ConvGeometry& g, int tiles_per_block, int batch, const float* input,
@@ -399,9 +419,7 @@ void winograd_forward(Isa isa, const ConvGeometry& g, int tiles_per_block, int b
   v.v = scratch;
   const int block_panel = panel_width(ks, tiles_per_block);
   v.position = position_stride(static_cast<std::size_t>(in_channels) * v_columns(tiles_per_block));
-  const std::ptrdiff_t ldm = m_columns(tiles_per_block);
-  const std::ptrdiff_t m_position = position_stride(static_cast<std::size_t>(out_channels) * ldm);
-  float* m = scratch + kPositions * v.position;
+  float* const m = scratch + kPositions * v.position;
   const int panels = ceil_div(out_channels, ks.mr);
   const int kc_blocks = ceil_div(in_channels, kMaxKc);
   const int threads = pool_threads(pool);
@@ -411,14 +429,15 @@ void winograd_forward(Isa isa, const ConvGeometry& g, int tiles_per_block, int b
   };
 
   // M's rows [panel_begin, panel_end) x mr and columns [col_begin, col_end)
-  // of the block (col_begin a multiple of V's panel), for every position.
+  // of the block (col_begin a multiple of V's panel), for every position,
+  // into `out`.
   // Blocks of one vector of tiles take two panels of U per call where the
   // instruction set has a pair kernel (the one-vector tile alone ran at
   // about 45% of the FMA peak on ResNet-50's 14x14 layers). The left panels
   // (U) are read position by position, panel by panel: the next call's
   // cache lines are requested into L2 while the microkernel works on this
   // call's, a line per step of k.
-  const auto multiply = [&](int panel_begin, int panel_end, int col_begin, int col_end) {
+  const auto multiply = [&](int panel_begin, int panel_end, int col_begin, int col_end, const MLayout& out) {
     const bool pairs = ks.pair != nullptr && v.panel <= ks.lanes;
     // A last panel of V holding only a few tiles (196 tiles end in 4, 49
     // in 1) goes to the strip kernel with all the rows at once (16 to a
@@ -430,7 +449,8 @@ void winograd_forward(Isa isa, const ConvGeometry& g, int tiles_per_block, int b
       return ks.strip != nullptr && cols <= ks.narrow_max && kc > ks.masked_max_k;
     };
     const auto multiply_few_tiles = [&](int xi, int c_begin, int c_end, int col, const float* b, sgemm::Tile tile) {
-      tile.c = m + xi * m_position + static_cast<std::ptrdiff_t>(panel_begin) * ks.mr * ldm + col;
+      tile.c =
+          out.m + xi * out.position + static_cast<std::ptrdiff_t>(panel_begin) * ks.mr * out.ld + (col - out.first_col);
       tile.rows = std::min(out_channels, panel_end * ks.mr) - panel_begin * ks.mr;
       tile.prefetch = nullptr;
       tile.prefetches = 0;
@@ -438,7 +458,7 @@ void winograd_forward(Isa isa, const ConvGeometry& g, int tiles_per_block, int b
                static_cast<std::ptrdiff_t>(panel_floats), panel_end - panel_begin, b, tile);
     };
     sgemm::Tile tile;
-    tile.ldc = ldm;
+    tile.ldc = out.ld;
     tile.ldb = v.panel;
     const char* next_lines[kMaxPrefetchLines];
     // The panels of the call from `panel` on (one or two).
@@ -465,7 +485,8 @@ void winograd_forward(Isa isa, const ConvGeometry& g, int tiles_per_block, int b
           tile.beta = kb == 0 ? 0.0f : 1.0f;
           // Each of V's panels in turn, the left panel (mr x kc of U) staying in L1.
           for (int col = col_begin; col < col_end; col += v.panel) {
-            tile.c = m + xi * m_position + static_cast<std::ptrdiff_t>(panel) * ks.mr * ldm + col;
+            tile.c =
+                out.m + xi * out.position + static_cast<std::ptrdiff_t>(panel) * ks.mr * out.ld + (col - out.first_col);
             tile.cols = std::min(v.panel, col_end - col);
             const float* b = v.v + xi * v.position + (col / v.panel) * v.panel_stride +
                              static_cast<std::ptrdiff_t>(c_begin) * v.panel;
@@ -501,7 +522,7 @@ void winograd_forward(Isa isa, const ConvGeometry& g, int tiles_per_block, int b
     v.panel = block_panel;
     bool by_tiles = threads > 1 && !u_past_thread_budget(in_channels, out_channels) &&
                     splits_by_tiles(tiles, v.panel, threads) && !ends_in_few_tiles(ks, tiles, v.panel);
-    if (threads > 1 && !by_tiles && splits_by_vectors(ks, tiles, in_channels, out_channels, threads)) {
+    if (threads > 1 && !by_tiles && splits_by_vectors(ks, tiles, threads)) {
       v.panel = ks.lanes;
       by_tiles = true;
     }
@@ -515,13 +536,31 @@ void winograd_forward(Isa isa, const ConvGeometry& g, int tiles_per_block, int b
       // to come back (on a 2-core AVX-512 Xeon the input transform took
       // longer on 2 threads than on 1: 0.09 -> 0.17 ms on an Inception-v3
       // 35x35 layer, whose whole time stayed at 0.42 ms).
+      //
+      // Each part has an M of its own (its 36 matrices of out_channels rows
+      // of its tiles, after the parts before it), not a share of every row
+      // of one M: there the parts' rows met inside cache lines, and each
+      // core's prefetches ran on into the other's columns, which that core
+      // was writing. A part's tiles (but the last part's) are a multiple of
+      // kTileAlign (tile_part), so the parts' M fill the block's but for
+      // one row pad each (winograd_scratch_floats). Same products, same
+      // bits. On the 2-core AVX-512 Xeon, 2 threads, old and new alternating
+      // in one process (15 rounds): SqueezeNet's fire2 expand3x3 (16 -> 64,
+      // 56x56) 259 -> 194 us, ResNet-18's 64 -> 64 at 56x56 600 -> 545,
+      // Inception-v3's 35x35 3x3 layers (64 -> 96, 96 -> 96) 297 -> 232
+      // and 432 -> 369, its 147x147 ones (32 -> 32, 32 -> 64) 1323 -> 1111
+      // and 2579 -> 2171, DenseNet-121's 128 -> 32 at 56x56 702 -> 650.
       parallel_for(pool, threads, [&](int part) {
         const TileRange own = tile_part(tiles, v.panel, threads, part);
         const int col_begin = own.begin, col_end = own.end;
+        if (col_begin >= col_end) return;
         winograd::VLayout mine = v;
         mine.v = v.v + col_begin / v.panel * v.panel_stride;
         ts.input(tiling, input, first + col_begin, col_end - col_begin, 0, in_channels, mine);
-        multiply(0, panels, col_begin, col_end);
+        const MLayout own_m =
+            m_layout(m + kPositions * (static_cast<std::ptrdiff_t>(out_channels) * col_begin + part * kTileAlign),
+                     out_channels, col_end - col_begin, col_begin);
+        multiply(0, panels, col_begin, col_end, own_m);
         // The parts' tiles meet inside a tile row (panels of 16 or 48 tiles,
         // rows of 14 on a 56x56 map), so in every output plane the rows of
         // that tile row have cache lines that both parts write. Going through
@@ -532,7 +571,7 @@ void winograd_forward(Isa isa, const ConvGeometry& g, int tiles_per_block, int b
         // 2-core AVX-512 Xeon, 2 threads: 0.203-0.209 -> 0.176-0.185 ms.
         const int start = static_cast<int>(static_cast<std::int64_t>(out_channels) * part / threads);
         const auto output_channels = [&](int k_begin, int k_end) {
-          ts.output(tiling, m + col_begin, ldm, m_position, first + col_begin, col_end - col_begin, k_begin, k_end,
+          ts.output(tiling, own_m.m, own_m.ld, own_m.position, first + col_begin, col_end - col_begin, k_begin, k_end,
                     finish, output);
         };
         output_channels(start, out_channels);
@@ -542,11 +581,12 @@ void winograd_forward(Isa isa, const ConvGeometry& g, int tiles_per_block, int b
     }
     split_range(pool, in_channels, input_tasks,
                 [&](int begin, int end) { ts.input(tiling, input, first, tiles, begin, end, v); });
+    const MLayout whole_m = m_layout(m, out_channels, tiles_per_block, 0);
     parallel_for(pool, product_tasks, [&](int task) {
       const int panel_begin = static_cast<int>(static_cast<std::int64_t>(panels) * task / product_tasks);
       const int panel_end = static_cast<int>(static_cast<std::int64_t>(panels) * (task + 1) / product_tasks);
-      multiply(panel_begin, panel_end, 0, tiles);
-      ts.output(tiling, m, ldm, m_position, first, tiles, panel_begin * ks.mr,
+      multiply(panel_begin, panel_end, 0, tiles, whole_m);
+      ts.output(tiling, whole_m.m, whole_m.ld, whole_m.position, first, tiles, panel_begin * ks.mr,
                 std::min(out_channels, panel_end * ks.mr), finish, output);
     });
   }

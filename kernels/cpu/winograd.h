@@ -52,9 +52,9 @@ void winograd_transform_weights(Isa isa, int out_channels, int in_channels, cons
 
 // The tiles a forward takes at a time for `batch` images of this geometry
 // on `threads` compute threads (bounds the scratch), and the scratch floats
-// of a forward with that block.
+// of a forward with that block on a pool of `threads` threads.
 int winograd_tiles_per_block(const ConvGeometry& g, int batch, int threads = 1);
-std::size_t winograd_scratch_floats(const ConvGeometry& g, int tiles_per_block);
+std::size_t winograd_scratch_floats(const ConvGeometry& g, int tiles_per_block, int threads = 1);
 
 // convolution_forward's contract (output = input convolved with the weights
 // whose transform is `transformed`, then the epilogue: bias, residual,
@@ -62,7 +62,8 @@ std::size_t winograd_scratch_floats(const ConvGeometry& g, int tiles_per_block);
 // (batch x ceil(H/4) x ceil(W/4)) fit an int, with `transformed` made for
 // the same `isa` (supported by the CPU; one this build lacks runs the
 // portable transforms and microkernel). scratch holds
-// winograd_scratch_floats(g, tiles_per_block) floats.
+// winograd_scratch_floats(g, tiles_per_block, threads) floats for a `pool`
+// of at most `threads` threads.
 void winograd_forward(Isa isa, const ConvGeometry& g, int tiles_per_block, int batch, const float* input,
                       const float* transformed, const Epilogue& epilogue, float* output, float* scratch,
                       ThreadPool* pool = nullptr);

@@ -120,11 +120,12 @@ const std::vector<Case>& cases() {
 }
 
 // Every plan that computes `g`: the default, Winograd where the plan takes
-// it, each method with 1, 2 and all images per gemm, and column blocks of 1
-// to 3 window rows.
+// it (for three threads, the most the test runs it on: its scratch holds a
+// part per thread), each method with 1, 2 and all images per gemm, and
+// column blocks of 1 to 3 window rows.
 std::vector<cpu::ConvPlan> plans_of(const cpu::ConvGeometry& g, int batch) {
   std::vector<cpu::ConvPlan> plans = {cpu::plan_convolution(g, batch)};
-  const cpu::ConvPlan winograd = cpu::plan_convolution(g, batch, /*winograd_weights=*/true);
+  const cpu::ConvPlan winograd = cpu::plan_convolution(g, batch, /*winograd_weights=*/true, /*threads=*/3);
   if (winograd.method == cpu::ConvMethod::kWinograd) plans.push_back(winograd);
   for (cpu::ConvMethod method : {cpu::ConvMethod::kIm2col, cpu::ConvMethod::kPointwise, cpu::ConvMethod::kDepthwise}) {
     if (!cpu::conv_method_applies(g, method)) continue;

@@ -240,7 +240,7 @@ struct Problem {
   std::vector<float> run(Isa isa, int tiles_per_block, cpu::ThreadPool* pool) const {
     std::vector<float> transformed(cpu::winograd_weights_floats(isa, s.out_channels, s.in_channels));
     cpu::winograd_transform_weights(isa, s.out_channels, s.in_channels, weights.data(), transformed.data());
-    const std::size_t scratch_floats = cpu::winograd_scratch_floats(g, tiles_per_block);
+    const std::size_t scratch_floats = cpu::winograd_scratch_floats(g, tiles_per_block, cpu::pool_threads(pool));
     std::vector<float> scratch(scratch_floats + kGuard, kNaN);
     std::vector<float> output(expected.size() + kGuard, kNaN);
     for (int i = 0; i < kGuard; ++i) output[expected.size() + i] = scratch[scratch_floats + i] = 12345.0f + i;
@@ -341,11 +341,10 @@ TEST(Winograd, ResultsAreTheSameBitsForAnyThreadCount) {
 
 TEST(Winograd, BlocksSplitByVectorsOfTilesGiveTheSameBits) {
   // Blocks whose tiles do not split evenly in the widest panels (49 tiles:
-  // 48 + 1 on AVX-512) split over the threads in panels of one vector of
-  // tiles where the weights are no larger than the block's V (20 outputs),
-  // or where V is large (512 inputs, 25 tiles: 2.4 MB), or where the last
-  // panel holds only a few tiles (196 = 4 x 48 + 4, 98 = 2 x 48 + 2); the
-  // same bits as one thread and within the error bound.
+  // 48 + 1 on AVX-512; 25 tiles; 40 tiles on three threads), or whose last
+  // panel holds only a few tiles (196 = 4 x 48 + 4, 98 = 2 x 48 + 2), split
+  // over the threads in panels of one vector of tiles where those balance;
+  // the same bits as one thread and within the error bound.
   cpu::ThreadPool two(2), three(3);
   const std::vector<std::pair<Shape, std::vector<int>>> cases = {
       {{1, 24, 20, 28, 28, 1}, {49, 32, 40, 17}},
@@ -369,14 +368,16 @@ TEST(Winograd, BlocksSplitByVectorsOfTilesGiveTheSameBits) {
 
 TEST(Winograd, LayersOfLargeWeightsSplitByChannelsGiveTheSameBits) {
   // U past a thread's budget (36 x 128 x 116 floats, 2.1 MB) on a map of
-  // 100 tiles: blocks that would split by whole panels of tiles (48 + 52)
-  // split by output channels on several threads; the same bits as one
-  // thread and within the error bound.
+  // 100 tiles: blocks never split by whole panels of tiles (48 + 52), and
+  // those that do not split evenly in vectors of tiles either (40 tiles,
+  // three vectors, on two threads; 20, two vectors, on three) split by
+  // output channels; the same bits as one thread and within the error
+  // bound.
   cpu::ThreadPool two(2), three(3);
   const Shape s{1, 128, 116, 40, 40, 1};
   const Problem p(s, epilogue_cases()[2], 4100);
   for (Isa isa : runnable_isas()) {
-    for (int tiles_per_block : {100, cpu::winograd_tiles_per_block(p.g, s.batch, 2)}) {
+    for (int tiles_per_block : {100, 40, 20, cpu::winograd_tiles_per_block(p.g, s.batch, 2)}) {
       const std::vector<float> one = p.run(isa, tiles_per_block, nullptr);
       const std::string what = describe(isa, s, tiles_per_block, 2);
       expect_within_bound(one, p, what);
@@ -440,6 +441,37 @@ TEST(Winograd, ConvolutionForwardRunsAWinogradPlan) {
                            scratch.data(), nullptr, transformed.data());
   expect_within_bound(output, p, "convolution_forward");
   EXPECT_TRUE(bitwise_equal(output, p.run(isa, plan.tiles_per_block, nullptr)));
+}
+
+TEST(Winograd, ConvolutionForwardKeepsToTheThreadsOfThePlan) {
+  // The scratch holds a part of the products per thread the plan is for: a
+  // plan for two threads runs on two (a block of 4 x 48 tiles splits by
+  // tiles), one for one thread on a pool of three runs on the calling
+  // thread, within its scratch. The same bits every way.
+  const Shape s{1, 16, 24, 48, 64, 1};
+  const Problem p(s, epilogue_cases()[2], 57);
+  const Isa isa = cpu::detected_isa();
+  std::vector<float> transformed(cpu::winograd_weights_floats(isa, s.out_channels, s.in_channels));
+  cpu::winograd_transform_weights(isa, s.out_channels, s.in_channels, p.weights.data(), transformed.data());
+  cpu::ThreadPool two(2), three(3);
+  const std::vector<float> one = p.run(isa, 192, nullptr);
+  for (const auto& [planned, pool] : {std::pair<int, cpu::ThreadPool*>{2, &two}, {1, &three}, {1, nullptr}}) {
+    cpu::ConvPlan plan;
+    plan.method = cpu::ConvMethod::kWinograd;
+    plan.tiles_per_block = 192;
+    plan.threads = planned;
+    const std::size_t scratch_floats = cpu::convolution_scratch_floats(p.g, plan);
+    constexpr int kGuard = 17;
+    std::vector<float> scratch(scratch_floats + kGuard, kNaN);
+    for (int i = 0; i < kGuard; ++i) scratch[scratch_floats + i] = 12345.0f + i;
+    std::vector<float> output(p.expected.size(), kNaN);
+    cpu::convolution_forward(p.g, plan, s.batch, p.input.data(), p.weights.data(), p.epilogue(), output.data(),
+                             scratch.data(), pool, transformed.data());
+    const std::string what = "planned for " + std::to_string(planned) + ", pool of " +
+                             std::to_string(cpu::pool_threads(pool));
+    for (int i = 0; i < kGuard; ++i) EXPECT_EQ(scratch[scratch_floats + i], 12345.0f + i) << what << ": guard " << i;
+    EXPECT_TRUE(bitwise_equal(output, one)) << what;
+  }
 }
 
 TEST(Winograd, PlanUsesItOnlyWithTransformedWeights) {
