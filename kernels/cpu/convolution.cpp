@@ -416,11 +416,15 @@ ConvPlan plan_convolution(const ConvGeometry& g, int batch, bool winograd_weight
   } else if (plan.method == ConvMethod::kPointwise) {
     plan.split_output_channels = threads > 1 && output_read_by_channels && g.group == 1 &&
                                  g.out_channels >= kMinChannelSplitExpansion * g.in_channels;
-    plan.row_panels = g.group == 1 && row_panels_pay(g.out_channels, g.in_channels, columns);
-    plan.split_blocks_of_k = threads > 1 && input_written_by_channels && detected_isa() == Isa::kAvx512 &&
-                             !plan.split_output_channels && !plan.row_panels && g.group == 1 &&
+    const bool blocks_of_k = threads > 1 && input_written_by_channels && detected_isa() == Isa::kAvx512 &&
+                             !plan.split_output_channels && g.group == 1 &&
                              g.in_channels >= kMinBlocksOfKReduction * g.out_channels &&
                              blocks_of_k_follow_channel_shares(g.in_channels, threads);
+    // The row panels' own case on several threads gives way to the blocks
+    // of k (MobileNet v2's 384 -> 64 projections at 28x28: 0.146 -> 0.157
+    // ms as row panels); the one-thread cases keep theirs.
+    plan.row_panels = g.group == 1 && row_panels_pay(g.out_channels, g.in_channels, columns, blocks_of_k ? 1 : threads);
+    plan.split_blocks_of_k = blocks_of_k && !plan.row_panels;
   } else if (plan.method == ConvMethod::kIm2col) {
     const PatchGeometry group_patches = group_geometry(g).patches;
     plan.packed_columns = im2col_packed_applies(group_patches);
@@ -530,18 +534,19 @@ void convolution_forward(const ConvGeometry& g, const ConvPlan& plan, int batch,
       const Epilogue image_epilogue = epilogue.at(n * out_image);
       if (plan.method == ConvMethod::kDepthwise) {
         depthwise_conv2d(p, g.out_channels / g.in_channels, in, weights, image_epilogue, out, scratch, pool);
-      } else if (pointwise && plan.row_panels) {
+      } else if (pointwise && plan.row_panels && packed_weights != nullptr) {
         const GemmEpilogue fused = group_epilogue(&image_epilogue, 0, g.out_channels, spatial);
         sgemm::sgemm_row_panels(g.out_channels, static_cast<int>(spatial), g.in_channels, packed_weights, in,
                                 static_cast<std::ptrdiff_t>(spatial), out, static_cast<std::ptrdiff_t>(spatial),
                                 &fused, pool, plan.split_output_channels);
       } else if (pointwise) {
-        // The input is its own column matrix.
+        // The input is its own column matrix. (A row-panel plan without
+        // its packed weights: the SGEMM, the same bits.)
         const sgemm::Split split = plan.split_output_channels ? sgemm::Split::kRows
                                    : plan.split_blocks_of_k   ? sgemm::Split::kBlocksOfK
                                                               : sgemm::Split::kAuto;
         grouped_gemm(g, static_cast<int>(spatial), weights, in, spatial, out, spatial, &image_epilogue, pool,
-                     packed_weights, split);
+                     plan.row_panels ? nullptr : packed_weights, split);
       } else {
         im2col_convolution(g, plan, in, weights, packed_weights, image_epilogue, out, scratch, pool);
       }
@@ -573,8 +578,17 @@ void convolution_forward(const ConvGeometry& g, const ConvPlan& plan, int batch,
   }
 }
 
-bool row_panels_pay(int out_channels, int in_channels, std::size_t positions) {
+bool row_panels_pay(int out_channels, int in_channels, std::size_t positions, int threads) {
   if (detected_isa() != Isa::kAvx512 || !sgemm::row_panels_compiled()) return false;
+  // On several threads, products that narrow the channels 3x or more up to
+  // 28x28 outputs, whatever their rows: the SGEMM's split by columns packed
+  // each thread's part of B and scaled poorly on such short products. On
+  // the 2-core AVX-512 Xeon, 2 threads, the input written before by both
+  // threads (alternating, 11 rounds): 144 -> 32 at 28x28 37 -> 29 us, 192
+  // -> 64 86 -> 75, 96 -> 32 27 -> 21, 256 -> 48 at 14x14 26 -> 20, 512 ->
+  // 64 59 -> 53, 48 -> 16 at 28x28 10.4 -> 8.0; at 32x32 (192 -> 64) 101 ->
+  // 110, and 256 -> 128 (2x) 173 -> 177. One thread lost 2-5% on them.
+  if (threads > 1 && positions >= 2 && positions <= 784 && in_channels >= 3 * out_channels) return true;
   // Measured on the 2-core AVX-512 Xeon (products alone, weights cold,
   // against the SGEMM's packed A with B in place): 7x7 and 14x14 outputs of
   // 96 channels or more 1.04-1.17x (MobileNet's 512 x 512 x 196 1.04,

@@ -69,7 +69,8 @@ struct ConvPlan {
   // kPointwise, one group, an image per product: the product with the
   // output channels along the vectors (sgemm_row_panels, kernels/cpu/sgemm/
   // row_panels.h) on weights packed by pack_row_panel_weights, which
-  // convolution_forward then needs as `packed_weights`. The same bits.
+  // convolution_forward then takes as `packed_weights` (without them, the
+  // SGEMM runs it). The same bits.
   bool row_panels = false;
   // kIm2col, an image per product: each group's column matrix is written
   // straight into the product's packed panels (im2col_packed).
@@ -84,9 +85,10 @@ struct ConvPlan {
 
 // Whether the plan of a pointwise convolution of one group and an image per
 // product takes the row-panel product (ConvPlan::row_panels) for these
-// output channels, input channels and output positions: an AVX-512 CPU, and
-// shapes where it measured faster than the SGEMM's.
-bool row_panels_pay(int out_channels, int in_channels, std::size_t positions);
+// output channels, input channels and output positions on `threads`
+// compute threads: an AVX-512 CPU, and shapes where it measured faster
+// than the SGEMM's.
+bool row_panels_pay(int out_channels, int in_channels, std::size_t positions, int threads = 1);
 // Whether `method` computes this convolution (kIm2col always does).
 bool conv_method_applies(const ConvGeometry& g, ConvMethod method);
 // The fastest applicable method, and how many images to batch per gemm.

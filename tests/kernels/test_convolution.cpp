@@ -580,6 +580,61 @@ TEST(ConvolutionKernel, RowPanelsGiveTheSgemmBits) {
   }
 }
 
+TEST(ConvolutionKernel, NarrowingProductsTakeRowPanelsOnSeveralThreads) {
+  // On an AVX-512 CPU, several threads: 1x1 layers that narrow the channels
+  // 3x or more up to 28x28 outputs take the row panels whatever their rows
+  // (MobileNet v2's 144 -> 32, SqueezeNet's squeeze layers); not on one
+  // thread, not past 784 positions, not for 2x, and not where the blocks of
+  // k take a depthwise layer's output (384 -> 64).
+  const bool avx512 = cpu::detected_isa() == cpu::Isa::kAvx512;
+  const auto plan = [](int in, int out, int side, int threads, bool written_by_channels = false) {
+    const Case c{1, in, out, 1, {side, side}, {1, 1}, {0, 0}, {1, 1}, {1, 1}};
+    return cpu::plan_convolution(geometry_of(c, false, false), 1, false, threads, false, written_by_channels);
+  };
+  EXPECT_EQ(plan(144, 32, 28, 2).row_panels, avx512);
+  EXPECT_EQ(plan(48, 16, 28, 3).row_panels, avx512);
+  EXPECT_EQ(plan(256, 48, 14, 2).row_panels, avx512);
+  EXPECT_FALSE(plan(144, 32, 28, 1).row_panels);
+  EXPECT_FALSE(plan(192, 64, 32, 2).row_panels);
+  EXPECT_FALSE(plan(256, 128, 28, 2).row_panels);
+  EXPECT_EQ(plan(384, 64, 28, 2, true).split_blocks_of_k, avx512);
+  EXPECT_FALSE(plan(384, 64, 28, 2, true).row_panels);
+  EXPECT_EQ(plan(384, 64, 28, 2, false).row_panels, avx512);
+
+  // The plan's bits are one thread's, and a row-panel plan given no packed
+  // weights runs the SGEMM (the same bits).
+  const Case c{1, 144, 32, 1, {28, 28}, {1, 1}, {0, 0}, {1, 1}, {1, 1}};
+  const cpu::ConvGeometry g = geometry_of(c, false, false);
+  std::uint32_t seed = 5600;
+  const auto input = testing::random_values(c.in_channels * product(c.image), seed++);
+  const auto weights = testing::random_values(c.out_channels * c.in_channels, seed++);
+  const auto bias = testing::random_values(c.out_channels, seed++);
+  const std::vector<float> expected = reference_conv(c, input, weights, bias.data());
+  const auto residual = testing::random_values(expected.size(), seed++);
+  const cpu::Epilogue full{bias.data(), cpu::Activation::relu(0.1f), residual.data()};
+  Blob panel_blob({static_cast<int>(cpu::row_panel_weights_floats(c.out_channels, c.in_channels))});
+  cpu::pack_row_panel_weights(c.out_channels, c.in_channels, weights.data(), panel_blob.mutable_cpu_data());
+  const auto run = [&](cpu::ThreadPool* pool, bool packed) {
+    const cpu::ConvPlan p = cpu::plan_convolution(g, 1, false, cpu::pool_threads(pool));
+    std::vector<float> output(expected.size(), std::numeric_limits<float>::quiet_NaN());
+    cpu::convolution_forward(g, p, 1, input.data(), weights.data(), full, output.data(), nullptr, pool, nullptr,
+                             p.row_panels && packed ? panel_blob.cpu_data() : nullptr);
+    return output;
+  };
+  const std::vector<float> one = run(nullptr, false);
+  std::vector<float> expected_full(expected.size());
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    const float x = static_cast<float>(static_cast<double>(expected[i]) + residual[i]);
+    expected_full[i] = x > 0 ? x : 0.1f * x;
+  }
+  expect_near(one, expected_full, describe(c));
+  cpu::ThreadPool two(2), three(3);
+  for (cpu::ThreadPool* pool : {&two, &three}) {
+    EXPECT_TRUE(bitwise_equal(run(pool, true), one)) << pool->size() << " threads, row panels";
+    EXPECT_TRUE(bitwise_equal(run(pool, false), one)) << pool->size() << " threads, no packed weights";
+  }
+}
+
 TEST(DepthwiseKernel, MatchesReferenceOnEveryRowShape) {
   // 3x3 kernels with stride 1 or 2 take the fixed-width path, the others the
   // tap-by-tap one; windows may reach past the padded input.
