@@ -581,14 +581,22 @@ void convolution_forward(const ConvGeometry& g, const ConvPlan& plan, int batch,
 bool row_panels_pay(int out_channels, int in_channels, std::size_t positions, int threads) {
   if (detected_isa() != Isa::kAvx512 || !sgemm::row_panels_compiled()) return false;
   // On several threads, products that narrow the channels 3x or more up to
-  // 28x28 outputs, whatever their rows: the SGEMM's split by columns packed
-  // each thread's part of B and scaled poorly on such short products. On
-  // the 2-core AVX-512 Xeon, 2 threads, the input written before by both
+  // 28x28 outputs whatever their rows, up to 40x40 from 32 rows on (a
+  // 48-row panel two-thirds full): the SGEMM's split by columns packed each
+  // thread's part of B and scaled poorly on such short products. On the
+  // 2-core AVX-512 Xeon, 2 threads, the input written before by both
   // threads (alternating, 11 rounds): 144 -> 32 at 28x28 37 -> 29 us, 192
   // -> 64 86 -> 75, 96 -> 32 27 -> 21, 256 -> 48 at 14x14 26 -> 20, 512 ->
-  // 64 59 -> 53, 48 -> 16 at 28x28 10.4 -> 8.0; at 32x32 (192 -> 64) 101 ->
-  // 110, and 256 -> 128 (2x) 173 -> 177. One thread lost 2-5% on them.
-  if (threads > 1 && positions >= 2 && positions <= 784 && in_channels >= 3 * out_channels) return true;
+  // 64 59 -> 53, 48 -> 16 at 28x28 10.4 -> 8.0, 288 -> 64 at 35x35 196 ->
+  // 161, 192 -> 32 76 -> 57. Slower: 32x32 (192 -> 64: 102 -> 112; B's rows
+  // 4 KiB apart), 2x reductions (256 -> 128 at 28x28 173 -> 177), 16 or 24
+  // rows at 56x56 (96 -> 24: 83 -> 97), and ResNet-50's 256 -> 64 at 56x56
+  // in the forward (0.43 -> 0.45 ms; alone 510 -> 466 us). One thread lost
+  // 2-5% on them.
+  if (threads > 1 && positions >= 2 && in_channels >= 3 * out_channels &&
+      (positions <= 784 || (out_channels >= 32 && positions <= 1600 && positions % 1024 != 0))) {
+    return true;
+  }
   // Measured on the 2-core AVX-512 Xeon (products alone, weights cold,
   // against the SGEMM's packed A with B in place): 7x7 and 14x14 outputs of
   // 96 channels or more 1.04-1.17x (MobileNet's 512 x 512 x 196 1.04,

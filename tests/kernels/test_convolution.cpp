@@ -583,9 +583,10 @@ TEST(ConvolutionKernel, RowPanelsGiveTheSgemmBits) {
 TEST(ConvolutionKernel, NarrowingProductsTakeRowPanelsOnSeveralThreads) {
   // On an AVX-512 CPU, several threads: 1x1 layers that narrow the channels
   // 3x or more up to 28x28 outputs take the row panels whatever their rows
-  // (MobileNet v2's 144 -> 32, SqueezeNet's squeeze layers); not on one
-  // thread, not past 784 positions, not for 2x, and not where the blocks of
-  // k take a depthwise layer's output (384 -> 64).
+  // (MobileNet v2's 144 -> 32, SqueezeNet's squeeze layers), up to 40x40
+  // from 32 rows on (Inception-v3's 288 -> 64 at 35x35); not on one thread,
+  // not at 32x32 or 56x56, not for 2x, and not where the blocks of k take a
+  // depthwise layer's output (384 -> 64).
   const bool avx512 = cpu::detected_isa() == cpu::Isa::kAvx512;
   const auto plan = [](int in, int out, int side, int threads, bool written_by_channels = false) {
     const Case c{1, in, out, 1, {side, side}, {1, 1}, {0, 0}, {1, 1}, {1, 1}};
@@ -594,8 +595,11 @@ TEST(ConvolutionKernel, NarrowingProductsTakeRowPanelsOnSeveralThreads) {
   EXPECT_EQ(plan(144, 32, 28, 2).row_panels, avx512);
   EXPECT_EQ(plan(48, 16, 28, 3).row_panels, avx512);
   EXPECT_EQ(plan(256, 48, 14, 2).row_panels, avx512);
+  EXPECT_EQ(plan(288, 64, 35, 2).row_panels, avx512);
+  EXPECT_FALSE(plan(288, 24, 35, 2).row_panels);
   EXPECT_FALSE(plan(144, 32, 28, 1).row_panels);
   EXPECT_FALSE(plan(192, 64, 32, 2).row_panels);
+  EXPECT_FALSE(plan(256, 64, 56, 2).row_panels);
   EXPECT_FALSE(plan(256, 128, 28, 2).row_panels);
   EXPECT_EQ(plan(384, 64, 28, 2, true).split_blocks_of_k, avx512);
   EXPECT_FALSE(plan(384, 64, 28, 2, true).row_panels);
