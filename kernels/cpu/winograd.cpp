@@ -203,17 +203,20 @@ MLayout m_layout(float* m, int out_channels, int tiles, int first_col) {
 struct TileRange {
   int begin, end;
 };
-// The parts meet at multiples of kTileAlign too (the portable set's panels
-// of 8 go two at a time), so that their M rows, each padded to kTileAlign,
-// add up to the block's (winograd_forward).
+// The tiles the parts of a block split into panels of `panel` take at a
+// time: whole panels that are a multiple of kTileAlign too (the portable
+// set's panels of 8 go two at a time), so that the parts' M rows, each
+// padded to kTileAlign, add up to the block's (winograd_forward).
+int part_unit(int panel) { return std::lcm(panel, kTileAlign); }
+
 TileRange tile_part(int tiles, int panel, int parts, int part) {
-  const int unit = std::lcm(panel, kTileAlign);
+  const int unit = part_unit(panel);
   const int units = ceil_div(tiles, unit);
   return {units * part / parts * unit, std::min(tiles, units * (part + 1) / parts * unit)};
 }
 
 bool splits_by_tiles(int tiles, int panel, int threads) {
-  if (ceil_div(tiles, std::lcm(panel, kTileAlign)) < threads) return false;
+  if (ceil_div(tiles, part_unit(panel)) < threads) return false;
   int largest = 0;
   for (int part = 0; part < threads; ++part) {
     const TileRange r = tile_part(tiles, panel, threads, part);
@@ -258,7 +261,7 @@ bool ends_in_few_tiles(const sgemm::KernelSet& ks, int tiles, int panel) {
 // V or V was past an L2 (DenseNet-121's 28x28 layers, VGG-16's conv4).
 bool splits_by_vectors(const sgemm::KernelSet& ks, int tiles, int threads) {
   if (ks.pair == nullptr) return false;
-  const int panels = ceil_div(tiles, ks.lanes);
+  const int panels = ceil_div(tiles, part_unit(ks.lanes));
   return panels >= threads && 4 * ceil_div(panels, threads) * threads <= 5 * panels;
 }
 
@@ -553,7 +556,6 @@ void winograd_forward(Isa isa, const ConvGeometry& g, int tiles_per_block, int b
       parallel_for(pool, threads, [&](int part) {
         const TileRange own = tile_part(tiles, v.panel, threads, part);
         const int col_begin = own.begin, col_end = own.end;
-        if (col_begin >= col_end) return;
         winograd::VLayout mine = v;
         mine.v = v.v + col_begin / v.panel * v.panel_stride;
         ts.input(tiling, input, first + col_begin, col_end - col_begin, 0, in_channels, mine);

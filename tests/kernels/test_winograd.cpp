@@ -455,6 +455,7 @@ TEST(Winograd, ConvolutionForwardKeepsToTheThreadsOfThePlan) {
   cpu::winograd_transform_weights(isa, s.out_channels, s.in_channels, p.weights.data(), transformed.data());
   cpu::ThreadPool two(2), three(3);
   const std::vector<float> one = p.run(isa, 192, nullptr);
+  expect_within_bound(one, p, "one thread");
   for (const auto& [planned, pool] : {std::pair<int, cpu::ThreadPool*>{2, &two}, {1, &three}, {1, nullptr}}) {
     cpu::ConvPlan plan;
     plan.method = cpu::ConvMethod::kWinograd;
