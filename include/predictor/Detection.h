@@ -50,8 +50,8 @@ struct ImageSize {
 // are scaled to `image` (the original image: SSD inputs are warped, not
 // letterboxed) and rows with score < `min_score` are dropped; the rest keep
 // the blob's order. Throws predictor::Error on a blob of another shape, a
-// non-positive image size, or a row with a non-finite value or a
-// non-integer image or label.
+// non-positive image size, a NaN min_score, or a row with a non-finite value
+// or a non-integer image or label.
 PREDICTOR_API std::vector<Detection> ssd_detections(const Blob& detection_output, ImageSize image,
                                                     float min_score = 0.0f);
 

@@ -9,15 +9,15 @@
 #include <charconv>
 #include <cmath>
 #include <cstddef>
-#include <fstream>
-#include <iterator>
 #include <string>
 #include <system_error>
 #include <utility>
 #include <vector>
 
+#include "io/file_io.h"
 #include "predictor/Detection.h"
 #include "predictor/Error.h"
+#include "predictor/Limits.h"
 
 namespace predictor {
 
@@ -67,7 +67,19 @@ class CfgParser {
 
  private:
   [[noreturn]] void Fail(int line, const std::string& message) const {
-    throw Error(source_ + ":" + std::to_string(line) + ": " + message);
+    // The message quotes the file's text: control and non-ASCII bytes as
+    // \xNN, so that a stray binary file prints one readable line.
+    std::string printable;
+    for (const char c : message) {
+      const auto byte = static_cast<unsigned char>(c);
+      if (byte >= 0x20 && byte < 0x7f) {
+        printable += c;
+      } else {
+        static const char kHex[] = "0123456789abcdef";
+        printable += {'\\', 'x', kHex[byte >> 4], kHex[byte & 15]};
+      }
+    }
+    throw Error(source_ + ":" + std::to_string(line) + ": " + printable);
   }
   [[noreturn]] void Fail(const Section& section, const Option& option, const std::string& message) const {
     Fail(option.line, "[" + section.name + "] " + option.key + ": " + message);
@@ -262,10 +274,9 @@ YoloConfig parse_darknet_yolo_config(const std::string& text, const std::string&
 }
 
 YoloConfig read_darknet_yolo_config(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path + ": cannot open the darknet config");
-  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw Error(path + ": cannot read the darknet config");
+  // A .cfg is text of a few KB: the prototxt's bound is ample.
+  const std::string text = read_file(path, kMaxPrototxtBytes);
+  if (text.find('\0') != std::string::npos) throw Error(path + ": binary data, not a darknet .cfg (text)");
   return parse_darknet_yolo_config(text, path);
 }
 

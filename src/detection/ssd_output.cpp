@@ -23,6 +23,8 @@ std::vector<Detection> ssd_detections(const Blob& detection_output, ImageSize im
     throw Error("ssd_detections: the DetectionOutput blob has shape " + shape_string(shape) +
                 "; expected (1,1,rows,7)");
   }
+  // NaN compares false: it would keep every row without a word.
+  if (std::isnan(min_score)) throw Error("ssd_detections: min_score is NaN");
   if (image.width <= 0 || image.height <= 0) {
     throw Error("ssd_detections: image size " + std::to_string(image.width) + "x" + std::to_string(image.height) +
                 " is not positive");

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <limits>
 
+#include "io/file_io.h"
 #include "predictor/Error.h"
 
 namespace predictor {
@@ -199,6 +200,7 @@ std::string shape_tuple(const std::vector<int>& shape) {
 }  // namespace
 
 NpyArray read_npy(const std::string& path) {
+  check_regular_file(path);  // a FIFO or /dev/zero: an error, not a hang
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(path + ": cannot open: " + std::strerror(errno));
   in.seekg(0, std::ios::end);

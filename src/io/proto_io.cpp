@@ -2,12 +2,9 @@
 
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/tokenizer.h>
+#include <google/protobuf/io/zero_copy_stream_impl.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/text_format.h>
-
-#include <fcntl.h>
-#include <google/protobuf/io/zero_copy_stream_impl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,6 +13,7 @@
 #include <fstream>
 #include <limits>
 
+#include "io/file_io.h"
 #include "predictor/Error.h"
 #include "predictor/Limits.h"
 
@@ -41,50 +39,6 @@ class TextErrorCollector : public google::protobuf::io::ErrorCollector {
 };
 
 }  // namespace
-
-namespace {
-
-// An open descriptor of the regular file at `path`, of at most `max_bytes`
-// (its size in *size).
-int open_regular_file(const std::string& path, std::size_t max_bytes, std::size_t* size) {
-  // O_NONBLOCK: opening a FIFO must not wait for a writer that never comes.
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) throw Error(path + ": cannot open: " + std::strerror(errno));
-  struct stat info {};
-  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
-    ::close(fd);
-    throw Error(path + ": not a regular file (a model file must be one; pass bytes from elsewhere as strings)");
-  }
-  *size = static_cast<std::size_t>(info.st_size);
-  if (*size > max_bytes) {
-    ::close(fd);
-    throw Error(path + ": " + std::to_string(*size) + " bytes, more than the " + std::to_string(max_bytes) +
-                " bytes such a file may have");
-  }
-  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-  return fd;
-}
-
-}  // namespace
-
-std::string read_file(const std::string& path, std::size_t max_bytes) {
-  std::size_t size = 0;
-  const int fd = open_regular_file(path, max_bytes, &size);
-  std::string bytes(size, '\0');
-  std::size_t done = 0;
-  while (done < size) {
-    const ssize_t got = ::read(fd, bytes.data() + done, size - done);
-    if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) {
-      const int error = errno;
-      ::close(fd);
-      throw Error(path + ": read error" + (got < 0 ? std::string(": ") + std::strerror(error) : " (file shrank)"));
-    }
-    done += static_cast<std::size_t>(got);
-  }
-  ::close(fd);
-  return bytes;
-}
 
 caffe::NetParameter parse_net_text(const std::string& text, const std::string& source) {
   caffe::NetParameter net;
@@ -135,6 +89,10 @@ caffe::NetParameter read_net_binary_file(const std::string& path) {
   // to the parsed message.
   std::size_t size = 0;
   const int fd = open_regular_file(path, kMaxCaffemodelBytes, &size);
+  if (size == 0) {
+    ::close(fd);
+    throw Error(path + ": an empty file, not a .caffemodel");
+  }
   google::protobuf::io::FileInputStream stream(fd);
   stream.SetCloseOnDelete(true);
   return parse_binary_stream(&stream, size, path);

@@ -25,9 +25,4 @@ caffe::BlobProto read_blob_binary_file(const std::string& path);
 void write_net_binary_file(const caffe::NetParameter& net, const std::string& path);
 void write_net_text_file(const caffe::NetParameter& net, const std::string& path);
 
-// Whole file as bytes. Only regular files of at most `max_bytes` are read
-// (never a FIFO, which would block, nor /dev/zero, which never ends);
-// throws predictor::Error naming the path.
-std::string read_file(const std::string& path, std::size_t max_bytes);
-
 }  // namespace predictor

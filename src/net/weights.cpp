@@ -2,6 +2,7 @@
 
 #include <map>
 #include <random>
+#include <set>
 
 #include "core/shape_check.h"
 #include "predictor/Error.h"
@@ -86,6 +87,16 @@ std::vector<LayerWeights> match_weights(const Net& net, caffe::NetParameter* wei
   }
 
   const auto shapes = expected_weight_shapes(net, max_bytes);
+  // Two layers of one name that both take weights would both claim the
+  // file's one entry (Caffe gives it to the last and leaves the other's
+  // initial values, silently): an error naming both.
+  std::set<std::string> weighted_names;
+  for (int i = 0; i < net.num_layers(); ++i) {
+    if (!shapes[i].empty() && !weighted_names.insert(net.layer(i).name()).second) {
+      throw Error(net.source() + ": two layers named '" + net.layer(i).name() +
+                  "' take weights, which are matched by layer name: the names must differ");
+    }
+  }
   std::vector<LayerWeights> result(net.num_layers());
   for (int i = 0; i < net.num_layers(); ++i) {
     const Layer& layer = net.layer(i);

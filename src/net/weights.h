@@ -25,7 +25,8 @@ std::vector<std::vector<std::vector<int>>> expected_weight_shapes(const Net& net
 // Takes each layer's blobs from `weights` (a parsed, V1-upgraded .caffemodel)
 // by layer name, checking count and shape as Caffe does (legacy 4-D blobs
 // match shapes padded with leading 1s, so V1 InnerProduct weights load).
-// A layer that needs weights the file lacks is an error naming it.
+// A layer that needs weights the file lacks is an error naming it, as are
+// two layers of one name that both take weights.
 std::vector<LayerWeights> match_weights(const Net& net, caffe::NetParameter* weights,
                                         const std::string& weights_source, std::size_t max_bytes);
 

@@ -518,8 +518,18 @@ TEST(DarknetConfig, ReadsFileAndNamesIt) {
   EXPECT_EQ(config.heads.size(), 2u);
   std::ofstream(path) << "[net]\nwidth=416\nheight=416\n[yolo]\nmask=0\nanchors=1,2\nclasses=-3\n";
   expect_error([&] { read_darknet_yolo_config(path); }, path + ":7: [yolo] classes: must be positive");
+  // Binary data (a JPEG given by mistake) is named as such; bytes outside
+  // printable ASCII in a quoted line print as \xNN, never raw.
+  std::ofstream(path, std::ios::binary) << std::string("\xff\xd8\xff\xe0\0\x10JFIF", 10);
+  expect_error([&] { read_darknet_yolo_config(path); }, path + ": binary data, not a darknet .cfg");
+  std::ofstream(path, std::ios::binary) << "[net]\nwidth=416\nheight=416\n[yolo]\n\x1b\xe9t\xe9\n";
+  expect_error([&] { read_darknet_yolo_config(path); },
+               path + ":5: expected key=value or [section], got '\\x1b\\xe9t\\xe9'");
   std::remove(path.c_str());
   expect_error([&] { read_darknet_yolo_config(path); }, path + ": cannot open");
+  // Not a regular file: never read (a FIFO would block, /dev/zero never end).
+  expect_error([&] { read_darknet_yolo_config("/dev/zero"); }, "/dev/zero: not a regular file");
+  expect_error([&] { read_darknet_yolo_config(::testing::TempDir()); }, "not a regular file");
 }
 
 TEST(DarknetConfig, DecodesWithTheParsedConfig) {
@@ -574,6 +584,8 @@ TEST(SsdDetections, Errors) {
   out.mutable_cpu_data()[5] = 1;
   EXPECT_EQ(ssd_detections(out, {300, 300}).size(), 1u);
   expect_error([&] { ssd_detections(out, {0, 300}); }, "image size");
+  // NaN compares false: it would keep every row.
+  expect_error([&] { ssd_detections(out, {300, 300}, std::nanf("")); }, "min_score is NaN");
   Blob empty(std::vector<int>{1, 1, 0, 7});
   EXPECT_TRUE(ssd_detections(empty, {300, 300}).empty());
 }

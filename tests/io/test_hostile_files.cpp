@@ -15,6 +15,7 @@
 #include <functional>
 
 #include "common/test_utils.h"
+#include "io/npy.h"
 #include "io/proto_io.h"
 #include "predictor/CaffeProto.h"
 #include "predictor/Error.h"
@@ -176,7 +177,16 @@ TEST(HostileFiles, PathsThatAreNotRegularFiles) {
     EXPECT_TRUE(testing::throws_error_naming([&] { Model::WithRandomWeightsFromFile(path, 1); },
                                              {path, "not a regular file"}));
     EXPECT_TRUE(testing::throws_error_naming([&] { read_net_binary_file(path); }, {path, "not a regular file"}));
+    // The other files a model's user hands over: inputs and mean files.
+    EXPECT_TRUE(testing::throws_error_naming([&] { read_npy(path); }, {path, "not a regular file"}));
+    EXPECT_TRUE(testing::throws_error_naming([&] { read_blob_binary_file(path); }, {path, "not a regular file"}));
   }
+  // An empty file parses as an empty message: named as what it is instead
+  // of "no weights" for the first layer that takes some.
+  const fs::path empty = dir / "empty.caffemodel";
+  std::ofstream(empty.string()).close();
+  EXPECT_TRUE(testing::throws_error_naming([&] { read_net_binary_file(empty.string()); },
+                                           {empty.string(), "an empty file, not a .caffemodel"}));
   fs::remove_all(dir);
 }
 

@@ -410,6 +410,21 @@ TEST_F(NetTest, CaffemodelRoundTripAndWeightChecks) {
   *extra_blob.mutable_layer(1)->add_blobs() = weights.layer(1).blobs(0);
   message = error_of([&] { Model::FromNetParameter(parse(kChain), extra_blob); });
   EXPECT_NE(message.find("2 weight blobs"), std::string::npos) << message;
+
+  // Two layers of one name that both take weights cannot both be matched by
+  // name (Caffe gives the file's entry to the last one only): both named.
+  // Layers without weights may share a name.
+  const std::string twins = R"(
+    name: "twins"
+    input: "data" input_shape { dim: 2 dim: 3 }
+    layer { name: "a" type: "TestAddWeight" bottom: "data" top: "x" }
+    layer { name: "v" type: "TestView" bottom: "x" top: "y" }
+    layer { name: "v" type: "TestView" bottom: "y" top: "z" }
+    layer { name: "a" type: "TestAddWeight" bottom: "z" top: "w" })";
+  caffe::NetParameter twin_weights;
+  Model::WithRandomWeights(parse(twins), 5)->ToCaffemodel(&twin_weights);
+  message = error_of([&] { Model::FromNetParameter(parse(twins), twin_weights, {}, "twins.prototxt"); });
+  EXPECT_NE(message.find("twins.prototxt: two layers named 'a' take weights"), std::string::npos) << message;
 }
 
 // PReLU's and Normalize's shared scale is a 0-axis blob, which Caffe (and

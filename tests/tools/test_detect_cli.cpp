@@ -4,9 +4,12 @@
 // get_yolo_box, correct_yolo_boxes), computed here, not by the code under
 // test. Also the drawn output image and the error contract (exit code 1, one
 // stderr line). Needs tools/image (libjpeg, libpng); skipped without it.
+#include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <cctype>
+#include <cerrno>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -16,8 +19,6 @@
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "io/proto_io.h"
 #include "predictor/CaffeProto.h"
@@ -294,6 +295,33 @@ TEST_F(DetectCliTest, ErrorsAreOneLine) {
   ExpectError(Run(ssd), {"--kind=ssd", "DetectionOutput"});
 }
 
+// Paths that are not regular files (a FIFO would block the reader, /dev/zero
+// never ends) and values that are not finite numbers are errors at once.
+TEST_F(DetectCliTest, NonRegularFilesAndNonFiniteValuesAreErrors) {
+  const std::vector<std::string> model = WriteTinyYolo();
+  const std::string fifo = Path("fifo");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0) << std::strerror(errno);
+  const auto detect = [&](const std::vector<std::string>& flags, bool with_image = true) {
+    std::vector<std::string> args = {"detect", model[0], model[1]};
+    if (with_image) args.push_back(model[2]);
+    args.insert(args.end(), flags.begin(), flags.end());
+    return Run(args);
+  };
+  const std::string config = "--yolo_config=" + Path("yolo.cfg");
+  ExpectError(detect({config, "--image=" + fifo}, false), {fifo, "not a regular file"});
+  ExpectError(detect({config, "--image=" + dir_}, false), {dir_, "not a regular file"});
+  ExpectError(detect({config, "--labels=" + fifo}), {fifo, "not a regular file"});
+  ExpectError(detect({"--yolo_config=" + fifo}), {fifo, "not a regular file"});
+  ExpectError(detect({"--yolo_config=/dev/zero"}), {"/dev/zero", "not a regular file"});
+  // A binary file given as the config: named, with no raw bytes in the line.
+  ExpectError(detect({"--yolo_config=" + Path("in.png")}), {Path("in.png"), "binary data"});
+  ExpectError(detect({config, "--scale=inf"}), {"--scale", "not a finite number"});
+  ExpectError(detect({config, "--mean=nan"}), {"--mean", "not a finite number"});
+  ExpectError(detect({config, "--nms_threshold=nan"}), {"--nms_threshold", "not a finite number"});
+  ExpectError(detect({config, "--threshold=nan"}), {"--threshold", "not a finite number"});
+  ExpectError(detect({config, "--threshold=-inf"}), {"--threshold", "not a finite number"});
+}
+
 // --- SSD -----------------------------------------------------------------
 
 // A tiny SSD: the 32x32 input average-pooled to a 2x2 feature map, one
@@ -404,6 +432,19 @@ TEST_F(DetectCliTest, SsdReadsTheDetectionOutputRows) {
   for (int i = 0; i < 4; ++i) {
     EXPECT_NEAR(boxed_detection.members["box"].items[i].number, boxed_expected[i], 1e-3) << i;
   }
+
+  // A threshold under the net's own confidence_threshold (0.01) cannot bring
+  // back what DetectionOutput dropped: the same box, and a note saying so.
+  std::vector<std::string> low = args;
+  low.push_back("--threshold=0.001");
+  const ToolResult noted = Run(low);
+  ASSERT_EQ(noted.exit_code, 0) << noted.err;
+  EXPECT_NE(noted.err.find("note: --threshold=0.001 is below DetectionOutput 'detection_out' confidence_threshold"),
+            std::string::npos)
+      << noted.err;
+  Json noted_json;
+  ASSERT_TRUE(JsonParser(noted.out).Parse(&noted_json)) << noted.out;
+  EXPECT_EQ(noted_json.members["detections"].items.size(), 1u) << noted.out;
 
   // A threshold above the score leaves none.
   args.push_back("--threshold=0.99999");

@@ -5,11 +5,15 @@
 // --optimize_graph on run and bench, on a small net written here. convert
 // (fully convolutional, V1 -> current) on small nets written here and on the
 // zoo's AlexNet and VGG-16 (skipped without ../shared/models).
+#include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -20,15 +24,13 @@
 #include <string>
 #include <vector>
 
-#include <gtest/gtest.h>
-
-#include "predictor/CaffeProto.h"
 #include "common/test_utils.h"
 #include "cuda/cuda_api.h"
 #include "graph/optimizer.h"
 #include "io/deploy_net.h"
 #include "io/npy.h"
 #include "io/proto_io.h"
+#include "predictor/CaffeProto.h"
 #include "tool_runner.h"
 
 namespace predictor {
@@ -811,6 +813,55 @@ TEST_F(OptimizeCliTest, OptimizeWritesANetThatRunsAndMatches) {
   EXPECT_TRUE(npy_near(Path("optimized/fc.npy"), Path("original/fc.npy"), 1e-4));
 }
 
+// A train_val whose Data layer leaves the image size to its dataset (no
+// crop_size): optimize and convert take it with --input_shape, which the
+// load error suggests, and write a net that declares that shape.
+const char kTrainValWithoutSize[] = R"(
+name: "train_val"
+layer { name: "data" type: "Data" top: "data" top: "label" include { phase: TRAIN }
+        data_param { source: "train_lmdb" batch_size: 8 backend: LMDB } }
+layer { name: "data" type: "Data" top: "data" top: "label" include { phase: TEST }
+        data_param { source: "test_lmdb" batch_size: 2 backend: LMDB } }
+layer { name: "conv" type: "Convolution" bottom: "data" top: "conv"
+        convolution_param { num_output: 4 kernel_size: 3 } }
+layer { name: "bn" type: "BatchNorm" bottom: "conv" top: "conv" batch_norm_param { use_global_stats: true } }
+layer { name: "scale" type: "Scale" bottom: "conv" top: "conv" scale_param { bias_term: true } }
+layer { name: "relu" type: "ReLU" bottom: "conv" top: "conv" }
+layer { name: "ip" type: "InnerProduct" bottom: "conv" top: "ip" inner_product_param { num_output: 3 } }
+layer { name: "loss" type: "SoftmaxWithLoss" bottom: "ip" bottom: "label" top: "loss" }
+)";
+
+TEST_F(OptimizeCliTest, TrainValWithoutAnImageSizeTakesInputShape) {
+  write_text(Path("train_val.prototxt"), kTrainValWithoutSize);
+  const std::string model = "--model=" + Path("train_val.prototxt");
+  const std::string shape = "--input_shape=data:2,3,8,8";
+  ExpectSuccess(Run({"init-weights", model, shape, "--output=" + Path("tv.caffemodel")}));
+  const std::string weights = "--weights=" + Path("tv.caffemodel");
+  const std::vector<std::string> outputs = {"--output_model=" + Path("opt.prototxt"),
+                                            "--output_weights=" + Path("opt.caffemodel")};
+  ExpectError(Run({"optimize", model, weights, outputs[0], outputs[1]}), {"'data'", "--input_shape=data:N,C,H,W"});
+
+  ExpectSuccess(Run({"optimize", model, weights, shape, outputs[0], outputs[1]}));
+  const caffe::NetParameter net = read_net_text_file(Path("opt.prototxt"));
+  ASSERT_GT(net.layer_size(), 0);
+  ASSERT_EQ(net.layer(0).type(), "Input");
+  const auto& dims = net.layer(0).input_param().shape(0).dim();
+  EXPECT_EQ(std::vector<std::int64_t>(dims.begin(), dims.end()), (std::vector<std::int64_t>{2, 3, 8, 8}));
+  ExpectSuccess(Run({"run", model, weights, shape, "--seed=4", "--output_dir=" + Path("original")}));
+  ExpectSuccess(Run({"run", "--model=" + Path("opt.prototxt"), "--weights=" + Path("opt.caffemodel"), "--seed=4",
+                     "--output_dir=" + Path("optimized")}));
+  EXPECT_EQ(read_text(Path("optimized/input.npy")), read_text(Path("original/input.npy")));
+  EXPECT_TRUE(npy_near(Path("optimized/ip.npy"), Path("original/ip.npy"), 1e-4));
+
+  // convert: --to=fully_convolutional takes it too; --to=current, which
+  // rewrites the file as written, does not.
+  ExpectSuccess(Run({"convert", "--to=fully_convolutional", model, weights, shape,
+                     "--output_model=" + Path("fc.prototxt"), "--output_weights=" + Path("fc.caffemodel")}));
+  EXPECT_EQ(read_net_text_file(Path("fc.prototxt")).layer(0).input_param().shape(0).dim(2), 8);
+  ExpectError(Run({"convert", "--to=current", model, shape, "--output_model=" + Path("current.prototxt")}),
+              {"--input_shape", "--to=fully_convolutional"});
+}
+
 TEST_F(OptimizeCliTest, AllowExtensionsFusesTheActivations) {
   const ToolResult optimized = Run({"optimize", "--model=" + Path("net.prototxt"), "--weights=" + Path("net.caffemodel"),
                                     "--allow_extensions", "--output_model=" + Path("fused.prototxt"),
@@ -1546,6 +1597,32 @@ TEST_F(PredictorCliTest, InputOfTheWrongShapeIsAnError) {
   EXPECT_FALSE(std::filesystem::exists(Path("out")));
 }
 
+TEST_F(PredictorCliTest, InputsThatAreNotRegularFilesOrHoldNoSampleAreErrors) {
+  const std::string fifo = Path("fifo");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0) << std::strerror(errno);
+  const auto run = [&](const std::string& input) {
+    return Run({"run", "--model=" + kMobilenet, "--weights=" + MobilenetWeights(), "--input=" + input,
+                "--output_dir=" + Path("out")});
+  };
+  // Never a reader blocked on a FIFO, an endless read or a size nonsense.
+  ExpectError(run(fifo), {fifo, "not a regular file"});
+  ExpectError(run("/dev/zero"), {"/dev/zero", "not a regular file"});
+  ExpectError(run(dir_), {dir_, "not a regular file"});
+  const float none = 0.0f;
+  write_npy(Path("empty_batch.npy"), {0, 3, 160, 160}, &none);
+  ExpectError(run(Path("empty_batch.npy")), {Path("empty_batch.npy"), "no sample"});
+  // name=path naming no input of a one-input net.
+  ExpectError(run("image=" + Path("x.npy")), {"no input 'image'", "'data'"});
+  EXPECT_FALSE(std::filesystem::exists(Path("out")));
+}
+
+TEST_F(PredictorCliTest, EmptyCaffemodelIsAnError) {
+  write_text(Path("empty.caffemodel"), "");
+  ExpectError(
+      Run({"run", "--model=" + kMobilenet, "--weights=" + Path("empty.caffemodel"), "--output_dir=" + Path("out")}),
+      {Path("empty.caffemodel"), "empty file"});
+}
+
 TEST_F(PredictorCliTest, TruncatedCaffemodelIsAnError) {
   const std::string weights = read_text(MobilenetWeights());
   ASSERT_FALSE(weights.empty());
@@ -1582,6 +1659,9 @@ TEST_F(PredictorCliTest, UsageErrors) {
   }
   ExpectError(Run({"bench", "--model=" + kMobilenet, "--input_shape=data:1,x"}), {"--input_shape", "'x'"});
   ExpectError(Run({"bench", "--model=" + kMobilenet, "--input_shape=nope:1,3,160,160"}), {"'nope'"});
+  // --batch and --input_shape's batch must agree: neither silently wins.
+  ExpectError(Run({"bench", "--model=" + kMobilenet, "--batch=3", "--input_shape=data:2,3,160,160"}),
+              {"--batch=3", "--input_shape", "batch 2", "'data'"});
   ExpectError(Run({"init-weights", "--model=" + kMobilenet, "--output=" + Path("w.caffemodel"), "extra"}),
               {"'extra'"});
 

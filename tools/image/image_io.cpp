@@ -1,14 +1,17 @@
 #include "image/image_io.h"
 
 // jpeglib.h needs FILE and size_t declared before it.
+#include <fcntl.h>
+#include <jpeglib.h>
+#include <png.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cctype>
 #include <cerrno>
 #include <csetjmp>
 #include <cstdio>
 #include <cstring>
-
-#include <jpeglib.h>
-#include <png.h>
 
 namespace predictor::image {
 
@@ -24,17 +27,40 @@ void check_size(const std::string& path, std::size_t width, std::size_t height) 
   }
 }
 
+// An encoded image larger than this is refused unread (a 2^28-pixel RGB PNG
+// compresses well below it).
+constexpr std::size_t kMaxFileBytes = std::size_t{1} << 30;
+
+// The whole file, which must be a regular file: a FIFO would block (opened
+// O_NONBLOCK here, so not even the open waits) and /dev/zero never ends.
 std::vector<std::uint8_t> read_file(const std::string& path) {
-  std::FILE* file = std::fopen(path.c_str(), "rb");
-  if (file == nullptr) throw ImageError("cannot open image '" + path + "': " + std::strerror(errno));
-  std::vector<std::uint8_t> bytes;
-  std::uint8_t chunk[1 << 16];
-  std::size_t read = 0;
-  while ((read = std::fread(chunk, 1, sizeof chunk, file)) > 0) bytes.insert(bytes.end(), chunk, chunk + read);
-  const bool failed = std::ferror(file) != 0;
-  const int error = errno;
-  std::fclose(file);
-  if (failed) throw ImageError("cannot read image '" + path + "': " + std::strerror(error));
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) throw ImageError("cannot open image '" + path + "': " + std::strerror(errno));
+  struct stat info {};
+  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+    ::close(fd);
+    throw ImageError("image '" + path + "' is not a regular file");
+  }
+  const auto size = static_cast<std::size_t>(info.st_size);
+  if (size > kMaxFileBytes) {
+    ::close(fd);
+    throw ImageError("image '" + path + "' has " + std::to_string(size) + " bytes, more than the " +
+                     std::to_string(kMaxFileBytes) + " an image may have");
+  }
+  std::vector<std::uint8_t> bytes(size);
+  std::size_t done = 0;
+  while (done < size) {
+    const ssize_t got = ::read(fd, bytes.data() + done, size - done);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) {
+      const int error = errno;
+      ::close(fd);
+      throw ImageError("cannot read image '" + path + "'" +
+                       (got < 0 ? std::string(": ") + std::strerror(error) : std::string(" (file shrank)")));
+    }
+    done += static_cast<std::size_t>(got);
+  }
+  ::close(fd);
   return bytes;
 }
 

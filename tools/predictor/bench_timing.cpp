@@ -7,8 +7,11 @@
 #include <future>
 #include <mutex>
 #include <numeric>
+#include <string>
+#include <system_error>
 
 #include "cuda/cuda_api.h"
+#include "predictor/Error.h"
 #include "tool_common.h"
 
 namespace predictor::tool {
@@ -138,11 +141,18 @@ BenchTimings time_predictor_threads(Predictor* predictor, const std::vector<Pred
   std::vector<std::future<std::vector<double>>> results;
   try {
     for (int t = 0; t < threads; ++t) results.push_back(std::async(std::launch::async, worker, t));
+  } catch (const std::system_error& error) {
+    abandoned = true;
+    start.Open();
+    finish.Open();
+    // Unwinding joins the threads that did start (std::async futures wait).
+    throw Error("--threads=" + std::to_string(threads) + ": only " + std::to_string(results.size()) +
+                " threads could start: " + error.what());
   } catch (...) {
     abandoned = true;
     start.Open();
     finish.Open();
-    throw;  // unwinding joins the threads that did start (std::async futures wait)
+    throw;
   }
   start.WaitForArrivals(threads);
   const auto phase_start = Clock::now();

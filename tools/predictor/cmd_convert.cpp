@@ -116,6 +116,7 @@ void write_current(const CurrentFile& file) {
 
 int to_current() {
   if (flag_was_given("seed")) throw Error("--seed applies only with --to=fully_convolutional");
+  if (flag_was_given("input_shape")) throw Error("--input_shape applies only with --to=fully_convolutional");
   if (!FLAGS_weights.empty()) require_flag("output_weights", FLAGS_output_weights);
   if (FLAGS_weights.empty() && !FLAGS_output_weights.empty()) {
     throw Error("--output_weights needs --weights, the .caffemodel to convert");
@@ -160,7 +161,7 @@ std::string conversions_help() {
 const Command kConvertCommand{
     "convert",
     "convert a model: fully convolutional (InnerProduct -> Convolution) or V1 -> current format",
-    {"to", "model", "weights", "seed", "output_model", "output_weights", "pooling_rule"},
+    {"to", "model", "weights", "seed", "output_model", "output_weights", "input_shape", "pooling_rule"},
     convert,
     conversions_help};
 

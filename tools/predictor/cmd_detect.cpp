@@ -17,8 +17,8 @@
 // darknet's layer order); each blob must have mask.size() * (5 + classes)
 // channels, else the run fails naming the blob and the section.
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -31,6 +31,7 @@
 #include "image/draw.h"
 #include "image/image_io.h"
 #include "image/preprocess.h"
+#include "io/file_io.h"
 #include "json_writer.h"
 #include "predictor/CaffeProto.h"
 #include "predictor/Detection.h"
@@ -114,6 +115,8 @@ float parse_float(const std::string& flag, const std::string& text) {
   if (text.empty() || end != text.c_str() + text.size()) {
     throw Error("--" + flag + ": '" + text + "' is not a number");
   }
+  // inf or nan would turn every pixel or comparison into nonsense silently.
+  if (!std::isfinite(value)) throw Error("--" + flag + ": '" + text + "' is not a finite number");
   return value;
 }
 
@@ -163,8 +166,8 @@ InputPreparation preparation_from_flags(Kind kind) {
 }
 
 std::vector<std::string> read_labels(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw Error("--labels: cannot read '" + path + "'");
+  constexpr std::size_t kMaxLabelsBytes = std::size_t{16} << 20;  // a name per class: a few KB
+  std::istringstream in(read_file(path, kMaxLabelsBytes));
   std::vector<std::string> labels;
   std::string line;
   while (std::getline(in, line)) {
@@ -285,6 +288,12 @@ std::vector<Detection> detect_ssd(const Net& net, const caffe::NetParameter& def
   if (layer.top_size() < 1) throw Error("DetectionOutput layer '" + layer.name() + "' has no top");
   const Blob& rows = *net.blob(layer.top(0));
   const float threshold = static_cast<float>(FLAGS_threshold);
+  const caffe::DetectionOutputParameter& param = layer.detection_output_param();
+  if (flag_was_given("threshold") && param.has_confidence_threshold() && threshold < param.confidence_threshold()) {
+    std::cerr << "note: --threshold=" << FLAGS_threshold << " is below DetectionOutput '" << layer.name()
+              << "' confidence_threshold " << param.confidence_threshold()
+              << ": the net already dropped the boxes scoring under that\n";
+  }
   if (!letterbox) return ssd_detections(rows, {picture.width, picture.height}, threshold);
   // Letterboxed: boxes in net input pixels, then the padding undone.
   const Blob& input = *net.input_blobs()[0];
@@ -350,6 +359,9 @@ void write_drawn_image(const image::Image& picture, const std::vector<Detection>
 int detect() {
   require_flag("model", FLAGS_model);
   require_flag("image", FLAGS_image);
+  if (!std::isfinite(FLAGS_threshold)) {
+    throw Error("--threshold: " + std::to_string(FLAGS_threshold) + " is not a finite number");
+  }
   const Device device = device_from_flags();
   const int compute_threads = compute_threads_from_flags();
   const Precision precision = precision_from_flags(device);

@@ -6,7 +6,9 @@
 // (fuse_residual, fuse_activation) run only with --allow_extensions: those files then need
 // predictor to load. Prints what each pass did. --mean / --mean_file and
 // --input_scale give the input preprocessing the net expects (Caffe's
-// transform_param), which the written model then does itself.
+// transform_param), which the written model then does itself. --input_shape
+// replaces declared input shapes (a train_val whose Data layer leaves the
+// image size to its dataset needs it); the written net declares them.
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
@@ -259,7 +261,7 @@ const Command kOptimizeCommand{
     "convolutions read; fuse residual sums and "
     "activations with --allow_extensions) and write the net and weights",
     {"model", "weights", "seed", "output_model", "output_weights", "passes", "allow_extensions", "keep", "mean",
-     "mean_file", "input_scale", "preprocess_input", "pooling_rule"},
+     "mean_file", "input_scale", "preprocess_input", "input_shape", "pooling_rule"},
     optimize,
     passes_help};
 

@@ -10,6 +10,7 @@
 // over N threads; the files are the same, bit for bit.
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <numeric>
@@ -51,6 +52,12 @@ std::vector<std::string> input_paths(const Net& net, const std::string& flag) {
   const std::vector<std::string>& names = net.input_names();
   std::vector<std::string> paths(names.size());
   if (names.size() == 1 && flag.rfind(names[0] + "=", 0) != 0) {
+    // name=path naming another input reads as a path: say what it meant.
+    const std::size_t equals = flag.find('=');
+    if (equals != std::string::npos && !std::filesystem::exists(flag)) {
+      throw Error("--input: the net has no input '" + flag.substr(0, equals) + "' (its one input is '" + names[0] +
+                  "')");
+    }
     paths[0] = flag;
     return paths;
   }
@@ -85,6 +92,9 @@ void load_input(Net* net, std::size_t i, const std::string& path, int batch) {
     throw Error(path + ": shape " + shape_text(array.shape) + " does not fit input '" + net->input_names()[i] +
                 "' of " + net->source() + ", declared " + shape_text(declared) +
                 " (only the batch dimension may differ; see --input_shape)");
+  }
+  if (!array.shape.empty() && array.shape[0] == 0) {
+    throw Error(path + ": shape " + shape_text(array.shape) + " has no sample: a batch is at least 1 (as for --batch)");
   }
   if (batch > 0 && (array.shape.empty() || array.shape[0] != batch)) {
     throw Error(path + ": shape " + shape_text(array.shape) + " disagrees with --batch=" + std::to_string(batch));
