@@ -853,6 +853,20 @@ TEST_F(OptimizeCliTest, TrainValWithoutAnImageSizeTakesInputShape) {
   EXPECT_EQ(read_text(Path("optimized/input.npy")), read_text(Path("original/input.npy")));
   EXPECT_TRUE(npy_near(Path("optimized/ip.npy"), Path("original/ip.npy"), 1e-4));
 
+  // A Data layer that preprocesses (transform_param's scale): run says the
+  // input is taken as given.
+  std::string scaled = kTrainValWithoutSize;
+  const std::string test_data = "data_param { source: \"test_lmdb\"";
+  ASSERT_NE(scaled.find(test_data), std::string::npos);
+  scaled.insert(scaled.find(test_data), "transform_param { scale: 0.5 } ");
+  write_text(Path("scaled.prototxt"), scaled);
+  const ToolResult noted =
+      Run({"run", "--model=" + Path("scaled.prototxt"), weights, shape, "--output_dir=" + Path("scaled")});
+  EXPECT_EQ(noted.exit_code, 0) << noted.err;
+  EXPECT_NE(noted.err.find("note: layer 'data' of " + Path("scaled.prototxt") + " preprocesses in Caffe"),
+            std::string::npos)
+      << noted.err;
+
   // convert: --to=fully_convolutional takes it too; --to=current, which
   // rewrites the file as written, does not.
   ExpectSuccess(Run({"convert", "--to=fully_convolutional", model, weights, shape,
