@@ -1673,9 +1673,7 @@ TEST_F(PredictorCliTest, UsageErrors) {
   }
   ExpectError(Run({"bench", "--model=" + kMobilenet, "--input_shape=data:1,x"}), {"--input_shape", "'x'"});
   ExpectError(Run({"bench", "--model=" + kMobilenet, "--input_shape=nope:1,3,160,160"}), {"'nope'"});
-  // --batch and --input_shape's batch must agree: neither silently wins.
-  ExpectError(Run({"bench", "--model=" + kMobilenet, "--batch=3", "--input_shape=data:2,3,160,160"}),
-              {"--batch=3", "--input_shape", "batch 2", "'data'"});
+
   ExpectError(Run({"init-weights", "--model=" + kMobilenet, "--output=" + Path("w.caffemodel"), "extra"}),
               {"'extra'"});
 

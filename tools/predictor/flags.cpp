@@ -88,16 +88,6 @@ int batch_from_flags() {
   if (FLAGS_batch < 0 || (FLAGS_batch == 0 && flag_was_given("batch"))) {
     throw Error("--batch must be at least 1 (" + std::to_string(FLAGS_batch) + " given)");
   }
-  // --batch replaces the first dimension of every input, --input_shape's
-  // too: where the two disagree, neither silently wins.
-  if (flag_was_given("batch") && !FLAGS_input_shape.empty()) {
-    for (const auto& [name, shape] : load_options_from_flags().input_shapes) {
-      if (!shape.empty() && shape[0] != FLAGS_batch) {
-        throw Error("--batch=" + std::to_string(FLAGS_batch) + " disagrees with --input_shape's batch " +
-                    std::to_string(shape[0]) + " for '" + name + "'");
-      }
-    }
-  }
   return FLAGS_batch;
 }
 

@@ -35,8 +35,8 @@ void require_flag(const char* name, const std::string& value);
 // LoadOptions with --input_shape ("name:d0,d1,...;name2:...") and
 // --pooling_rule applied.
 LoadOptions load_options_from_flags();
-// --batch, validated: 0 when not given (keep the declared batch); an error
-// where --input_shape gives an input another batch.
+// --batch, validated: 0 when not given (keep the declared batch). It
+// replaces every input's first dimension, --input_shape's included.
 int batch_from_flags();
 
 // Throws predictor::Error naming --`flag` unless `strategy` is a memory
