@@ -37,7 +37,9 @@ Graph::Graph(const caffe::NetParameter& net, const std::vector<LayerWeights>& we
       node.tops.push_back(id);
       current[name] = id;
       if (node.type() == "Input") inputs_.push_back(id);
+      ++value_names_[name];
     }
+    layer_names_.insert(node.name());
     nodes_.push_back(std::move(node));
   }
   for (const auto& [name, id] : current) {
@@ -65,12 +67,33 @@ bool Graph::only_read_by(int id, int consumer) const {
   return !values_[id].kept && sole_consumer(id) == consumer;
 }
 
+const std::set<int>& Graph::writers(const std::string& name) const {
+  if (!writers_built_) {
+    for (int i = 0; i < num_nodes(); ++i) {
+      if (nodes_[i].removed) continue;
+      for (int top : nodes_[i].tops) writers_[values_[top].name].insert(i);
+    }
+    writers_built_ = true;
+  }
+  static const std::set<int> none;
+  auto it = writers_.find(name);
+  return it == writers_.end() ? none : it->second;
+}
+
+void Graph::DropWriters() {
+  // (Only when built: clearing an empty map still walks its buckets.)
+  if (!writers_built_) return;
+  writers_.clear();
+  writers_built_ = false;
+}
+
 int Graph::overwritten_at(int id, int skip) const {
   const Value& value = values_[id];
-  for (int i = value.producer + 1; i < num_nodes(); ++i) {
-    if (nodes_[i].removed || i == skip) continue;
-    for (int top : nodes_[i].tops) {
-      if (top != id && values_[top].name == value.name) return i;
+  const std::set<int>& later = writers(value.name);
+  for (auto it = later.upper_bound(value.producer); it != later.end(); ++it) {
+    if (*it == skip) continue;
+    for (int top : nodes_[*it].tops) {
+      if (top != id && values_[top].name == value.name) return *it;
     }
   }
   return num_nodes();
@@ -107,6 +130,9 @@ void Graph::Remove(int i) {
     auto it = std::find(consumers.begin(), consumers.end(), i);
     if (it != consumers.end()) consumers.erase(it);
   }
+  if (writers_built_ && !node.removed) {
+    for (int t : node.tops) writers_[values_[t].name].erase(i);
+  }
   node.removed = true;
 }
 
@@ -120,11 +146,18 @@ void Graph::Absorb(int into, int i) {
 void Graph::SetTop(int producer, int index, int id) {
   nodes_[producer].tops[index] = id;
   values_[id].producer = producer;
+  DropWriters();
 }
 
-bool Graph::has_layer_named(const std::string& name) const {
-  return std::any_of(nodes_.begin(), nodes_.end(), [&](const Node& node) { return node.name() == name; });
+void Graph::Rename(int id, const std::string& name) {
+  std::string& current = values_[id].name;
+  if (--value_names_[current] == 0) value_names_.erase(current);
+  ++value_names_[name];
+  current = name;
+  DropWriters();
 }
+
+bool Graph::has_layer_named(const std::string& name) const { return layer_names_.count(name) > 0; }
 
 bool Graph::name_used_between(const std::string& name, int first, int last) const {
   for (int i = first + 1; i < last; ++i) {
@@ -140,9 +173,7 @@ bool Graph::name_used_between(const std::string& name, int first, int last) cons
   return false;
 }
 
-bool Graph::has_value_named(const std::string& name) const {
-  return std::any_of(values_.begin(), values_.end(), [&](const Value& value) { return value.name == name; });
-}
+bool Graph::has_value_named(const std::string& name) const { return value_names_.count(name) > 0; }
 
 void Graph::MakeRoom(int at) {
   for (Value& value : values_) {
@@ -153,22 +184,78 @@ void Graph::MakeRoom(int at) {
   }
 }
 
+void Graph::Renumber(const std::vector<int>& index) {
+  for (Value& value : values_) {
+    if (value.producer >= 0) value.producer = index[value.producer];
+    for (int& consumer : value.consumers) consumer = index[consumer];
+  }
+}
+
 int Graph::AddValue(const std::string& name, const std::vector<int>& shape) {
   if (has_value_named(name)) throw std::logic_error("graph optimizer: a value named '" + name + "' already exists");
   values_.push_back(Value{name, shape, -1, {}, false});
+  ++value_names_[name];
   return static_cast<int>(values_.size()) - 1;
 }
 
-int Graph::Insert(int at, Node node) {
-  MakeRoom(at);
+void Graph::Put(int at, Node node) {
   for (int b : node.bottoms) {
     auto& consumers = values_[b].consumers;
     consumers.insert(std::upper_bound(consumers.begin(), consumers.end(), at), at);
   }
   for (int t : node.tops) values_[t].producer = at;
   node.removed = false;
-  nodes_.insert(nodes_.begin() + at, std::move(node));
+  node.reserved = false;
+  layer_names_.insert(node.name());
+  nodes_[at] = std::move(node);
+  DropWriters();
+}
+
+int Graph::Insert(int at, Node node) {
+  MakeRoom(at);
+  nodes_.emplace(nodes_.begin() + at);
+  Put(at, std::move(node));
   return at;
+}
+
+void Graph::ReservePlaces(int count, const std::function<bool(const Node&)>& before) {
+  std::vector<Node> nodes;
+  std::vector<int> index(nodes_.size());
+  for (std::size_t i = 0; i < nodes_.size(); ++i) {
+    if (before(nodes_[i])) {
+      for (int k = 0; k < count; ++k) {
+        nodes.emplace_back();
+        nodes.back().removed = true;
+        nodes.back().reserved = true;
+      }
+    }
+    index[i] = static_cast<int>(nodes.size());
+    nodes.push_back(std::move(nodes_[i]));
+  }
+  nodes_ = std::move(nodes);
+  Renumber(index);
+  DropWriters();
+}
+
+int Graph::Place(int at, Node node) {
+  if (!nodes_[at].reserved) {
+    throw std::logic_error("graph optimizer: node " + std::to_string(at) + " is no empty place (a pass bug)");
+  }
+  Put(at, std::move(node));
+  return at;
+}
+
+void Graph::DropEmptyPlaces() {
+  std::vector<Node> nodes;
+  std::vector<int> index(nodes_.size(), -1);  // an empty place: no value refers to it
+  for (std::size_t i = 0; i < nodes_.size(); ++i) {
+    if (nodes_[i].reserved) continue;
+    index[i] = static_cast<int>(nodes.size());
+    nodes.push_back(std::move(nodes_[i]));
+  }
+  nodes_ = std::move(nodes);
+  Renumber(index);
+  DropWriters();
 }
 
 int Graph::InsertAfter(int id, Node node, const std::string& name) {
@@ -184,6 +271,7 @@ int Graph::InsertAfter(int id, Node node, const std::string& name) {
   }
   const int at = values_[id].producer + 1;
   MakeRoom(at);
+  layer_names_.insert(node.name());
   node.param.clear_bottom();
   node.param.clear_top();
   node.param.add_bottom(values_[id].name);
@@ -191,6 +279,7 @@ int Graph::InsertAfter(int id, Node node, const std::string& name) {
   node.removed = false;
   const int top = static_cast<int>(values_.size());
   values_.push_back(Value{name, values_[id].shape, at, values_[id].consumers, false});
+  ++value_names_[name];
   node.bottoms = {id};
   node.tops = {top};
   nodes_.insert(nodes_.begin() + at, std::move(node));
@@ -200,7 +289,8 @@ int Graph::InsertAfter(int id, Node node, const std::string& name) {
     }
   }
   values_[id].consumers = {at};
-  for (int v : later) values_[v].name = name;
+  for (int v : later) Rename(v, name);
+  DropWriters();  // the indices moved
   return top;
 }
 

@@ -15,8 +15,12 @@
 // what Net::blob(name) holds after a forward). A pass never removes a kept
 // value or changes what it holds.
 
+#include <functional>
 #include <memory>
+#include <set>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "net/weights.h"
@@ -38,6 +42,9 @@ struct Node {
   std::vector<int> bottoms;     // value ids
   std::vector<int> tops;        // value ids
   bool removed = false;
+  // An empty place (removed too) that Graph::ReservePlaces made and no node
+  // has taken yet.
+  bool reserved = false;
   // The layers of the net as written whose work this node now does besides
   // its own (BatchNorm folded into it, a fused activation, merged siblings),
   // so per-layer reports name them.
@@ -92,8 +99,9 @@ class Graph {
   // Makes node `producer` write value `id` as its top `index` (the value it
   // wrote there before is dropped).
   void SetTop(int producer, int index, int id);
-  // Renames value `id` (every use follows, since uses refer to ids).
-  void Rename(int id, const std::string& name) { values_[id].name = name; }
+  // Renames value `id` (every use follows, since uses refer to ids). Names
+  // change only here (and in InsertAfter): the graph indexes them.
+  void Rename(int id, const std::string& name);
   // Puts `node`, a layer with one bottom and one top of the bottom's shape
   // (a Bias, a Scale, a Power...), between value `id` and its readers: the
   // node reads `id` and writes a new value named `name`, which every reader
@@ -111,8 +119,18 @@ class Graph {
   // Puts `node`, whose bottoms and tops are value ids already set, at index
   // `at` (the indices of the nodes from there on move up by one): it reads
   // its bottoms (after their producers: the caller's to ensure) and becomes
-  // the producer of its tops. Returns `at`.
+  // the producer of its tops. Returns `at`. Each call renumbers every value:
+  // a pass that puts in many nodes reserves places for them instead.
   int Insert(int at, Node node);
+  // Makes `count` empty places before every node for which `before` holds,
+  // all in one renumbering (the node indices move up).
+  void ReservePlaces(int count, const std::function<bool(const Node&)>& before);
+  // Insert(at, node) where node `at` is an empty place (ReservePlaces): the
+  // node takes the place, no index moves. Throws std::logic_error when `at`
+  // is no empty place (a pass bug).
+  int Place(int at, Node node);
+  // Removes the places no node took (the node indices move down).
+  void DropEmptyPlaces();
   // Whether a node (removed ones too) or a value has this name.
   bool has_layer_named(const std::string& name) const;
   bool has_value_named(const std::string& name) const;
@@ -120,19 +138,40 @@ class Graph {
   // writes a value named `name` (a pass moving a write of `name` across
   // them would change what that node sees).
   bool name_used_between(const std::string& name, int first, int last) const;
+  // The live node that next writes the name of value `id` in place
+  // (replacing it), or num_nodes() when none does; node `skip` does not
+  // count.
+  int overwritten_at(int id, int skip = -1) const;
 
  private:
   // Moves the node indices from `at` on up by one, in every value's
   // producer and consumers, before a node goes in at `at`.
   void MakeRoom(int at);
-  // The node that next writes the name of value `id` in place (replacing
-  // it), or num_nodes() when none does; node `skip` does not count.
-  int overwritten_at(int id, int skip = -1) const;
+  // Moves node i to index `index[i]`, in every value's producer and
+  // consumers.
+  void Renumber(const std::vector<int>& index);
+  // Puts `node` at index `at`, a place made for it (see Insert).
+  void Put(int at, Node node);
+  // The live nodes writing a value named `name`, by index.
+  const std::set<int>& writers(const std::string& name) const;
+  // Forgets writers_ after a change to the nodes' indices or tops, or to
+  // the values' names.
+  void DropWriters();
 
   std::vector<Node> nodes_;
   std::vector<Value> values_;
   std::vector<int> inputs_;  // net input values, in order
   std::string name_;         // the net's
+  // The names in use, so that a pass looking for a free one does not scan
+  // every node and value for each try: every node's (removed ones too), and
+  // how many values have each.
+  std::unordered_set<std::string> layer_names_;
+  std::unordered_map<std::string, int> value_names_;
+  // overwritten_at's index of writers(), so that each Bypass does not scan
+  // every node after the value's producer: built when first needed, dropped
+  // by any change to what it holds but Remove, which takes the node out.
+  mutable std::unordered_map<std::string, std::set<int>> writers_;
+  mutable bool writers_built_ = false;
 };
 
 }  // namespace predictor::graph

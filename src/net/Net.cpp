@@ -252,20 +252,35 @@ void Net::Build(const caffe::NetParameter& net) {
 void Net::MarkChannelReaders() {
   // The later layers that read each blob (a layer writing it in place reads
   // it too).
-  std::map<const Blob*, std::vector<int>> readers;
+  struct Readers {
+    std::vector<int> layers;  // in order
+    // Whether layers[k] and every reader after it split the blob by
+    // channels (one more entry, true, past the last): an in-place chain
+    // shares one blob, whose later readers each of its layers would
+    // otherwise go through (quadratic in the chain's length).
+    std::vector<char> by_channels_from;
+  };
+  std::map<const Blob*, Readers> readers;
   for (int i = 0; i < num_layers(); ++i) {
-    for (const Blob* bottom : bottoms_[i]) readers[bottom].push_back(i);
+    for (const Blob* bottom : bottoms_[i]) readers[bottom].layers.push_back(i);
+  }
+  for (auto& [blob, r] : readers) {
+    r.by_channels_from.assign(r.layers.size() + 1, true);
+    for (std::size_t k = r.layers.size(); k-- > 0;) {
+      r.by_channels_from[k] = r.by_channels_from[k + 1] && layers_[r.layers[k]]->splits_bottom_by_channels();
+    }
   }
   for (int i = 0; i < num_layers(); ++i) {
     bool by_channels = !tops_[i].empty();
     for (const Blob* top : tops_[i]) {
-      int later = 0;
-      for (int reader : readers[top]) {
-        if (reader <= i) continue;
-        ++later;
-        by_channels = by_channels && layers_[reader]->splits_bottom_by_channels();
+      const auto it = readers.find(top);
+      if (it == readers.end()) {
+        by_channels = false;  // no later reader
+        continue;
       }
-      by_channels = by_channels && later > 0;
+      const Readers& r = it->second;
+      const std::size_t first_later = std::upper_bound(r.layers.begin(), r.layers.end(), i) - r.layers.begin();
+      by_channels = by_channels && first_later < r.layers.size() && r.by_channels_from[first_later];
     }
     layers_[i]->set_tops_read_by_channels(by_channels);
   }

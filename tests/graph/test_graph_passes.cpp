@@ -599,6 +599,64 @@ TEST(InPlaceActivations, TheInputsEarlierInPlaceVersionsAreRenamedWithIt) {
   EXPECT_TRUE(in_place(layer_named(*optimized, "tanh")));
 }
 
+// The graph's name index and overwritten_at's index of writers follow its
+// edits (Rename, AddValue, Remove), and Place takes only a reserved place:
+// the passes rely on them instead of scanning every node per question.
+TEST(GraphEdits, IndexesFollowTheEditsAndPlacesMustBeReserved) {
+  using graph::Graph;
+  using graph::Node;
+  const auto model = random_model(input_layer("dim: 1 dim: 3 dim: 6 dim: 6") + R"(
+    layer { name: "conv" type: "Convolution" bottom: "data" top: "c" convolution_param { num_output: 4 kernel_size: 3 } }
+    layer { name: "relu" type: "ReLU" bottom: "c" top: "c" }
+    layer { name: "tanh" type: "TanH" bottom: "c" top: "t" }
+  )");
+  std::vector<LayerWeights> weights;
+  for (int i = 0; i < model->net().layer_size(); ++i) weights.push_back(model->layer_weights(i));
+  Graph graph(model->net(), weights, {});
+  ASSERT_EQ(graph.num_nodes(), 4);
+  EXPECT_TRUE(graph.has_layer_named("relu"));
+  EXPECT_FALSE(graph.has_layer_named("c"));
+  EXPECT_TRUE(graph.has_value_named("c"));
+  // conv's "c" is overwritten in place by the ReLU (node 2), unless skipped.
+  const int conv_top = graph.node(1).tops[0];
+  EXPECT_EQ(graph.overwritten_at(conv_top), 2);
+  EXPECT_EQ(graph.overwritten_at(conv_top, 2), graph.num_nodes());
+  // One of the two values named "c" renamed: the name is still in use.
+  graph.Rename(conv_top, "renamed");
+  EXPECT_TRUE(graph.has_value_named("c"));
+  EXPECT_TRUE(graph.has_value_named("renamed"));
+  EXPECT_EQ(graph.overwritten_at(conv_top), graph.num_nodes());  // the ReLU writes "c", not "renamed"
+  graph.Rename(graph.node(2).tops[0], "renamed");
+  EXPECT_FALSE(graph.has_value_named("c"));
+  EXPECT_EQ(graph.overwritten_at(conv_top), 2);
+  graph.Remove(2);
+  EXPECT_EQ(graph.overwritten_at(conv_top), graph.num_nodes());
+  EXPECT_TRUE(graph.has_layer_named("relu"));  // removed nodes keep their names taken
+  EXPECT_THROW(graph.AddValue("t", {1}), std::logic_error);
+
+  // Two places before the TanH; Place takes them, nothing else.
+  graph.ReservePlaces(2, [](const Node& node) { return node.type() == "TanH"; });
+  ASSERT_EQ(graph.num_nodes(), 6);
+  EXPECT_EQ(graph.node(5).type(), "TanH");
+  Node other;
+  other.param.set_name("not_a_place");
+  EXPECT_THROW(graph.Place(5, other), std::logic_error);
+  Node power;
+  power.param.set_name("power");
+  power.param.set_type("Power");
+  power.bottoms = {conv_top};
+  power.tops = {graph.AddValue("p", graph.value(conv_top).shape)};
+  EXPECT_EQ(graph.Place(4, power), 4);
+  EXPECT_TRUE(graph.has_layer_named("power"));
+  EXPECT_EQ(graph.value(power.tops[0]).producer, 4);
+  graph.DropEmptyPlaces();
+  ASSERT_EQ(graph.num_nodes(), 5);
+  EXPECT_EQ(graph.node(3).name(), "power");
+  EXPECT_EQ(graph.value(graph.node(3).tops[0]).producer, 3);
+  EXPECT_EQ(graph.node(4).type(), "TanH");
+  EXPECT_EQ(graph.value(graph.node(4).tops[0]).producer, 4);
+}
+
 TEST(InPlaceActivations, Declines) {
   const auto model = random_model(input_layer("dim: 1 dim: 3 dim: 6 dim: 6") + R"(
     # a net input

@@ -63,14 +63,7 @@ bool top_written_in_place(const Graph& graph, const Node& node) {
 // before the first is bypassed: no reader of `top` may come after a later
 // in-place write (by a node other than `node`) replaced `bottom`.
 bool may_read_bottom_instead(const Graph& graph, int node, int bottom, int top) {
-  const Value& value = graph.value(bottom);
-  int replaced = graph.num_nodes();
-  for (int i = value.producer + 1; i < graph.num_nodes() && replaced == graph.num_nodes(); ++i) {
-    if (i == node || graph.node(i).removed) continue;
-    for (int written : graph.node(i).tops) {
-      if (written != bottom && graph.value(written).name == value.name) replaced = i;
-    }
-  }
+  const int replaced = graph.overwritten_at(bottom, node);
   for (int reader : graph.value(top).consumers) {
     if (reader > replaced) return false;
   }
