@@ -60,6 +60,13 @@ class PREDICTOR_API Model {
   const std::string& name() const;
   // Where the definition came from, for messages.
   const std::string& source() const { return source_; }
+  // What the definition asks of its input that the runtime does not do: the
+  // preprocessing of a train_val's data layers (transform_param mean_value,
+  // mean_file, scale), which Caffe applies to what it reads while the Input
+  // that replaces the layer here takes its input as given. One sentence per
+  // such layer, naming it; empty for deploy files. An optimized model keeps
+  // the original's unless the optimizer folded preprocessing of its own.
+  const std::vector<std::string>& unapplied_preprocessing() const { return unapplied_preprocessing_; }
 
   // The learned parameters of the deploy net's layer i (empty for
   // parameter-free layers). Host data is current and never changes.
@@ -98,6 +105,7 @@ class PREDICTOR_API Model {
   std::unique_ptr<caffe::NetParameter> net_;
   std::vector<std::vector<std::shared_ptr<const Blob>>> weights_;
   std::string source_;
+  std::vector<std::string> unapplied_preprocessing_;
   mutable std::mutex device_weights_mutex_;
   mutable std::map<int, std::shared_ptr<const DeviceWeights>> device_weights_;
   mutable std::mutex cpu_kernel_weights_mutex_;

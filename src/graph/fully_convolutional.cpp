@@ -313,7 +313,8 @@ FullyConvolutionalModel make_fully_convolutional(const Model& model) {
   } catch (const std::logic_error& error) {
     throw Error(model.source() + ": " + error.what());
   }
-  result.model = model_from_parts(net, graph.ToWeights(), model.source() + " (fully convolutional)");
+  result.model = model_from_parts(net, graph.ToWeights(), model.source() + " (fully convolutional)",
+                                  model.unapplied_preprocessing());
   return result;
 }
 

@@ -87,7 +87,10 @@ OptimizedModel optimize(const Model& model, const OptimizeOptions& options) {
   } catch (const std::logic_error& error) {
     throw Error(model.source() + ": " + error.what());
   }
-  result.model = model_from_parts(net, graph.ToWeights(), model.source() + " (optimized)");
+  // Preprocessing folded here stands for the data layers' own.
+  std::vector<std::string> unapplied;
+  if (options.preprocessing.empty()) unapplied = model.unapplied_preprocessing();
+  result.model = model_from_parts(net, graph.ToWeights(), model.source() + " (optimized)", std::move(unapplied));
   result.absorbed = graph.ToAbsorbed();
   return result;
 }

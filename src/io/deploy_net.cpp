@@ -174,9 +174,26 @@ std::vector<int> data_layer_shape(const caffe::LayerParameter& layer, const std:
   return {-1, -1, -1, -1};
 }
 
-// Records, per converted input whose shape the file leaves open, why.
+// What of a data layer's transform_param Caffe applies to what it reads
+// and the Input does not ("" when nothing): mean and scale. (crop_size
+// shows in the input's shape; mirror is for training.)
+std::string unapplied_transform(const caffe::TransformationParameter& transform) {
+  std::vector<std::string> fields;
+  if (transform.mean_value_size() > 0) fields.push_back("mean_value");
+  if (transform.has_mean_file()) fields.push_back("mean_file");
+  if (transform.has_scale()) fields.push_back("scale");
+  std::string text;
+  for (std::size_t i = 0; i < fields.size(); ++i) {
+    text += (i == 0 ? "" : i + 1 == fields.size() ? " and " : ", ") + fields[i];
+  }
+  return text;
+}
+
+// Records, per converted input whose shape the file leaves open, why, and
+// per data layer that preprocesses, what it does that the Input does not.
 void convert_data_and_training_layers(caffe::NetParameter* net, const std::string& source,
-                                      std::map<std::string, std::string>* unknown_shape_reasons) {
+                                      std::map<std::string, std::string>* unknown_shape_reasons,
+                                      std::vector<std::string>* unapplied_preprocessing) {
   google::protobuf::RepeatedPtrField<caffe::LayerParameter> kept;
   std::set<std::string> removed_blobs;  // blobs only training layers could use
   std::map<std::string, std::string> removed_by;
@@ -193,6 +210,12 @@ void convert_data_and_training_layers(caffe::NetParameter* net, const std::strin
       input.add_top(layer.top(0));
       set_shape(input.mutable_input_param()->add_shape(), shape);
       if (!why.empty()) (*unknown_shape_reasons)[layer.top(0)] = why;
+      const std::string transform = unapplied_transform(layer.transform_param());
+      if (!transform.empty() && unapplied_preprocessing != nullptr) {
+        unapplied_preprocessing->push_back("layer '" + layer.name() + "' (" + layer.type() + ") of " + source +
+                                           ": Caffe applies its transform_param " + transform +
+                                           " to what it reads; the net input here is taken as given");
+      }
       for (int i = 1; i < layer.top_size(); ++i) {
         removed_blobs.insert(layer.top(i));
         removed_by[layer.top(i)] = layer.name();
@@ -330,13 +353,13 @@ bool is_data_layer_type(const std::string& type) {
   return kTypes.count(type) != 0;
 }
 
-caffe::NetParameter make_deploy_net(caffe::NetParameter net, const LoadOptions& options,
-                                    const std::string& source) {
+caffe::NetParameter make_deploy_net(caffe::NetParameter net, const LoadOptions& options, const std::string& source,
+                                    std::vector<std::string>* unapplied_preprocessing) {
   upgrade_v1_net(&net, source);
   convert_net_inputs(&net, source);
   filter_for_state(&net, options, source);
   std::map<std::string, std::string> unknown_shape_reasons;
-  convert_data_and_training_layers(&net, source, &unknown_shape_reasons);
+  convert_data_and_training_layers(&net, source, &unknown_shape_reasons, unapplied_preprocessing);
   rewrite_fork_aliases(&net, source);
   apply_pooling_rule(&net, options.pooling_rule);
   apply_input_shapes(&net, options, source, unknown_shape_reasons);

@@ -10,16 +10,22 @@
 //   - the forks' aliases as the layers they stand for (ShuffleNet's
 //     ConvolutionDepthwise as a Convolution with one group per channel).
 // Errors name the file (`source`), the layer and the field.
+//
+// A data layer's preprocessing (transform_param's mean and scale) is not
+// carried over: the Input that replaces it takes its input as given. Each
+// such layer is described in `unapplied_preprocessing` (when not null), for
+// the caller to tell its user.
 
 #include <string>
+#include <vector>
 
 #include "predictor/CaffeProto.h"
 #include "predictor/LoadOptions.h"
 
 namespace predictor {
 
-caffe::NetParameter make_deploy_net(caffe::NetParameter net, const LoadOptions& options,
-                                    const std::string& source);
+caffe::NetParameter make_deploy_net(caffe::NetParameter net, const LoadOptions& options, const std::string& source,
+                                    std::vector<std::string>* unapplied_preprocessing = nullptr);
 
 // Whether a layer of this type exists only for training and is dropped.
 bool is_training_only_layer_type(const std::string& type);

@@ -23,9 +23,11 @@ class ModelBuilder {
  public:
   // `weights` null: random weights from `seed`.
   static std::shared_ptr<const Model> FromParts(const caffe::NetParameter& net, std::vector<LayerWeights> weights,
-                                                const std::string& source) {
+                                                const std::string& source,
+                                                std::vector<std::string> unapplied_preprocessing) {
     std::shared_ptr<Model> model(new Model());
     model->source_ = source;
+    model->unapplied_preprocessing_ = std::move(unapplied_preprocessing);
     model->net_ = std::make_unique<caffe::NetParameter>(net);
     std::unique_ptr<Net> probe = Net::WithoutWeights(*model->net_, source);
     probe->SetLimits({std::numeric_limits<std::size_t>::max(), std::numeric_limits<double>::infinity()});
@@ -70,7 +72,8 @@ class ModelBuilder {
                                                    const std::string& source) {
     std::shared_ptr<Model> model(new Model());
     model->source_ = source;
-    model->net_ = std::make_unique<caffe::NetParameter>(make_deploy_net(definition, options, source));
+    model->net_ = std::make_unique<caffe::NetParameter>(
+        make_deploy_net(definition, options, source, &model->unapplied_preprocessing_));
 
     // A replica without weights tells which weights each layer needs. It
     // only infers shapes, so the replica budgets (checked when a replica is
@@ -91,8 +94,9 @@ class ModelBuilder {
 };
 
 std::shared_ptr<const Model> model_from_parts(const caffe::NetParameter& net, std::vector<LayerWeights> weights,
-                                              const std::string& source) {
-  return ModelBuilder::FromParts(net, std::move(weights), source);
+                                              const std::string& source,
+                                              std::vector<std::string> unapplied_preprocessing) {
+  return ModelBuilder::FromParts(net, std::move(weights), source, std::move(unapplied_preprocessing));
 }
 
 Model::Model() = default;

@@ -15,7 +15,9 @@ namespace predictor {
 // `net` must be in deploy form; `weights[i]` are layer i's blobs. Checks, as
 // a load does, that every layer gets the weights it expects in count and
 // shape (a mismatch is a predictor::Error naming the layer: a pass bug).
+// `unapplied_preprocessing`: see Model::unapplied_preprocessing.
 std::shared_ptr<const Model> model_from_parts(const caffe::NetParameter& net, std::vector<LayerWeights> weights,
-                                              const std::string& source);
+                                              const std::string& source,
+                                              std::vector<std::string> unapplied_preprocessing = {});
 
 }  // namespace predictor

@@ -528,6 +528,15 @@ TEST(FoldInputPreprocessing, CifarTransformParamFolds) {
   EXPECT_EQ(all->net().layer_size(), plain->net().layer_size());
   EXPECT_EQ(layer_types(*all), layer_types(*plain));
   EXPECT_EQ(optimize_checked(model, p, kOnlyPreprocessing)->net().layer_size(), model->net().layer_size());
+
+  // The model says what its data layer asks that the input does not get; an
+  // optimized model keeps it unless the preprocessing was folded.
+  ASSERT_EQ(model->unapplied_preprocessing().size(), 1u);
+  const std::string& sentence = model->unapplied_preprocessing()[0];
+  EXPECT_NE(sentence.find("layer 'cifar' (Data) of " + path), std::string::npos) << sentence;
+  EXPECT_NE(sentence.find("transform_param mean_value and scale"), std::string::npos) << sentence;
+  EXPECT_EQ(plain->unapplied_preprocessing(), model->unapplied_preprocessing());
+  EXPECT_TRUE(all->unapplied_preprocessing().empty());
 }
 
 }  // namespace

@@ -167,6 +167,39 @@ TEST(DeployNet, TrainValDataLayerBecomesInputAndTrainingLayersGo) {
   EXPECT_EQ(net.layer(1).name(), "fc");
 }
 
+TEST(DeployNet, DataLayersPreprocessingIsReported) {
+  // Only the TEST-phase data layer is kept, and only it is reported.
+  std::vector<std::string> unapplied;
+  make_deploy_net(parse_net_text(kTrainVal, "tv.prototxt"), {}, "tv.prototxt", &unapplied);
+  ASSERT_EQ(unapplied.size(), 1u);
+  EXPECT_EQ(unapplied[0],
+            "layer 'data' (Data) of tv.prototxt: Caffe applies its transform_param mean_value to what it reads; the "
+            "net input here is taken as given");
+
+  // A V1 data layer's mean_file and scale (in data_param, the oldest place),
+  // and a layer without preprocessing, which is not reported.
+  LoadOptions shaped;
+  shaped.input_shapes["data"] = {1, 3, 8, 8};
+  unapplied.clear();
+  make_deploy_net(parse_net_text(R"(
+    layers { name: "v1data" type: DATA top: "data" top: "label"
+             data_param { source: "x" batch_size: 2 crop_size: 8 mean_file: "mean.binaryproto" scale: 0.5 } }
+    layers { name: "fc" type: INNER_PRODUCT bottom: "data" top: "fc" inner_product_param { num_output: 2 } })",
+                                 "v1.prototxt"),
+                  shaped, "v1.prototxt", &unapplied);
+  ASSERT_EQ(unapplied.size(), 1u);
+  EXPECT_NE(unapplied[0].find("layer 'v1data' (Data) of v1.prototxt: Caffe applies its transform_param mean_file "
+                              "and scale"),
+            std::string::npos)
+      << unapplied[0];
+  unapplied.clear();
+  make_deploy_net(parse_net_text(R"(
+    layer { name: "d" type: "MemoryData" top: "data" memory_data_param { batch_size: 1 channels: 3 height: 8 width: 8 } })",
+                                 "m.prototxt"),
+                  shaped, "m.prototxt", &unapplied);
+  EXPECT_TRUE(unapplied.empty());
+}
+
 TEST(DeployNet, DataLayerWithoutCropNeedsAShape) {
   const std::string text = R"(
     layer { name: "cifar" type: "Data" top: "data" top: "label"

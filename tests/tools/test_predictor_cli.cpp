@@ -863,7 +863,8 @@ TEST_F(OptimizeCliTest, TrainValWithoutAnImageSizeTakesInputShape) {
   const ToolResult noted =
       Run({"run", "--model=" + Path("scaled.prototxt"), weights, shape, "--output_dir=" + Path("scaled")});
   EXPECT_EQ(noted.exit_code, 0) << noted.err;
-  EXPECT_NE(noted.err.find("note: layer 'data' of " + Path("scaled.prototxt") + " preprocesses in Caffe"),
+  EXPECT_NE(noted.err.find("note: layer 'data' (Data) of " + Path("scaled.prototxt") +
+                           ": Caffe applies its transform_param scale to what it reads"),
             std::string::npos)
       << noted.err;
 

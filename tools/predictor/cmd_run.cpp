@@ -239,25 +239,13 @@ void print_summary(const Net& net, const Model& model, const std::optional<Graph
   }
 }
 
-// Caffe's data layers preprocess what they read (transform_param's mean and
-// scale); as net inputs here they take the input as given. Said on stderr,
-// so that nobody compares outputs of raw pixels with Caffe's.
-void note_unapplied_transform(const std::string& model_path) {
-  const caffe::NetParameter net = read_net_text_file(model_path);
-  const auto preprocesses = [](const caffe::TransformationParameter& t) {
-    return t.mean_value_size() > 0 || t.has_mean_file() || t.has_scale();
-  };
-  std::string layer;
-  for (const caffe::LayerParameter& current : net.layer()) {
-    if (preprocesses(current.transform_param())) layer = current.name();
+// Said on stderr, so that nobody compares outputs of raw pixels with Caffe's.
+void note_unapplied_preprocessing(const Model& model) {
+  for (const std::string& sentence : model.unapplied_preprocessing()) {
+    std::cerr << "note: " << sentence
+              << ": give preprocessed input, or fold it into the model with `predictor optimize "
+                 "--mean/--mean_file/--input_scale`\n";
   }
-  for (const caffe::V1LayerParameter& v1 : net.layers()) {
-    if (preprocesses(v1.transform_param())) layer = v1.name();
-  }
-  if (layer.empty()) return;
-  std::cerr << "note: layer '" << layer << "' of " << model_path
-            << " preprocesses in Caffe (transform_param: mean or scale), not here: give preprocessed input, or "
-               "fold it into the model with `predictor optimize --mean/--mean_file/--input_scale`\n";
 }
 
 int run() {
@@ -272,7 +260,7 @@ int run() {
   const int compute_threads = compute_threads_from_flags();
   const Precision precision = precision_from_flags(device);
   const auto model = Model::FromFiles(FLAGS_model, FLAGS_weights, load_options_from_flags());
-  note_unapplied_transform(FLAGS_model);
+  note_unapplied_preprocessing(*model);
   const std::vector<std::string> requested = requested_blob_names(model->net());
   // The optimizer keeps the net outputs, and these, with their values.
   std::shared_ptr<const Model> run_model = model;
