@@ -88,6 +88,9 @@ const GemmShape kShapes[] = {
     {"mobilenet_v2", "expand_1x1_32", 192, 32, 784},
     {"mobilenet_v2", "expand_1x1_160", 960, 160, 49},
     {"mobilenet_v2", "project_1x1_960", 320, 960, 49},
+    // The zoo file's 64-channel blocks (conv4_4..conv4_6) run at 28x28.
+    {"mobilenet_v2", "expand_1x1_64_28x28", 384, 64, 784},
+    {"mobilenet_v2", "project_1x1_384_28x28", 64, 384, 784},
 };
 // clang-format on
 
