@@ -867,6 +867,24 @@ TEST_F(OptimizeCliTest, TrainValWithoutAnImageSizeTakesInputShape) {
                            ": Caffe applies its transform_param scale to what it reads"),
             std::string::npos)
       << noted.err;
+  // optimize and convert --to=fully_convolutional write a net whose input is
+  // taken as given too; optimize with the scale folded in does not.
+  const std::string scaled_model = "--model=" + Path("scaled.prototxt");
+  const std::vector<std::string> scaled_outputs = {"--output_model=" + Path("scaled_opt.prototxt"),
+                                                   "--output_weights=" + Path("scaled_opt.caffemodel")};
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"optimize", scaled_model, weights, shape, scaled_outputs[0], scaled_outputs[1]},
+        std::vector<std::string>{"convert", "--to=fully_convolutional", scaled_model, weights, shape, scaled_outputs[0],
+                                 scaled_outputs[1]}}) {
+    const ToolResult written = Run(args);
+    EXPECT_EQ(written.exit_code, 0) << args[0] << ": " << written.err;
+    EXPECT_NE(written.err.find("note: layer 'data' (Data) of " + Path("scaled.prototxt")), std::string::npos)
+        << args[0] << ": " << written.err;
+  }
+  const ToolResult folded =
+      Run({"optimize", scaled_model, weights, shape, "--input_scale=0.5", scaled_outputs[0], scaled_outputs[1]});
+  EXPECT_EQ(folded.exit_code, 0) << folded.err;
+  EXPECT_EQ(folded.err.find("note:"), std::string::npos) << folded.err;
 
   // convert: --to=fully_convolutional takes it too; --to=current, which
   // rewrites the file as written, does not.

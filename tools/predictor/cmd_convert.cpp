@@ -25,6 +25,7 @@
 #include "predictor/Error.h"
 #include "predictor/Limits.h"
 #include "predictor/Model.h"
+#include "tool_common.h"
 
 DECLARE_string(output_model);    // cmd_optimize.cpp
 DECLARE_string(output_weights);  // cmd_optimize.cpp
@@ -56,6 +57,7 @@ int to_fully_convolutional() {
   const auto model = FLAGS_weights.empty() ? Model::WithRandomWeightsFromFile(FLAGS_model, FLAGS_seed, options)
                                            : Model::FromFiles(FLAGS_model, FLAGS_weights, options);
   const graph::FullyConvolutionalModel converted = graph::make_fully_convolutional(*model);
+  note_unapplied_preprocessing(*converted.model);
 
   caffe::NetParameter net = converted.model->net();
   if (!model->name().empty()) net.set_name(model->name());

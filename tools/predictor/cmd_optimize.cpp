@@ -214,6 +214,9 @@ int optimize() {
   preprocessing.input = input_name_from_flag(model->net());
   optimize_options.preprocessing = preprocessing;
   const graph::OptimizedModel optimized = graph::optimize(*model, optimize_options);
+  // The written net's input is the data layer's as read, unless --mean or
+  // --input_scale folded the preprocessing in.
+  note_unapplied_preprocessing(*optimized.model);
 
   caffe::NetParameter net = optimized.model->net();
   if (!model->name().empty()) net.set_name(model->name());

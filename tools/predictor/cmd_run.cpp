@@ -239,15 +239,6 @@ void print_summary(const Net& net, const Model& model, const std::optional<Graph
   }
 }
 
-// Said on stderr, so that nobody compares outputs of raw pixels with Caffe's.
-void note_unapplied_preprocessing(const Model& model) {
-  for (const std::string& sentence : model.unapplied_preprocessing()) {
-    std::cerr << "note: " << sentence
-              << ": give preprocessed input, or fold it into the model with `predictor optimize "
-                 "--mean/--mean_file/--input_scale`\n";
-  }
-}
-
 int run() {
   require_flag("model", FLAGS_model);
   require_flag("weights", FLAGS_weights);

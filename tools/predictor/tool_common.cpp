@@ -91,6 +91,14 @@ std::string device_text(const Device& device) {
   return device.is_cuda() ? device.to_string() + " (" + device_name_of(device) + ")" : device.to_string();
 }
 
+void note_unapplied_preprocessing(const Model& model) {
+  for (const std::string& sentence : model.unapplied_preprocessing()) {
+    std::cerr << "note: " << sentence
+              << ": give preprocessed input, or fold it into the model with `predictor optimize "
+                 "--mean/--mean_file/--input_scale`\n";
+  }
+}
+
 void print_input_shapes(const Net& net) {
   for (std::size_t i = 0; i < net.input_names().size(); ++i) {
     std::cout << "input " << net.input_names()[i] << ": " << shape_text(net.input_blobs()[i]->shape()) << "\n";

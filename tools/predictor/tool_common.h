@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "predictor/Model.h"
 #include "predictor/Net.h"
 
 namespace predictor::tool {
@@ -34,6 +35,11 @@ int net_batch(const Net& net);
 std::string device_text(const Device& device);
 // The device's name as the CUDA runtime gives it; empty for the CPU.
 std::string device_name_of(const Device& device);
+
+// On stderr, each of the model's Model::unapplied_preprocessing sentences
+// as a note, with how to give or fold that preprocessing: so that nobody
+// compares outputs of raw pixels with Caffe's.
+void note_unapplied_preprocessing(const Model& model);
 
 // "input <name>: <shape>" lines, and the same as a JSON "inputs" member.
 void print_input_shapes(const Net& net);
