@@ -22,7 +22,6 @@
 #include "flags.h"
 #include "graph/optimizer.h"
 #include "io/npy.h"
-#include "io/proto_io.h"
 #include "memory_report.h"
 #include "predictor/CaffeProto.h"
 #include "predictor/Error.h"
