@@ -70,7 +70,8 @@ class PREDICTOR_API Layer {
   // Throws predictor::Error naming the layer and `fused_activation` when
   // the parameter carries that field (predictor's extension) and the type
   // is not one that applies it (Convolution, Deconvolution, InnerProduct);
-  // the same for `fused_residual` (Convolution, InnerProduct).
+  // the same for `fused_residual` (Convolution, InnerProduct) and
+  // `fused_pointwise` (Convolution).
   explicit Layer(const caffe::LayerParameter& param);
   virtual ~Layer();
   Layer(const Layer&) = delete;

@@ -1,9 +1,10 @@
 // The fused pointwise + depthwise driver: the channels split over the
 // threads as depthwise_conv2d splits them (equal shares, rounded up), each
 // thread taking its share a group of kGroupChannels at a time: the group's
-// pointwise planes into the thread's scratch (the AVX-512 rows kernel, or
-// the SGEMM itself on other instruction sets), then depthwise_conv2d on
-// them, on the calling thread.
+// pointwise planes into the thread's scratch (the AVX-512 rows kernel for
+// one block of k, else the SGEMM itself with the group's rows of weights,
+// which sums as the whole product does), then depthwise_conv2d on them, on
+// the calling thread.
 #include "kernels/cpu/pointwise_depthwise.h"
 
 #include <algorithm>
@@ -34,7 +35,7 @@ void run_channels(Isa isa, const PointwiseDepthwise& pair, const float* input, c
   const std::size_t out_plane = grid_size(g);
   const std::size_t taps = static_cast<std::size_t>(g.kernel[0]) * g.kernel[1];
   const pointwise_depthwise::RowsKernel rows_kernel =
-      isa == Isa::kAvx512 ? pointwise_depthwise::avx512_rows_kernel() : nullptr;
+      isa == Isa::kAvx512 && k <= pointwise_depthwise::kMaxK ? pointwise_depthwise::avx512_rows_kernel() : nullptr;
   const Activation& act = pointwise_epilogue.activation;
   for (int c = first; c < last; c += kGroupChannels) {
     const int channels = std::min(kGroupChannels, last - c);
@@ -71,12 +72,11 @@ void run_channels(Isa isa, const PointwiseDepthwise& pair, const float* input, c
 
 }  // namespace
 
-bool pointwise_depthwise_applies(Isa isa, const PointwiseDepthwise& pair) {
+bool pointwise_depthwise_applies(const PointwiseDepthwise& pair) {
   const PatchGeometry& g = pair.depthwise;
   return pair.in_channels >= 1 && g.channels >= 1 && g.num_axes == 2 && g.image[0] >= 1 && g.image[1] >= 1 &&
-         depthwise_direct(g) && sgemm::packed_block_k(isa, pair.in_channels) == pair.in_channels &&
-         (isa != Isa::kAvx512 || pair.in_channels <= pointwise_depthwise::kMaxK) &&
-         static_cast<double>(g.image[0]) * g.image[1] <= std::numeric_limits<int>::max();
+         depthwise_direct(g) &&
+         static_cast<double>(pair.in_channels) * g.image[0] * g.image[1] <= std::numeric_limits<int>::max();
 }
 
 std::size_t pointwise_depthwise_scratch_floats(const PointwiseDepthwise& pair, int threads) {

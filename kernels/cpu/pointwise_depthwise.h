@@ -13,9 +13,10 @@
 // expanded map's trip: 128 input channels (MobileNet v1's conv3_1/sep, 746
 // -> 977 us), or 14x14 maps (conv5_1, 171 -> 208).
 //
-// The results are the two layers' bits: each pointwise output is the SGEMM's
-// sum for a product of one block of k (0, then one fused multiply-add per
-// input channel in order, then + bias, then the activation), and the
+// The results are the two layers' bits: each pointwise output is the
+// SGEMM's (the rows kernel's sum for a product of one block of k: 0, then
+// one fused multiply-add per input channel in order, then + bias, then the
+// activation; the SGEMM itself for the group's rows otherwise), and the
 // depthwise part is cpu::depthwise_conv2d itself, on the group's planes.
 
 #include <cstddef>
@@ -36,11 +37,10 @@ struct PointwiseDepthwise {
   PatchGeometry depthwise;
 };
 
-// Whether the pair can run fused with `isa`'s kernels: a 2-D depthwise
-// window with a direct kernel (depthwise_direct), a pointwise sum of one
-// block of k (sgemm::packed_block_k; longer sums add blocks in an order of
-// their own), and positive sizes.
-bool pointwise_depthwise_applies(Isa isa, const PointwiseDepthwise& pair);
+// Whether the pair can run fused: a 2-D depthwise window with a direct
+// kernel (depthwise_direct), positive sizes, the input's floats counted in
+// an int (the SGEMM's sizes).
+bool pointwise_depthwise_applies(const PointwiseDepthwise& pair);
 
 // The scratch floats for `threads` threads: each thread's group of
 // pointwise output planes.

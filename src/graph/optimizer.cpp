@@ -25,7 +25,9 @@ const std::vector<Pass>& all_passes() {
   // ReLU after a residual sum fuses into the layer that took the sum); the
   // sibling convolutions last, once the activations
   // they apply are settled (siblings merge only with the same one: each
-  // fused first, three 1x1 branches with their ReLUs become one layer).
+  // fused first, three 1x1 branches with their ReLUs become one layer);
+  // the pointwise + depthwise pairs after them, with both layers'
+  // activations fused (no pass after it looks into a fused pair).
   static const std::vector<Pass> passes = {
       fold_input_preprocessing_pass({}),
       remove_noops_pass(),
@@ -36,6 +38,7 @@ const std::vector<Pass>& all_passes() {
       fuse_residual_pass(),
       fuse_activation_pass(),
       fuse_sibling_convolutions_pass(),
+      fuse_pointwise_depthwise_pass(),
   };
   return passes;
 }

@@ -19,6 +19,9 @@ Layer::Layer(const caffe::LayerParameter& param)
   if (param_->fused_residual() && !takes_fused_residual(type())) {
     fail("fused_residual", "only Convolution and InnerProduct add a fused residual");
   }
+  if (param_->has_fused_pointwise() && type() != "Convolution") {
+    fail("fused_pointwise", "only a depthwise Convolution computes a fused pointwise convolution");
+  }
 }
 
 Layer::~Layer() = default;

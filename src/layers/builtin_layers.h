@@ -25,6 +25,8 @@ std::unique_ptr<Layer> make_bnll_layer(const caffe::LayerParameter& param);
 std::unique_ptr<Layer> make_clip_layer(const caffe::LayerParameter& param);
 std::unique_ptr<Layer> make_concat_layer(const caffe::LayerParameter& param);
 std::unique_ptr<Layer> make_convolution_layer(const caffe::LayerParameter& param);
+// A Convolution with fused_pointwise (make_convolution_layer makes it).
+std::unique_ptr<Layer> make_pointwise_depthwise_layer(const caffe::LayerParameter& param);
 std::unique_ptr<Layer> make_crop_layer(const caffe::LayerParameter& param);
 std::unique_ptr<Layer> make_deconvolution_layer(const caffe::LayerParameter& param);
 std::unique_ptr<Layer> make_detection_output_layer(const caffe::LayerParameter& param);

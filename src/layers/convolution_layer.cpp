@@ -522,6 +522,7 @@ class ConvolutionLayer : public ConvolutionLayerBase {
 }  // namespace
 
 std::unique_ptr<Layer> make_convolution_layer(const caffe::LayerParameter& param) {
+  if (param.has_fused_pointwise()) return make_pointwise_depthwise_layer(param);
   return std::make_unique<ConvolutionLayer>(param);
 }
 

@@ -28,36 +28,39 @@ bool takes_fused_activation(const std::string& type) {
 
 cpu::Activation parse_fused_activation(const Layer& layer) {
   if (!layer.param().has_fused_activation()) return {};
-  const caffe::FusedActivation& p = layer.param().fused_activation();
+  return parse_fused_activation(layer, layer.param().fused_activation(), "fused_activation");
+}
+
+cpu::Activation parse_fused_activation(const Layer& layer, const caffe::FusedActivation& p, const std::string& field) {
   // A kind from a newer writer: proto2 keeps an enum value it does not know
   // among the unknown fields (a binary file; text fails to parse), and
   // kind() then reads as the default, RELU.
   const google::protobuf::UnknownFieldSet& unknown = p.unknown_fields();
   for (int i = 0; i < unknown.field_count(); ++i) {
-    const google::protobuf::UnknownField& field = unknown.field(i);
-    if (field.number() == caffe::FusedActivation::kKindFieldNumber &&
-        field.type() == google::protobuf::UnknownField::TYPE_VARINT) {
-      layer.fail("fused_activation.kind", "unknown kind " + std::to_string(static_cast<std::int64_t>(field.varint())) +
-                                              " (this version applies RELU and CLIP)");
+    const google::protobuf::UnknownField& extra = unknown.field(i);
+    if (extra.number() == caffe::FusedActivation::kKindFieldNumber &&
+        extra.type() == google::protobuf::UnknownField::TYPE_VARINT) {
+      layer.fail(field + ".kind", "unknown kind " + std::to_string(static_cast<std::int64_t>(extra.varint())) +
+                                      " (this version applies RELU and CLIP)");
     }
-    layer.fail("fused_activation", "unknown field number " + std::to_string(field.number()));
+    layer.fail(field, "unknown field number " + std::to_string(extra.number()));
   }
   switch (p.kind()) {
     case caffe::FusedActivation::RELU:
-      if (p.has_min()) layer.fail("fused_activation.min", "applies to kind CLIP only");
-      if (p.has_max()) layer.fail("fused_activation.max", "applies to kind CLIP only");
+      if (p.has_min()) layer.fail(field + ".min", "applies to kind CLIP only");
+      if (p.has_max()) layer.fail(field + ".max", "applies to kind CLIP only");
       return cpu::Activation::relu(p.negative_slope());
     case caffe::FusedActivation::CLIP:
-      if (p.has_negative_slope()) layer.fail("fused_activation.negative_slope", "applies to kind RELU only");
-      if (!p.has_min()) layer.fail("fused_activation.min", "is required for kind CLIP");
-      if (!p.has_max()) layer.fail("fused_activation.max", "is required for kind CLIP");
+      if (p.has_negative_slope()) layer.fail(field + ".negative_slope", "applies to kind RELU only");
+      if (!p.has_min()) layer.fail(field + ".min", "is required for kind CLIP");
+      if (!p.has_max()) layer.fail(field + ".max", "is required for kind CLIP");
       if (!(p.min() <= p.max())) {
-        layer.fail("fused_activation.min", "must not exceed fused_activation.max (min " + value_text(p.min()) +
-                                               ", max " + value_text(p.max()) + ")");
+        layer.fail(field + ".min", "must not exceed " + field + ".max (min " + value_text(p.min()) + ", max " +
+                                       value_text(p.max()) + ")");
       }
       return cpu::Activation::clipped(p.min(), p.max());
   }
-  layer.fail("fused_activation.kind", "unknown kind " + std::to_string(static_cast<int>(p.kind())));
+  layer.fail(field + ".kind", "unknown kind " + std::to_string(static_cast<int>(p.kind())));
 }
 
 bool takes_fused_residual(const std::string& type) { return type == "Convolution" || type == "InnerProduct"; }

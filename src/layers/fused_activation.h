@@ -24,6 +24,10 @@
 
 namespace predictor {
 
+namespace caffe {
+class FusedActivation;
+}
+
 // Whether layers of `type` apply a fused activation: Layer's constructor
 // rejects the field on every other type.
 bool takes_fused_activation(const std::string& type);
@@ -32,6 +36,9 @@ bool takes_fused_activation(const std::string& type);
 // naming the layer and the field for a kind this version does not know, a
 // CLIP without min and max or with min > max, or a field of the other kind.
 cpu::Activation parse_fused_activation(const Layer& layer);
+// The same for an activation message `p` of `layer` at `field` (e.g.
+// "fused_pointwise.activation").
+cpu::Activation parse_fused_activation(const Layer& layer, const caffe::FusedActivation& p, const std::string& field);
 
 // Whether layers of `type` add a fused residual: Layer's constructor
 // rejects the field on every other type.

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <limits>
 #include <random>
@@ -40,6 +41,18 @@ std::unique_ptr<Blob> random_blob(const std::vector<int>& shape, std::uint32_t s
 
 std::shared_ptr<const Blob> random_weight(const std::vector<int>& shape, std::uint32_t seed, float lo, float hi) {
   return std::shared_ptr<const Blob>(random_blob(shape, seed, lo, hi).release());
+}
+
+std::vector<std::shared_ptr<const Blob>> random_layer_weights(const std::string& param_text, const Blob& bottom,
+                                                              std::uint32_t seed) {
+  auto layer = LayerRegistry::global().create(layer_param(param_text));
+  std::vector<std::shared_ptr<const Blob>> weights;
+  for (const auto& shape : layer->weight_shapes({&bottom})) weights.push_back(random_weight(shape, seed++));
+  return weights;
+}
+
+bool same_bits(const Blob& a, const Blob& b) {
+  return a.shape() == b.shape() && std::memcmp(a.cpu_data(), b.cpu_data(), a.count() * sizeof(float)) == 0;
 }
 
 std::unique_ptr<Blob> blob_of(const std::vector<int>& shape, const std::vector<float>& values) {

@@ -26,6 +26,12 @@ std::unique_ptr<Blob> random_blob(const std::vector<int>& shape, std::uint32_t s
                                   float hi = 1.0f);
 std::shared_ptr<const Blob> random_weight(const std::vector<int>& shape, std::uint32_t seed, float lo = -1.0f,
                                           float hi = 1.0f);
+// Random weights for the layer of `param_text` (created through the
+// registry) at input `bottom`'s shape, one seed per blob from `seed` on.
+std::vector<std::shared_ptr<const Blob>> random_layer_weights(const std::string& param_text, const Blob& bottom,
+                                                              std::uint32_t seed);
+// The same shape and the same bits.
+bool same_bits(const Blob& a, const Blob& b);
 // A blob of `shape` holding `values` (exactly count() of them). Converts to
 // the shared_ptr<const Blob> a weight list holds.
 std::unique_ptr<Blob> blob_of(const std::vector<int>& shape, const std::vector<float>& values);

@@ -11,7 +11,6 @@
 
 #include <algorithm>
 #include <cmath>
-
 #include <memory>
 #include <string>
 #include <vector>
@@ -22,14 +21,12 @@
 #include "kernels/cpu/epilogue.h"
 #include "kernels/cuda/gemm_epilogue.h"
 #include "kernels/cuda/normalization.h"
-#include "predictor/LayerRegistry.h"
 
 namespace predictor {
 namespace {
 
 using namespace gpu_testing;
 using testing::random_blob;
-using testing::random_weight;
 
 using Weights = std::vector<std::shared_ptr<const Blob>>;
 
@@ -38,13 +35,6 @@ using Weights = std::vector<std::shared_ptr<const Blob>>;
 constexpr int kSameUlp = kCpuMayFuse ? 4 : 0;
 
 class GpuFusedResidual : public GpuTest {};
-
-Weights random_weights(const std::string& text, const Blob& bottom, std::uint32_t seed) {
-  auto layer = LayerRegistry::global().create(testing::layer_param(text));
-  Weights weights;
-  for (const auto& shape : layer->weight_shapes({&bottom})) weights.push_back(random_weight(shape, seed++));
-  return weights;
-}
 
 const std::vector<cpu::Activation>& activations() {
   static const std::vector<cpu::Activation> all = {cpu::Activation{}, cpu::Activation::relu(0.0f),
@@ -159,7 +149,7 @@ TEST_F(GpuFusedResidual, LayersMatchTheCpuAndTheSeparateSum) {
   for (const Case& c : cases) {
     const std::string plain = "name: \"fused\" " + c.layer;
     auto in = random_blob(c.shape, seed += 10);
-    const Weights weights = random_weights(plain, *in, seed + 1);
+    const Weights weights = testing::random_layer_weights(plain, *in, seed + 1);
     auto residual = random_blob(testing::inferred_top_shape(plain, c.shape), seed + 5);
     const GpuLayerRun unfused = run_layer_gpu(plain, {in.get()}, weights);
     ASSERT_EQ(unfused.tops.size(), 1u) << plain;

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "common/graph_checks.h"
 #include "common/test_utils.h"
 #include "graph/optimizer.h"
 #include "io/proto_io.h"
@@ -33,36 +34,18 @@
 namespace predictor {
 namespace {
 
-using Types = std::vector<std::string>;
-using Names = std::vector<std::string>;
+using testing::count_type;
+using testing::input_layer;
+using testing::layer_named;
+using testing::layer_types;
+using testing::Names;
+using testing::Types;
 
 const Names kSiblings{"fuse_sibling_convolutions"};
 const Names kFuseThenSiblings{"fuse_activation", "fuse_sibling_convolutions"};
 
 std::shared_ptr<const Model> random_model(const std::string& text, std::uint32_t seed = 17) {
-  return Model::WithRandomWeights(parse_net_text(text, "test net"), seed);
-}
-
-std::string input_layer(const std::string& shape) {
-  return R"(layer { name: "data" type: "Input" top: "data" input_param { shape { )" + shape + " } } }\n";
-}
-
-Types layer_types(const Model& model) {
-  Types types;
-  for (const auto& layer : model.net().layer()) types.push_back(layer.type());
-  return types;
-}
-
-int count_type(const Model& model, const std::string& type) {
-  const Types types = layer_types(model);
-  return static_cast<int>(std::count(types.begin(), types.end(), type));
-}
-
-const caffe::LayerParameter& layer_named(const Model& model, const std::string& name) {
-  for (const auto& layer : model.net().layer()) {
-    if (layer.name() == name) return layer;
-  }
-  throw std::runtime_error("no layer named " + name);
+  return testing::random_model(text, seed);
 }
 
 const caffe::LayerParameter& only_layer_of_type(const Model& model, const std::string& type) {
@@ -467,8 +450,11 @@ TEST(FuseSiblingConvolutions, GoogLeNetAndInceptionV3LoseConvolutions) {
     const auto vertical = graph::optimize(*model, options).model;
     const auto result = graph::optimize(*model);
     const auto& optimized = result.model;
-    ASSERT_EQ(result.report.back().pass, "fuse_sibling_convolutions");
-    const int merges = result.report.back().rewrites;
+    const auto sibling_report = std::find_if(result.report.begin(), result.report.end(), [](const auto& report) {
+      return report.pass == std::string("fuse_sibling_convolutions");
+    });
+    ASSERT_NE(sibling_report, result.report.end());
+    const int merges = sibling_report->rewrites;
     std::cout << "[ layers   ] " << folder << ": " << model->net().layer_size() << " -> "
               << vertical->net().layer_size() << " (without fuse_sibling_convolutions) -> "
               << optimized->net().layer_size() << "; Convolution " << count_type(*model, "Convolution") << " -> "

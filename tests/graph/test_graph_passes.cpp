@@ -934,7 +934,7 @@ TEST(GraphOptimizer, AllPassesOnABatchNormNet) {
   )");
   const auto result = graph::optimize(*model);
   // fold_input_preprocessing first, with nothing to do without preprocessing.
-  ASSERT_EQ(result.report.size(), 9u);
+  ASSERT_EQ(result.report.size(), 10u);
   EXPECT_EQ(result.report[0].pass, "fold_input_preprocessing");
   EXPECT_EQ(result.report[0].rewrites, 0);
   EXPECT_EQ(result.report[1].pass, "remove_noops");
@@ -952,6 +952,8 @@ TEST(GraphOptimizer, AllPassesOnABatchNormNet) {
   EXPECT_EQ(result.report[7].layers_after, 4);
   EXPECT_EQ(result.report[8].pass, "fuse_sibling_convolutions");
   EXPECT_EQ(result.report[8].rewrites, 0);
+  EXPECT_EQ(result.report[9].pass, "fuse_pointwise_depthwise");
+  EXPECT_EQ(result.report[9].rewrites, 0);
   const auto optimized = optimize_checked(model, {});
   EXPECT_EQ(layer_types(*optimized), (Types{"Input", "Convolution", "InnerProduct", "Softmax"}));
   EXPECT_TRUE(has_fused(*optimized, "conv1", caffe::FusedActivation::RELU));

@@ -6,7 +6,6 @@
 // field.
 #include <gtest/gtest.h>
 
-#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -19,23 +18,11 @@ namespace predictor {
 namespace {
 
 using testing::random_blob;
-using testing::random_weight;
 using testing::run_layer;
 using testing::throws_error_naming;
 using testing::to_vector;
 
 using Weights = std::vector<std::shared_ptr<const Blob>>;
-
-Weights random_weights(const std::string& text, const Blob& bottom, std::uint32_t seed) {
-  auto layer = LayerRegistry::global().create(testing::layer_param(text));
-  Weights weights;
-  for (const auto& shape : layer->weight_shapes({&bottom})) weights.push_back(random_weight(shape, seed++));
-  return weights;
-}
-
-bool bitwise_equal(const Blob& a, const Blob& b) {
-  return a.shape() == b.shape() && std::memcmp(a.cpu_data(), b.cpu_data(), a.count() * sizeof(float)) == 0;
-}
 
 struct Activation {
   std::string field;  // the fused_activation block
@@ -86,13 +73,13 @@ TEST(FusedActivation, EqualsTheLayerFollowedByTheActivationBitForBit) {
   for (const Case& c : cases) {
     const std::string plain = "name: \"layer\" " + c.layer;
     auto in = random_blob(c.shape, seed += 10);
-    const Weights weights = random_weights(plain, *in, seed + 1);
+    const Weights weights = testing::random_layer_weights(plain, *in, seed + 1);
     const auto unfused = run_layer(plain, {in.get()}, weights);
     for (const Activation& activation : activations()) {
       SCOPED_TRACE(plain + " " + activation.field);
       const auto fused = run_layer(plain + " " + activation.field, {in.get()}, weights);
       const auto separate = run_layer(activation.layer, {unfused.tops[0].get()});
-      EXPECT_TRUE(bitwise_equal(*fused.tops[0], *separate.tops[0]));
+      EXPECT_TRUE(testing::same_bits(*fused.tops[0], *separate.tops[0]));
     }
   }
 }
@@ -101,7 +88,7 @@ TEST(FusedActivation, SeveralBottomsEachGetIt) {
   const std::string text = R"(name: "conv" type: "Convolution" bottom: "a" bottom: "b" top: "x" top: "y"
       convolution_param { num_output: 3 kernel_size: 1 } fused_activation { kind: RELU })";
   auto a = random_blob({1, 2, 3, 3}, 1), b = random_blob({1, 2, 3, 3}, 2);
-  const auto run = run_layer(text, {a.get(), b.get()}, random_weights(text, *a, 3));
+  const auto run = run_layer(text, {a.get(), b.get()}, testing::random_layer_weights(text, *a, 3));
   for (const auto& top : run.tops) {
     for (float v : to_vector(*top)) EXPECT_GE(v, 0.0f);
   }

@@ -7,7 +7,6 @@
 // field, as is a net that wires it wrongly.
 #include <gtest/gtest.h>
 
-#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,23 +22,11 @@ namespace predictor {
 namespace {
 
 using testing::random_blob;
-using testing::random_weight;
 using testing::run_layer;
 using testing::run_layer_fails_naming;
 using testing::throws_error_naming;
 
 using Weights = std::vector<std::shared_ptr<const Blob>>;
-
-Weights random_weights(const std::string& text, const Blob& bottom, std::uint32_t seed) {
-  auto layer = LayerRegistry::global().create(testing::layer_param(text));
-  Weights weights;
-  for (const auto& shape : layer->weight_shapes({&bottom})) weights.push_back(random_weight(shape, seed++));
-  return weights;
-}
-
-bool bitwise_equal(const Blob& a, const Blob& b) {
-  return a.shape() == b.shape() && std::memcmp(a.cpu_data(), b.cpu_data(), a.count() * sizeof(float)) == 0;
-}
 
 struct Activation {
   std::string field;  // the fused_activation block
@@ -83,24 +70,24 @@ TEST(FusedResidual, EqualsTheLayerThenTheSumThenTheActivationBitForBit) {
   for (const Case& c : cases) {
     const std::string plain = "name: \"layer\" " + c.layer;
     auto in = random_blob(c.shape, seed += 10);
-    const Weights weights = random_weights(plain, *in, seed + 1);
+    const Weights weights = testing::random_layer_weights(plain, *in, seed + 1);
     auto residual = random_blob(testing::inferred_top_shape(plain, c.shape), seed + 5);
     const auto unfused = run_layer(plain, {in.get()}, weights);
     // The sum in both orders: ResNet writes the shortcut first or second.
     const auto sum = run_layer(R"(name: "sum" type: "Eltwise")", {residual.get(), unfused.tops[0].get()});
     const auto sum_swapped = run_layer(R"(name: "sum" type: "Eltwise" eltwise_param { coeff: 1 coeff: 1 })",
                                        {unfused.tops[0].get(), residual.get()});
-    ASSERT_TRUE(bitwise_equal(*sum.tops[0], *sum_swapped.tops[0]));
+    ASSERT_TRUE(testing::same_bits(*sum.tops[0], *sum_swapped.tops[0]));
     for (const Activation& activation : activations()) {
       SCOPED_TRACE(plain + " " + activation.field);
       const auto fused = run_layer(plain + " fused_residual: true " + activation.field, {in.get(), residual.get()},
                                    weights);
       ASSERT_EQ(fused.tops.size(), 1u);
       if (activation.layer.empty()) {
-        EXPECT_TRUE(bitwise_equal(*fused.tops[0], *sum.tops[0]));
+        EXPECT_TRUE(testing::same_bits(*fused.tops[0], *sum.tops[0]));
       } else {
         const auto separate = run_layer(activation.layer, {sum.tops[0].get()});
-        EXPECT_TRUE(bitwise_equal(*fused.tops[0], *separate.tops[0]));
+        EXPECT_TRUE(testing::same_bits(*fused.tops[0], *separate.tops[0]));
       }
     }
   }
@@ -130,7 +117,7 @@ TEST(FusedResidual, TheWiringIsChecked) {
   auto other = random_blob({2, 3, 5, 5}, 2);
   auto right = random_blob({2, 4, 5, 5}, 3);
   auto wrong = random_blob({2, 4, 5, 4}, 4);
-  const Weights conv_weights = random_weights(conv, *in, 5);
+  const Weights conv_weights = testing::random_layer_weights(conv, *in, 5);
   // No residual.
   EXPECT_TRUE(run_layer_fails_naming(conv, {in.get()}, "fused_residual", conv_weights));
   // Two inputs and a residual (a convolution with a residual takes one input).
@@ -141,7 +128,7 @@ TEST(FusedResidual, TheWiringIsChecked) {
                                   {"'conv'", "fused_residual", "(2,4,5,4)", "(2,4,5,5)"}));
   EXPECT_TRUE(run_layer_fails_naming(conv, {in.get(), other.get()}, "fused_residual", conv_weights));
   // The inner product's output is rows x outputs.
-  const Weights ip_weights = random_weights(ip, *in, 6);
+  const Weights ip_weights = testing::random_layer_weights(ip, *in, 6);
   auto ip_right = random_blob({2, 6}, 7);
   auto ip_wrong = random_blob({2, 6, 1, 1}, 8);
   EXPECT_TRUE(run_layer_fails_naming(ip, {in.get()}, "fused_residual", ip_weights));

@@ -3,7 +3,7 @@
 // net (.prototxt, text) and its weights (.caffemodel, BVLC's format), which
 // any Caffe reader loads and which give the original's outputs up to
 // rounding. The passes that write predictor's own layer fields
-// (fuse_residual, fuse_activation) run only with --allow_extensions: those files then need
+// (fuse_residual, fuse_activation, fuse_pointwise_depthwise) run only with --allow_extensions: those files then need
 // predictor to load. Prints what each pass did. --mean / --mean_file and
 // --input_scale give the input preprocessing the net expects (Caffe's
 // transform_param), which the written model then does itself. --input_shape
@@ -37,12 +37,13 @@ DEFINE_string(output_model, "", "the net to write (.prototxt, text format)");
 DEFINE_string(output_weights, "", "the weights to write (.caffemodel, BVLC's format)");
 DEFINE_string(passes, "",
               "the passes to run, a,b,... (run in their fixed order whatever the order given; default: all, "
-              "fuse_residual and fuse_activation only with --allow_extensions; `predictor optimize --help` lists "
+              "fuse_residual, fuse_activation and fuse_pointwise_depthwise only with --allow_extensions; `predictor "
+              "optimize --help` lists "
               "them)");
 DEFINE_bool(allow_extensions, false,
             "also run the passes that write predictor's own layer fields (fuse_residual: fused_residual; "
-            "fuse_activation: fused_activation): the written net then needs predictor to load; BVLC Caffe rejects "
-            "those fields");
+            "fuse_activation: fused_activation; fuse_pointwise_depthwise: fused_pointwise): the written net then "
+            "needs predictor to load; BVLC Caffe rejects those fields");
 DEFINE_string(keep, "",
               "blobs to keep besides the net outputs, b1,b2,... (read after a forward: never folded away, their "
               "values unchanged)");

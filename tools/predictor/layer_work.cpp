@@ -15,6 +15,10 @@ std::int64_t layer_multiply_adds(const Net& net, int i) {
   if (layer.weights().empty() || !layer.weights()[0] || net.top_blobs(i).empty()) return 0;
   const Blob& weights = *layer.weights()[0];
   const std::int64_t weight_count = static_cast<std::int64_t>(weights.count());
+  if (type == "Convolution" && layer.param().has_fused_pointwise()) {
+    // Two layers' products (the layer counts them).
+    return static_cast<std::int64_t>(layer.forward_multiply_adds(net.bottom_blobs(i), net.top_blobs(i)));
+  }
   if (type == "Convolution") {
     // Each output: one weight per (input channel of its group, tap).
     const std::int64_t per_output = weight_count / std::max(1, weights.shape(0));

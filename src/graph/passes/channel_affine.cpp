@@ -59,6 +59,8 @@ std::size_t output_channel(const Node& node, const Blob& weights, std::size_t i)
 int output_channel_axis(const Graph& graph, int producer) {
   const Node& node = graph.node(producer);
   if (node.removed || node.bottoms.size() != 1 || node.tops.size() != 1) return -1;
+  // A fused pointwise + depthwise pair: its blobs are two layers'.
+  if (node.param.has_fused_pointwise()) return -1;
   int axis_field = 0;
   bool bias_term = false;
   if (node.type() == "Convolution" || node.type() == "Deconvolution") {

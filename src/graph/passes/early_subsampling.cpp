@@ -57,7 +57,7 @@ bool plain_convolution(const Graph& graph, const Node& node, cpu::PatchGeometry*
   if (node.removed || node.type() != "Convolution" || node.bottoms.size() != 1 || node.tops.size() != 1) {
     return false;
   }
-  if (node.param.fused_residual()) return false;
+  if (node.param.fused_residual() || node.param.has_fused_pointwise()) return false;
   try {
     const ConvShapes shapes = resolve_conv_shapes(node.param, graph.value(node.bottoms[0]).shape, false);
     if (shapes.geometry.patches.num_axes != 2 || shapes.top_shape != graph.value(node.tops[0]).shape) return false;

@@ -41,7 +41,9 @@ namespace predictor::graph {
 
 namespace {
 
-bool is_producer(const Node& node) { return node.type() == "Convolution" || node.type() == "InnerProduct"; }
+bool is_producer(const Node& node) {
+  return (node.type() == "Convolution" && !node.param.has_fused_pointwise()) || node.type() == "InnerProduct";
+}
 
 bool is_plain_sum_of_two(const Node& node) {
   if (node.removed || node.type() != "Eltwise" || node.bottoms.size() != 2 || node.tops.size() != 1) return false;

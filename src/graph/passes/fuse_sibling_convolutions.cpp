@@ -57,7 +57,7 @@ struct Sibling {
 // merge with anything.
 bool as_sibling(const Graph& graph, int i, int input, Sibling* sibling) {
   const Node& node = graph.node(i);
-  if (node.removed || node.type() != "Convolution") return false;
+  if (node.removed || node.type() != "Convolution" || node.param.has_fused_pointwise()) return false;
   if (node.bottoms.size() != 1 || node.bottoms[0] != input || node.tops.size() != 1) return false;
   const caffe::ConvolutionParameter& p = node.param.convolution_param();
   if (p.group() != 1) return false;

@@ -46,5 +46,9 @@ Pass fuse_activation_pass();
 // (horizontal fusion; after fuse_activation, so that siblings with the same
 // fused activation merge).
 Pass fuse_sibling_convolutions_pass();
+// A 1x1 Convolution whose output only a depthwise Convolution reads
+// computed by that layer with its own (its fused_pointwise, predictor's
+// extension: an extension pass; last: no other pass looks into the pair).
+Pass fuse_pointwise_depthwise_pass();
 
 }  // namespace predictor::graph
