@@ -24,7 +24,7 @@ enum class Optimization : unsigned {
   // Clip into the Convolution/InnerProduct/Deconvolution before it (model() then holds
   // predictor's fused_activation field: written to a file it needs
   // predictor to load), merge sibling convolutions that read the same blob
-  // into one (followed by a Slice), compute a 1x1 Convolution of few input
+  // into one (followed by a Slice), compute a 1x1 expansion of few input
   // channels with the depthwise Convolution that alone reads its output
   // (fused_pointwise, likewise). At run time each replica also elides
   // copies (Net::EnableCopyElision): at a batch of one, Concat parts are
