@@ -31,7 +31,6 @@ constexpr int kVectors = 4;
 // k known at compile time (0: job.k), the loop over it then unrolled whole.
 template <int R, int V, int KC, sgemm::Act A>
 [[gnu::always_inline]] inline void tile(const Rows& job, const float* weights, std::ptrdiff_t p, __mmask16 tail) {
-  const int k = KC > 0 ? KC : job.k;
   const auto mask = [&](int v) { return v == V - 1 ? tail : __mmask16(0xffff); };
   __m512 acc[R][V];
 #pragma GCC unroll 6
@@ -45,8 +44,8 @@ template <int R, int V, int KC, sgemm::Act A>
   // 64 bytes for each 4 (96 x 16 x 12544 in groups: 288 -> 392 us).
   const float* w = weights;
   asm("" : "+r"(w));
-#pragma GCC unroll 32
-  for (int q = 0; q < k; ++q, w += R) {
+  // One input channel: its V vectors times the R rows' weights.
+  const auto step = [&]() __attribute__((always_inline)) {
     __m512 x[V];
 #pragma GCC unroll 4
     for (int v = 0; v < V; ++v) x[v] = _mm512_maskz_loadu_ps(mask(v), in + v * kLanes);
@@ -57,6 +56,14 @@ template <int R, int V, int KC, sgemm::Act A>
       for (int v = 0; v < V; ++v) acc[r][v] = _mm512_fmadd_ps(weight, x[v], acc[r][v]);
     }
     in += job.n;
+    w += R;
+  };
+  if constexpr (KC > 0) {
+#pragma GCC unroll 32
+    for (int q = 0; q < KC; ++q) step();
+  } else {
+#pragma GCC unroll 4
+    for (int q = 0; q < job.k; ++q) step();
   }
 #pragma GCC unroll 6
   for (int r = 0; r < R; ++r) {
