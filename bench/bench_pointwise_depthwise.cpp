@@ -5,7 +5,11 @@
 // (cpu::pointwise_depthwise_conv2d), on 1 and 2 threads. Each reports GB/s
 // of the pair's compulsory traffic (input read once, output written once),
 // and the fused counter `saved_MB` is the expanded map that no longer goes
-// through memory.
+// through memory. The layers' own paths differ a little (a 1x1 layer may
+// take the row-panel product, or split by channels for the depthwise layer
+// after it): the graph pass's rule (expansions of 4x or more) comes from
+// whole forwards, where the 1x and 2x pairs here that look level or better
+// lost (src/graph/passes/fuse_pointwise_depthwise.cpp).
 //   build/bench/bench_pointwise_depthwise --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 
