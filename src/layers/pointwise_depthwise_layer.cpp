@@ -15,6 +15,7 @@
 
 #include "kernels/cpu/conv_depthwise.h"
 #include "kernels/cpu/pointwise_depthwise.h"
+#include "kernels/cpu/thread_pool.h"
 #include "layers/builtin_layers.h"
 #include "layers/conv_params.h"
 #include "layers/fused_activation.h"
@@ -86,10 +87,12 @@ class PointwiseDepthwiseLayer : public Layer {
     const cpu::Epilogue depthwise{depthwise_bias_ ? weight_data(1) : nullptr, depthwise_activation_};
     const float* input = bottom[0]->cpu_data();
     float* output = top[0]->mutable_cpu_data();
+    // The scratch holds a group for each of compute_threads() threads.
+    cpu::ThreadPool* pool = cpu::pool_threads(context.pool) > compute_threads() ? nullptr : context.pool;
     for (int n = 0; n < resolved_.depthwise.num; ++n) {
       cpu::pointwise_depthwise_conv2d(cpu::detected_isa(), resolved_.pair, input + n * in_image,
                                       weight_data(pointwise_index()), pointwise, weight_data(0), depthwise,
-                                      output + n * out_image, static_cast<float*>(context.scratch), context.pool);
+                                      output + n * out_image, static_cast<float*>(context.scratch), pool);
     }
   }
 
