@@ -47,16 +47,12 @@ class PointwiseDepthwiseLayer : public Layer {
   }
 
   std::vector<std::vector<int>> weight_shapes(const std::vector<const Blob*>& bottom) const override {
-    const Resolved r = resolve(*bottom[0]);
-    std::vector<std::vector<int>> shapes = r.depthwise.weight_shapes;
-    shapes.push_back({r.pair.depthwise.channels, r.pair.in_channels, 1, 1});
-    if (pointwise_bias_) shapes.push_back({r.pair.depthwise.channels});
-    return shapes;
+    return resolve(*bottom[0]).weight_shapes;
   }
 
   void reshape(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top) override {
     resolved_ = resolve(*bottom[0]);
-    if (!weights().empty()) check_weights(weight_shapes(bottom));
+    if (!weights().empty()) check_weights();
     top[0]->Reshape(resolved_.depthwise.top_shape);
   }
 
@@ -78,7 +74,7 @@ class PointwiseDepthwiseLayer : public Layer {
 
   void forward_cpu(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top,
                    const ForwardContext& context) override {
-    check_weights(expected_weights());
+    check_weights();
     const cpu::PatchGeometry& g = resolved_.pair.depthwise;
     const std::size_t in_image = static_cast<std::size_t>(resolved_.pair.in_channels) * g.image[0] * g.image[1];
     const std::size_t out_image = static_cast<std::size_t>(g.channels) * cpu::grid_size(g);
@@ -107,7 +103,7 @@ class PointwiseDepthwiseLayer : public Layer {
 
   void forward_gpu(const std::vector<const Blob*>& bottom, const std::vector<Blob*>& top,
                    const ForwardContext& context) override {
-    check_weights(expected_weights());
+    check_weights();
     const cpu::PatchGeometry& g = resolved_.pair.depthwise;
     const int num = resolved_.depthwise.num;
     if (num == 0) return;
@@ -140,6 +136,8 @@ class PointwiseDepthwiseLayer : public Layer {
   struct Resolved {
     ConvShapes depthwise;          // at the expanded map's shape
     cpu::PointwiseDepthwise pair;  // one image's
+    // The layer's blobs: the depthwise layer's, then the pointwise layer's.
+    std::vector<std::vector<int>> weight_shapes;
   };
 
   // The shapes for an input of `bottom`'s shape; fails naming the field
@@ -167,6 +165,9 @@ class PointwiseDepthwiseLayer : public Layer {
         static_cast<double>(r.pair.in_channels) * bottom.shape(2) * bottom.shape(3) > std::numeric_limits<int>::max()) {
       fail("fused_pointwise", "input " + shape_string(bottom.shape()) + " is larger than its products take");
     }
+    r.weight_shapes = r.depthwise.weight_shapes;
+    r.weight_shapes.push_back({channels, r.pair.in_channels, 1, 1});
+    if (pointwise_bias_) r.weight_shapes.push_back({channels});
     return r;
   }
 
@@ -181,14 +182,10 @@ class PointwiseDepthwiseLayer : public Layer {
 
   int pointwise_index() const { return depthwise_bias_ ? 2 : 1; }
 
-  std::vector<std::vector<int>> expected_weights() const {
-    std::vector<std::vector<int>> shapes = resolved_.depthwise.weight_shapes;
-    shapes.push_back({resolved_.pair.depthwise.channels, resolved_.pair.in_channels, 1, 1});
-    if (pointwise_bias_) shapes.push_back({resolved_.pair.depthwise.channels});
-    return shapes;
-  }
-
-  void check_weights(const std::vector<std::vector<int>>& expected) const {
+  // The bound blobs against the last reshape's shapes (forward's guard too:
+  // nothing allocated unless it fails).
+  void check_weights() const {
+    const std::vector<std::vector<int>>& expected = resolved_.weight_shapes;
     if (weights().size() != expected.size()) {
       fail("blobs", "expected " + std::to_string(expected.size()) + " weight blobs (the depthwise weights" +
                         (depthwise_bias_ ? " and bias" : "") + ", then the pointwise weights" +
