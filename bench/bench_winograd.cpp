@@ -6,7 +6,10 @@
 // x H x W flops over the time, and that as a fraction of the threads' FP32
 // peak (one core's, measured by bench/peak_fma.h, times the threads; the
 // two threads' pool held awake, as a forward holds it). `tiles` variants
-// sweep the block of tiles.
+// sweep the block of tiles; _2threads_shared and _2threads_ranges force
+// either split of the tiles over the threads (winograd_splits_by_ranges),
+// _2threads takes the plan's. (The plan is made for the pool's threads:
+// one made for fewer runs on the calling thread alone.)
 //   build/bench/bench_winograd --benchmark_repetitions=5 --benchmark_enable_random_interleaving=true
 //       --benchmark_report_aggregates_only=true --benchmark_filter=vgg16
 #include <benchmark/benchmark.h>
@@ -33,6 +36,7 @@ struct ConvShape {
 };
 
 // 3x3 stride-1 pad-1 layers at batch 1 (one of each where a net repeats it).
+// clang-format off
 constexpr ConvShape kShapes[] = {
     {"vgg16", "conv1_2", 64, 64, 224},        {"vgg16", "conv2_1", 64, 128, 112},
     {"vgg16", "conv2_2", 128, 128, 112},      {"vgg16", "conv3_1", 128, 256, 56},
@@ -48,6 +52,8 @@ constexpr ConvShape kShapes[] = {
     {"densenet121", "x2_56", 128, 32, 56},    {"densenet121", "x2_28", 128, 32, 28},
     {"densenet121", "x2_14", 128, 32, 14},    {"densenet121", "x2_7", 128, 32, 7},
     {"inception_v3", "35x35_3x3", 64, 96, 35}, {"inception_v3", "35x35_3x3b", 96, 96, 35},
+    {"inception_v3", "conv2_3x3_s1", 32, 32, 147}, {"inception_v3", "conv3_3x3_s1", 32, 64, 147},
+    {"inception_v3", "conv4_3x3", 80, 192, 71},
     // Small maps at larger batches: where Winograd starts to pay.
     {"resnet", "res5_branch2b_b2", 512, 512, 7, 2}, {"resnet", "res5_branch2b_b4", 512, 512, 7, 4},
     {"googlenet", "5b_3x3_b2", 192, 384, 7, 2},     {"googlenet", "5b_3x3_b4", 192, 384, 7, 4},
@@ -57,6 +63,7 @@ constexpr ConvShape kShapes[] = {
     {"few", "c8_k64", 8, 64, 56},             {"few", "c16_k16", 16, 16, 56},
     {"few", "c64_k8", 64, 8, 56},             {"few", "c8_k8", 8, 8, 56},
 };
+// clang-format on
 
 cpu::ConvGeometry geometry_of(const ConvShape& s) {
   cpu::ConvGeometry g;
@@ -82,13 +89,22 @@ std::vector<float> random_vector(std::size_t n, unsigned seed) {
   return v;
 }
 
+// How a Winograd plan on several threads splits its tiles.
+enum class Split { kPlanned, kShared, kRanges };
+
 // tiles: 0 for im2col's plan, -1 for Winograd's own block, else that block.
-void Convolution(benchmark::State& state, ConvShape s, int tiles, int threads) {
+// split: the plan's (kPlanned), or each block split over the threads
+// (kShared), or a range of the tiles per thread (kRanges), with the block
+// winograd_tiles_per_block plans for it.
+void Convolution(benchmark::State& state, ConvShape s, int tiles, int threads, Split split) {
   const cpu::ConvGeometry g = geometry_of(s);
-  cpu::ConvPlan plan = cpu::plan_convolution(g, s.batch, /*winograd_weights=*/false);
+  cpu::ConvPlan plan = cpu::plan_convolution(g, s.batch, /*winograd_weights=*/false, threads);
   if (tiles != 0) {
     plan.method = cpu::ConvMethod::kWinograd;
-    plan.tiles_per_block = tiles > 0 ? tiles : cpu::winograd_tiles_per_block(g, s.batch, threads);
+    plan.threads = threads;  // a plan for fewer threads than the pool runs on the calling thread alone
+    plan.winograd_ranges =
+        split == Split::kPlanned ? cpu::winograd_splits_by_ranges(g, s.batch, threads) : split == Split::kRanges;
+    plan.tiles_per_block = tiles > 0 ? tiles : cpu::winograd_tiles_per_block(g, s.batch, threads, plan.winograd_ranges);
   }
   const std::size_t spatial = static_cast<std::size_t>(s.size) * s.size;
   const std::vector<float> input = random_vector(spatial * s.in_channels * s.batch, 1);
@@ -126,18 +142,26 @@ const bool registered = [] {
   for (const ConvShape& s : kShapes) {
     const std::string name = std::string(s.net) + "/" + s.layer + "/c" + std::to_string(s.in_channels) + "_k" +
                              std::to_string(s.out_channels) + "_" + std::to_string(s.size);
-    benchmark::RegisterBenchmark((name + "/im2col").c_str(), Convolution, s, 0, 1)->Unit(benchmark::kMillisecond);
-    benchmark::RegisterBenchmark((name + "/winograd").c_str(), Convolution, s, -1, 1)->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark((name + "/im2col").c_str(), Convolution, s, 0, 1, Split::kPlanned)
+        ->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark((name + "/winograd").c_str(), Convolution, s, -1, 1, Split::kPlanned)
+        ->Unit(benchmark::kMillisecond);
     // Wall-clock time: CPU time would count the calling thread only.
-    benchmark::RegisterBenchmark((name + "/im2col_2threads").c_str(), Convolution, s, 0, 2)
+    benchmark::RegisterBenchmark((name + "/im2col_2threads").c_str(), Convolution, s, 0, 2, Split::kPlanned)
         ->Unit(benchmark::kMillisecond)
         ->UseRealTime();
-    benchmark::RegisterBenchmark((name + "/winograd_2threads").c_str(), Convolution, s, -1, 2)
+    benchmark::RegisterBenchmark((name + "/winograd_2threads").c_str(), Convolution, s, -1, 2, Split::kPlanned)
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
+    benchmark::RegisterBenchmark((name + "/winograd_2threads_shared").c_str(), Convolution, s, -1, 2, Split::kShared)
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
+    benchmark::RegisterBenchmark((name + "/winograd_2threads_ranges").c_str(), Convolution, s, -1, 2, Split::kRanges)
         ->Unit(benchmark::kMillisecond)
         ->UseRealTime();
     for (int tiles : {16, 48, 96, 144, 192, 288}) {
-      benchmark::RegisterBenchmark((name + "/winograd_tiles" + std::to_string(tiles)).c_str(), Convolution, s, tiles,
-                                   1)
+      benchmark::RegisterBenchmark((name + "/winograd_tiles" + std::to_string(tiles)).c_str(), Convolution, s, tiles, 1,
+                                   Split::kPlanned)
           ->Unit(benchmark::kMillisecond);
     }
   }

@@ -396,7 +396,10 @@ ConvPlan plan_convolution(const ConvGeometry& g, int batch, bool winograd_weight
   plan.threads = threads;
   if (winograd_weights && conv_method_applies(g, ConvMethod::kWinograd) && winograd_pays(g, batch)) {
     plan.method = ConvMethod::kWinograd;
-    plan.tiles_per_block = winograd_tiles_per_block(group_geometry(g), winograd_images_per_call(g, batch), threads);
+    const ConvGeometry one = group_geometry(g);
+    const int images = winograd_images_per_call(g, batch);
+    plan.tiles_per_block = winograd_tiles_per_block(one, images, threads);
+    plan.winograd_ranges = winograd_splits_by_ranges(one, images, threads);
     return plan;
   }
   if (g.group > 1 && conv_method_applies(g, ConvMethod::kDepthwise) && depthwise_preferred(g.patches)) {
@@ -473,7 +476,7 @@ std::size_t convolution_scratch_floats(const ConvGeometry& g, const ConvPlan& pl
     case ConvMethod::kDepthwise:
       return depthwise_scratch_floats(p);
     case ConvMethod::kWinograd:
-      return winograd_scratch_floats(group_geometry(g), plan.tiles_per_block, plan.threads);
+      return winograd_scratch_floats(group_geometry(g), plan.tiles_per_block, plan.threads, plan.winograd_ranges);
     case ConvMethod::kDirect:
       return direct_conv_scratch_floats(p, g.out_channels);
     case ConvMethod::kPointwise:
@@ -503,7 +506,7 @@ void convolution_forward(const ConvGeometry& g, const ConvPlan& plan, int batch,
     if (pool_threads(pool) > plan.threads) pool = nullptr;
     if (g.group == 1) {
       winograd_forward(detected_isa(), g, plan.tiles_per_block, batch, input, winograd_weights, epilogue, output,
-                       scratch, pool);
+                       scratch, pool, plan.winograd_ranges);
       return;
     }
     // Group by group, an image at a time: each a convolution of its own
@@ -517,8 +520,8 @@ void convolution_forward(const ConvGeometry& g, const ConvPlan& plan, int batch,
         if (group_epilogue.bias) group_epilogue.bias += static_cast<std::size_t>(gr) * one.out_channels;
         winograd_forward(detected_isa(), one, plan.tiles_per_block, 1,
                          input + n * in_image + static_cast<std::size_t>(gr) * one.in_channels * image_size(p),
-                         winograd_weights + gr * weights_per_group, group_epilogue, output + out_offset, scratch,
-                         pool);
+                         winograd_weights + gr * weights_per_group, group_epilogue, output + out_offset, scratch, pool,
+                         plan.winograd_ranges);
       }
     }
     return;

@@ -53,8 +53,11 @@ struct ConvPlan {
   // once, one per compute thread, each through blocks of at most block_rows
   // rows in its own share of the scratch; 1 on one thread.
   int bands = 1;
-  // kWinograd: the tiles taken at a time (winograd_tiles_per_block).
+  // kWinograd: the tiles taken at a time (winograd_tiles_per_block), and
+  // whether the threads split them by ranges (winograd_splits_by_ranges:
+  // tiles_per_block is then a thread's block).
   int tiles_per_block = 0;
+  bool winograd_ranges = false;
   // The compute threads the plan is for (plan_convolution's `threads`):
   // kWinograd's scratch holds a part of the products per thread. A pool of
   // more threads runs a kWinograd plan on the calling thread alone.

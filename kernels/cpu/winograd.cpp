@@ -71,6 +71,22 @@ constexpr std::int64_t kSmallUBlocks = 3;
 // 784 tiles) 5.83 -> 5.02, conv3_1 3.40 -> 3.00, conv3_3 6.03 -> 5.87;
 // ResNet-18/50 and GoogLeNet unchanged. (The same blocks of 81 split by
 // channels took 2.82 ms: V and half of M alone filled the L2.)
+// On several threads (up to kBudgetThreads), maps of many tiles split them
+// into one range per thread, each thread taking its range in blocks of one
+// thread's size with a V and an M of its own (as one thread does the whole
+// map), when each range holds at least this many such blocks: split over
+// the threads, every block met them at a barrier, and a thread's share of
+// a block was half a panel's worth of work or less. On the 2-core AVX-512
+// Xeon, 2 threads (bench_winograd, shared blocks -> ranges): Inception-v3's
+// conv2_3x3_s1 (32 -> 32, 147x147) 1.09 -> 0.86-0.91 ms, conv3_3x3_s1 (32
+// -> 64) 2.06 -> 1.76-1.80, conv4_3x3 (80 -> 192, 71x71) 2.47 -> 2.34;
+// VGG-16's conv1_2 8.90 -> 7.47; GoogLeNet's conv2/3x3 (2 blocks of 49 a
+// thread) 1.31-1.44 -> 1.24-1.35. ResNet's res2 3x3 (64 -> 64, 56x56: one
+// block of 98 a thread) was slower so (0.47 -> 0.52): V, M and U past an
+// L2. In Inception-v3's forward, whose 147x147 activations come from
+// memory, the gain shrinks: conv3_3x3_s1 2.55 -> 2.41 ms, conv2_3x3_s1
+// even (1.37 -> 0.98 in the net's first three layers alone).
+constexpr int kRangeMinBlocks = 2;
 // U's floats: 36 matrices of out x in.
 std::size_t u_floats(int in_channels, int out_channels) {
   return static_cast<std::size_t>(kPositions) * in_channels * out_channels;
@@ -367,9 +383,11 @@ void winograd_transform_weights(Isa isa, int out_channels, int in_channels, cons
   }
 }
 
-int winograd_tiles_per_block(const ConvGeometry& g, int batch, int threads) {
-  const winograd::Tiling t = tiling_of(g);
-  const std::int64_t total = static_cast<std::int64_t>(batch) * t.tiles_y * t.tiles_x;
+namespace {
+
+// The tiles per block for `total` tiles on `threads` threads, each block
+// split over them (winograd_tiles_per_block's, without the ranges).
+int shared_block(const ConvGeometry& g, std::int64_t total, int threads) {
   if (total <= 0) return 1;
   const int budget_threads = std::clamp(threads, 1, kBudgetThreads);
   // The tiles whose floats of V and M (`per_tile` each) fit `budget`: at
@@ -399,17 +417,53 @@ int winograd_tiles_per_block(const ConvGeometry& g, int batch, int threads) {
   return static_cast<int>((total + blocks - 1) / blocks);
 }
 
-std::size_t winograd_scratch_floats(const ConvGeometry& g, int tiles_per_block, int threads) {
-  // A block split by tiles pads each part's M rows apart (winograd_forward).
-  const std::size_t part_pads = static_cast<std::size_t>(std::max(threads, 1) - 1) * kTileAlign;
+std::int64_t total_tiles(const ConvGeometry& g, int batch) {
+  const winograd::Tiling t = tiling_of(g);
+  return static_cast<std::int64_t>(batch) * t.tiles_y * t.tiles_x;
+}
+
+// A thread's share of the tiles when they split by ranges.
+std::int64_t range_share(std::int64_t total, int threads) { return (total + threads - 1) / threads; }
+
+// V's and M's floats for a block of `tiles` (one thread's, or one split
+// over the threads but for the parts' pads).
+std::size_t block_floats(const ConvGeometry& g, int tiles) {
   return static_cast<std::size_t>(kPositions) *
-         (position_stride(static_cast<std::size_t>(v_columns(tiles_per_block)) * g.in_channels) +
-          position_stride(static_cast<std::size_t>(m_columns(tiles_per_block)) * g.out_channels) + part_pads);
+         (position_stride(static_cast<std::size_t>(v_columns(tiles)) * g.in_channels) +
+          position_stride(static_cast<std::size_t>(m_columns(tiles)) * g.out_channels));
+}
+
+}  // namespace
+
+bool winograd_splits_by_ranges(const ConvGeometry& g, int batch, int threads) {
+  // A thread's block of scratch per thread: not for pools of many threads.
+  if (threads <= 1 || threads > kBudgetThreads) return false;
+  const std::int64_t share = range_share(total_tiles(g, batch), threads);
+  return share >= static_cast<std::int64_t>(kRangeMinBlocks) * shared_block(g, share, 1);
+}
+
+int winograd_tiles_per_block(const ConvGeometry& g, int batch, int threads, bool by_ranges) {
+  const std::int64_t total = total_tiles(g, batch);
+  threads = std::max(threads, 1);
+  return by_ranges ? shared_block(g, range_share(total, threads), 1) : shared_block(g, total, threads);
+}
+
+int winograd_tiles_per_block(const ConvGeometry& g, int batch, int threads) {
+  return winograd_tiles_per_block(g, batch, threads, winograd_splits_by_ranges(g, batch, threads));
+}
+
+std::size_t winograd_scratch_floats(const ConvGeometry& g, int tiles_per_block, int threads, bool by_ranges) {
+  threads = std::max(threads, 1);
+  // By ranges, a block of V and M per thread.
+  if (by_ranges) return static_cast<std::size_t>(threads) * block_floats(g, tiles_per_block);
+  // A block split by tiles pads each part's M rows apart (winograd_forward).
+  const std::size_t part_pads = static_cast<std::size_t>(threads - 1) * kTileAlign;
+  return block_floats(g, tiles_per_block) + kPositions * part_pads;
 }
 
 void winograd_forward(Isa isa, const ConvGeometry& g, int tiles_per_block, int batch, const float* input,
                       const float* transformed, const Epilogue& epilogue, float* output, float* scratch,
-                      ThreadPool* pool) {
+                      ThreadPool* pool, bool by_ranges) {
   const sgemm::KernelSet& ks = gemm_set(isa);
   const winograd::TransformSet& ts = transform_set(isa);
   const winograd::Tiling tiling = tiling_of(g);
@@ -440,7 +494,8 @@ void winograd_forward(Isa isa, const ConvGeometry& g, int tiles_per_block, int b
   // (U) are read position by position, panel by panel: the next call's
   // cache lines are requested into L2 while the microkernel works on this
   // call's, a line per step of k.
-  const auto multiply = [&](int panel_begin, int panel_end, int col_begin, int col_end, const MLayout& out) {
+  const auto multiply = [&](const winograd::VLayout& v, int panel_begin, int panel_end, int col_begin, int col_end,
+                            const MLayout& out) {
     const bool pairs = ks.pair != nullptr && v.panel <= ks.lanes;
     // A last panel of V holding only a few tiles (196 tiles end in 4, 49
     // in 1) goes to the strip kernel with all the rows at once (16 to a
@@ -520,6 +575,32 @@ void winograd_forward(Isa isa, const ConvGeometry& g, int tiles_per_block, int b
   if (threads > 1) product_tasks = std::min(panels, ceil_div(product_tasks, threads) * threads);
   const int input_tasks = std::min(threads, in_channels);
 
+  if (by_ranges) {
+    // A range of the tiles per thread, in even blocks of at most
+    // tiles_per_block, each thread's V and M in its own part of the scratch:
+    // every block as one thread computes it.
+    const std::size_t part_floats = block_floats(g, tiles_per_block);
+    const MLayout block_m = m_layout(nullptr, out_channels, tiles_per_block, 0);
+    parallel_for(pool, threads, [&](int part) {
+      const int begin = static_cast<int>(static_cast<std::int64_t>(total) * part / threads);
+      const int end = static_cast<int>(static_cast<std::int64_t>(total) * (part + 1) / threads);
+      const int blocks = ceil_div(end - begin, tiles_per_block);
+      winograd::VLayout own_v = v;
+      own_v.v = scratch + part * part_floats;
+      own_v.panel = block_panel;
+      own_v.panel_stride = static_cast<std::ptrdiff_t>(in_channels) * block_panel;
+      MLayout own_m = block_m;
+      own_m.m = own_v.v + kPositions * v.position;
+      for (int b = 0; b < blocks; ++b) {
+        const int first = begin + static_cast<int>(static_cast<std::int64_t>(end - begin) * b / blocks);
+        const int tiles = begin + static_cast<int>(static_cast<std::int64_t>(end - begin) * (b + 1) / blocks) - first;
+        ts.input(tiling, input, first, tiles, 0, in_channels, own_v);
+        multiply(own_v, 0, panels, 0, tiles, own_m);
+        ts.output(tiling, own_m.m, own_m.ld, own_m.position, first, tiles, 0, out_channels, finish, output);
+      }
+    });
+    return;
+  }
   for (int first = 0; first < total; first += tiles_per_block) {
     const int tiles = std::min(tiles_per_block, total - first);
     v.panel = block_panel;
@@ -562,7 +643,7 @@ void winograd_forward(Isa isa, const ConvGeometry& g, int tiles_per_block, int b
         const MLayout own_m =
             m_layout(m + kPositions * (static_cast<std::ptrdiff_t>(out_channels) * col_begin + part * kTileAlign),
                      out_channels, col_end - col_begin, col_begin);
-        multiply(0, panels, col_begin, col_end, own_m);
+        multiply(v, 0, panels, col_begin, col_end, own_m);
         // The parts' tiles meet inside a tile row (panels of 16 or 48 tiles,
         // rows of 14 on a 56x56 map), so in every output plane the rows of
         // that tile row have cache lines that both parts write. Going through
@@ -587,7 +668,7 @@ void winograd_forward(Isa isa, const ConvGeometry& g, int tiles_per_block, int b
     parallel_for(pool, product_tasks, [&](int task) {
       const int panel_begin = static_cast<int>(static_cast<std::int64_t>(panels) * task / product_tasks);
       const int panel_end = static_cast<int>(static_cast<std::int64_t>(panels) * (task + 1) / product_tasks);
-      multiply(panel_begin, panel_end, 0, tiles, whole_m);
+      multiply(v, panel_begin, panel_end, 0, tiles, whole_m);
       ts.output(tiling, whole_m.m, whole_m.ld, whole_m.position, first, tiles, panel_begin * ks.mr,
                 std::min(out_channels, panel_end * ks.mr), finish, output);
     });

@@ -15,7 +15,9 @@
 //      transform Y = A^T M A of those channels' tiles with the epilogue
 //      (bias, residual, activation) applied in registers, writing only the
 //      outputs inside the image.
-// On several threads a block of enough tiles is split by tiles (each thread
+// On several threads a map of many tiles is split into one range of tiles per
+// thread, each thread taking its range a block at a time as one thread
+// would; otherwise a block of enough tiles is split by tiles (each thread
 // does both steps for its own tiles, so V and M stay in its core's cache);
 // a block of few tiles has step 1 split over the input channels and step 2
 // over blocks of output channels.
@@ -50,11 +52,21 @@ std::size_t winograd_weights_floats(Isa isa, int out_channels, int in_channels);
 void winograd_transform_weights(Isa isa, int out_channels, int in_channels, const float* weights,
                                 float* transformed);
 
+// Whether a forward of `batch` images of this geometry on `threads` compute
+// threads splits the tiles by ranges: one range of the map's tiles per
+// thread, which the thread takes in blocks of its own (its V and M in its
+// own part of the scratch), instead of splitting each block over the
+// threads. For maps of many tiles (Inception-v3's 147x147 layers).
+bool winograd_splits_by_ranges(const ConvGeometry& g, int batch, int threads = 1);
 // The tiles a forward takes at a time for `batch` images of this geometry
-// on `threads` compute threads (bounds the scratch), and the scratch floats
-// of a forward with that block on a pool of `threads` threads.
+// on `threads` compute threads (bounds the scratch; split by ranges, a
+// thread's block), and the scratch floats of a forward with that block on a
+// pool of `threads` threads (`by_ranges`: as winograd_splits_by_ranges says).
 int winograd_tiles_per_block(const ConvGeometry& g, int batch, int threads = 1);
-std::size_t winograd_scratch_floats(const ConvGeometry& g, int tiles_per_block, int threads = 1);
+// The same for the split `by_ranges` says, whatever the plan's.
+int winograd_tiles_per_block(const ConvGeometry& g, int batch, int threads, bool by_ranges);
+std::size_t winograd_scratch_floats(const ConvGeometry& g, int tiles_per_block, int threads = 1,
+                                    bool by_ranges = false);
 
 // convolution_forward's contract (output = input convolved with the weights
 // whose transform is `transformed`, then the epilogue: bias, residual,
@@ -62,10 +74,12 @@ std::size_t winograd_scratch_floats(const ConvGeometry& g, int tiles_per_block, 
 // (batch x ceil(H/4) x ceil(W/4)) fit an int, with `transformed` made for
 // the same `isa` (supported by the CPU; one this build lacks runs the
 // portable transforms and microkernel). scratch holds
-// winograd_scratch_floats(g, tiles_per_block, threads) floats for a `pool`
-// of at most `threads` threads.
+// winograd_scratch_floats(g, tiles_per_block, threads, by_ranges) floats
+// for a `pool` of at most `threads` threads. `by_ranges`: split the tiles
+// by ranges (winograd_splits_by_ranges), in blocks of at most
+// tiles_per_block per thread; any value computes the same bits.
 void winograd_forward(Isa isa, const ConvGeometry& g, int tiles_per_block, int batch, const float* input,
                       const float* transformed, const Epilogue& epilogue, float* output, float* scratch,
-                      ThreadPool* pool = nullptr);
+                      ThreadPool* pool = nullptr, bool by_ranges = false);
 
 }  // namespace predictor::cpu

@@ -237,15 +237,16 @@ struct Problem {
 
   // winograd_forward into a NaN-filled output and NaN-filled scratch, each
   // with guard floats after it (which must stay as they are).
-  std::vector<float> run(Isa isa, int tiles_per_block, cpu::ThreadPool* pool) const {
+  std::vector<float> run(Isa isa, int tiles_per_block, cpu::ThreadPool* pool, bool by_ranges = false) const {
     std::vector<float> transformed(cpu::winograd_weights_floats(isa, s.out_channels, s.in_channels));
     cpu::winograd_transform_weights(isa, s.out_channels, s.in_channels, weights.data(), transformed.data());
-    const std::size_t scratch_floats = cpu::winograd_scratch_floats(g, tiles_per_block, cpu::pool_threads(pool));
+    const std::size_t scratch_floats =
+        cpu::winograd_scratch_floats(g, tiles_per_block, cpu::pool_threads(pool), by_ranges);
     std::vector<float> scratch(scratch_floats + kGuard, kNaN);
     std::vector<float> output(expected.size() + kGuard, kNaN);
     for (int i = 0; i < kGuard; ++i) output[expected.size() + i] = scratch[scratch_floats + i] = 12345.0f + i;
-    cpu::winograd_forward(isa, g, tiles_per_block, s.batch, input.data(), transformed.data(), epilogue(),
-                          output.data(), scratch.data(), pool);
+    cpu::winograd_forward(isa, g, tiles_per_block, s.batch, input.data(), transformed.data(), epilogue(), output.data(),
+                          scratch.data(), pool, by_ranges);
     for (int i = 0; i < kGuard; ++i) {
       EXPECT_EQ(output[expected.size() + i], 12345.0f + i) << "output guard " << i;
       EXPECT_EQ(scratch[scratch_floats + i], 12345.0f + i) << "scratch guard " << i;
@@ -385,6 +386,55 @@ TEST(Winograd, LayersOfLargeWeightsSplitByChannelsGiveTheSameBits) {
       EXPECT_TRUE(bitwise_equal(one, p.run(isa, tiles_per_block, &three))) << what << ": 3 threads";
     }
   }
+}
+
+TEST(Winograd, MapsSplitByRangesOfTilesGiveTheSameBits) {
+  // A range of the tiles per thread, each taken in blocks of its own: the
+  // ranges of 2 and 3 threads end inside blocks and tile rows (60x92: 15 x
+  // 23 tiles; 20x44 in a batch of 3: 5 x 11 per image), blocks of a vector
+  // or less, of a panel and a part, and the planned block; the same bits as
+  // one thread and within the error bound.
+  cpu::ThreadPool two(2), three(3);
+  const std::vector<std::pair<Shape, std::vector<int>>> cases = {
+      {{1, 8, 12, 60, 92, 1}, {0, 73, 16, 5}},
+      {{3, 24, 20, 20, 44, 1}, {0, 50, 13, 7}},
+  };
+  std::uint32_t seed = 4200;
+  for (const auto& [s, blocks] : cases) {
+    const Problem p(s, epilogue_cases()[2], seed += 10);
+    for (Isa isa : runnable_isas()) {
+      const std::vector<float> one = p.run(isa, cpu::winograd_tiles_per_block(p.g, s.batch), nullptr);
+      expect_within_bound(one, p, describe(isa, s, 0, 2));
+      for (int tiles_per_block : blocks) {
+        for (cpu::ThreadPool* pool : {&two, &three}) {
+          const int threads = pool->size();
+          const int block =
+              tiles_per_block > 0 ? tiles_per_block : cpu::winograd_tiles_per_block(p.g, s.batch, threads, true);
+          EXPECT_TRUE(bitwise_equal(one, p.run(isa, block, pool, /*by_ranges=*/true)))
+              << describe(isa, s, block, 2) << ": " << threads << " threads by ranges";
+        }
+      }
+      EXPECT_TRUE(bitwise_equal(one, p.run(isa, 11, nullptr, /*by_ranges=*/true)))
+          << describe(isa, s, 11, 2) << ": one thread by ranges";
+    }
+  }
+}
+
+TEST(Winograd, PlansRangesOfTilesForMapsOfManyBlocksOnly) {
+  // Inception-v3's conv3_3x3_s1 (32 -> 64, 147x147: 1369 tiles) on two
+  // threads splits by ranges, in blocks of one thread's size; a 56x56 map
+  // (196 tiles) keeps each block split over the threads, and one thread
+  // never splits.
+  const cpu::ConvGeometry stem = geometry_of({1, 32, 64, 147, 147, 1});
+  EXPECT_TRUE(cpu::winograd_splits_by_ranges(stem, 1, 2));
+  EXPECT_FALSE(cpu::winograd_splits_by_ranges(stem, 1, 1));
+  const int block = cpu::winograd_tiles_per_block(stem, 1, 2);
+  EXPECT_EQ(block, cpu::winograd_tiles_per_block(stem, 1, 2, true));
+  EXPECT_LE(block, cpu::winograd_tiles_per_block(stem, 1, 1));
+  EXPECT_GE(block, 48);
+  EXPECT_EQ(cpu::winograd_scratch_floats(stem, block, 2, true), 2 * cpu::winograd_scratch_floats(stem, block, 1));
+  const cpu::ConvGeometry small = geometry_of({1, 64, 64, 56, 56, 1});
+  EXPECT_FALSE(cpu::winograd_splits_by_ranges(small, 1, 2));
 }
 
 TEST(Winograd, ResultsDoNotDependOnTheBlockOfTiles) {
@@ -538,8 +588,11 @@ TEST(Winograd, BlocksOfTilesKeepEachThreadsTransformsWithinItsBudget) {
   // the whole one needs three blocks or more. Inception-v3's conv3_3x3_s1
   // (32 -> 64, 37 x 37 tiles of 3456 floats): 151 tiles fit 2 MiB, 75 fit 1.
   const cpu::ConvGeometry small_u = geometry_of({1, 32, 64, 147, 147, 1});
-  EXPECT_EQ(cpu::winograd_tiles_per_block(small_u, 1, 1), 73);   // 19 blocks of 1369 tiles
-  EXPECT_EQ(cpu::winograd_tiles_per_block(small_u, 1, 2), 137);  // 10 blocks
+  // Split over two threads, a block each time: 10 blocks. Split by ranges
+  // (planned), each thread's 685 tiles in 10 blocks of 69 of its own.
+  EXPECT_EQ(cpu::winograd_tiles_per_block(small_u, 1, 1), 73);  // 19 blocks of 1369 tiles
+  EXPECT_EQ(cpu::winograd_tiles_per_block(small_u, 1, 2, /*by_ranges=*/false), 137);
+  EXPECT_EQ(cpu::winograd_tiles_per_block(small_u, 1, 2), 69);
   // SqueezeNet's fire2/expand3x3 (16 -> 64, 196 tiles) fits two blocks of
   // the whole budget: those stay (182 tiles fit; 98 each).
   const cpu::ConvGeometry fire2 = geometry_of({1, 16, 64, 55, 55, 1});
@@ -550,13 +603,16 @@ TEST(Winograd, BlocksOfTilesKeepEachThreadsTransformsWithinItsBudget) {
   // conv4_3x3 (80 -> 192, 324 tiles): 7 blocks of 47 on two threads (36 x
   // (80 + 96) floats a tile), as on one (V and M of 53 tiles fit it whole);
   // VGG-16's conv2_2 (128 -> 128, 784 tiles) 17 blocks of 47 on two, 14 of
-  // 56 on one.
+  // 56 on one. (Both plan ranges on two threads: conv4_3x3's 162 tiles a
+  // thread in 4 blocks of 41, conv2_2's 392 in 7 of 56.)
   const cpu::ConvGeometry conv4 = geometry_of({1, 80, 192, 73, 73, 0});
   EXPECT_EQ(cpu::winograd_tiles_per_block(conv4, 1, 1), 47);
-  EXPECT_EQ(cpu::winograd_tiles_per_block(conv4, 1, 2), 47);
+  EXPECT_EQ(cpu::winograd_tiles_per_block(conv4, 1, 2, /*by_ranges=*/false), 47);
+  EXPECT_EQ(cpu::winograd_tiles_per_block(conv4, 1, 2), 41);
   const cpu::ConvGeometry conv2_2 = geometry_of({1, 128, 128, 112, 112, 1});
   EXPECT_EQ(cpu::winograd_tiles_per_block(conv2_2, 1, 1), 56);
-  EXPECT_EQ(cpu::winograd_tiles_per_block(conv2_2, 1, 2), 47);
+  EXPECT_EQ(cpu::winograd_tiles_per_block(conv2_2, 1, 2, /*by_ranges=*/false), 47);
+  EXPECT_EQ(cpu::winograd_tiles_per_block(conv2_2, 1, 2), 56);
   // Maps of fewer than two panels of tiles keep the whole budget's blocks:
   // ResNet's res3 3x3 (128 -> 128, 49 tiles) one block on two threads.
   EXPECT_EQ(cpu::winograd_tiles_per_block(geometry_of({1, 128, 128, 28, 28, 1}), 1, 2), 49);
