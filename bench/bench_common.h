@@ -1,11 +1,12 @@
 #pragma once
 // Shared pieces of the benchmark suites: the model zoo location and
-// deterministic inputs.
+// deterministic inputs (uniform in [-1, 1), from a seed).
 
 #include <cstdlib>
 #include <filesystem>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "predictor/Blob.h"
 
@@ -19,11 +20,18 @@ inline std::string models_dir() {
   return std::filesystem::is_directory(candidate) ? candidate.string() : std::string();
 }
 
-inline void fill_random(Blob& blob, unsigned seed) {
+inline void fill_random(float* data, std::size_t n, unsigned seed) {
   std::mt19937 rng(seed);
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  float* data = blob.mutable_cpu_data();
-  for (std::size_t i = 0; i < blob.count(); ++i) data[i] = dist(rng);
+  for (std::size_t i = 0; i < n; ++i) data[i] = dist(rng);
+}
+
+inline void fill_random(Blob& blob, unsigned seed) { fill_random(blob.mutable_cpu_data(), blob.count(), seed); }
+
+inline std::vector<float> random_floats(std::size_t n, unsigned seed) {
+  std::vector<float> values(n);
+  fill_random(values.data(), n, seed);
+  return values;
 }
 
 }  // namespace predictor::bench

@@ -9,10 +9,10 @@
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
-#include <random>
 #include <string>
 #include <vector>
 
+#include "bench/bench_common.h"
 #include "bench/held_pool.h"
 #include "kernels/cpu/convolution.h"
 #include "kernels/cpu/cpu_features.h"
@@ -52,14 +52,6 @@ cpu::ConvGeometry geometry_of(const ConvShape& s) {
   return g;
 }
 
-std::vector<float> random_vector(std::size_t n, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  std::vector<float> v(n);
-  for (float& x : v) x = dist(rng);
-  return v;
-}
-
 void Convolution(benchmark::State& state, ConvShape s, bool direct, int threads) {
   const cpu::ConvGeometry g = geometry_of(s);
   cpu::ConvPlan plan;  // im2col, one image, whole columns: the plan without the direct method
@@ -84,10 +76,10 @@ void Convolution(benchmark::State& state, ConvShape s, bool direct, int threads)
     }
   }
   const std::size_t spatial = static_cast<std::size_t>(g.patches.grid[0]) * g.patches.grid[1];
-  const std::vector<float> input = random_vector(static_cast<std::size_t>(s.size) * s.size * s.in_channels, 1);
+  const std::vector<float> input = random_floats(static_cast<std::size_t>(s.size) * s.size * s.in_channels, 1);
   const std::vector<float> weights =
-      random_vector(static_cast<std::size_t>(s.out_channels) * s.in_channels * s.kernel * s.kernel, 2);
-  const std::vector<float> bias = random_vector(s.out_channels, 3);
+      random_floats(static_cast<std::size_t>(s.out_channels) * s.in_channels * s.kernel * s.kernel, 2);
+  const std::vector<float> bias = random_floats(s.out_channels, 3);
   std::vector<float> output(spatial * s.out_channels);
   std::vector<float> scratch(cpu::convolution_scratch_floats(g, plan) + 1);
   const HeldPool pool(threads);

@@ -12,10 +12,10 @@
 
 #include <cstring>
 #include <memory>
-#include <random>
 #include <string>
 #include <vector>
 
+#include "bench/bench_common.h"
 #include "bench/held_pool.h"
 #include "depthwise_layers.h"
 #include "kernels/cpu/conv_depthwise.h"
@@ -27,23 +27,15 @@ namespace {
 
 using cpu::Isa;
 
-std::vector<float> random_values(std::size_t n, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  std::vector<float> v(n);
-  for (float& x : v) x = dist(rng);
-  return v;
-}
-
 // One layer's operands; `padded` runs the padded path, else isa's kernel.
 struct Run {
   cpu::PatchGeometry g;
   std::vector<float> input, weights, bias, output, scratch;
 
   explicit Run(const DepthwiseLayer& l) : g(depthwise_geometry(l)) {
-    input = random_values(static_cast<std::size_t>(l.channels) * l.size * l.size, 1);
-    weights = random_values(static_cast<std::size_t>(l.channels) * 9, 2);
-    bias = random_values(l.channels, 3);
+    input = random_floats(static_cast<std::size_t>(l.channels) * l.size * l.size, 1);
+    weights = random_floats(static_cast<std::size_t>(l.channels) * 9, 2);
+    bias = random_floats(l.channels, 3);
     output.assign(static_cast<std::size_t>(l.channels) * cpu::grid_size(g), 0.0f);
     const cpu::PaddedPlane plane = cpu::depthwise_padded_plane(g);
     scratch.assign(static_cast<std::size_t>(plane.rows * plane.cols), 0.0f);
@@ -93,7 +85,7 @@ void DepthwiseAll(benchmark::State& state, const char* net, bool padded, Isa isa
 // memcpy of `bytes`: reads and writes counted, as for the layers.
 void Copy(benchmark::State& state) {
   const std::size_t n = static_cast<std::size_t>(state.range(0)) / sizeof(float);
-  std::vector<float> src = random_values(n, 4), dst(n);
+  std::vector<float> src = random_floats(n, 4), dst(n);
   for (auto _ : state) {
     std::memcpy(dst.data(), src.data(), n * sizeof(float));
     benchmark::ClobberMemory();

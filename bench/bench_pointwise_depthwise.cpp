@@ -13,10 +13,10 @@
 //   build/bench/bench_pointwise_depthwise --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 
-#include <random>
 #include <string>
 #include <vector>
 
+#include "bench/bench_common.h"
 #include "bench/held_pool.h"
 #include "kernels/cpu/conv_depthwise.h"
 #include "kernels/cpu/cpu_features.h"
@@ -47,14 +47,6 @@ constexpr Pair kPairs[] = {
     {"mobilenet_v1/conv3_2_sep+4_1_dw", 128, 256, 28, 1},
 };
 
-std::vector<float> random_values(std::size_t n, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  std::vector<float> v(n);
-  for (float& x : v) x = dist(rng);
-  return v;
-}
-
 struct Run {
   cpu::PointwiseDepthwise pair;
   int plane;
@@ -76,11 +68,11 @@ struct Run {
       g.grid[i] = (p.size - 1) / p.stride + 1;
     }
     plane = p.size * p.size;
-    input = random_values(static_cast<std::size_t>(p.in_channels) * plane, 1);
-    pointwise_weights = random_values(static_cast<std::size_t>(p.channels) * p.in_channels, 2);
-    pointwise_bias = random_values(p.channels, 3);
-    depthwise_weights = random_values(static_cast<std::size_t>(p.channels) * 9, 4);
-    depthwise_bias = random_values(p.channels, 5);
+    input = random_floats(static_cast<std::size_t>(p.in_channels) * plane, 1);
+    pointwise_weights = random_floats(static_cast<std::size_t>(p.channels) * p.in_channels, 2);
+    pointwise_bias = random_floats(p.channels, 3);
+    depthwise_weights = random_floats(static_cast<std::size_t>(p.channels) * 9, 4);
+    depthwise_bias = random_floats(p.channels, 5);
     expanded.assign(static_cast<std::size_t>(p.channels) * plane, 0.0f);
     output.assign(static_cast<std::size_t>(p.channels) * cpu::grid_size(g), 0.0f);
     scratch.assign(cpu::pointwise_depthwise_scratch_floats(pair, threads), 0.0f);

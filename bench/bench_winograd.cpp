@@ -15,10 +15,10 @@
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
-#include <random>
 #include <string>
 #include <vector>
 
+#include "bench/bench_common.h"
 #include "bench/held_pool.h"
 #include "bench/peak_fma.h"
 #include "kernels/cpu/convolution.h"
@@ -81,14 +81,6 @@ cpu::ConvGeometry geometry_of(const ConvShape& s) {
   return g;
 }
 
-std::vector<float> random_vector(std::size_t n, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  std::vector<float> v(n);
-  for (float& x : v) x = dist(rng);
-  return v;
-}
-
 // How a Winograd plan on several threads splits its tiles.
 enum class Split { kPlanned, kShared, kRanges };
 
@@ -107,9 +99,9 @@ void Convolution(benchmark::State& state, ConvShape s, int tiles, int threads, S
     plan.tiles_per_block = tiles > 0 ? tiles : cpu::winograd_tiles_per_block(g, s.batch, threads, plan.winograd_ranges);
   }
   const std::size_t spatial = static_cast<std::size_t>(s.size) * s.size;
-  const std::vector<float> input = random_vector(spatial * s.in_channels * s.batch, 1);
-  const std::vector<float> weights = random_vector(static_cast<std::size_t>(s.out_channels) * s.in_channels * 9, 2);
-  const std::vector<float> bias = random_vector(s.out_channels, 3);
+  const std::vector<float> input = random_floats(spatial * s.in_channels * s.batch, 1);
+  const std::vector<float> weights = random_floats(static_cast<std::size_t>(s.out_channels) * s.in_channels * 9, 2);
+  const std::vector<float> bias = random_floats(s.out_channels, 3);
   const cpu::Isa isa = cpu::detected_isa();
   std::vector<float> transformed(cpu::winograd_weights_floats(isa, s.out_channels, s.in_channels));
   cpu::winograd_transform_weights(isa, s.out_channels, s.in_channels, weights.data(), transformed.data());
