@@ -8,7 +8,6 @@
 #include "kernels/cpu/pointwise_depthwise.h"
 
 #include <algorithm>
-#include <functional>
 #include <limits>
 
 #include "kernels/cpu/conv_depthwise.h"
@@ -94,13 +93,10 @@ void pointwise_depthwise_conv2d(Isa isa, const PointwiseDepthwise& pair, const f
   const int parts = std::min(pool_threads(pool), (channels + kGroupChannels - 1) / kGroupChannels);
   const int share = (channels + parts - 1) / parts;
   const int tasks = (channels + share - 1) / share;
-  const auto task = [&](int t) {
+  parallel_for(tasks > 1 ? pool : nullptr, tasks, [&](int t) {
     run_channels(isa, pair, input, pointwise_weights, pointwise_epilogue, depthwise_weights, depthwise_epilogue, output,
                  scratch + t * group_floats, t * share, std::min(channels, (t + 1) * share));
-  };
-  // By reference: a std::function holding the lambda itself would allocate
-  // on every call.
-  parallel_for(tasks > 1 ? pool : nullptr, tasks, std::ref(task));
+  });
 }
 
 }  // namespace predictor::cpu

@@ -261,13 +261,7 @@ void ThreadPool::hold() {
 
 void ThreadPool::release() { state_->holds.fetch_sub(1, std::memory_order_relaxed); }
 
-void parallel_for(ThreadPool* pool, int count, const std::function<void(int)>& task) {
-  if (pool != nullptr && pool->size() > 1 && count > 1) {
-    pool->run(count, task);
-    return;
-  }
-  for (int i = 0; i < count; ++i) task(i);
-}
+void parallel_for_on_pool(ThreadPool* pool, int count, const std::function<void(int)>& task) { pool->run(count, task); }
 
 void parallel_ranges_split(ThreadPool* pool, std::size_t n, std::size_t parts, std::size_t align,
                            const std::function<void(std::size_t, std::size_t)>& body) {

@@ -46,12 +46,25 @@ class ThreadPool {
   State* state_;
 };
 
-// task(i) for i in [0, count): on `pool` when it has more than one thread
-// and count > 1, else inline on the calling thread, in order.
-void parallel_for(ThreadPool* pool, int count, const std::function<void(int)>& task);
-
 // The threads a kernel may split over: pool->size(), or 1 for null.
 inline int pool_threads(const ThreadPool* pool) { return pool ? pool->size() : 1; }
+
+// parallel_for's run on the pool, out of line.
+void parallel_for_on_pool(ThreadPool* pool, int count, const std::function<void(int)>& task);
+
+// task(i) for i in [0, count): on `pool` when it has more than one thread
+// and count > 1, else inline on the calling thread, in order. The task goes
+// to the pool by reference: a std::function holding a lambda of more than
+// two captures allocates on every call (once per parallel_for, measured),
+// which a forward must not.
+template <typename Task>
+void parallel_for(ThreadPool* pool, int count, Task&& task) {
+  if (pool_threads(pool) <= 1 || count <= 1) {
+    for (int i = 0; i < count; ++i) task(i);
+    return;
+  }
+  parallel_for_on_pool(pool, count, std::ref(task));
+}
 
 // Simple element-wise work (an activation, a copy, a broadcast) worth one
 // task: a run costs microseconds, so smaller arrays are done inline.

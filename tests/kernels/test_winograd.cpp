@@ -429,10 +429,16 @@ TEST(Winograd, PlansRangesOfTilesForMapsOfManyBlocksOnly) {
   EXPECT_TRUE(cpu::winograd_splits_by_ranges(stem, 1, 2));
   EXPECT_FALSE(cpu::winograd_splits_by_ranges(stem, 1, 1));
   const int block = cpu::winograd_tiles_per_block(stem, 1, 2);
-  EXPECT_EQ(block, cpu::winograd_tiles_per_block(stem, 1, 2, true));
   EXPECT_LE(block, cpu::winograd_tiles_per_block(stem, 1, 1));
   EXPECT_GE(block, 48);
   EXPECT_EQ(cpu::winograd_scratch_floats(stem, block, 2, true), 2 * cpu::winograd_scratch_floats(stem, block, 1));
+  // The convolution's plan carries the split and sizes its scratch so.
+  const cpu::ConvPlan plan = cpu::plan_convolution(stem, 1, /*winograd_weights=*/true, /*threads=*/2);
+  EXPECT_EQ(plan.method, cpu::ConvMethod::kWinograd);
+  EXPECT_TRUE(plan.winograd_ranges);
+  EXPECT_EQ(plan.tiles_per_block, block);
+  EXPECT_EQ(cpu::convolution_scratch_floats(stem, plan), cpu::winograd_scratch_floats(stem, block, 2, true));
+  EXPECT_FALSE(cpu::plan_convolution(stem, 1, /*winograd_weights=*/true, /*threads=*/1).winograd_ranges);
   const cpu::ConvGeometry small = geometry_of({1, 64, 64, 56, 56, 1});
   EXPECT_FALSE(cpu::winograd_splits_by_ranges(small, 1, 2));
 }
