@@ -33,11 +33,14 @@ ActivationMemory::ActivationMemory(const std::string& strategy, std::vector<std:
   }
 }
 
-bool ActivationMemory::SetExtraKept(std::vector<std::string> names) {
-  std::sort(names.begin(), names.end());
-  names.erase(std::unique(names.begin(), names.end()), names.end());
-  if (names == extra_kept_) return false;
-  extra_kept_ = std::move(names);
+bool ActivationMemory::SetExtraKept(const std::vector<std::string>& names) {
+  // Sorted into a reused buffer: a forward naming the same blobs as the last
+  // one allocates nothing here.
+  sorted_names_.assign(names.begin(), names.end());
+  std::sort(sorted_names_.begin(), sorted_names_.end());
+  sorted_names_.erase(std::unique(sorted_names_.begin(), sorted_names_.end()), sorted_names_.end());
+  if (sorted_names_ == extra_kept_) return false;
+  extra_kept_ = sorted_names_;
   return true;
 }
 

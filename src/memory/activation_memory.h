@@ -30,7 +30,7 @@ class ActivationMemory {
   void Apply(const Net& net, const std::vector<Blob*>& blobs, std::size_t max_bytes);
   // Blobs kept besides the outputs and the constructor's keep_blobs (a
   // caller's named outputs). Returns whether the set changed.
-  bool SetExtraKept(std::vector<std::string> names);
+  bool SetExtraKept(const std::vector<std::string>& names);
 
   // Layer i's scratch in the plan (null when it needs none).
   void* scratch(int layer) const { return scratch_[layer]; }
@@ -48,6 +48,7 @@ class ActivationMemory {
   std::string strategy_;
   std::vector<std::string> keep_blobs_;
   std::vector<std::string> extra_kept_;  // sorted, unique
+  std::vector<std::string> sorted_names_;  // SetExtraKept's buffer
   // By input shapes and extra kept blobs.
   std::map<std::pair<std::vector<std::vector<int>>, std::vector<std::string>>, CachedPlan> cache_;
   const CachedPlan* current_ = nullptr;

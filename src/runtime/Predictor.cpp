@@ -209,35 +209,38 @@ void check_input_count(std::size_t given, const std::vector<std::string>& names)
   }
 }
 
+// Makes `input` the replica's net input i (named `name`).
+void bind_input(Replica& replica, std::size_t i, const Blob* given, const std::string& name) {
+  if (given == nullptr || !given->data()) {
+    throw Error("forward: input '" + name + "' is null or has no data (Reshape it first)");
+  }
+  const Blob& input = *given;
+  Net& net = *replica.net;
+  Blob* net_input = net.input_blobs()[i];
+  net_input->Reshape(input.shape());
+  if (net.cuda_stream() == nullptr || device_resident(input, net)) {
+    net_input->ShareData(input);  // zero copy: host data for a CPU net, device data on the net's GPU
+  } else {
+    // Host data for a GPU net: copied into the replica's staging blob
+    // (pinned after its first transfer), which the net's stream copies
+    // to the device. Sharing the caller's blob instead would give it a
+    // device mirror that goes stale when the caller rewrites its memory.
+    Blob& staged = replica.staged_inputs[i];
+    staged.Reshape(input.shape());
+    const float* host = input.cpu_data();
+    std::copy(host, host + input.count(), staged.mutable_cpu_data());
+    net_input->ShareData(staged);
+  }
+}
+
 }  // namespace
 
 const std::map<std::string, const Blob*>& Predictor::forward(const std::vector<Blob*>& inputs) {
   return out_of_memory_as_error(model_->source(), [&]() -> const std::map<std::string, const Blob*>& {
     check_input_count(inputs.size(), input_names_);
     Replica& replica = replicas_->local();
-    Net& net = *replica.net;
-    for (std::size_t i = 0; i < inputs.size(); ++i) {
-      const Blob* input = inputs[i];
-      if (input == nullptr || !input->data()) {
-        throw Error("forward: input '" + input_names_[i] + "' is null or has no data (Reshape it first)");
-      }
-      Blob* net_input = net.input_blobs()[i];
-      net_input->Reshape(input->shape());
-      if (net.cuda_stream() == nullptr || device_resident(*input, net)) {
-        net_input->ShareData(*input);  // zero copy: host data for a CPU net, device data on the net's GPU
-      } else {
-        // Host data for a GPU net: copied into the replica's staging blob
-        // (pinned after its first transfer), which the net's stream copies
-        // to the device. Sharing the caller's blob instead would give it a
-        // device mirror that goes stale when the caller rewrites its memory.
-        Blob& staged = replica.staged_inputs[i];
-        staged.Reshape(input->shape());
-        const float* host = input->cpu_data();
-        std::copy(host, host + input->count(), staged.mutable_cpu_data());
-        net_input->ShareData(staged);
-      }
-    }
-    net.Forward();
+    for (std::size_t i = 0; i < inputs.size(); ++i) bind_input(replica, i, inputs[i], input_names_[i]);
+    replica.net->Forward();
     return replica.outputs;
   });
 }
@@ -261,6 +264,7 @@ std::vector<const Blob*> Predictor::forward(const std::vector<Blob*>& inputs,
     }
     Net& net = *replicas_->local().net;
     std::vector<const Blob*> result;
+    result.reserve(output_names.size());
     for (const auto& name : output_names) {
       const Blob* blob = net.blob(name);
       if (blob == nullptr) throw Error("forward: the net has no blob named '" + name + "'");
@@ -279,16 +283,27 @@ const std::map<std::string, const Blob*>& Predictor::forward(const std::vector<I
   return out_of_memory_as_error(model_->source(), [&]() -> const std::map<std::string, const Blob*>& {
     check_input_count(inputs.size(), input_names_);
     Replica& replica = replicas_->local();
-    std::vector<Blob*> blobs;
+    Net& net = *replica.net;
     for (std::size_t i = 0; i < inputs.size(); ++i) {
       if (inputs[i].data == nullptr) throw Error("forward: input '" + input_names_[i] + "' has a null data pointer");
-      Blob& blob = replica.raw_inputs[i];
-      blob.Reshape(inputs[i].shape);
       // Inputs are only read (the Net never writes a net input in place).
-      blob.set_cpu_data(const_cast<float*>(inputs[i].data));
-      blobs.push_back(&blob);
+      float* data = const_cast<float*>(inputs[i].data);
+      if (net.cuda_stream() == nullptr) {
+        // A CPU net reads the caller's memory in place: its input blob is
+        // pointed at it. After the first such call the blob's storage is its
+        // own (no other blob shares it), so re-pointing it allocates nothing.
+        Blob* net_input = net.input_blobs()[i];
+        net_input->Reshape(inputs[i].shape);
+        net_input->set_cpu_data(data);
+      } else {
+        Blob& wrapper = replica.raw_inputs[i];
+        wrapper.Reshape(inputs[i].shape);
+        wrapper.set_cpu_data(data);
+        bind_input(replica, i, &wrapper, input_names_[i]);
+      }
     }
-    return forward(blobs);
+    net.Forward();
+    return replica.outputs;
   });
 }
 

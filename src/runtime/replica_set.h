@@ -28,7 +28,8 @@ struct Replica {
   std::unique_ptr<Net> net;
   // Net outputs and extra outputs, by name (pointers into `net`).
   std::map<std::string, const Blob*> outputs;
-  // Wrappers for raw-pointer inputs.
+  // GPU replicas: wrappers for raw-pointer inputs (a CPU net's input blobs
+  // point at the caller's memory themselves).
   std::vector<Blob> raw_inputs;
   // GPU replicas: the host inputs' copies, in pinned staging memory that
   // the replica's stream copies to the device.
