@@ -7,6 +7,7 @@
 
 #include "kernels/cpu/conv_depthwise.h"
 #include "kernels/cpu/conv_direct.h"
+#include "kernels/cpu/conv_implicit_gemm.h"
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/im2col.h"
@@ -14,6 +15,7 @@
 #include "kernels/cpu/sgemm/row_panels.h"
 #include "kernels/cpu/thread_pool.h"
 #include "kernels/cpu/winograd.h"
+#include "predictor/Error.h"
 
 namespace predictor::cpu {
 
@@ -245,6 +247,12 @@ void im2col_convolution(const ConvGeometry& g, const ConvPlan& plan, const float
       }
     }
   };
+  if (plan.implicit_gemm) {
+    if (packed == nullptr) throw Error("convolution_forward: an implicit-GEMM plan needs the packed weights");
+    const GemmEpilogue fused = group_epilogue(&epilogue, 0, g.out_channels, spatial);
+    implicit_gemm_convolution(p, g.out_channels, input, packed, fused, output, pool);
+    return;
+  }
   if (plan.column_tasks > 1 && plan.packed_columns && packed != nullptr) {
     column_task_convolution(g, plan, input, packed, epilogue, output, col, pool);
     return;
@@ -322,6 +330,28 @@ constexpr int kMinChannelSplitExpansion = 4;
 // 0.136-0.138 -> 0.108-0.115 ms, the whole forward 3.64 -> 3.50 ms.
 constexpr int kMinBlocksOfKReduction = 4;
 
+// Where the implicit GEMM (implicit_gemm_convolution) beats im2col_packed
+// and the SGEMM, by the output positions, measured on the 2-core AVX-512
+// Xeon (single layers, old and new alternating, 3 rounds; 1 / 2 threads):
+// maps of 512 positions or more, whose column matrices are the largest
+// (Inception-v3's 5x5 at 35x35, 48 -> 64 channels: 1.10x / 1.07x; 64 -> 96
+// 1.05x / 1.02x; GoogLeNet's 5x5 at 28x28, 32 -> 96: 1.03x / 1.06x, 16 ->
+// 32: 1.13x), and maps of 64 positions or fewer in whole vectors (8x8),
+// whose weights are megabytes: split by rows, each thread streams its share
+// of them with the next row's requested ahead (Inception-v3's 3x3 at 8x8,
+// 448 -> 384: 1.02x / 1.13x; in its forward on 2 threads, its c1 and c2 3x3
+// 1.07 -> 0.92-0.96 ms, its 1x3 and 3x1 0.32-0.33 -> 0.27). Slower between:
+// 17x17 (7x1, 1x7: 192 channels 0.94x / 0.96x; 0.03-0.05 ms a layer in the
+// forward), 7x7 (3x3, 512 channels: 0.87x / 0.98x, its 49th column alone in
+// a vector's pass), 14x14 0.92x at one thread. The loads of B there, masked
+// and unaligned, cost more than packing it.
+constexpr std::size_t kImplicitGemmMinColumns = 512;
+constexpr std::size_t kImplicitGemmMaxSmallColumns = 64;
+
+bool implicit_gemm_pays(std::size_t columns) {
+  return columns >= kImplicitGemmMinColumns || (columns <= kImplicitGemmMaxSmallColumns && columns % 16 == 0);
+}
+
 // Whether the product's blocks of k (sgemm::packed_block_k) fall evenly on
 // `threads` threads along the channel shares a depthwise layer's threads
 // take (cpu::depthwise_conv2d: parallel_ranges, ceil(channels / threads)
@@ -390,7 +420,7 @@ bool conv_method_applies(const ConvGeometry& g, ConvMethod method) {
 }
 
 ConvPlan plan_convolution(const ConvGeometry& g, int batch, bool winograd_weights, int threads,
-                          bool output_read_by_channels, bool input_written_by_channels) {
+                          bool output_read_by_channels, bool input_written_by_channels, bool packed_weights) {
   threads = std::max(threads, 1);
   ConvPlan plan;
   plan.threads = threads;
@@ -430,6 +460,8 @@ ConvPlan plan_convolution(const ConvGeometry& g, int batch, bool winograd_weight
     plan.split_blocks_of_k = blocks_of_k && !plan.row_panels;
   } else if (plan.method == ConvMethod::kIm2col) {
     const PatchGeometry group_patches = group_geometry(g).patches;
+    plan.implicit_gemm =
+        packed_weights && g.group == 1 && implicit_gemm_applies(group_patches) && implicit_gemm_pays(columns);
     plan.packed_columns = im2col_packed_applies(group_patches);
     // A whole column matrix of packed panels splits over the threads by
     // panels (column_tasks) where each gets two or more (and the product
@@ -488,7 +520,7 @@ std::size_t convolution_scratch_floats(const ConvGeometry& g, const ConvPlan& pl
     const std::size_t columns = grid_size(p) * plan.images_per_gemm;
     return (column_rows(p) + g.out_channels) * columns;
   }
-  if (plan.method == ConvMethod::kPointwise) return 0;
+  if (plan.method == ConvMethod::kPointwise || plan.implicit_gemm) return 0;
   const int rows = plan.block_rows > 0 ? std::min(plan.block_rows, p.grid[0]) : p.grid[0];
   return block_column_floats(g, plan, rows) * std::max(plan.bands, 1);
 }

@@ -84,6 +84,12 @@ struct ConvPlan {
   // (with packed_columns and the packed weights; otherwise one block split
   // over the pool). 1: no such split.
   int column_tasks = 1;
+  // kIm2col, one group, an image per product, planned with packed weights:
+  // the product reads its columns from the image where they lie
+  // (implicit_gemm_convolution: no column matrix, no scratch), where
+  // implicit_gemm_applies. convolution_forward then needs the packed weights;
+  // the fields above stay planned for a caller that turns this off.
+  bool implicit_gemm = false;
 };
 
 // Whether the plan of a pointwise convolution of one group and an image per
@@ -104,8 +110,11 @@ bool conv_method_applies(const ConvGeometry& g, ConvMethod method);
 // `input_written_by_channels`: the input's writer split its work so (a
 // depthwise convolution: even shares of the channels), which a pointwise
 // layer that narrows its channels then matches (split_blocks_of_k).
+// `packed_weights`: the caller will give convolution_forward the packed
+// weights (pack_conv_weights), which the implicit GEMM needs.
 ConvPlan plan_convolution(const ConvGeometry& g, int batch, bool winograd_weights = false, int threads = 1,
-                          bool output_read_by_channels = false, bool input_written_by_channels = false);
+                          bool output_read_by_channels = false, bool input_written_by_channels = false,
+                          bool packed_weights = false);
 // What plan_convolution requires of the channels before it weighs Winograd
 // (so a layer knows from its parameters whether transforming its weights
 // can pay at any input size).

@@ -69,12 +69,13 @@ class ConvolutionLayer : public ConvolutionLayerBase {
     winograd_weights_ = nullptr;
     packed_weights_ = nullptr;
     plan_ = cpu::plan_convolution(g, shapes().num, /*winograd_weights=*/true, compute_threads(),
-                                  tops_read_by_channels(), bottom_written_by_channels());
+                                  tops_read_by_channels(), bottom_written_by_channels(), /*packed_weights=*/true);
     if (plan_.method == cpu::ConvMethod::kWinograd) {
       winograd_weights_ = fitting_winograd_weights(cpu_kernel_weight(kWinogradWeights));
       if (!winograd_weights_) {
         plan_ = cpu::plan_convolution(g, shapes().num, /*winograd_weights=*/false, compute_threads(),
-                                      tops_read_by_channels(), bottom_written_by_channels());
+                                      tops_read_by_channels(), bottom_written_by_channels(),
+                                      /*packed_weights=*/true);
       }
     }
     if (plan_.row_panels) {
@@ -86,6 +87,9 @@ class ConvolutionLayer : public ConvolutionLayerBase {
         (plan_.method == cpu::ConvMethod::kIm2col || plan_.method == cpu::ConvMethod::kPointwise)) {
       packed_weights_ = fitting_packed_gemm_weights(cpu_kernel_weight(kPackedGemmWeights));
     }
+    // Without them, the implicit GEMM gives way to the im2col the plan
+    // also holds (whose scratch is then the one asked for).
+    if (!packed_weights_) plan_.implicit_gemm = false;
     return scratch_floats_to_bytes(cpu::convolution_scratch_floats(g, plan_));
   }
 
