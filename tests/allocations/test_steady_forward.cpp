@@ -130,7 +130,16 @@ void PrintTo(const SteadyCase& c, std::ostream* out) { *out << c.model.folder <<
 
 // Each CPU entry point, warmed up by two forwards (the first builds the
 // replica and its pool; a path reached from another re-binds the inputs),
-// then counted over three more.
+// then counted over three more. On several compute threads a thread can
+// take over a task another thread was late to start (thread_pool.cpp), and
+// the kernels' per-thread buffers (a few KB: sgemm's packing buffer, the
+// pooling masks, im2col_packed's lane tables) grow the first time their
+// thread runs that task; they never shrink, so the forwards settle: the
+// windows of three are repeated until one allocates nothing, which must
+// come within kMostWindows, after few allocations in all.
+constexpr int kMostWindows = 20;
+constexpr long kMostSettlingAllocations = 64;
+
 TEST_P(SteadyForward, AllocatesNothing) {
   if (testing::models_dir().empty()) GTEST_SKIP() << "../shared/models is absent: zoo not tested";
   const SteadyCase& c = GetParam();
@@ -147,18 +156,27 @@ TEST_P(SteadyForward, AllocatesNothing) {
     input_pointers.push_back(inputs.back().get());
     raw_inputs.push_back({inputs.back()->cpu_data(), predictor.input_shapes()[i]});
   }
-  const auto steady_allocations = [](auto&& forward) {
+  // The allocations of the first window of three forwards that makes no
+  // more than `expected` (on one thread: the first window).
+  const auto steady_allocations = [&](auto&& forward, long expected) {
     forward();
     forward();
-    return allocations_of([&] {
-      for (int i = 0; i < 3; ++i) forward();
-    });
+    long settling = 0;
+    for (int window = 0; window < kMostWindows; ++window) {
+      const long counted = allocations_of([&] {
+        for (int i = 0; i < 3; ++i) forward();
+      });
+      if (counted <= expected || c.compute_threads == 1) return counted;
+      settling += counted - expected;
+      EXPECT_LE(settling, kMostSettlingAllocations) << "per-thread buffers keep growing";
+    }
+    return -1L;  // never settled
   };
-  EXPECT_EQ(steady_allocations([&] { predictor.forward(input_pointers); }), 0) << "forward(blobs)";
-  EXPECT_EQ(steady_allocations([&] { predictor.forward(raw_inputs); }), 0) << "forward(raw pointers)";
+  EXPECT_EQ(steady_allocations([&] { predictor.forward(input_pointers); }, 0), 0) << "forward(blobs)";
+  EXPECT_EQ(steady_allocations([&] { predictor.forward(raw_inputs); }, 0), 0) << "forward(raw pointers)";
   // By name: only the vector it returns, one per call.
   const std::vector<std::string> named = predictor.output_names();
-  EXPECT_EQ(steady_allocations([&] { predictor.forward(input_pointers, named); }), 3) << "forward(blobs, names)";
+  EXPECT_EQ(steady_allocations([&] { predictor.forward(input_pointers, named); }, 3), 3) << "forward(blobs, names)";
 }
 
 // The models of the speed comparison (VGG-16 left out: its layers are
