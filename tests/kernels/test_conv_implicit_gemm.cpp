@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "common/conv_geometry.h"
 #include "common/conv_reference.h"
 #include "common/test_utils.h"
 #include "kernels/cpu/conv_implicit_gemm.h"
@@ -55,24 +56,7 @@ testing::ConvSpec spec_of(const Shape& s) {
           {s.dilation_h, s.dilation_w}};
 }
 
-cpu::ConvGeometry geometry_of(const Shape& s) {
-  const testing::ConvSpec spec = spec_of(s);
-  const std::vector<int> out = testing::conv_output_dims(spec);
-  cpu::ConvGeometry g;
-  g.in_channels = s.in_channels;
-  g.out_channels = s.out_channels;
-  g.patches.num_axes = 2;
-  g.patches.channels = s.in_channels;
-  for (int a = 0; a < 2; ++a) {
-    g.patches.image[a] = spec.image[a];
-    g.patches.grid[a] = out[a];
-    g.patches.kernel[a] = spec.kernel[a];
-    g.patches.pad[a] = spec.pad[a];
-    g.patches.stride[a] = 1;
-    g.patches.dilation[a] = spec.dilation[a];
-  }
-  return g;
-}
+cpu::ConvGeometry geometry_of(const Shape& s) { return testing::conv_geometry(spec_of(s)); }
 
 // Output widths that end in whole vectors, in a partial vector past 8
 // columns and in 1-8 columns (the SGEMM's strip kernel); output channels

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "common/conv_geometry.h"
 #include "common/conv_reference.h"
 #include "common/test_utils.h"
 #include "kernels/cpu/convolution.h"
@@ -31,25 +32,7 @@ using Case = testing::ConvSpec;
 using testing::conv_output_dims;
 using testing::product;
 
-cpu::ConvGeometry geometry_of(const Case& c, bool force_nd) {
-  cpu::ConvGeometry g;
-  g.in_channels = c.in_channels;
-  g.out_channels = c.out_channels;
-  g.group = c.group;
-  g.force_nd = force_nd;
-  g.patches.num_axes = static_cast<int>(c.image.size());
-  g.patches.channels = c.in_channels;
-  const std::vector<int> out = conv_output_dims(c);
-  for (int a = 0; a < g.patches.num_axes; ++a) {
-    g.patches.image[a] = c.image[a];
-    g.patches.grid[a] = out[a];
-    g.patches.kernel[a] = c.kernel[a];
-    g.patches.pad[a] = c.pad[a];
-    g.patches.stride[a] = c.stride[a];
-    g.patches.dilation[a] = c.dilation[a];
-  }
-  return g;
-}
+cpu::ConvGeometry geometry_of(const Case& c, bool force_nd) { return testing::conv_geometry(c, false, force_nd); }
 
 std::string describe(const Case& c, const cpu::ConvPlan& plan, bool force_nd, bool bias, int threads,
                      const cpu::Activation& activation) {

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "common/conv_geometry.h"
 #include "common/conv_reference.h"
 #include "common/test_utils.h"
 #include "kernels/cpu/activation.h"
@@ -36,26 +37,10 @@ using testing::product;
 using testing::reference_conv;
 using testing::reference_deconv;
 
-// The kernels' geometry: the im2col side is the input for convolution and
-// the output for deconvolution.
+// The kernels' geometry (the im2col side: the input for convolution, the
+// output for deconvolution).
 cpu::ConvGeometry geometry_of(const Case& c, bool transposed, bool force_nd) {
-  cpu::ConvGeometry g;
-  g.in_channels = c.in_channels;
-  g.out_channels = c.out_channels;
-  g.group = c.group;
-  g.force_nd = force_nd;
-  g.patches.num_axes = static_cast<int>(c.image.size());
-  g.patches.channels = transposed ? c.out_channels : c.in_channels;
-  const std::vector<int> out = transposed ? deconv_output_dims(c) : conv_output_dims(c);
-  for (int a = 0; a < g.patches.num_axes; ++a) {
-    g.patches.image[a] = transposed ? out[a] : c.image[a];
-    g.patches.grid[a] = transposed ? c.image[a] : out[a];
-    g.patches.kernel[a] = c.kernel[a];
-    g.patches.pad[a] = c.pad[a];
-    g.patches.stride[a] = c.stride[a];
-    g.patches.dilation[a] = c.dilation[a];
-  }
-  return g;
+  return testing::conv_geometry(c, transposed, force_nd);
 }
 
 std::string describe(const Case& c) {

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "common/conv_geometry.h"
 #include "common/conv_reference.h"
 #include "common/runnable_isas.h"
 #include "common/test_utils.h"
@@ -50,23 +51,7 @@ ConvSpec spec_of(const Shape& s) {
   return {s.batch, s.in_channels, s.out_channels, 1, {s.height, s.width}, {3, 3}, {s.pad, s.pad}, {1, 1}, {1, 1}};
 }
 
-cpu::ConvGeometry geometry_of(const Shape& s) {
-  const std::vector<int> out = testing::conv_output_dims(spec_of(s));
-  cpu::ConvGeometry g;
-  g.in_channels = s.in_channels;
-  g.out_channels = s.out_channels;
-  g.patches.num_axes = 2;
-  g.patches.channels = s.in_channels;
-  for (int a = 0; a < 2; ++a) {
-    g.patches.image[a] = a == 0 ? s.height : s.width;
-    g.patches.grid[a] = out[a];
-    g.patches.kernel[a] = 3;
-    g.patches.pad[a] = s.pad;
-    g.patches.stride[a] = 1;
-    g.patches.dilation[a] = 1;
-  }
-  return g;
-}
+cpu::ConvGeometry geometry_of(const Shape& s) { return testing::conv_geometry(spec_of(s)); }
 
 // Awkward shapes: outputs of 1x1 and not multiples of 4, pads 0 to 3 (3:
 // whole tiles of padding), odd channel counts, more output channels than a
