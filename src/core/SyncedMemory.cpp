@@ -17,7 +17,7 @@ SyncedMemory::~SyncedMemory() {
 }
 
 void SyncedMemory::free_cpu() {
-  if (own_cpu_data_) host_free(cpu_ptr_, cpu_pinned_);
+  if (own_cpu_data_) host_free(cpu_ptr_, size_, cpu_pinned_);
   cpu_ptr_ = nullptr;
   own_cpu_data_ = false;
   cpu_pinned_ = false;
@@ -43,11 +43,11 @@ void SyncedMemory::pin_cpu() {
   bool pinned = false;
   void* staging = host_alloc(size_, /*want_pinned=*/true, &pinned);
   if (!pinned) {
-    host_free(staging, false);  // no pinned memory to be had: copy from pageable memory
+    host_free(staging, size_, false);  // no pinned memory to be had: copy from pageable memory
     return;
   }
   std::memcpy(staging, cpu_ptr_, size_);
-  host_free(cpu_ptr_, false);
+  host_free(cpu_ptr_, size_, false);
   cpu_ptr_ = staging;
   cpu_pinned_ = true;
 }

@@ -44,11 +44,11 @@ DeviceWeights::DeviceWeights(const Model& model, int device) : device_(device) {
     }
     cuda::copy_to_device(memory_, staging, bytes_);
   } catch (...) {
-    host_free(staging, pinned);
+    host_free(staging, bytes_, pinned);
     cuda::free_device(memory_);
     throw;
   }
-  host_free(staging, pinned);
+  host_free(staging, bytes_, pinned);
 }
 
 DeviceWeights::~DeviceWeights() {
