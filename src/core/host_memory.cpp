@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <limits>
 #include <string>
 
 #if defined(__linux__)
@@ -16,6 +17,7 @@ namespace predictor {
 namespace {
 constexpr std::size_t kAlignment = 64;
 constexpr std::size_t kHugePage = std::size_t{2} << 20;
+constexpr std::size_t kMaxBytes = std::numeric_limits<std::size_t>::max() / 4;
 
 // The bytes host_alloc hands out for a request (and host_free gives back).
 std::size_t rounded_bytes(std::size_t bytes) {
@@ -84,6 +86,12 @@ void* pageable_alloc(std::size_t bytes) {
 void* host_alloc(std::size_t bytes, bool want_pinned, bool* pinned) {
   *pinned = false;
   if (bytes == 0) bytes = 1;
+  // Far more than any machine has, and the roundings below would wrap
+  // around (a SyncedMemory's size is the caller's).
+  if (bytes > kMaxBytes) {
+    throw OutOfMemoryError("cannot allocate " + std::to_string(bytes) + " bytes of host memory (more than " +
+                           std::to_string(kMaxBytes) + ")");
+  }
   if (want_pinned && cuda::device_count() > 0) {
     if (void* ptr = cuda::malloc_host(bytes)) {
       *pinned = true;

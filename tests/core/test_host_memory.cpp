@@ -3,9 +3,12 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <vector>
 
 #include "core/host_memory.h"
+#include "predictor/Error.h"
+#include "predictor/SyncedMemory.h"
 
 #if defined(__linux__)
 #include <sys/mman.h>
@@ -33,6 +36,20 @@ TEST(HostMemory, EverySizeIsAlignedWritableAndGivenBack) {
     }
     host_free(data, bytes, /*pinned=*/false);
   }
+}
+
+// A size past any machine's memory is an error, not a wrapped-around
+// rounding (a SyncedMemory's size is the caller's).
+TEST(HostMemory, AbsurdSizesAreOutOfMemoryErrors) {
+  for (const std::size_t bytes : {std::numeric_limits<std::size_t>::max(), std::numeric_limits<std::size_t>::max() - 63,
+                                  std::numeric_limits<std::size_t>::max() / 2}) {
+    bool pinned = false;
+    EXPECT_THROW(host_alloc(bytes, /*want_pinned=*/false, &pinned), OutOfMemoryError) << bytes << " bytes";
+    EXPECT_THROW(host_alloc(bytes, /*want_pinned=*/true, &pinned), OutOfMemoryError) << bytes << " bytes";
+  }
+  SyncedMemory memory(std::numeric_limits<std::size_t>::max() - 1);
+  EXPECT_THROW(memory.cpu_data(), OutOfMemoryError);
+  EXPECT_THROW(memory.mutable_cpu_data(), OutOfMemoryError);
 }
 
 #if defined(__linux__)
